@@ -1,0 +1,31 @@
+# citygrid — the two commands a newcomer needs: `make demo` and `make test`.
+.PHONY: deps build demo test lint unit clean-test-db
+
+CARGO ?= cargo
+
+deps:
+	@scripts/install-deps.sh
+
+build: deps
+	$(CARGO) build --release --bin citygrid
+
+# Starts the local PostGIS, migrates, imports the sample city once, seeds demo
+# accounts (printed) and serves http://127.0.0.1:8080
+demo: build
+	./target/release/citygrid demo
+
+lint: deps
+	$(CARGO) fmt --all -- --check
+	$(CARGO) clippy --workspace --all-targets -- -D warnings
+
+# Every test: formatting, lints, unit and doc tests, and the end-to-end tests
+# against a real PostGIS (started by the harness under target/test-pg) and the
+# real citygrid binary on 127.0.0.1.
+test: lint
+	$(CARGO) test --workspace --all-targets
+	$(CARGO) test --workspace --doc
+
+# Stops the test cluster and removes it.
+clean-test-db:
+	-CITYGRID_HOME=target/test-pg ./target/debug/citygrid db stop
+	rm -rf target/test-pg target/test-tmp

@@ -1,0 +1,133 @@
+//! # citygrid-db
+//!
+//! The database edge of citygrid, shared by the command line, the importers and the
+//! HTTP service:
+//!
+//! - [`config`]: configuration from the environment, `citygrid.toml` and defaults
+//!   (environment beats file beats defaults);
+//! - [`cluster`]: the local PostGIS cluster kept under `$CITYGRID_HOME/pg`, run as a
+//!   non-root user on 127.0.0.1 and a private socket; every operation is idempotent;
+//! - [`connect`] and [`migrate`]: the connection pool and the schema's one home,
+//!   the versioned SQL files in `migrations/`.
+//!
+//! With `DATABASE_URL` set, citygrid uses that server and never starts one.
+
+pub mod cluster;
+pub mod config;
+
+use std::time::Duration;
+
+pub use cluster::{ensure_database, ClusterError, ClusterOptions, ClusterStatus, LocalCluster};
+pub use config::{Config, ConfigError};
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::PgPool;
+
+/// The schema's migrations, embedded from `migrations/` at build time.
+pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../migrations");
+
+/// The channel on which a change of a layer is announced (payload: the layer id).
+pub const LAYER_CHANNEL: &str = "citygrid_layers";
+
+/// Errors at the database edge.
+#[derive(Debug, thiserror::Error)]
+pub enum DbError {
+    /// The database could not be reached or refused the connection.
+    #[error("cannot connect to the database at {url}: {source}")]
+    Connect {
+        /// The URL with any password removed.
+        url: String,
+        /// The driver's error.
+        source: sqlx::Error,
+    },
+    /// A migration failed to apply.
+    #[error("database migration failed: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    /// The local cluster could not be managed.
+    #[error(transparent)]
+    Cluster(#[from] ClusterError),
+    /// Any other database error.
+    #[error("database error: {0}")]
+    Sql(#[from] sqlx::Error),
+}
+
+/// Removes the password from a PostgreSQL URL so it can be printed or logged.
+pub fn redact_url(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme_end), Some(at)) if at > scheme_end => {
+            let userinfo = &url[scheme_end + 3..at];
+            let user = userinfo.split(':').next().unwrap_or("");
+            format!("{}{}:***{}", &url[..scheme_end + 3], user, &url[at..])
+        }
+        _ => url.to_string(),
+    }
+}
+
+/// Opens a connection pool to `url` with `max_connections` connections at most.
+///
+/// The pool connects lazily when `lazy` is true (the service starts even while the
+/// database is down and reports `db: down` on `/health`); otherwise the first
+/// connection is made now and an unreachable server is an error.
+pub async fn connect(url: &str, max_connections: u32, lazy: bool) -> Result<PgPool, DbError> {
+    let options: PgConnectOptions = url.parse().map_err(|source| DbError::Connect {
+        url: redact_url(url),
+        source,
+    })?;
+    let options = options.application_name("citygrid");
+    let pool_options = PgPoolOptions::new()
+        .max_connections(max_connections.max(1))
+        .acquire_timeout(Duration::from_secs(5))
+        .idle_timeout(Duration::from_secs(300));
+    if lazy {
+        Ok(pool_options.connect_lazy_with(options))
+    } else {
+        pool_options
+            .connect_with(options)
+            .await
+            .map_err(|source| DbError::Connect {
+                url: redact_url(url),
+                source,
+            })
+    }
+}
+
+/// Applies every pending migration; a no-op when the schema is current.
+pub async fn migrate(pool: &PgPool) -> Result<(), DbError> {
+    MIGRATOR.run(pool).await?;
+    Ok(())
+}
+
+/// The database URL to use: `DATABASE_URL` when configured, otherwise the local
+/// cluster's, which is started (and its database created) when it is not running.
+pub async fn resolve_url(config: &Config) -> Result<String, DbError> {
+    if let Some(url) = &config.database_url {
+        return Ok(url.clone());
+    }
+    let cluster = LocalCluster::new(&config.home);
+    let url = tokio::task::spawn_blocking(move || -> Result<String, ClusterError> {
+        cluster.start()?;
+        cluster.url(cluster::DEFAULT_DATABASE)
+    })
+    .await
+    .map_err(|e| ClusterError::Command(format!("cluster task failed: {e}")))??;
+    ensure_database(&url, cluster::DEFAULT_DATABASE)
+        .await
+        .map_err(|source| DbError::Connect {
+            url: redact_url(&url),
+            source,
+        })?;
+    Ok(url)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::redact_url;
+
+    #[test]
+    fn redacts_password() {
+        assert_eq!(
+            redact_url("postgres://u:secret@127.0.0.1:5432/db"),
+            "postgres://u:***@127.0.0.1:5432/db"
+        );
+        assert_eq!(redact_url("postgres:///db"), "postgres:///db");
+    }
+}

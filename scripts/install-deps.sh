@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Installs the system packages citygrid needs on Debian/Ubuntu, when they are missing.
+# As root (or with sudo) it runs apt-get; otherwise it prints the one command to run.
+set -euo pipefail
+
+packages=(postgresql-15-postgis-3 postgresql-15 libgdal-dev gdal-bin libproj-dev
+          libclang-dev clang pkg-config python3-gdal libsqlite3-dev)
+# Ubuntu and newer Debian ship another PostgreSQL major version: use what apt has.
+if command -v apt-cache >/dev/null 2>&1 && ! apt-cache show postgresql-15-postgis-3 >/dev/null 2>&1; then
+  pg=$(apt-cache search --names-only '^postgresql-[0-9]+-postgis-3$' 2>/dev/null | sed -E 's/^postgresql-([0-9]+)-.*/\1/' | sort -n | tail -1)
+  if [ -n "${pg:-}" ]; then
+    packages=("${packages[@]/postgresql-15-postgis-3/postgresql-$pg-postgis-3}")
+    packages=("${packages[@]/postgresql-15/postgresql-$pg}")
+  fi
+fi
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ! command -v cargo >/dev/null 2>&1; then
+  echo "citygrid needs Rust (cargo): install it with rustup, then run this again." >&2
+  exit 1
+fi
+if [ ${#missing[@]} -eq 0 ]; then
+  exit 0
+fi
+echo "installing system packages: ${missing[*]}"
+if [ "$(id -u)" -eq 0 ]; then
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}"
+elif command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then
+  sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}"
+else
+  echo "citygrid needs these packages; run:" >&2
+  echo "  sudo apt-get install -y ${missing[*]}" >&2
+  exit 1
+fi

@@ -1,0 +1,223 @@
+//! The role model: who is asking ([`Principal`]) and what each route allows
+//! ([`Access`]). Every request goes through [`resolve`] (credentials → principal,
+//! 401 for bad ones) and every route through [`enforce`] with its own policy, so a
+//! route cannot be added without saying who may call it.
+
+pub mod password;
+pub mod secret;
+mod principal;
+
+pub use principal::{
+    normalize_origin as principal_origin, request_origin, resolve, CredentialCache, KeyPrincipal,
+    Principal, UserPrincipal,
+};
+
+use axum::extract::Request;
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use serde::{Deserialize, Serialize};
+
+use crate::error::ApiError;
+
+/// The roles of docs/domain.md §3. "public" is the absence of credentials.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    /// Grid inspector (监督员): reports and checks in the street.
+    Inspector,
+    /// Acceptor (受理员): registers or voids reports.
+    Acceptor,
+    /// Shift leader (值班长): approves registration, closes cases.
+    ShiftLeader,
+    /// Dispatcher (派遣员): sends cases to departments.
+    Dispatcher,
+    /// Department operator (专业部门): handles the department's cases.
+    Department,
+    /// Administrator: manages accounts, keys and reference data.
+    Admin,
+}
+
+impl Role {
+    /// Every role, in a stable order.
+    pub const ALL: [Role; 6] = [
+        Role::Inspector,
+        Role::Acceptor,
+        Role::ShiftLeader,
+        Role::Dispatcher,
+        Role::Department,
+        Role::Admin,
+    ];
+
+    /// The role's name as stored and shown.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Inspector => "inspector",
+            Role::Acceptor => "acceptor",
+            Role::ShiftLeader => "shift_leader",
+            Role::Dispatcher => "dispatcher",
+            Role::Department => "department",
+            Role::Admin => "admin",
+        }
+    }
+}
+
+impl std::str::FromStr for Role {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Role::ALL
+            .into_iter()
+            .find(|r| r.as_str() == s)
+            .ok_or_else(|| {
+                format!(
+                    "unknown role {s:?}: use one of inspector, acceptor, shift_leader, dispatcher, department, admin"
+                )
+            })
+    }
+}
+
+impl std::fmt::Display for Role {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Who may call a route.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    /// Anyone, with or without credentials (health, login, Open311 reads, pages).
+    Public,
+    /// Map data (catalog, tiles, styles, OGC API): anonymous callers when
+    /// `public_layers` is on, any signed-in user, and API keys within their layers.
+    Layers,
+    /// Any signed-in user (not an API key).
+    Authenticated,
+    /// Signed-in users with one of these roles (admin is always allowed).
+    Roles(&'static [Role]),
+}
+
+impl Access {
+    /// A short description for the route table in the documentation.
+    pub fn describe(self) -> String {
+        match self {
+            Access::Public => "public".to_string(),
+            Access::Layers => "map data (public layers, users, API keys)".to_string(),
+            Access::Authenticated => "any signed-in user".to_string(),
+            Access::Roles(roles) => {
+                let mut names: Vec<&str> = roles.iter().map(|r| r.as_str()).collect();
+                if !names.contains(&"admin") {
+                    names.push("admin");
+                }
+                names.join(", ")
+            }
+        }
+    }
+}
+
+/// Whether `principal` may call a route with `access`; the error says why not.
+pub fn check(access: Access, principal: &Principal, public_layers: bool) -> Result<(), ApiError> {
+    match (access, principal) {
+        (Access::Public, _) => Ok(()),
+        (Access::Layers, Principal::Anonymous) if public_layers => Ok(()),
+        (Access::Layers, Principal::User(_) | Principal::Key(_)) => Ok(()),
+        (Access::Layers, Principal::Anonymous) => Err(ApiError::Unauthorized(
+            "map layers are not public here: sign in or send an API key".to_string(),
+        )),
+        (_, Principal::Anonymous) => Err(ApiError::Unauthorized(
+            "sign in first: send `Authorization: Bearer <token>` from POST /api/auth/login"
+                .to_string(),
+        )),
+        (_, Principal::Key(_)) => Err(ApiError::Forbidden(
+            "API keys may only read map layers".to_string(),
+        )),
+        (Access::Authenticated, Principal::User(_)) => Ok(()),
+        (Access::Roles(roles), Principal::User(user)) => {
+            if user.role == Role::Admin || roles.contains(&user.role) {
+                Ok(())
+            } else {
+                Err(ApiError::Forbidden(format!(
+                    "the role {} may not do this; allowed: {}",
+                    user.role,
+                    access.describe()
+                )))
+            }
+        }
+    }
+}
+
+/// The per-route guard: refuses the request unless its principal passes `access`.
+pub async fn enforce(access: Access, request: Request, next: Next) -> Response {
+    let public_layers = request
+        .extensions()
+        .get::<PublicLayers>()
+        .map(|p| p.0)
+        .unwrap_or(false);
+    let principal = request
+        .extensions()
+        .get::<Principal>()
+        .cloned()
+        .unwrap_or(Principal::Anonymous);
+    match check(access, &principal, public_layers) {
+        Ok(()) => next.run(request).await,
+        Err(e) => e.into_response(),
+    }
+}
+
+/// Request extension: whether map layers are public on this server.
+#[derive(Debug, Clone, Copy)]
+pub struct PublicLayers(pub bool);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn user(role: Role) -> Principal {
+        Principal::User(UserPrincipal {
+            id: 1,
+            username: "u".into(),
+            role,
+            department: None,
+            token_hash: vec![],
+        })
+    }
+
+    #[test]
+    fn policies() {
+        let key = Principal::Key(KeyPrincipal {
+            id: 1,
+            name: "k".into(),
+            department: None,
+            layers: None,
+            origins: None,
+        });
+        assert!(check(Access::Public, &Principal::Anonymous, false).is_ok());
+        assert!(check(Access::Layers, &Principal::Anonymous, true).is_ok());
+        assert!(matches!(
+            check(Access::Layers, &Principal::Anonymous, false),
+            Err(ApiError::Unauthorized(_))
+        ));
+        assert!(check(Access::Layers, &key, false).is_ok());
+        assert!(matches!(
+            check(Access::Authenticated, &key, true),
+            Err(ApiError::Forbidden(_))
+        ));
+        let dispatch: &'static [Role] = &[Role::Dispatcher];
+        assert!(check(Access::Roles(dispatch), &user(Role::Dispatcher), false).is_ok());
+        assert!(check(Access::Roles(dispatch), &user(Role::Admin), false).is_ok());
+        assert!(matches!(
+            check(Access::Roles(dispatch), &user(Role::Inspector), false),
+            Err(ApiError::Forbidden(_))
+        ));
+        assert!(matches!(
+            check(Access::Roles(dispatch), &Principal::Anonymous, true),
+            Err(ApiError::Unauthorized(_))
+        ));
+    }
+
+    #[test]
+    fn roles_round_trip() {
+        for role in Role::ALL {
+            assert_eq!(role.as_str().parse::<Role>().unwrap(), role);
+        }
+        assert!("root".parse::<Role>().is_err());
+    }
+}

@@ -1,0 +1,402 @@
+//! Turning a request's credentials into a [`Principal`].
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use axum::extract::{FromRequestParts, Request, State};
+use axum::http::request::Parts;
+use axum::http::HeaderMap;
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use chrono::{DateTime, Utc};
+
+use super::secret::secret_hash;
+use super::{PublicLayers, Role};
+use crate::error::ApiError;
+use crate::state::AppState;
+
+/// A signed-in user.
+#[derive(Debug, Clone, PartialEq)]
+pub struct UserPrincipal {
+    /// `users.id`
+    pub id: i64,
+    /// The login name.
+    pub username: String,
+    /// The user's role.
+    pub role: Role,
+    /// The department of a department operator (or of any user who has one).
+    pub department: Option<String>,
+    /// The SHA-256 of the bearer token used (for logout).
+    pub token_hash: Vec<u8>,
+}
+
+/// An embedding client with an API key.
+#[derive(Debug, Clone, PartialEq)]
+pub struct KeyPrincipal {
+    /// `api_keys.id`
+    pub id: i64,
+    /// The key's name.
+    pub name: String,
+    /// The department the key was issued to.
+    pub department: Option<String>,
+    /// The layers the key may read (`None`: all).
+    pub layers: Option<Vec<String>>,
+    /// The browser origins the key may be used from (`None`: any).
+    pub origins: Option<Vec<String>>,
+}
+
+/// Who is asking.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub enum Principal {
+    /// No credentials: the public.
+    #[default]
+    Anonymous,
+    /// A signed-in user.
+    User(UserPrincipal),
+    /// An API key.
+    Key(KeyPrincipal),
+}
+
+impl Principal {
+    /// Whether this principal may read layer `id` (API keys are limited to their
+    /// layers; everybody else who passed the route's policy may read every layer).
+    pub fn may_read_layer(&self, id: &str) -> bool {
+        match self {
+            Principal::Key(key) => key
+                .layers
+                .as_ref()
+                .is_none_or(|layers| layers.iter().any(|l| l == id)),
+            _ => true,
+        }
+    }
+
+    /// Refuses with 403 unless every layer in `ids` may be read.
+    pub fn require_layers<'a>(&self, ids: impl IntoIterator<Item = &'a str>) -> Result<(), ApiError> {
+        for id in ids {
+            if !self.may_read_layer(id) {
+                return Err(ApiError::Forbidden(format!(
+                    "this API key may not read layer {id:?}"
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    /// The signed-in user, if any.
+    pub fn user(&self) -> Option<&UserPrincipal> {
+        match self {
+            Principal::User(u) => Some(u),
+            _ => None,
+        }
+    }
+
+    /// A short name for logs and the audit trail.
+    pub fn label(&self) -> String {
+        match self {
+            Principal::Anonymous => "public".to_string(),
+            Principal::User(u) => format!("user:{}", u.username),
+            Principal::Key(k) => format!("key:{}", k.name),
+        }
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for Principal {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        Ok(parts
+            .extensions
+            .get::<Principal>()
+            .cloned()
+            .unwrap_or_default())
+    }
+}
+
+enum Credential {
+    Bearer(String),
+    Key(String),
+}
+
+fn credential(headers: &HeaderMap, query: Option<&str>) -> Result<Option<Credential>, ApiError> {
+    if let Some(value) = headers.get(axum::http::header::AUTHORIZATION) {
+        let text = value
+            .to_str()
+            .map_err(|_| ApiError::Unauthorized("malformed Authorization header".into()))?;
+        let token = text
+            .strip_prefix("Bearer ")
+            .or_else(|| text.strip_prefix("bearer "))
+            .ok_or_else(|| {
+                ApiError::Unauthorized("use `Authorization: Bearer <token>`".into())
+            })?;
+        return Ok(Some(Credential::Bearer(token.trim().to_string())));
+    }
+    if let Some(value) = headers.get("x-api-key") {
+        let key = value
+            .to_str()
+            .map_err(|_| ApiError::Unauthorized("malformed X-API-Key header".into()))?;
+        return Ok(Some(Credential::Key(key.trim().to_string())));
+    }
+    if let Some(query) = query {
+        for pair in query.split('&') {
+            if let Some(key) = pair.strip_prefix("key=") {
+                return Ok(Some(Credential::Key(key.to_string())));
+            }
+        }
+    }
+    Ok(None)
+}
+
+/// The origin (`scheme://host[:port]`) a browser request comes from: the `Origin`
+/// header, else the origin part of `Referer`.
+pub fn request_origin(headers: &HeaderMap) -> Option<String> {
+    if let Some(origin) = headers.get("origin").and_then(|v| v.to_str().ok()) {
+        if origin != "null" {
+            return Some(normalize_origin(origin));
+        }
+    }
+    let referer = headers.get("referer")?.to_str().ok()?;
+    let scheme_end = referer.find("://")? + 3;
+    let path_start = referer[scheme_end..]
+        .find('/')
+        .map(|i| i + scheme_end)
+        .unwrap_or(referer.len());
+    Some(normalize_origin(&referer[..path_start]))
+}
+
+/// Lower-case, no trailing slash.
+pub fn normalize_origin(origin: &str) -> String {
+    origin.trim().trim_end_matches('/').to_ascii_lowercase()
+}
+
+struct Cached {
+    principal: Principal,
+    /// When the token itself expires (None for API keys).
+    expires_at: Option<DateTime<Utc>>,
+    fetched: Instant,
+}
+
+/// A short-lived cache of resolved credentials, so that tiles and reads keep
+/// working from memory for a while when the database is away. Logout and key
+/// revocation remove entries at once.
+pub struct CredentialCache {
+    entries: Mutex<HashMap<Vec<u8>, Cached>>,
+    ttl: Duration,
+}
+
+impl Default for CredentialCache {
+    fn default() -> Self {
+        CredentialCache {
+            entries: Mutex::new(HashMap::new()),
+            ttl: Duration::from_secs(30),
+        }
+    }
+}
+
+impl CredentialCache {
+    fn get(&self, hash: &[u8], allow_stale: bool) -> Option<Principal> {
+        let entries = self.entries.lock().ok()?;
+        let cached = entries.get(hash)?;
+        if cached.expires_at.is_some_and(|e| e <= Utc::now()) {
+            return None;
+        }
+        if allow_stale || cached.fetched.elapsed() < self.ttl {
+            Some(cached.principal.clone())
+        } else {
+            None
+        }
+    }
+
+    fn put(&self, hash: Vec<u8>, principal: Principal, expires_at: Option<DateTime<Utc>>) {
+        if let Ok(mut entries) = self.entries.lock() {
+            if entries.len() > 10_000 {
+                entries.clear();
+            }
+            entries.insert(
+                hash,
+                Cached {
+                    principal,
+                    expires_at,
+                    fetched: Instant::now(),
+                },
+            );
+        }
+    }
+
+    /// Forgets one credential (after logout or revocation).
+    pub fn forget(&self, hash: &[u8]) {
+        if let Ok(mut entries) = self.entries.lock() {
+            entries.remove(hash);
+        }
+    }
+
+    /// Forgets every credential.
+    pub fn clear(&self) {
+        if let Ok(mut entries) = self.entries.lock() {
+            entries.clear();
+        }
+    }
+}
+
+async fn lookup_token(state: &AppState, token: &str) -> Result<Principal, ApiError> {
+    let hash = secret_hash(token);
+    if let Some(p) = state.credentials.get(&hash, false) {
+        return Ok(p);
+    }
+    let row: Result<Option<(i64, String, String, Option<String>, DateTime<Utc>)>, sqlx::Error> =
+        sqlx::query_as(
+            "SELECT u.id, u.username, u.role, u.department_code, s.expires_at \
+             FROM sessions s JOIN users u ON u.id = s.user_id \
+             WHERE s.token_hash = $1 AND s.revoked_at IS NULL AND s.expires_at > now() \
+               AND u.active",
+        )
+        .bind(&hash)
+        .fetch_optional(&state.pool)
+        .await;
+    let row = match row {
+        Ok(row) => row,
+        Err(e) => {
+            // The database is away: a token seen recently stays valid until it expires.
+            return state
+                .credentials
+                .get(&hash, true)
+                .ok_or_else(|| ApiError::from(e));
+        }
+    };
+    let Some((id, username, role, department, expires_at)) = row else {
+        return Err(ApiError::Unauthorized(
+            "the token is unknown, expired or revoked: sign in again".into(),
+        ));
+    };
+    let role: Role = role
+        .parse()
+        .map_err(|e: String| ApiError::Internal(e))?;
+    let principal = Principal::User(UserPrincipal {
+        id,
+        username,
+        role,
+        department,
+        token_hash: hash.clone(),
+    });
+    state
+        .credentials
+        .put(hash, principal.clone(), Some(expires_at));
+    Ok(principal)
+}
+
+type KeyRow = (i64, String, Option<String>, Option<Vec<String>>, Option<Vec<String>>);
+
+async fn lookup_key(state: &AppState, key: &str) -> Result<Principal, ApiError> {
+    let hash = secret_hash(key);
+    if let Some(p) = state.credentials.get(&hash, false) {
+        return Ok(p);
+    }
+    let row: Result<Option<KeyRow>, sqlx::Error> = sqlx::query_as(
+        "SELECT id, name, department_code, layers, origins FROM api_keys \
+         WHERE key_hash = $1 AND revoked_at IS NULL",
+    )
+    .bind(&hash)
+    .fetch_optional(&state.pool)
+    .await;
+    let row = match row {
+        Ok(row) => row,
+        Err(e) => {
+            return state
+                .credentials
+                .get(&hash, true)
+                .ok_or_else(|| ApiError::from(e))
+        }
+    };
+    let Some((id, name, department, layers, origins)) = row else {
+        return Err(ApiError::Unauthorized(
+            "the API key is unknown or revoked".into(),
+        ));
+    };
+    let principal = Principal::Key(KeyPrincipal {
+        id,
+        name,
+        department,
+        layers,
+        origins,
+    });
+    state.credentials.put(hash, principal.clone(), None);
+    Ok(principal)
+}
+
+fn check_origin(principal: &Principal, headers: &HeaderMap) -> Result<(), ApiError> {
+    if let Principal::Key(key) = principal {
+        if let (Some(allowed), Some(origin)) = (&key.origins, request_origin(headers)) {
+            if !allowed.iter().any(|a| normalize_origin(a) == origin) {
+                return Err(ApiError::Forbidden(format!(
+                    "this API key may not be used from {origin}"
+                )));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Middleware on every request: resolves the credentials into a [`Principal`]
+/// request extension. Credentials that are present but invalid are refused (401);
+/// an API key used from an origin it does not allow is refused (403).
+pub async fn resolve(State(state): State<AppState>, mut request: Request, next: Next) -> Response {
+    let credential = credential(request.headers(), request.uri().query());
+    let origin_check = match &credential {
+        Ok(Some(Credential::Key(_))) => Some(request.headers().clone()),
+        _ => None,
+    };
+    let result = async {
+        let principal = match credential? {
+            None => Principal::Anonymous,
+            Some(Credential::Bearer(token)) => lookup_token(&state, &token).await?,
+            Some(Credential::Key(key)) => lookup_key(&state, &key).await?,
+        };
+        if let Some(headers) = &origin_check {
+            check_origin(&principal, headers)?;
+        }
+        Ok::<_, ApiError>(principal)
+    }
+    .await;
+    match result {
+        Ok(principal) => {
+            request.extensions_mut().insert(principal);
+            request
+                .extensions_mut()
+                .insert(PublicLayers(state.config.public_layers));
+            next.run(request).await
+        }
+        Err(e) => e.into_response(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn origins_from_headers() {
+        let mut headers = HeaderMap::new();
+        headers.insert("referer", "http://Example.org:8080/page?x=1".parse().unwrap());
+        assert_eq!(
+            request_origin(&headers).as_deref(),
+            Some("http://example.org:8080")
+        );
+        headers.insert("origin", "https://a.example/".parse().unwrap());
+        assert_eq!(request_origin(&headers).as_deref(), Some("https://a.example"));
+    }
+
+    #[test]
+    fn key_layers() {
+        let key = Principal::Key(KeyPrincipal {
+            id: 1,
+            name: "k".into(),
+            department: None,
+            layers: Some(vec!["a".into()]),
+            origins: None,
+        });
+        assert!(key.may_read_layer("a"));
+        assert!(!key.may_read_layer("b"));
+        assert!(key.require_layers(["a", "b"]).is_err());
+        assert!(Principal::Anonymous.may_read_layer("b"));
+    }
+}

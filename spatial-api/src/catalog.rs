@@ -1,0 +1,188 @@
+//! The layer catalogue in memory: loaded at start, reloaded when a layer changes
+//! (`NOTIFY citygrid_layers`), and served at `/catalog` even while PostGIS is away.
+
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use serde::Serialize;
+use serde_json::Value;
+use sqlx::postgres::PgListener;
+use sqlx::PgPool;
+use tokio::sync::broadcast;
+
+/// One layer of the catalogue.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct LayerMeta {
+    /// `[a-z0-9_]+`
+    pub id: String,
+    /// A human title.
+    pub title: String,
+    /// `vector` or `raster`.
+    pub kind: String,
+    /// The geometry type of a vector layer.
+    pub geometry_type: Option<String>,
+    /// Number of features (vector) or stored tiles (raster).
+    pub feature_count: i64,
+    /// `[west, south, east, north]` in degrees.
+    pub bounds: Option<Vec<f64>>,
+    /// Lowest zoom at which the layer is drawn.
+    pub min_zoom: i32,
+    /// Highest zoom with own detail.
+    pub max_zoom: i32,
+    /// Raster tile format: png, jpeg or webp.
+    pub tile_format: Option<String>,
+    /// The attribute fields: `[{"name", "type"}]`.
+    pub fields: Value,
+    /// The CRS the data came in.
+    pub source_crs: Option<String>,
+    /// Bumped on every change of the layer's data.
+    pub version: i64,
+}
+
+type Row = (
+    String,
+    String,
+    String,
+    Option<String>,
+    i64,
+    Option<Vec<f64>>,
+    i32,
+    i32,
+    Option<String>,
+    Value,
+    Option<String>,
+    i64,
+);
+
+/// Reads every catalogue row.
+pub async fn load(pool: &PgPool) -> Result<Vec<LayerMeta>, sqlx::Error> {
+    let rows: Vec<Row> = sqlx::query_as(
+        "SELECT id, title, kind, geometry_type, feature_count, bounds, min_zoom, max_zoom, \
+                tile_format, fields, source_crs, version \
+         FROM layer_catalog ORDER BY kind DESC, id",
+    )
+    .fetch_all(pool)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(
+            |(
+                id,
+                title,
+                kind,
+                geometry_type,
+                feature_count,
+                bounds,
+                min_zoom,
+                max_zoom,
+                tile_format,
+                fields,
+                source_crs,
+                version,
+            )| LayerMeta {
+                id,
+                title,
+                kind,
+                geometry_type,
+                feature_count,
+                bounds,
+                min_zoom,
+                max_zoom,
+                tile_format,
+                fields,
+                source_crs,
+                version,
+            },
+        )
+        .collect())
+}
+
+/// The in-memory catalogue, replaced whole on change (readers never see a
+/// half-updated list), with a broadcast of changed layer ids for other caches.
+pub struct Registry {
+    layers: RwLock<Arc<Vec<LayerMeta>>>,
+    changes: broadcast::Sender<String>,
+}
+
+impl Default for Registry {
+    fn default() -> Self {
+        let (changes, _) = broadcast::channel(256);
+        Registry {
+            layers: RwLock::new(Arc::new(Vec::new())),
+            changes,
+        }
+    }
+}
+
+impl Registry {
+    /// The current list.
+    pub fn layers(&self) -> Arc<Vec<LayerMeta>> {
+        self.layers
+            .read()
+            .map(|l| Arc::clone(&l))
+            .unwrap_or_default()
+    }
+
+    /// One layer by id.
+    pub fn get(&self, id: &str) -> Option<LayerMeta> {
+        self.layers().iter().find(|l| l.id == id).cloned()
+    }
+
+    /// Replaces the list.
+    pub fn replace(&self, layers: Vec<LayerMeta>) {
+        if let Ok(mut guard) = self.layers.write() {
+            *guard = Arc::new(layers);
+        }
+    }
+
+    /// Subscribes to changed layer ids (`"*"` after a full reload).
+    pub fn subscribe(&self) -> broadcast::Receiver<String> {
+        self.changes.subscribe()
+    }
+
+    /// Reloads from the database and announces `changed`.
+    pub async fn reload(&self, pool: &PgPool, changed: &str) -> Result<(), sqlx::Error> {
+        let layers = load(pool).await?;
+        self.replace(layers);
+        let _ = self.changes.send(changed.to_string());
+        Ok(())
+    }
+}
+
+/// Keeps the registry current: listens on the layer channel, reconnects after the
+/// database comes back (and reloads everything, since notifications may have been
+/// missed), forever.
+pub async fn follow_changes(registry: Arc<Registry>, pool: PgPool) {
+    loop {
+        match PgListener::connect_with(&pool).await {
+            Ok(mut listener) => {
+                if let Err(e) = listener.listen(citygrid_db::LAYER_CHANNEL).await {
+                    tracing::warn!(error = %e, "cannot listen for layer changes");
+                } else {
+                    if let Err(e) = registry.reload(&pool, "*").await {
+                        tracing::warn!(error = %e, "cannot load the layer catalogue");
+                    }
+                    loop {
+                        match listener.try_recv().await {
+                            Ok(Some(note)) => {
+                                let id = note.payload().to_string();
+                                tracing::info!(layer = %id, "layer changed");
+                                if let Err(e) = registry.reload(&pool, &id).await {
+                                    tracing::warn!(error = %e, "cannot reload the layer catalogue");
+                                }
+                            }
+                            // The connection was lost: reconnect below.
+                            Ok(None) => break,
+                            Err(e) => {
+                                tracing::warn!(error = %e, "layer change listener failed");
+                                break;
+                            }
+                        }
+                    }
+                }
+            }
+            Err(e) => tracing::debug!(error = %e, "database unavailable for the layer listener"),
+        }
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+}

@@ -1,0 +1,108 @@
+//! One error type for every handler, turned into a JSON response
+//! `{"error": "...", "detail": ...}` with the right status.
+
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde_json::{json, Value};
+
+/// An error a handler returns.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// 400: the request is malformed; the message says what to fix.
+    #[error("{0}")]
+    BadRequest(String),
+    /// 401: no valid credentials.
+    #[error("{0}")]
+    Unauthorized(String),
+    /// 403: valid credentials, but not allowed.
+    #[error("{0}")]
+    Forbidden(String),
+    /// 404: no such thing.
+    #[error("{0}")]
+    NotFound(String),
+    /// 409: conflicts with the current state.
+    #[error("{0}")]
+    Conflict(String),
+    /// 413: too large.
+    #[error("{0}")]
+    TooLarge(String),
+    /// 422: well-formed but not acceptable.
+    #[error("{0}")]
+    Unprocessable(String),
+    /// 503: the database is unavailable; retry later.
+    #[error("the database is unavailable; retry later")]
+    Unavailable,
+    /// 500: a bug or an unexpected failure (logged, not shown in detail).
+    #[error("internal error")]
+    Internal(String),
+}
+
+impl ApiError {
+    /// The HTTP status of this error.
+    pub fn status(&self) -> StatusCode {
+        match self {
+            ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            ApiError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+            ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
+            ApiError::NotFound(_) => StatusCode::NOT_FOUND,
+            ApiError::Conflict(_) => StatusCode::CONFLICT,
+            ApiError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            ApiError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+}
+
+/// The JSON body of an error response.
+pub fn error_body(status: StatusCode, message: &str, detail: Value) -> Json<Value> {
+    let _ = status;
+    Json(json!({ "error": message, "detail": detail }))
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let status = self.status();
+        if let ApiError::Internal(detail) = &self {
+            tracing::error!(%detail, "internal error");
+        }
+        let mut response = (status, error_body(status, &self.to_string(), Value::Null)).into_response();
+        if status == StatusCode::SERVICE_UNAVAILABLE {
+            response
+                .headers_mut()
+                .insert("retry-after", axum::http::HeaderValue::from_static("5"));
+        }
+        if status == StatusCode::UNAUTHORIZED {
+            response.headers_mut().insert(
+                "www-authenticate",
+                axum::http::HeaderValue::from_static("Bearer realm=\"citygrid\""),
+            );
+        }
+        response
+    }
+}
+
+impl From<sqlx::Error> for ApiError {
+    fn from(e: sqlx::Error) -> Self {
+        match &e {
+            sqlx::Error::PoolTimedOut
+            | sqlx::Error::PoolClosed
+            | sqlx::Error::Io(_)
+            | sqlx::Error::Tls(_) => ApiError::Unavailable,
+            sqlx::Error::Database(db) if is_unavailable_code(db.code().as_deref()) => {
+                ApiError::Unavailable
+            }
+            _ => ApiError::Internal(e.to_string()),
+        }
+    }
+}
+
+fn is_unavailable_code(code: Option<&str>) -> bool {
+    // 57P01 admin shutdown, 57P02 crash shutdown, 57P03 cannot connect now,
+    // 08xxx connection exceptions, 53300 too many connections.
+    matches!(code, Some(c) if c.starts_with("57P") || c.starts_with("08") || c == "53300")
+}
+
+/// The result type of handlers.
+pub type ApiResult<T> = Result<T, ApiError>;

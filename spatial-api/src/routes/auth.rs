@@ -1,0 +1,88 @@
+//! `POST /api/auth/login`, `POST /api/auth/logout`, `GET /api/auth/me`.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::Json;
+use chrono::{Duration, Utc};
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use crate::auth::password::{dummy_hash, verify_password};
+use crate::auth::secret::{new_secret, secret_hash};
+use crate::auth::Principal;
+use crate::error::{ApiError, ApiResult};
+use crate::state::AppState;
+
+/// The login form.
+#[derive(Deserialize)]
+pub struct Login {
+    username: String,
+    password: String,
+}
+
+/// Checks the password and returns a new bearer token with its expiry.
+pub async fn login(State(state): State<AppState>, Json(form): Json<Login>) -> ApiResult<Json<Value>> {
+    if form.username.len() > 64 || form.password.len() > 1024 {
+        return Err(ApiError::BadRequest("user name or password too long".into()));
+    }
+    let row: Option<(i64, String, String, Option<String>)> = sqlx::query_as(
+        "SELECT id, password_hash, role, department_code FROM users WHERE username = $1 AND active",
+    )
+    .bind(&form.username)
+    .fetch_optional(&state.pool)
+    .await?;
+    let hash = row
+        .as_ref()
+        .map(|r| r.1.clone())
+        .unwrap_or_else(|| dummy_hash().to_string());
+    let password = form.password.clone();
+    let ok = tokio::task::spawn_blocking(move || verify_password(&password, &hash))
+        .await
+        .map_err(|e| ApiError::Internal(e.to_string()))?;
+    let Some((user_id, _, role, department)) = row.filter(|_| ok) else {
+        tracing::info!(username = %form.username, "failed login");
+        return Err(ApiError::Unauthorized("wrong user name or password".into()));
+    };
+    let token = new_secret("cgt");
+    let expires_at = Utc::now() + Duration::minutes(state.config.token_ttl_minutes.max(1));
+    sqlx::query("INSERT INTO sessions (token_hash, user_id, expires_at) VALUES ($1, $2, $3)")
+        .bind(secret_hash(&token))
+        .bind(user_id)
+        .bind(expires_at)
+        .execute(&state.pool)
+        .await?;
+    Ok(Json(json!({
+        "token": token,
+        "token_type": "Bearer",
+        "role": role,
+        "username": form.username,
+        "department": department,
+        "expires_at": expires_at.to_rfc3339(),
+    })))
+}
+
+/// Revokes the token used for this request.
+pub async fn logout(State(state): State<AppState>, principal: Principal) -> ApiResult<StatusCode> {
+    let user = principal
+        .user()
+        .ok_or_else(|| ApiError::Unauthorized("not signed in".into()))?;
+    sqlx::query("UPDATE sessions SET revoked_at = now() WHERE token_hash = $1 AND revoked_at IS NULL")
+        .bind(&user.token_hash)
+        .execute(&state.pool)
+        .await?;
+    state.credentials.forget(&user.token_hash);
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Who the token belongs to.
+pub async fn me(principal: Principal) -> ApiResult<Json<Value>> {
+    let user = principal
+        .user()
+        .ok_or_else(|| ApiError::Unauthorized("not signed in".into()))?;
+    Ok(Json(json!({
+        "id": user.id,
+        "username": user.username,
+        "role": user.role,
+        "department": user.department,
+    })))
+}

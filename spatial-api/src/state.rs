@@ -1,0 +1,38 @@
+//! The state shared by every handler.
+
+use std::sync::Arc;
+
+use citygrid_db::Config;
+use sqlx::PgPool;
+
+use crate::auth::CredentialCache;
+use crate::catalog::Registry;
+use crate::metrics::Metrics;
+
+/// Shared state: cheap to clone (everything behind `Arc`).
+#[derive(Clone)]
+pub struct AppState {
+    /// The database pool (connects lazily: the service runs while PostGIS is away).
+    pub pool: PgPool,
+    /// The configuration the service started with.
+    pub config: Arc<Config>,
+    /// Recently resolved tokens and API keys.
+    pub credentials: Arc<CredentialCache>,
+    /// Request counters and latencies for `/metrics`.
+    pub metrics: Arc<Metrics>,
+    /// The layer catalogue, kept in memory and refreshed on change.
+    pub catalog: Arc<Registry>,
+}
+
+impl AppState {
+    /// New state around a pool and a configuration.
+    pub fn new(pool: PgPool, config: Config) -> AppState {
+        AppState {
+            pool,
+            config: Arc::new(config),
+            credentials: Arc::new(CredentialCache::default()),
+            metrics: Arc::new(Metrics::default()),
+            catalog: Arc::new(Registry::default()),
+        }
+    }
+}

@@ -1,0 +1,52 @@
+//! `citygrid key create --name NAME [--department CODE] [--layers A,B] [--origins URL,…]`.
+
+use citygrid_db::Config;
+use citygrid_spatial_api::accounts;
+use clap::{Args, Subcommand};
+
+/// API key commands.
+#[derive(Subcommand)]
+pub enum KeyCommand {
+    /// Create an API key for embedding maps; the key is printed once and not stored.
+    Create(CreateArgs),
+}
+
+/// `citygrid key create`.
+#[derive(Args)]
+pub struct CreateArgs {
+    /// A name that says who uses the key.
+    #[arg(long)]
+    pub name: String,
+    /// The department the key is issued to.
+    #[arg(long)]
+    pub department: Option<String>,
+    /// Layers the key may read (comma-separated; default: all).
+    #[arg(long, value_delimiter = ',')]
+    pub layers: Option<Vec<String>>,
+    /// Browser origins the key may be used from (comma-separated; default: any).
+    #[arg(long, value_delimiter = ',')]
+    pub origins: Option<Vec<String>>,
+}
+
+/// Runs one `key` command.
+pub async fn run(command: KeyCommand, config: Config) -> anyhow::Result<()> {
+    match command {
+        KeyCommand::Create(args) => {
+            let pool = super::database(&config).await?;
+            let key = accounts::create_key(
+                &pool,
+                &args.name,
+                args.department.as_deref(),
+                args.layers,
+                args.origins,
+            )
+            .await?;
+            println!("{}", key.key);
+            eprintln!(
+                "API key {} (id {}) created; it is shown only now — send it as X-API-Key or ?key=",
+                args.name, key.id
+            );
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,50 @@
+//! One module per subcommand; shared helpers here.
+
+pub mod db;
+pub mod demo;
+pub mod export;
+pub mod import;
+pub mod key;
+pub mod raster;
+pub mod serve;
+pub mod user;
+
+use std::io::IsTerminal;
+use std::process::ExitCode;
+
+use citygrid_db::Config;
+use sqlx::PgPool;
+
+/// Logs to stderr; `RUST_LOG` overrides the default level (info for citygrid).
+pub fn init_tracing() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn,citygrid=info,citygrid_spatial_api=info,citygrid_importers=info,citygrid_db=info,tower_http=warn"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
+        .try_init();
+}
+
+/// Prints the error as one line on stderr and returns a failing exit code.
+pub fn fail(error: &anyhow::Error) -> ExitCode {
+    let mut message = error.to_string();
+    for cause in error.chain().skip(1) {
+        let text = cause.to_string();
+        if !message.contains(&text) {
+            message.push_str(": ");
+            message.push_str(&text);
+        }
+    }
+    eprintln!("citygrid: error: {}", message.replace('\n', " "));
+    ExitCode::FAILURE
+}
+
+/// Connects to the configured database (starting the local cluster when
+/// `DATABASE_URL` is unset) and applies pending migrations.
+pub async fn database(config: &Config) -> anyhow::Result<PgPool> {
+    let url = citygrid_db::resolve_url(config).await?;
+    let pool = citygrid_db::connect(&url, config.db_max_connections, false).await?;
+    citygrid_db::migrate(&pool).await?;
+    Ok(pool)
+}

@@ -1,0 +1,414 @@
+//! The foundation end to end: the local cluster, migrations, the role model,
+//! JSON errors and limits, health while the database comes and goes, shutdown.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::{add_user, citygrid, http, run, temp_dir, TestDb, TestServer};
+use serde_json::Value;
+
+async fn login(server: &TestServer, user: &str, password: &str) -> reqwest::Response {
+    http()
+        .post(server.url("/api/auth/login"))
+        .json(&serde_json::json!({ "username": user, "password": password }))
+        .send()
+        .await
+        .expect("login request")
+}
+
+async fn token(server: &TestServer, user: &str, password: &str) -> String {
+    let response = login(server, user, password).await;
+    assert_eq!(response.status(), 200);
+    let body: Value = response.json().await.expect("login json");
+    body["token"].as_str().expect("token").to_string()
+}
+
+async fn insert_layer(db: &TestDb, id: &str) {
+    sqlx::query(
+        "INSERT INTO layer_catalog (id, title, kind, geometry_type) VALUES ($1, $1, 'vector', 'Point')",
+    )
+    .bind(id)
+    .execute(&db.pool)
+    .await
+    .expect("insert layer");
+    sqlx::query("SELECT pg_notify('citygrid_layers', $1)")
+        .bind(id)
+        .execute(&db.pool)
+        .await
+        .expect("notify");
+}
+
+/// A command on a cluster of its own (no DATABASE_URL).
+fn local(home: &std::path::Path, args: &[&str]) -> (bool, String, String) {
+    let mut command = std::process::Command::new(common::citygrid_bin());
+    command
+        .env_remove("DATABASE_URL")
+        .env("CITYGRID_HOME", home)
+        .args(args);
+    run(&mut command)
+}
+
+#[test]
+fn cluster_lifecycle_is_idempotent() {
+    let home = temp_dir("lifecycle");
+    let (ok, out, _) = local(&home, &["db", "status"]);
+    assert!(ok && out.contains("not initialised"), "{out}");
+    let (ok, out, err) = local(&home, &["db", "stop"]);
+    assert!(ok, "stop before init: {err}");
+    assert!(out.contains("not running"), "{out}");
+
+    let (ok, out, err) = local(&home, &["db", "start"]);
+    assert!(ok, "first start: {err}");
+    assert!(out.contains("running on 127.0.0.1:"), "{out}");
+    let (ok, out2, err) = local(&home, &["db", "start"]);
+    assert!(ok, "second start: {err}");
+    assert_eq!(out, out2, "a second start reports the same cluster");
+
+    let (ok, out, _) = local(&home, &["db", "status"]);
+    assert!(ok && out.contains("running on 127.0.0.1:"), "{out}");
+    let (ok, url, _) = local(&home, &["db", "url"]);
+    assert!(ok && url.starts_with("postgres://citygrid:"), "{url}");
+
+    let (ok, out, err) = local(&home, &["db", "stop"]);
+    assert!(ok && out.contains("stopped"), "{out} {err}");
+    let (ok, out, _) = local(&home, &["db", "stop"]);
+    assert!(ok && out.contains("not running"), "{out}");
+    let (ok, out, _) = local(&home, &["db", "status"]);
+    assert!(ok && out.contains("stopped"), "{out}");
+
+    // The server runs as a non-root user and listens on loopback only.
+    let conf = std::fs::read_to_string(home.join("pg/data/postgresql.conf")).expect("conf");
+    assert!(conf.contains("listen_addresses = '127.0.0.1'"));
+}
+
+#[test]
+fn database_url_means_no_local_cluster() {
+    let home = temp_dir("external");
+    let mut command = std::process::Command::new(common::citygrid_bin());
+    command
+        .env("DATABASE_URL", "postgres://nobody:x@127.0.0.1:1/none")
+        .env("CITYGRID_HOME", &home)
+        .args(["db", "start"]);
+    let (ok, _, err) = run(&mut command);
+    assert!(!ok);
+    assert!(err.contains("DATABASE_URL is set"), "{err}");
+    assert!(!home.join("pg").exists(), "no cluster may be created");
+    assert_eq!(err.trim().lines().count(), 1, "one line: {err}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn migrations_apply_to_an_empty_database_and_again_as_a_no_op() {
+    let cluster = common::cluster();
+    let name = format!("cg_empty_{}_{}", std::process::id(), rand::random::<u32>());
+    let admin = cluster.url("postgres").unwrap();
+    assert!(citygrid_db::ensure_database(&admin, &name).await.unwrap());
+    let url = cluster.url(&name).unwrap();
+    for _ in 0..2 {
+        let mut command = std::process::Command::new(common::citygrid_bin());
+        command.env("DATABASE_URL", &url).args(["db", "migrate"]);
+        let (ok, out, err) = run(&mut command);
+        assert!(ok, "migrate: {err}");
+        assert!(out.contains("schema is at version"), "{out}");
+    }
+    let pool = citygrid_db::connect(&url, 1, false).await.unwrap();
+    let applied: i64 = sqlx::query_scalar("SELECT count(*) FROM _sqlx_migrations")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    let files = std::fs::read_dir(common::root().join("migrations"))
+        .unwrap()
+        .count() as i64;
+    assert_eq!(applied, files, "each migration applied exactly once");
+    let postgis: String = sqlx::query_scalar("SELECT postgis_lib_version()")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert!(postgis.starts_with('3'));
+    for table in ["layer_catalog", "users", "sessions", "api_keys", "departments"] {
+        let found: Option<String> = sqlx::query_scalar("SELECT to_regclass($1)::text")
+            .bind(table)
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+        assert_eq!(found.as_deref(), Some(table));
+    }
+    pool.close().await;
+    let mut conn: sqlx::PgConnection = sqlx::Connection::connect(&admin).await.unwrap();
+    sqlx::query(&format!("DROP DATABASE \"{name}\" WITH (FORCE)"))
+        .execute(&mut conn)
+        .await
+        .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn login_tokens_and_roles() {
+    let db = TestDb::new().await;
+    add_user(&db, "ada", "admin", None, "correct horse");
+    add_user(&db, "ivan", "inspector", None, "inspector-pass");
+    // A department user needs an existing department.
+    let mut command = citygrid(&db);
+    command.args(["user", "add", "d1", "--role", "department", "--department", "nope"]);
+    let mut child = command
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    {
+        use std::io::Write;
+        child.stdin.take().unwrap().write_all(b"password-1\n").unwrap();
+    }
+    let out = child.wait_with_output().unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no department"));
+
+    let server = TestServer::start(&db);
+    let client = http();
+
+    // Wrong password and unknown user: the same 401.
+    assert_eq!(login(&server, "ada", "wrong").await.status(), 401);
+    assert_eq!(login(&server, "nobody", "wrong").await.status(), 401);
+    let admin = token(&server, "ada", "correct horse").await;
+
+    // The stored token is a hash, not the token.
+    let stored: Vec<Vec<u8>> = sqlx::query_scalar("SELECT token_hash FROM sessions")
+        .fetch_all(&db.pool)
+        .await
+        .unwrap();
+    assert_eq!(stored.len(), 1);
+    assert_ne!(stored[0], admin.as_bytes());
+
+    let me: Value = client
+        .get(server.url("/api/auth/me"))
+        .bearer_auth(&admin)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(me["role"], "admin");
+    assert_eq!(me["username"], "ada");
+
+    // Roles: the route table is for admins only.
+    let inspector = token(&server, "ivan", "inspector-pass").await;
+    let status = |t: Option<String>| {
+        let client = client.clone();
+        let url = server.url("/api/routes");
+        async move {
+            let mut request = client.get(url);
+            if let Some(t) = t {
+                request = request.bearer_auth(t);
+            }
+            request.send().await.unwrap().status().as_u16()
+        }
+    };
+    assert_eq!(status(Some(admin.clone())).await, 200);
+    assert_eq!(status(Some(inspector.clone())).await, 403);
+    assert_eq!(status(None).await, 401);
+    assert_eq!(status(Some("cgt_forged".to_string())).await, 401);
+
+    // An expired token is refused.
+    let expiring = token(&server, "ivan", "inspector-pass").await;
+    sqlx::query("UPDATE sessions SET expires_at = now() - interval '1 second' WHERE token_hash = sha256($1::text::bytea)")
+        .bind(&expiring)
+        .execute(&db.pool)
+        .await
+        .unwrap();
+    let response = client
+        .get(server.url("/api/auth/me"))
+        .bearer_auth(&expiring)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 401);
+    let body: Value = response.json().await.unwrap();
+    assert!(body["error"].as_str().unwrap().contains("expired"));
+
+    // Logout revokes.
+    let response = client
+        .post(server.url("/api/auth/logout"))
+        .bearer_auth(&inspector)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 204);
+    let response = client
+        .get(server.url("/api/auth/me"))
+        .bearer_auth(&inspector)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 401);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn api_keys_are_limited_to_layers_and_origins() {
+    let db = TestDb::new().await;
+    insert_layer(&db, "layer_a").await;
+    insert_layer(&db, "layer_b").await;
+    let mut command = citygrid(&db);
+    command.args([
+        "key",
+        "create",
+        "--name",
+        "water dept",
+        "--layers",
+        "layer_a",
+        "--origins",
+        "https://water.example.org",
+    ]);
+    let (ok, key, err) = run(&mut command);
+    assert!(ok, "{err}");
+    let key = key.trim().to_string();
+    assert!(key.starts_with("cgk_"));
+    let stored: i64 = sqlx::query_scalar("SELECT count(*) FROM api_keys WHERE key_hash = sha256($1::text::bytea)")
+        .bind(&key)
+        .fetch_one(&db.pool)
+        .await
+        .unwrap();
+    assert_eq!(stored, 1, "only the key's hash is stored");
+
+    let server = TestServer::start_with(&db, &[("CITYGRID_PUBLIC_LAYERS", "false")]);
+    let client = http();
+    let get = |path: &str, key: Option<&str>, origin: Option<&str>| {
+        let mut request = client.get(server.url(path));
+        if let Some(k) = key {
+            request = request.header("X-API-Key", k);
+        }
+        if let Some(o) = origin {
+            request = request.header("Origin", o);
+        }
+        async move { request.send().await.unwrap().status().as_u16() }
+    };
+    assert_eq!(get("/catalog/layer_a", Some(&key), None).await, 200);
+    assert_eq!(get("/catalog/layer_b", Some(&key), None).await, 403);
+    assert_eq!(get("/catalog/layer_a", Some(&key), Some("https://water.example.org")).await, 200);
+    assert_eq!(get("/catalog/layer_a", Some(&key), Some("https://evil.example.com")).await, 403);
+    // Not public here: no credentials → 401; a made-up key → 401.
+    assert_eq!(get("/catalog/layer_a", None, None).await, 401);
+    assert_eq!(get("/catalog/layer_a", Some("cgk_made_up"), None).await, 401);
+    // ?key= works too, and the catalogue lists only the key's layers.
+    let body: Value = client
+        .get(server.url(&format!("/catalog?key={key}")))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let ids: Vec<&str> = body["layers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, vec!["layer_a"]);
+    // Keys are for map data only.
+    assert_eq!(get("/api/auth/me", Some(&key), None).await, 403);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn errors_are_json_and_bodies_are_bounded() {
+    let db = TestDb::new().await;
+    let server = TestServer::start(&db);
+    let client = http();
+
+    let response = client.get(server.url("/no/such/route")).send().await.unwrap();
+    assert_eq!(response.status(), 404);
+    let body: Value = response.json().await.unwrap();
+    assert!(body["error"].as_str().unwrap().contains("/no/such/route"));
+
+    let response = client.delete(server.url("/health")).send().await.unwrap();
+    assert_eq!(response.status(), 405);
+    assert!(response.json::<Value>().await.unwrap()["error"].is_string());
+
+    let big = vec![b'a'; 2 * 1024 * 1024];
+    let response = client
+        .post(server.url("/api/auth/login"))
+        .header("content-type", "application/json")
+        .body(big)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 413);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["error"], "request body too large");
+
+    let response = client
+        .post(server.url("/api/auth/login"))
+        .header("content-type", "application/json")
+        .body("{bad json")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 400);
+    assert!(response.json::<Value>().await.unwrap()["error"].is_string());
+    let response = client
+        .post(server.url("/api/auth/login"))
+        .header("content-type", "application/json")
+        .body("{\"username\": 1, \"password\": \"x\"}")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 422);
+    assert!(response.json::<Value>().await.unwrap()["error"].is_string());
+
+    let metrics = client
+        .get(server.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(metrics.contains("citygrid_http_requests_total{route=\"/api/auth/login\",method=\"POST\",status=\"413\"} 1"), "{metrics}");
+    assert!(metrics.contains("citygrid_db_up 1"));
+
+    // SIGTERM: a graceful exit with status 0.
+    assert!(server.terminate(), "serve exits 0 on SIGTERM");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn health_reports_db_down_and_recovers() {
+    let home = temp_dir("health");
+    let (ok, _, err) = local(&home, &["db", "start"]);
+    assert!(ok, "{err}");
+    let mut command = std::process::Command::new(common::citygrid_bin());
+    command
+        .env_remove("DATABASE_URL")
+        .env("CITYGRID_HOME", &home)
+        .args(["serve", "--bind", "127.0.0.1:0"])
+        .stdout(std::process::Stdio::piped());
+    let server = TestServer::spawn(command);
+    let client = http();
+    let health = || async {
+        client
+            .get(server.url("/health"))
+            .send()
+            .await
+            .unwrap()
+            .json::<Value>()
+            .await
+            .unwrap()
+    };
+    assert_eq!(health().await["db"], "ok");
+    let (ok, _, err) = local(&home, &["db", "stop"]);
+    assert!(ok, "{err}");
+    let body = health().await;
+    assert_eq!(body["db"], "down");
+    assert_eq!(body["status"], "degraded");
+    let (ok, _, err) = local(&home, &["db", "start"]);
+    assert!(ok, "{err}");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        if health().await["db"] == "ok" {
+            break;
+        }
+        assert!(Instant::now() < deadline, "health did not recover");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    drop(server);
+    let _ = local(&home, &["db", "stop"]);
+}
