@@ -125,7 +125,13 @@ async fn migrations_apply_to_an_empty_database_and_again_as_a_no_op() {
         .await
         .unwrap();
     assert!(postgis.starts_with('3'));
-    for table in ["layer_catalog", "users", "sessions", "api_keys", "departments"] {
+    for table in [
+        "layer_catalog",
+        "users",
+        "sessions",
+        "api_keys",
+        "departments",
+    ] {
         let found: Option<String> = sqlx::query_scalar("SELECT to_regclass($1)::text")
             .bind(table)
             .fetch_one(&pool)
@@ -148,7 +154,15 @@ async fn login_tokens_and_roles() {
     add_user(&db, "ivan", "inspector", None, "inspector-pass");
     // A department user needs an existing department.
     let mut command = citygrid(&db);
-    command.args(["user", "add", "d1", "--role", "department", "--department", "nope"]);
+    command.args([
+        "user",
+        "add",
+        "d1",
+        "--role",
+        "department",
+        "--department",
+        "nope",
+    ]);
     let mut child = command
         .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::piped())
@@ -157,7 +171,12 @@ async fn login_tokens_and_roles() {
         .unwrap();
     {
         use std::io::Write;
-        child.stdin.take().unwrap().write_all(b"password-1\n").unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(b"password-1\n")
+            .unwrap();
     }
     let out = child.wait_with_output().unwrap();
     assert!(!out.status.success());
@@ -263,11 +282,13 @@ async fn api_keys_are_limited_to_layers_and_origins() {
     assert!(ok, "{err}");
     let key = key.trim().to_string();
     assert!(key.starts_with("cgk_"));
-    let stored: i64 = sqlx::query_scalar("SELECT count(*) FROM api_keys WHERE key_hash = sha256($1::text::bytea)")
-        .bind(&key)
-        .fetch_one(&db.pool)
-        .await
-        .unwrap();
+    let stored: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM api_keys WHERE key_hash = sha256($1::text::bytea)",
+    )
+    .bind(&key)
+    .fetch_one(&db.pool)
+    .await
+    .unwrap();
     assert_eq!(stored, 1, "only the key's hash is stored");
 
     let server = TestServer::start_with(&db, &[("CITYGRID_PUBLIC_LAYERS", "false")]);
@@ -284,11 +305,30 @@ async fn api_keys_are_limited_to_layers_and_origins() {
     };
     assert_eq!(get("/catalog/layer_a", Some(&key), None).await, 200);
     assert_eq!(get("/catalog/layer_b", Some(&key), None).await, 403);
-    assert_eq!(get("/catalog/layer_a", Some(&key), Some("https://water.example.org")).await, 200);
-    assert_eq!(get("/catalog/layer_a", Some(&key), Some("https://evil.example.com")).await, 403);
+    assert_eq!(
+        get(
+            "/catalog/layer_a",
+            Some(&key),
+            Some("https://water.example.org")
+        )
+        .await,
+        200
+    );
+    assert_eq!(
+        get(
+            "/catalog/layer_a",
+            Some(&key),
+            Some("https://evil.example.com")
+        )
+        .await,
+        403
+    );
     // Not public here: no credentials → 401; a made-up key → 401.
     assert_eq!(get("/catalog/layer_a", None, None).await, 401);
-    assert_eq!(get("/catalog/layer_a", Some("cgk_made_up"), None).await, 401);
+    assert_eq!(
+        get("/catalog/layer_a", Some("cgk_made_up"), None).await,
+        401
+    );
     // ?key= works too, and the catalogue lists only the key's layers.
     let body: Value = client
         .get(server.url(&format!("/catalog?key={key}")))
@@ -315,7 +355,11 @@ async fn errors_are_json_and_bodies_are_bounded() {
     let server = TestServer::start(&db);
     let client = http();
 
-    let response = client.get(server.url("/no/such/route")).send().await.unwrap();
+    let response = client
+        .get(server.url("/no/such/route"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(response.status(), 404);
     let body: Value = response.json().await.unwrap();
     assert!(body["error"].as_str().unwrap().contains("/no/such/route"));

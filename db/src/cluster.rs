@@ -199,10 +199,8 @@ impl LocalCluster {
     }
 
     fn lock(&self) -> Result<File, ClusterError> {
-        fs::create_dir_all(&self.root).map_err(io_err(format!(
-            "cannot create {}",
-            self.root.display()
-        )))?;
+        fs::create_dir_all(&self.root)
+            .map_err(io_err(format!("cannot create {}", self.root.display())))?;
         let file = OpenOptions::new()
             .create(true)
             .truncate(false)
@@ -298,8 +296,10 @@ impl LocalCluster {
         if user.name.is_some() {
             chown(dir, user.uid, user.gid)?;
         }
-        fs::set_permissions(dir, fs::Permissions::from_mode(mode))
-            .map_err(io_err(format!("cannot set permissions of {}", dir.display())))
+        fs::set_permissions(dir, fs::Permissions::from_mode(mode)).map_err(io_err(format!(
+            "cannot set permissions of {}",
+            dir.display()
+        )))
     }
 
     fn init(&self, bin: &Path, user: &RunUser) -> Result<(), ClusterError> {
@@ -448,8 +448,10 @@ fn free_port() -> Result<u16, ClusterError> {
 }
 
 fn chown(path: &Path, uid: u32, gid: u32) -> Result<(), ClusterError> {
-    std::os::unix::fs::chown(path, Some(uid), Some(gid))
-        .map_err(io_err(format!("cannot change the owner of {}", path.display())))
+    std::os::unix::fs::chown(path, Some(uid), Some(gid)).map_err(io_err(format!(
+        "cannot change the owner of {}",
+        path.display()
+    )))
 }
 
 /// The directory holding `initdb` and `pg_ctl`: `CITYGRID_PG_BINDIR`, else the

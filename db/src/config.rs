@@ -200,9 +200,17 @@ impl Config {
         }
         parse_env(env, "CITYGRID_MAX_BODY_BYTES", &mut self.max_body_bytes)?;
         parse_env(env, "CITYGRID_MAX_UPLOAD_BYTES", &mut self.max_upload_bytes)?;
-        parse_env(env, "CITYGRID_TOKEN_TTL_MINUTES", &mut self.token_ttl_minutes)?;
+        parse_env(
+            env,
+            "CITYGRID_TOKEN_TTL_MINUTES",
+            &mut self.token_ttl_minutes,
+        )?;
         parse_env(env, "CITYGRID_PUBLIC_LAYERS", &mut self.public_layers)?;
-        parse_env(env, "CITYGRID_DB_MAX_CONNECTIONS", &mut self.db_max_connections)?;
+        parse_env(
+            env,
+            "CITYGRID_DB_MAX_CONNECTIONS",
+            &mut self.db_max_connections,
+        )?;
         parse_env(
             env,
             "CITYGRID_REQUEST_TIMEOUT_SECS",
@@ -258,7 +266,9 @@ mod tests {
         let file = dir.join("citygrid.toml");
         std::fs::write(&file, "bnd = 3\n").unwrap();
         let err = Config::from_sources(&HashMap::new(), Some(&file), true).unwrap_err();
-        assert!(err.to_string().contains("not a valid citygrid configuration"));
+        assert!(err
+            .to_string()
+            .contains("not a valid citygrid configuration"));
         let missing = dir.join("missing.toml");
         assert!(Config::from_sources(&HashMap::new(), Some(&missing), true).is_err());
         assert!(Config::from_sources(&HashMap::new(), Some(&missing), false).is_ok());

@@ -67,7 +67,8 @@ impl IntoResponse for ApiError {
         if let ApiError::Internal(detail) = &self {
             tracing::error!(%detail, "internal error");
         }
-        let mut response = (status, error_body(status, &self.to_string(), Value::Null)).into_response();
+        let mut response =
+            (status, error_body(status, &self.to_string(), Value::Null)).into_response();
         if status == StatusCode::SERVICE_UNAVAILABLE {
             response
                 .headers_mut()

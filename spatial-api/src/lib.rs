@@ -40,7 +40,9 @@ async fn prepare(state: &AppState) {
                 tracing::warn!(error = %e, "cannot load the layer catalogue");
             }
         }
-        Err(e) => tracing::warn!(error = %e, "database unavailable at start; serving what is in memory and retrying"),
+        Err(e) => {
+            tracing::warn!(error = %e, "database unavailable at start; serving what is in memory and retrying")
+        }
     }
 }
 

@@ -67,7 +67,10 @@ impl Metrics {
 
     /// The text exposition of the request metrics.
     pub fn render(&self, out: &mut String) {
-        let _ = writeln!(out, "# HELP citygrid_http_requests_total HTTP requests by route, method and status.");
+        let _ = writeln!(
+            out,
+            "# HELP citygrid_http_requests_total HTTP requests by route, method and status."
+        );
         let _ = writeln!(out, "# TYPE citygrid_http_requests_total counter");
         if let Ok(requests) = self.requests.lock() {
             for ((route, method, status), n) in requests.iter() {
@@ -81,8 +84,14 @@ impl Metrics {
                 );
             }
         }
-        let _ = writeln!(out, "# HELP citygrid_http_request_duration_seconds HTTP request latency by route.");
-        let _ = writeln!(out, "# TYPE citygrid_http_request_duration_seconds histogram");
+        let _ = writeln!(
+            out,
+            "# HELP citygrid_http_request_duration_seconds HTTP request latency by route."
+        );
+        let _ = writeln!(
+            out,
+            "# TYPE citygrid_http_request_duration_seconds histogram"
+        );
         if let Ok(latency) = self.latency.lock() {
             for (route, h) in latency.iter() {
                 let route = escape(route);
@@ -110,7 +119,10 @@ impl Metrics {
                 );
             }
         }
-        let _ = writeln!(out, "# HELP citygrid_uptime_seconds Seconds since the service started.");
+        let _ = writeln!(
+            out,
+            "# HELP citygrid_uptime_seconds Seconds since the service started."
+        );
         let _ = writeln!(out, "# TYPE citygrid_uptime_seconds gauge");
         let _ = writeln!(out, "citygrid_uptime_seconds {}", self.uptime_seconds());
     }

@@ -51,7 +51,13 @@ impl Default for RouteTable {
 
 impl RouteTable {
     /// Adds `handler` for `method` on `path`, guarded by `access`.
-    pub fn add(mut self, method: Method, path: &str, access: Access, handler: MethodRouter<AppState>) -> Self {
+    pub fn add(
+        mut self,
+        method: Method,
+        path: &str,
+        access: Access,
+        handler: MethodRouter<AppState>,
+    ) -> Self {
         let guarded = handler.route_layer(middleware::from_fn(move |req: Request, next: Next| {
             auth::enforce(access, req, next)
         }));
@@ -85,7 +91,10 @@ impl RouteTable {
                 StatusCode::SERVICE_UNAVAILABLE,
                 timeout,
             ))
-            .layer(middleware::from_fn_with_state(state.clone(), crate::metrics::track))
+            .layer(middleware::from_fn_with_state(
+                state.clone(),
+                crate::metrics::track,
+            ))
             .with_state(state)
     }
 }
@@ -107,7 +116,11 @@ async fn method_not_allowed(request: Request) -> Response {
         StatusCode::METHOD_NOT_ALLOWED,
         error_body(
             StatusCode::METHOD_NOT_ALLOWED,
-            &format!("method {} is not allowed on {}", request.method(), request.uri().path()),
+            &format!(
+                "method {} is not allowed on {}",
+                request.method(),
+                request.uri().path()
+            ),
             Value::Null,
         ),
     )
@@ -140,10 +153,7 @@ async fn json_errors(request: Request, next: Next) -> Response {
         StatusCode::SERVICE_UNAVAILABLE if text.is_empty() => {
             "the request took too long; retry later".to_string()
         }
-        _ if text.is_empty() => status
-            .canonical_reason()
-            .unwrap_or("error")
-            .to_lowercase(),
+        _ if text.is_empty() => status.canonical_reason().unwrap_or("error").to_lowercase(),
         _ => text.clone(),
     };
     let detail = if text.is_empty() || text == message {

@@ -90,7 +90,10 @@ pub async fn run(args: DemoArgs, mut config: Config) -> anyhow::Result<()> {
     let pool = super::database(&config).await?;
     let passwords = seed_accounts(&pool, &config.home).await?;
     pool.close().await;
-    println!("citygrid demo accounts (also in {}):", config.home.join("demo-accounts.txt").display());
+    println!(
+        "citygrid demo accounts (also in {}):",
+        config.home.join("demo-accounts.txt").display()
+    );
     for ((name, role, _), (_, password)) in DEMO_USERS.iter().zip(&passwords) {
         println!("  {name:<11} {:<13} password {password}", role.as_str());
     }

@@ -4,8 +4,8 @@
 //! route cannot be added without saying who may call it.
 
 pub mod password;
-pub mod secret;
 mod principal;
+pub mod secret;
 
 pub use principal::{
     normalize_origin as principal_origin, request_origin, resolve, CredentialCache, KeyPrincipal,

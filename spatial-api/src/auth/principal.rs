@@ -72,7 +72,10 @@ impl Principal {
     }
 
     /// Refuses with 403 unless every layer in `ids` may be read.
-    pub fn require_layers<'a>(&self, ids: impl IntoIterator<Item = &'a str>) -> Result<(), ApiError> {
+    pub fn require_layers<'a>(
+        &self,
+        ids: impl IntoIterator<Item = &'a str>,
+    ) -> Result<(), ApiError> {
         for id in ids {
             if !self.may_read_layer(id) {
                 return Err(ApiError::Forbidden(format!(
@@ -126,9 +129,7 @@ fn credential(headers: &HeaderMap, query: Option<&str>) -> Result<Option<Credent
         let token = text
             .strip_prefix("Bearer ")
             .or_else(|| text.strip_prefix("bearer "))
-            .ok_or_else(|| {
-                ApiError::Unauthorized("use `Authorization: Bearer <token>`".into())
-            })?;
+            .ok_or_else(|| ApiError::Unauthorized("use `Authorization: Bearer <token>`".into()))?;
         return Ok(Some(Credential::Bearer(token.trim().to_string())));
     }
     if let Some(value) = headers.get("x-api-key") {
@@ -238,21 +239,22 @@ impl CredentialCache {
     }
 }
 
+type SessionRow = (i64, String, String, Option<String>, DateTime<Utc>);
+
 async fn lookup_token(state: &AppState, token: &str) -> Result<Principal, ApiError> {
     let hash = secret_hash(token);
     if let Some(p) = state.credentials.get(&hash, false) {
         return Ok(p);
     }
-    let row: Result<Option<(i64, String, String, Option<String>, DateTime<Utc>)>, sqlx::Error> =
-        sqlx::query_as(
-            "SELECT u.id, u.username, u.role, u.department_code, s.expires_at \
+    let row: Result<Option<SessionRow>, sqlx::Error> = sqlx::query_as(
+        "SELECT u.id, u.username, u.role, u.department_code, s.expires_at \
              FROM sessions s JOIN users u ON u.id = s.user_id \
              WHERE s.token_hash = $1 AND s.revoked_at IS NULL AND s.expires_at > now() \
                AND u.active",
-        )
-        .bind(&hash)
-        .fetch_optional(&state.pool)
-        .await;
+    )
+    .bind(&hash)
+    .fetch_optional(&state.pool)
+    .await;
     let row = match row {
         Ok(row) => row,
         Err(e) => {
@@ -268,9 +270,7 @@ async fn lookup_token(state: &AppState, token: &str) -> Result<Principal, ApiErr
             "the token is unknown, expired or revoked: sign in again".into(),
         ));
     };
-    let role: Role = role
-        .parse()
-        .map_err(|e: String| ApiError::Internal(e))?;
+    let role: Role = role.parse().map_err(|e: String| ApiError::Internal(e))?;
     let principal = Principal::User(UserPrincipal {
         id,
         username,
@@ -284,7 +284,13 @@ async fn lookup_token(state: &AppState, token: &str) -> Result<Principal, ApiErr
     Ok(principal)
 }
 
-type KeyRow = (i64, String, Option<String>, Option<Vec<String>>, Option<Vec<String>>);
+type KeyRow = (
+    i64,
+    String,
+    Option<String>,
+    Option<Vec<String>>,
+    Option<Vec<String>>,
+);
 
 async fn lookup_key(state: &AppState, key: &str) -> Result<Principal, ApiError> {
     let hash = secret_hash(key);
@@ -376,13 +382,19 @@ mod tests {
     #[test]
     fn origins_from_headers() {
         let mut headers = HeaderMap::new();
-        headers.insert("referer", "http://Example.org:8080/page?x=1".parse().unwrap());
+        headers.insert(
+            "referer",
+            "http://Example.org:8080/page?x=1".parse().unwrap(),
+        );
         assert_eq!(
             request_origin(&headers).as_deref(),
             Some("http://example.org:8080")
         );
         headers.insert("origin", "https://a.example/".parse().unwrap());
-        assert_eq!(request_origin(&headers).as_deref(), Some("https://a.example"));
+        assert_eq!(
+            request_origin(&headers).as_deref(),
+            Some("https://a.example")
+        );
     }
 
     #[test]

@@ -21,9 +21,14 @@ pub struct Login {
 }
 
 /// Checks the password and returns a new bearer token with its expiry.
-pub async fn login(State(state): State<AppState>, Json(form): Json<Login>) -> ApiResult<Json<Value>> {
+pub async fn login(
+    State(state): State<AppState>,
+    Json(form): Json<Login>,
+) -> ApiResult<Json<Value>> {
     if form.username.len() > 64 || form.password.len() > 1024 {
-        return Err(ApiError::BadRequest("user name or password too long".into()));
+        return Err(ApiError::BadRequest(
+            "user name or password too long".into(),
+        ));
     }
     let row: Option<(i64, String, String, Option<String>)> = sqlx::query_as(
         "SELECT id, password_hash, role, department_code FROM users WHERE username = $1 AND active",
@@ -66,10 +71,12 @@ pub async fn logout(State(state): State<AppState>, principal: Principal) -> ApiR
     let user = principal
         .user()
         .ok_or_else(|| ApiError::Unauthorized("not signed in".into()))?;
-    sqlx::query("UPDATE sessions SET revoked_at = now() WHERE token_hash = $1 AND revoked_at IS NULL")
-        .bind(&user.token_hash)
-        .execute(&state.pool)
-        .await?;
+    sqlx::query(
+        "UPDATE sessions SET revoked_at = now() WHERE token_hash = $1 AND revoked_at IS NULL",
+    )
+    .bind(&user.token_hash)
+    .execute(&state.pool)
+    .await?;
     state.credentials.forget(&user.token_hash);
     Ok(StatusCode::NO_CONTENT)
 }

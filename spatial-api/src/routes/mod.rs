@@ -15,13 +15,48 @@ const ADMIN: &[Role] = &[Role::Admin];
 pub fn table() -> RouteTable {
     RouteTable::default()
         .add(Method::GET, "/health", Access::Public, get(system::health))
-        .add(Method::GET, "/metrics", Access::Public, get(system::metrics))
-        .add(Method::GET, "/catalog", Access::Layers, get(system::catalog))
-        .add(Method::GET, "/catalog/{id}", Access::Layers, get(system::catalog_layer))
-        .add(Method::POST, "/api/auth/login", Access::Public, post(auth::login))
-        .add(Method::POST, "/api/auth/logout", Access::Authenticated, post(auth::logout))
-        .add(Method::GET, "/api/auth/me", Access::Authenticated, get(auth::me))
-        .add(Method::GET, "/api/routes", Access::Roles(ADMIN), get(route_list))
+        .add(
+            Method::GET,
+            "/metrics",
+            Access::Public,
+            get(system::metrics),
+        )
+        .add(
+            Method::GET,
+            "/catalog",
+            Access::Layers,
+            get(system::catalog),
+        )
+        .add(
+            Method::GET,
+            "/catalog/{id}",
+            Access::Layers,
+            get(system::catalog_layer),
+        )
+        .add(
+            Method::POST,
+            "/api/auth/login",
+            Access::Public,
+            post(auth::login),
+        )
+        .add(
+            Method::POST,
+            "/api/auth/logout",
+            Access::Authenticated,
+            post(auth::logout),
+        )
+        .add(
+            Method::GET,
+            "/api/auth/me",
+            Access::Authenticated,
+            get(auth::me),
+        )
+        .add(
+            Method::GET,
+            "/api/routes",
+            Access::Roles(ADMIN),
+            get(route_list),
+        )
 }
 
 /// `GET /api/routes`: the route table with each route's access policy.

@@ -42,9 +42,15 @@ pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
     out.push_str("# HELP citygrid_db_up Whether PostGIS answers.\n# TYPE citygrid_db_up gauge\n");
     out.push_str(&format!("citygrid_db_up {}\n", u8::from(up)));
     out.push_str("# HELP citygrid_layers Layers in the catalogue.\n# TYPE citygrid_layers gauge\n");
-    out.push_str(&format!("citygrid_layers {}\n", state.catalog.layers().len()));
+    out.push_str(&format!(
+        "citygrid_layers {}\n",
+        state.catalog.layers().len()
+    ));
     (
-        [(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
         out,
     )
 }
