@@ -14,5 +14,8 @@ pub struct ExportArgs {
 
 /// Runs `export`.
 pub async fn run(args: ExportArgs, _config: Config) -> anyhow::Result<()> {
-    anyhow::bail!("exporting {} is not available in this build yet", args.layer)
+    anyhow::bail!(
+        "exporting {} is not available in this build yet",
+        args.layer
+    )
 }
