@@ -11,6 +11,8 @@
 //! | `public_layers` | `CITYGRID_PUBLIC_LAYERS` | `true`: anyone may read map layers |
 //! | `db_max_connections` | `CITYGRID_DB_MAX_CONNECTIONS` | 16 |
 //! | `request_timeout_secs` | `CITYGRID_REQUEST_TIMEOUT_SECS` | 30 |
+//! | `max_tile_bytes` | `CITYGRID_MAX_TILE_BYTES` | 500000 (vector tiles are thinned to fit) |
+//! | `tile_cache_bytes` | `CITYGRID_TILE_CACHE_BYTES` | 256 MiB |
 //!
 //! The file is `citygrid.toml` in the working directory, or the path in
 //! `CITYGRID_CONFIG`.
@@ -41,6 +43,10 @@ pub struct Config {
     pub db_max_connections: u32,
     /// A request taking longer than this is answered 503 (seconds).
     pub request_timeout_secs: u64,
+    /// The largest vector tile served; denser tiles are thinned to fit.
+    pub max_tile_bytes: usize,
+    /// The memory for cached tiles.
+    pub tile_cache_bytes: usize,
 }
 
 impl Default for Config {
@@ -55,6 +61,8 @@ impl Default for Config {
             public_layers: true,
             db_max_connections: 16,
             request_timeout_secs: 30,
+            max_tile_bytes: 500_000,
+            tile_cache_bytes: 256 * 1024 * 1024,
         }
     }
 }
@@ -102,6 +110,8 @@ struct FileConfig {
     public_layers: Option<bool>,
     db_max_connections: Option<u32>,
     request_timeout_secs: Option<u64>,
+    max_tile_bytes: Option<usize>,
+    tile_cache_bytes: Option<usize>,
 }
 
 impl Config {
@@ -186,6 +196,12 @@ impl Config {
         if let Some(v) = file.request_timeout_secs {
             self.request_timeout_secs = v;
         }
+        if let Some(v) = file.max_tile_bytes {
+            self.max_tile_bytes = v;
+        }
+        if let Some(v) = file.tile_cache_bytes {
+            self.tile_cache_bytes = v;
+        }
     }
 
     fn apply_env(&mut self, env: &HashMap<String, String>) -> Result<(), ConfigError> {
@@ -216,6 +232,8 @@ impl Config {
             "CITYGRID_REQUEST_TIMEOUT_SECS",
             &mut self.request_timeout_secs,
         )?;
+        parse_env(env, "CITYGRID_MAX_TILE_BYTES", &mut self.max_tile_bytes)?;
+        parse_env(env, "CITYGRID_TILE_CACHE_BYTES", &mut self.tile_cache_bytes)?;
         Ok(())
     }
 }

@@ -1,1 +1,28 @@
-//! Being written.
+//! The city-management domain of citygrid (see `docs/domain.md`).
+//!
+//! Pure logic only: every function takes plain values and returns plain values, so the
+//! rules are tested without a database or an HTTP server. The modules, each with one job:
+//!
+//! - [`codes`]: validated place, grid, component and category codes;
+//! - [`catalog`]: default seed data (classes, categories, departments, time limits);
+//! - [`calendar`] and [`deadline`]: working calendar, time limits, deadlines, elapsed time;
+//! - [`routing`]: which department handles a case, and why;
+//! - [`workflow`]: the case state machine with roles and permissions;
+//! - [`evaluation`]: the evaluation figures (立案率, 按期处置率, …) for a period;
+//! - [`open311`]: the Open311 GeoReport v2 mapping, JSON/XML output and form parsing;
+//! - [`gridgen`]: unit grid generation and validation;
+//! - [`projection`]: the hand-written transverse Mercator used by [`gridgen`].
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+pub mod calendar;
+pub mod catalog;
+pub mod codes;
+pub mod deadline;
+pub mod evaluation;
+pub mod gridgen;
+pub mod open311;
+pub mod projection;
+pub mod routing;
+pub mod workflow;
+mod xml;

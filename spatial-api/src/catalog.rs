@@ -135,7 +135,8 @@ impl Registry {
         }
     }
 
-    /// Subscribes to changed layer ids (`"*"` after a full reload).
+    /// Subscribes to changes: a layer id (the catalogue was reloaded), `"*"` (a
+    /// full reload), or `"<layer>:<fid>,<fid>…"` (features changed).
     pub fn subscribe(&self) -> broadcast::Receiver<String> {
         self.changes.subscribe()
     }
@@ -165,10 +166,15 @@ pub async fn follow_changes(registry: Arc<Registry>, pool: PgPool) {
                     loop {
                         match listener.try_recv().await {
                             Ok(Some(note)) => {
-                                let id = note.payload().to_string();
-                                tracing::info!(layer = %id, "layer changed");
-                                if let Err(e) = registry.reload(&pool, &id).await {
-                                    tracing::warn!(error = %e, "cannot reload the layer catalogue");
+                                let payload = note.payload().to_string();
+                                if payload.contains(':') {
+                                    // A feature-level change: the catalogue is unchanged.
+                                    let _ = registry.changes.send(payload);
+                                } else {
+                                    tracing::info!(layer = %payload, "layer changed");
+                                    if let Err(e) = registry.reload(&pool, &payload).await {
+                                        tracing::warn!(error = %e, "cannot reload the layer catalogue");
+                                    }
                                 }
                             }
                             // The connection was lost: reconnect below.

@@ -12,6 +12,7 @@ pub mod accounts;
 pub mod auth;
 pub mod catalog;
 pub mod error;
+pub mod layers;
 pub mod metrics;
 pub mod router;
 pub mod routes;
@@ -50,6 +51,11 @@ async fn prepare(state: &AppState) {
 pub async fn serve(config: Config, pool: PgPool, listener: TcpListener) -> anyhow::Result<()> {
     let state = AppState::new(pool, config);
     prepare(&state).await;
+    tokio::spawn(layers::follow_changes(
+        Arc::clone(&state.layers),
+        Arc::clone(&state.catalog),
+        state.pool.clone(),
+    ));
     tokio::spawn(catalog::follow_changes(
         Arc::clone(&state.catalog),
         state.pool.clone(),

@@ -70,6 +70,11 @@ impl RouteTable {
         self
     }
 
+    /// Lets a feature module add its routes: `table.with(crate::ogc::routes)`.
+    pub fn with(self, add: impl FnOnce(RouteTable) -> RouteTable) -> RouteTable {
+        add(self)
+    }
+
     /// The routes so far.
     pub fn entries(&self) -> &[RouteEntry] {
         &self.entries

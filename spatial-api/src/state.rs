@@ -7,6 +7,7 @@ use sqlx::PgPool;
 
 use crate::auth::CredentialCache;
 use crate::catalog::Registry;
+use crate::layers::LayerStore;
 use crate::metrics::Metrics;
 
 /// Shared state: cheap to clone (everything behind `Arc`).
@@ -22,6 +23,8 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     /// The layer catalogue, kept in memory and refreshed on change.
     pub catalog: Arc<Registry>,
+    /// The vector layers in memory and the tile cache.
+    pub layers: Arc<LayerStore>,
 }
 
 impl AppState {
@@ -29,10 +32,11 @@ impl AppState {
     pub fn new(pool: PgPool, config: Config) -> AppState {
         AppState {
             pool,
-            config: Arc::new(config),
             credentials: Arc::new(CredentialCache::default()),
             metrics: Arc::new(Metrics::default()),
             catalog: Arc::new(Registry::default()),
+            layers: Arc::new(LayerStore::new(config.tile_cache_bytes)),
+            config: Arc::new(config),
         }
     }
 }

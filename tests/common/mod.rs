@@ -362,3 +362,4 @@ pub fn add_user(db: &TestDb, name: &str, role: &str, department: Option<&str>, p
 pub fn exists(path: &Path) -> bool {
     path.exists()
 }
+pub mod mvt;

@@ -1,1 +1,23 @@
-//! Being written.
+//! # citygrid-tiles
+//!
+//! The pure tile engine of citygrid: plain values in, plain values out, no I/O, no
+//! async, safe to call from rayon threads.
+//!
+//! - [`tms`]: WebMercatorQuad tile maths (z/x/y ↔ bounds, lon/lat ↔ EPSG:3857, tile
+//!   covers, pixel sizes, the OGC TileMatrixSet description).
+//! - [`schema`]: attribute values and layer schemas.
+//! - [`index`]: the in-memory layer index (R-tree, bbox and nearest queries, patches).
+//! - [`mvt`]: the Mapbox Vector Tile 2.1 encoder with clipping, simplification and a
+//!   deterministic size cap.
+//! - [`cache`]: the byte-bounded tile cache with exact invalidation.
+//! - [`hash`]: stable hashes for ETags and thinning priorities.
+
+#![warn(missing_docs)]
+
+pub mod cache;
+mod geomutil;
+pub mod hash;
+pub mod index;
+pub mod mvt;
+pub mod schema;
+pub mod tms;

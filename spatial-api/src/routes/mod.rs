@@ -1,7 +1,9 @@
 //! The HTTP routes, one module per feature, composed in [`table`].
 
 pub mod auth;
+pub mod maps;
 pub mod system;
+pub mod tiles;
 
 use axum::http::Method;
 use axum::routing::{get, post};
@@ -32,6 +34,24 @@ pub fn table() -> RouteTable {
             "/catalog/{id}",
             Access::Layers,
             get(system::catalog_layer),
+        )
+        .add(
+            Method::GET,
+            "/tiles/{ids}",
+            Access::Layers,
+            get(maps::tilejson),
+        )
+        .add(
+            Method::GET,
+            "/tiles/{ids}/{z}/{x}/{y}",
+            Access::Layers,
+            get(tiles::tile),
+        )
+        .add(
+            Method::GET,
+            "/styles/{name}",
+            Access::Layers,
+            get(maps::style),
         )
         .add(
             Method::POST,

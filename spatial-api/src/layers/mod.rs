@@ -1,0 +1,245 @@
+//! The in-memory layer store: every vector layer's [`LayerIndex`] (R-tree, Web
+//! Mercator and lon/lat geometry, attributes) and the tile cache in front of it.
+//!
+//! Layers are loaded at start (in parallel), reloaded whole when an import
+//! replaces them (the catalogue version changes) and patched feature by feature
+//! when a row changes (`NOTIFY citygrid_layers, '<layer>:<fid>,<fid>…'`). A new
+//! index is built completely before it is swapped in, so no request sees a
+//! half-built one; a patch invalidates exactly the cached tiles that touch the old
+//! or the new geometry.
+
+pub mod load;
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
+
+use citygrid_tiles::cache::{CacheConfig, CachedTile, TileCache, TileKey};
+use citygrid_tiles::index::LayerIndex;
+use citygrid_tiles::tms::Bbox;
+use sqlx::PgPool;
+
+use crate::catalog::LayerMeta;
+
+/// A loaded vector layer.
+pub struct LoadedLayer {
+    /// Its catalogue entry when it was loaded.
+    pub meta: LayerMeta,
+    /// The features and their R-tree (patched in place under the write lock).
+    pub index: RwLock<LayerIndex>,
+    /// Bumped by every patch; a tile encoded across a patch is not cached.
+    generation: AtomicU64,
+}
+
+impl LoadedLayer {
+    /// The patch generation.
+    pub fn generation(&self) -> u64 {
+        self.generation.load(Ordering::SeqCst)
+    }
+
+    /// Approximate memory of the index in bytes.
+    pub fn memory_bytes(&self) -> usize {
+        self.index.read().map(|i| i.memory_bytes()).unwrap_or(0)
+    }
+
+    /// Number of features in memory.
+    pub fn len(&self) -> usize {
+        self.index.read().map(|i| i.len()).unwrap_or(0)
+    }
+
+    /// Whether the layer has no features.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// Every loaded vector layer, and the tile cache.
+pub struct LayerStore {
+    layers: RwLock<HashMap<String, Arc<LoadedLayer>>>,
+    /// Rendered tiles (vector and raster), keyed by layers, z/x/y and versions.
+    pub tiles: TileCache,
+    /// Serialises "check generation + insert" against "patch + invalidate".
+    invalidation: Mutex<()>,
+}
+
+impl LayerStore {
+    /// An empty store with a tile cache of `cache_bytes`.
+    pub fn new(cache_bytes: usize) -> LayerStore {
+        LayerStore {
+            layers: RwLock::new(HashMap::new()),
+            tiles: TileCache::new(CacheConfig {
+                max_bytes: cache_bytes,
+                ..CacheConfig::default()
+            }),
+            invalidation: Mutex::new(()),
+        }
+    }
+
+    /// A loaded layer.
+    pub fn get(&self, id: &str) -> Option<Arc<LoadedLayer>> {
+        self.layers.read().ok()?.get(id).cloned()
+    }
+
+    /// Every loaded layer.
+    pub fn all(&self) -> Vec<Arc<LoadedLayer>> {
+        self.layers
+            .read()
+            .map(|l| l.values().cloned().collect())
+            .unwrap_or_default()
+    }
+
+    /// Caches a tile unless one of its layers was patched since `generations`
+    /// were read (then the tile may be stale and is only served, not kept).
+    pub fn cache_tile(
+        &self,
+        key: TileKey,
+        bytes: Vec<u8>,
+        generations: &[(Arc<LoadedLayer>, u64)],
+    ) -> CachedTile {
+        let _guard = self.invalidation.lock();
+        if generations.iter().all(|(l, g)| l.generation() == *g) {
+            self.tiles.insert(key, bytes)
+        } else {
+            CachedTile {
+                etag: citygrid_tiles::cache::etag_of(&bytes),
+                bytes: Arc::from(bytes),
+            }
+        }
+    }
+
+    /// Brings the store in line with the catalogue: loads new layers and layers
+    /// whose version changed, forgets removed ones. Errors are logged per layer.
+    pub async fn sync(&self, pool: &PgPool, catalog: &[LayerMeta]) {
+        let wanted: Vec<&LayerMeta> = catalog.iter().filter(|m| m.kind == "vector").collect();
+        let stale: Vec<&LayerMeta> = wanted
+            .iter()
+            .copied()
+            .filter(|m| self.get(&m.id).is_none_or(|l| l.meta.version != m.version))
+            .collect();
+        let loads = stale.iter().map(|meta| async move {
+            let started = std::time::Instant::now();
+            let result = load::load_layer(pool, meta).await;
+            (meta, result, started.elapsed())
+        });
+        for (meta, result, took) in futures_util::future::join_all(loads).await {
+            match result {
+                Ok(index) => {
+                    let features = index.len();
+                    let bytes = index.memory_bytes();
+                    let layer = Arc::new(LoadedLayer {
+                        meta: (*meta).clone(),
+                        index: RwLock::new(index),
+                        generation: AtomicU64::new(0),
+                    });
+                    if let Ok(mut layers) = self.layers.write() {
+                        layers.insert(meta.id.clone(), layer);
+                    }
+                    self.tiles.invalidate_layer(&meta.id);
+                    tracing::info!(
+                        layer = %meta.id,
+                        features,
+                        bytes_per_feature = bytes.checked_div(features).unwrap_or(0),
+                        ms = took.as_millis() as u64,
+                        "layer loaded"
+                    );
+                }
+                Err(e) => tracing::warn!(error = %e, "layer not loaded"),
+            }
+        }
+        let ids: Vec<&str> = catalog.iter().map(|m| m.id.as_str()).collect();
+        let removed: Vec<String> = self
+            .layers
+            .read()
+            .map(|l| {
+                l.keys()
+                    .filter(|k| !ids.contains(&k.as_str()))
+                    .cloned()
+                    .collect()
+            })
+            .unwrap_or_default();
+        for id in removed {
+            if let Ok(mut layers) = self.layers.write() {
+                layers.remove(&id);
+            }
+            self.tiles.invalidate_layer(&id);
+        }
+    }
+
+    /// Re-reads features `fids` of layer `id` and patches them into the index
+    /// (deleted rows are removed), invalidating the tiles that touch the old or
+    /// new geometry of each.
+    pub async fn patch(
+        &self,
+        pool: &PgPool,
+        id: &str,
+        fids: &[i64],
+    ) -> Result<usize, load::LoadError> {
+        let Some(layer) = self.get(id) else {
+            return Ok(0);
+        };
+        let fresh = load::load_features(pool, &layer.meta, fids).await?;
+        let _guard = self.invalidation.lock();
+        let mut touched: Vec<Bbox> = Vec::new();
+        if let Ok(mut index) = layer.index.write() {
+            for fid in fids {
+                if let Some(old) = index.get(*fid).and_then(|f| f.envelope_merc()) {
+                    touched.push(old);
+                }
+                if !fresh.iter().any(|f| f.id == *fid) {
+                    index.remove(*fid);
+                }
+            }
+            for feature in fresh {
+                if let Some(new) = feature.envelope_merc() {
+                    touched.push(new);
+                }
+                if let Err(e) = index.upsert(feature) {
+                    tracing::warn!(layer = %id, error = %e, "feature not patched");
+                }
+            }
+        }
+        layer.generation.fetch_add(1, Ordering::SeqCst);
+        let mut removed = 0;
+        for bbox in &touched {
+            removed += self.tiles.invalidate_bbox(id, bbox);
+        }
+        Ok(removed)
+    }
+}
+
+/// Keeps the store current: a full sync at start and after every catalogue
+/// reload, patches for feature-level notifications.
+pub async fn follow_changes(
+    store: Arc<LayerStore>,
+    registry: Arc<crate::catalog::Registry>,
+    pool: PgPool,
+) {
+    let mut changes = registry.subscribe();
+    store.sync(&pool, &registry.layers()).await;
+    loop {
+        match changes.recv().await {
+            Ok(change) => match change.split_once(':') {
+                Some((id, fids)) => {
+                    let fids: Vec<i64> = fids
+                        .split(',')
+                        .filter_map(|f| f.trim().parse().ok())
+                        .collect();
+                    match store.patch(&pool, id, &fids).await {
+                        Ok(n) => {
+                            tracing::debug!(layer = %id, features = fids.len(), tiles = n, "layer patched")
+                        }
+                        Err(e) => {
+                            tracing::warn!(error = %e, "patch failed; reloading the layer");
+                            store.sync(&pool, &registry.layers()).await;
+                        }
+                    }
+                }
+                None => store.sync(&pool, &registry.layers()).await,
+            },
+            Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {
+                store.sync(&pool, &registry.layers()).await;
+            }
+            Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
+        }
+    }
+}

@@ -1,0 +1,283 @@
+//! TileJSON 3.0.0 (`/tiles/{ids}.json`) and MapLibre styles (`/styles/{name}.json`).
+
+use axum::extract::{Path, Query, State};
+use axum::http::HeaderMap;
+use axum::Json;
+use serde::Deserialize;
+use serde_json::{json, Map, Value};
+
+use super::tiles::{parse_ids, resolve_layers};
+use crate::auth::Principal;
+use crate::catalog::LayerMeta;
+use crate::error::{ApiError, ApiResult};
+use crate::state::AppState;
+
+/// `?key=` carried into the URLs of the document, so embedded maps keep using it.
+#[derive(Deserialize)]
+pub struct KeyQuery {
+    key: Option<String>,
+}
+
+/// The base URL the client used (`Host`, and `X-Forwarded-Proto` behind a proxy).
+pub fn base_url(headers: &HeaderMap, state: &AppState) -> String {
+    let host = headers
+        .get("host")
+        .and_then(|v| v.to_str().ok())
+        .filter(|h| {
+            h.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b".-:[]".contains(&b))
+        })
+        .map(str::to_string)
+        .unwrap_or_else(|| state.config.bind.clone());
+    let proto = headers
+        .get("x-forwarded-proto")
+        .and_then(|v| v.to_str().ok())
+        .filter(|p| *p == "https")
+        .unwrap_or("http");
+    format!("{proto}://{host}")
+}
+
+fn key_suffix(key: &Option<String>) -> String {
+    match key {
+        Some(k) if k.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') => format!("?key={k}"),
+        _ => String::new(),
+    }
+}
+
+fn union_bounds(metas: &[LayerMeta]) -> Vec<f64> {
+    let mut b = [180.0f64, 85.0511, -180.0, -85.0511];
+    let mut any = false;
+    for m in metas {
+        if let Some(mb) = m.bounds.as_ref().filter(|v| v.len() == 4) {
+            b[0] = b[0].min(mb[0]);
+            b[1] = b[1].min(mb[1]);
+            b[2] = b[2].max(mb[2]);
+            b[3] = b[3].max(mb[3]);
+            any = true;
+        }
+    }
+    if any {
+        b.to_vec()
+    } else {
+        vec![-180.0, -85.0511, 180.0, 85.0511]
+    }
+}
+
+fn vector_fields(meta: &LayerMeta) -> Value {
+    let mut fields = Map::new();
+    for f in meta.fields.as_array().into_iter().flatten() {
+        if let Some(name) = f.get("name").and_then(Value::as_str) {
+            let ty = match f.get("type").and_then(Value::as_str).unwrap_or("text") {
+                "smallint" | "integer" | "bigint" | "double precision" | "real" | "numeric" => {
+                    "Number"
+                }
+                "boolean" => "Boolean",
+                _ => "String",
+            };
+            fields.insert(name.to_string(), Value::String(ty.to_string()));
+        }
+    }
+    Value::Object(fields)
+}
+
+/// `GET /tiles/{ids}.json`: TileJSON 3.0.0 for one or more layers.
+pub async fn tilejson(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(ids): Path<String>,
+    Query(query): Query<KeyQuery>,
+    headers: HeaderMap,
+) -> ApiResult<Json<Value>> {
+    let ids = ids.strip_suffix(".json").ok_or_else(|| {
+        ApiError::NotFound(
+            "use /tiles/{ids}.json for TileJSON or /tiles/{ids}/{z}/{x}/{y} for a tile".into(),
+        )
+    })?;
+    let ids = parse_ids(ids)?;
+    let metas = resolve_layers(&state, &principal, &ids)?;
+    let raster = metas.iter().any(|m| m.kind == "raster");
+    if raster && metas.len() > 1 {
+        return Err(ApiError::BadRequest(
+            "a raster layer cannot be combined with other layers".into(),
+        ));
+    }
+    let base = base_url(&headers, &state);
+    let joined = ids.join(",");
+    let suffix = key_suffix(&query.key);
+    let bounds = union_bounds(&metas);
+    let minzoom = metas.iter().map(|m| m.min_zoom).min().unwrap_or(0);
+    let maxzoom = metas.iter().map(|m| m.max_zoom).max().unwrap_or(22);
+    let center_zoom = (minzoom + 2).clamp(minzoom, maxzoom);
+    let mut doc = json!({
+        "tilejson": "3.0.0",
+        "name": joined,
+        "description": metas.iter().map(|m| m.title.as_str()).collect::<Vec<_>>().join(", "),
+        "version": "1.0.0",
+        "scheme": "xyz",
+        "tiles": [format!("{base}/tiles/{joined}/{{z}}/{{x}}/{{y}}{suffix}")],
+        "minzoom": minzoom,
+        "maxzoom": maxzoom,
+        "bounds": bounds,
+        "center": [(bounds[0] + bounds[2]) / 2.0, (bounds[1] + bounds[3]) / 2.0, center_zoom],
+        "attribution": "citygrid",
+    });
+    if !raster {
+        doc["vector_layers"] = Value::Array(
+            metas
+                .iter()
+                .map(|m| {
+                    json!({
+                        "id": m.id,
+                        "description": m.title,
+                        "minzoom": m.min_zoom,
+                        "maxzoom": m.max_zoom,
+                        "fields": vector_fields(m),
+                    })
+                })
+                .collect(),
+        );
+    } else if let Some(format) = &metas[0].tile_format {
+        doc["format"] = Value::String(format.clone());
+    }
+    Ok(Json(doc))
+}
+
+/// A colour per layer: by well-known names, else from a hash of the id.
+fn colour_of(id: &str) -> String {
+    let known = [
+        ("building", "#c9b8a6"),
+        ("road", "#f2a541"),
+        ("water", "#6fa8dc"),
+        ("landuse", "#b6d7a8"),
+        ("park", "#93c47d"),
+        ("grid", "#7b61ff"),
+        ("component", "#e06666"),
+        ("poi", "#674ea7"),
+        ("case", "#cc0000"),
+        ("district", "#45818e"),
+    ];
+    for (k, c) in known {
+        if id.contains(k) {
+            return c.to_string();
+        }
+    }
+    let h = citygrid_tiles::hash::hash_bytes(id.as_bytes());
+    format!("hsl({}, 55%, 45%)", h % 360)
+}
+
+fn style_layers_for(meta: &LayerMeta) -> Vec<Value> {
+    let colour = colour_of(&meta.id);
+    let geometry = meta.geometry_type.as_deref().unwrap_or("Geometry");
+    let minzoom = meta.min_zoom;
+    let base = |id: String, kind: &str, filter: Value, paint: Value| {
+        json!({
+            "id": id, "type": kind, "source": "citygrid", "source-layer": meta.id,
+            "minzoom": minzoom, "filter": filter, "paint": paint,
+        })
+    };
+    let polygon = base(
+        format!("{}-fill", meta.id),
+        "fill",
+        json!(["==", ["geometry-type"], "Polygon"]),
+        json!({"fill-color": colour, "fill-opacity": 0.45, "fill-outline-color": colour}),
+    );
+    let line = base(
+        format!("{}-line", meta.id),
+        "line",
+        json!(["==", ["geometry-type"], "LineString"]),
+        json!({"line-color": colour, "line-width": ["interpolate", ["linear"], ["zoom"], 10, 0.5, 18, 3]}),
+    );
+    let point = base(
+        format!("{}-circle", meta.id),
+        "circle",
+        json!(["==", ["geometry-type"], "Point"]),
+        json!({
+            "circle-color": colour,
+            "circle-radius": ["interpolate", ["linear"], ["zoom"], 12, 2, 18, 6],
+            "circle-stroke-color": "#ffffff", "circle-stroke-width": 1,
+        }),
+    );
+    match geometry {
+        g if g.contains("Polygon") => vec![polygon],
+        g if g.contains("LineString") => vec![line],
+        g if g.contains("Point") => vec![point],
+        _ => vec![polygon, line, point],
+    }
+}
+
+/// `GET /styles/{name}.json`: a MapLibre style; `default` shows every layer the
+/// caller may read, raster layers under vector layers.
+pub async fn style(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(name): Path<String>,
+    Query(query): Query<KeyQuery>,
+    headers: HeaderMap,
+) -> ApiResult<Json<Value>> {
+    let name = name
+        .strip_suffix(".json")
+        .ok_or_else(|| ApiError::NotFound("styles are at /styles/{name}.json".into()))?;
+    if name != "default" {
+        return Err(ApiError::NotFound(format!(
+            "no style {name:?}: the available style is default"
+        )));
+    }
+    let base = base_url(&headers, &state);
+    let suffix = key_suffix(&query.key);
+    let readable: Vec<LayerMeta> = state
+        .catalog
+        .layers()
+        .iter()
+        .filter(|m| principal.may_read_layer(&m.id))
+        .cloned()
+        .collect();
+    let mut sources = Map::new();
+    let mut layers = vec![json!({
+        "id": "background", "type": "background", "paint": {"background-color": "#f4f3ef"}
+    })];
+    for m in readable.iter().filter(|m| m.kind == "raster") {
+        sources.insert(
+            format!("raster-{}", m.id),
+            json!({
+                "type": "raster",
+                "url": format!("{base}/tiles/{}.json{suffix}", m.id),
+                "tileSize": 256,
+            }),
+        );
+        layers.push(json!({
+            "id": format!("{}-raster", m.id), "type": "raster", "source": format!("raster-{}", m.id),
+            "minzoom": m.min_zoom,
+        }));
+    }
+    let vectors: Vec<&LayerMeta> = readable.iter().filter(|m| m.kind == "vector").collect();
+    if !vectors.is_empty() {
+        let ids: Vec<&str> = vectors.iter().map(|m| m.id.as_str()).collect();
+        sources.insert(
+            "citygrid".to_string(),
+            json!({
+                "type": "vector",
+                "url": format!("{base}/tiles/{}.json{suffix}", ids.join(",")),
+            }),
+        );
+        // Polygons first, then lines, then points, so nothing hides the small things.
+        let rank = |m: &&LayerMeta| match m.geometry_type.as_deref().unwrap_or("") {
+            g if g.contains("Polygon") => 0,
+            g if g.contains("LineString") => 1,
+            _ => 2,
+        };
+        let mut ordered = vectors.clone();
+        ordered.sort_by_key(rank);
+        for m in ordered {
+            layers.extend(style_layers_for(m));
+        }
+    }
+    let bounds = union_bounds(&readable);
+    Ok(Json(json!({
+        "version": 8,
+        "name": "citygrid default",
+        "center": [(bounds[0] + bounds[2]) / 2.0, (bounds[1] + bounds[3]) / 2.0],
+        "zoom": 14,
+        "sources": sources,
+        "layers": layers,
+    })))
+}

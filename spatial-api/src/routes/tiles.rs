@@ -1,0 +1,274 @@
+//! `GET /tiles/{ids}/{z}/{x}/{y}[.mvt|.pbf|.png|.jpg|.webp]`: vector tiles from the
+//! in-memory index (several layers in one tile) and raster tiles from PostGIS,
+//! both through the tile cache, with ETag/304 and Cache-Control.
+
+use std::sync::Arc;
+
+use axum::extract::{Path, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use citygrid_tiles::cache::{CachedTile, TileKey};
+use citygrid_tiles::index::Feature;
+use citygrid_tiles::mvt::{encode_tile, query_bounds, EncodeOptions, TileLayer};
+use citygrid_tiles::tms::TileCoord;
+
+use crate::auth::Principal;
+use crate::catalog::LayerMeta;
+use crate::error::{ApiError, ApiResult};
+use crate::layers::LoadedLayer;
+use crate::state::AppState;
+
+/// The most layers one tile request may combine.
+pub const MAX_LAYERS_PER_TILE: usize = 32;
+/// The highest zoom served.
+pub const MAX_ZOOM: u8 = 24;
+
+/// The MIME type of Mapbox Vector Tiles.
+pub const MVT_TYPE: &str = "application/vnd.mapbox-vector-tile";
+
+/// Parses `a,b,c` into checked layer ids (deduplicated, in order).
+pub fn parse_ids(ids: &str) -> ApiResult<Vec<String>> {
+    let mut out: Vec<String> = Vec::new();
+    for id in ids.split(',') {
+        let ok = !id.is_empty()
+            && id.len() <= 48
+            && id
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
+        if !ok {
+            return Err(ApiError::BadRequest(format!(
+                "invalid layer id {id:?}: layer ids are [a-z0-9_]+, comma-separated"
+            )));
+        }
+        if !out.iter().any(|o| o == id) {
+            out.push(id.to_string());
+        }
+    }
+    if out.len() > MAX_LAYERS_PER_TILE {
+        return Err(ApiError::BadRequest(format!(
+            "at most {MAX_LAYERS_PER_TILE} layers per tile"
+        )));
+    }
+    Ok(out)
+}
+
+/// The catalogue entries of `ids`, checked against the caller's rights.
+pub fn resolve_layers(
+    state: &AppState,
+    principal: &Principal,
+    ids: &[String],
+) -> ApiResult<Vec<LayerMeta>> {
+    let mut metas = Vec::with_capacity(ids.len());
+    for id in ids {
+        let meta = state
+            .catalog
+            .get(id)
+            .ok_or_else(|| ApiError::NotFound(format!("no layer {id:?} (see /catalog)")))?;
+        metas.push(meta);
+    }
+    principal.require_layers(ids.iter().map(String::as_str))?;
+    Ok(metas)
+}
+
+/// Parses z/x/y (y may carry a format suffix) into a valid tile.
+pub fn parse_tile(z: &str, x: &str, y: &str) -> ApiResult<(TileCoord, Option<String>)> {
+    let (y, suffix) = match y.split_once('.') {
+        Some((y, s)) => (y, Some(s.to_ascii_lowercase())),
+        None => (y, None),
+    };
+    if let Some(s) = &suffix {
+        if !["mvt", "pbf", "png", "jpg", "jpeg", "webp"].contains(&s.as_str()) {
+            return Err(ApiError::BadRequest(format!(
+                "unknown tile suffix .{s}: use .mvt, .pbf, .png, .jpg or .webp"
+            )));
+        }
+    }
+    let bad =
+        |what: &str, v: &str| ApiError::BadRequest(format!("tile {what} {v:?} is not a number"));
+    let z: u8 = z.parse().map_err(|_| bad("zoom", z))?;
+    let x: u32 = x.parse().map_err(|_| bad("column", x))?;
+    let y: u32 = y.parse().map_err(|_| bad("row", y))?;
+    let tile = TileCoord::with_max_zoom(z, x, y, MAX_ZOOM)
+        .map_err(|e| ApiError::BadRequest(e.to_string()))?;
+    Ok((tile, suffix))
+}
+
+fn content_type_of(format: Option<&str>) -> &'static str {
+    match format {
+        Some("png") => "image/png",
+        Some("jpeg") | Some("jpg") => "image/jpeg",
+        Some("webp") => "image/webp",
+        _ => MVT_TYPE,
+    }
+}
+
+fn respond(
+    state: &AppState,
+    tile: &CachedTile,
+    content_type: &'static str,
+    request: &HeaderMap,
+    max_age: u32,
+) -> Response {
+    let etag = format!("\"{}\"", tile.etag.trim_matches('"'));
+    let visibility = if state.config.public_layers {
+        "public"
+    } else {
+        "private"
+    };
+    let cache_control = format!("{visibility}, max-age={max_age}");
+    let matches = request
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.split(',').any(|t| t.trim() == etag || t.trim() == "*"));
+    let mut response = if matches {
+        StatusCode::NOT_MODIFIED.into_response()
+    } else if tile.bytes.is_empty() {
+        StatusCode::NO_CONTENT.into_response()
+    } else {
+        let mut r = axum::body::Bytes::copy_from_slice(&tile.bytes).into_response();
+        r.headers_mut()
+            .insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+        r
+    };
+    let headers = response.headers_mut();
+    if let Ok(v) = HeaderValue::from_str(&etag) {
+        headers.insert(header::ETAG, v);
+    }
+    if let Ok(v) = HeaderValue::from_str(&cache_control) {
+        headers.insert(header::CACHE_CONTROL, v);
+    }
+    response
+}
+
+/// `GET /tiles/{ids}/{z}/{x}/{y}`.
+pub async fn tile(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path((ids, z, x, y)): Path<(String, String, String, String)>,
+    headers: HeaderMap,
+) -> ApiResult<Response> {
+    let ids = parse_ids(&ids)?;
+    let (tile, suffix) = parse_tile(&z, &x, &y)?;
+    let metas = resolve_layers(&state, &principal, &ids)?;
+    let rasters = metas.iter().filter(|m| m.kind == "raster").count();
+    if rasters > 0 {
+        if metas.len() > 1 {
+            return Err(ApiError::BadRequest(
+                "a raster layer cannot be combined with other layers in one tile".into(),
+            ));
+        }
+        return raster_tile(&state, &metas[0], tile, &headers).await;
+    }
+    if matches!(suffix.as_deref(), Some("png" | "jpg" | "jpeg" | "webp")) {
+        return Err(ApiError::BadRequest(
+            "vector layers are served as .mvt or .pbf".into(),
+        ));
+    }
+    vector_tile(&state, &metas, tile, &headers).await
+}
+
+async fn raster_tile(
+    state: &AppState,
+    meta: &LayerMeta,
+    tile: TileCoord,
+    headers: &HeaderMap,
+) -> ApiResult<Response> {
+    let content_type = content_type_of(meta.tile_format.as_deref());
+    let key = TileKey::new(tile, [(meta.id.clone(), meta.version as u64)]);
+    if let Some(cached) = state.layers.tiles.get(&key) {
+        return Ok(respond(state, &cached, content_type, headers, 3600));
+    }
+    let sql = format!(
+        "SELECT data FROM layers.\"{}\" WHERE z = $1 AND x = $2 AND y = $3",
+        meta.id
+    );
+    let data: Option<Vec<u8>> = sqlx::query_scalar(&sql)
+        .bind(i16::from(tile.z()))
+        .bind(tile.x() as i32)
+        .bind(tile.y() as i32)
+        .fetch_optional(&state.pool)
+        .await?;
+    let cached = state.layers.cache_tile(key, data.unwrap_or_default(), &[]);
+    Ok(respond(state, &cached, content_type, headers, 3600))
+}
+
+async fn vector_tile(
+    state: &AppState,
+    metas: &[LayerMeta],
+    tile: TileCoord,
+    headers: &HeaderMap,
+) -> ApiResult<Response> {
+    let mut loaded: Vec<(Arc<LoadedLayer>, u64)> = Vec::with_capacity(metas.len());
+    for meta in metas {
+        let layer = state.layers.get(&meta.id).ok_or_else(|| {
+            ApiError::Conflict(format!(
+                "layer {:?} is still loading; retry shortly",
+                meta.id
+            ))
+        })?;
+        let generation = layer.generation();
+        loaded.push((layer, generation));
+    }
+    let key = TileKey::new(
+        tile,
+        loaded
+            .iter()
+            .map(|(l, _)| (l.meta.id.clone(), l.meta.version as u64)),
+    );
+    if let Some(cached) = state.layers.tiles.get(&key) {
+        return Ok(respond(state, &cached, MVT_TYPE, headers, 60));
+    }
+    let options = EncodeOptions {
+        max_tile_bytes: state.config.max_tile_bytes,
+        ..EncodeOptions::default()
+    };
+    let layers: Vec<Arc<LoadedLayer>> = loaded.iter().map(|(l, _)| Arc::clone(l)).collect();
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    rayon::spawn(move || {
+        let bounds = query_bounds(tile, &options);
+        let guards: Vec<_> = layers.iter().map(|l| l.index.read()).collect();
+        let mut selections: Vec<Vec<&Feature>> = Vec::with_capacity(layers.len());
+        for guard in &guards {
+            match guard {
+                Ok(index) => selections.push(index.query_bbox_merc(&bounds)),
+                Err(_) => selections.push(Vec::new()),
+            }
+        }
+        let mut tile_layers = Vec::with_capacity(layers.len());
+        for ((layer, guard), features) in layers.iter().zip(&guards).zip(&selections) {
+            if let Ok(index) = guard {
+                tile_layers.push(TileLayer {
+                    name: &layer.meta.id,
+                    schema: index.schema(),
+                    features,
+                    properties: None,
+                });
+            }
+        }
+        let _ = tx.send(encode_tile(tile, &tile_layers, &options).map(|t| t.bytes));
+    });
+    let bytes = rx
+        .await
+        .map_err(|_| ApiError::Internal("the tile task stopped".into()))?
+        .map_err(|e| ApiError::Internal(format!("tile encoding failed: {e}")))?;
+    let cached = state.layers.cache_tile(key, bytes, &loaded);
+    Ok(respond(state, &cached, MVT_TYPE, headers, 60))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_and_tiles_are_checked() {
+        assert_eq!(parse_ids("a,b,a").unwrap(), vec!["a", "b"]);
+        assert!(parse_ids("a;drop table").is_err());
+        assert!(parse_ids("").is_err());
+        assert!(parse_tile("3", "7", "7.mvt").is_ok());
+        assert!(parse_tile("3", "8", "1").is_err());
+        assert!(parse_tile("25", "0", "0").is_err());
+        assert!(parse_tile("-1", "0", "0").is_err());
+        assert!(parse_tile("1", "0", "0.exe").is_err());
+        assert!(parse_tile("1", "0", "NaN").is_err());
+    }
+}

@@ -1,0 +1,369 @@
+//! A byte-bounded, thread-safe LRU cache of encoded tiles with exact invalidation.
+//!
+//! Keys are `(layer ids sorted, with their versions; z, x, y)`; values are shared bytes
+//! with a strong ETag. Bumping a layer version makes old keys unreachable (they age
+//! out); [`TileCache::invalidate_bbox`] and [`TileCache::invalidate_layer`] free them at
+//! once.
+//!
+//! ```
+//! use citygrid_tiles::cache::{CacheConfig, TileCache, TileKey};
+//! use citygrid_tiles::tms::TileCoord;
+//!
+//! let cache = TileCache::new(CacheConfig { max_bytes: 1 << 20, ..CacheConfig::default() });
+//! let key = TileKey::new(TileCoord::new(3, 1, 2).unwrap(), [("roads", 7), ("buildings", 3)]);
+//! assert!(cache.get(&key).is_none());
+//! let t = cache.insert(key.clone(), vec![1, 2, 3]);
+//! assert_eq!(cache.get(&key).unwrap().etag, t.etag);
+//! assert_eq!(cache.invalidate_layer("roads"), 1);
+//! assert_eq!(cache.stats().entries, 0);
+//! ```
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use crate::hash::hash_bytes;
+use crate::tms::{Bbox, TileCoord};
+
+/// Cache key: a tile of a sorted set of layers at given versions.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct TileKey {
+    layers: Vec<(String, u64)>,
+    tile: TileCoord,
+}
+
+impl TileKey {
+    /// A key from a tile and `(layer id, layer version)` pairs in any order (duplicate
+    /// ids keep the highest version).
+    pub fn new<S: Into<String>>(
+        tile: TileCoord,
+        layers: impl IntoIterator<Item = (S, u64)>,
+    ) -> Self {
+        let mut layers: Vec<(String, u64)> =
+            layers.into_iter().map(|(s, v)| (s.into(), v)).collect();
+        layers.sort();
+        layers.reverse();
+        layers.dedup_by(|a, b| a.0 == b.0);
+        layers.reverse();
+        TileKey { layers, tile }
+    }
+
+    /// The tile.
+    pub fn tile(&self) -> TileCoord {
+        self.tile
+    }
+
+    /// `(layer id, version)` sorted by id.
+    pub fn layers(&self) -> &[(String, u64)] {
+        &self.layers
+    }
+
+    fn has_layer(&self, id: &str) -> bool {
+        self.layers.iter().any(|(l, _)| l == id)
+    }
+
+    /// Bytes accounted for the key itself.
+    fn weight(&self) -> usize {
+        64 + self.layers.iter().map(|(s, _)| s.len() + 32).sum::<usize>()
+    }
+}
+
+/// A cached tile.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CachedTile {
+    /// The encoded tile.
+    pub bytes: Arc<[u8]>,
+    /// Strong ETag, quoted: `"<16 hex digits of a stable 64-bit hash>"`.
+    pub etag: String,
+}
+
+/// The ETag of tile bytes (as stored by [`TileCache::insert`]).
+///
+/// ```
+/// let e = citygrid_tiles::cache::etag_of(b"tile");
+/// assert!(e.starts_with('"') && e.ends_with('"') && e.len() == 18);
+/// ```
+pub fn etag_of(bytes: &[u8]) -> String {
+    format!("\"{:016x}\"", hash_bytes(bytes))
+}
+
+/// Cache settings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CacheConfig {
+    /// Upper bound of the accounted bytes (tile bytes plus a small per-key overhead).
+    pub max_bytes: usize,
+    /// MVT buffer used by the encoder (tile units), so invalidation covers it.
+    pub buffer: u32,
+    /// MVT extent used by the encoder.
+    pub extent: u32,
+}
+
+impl Default for CacheConfig {
+    fn default() -> Self {
+        CacheConfig {
+            max_bytes: 256 << 20,
+            buffer: 64,
+            extent: 4096,
+        }
+    }
+}
+
+/// Counters for monitoring (monotonic except `bytes` and `entries`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CacheStats {
+    /// Lookups that found a tile.
+    pub hits: u64,
+    /// Lookups that found nothing.
+    pub misses: u64,
+    /// Tiles stored.
+    pub inserts: u64,
+    /// Tiles dropped to respect the byte bound.
+    pub evictions: u64,
+    /// Tiles removed by invalidation.
+    pub invalidations: u64,
+    /// Accounted bytes now held.
+    pub bytes: usize,
+    /// Tiles now held.
+    pub entries: usize,
+    /// The configured bound.
+    pub max_bytes: usize,
+}
+
+impl CacheStats {
+    /// Prometheus text exposition lines, metric names starting with `prefix`
+    /// (e.g. `citygrid_tile_cache`).
+    ///
+    /// ```
+    /// let s = citygrid_tiles::cache::CacheStats::default().to_prometheus("tc");
+    /// assert!(s.contains("tc_hits_total 0"));
+    /// ```
+    pub fn to_prometheus(&self, prefix: &str) -> String {
+        let mut s = String::new();
+        for (name, kind, v) in [
+            ("hits_total", "counter", self.hits as f64),
+            ("misses_total", "counter", self.misses as f64),
+            ("inserts_total", "counter", self.inserts as f64),
+            ("evictions_total", "counter", self.evictions as f64),
+            ("invalidations_total", "counter", self.invalidations as f64),
+            ("bytes", "gauge", self.bytes as f64),
+            ("entries", "gauge", self.entries as f64),
+            ("max_bytes", "gauge", self.max_bytes as f64),
+        ] {
+            s.push_str(&format!(
+                "# TYPE {prefix}_{name} {kind}\n{prefix}_{name} {v}\n"
+            ));
+        }
+        s
+    }
+}
+
+#[derive(Debug)]
+struct Entry {
+    tile: CachedTile,
+    tick: u64,
+    weight: usize,
+}
+
+#[derive(Debug, Default)]
+struct Inner {
+    map: HashMap<TileKey, Entry>,
+    lru: BTreeMap<u64, TileKey>,
+    tick: u64,
+    stats: CacheStats,
+}
+
+impl Inner {
+    fn remove(&mut self, key: &TileKey) -> bool {
+        match self.map.remove(key) {
+            Some(e) => {
+                self.lru.remove(&e.tick);
+                self.stats.bytes -= e.weight;
+                self.stats.entries -= 1;
+                true
+            }
+            None => false,
+        }
+    }
+}
+
+/// The tile cache. `Send + Sync`; every operation takes one short lock.
+#[derive(Debug)]
+pub struct TileCache {
+    config: CacheConfig,
+    inner: Mutex<Inner>,
+}
+
+impl TileCache {
+    /// An empty cache.
+    pub fn new(config: CacheConfig) -> Self {
+        let inner = Inner {
+            stats: CacheStats {
+                max_bytes: config.max_bytes,
+                ..CacheStats::default()
+            },
+            ..Inner::default()
+        };
+        TileCache {
+            config,
+            inner: Mutex::new(inner),
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Inner> {
+        // A panic elsewhere while holding the lock leaves consistent data (no
+        // operation panics mid-update), so recover from poisoning.
+        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The tile for a key, marking it recently used.
+    pub fn get(&self, key: &TileKey) -> Option<CachedTile> {
+        let mut g = self.lock();
+        let inner = &mut *g;
+        inner.tick += 1;
+        let tick = inner.tick;
+        match inner.map.get_mut(key) {
+            Some(e) => {
+                inner.lru.remove(&e.tick);
+                e.tick = tick;
+                inner.lru.insert(tick, key.clone());
+                inner.stats.hits += 1;
+                Some(e.tile.clone())
+            }
+            None => {
+                inner.stats.misses += 1;
+                None
+            }
+        }
+    }
+
+    /// Stores tile bytes (replacing an older value) and returns them with their ETag.
+    /// Least recently used tiles are evicted to stay within `max_bytes`; a tile larger
+    /// than the bound is returned but not stored.
+    pub fn insert(&self, key: TileKey, bytes: Vec<u8>) -> CachedTile {
+        let tile = CachedTile {
+            etag: etag_of(&bytes),
+            bytes: Arc::from(bytes),
+        };
+        let weight = tile.bytes.len() + key.weight();
+        let mut g = self.lock();
+        let inner = &mut *g;
+        inner.remove(&key);
+        if weight > self.config.max_bytes {
+            return tile;
+        }
+        while inner.stats.bytes + weight > self.config.max_bytes {
+            let Some((_, oldest)) = inner.lru.pop_first() else {
+                break;
+            };
+            if let Some(e) = inner.map.remove(&oldest) {
+                inner.stats.bytes -= e.weight;
+                inner.stats.entries -= 1;
+                inner.stats.evictions += 1;
+            }
+        }
+        inner.tick += 1;
+        let tick = inner.tick;
+        inner.lru.insert(tick, key.clone());
+        inner.map.insert(
+            key,
+            Entry {
+                tile: tile.clone(),
+                tick,
+                weight,
+            },
+        );
+        inner.stats.bytes += weight;
+        inner.stats.entries += 1;
+        inner.stats.inserts += 1;
+        tile
+    }
+
+    fn invalidate_where(&self, pred: impl Fn(&TileKey) -> bool) -> usize {
+        let mut g = self.lock();
+        let doomed: Vec<TileKey> = g.map.keys().filter(|k| pred(k)).cloned().collect();
+        let mut n = 0;
+        for k in &doomed {
+            if g.remove(k) {
+                n += 1;
+            }
+        }
+        g.stats.invalidations += n as u64;
+        n
+    }
+
+    /// Removes every cached tile (any zoom, any version) that includes `layer_id` and
+    /// whose buffered bounds touch the Web Mercator `bbox` – exactly the tiles whose
+    /// content may depend on features in that area. Pass the union of the old and new
+    /// envelopes of an edited feature. A box with NaN invalidates the whole layer.
+    /// Returns the number of tiles removed.
+    pub fn invalidate_bbox(&self, layer_id: &str, bbox: &Bbox) -> usize {
+        if !bbox.is_valid() {
+            return self.invalidate_layer(layer_id);
+        }
+        let (buffer, extent) = (self.config.buffer, self.config.extent);
+        self.invalidate_where(|k| {
+            k.has_layer(layer_id) && k.tile.buffered_bounds(buffer, extent).intersects(bbox)
+        })
+    }
+
+    /// Removes every cached tile that includes `layer_id`; returns how many.
+    pub fn invalidate_layer(&self, layer_id: &str) -> usize {
+        self.invalidate_where(|k| k.has_layer(layer_id))
+    }
+
+    /// Removes everything.
+    pub fn clear(&self) {
+        let mut g = self.lock();
+        let n = g.map.len() as u64;
+        g.map.clear();
+        g.lru.clear();
+        g.stats.bytes = 0;
+        g.stats.entries = 0;
+        g.stats.invalidations += n;
+    }
+
+    /// A snapshot of the counters.
+    pub fn stats(&self) -> CacheStats {
+        self.lock().stats
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key(z: u8, x: u32, y: u32, layers: &[(&str, u64)]) -> TileKey {
+        TileKey::new(TileCoord::new(z, x, y).unwrap(), layers.iter().copied())
+    }
+
+    #[test]
+    fn key_sorting_and_dedup() {
+        let a = key(1, 0, 0, &[("b", 1), ("a", 2)]);
+        let b = key(1, 0, 0, &[("a", 2), ("b", 1), ("a", 1)]);
+        assert_eq!(a, b);
+        assert_ne!(a, key(1, 0, 0, &[("a", 3), ("b", 1)]));
+    }
+
+    #[test]
+    fn lru_order_and_oversized() {
+        let c = TileCache::new(CacheConfig {
+            max_bytes: 3 * (100 + 64 + 33),
+            ..CacheConfig::default()
+        });
+        for x in 0..3 {
+            c.insert(key(2, x, 0, &[("a", 1)]), vec![0; 100]);
+        }
+        assert!(c.get(&key(2, 0, 0, &[("a", 1)])).is_some());
+        c.insert(key(2, 3, 0, &[("a", 1)]), vec![0; 100]);
+        // Tile 1 was least recently used.
+        assert!(c.get(&key(2, 1, 0, &[("a", 1)])).is_none());
+        assert!(c.get(&key(2, 0, 0, &[("a", 1)])).is_some());
+        let big = c.insert(key(2, 2, 2, &[("a", 1)]), vec![0; 10_000]);
+        assert_eq!(big.bytes.len(), 10_000);
+        assert!(c.get(&key(2, 2, 2, &[("a", 1)])).is_none());
+        let s = c.stats();
+        assert!(s.bytes <= s.max_bytes);
+        assert_eq!((s.entries, s.evictions), (3, 1));
+        c.clear();
+        assert_eq!(c.stats().bytes, 0);
+    }
+}

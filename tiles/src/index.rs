@@ -1,0 +1,635 @@
+//! The in-memory index of one vector layer: features in Web Mercator and lon/lat, an
+//! R-tree of their Web Mercator envelopes (bulk loaded), bbox and k-nearest queries with
+//! ground distances in metres, and cheap patch operations for edits.
+//!
+//! ```
+//! use citygrid_tiles::index::{Feature, LayerIndex};
+//! use citygrid_tiles::schema::{FieldType, PropValue, Schema};
+//! use citygrid_tiles::tms::Bbox;
+//! use geo::{point, Geometry};
+//!
+//! let schema = Schema::new([("name", FieldType::String)]);
+//! let f = Feature::from_lonlat(1, Geometry::Point(point!(x: 116.39, y: 39.91)), vec!["gate".into()]);
+//! let mut idx = LayerIndex::build(schema, vec![f]).unwrap();
+//! assert_eq!(idx.query_bbox_lonlat(&Bbox::new(116.0, 39.0, 117.0, 40.0)).len(), 1);
+//! let near = idx.nearest_lonlat(116.39, 39.92, 1, 5_000.0).unwrap();
+//! assert!((near[0].distance_m - 1110.0).abs() < 5.0);
+//! idx.remove(1);
+//! assert!(idx.is_empty());
+//! ```
+
+use std::collections::HashMap;
+
+use geo::{Coord, Distance, Geodesic, Geometry, Intersects, MapCoords, Point};
+use rayon::prelude::*;
+use rstar::primitives::{GeomWithData, Rectangle};
+use rstar::{RTree, AABB};
+use thiserror::Error;
+
+use crate::geomutil::{self, PartRef};
+use crate::schema::{PropValue, Schema};
+use crate::tms::{self, lonlat_to_mercator, mercator_to_lonlat, Bbox};
+
+/// One feature of a layer.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Feature {
+    /// Stable feature id (the database primary key).
+    pub id: i64,
+    /// Geometry in Web Mercator metres (EPSG:3857).
+    pub geom_merc: Geometry<f64>,
+    /// The same geometry in lon/lat degrees (EPSG:4326, x = lon).
+    pub geom_lonlat: Geometry<f64>,
+    /// Values in schema order (`Null` where missing).
+    pub props: Vec<PropValue>,
+}
+
+impl Feature {
+    /// A feature from a lon/lat geometry; the Web Mercator copy is computed
+    /// (latitudes clamped to ±85.0511°).
+    pub fn from_lonlat(id: i64, geom_lonlat: Geometry<f64>, props: Vec<PropValue>) -> Self {
+        let geom_merc = geom_lonlat.map_coords(|c| lonlat_to_mercator(c.x, c.y));
+        Feature {
+            id,
+            geom_merc,
+            geom_lonlat,
+            props,
+        }
+    }
+
+    /// A feature from a Web Mercator geometry; the lon/lat copy is computed.
+    pub fn from_mercator(id: i64, geom_merc: Geometry<f64>, props: Vec<PropValue>) -> Self {
+        let geom_lonlat = geom_merc.map_coords(|c| mercator_to_lonlat(c.x, c.y));
+        Feature {
+            id,
+            geom_merc,
+            geom_lonlat,
+            props,
+        }
+    }
+
+    /// Envelope of the Web Mercator geometry (`None` when empty).
+    pub fn envelope_merc(&self) -> Option<Bbox> {
+        geomutil::envelope(&self.geom_merc)
+    }
+
+    fn heap_bytes(&self) -> usize {
+        geomutil::heap_bytes(&self.geom_merc)
+            + geomutil::heap_bytes(&self.geom_lonlat)
+            + self.props.capacity() * std::mem::size_of::<PropValue>()
+            + self.props.iter().map(PropValue::heap_bytes).sum::<usize>()
+    }
+}
+
+/// Why a feature cannot enter an index, or a query is malformed.
+#[derive(Debug, Clone, PartialEq, Error)]
+pub enum IndexError {
+    /// Two features share an id.
+    #[error("feature id {0} appears more than once; ids must be unique within a layer")]
+    DuplicateId(i64),
+    /// NaN or infinite coordinates.
+    #[error("feature {id} has NaN or infinite coordinates")]
+    NonFinite {
+        /// Feature id.
+        id: i64,
+    },
+    /// A lon/lat coordinate outside ±180° / ±90°.
+    #[error("feature {id} has lon/lat coordinates outside ±180°/±90°; is it really EPSG:4326?")]
+    OutOfRange {
+        /// Feature id.
+        id: i64,
+    },
+    /// The number of properties differs from the schema.
+    #[error("feature {id} has {got} properties but the layer schema has {expected} fields")]
+    PropCount {
+        /// Feature id.
+        id: i64,
+        /// Schema length.
+        expected: usize,
+        /// Property count.
+        got: usize,
+    },
+    /// More features than the index can address.
+    #[error("a layer index holds at most {} features", u32::MAX)]
+    TooManyFeatures,
+    /// A malformed query argument.
+    #[error("invalid query: {0}")]
+    InvalidQuery(&'static str),
+}
+
+/// One result of [`LayerIndex::nearest_lonlat`].
+#[derive(Debug, Clone, Copy)]
+pub struct Neighbor<'a> {
+    /// The feature.
+    pub feature: &'a Feature,
+    /// Ground (WGS84 geodesic) distance in metres from the query point.
+    pub distance_m: f64,
+}
+
+type Item = GeomWithData<Rectangle<[f64; 2]>, u32>;
+
+/// An immutable-by-default, patchable index of one layer. `Send + Sync`: share it behind
+/// an `Arc` and query it from many threads.
+#[derive(Debug, Clone, Default)]
+pub struct LayerIndex {
+    schema: Schema,
+    slots: Vec<Option<Feature>>,
+    free: Vec<u32>,
+    by_id: HashMap<i64, u32>,
+    tree: RTree<Item>,
+}
+
+fn item_for(env: &Bbox, slot: u32) -> Item {
+    GeomWithData::new(
+        Rectangle::from_corners([env.min_x, env.min_y], [env.max_x, env.max_y]),
+        slot,
+    )
+}
+
+fn aabb(b: &Bbox) -> AABB<[f64; 2]> {
+    AABB::from_corners([b.min_x, b.min_y], [b.max_x, b.max_y])
+}
+
+impl LayerIndex {
+    /// Builds an index from features, validating them and computing envelopes in
+    /// parallel (rayon), then bulk-loading the R-tree.
+    ///
+    /// Errors: duplicate ids, non-finite or out-of-range coordinates, a property count
+    /// that differs from the schema. Field types are advisory: a value of another type
+    /// (e.g. text in an integer column) is kept and encoded with its own type.
+    pub fn build(schema: Schema, features: Vec<Feature>) -> Result<Self, IndexError> {
+        if features.len() >= u32::MAX as usize {
+            return Err(IndexError::TooManyFeatures);
+        }
+        let envs: Vec<Option<Bbox>> = features
+            .par_iter()
+            .map(|f| validate(&schema, f))
+            .collect::<Result<_, _>>()?;
+        let mut by_id = HashMap::with_capacity(features.len());
+        for (i, f) in features.iter().enumerate() {
+            // `i < u32::MAX` was checked above.
+            if by_id.insert(f.id, i as u32).is_some() {
+                return Err(IndexError::DuplicateId(f.id));
+            }
+        }
+        let items: Vec<Item> = envs
+            .iter()
+            .enumerate()
+            .filter_map(|(i, e)| e.as_ref().map(|e| item_for(e, i as u32)))
+            .collect();
+        Ok(LayerIndex {
+            schema,
+            slots: features.into_iter().map(Some).collect(),
+            free: Vec::new(),
+            by_id,
+            tree: RTree::bulk_load(items),
+        })
+    }
+
+    /// The layer schema.
+    pub fn schema(&self) -> &Schema {
+        &self.schema
+    }
+
+    /// Number of features.
+    pub fn len(&self) -> usize {
+        self.by_id.len()
+    }
+
+    /// True when the layer has no feature.
+    pub fn is_empty(&self) -> bool {
+        self.by_id.is_empty()
+    }
+
+    /// The feature with this id.
+    pub fn get(&self, id: i64) -> Option<&Feature> {
+        let slot = *self.by_id.get(&id)?;
+        self.slots.get(slot as usize)?.as_ref()
+    }
+
+    /// All features (unspecified order).
+    pub fn iter(&self) -> impl Iterator<Item = &Feature> {
+        self.slots.iter().flatten()
+    }
+
+    /// Web Mercator bounds of all non-empty geometries.
+    pub fn bounds_merc(&self) -> Option<Bbox> {
+        if self.tree.size() == 0 {
+            return None;
+        }
+        let e = self.tree.root().envelope();
+        let (lo, hi) = (e.lower(), e.upper());
+        Some(Bbox::new(lo[0], lo[1], hi[0], hi[1]))
+    }
+
+    /// Lon/lat bounds of all non-empty geometries.
+    pub fn bounds_lonlat(&self) -> Option<Bbox> {
+        let b = self.bounds_merc()?;
+        let lo = mercator_to_lonlat(b.min_x, b.min_y);
+        let hi = mercator_to_lonlat(b.max_x, b.max_y);
+        Some(Bbox::new(lo.x, lo.y, hi.x, hi.y))
+    }
+
+    /// Inserts or replaces a feature (by id) and returns the previous version.
+    /// Cost: `O(log n)` R-tree update.
+    pub fn upsert(&mut self, feature: Feature) -> Result<Option<Feature>, IndexError> {
+        let env = validate(&self.schema, &feature)?;
+        let old = self.remove(feature.id);
+        let slot = match self.free.pop() {
+            Some(s) => s,
+            None => {
+                if self.slots.len() >= u32::MAX as usize {
+                    return Err(IndexError::TooManyFeatures);
+                }
+                self.slots.push(None);
+                (self.slots.len() - 1) as u32
+            }
+        };
+        if let Some(e) = env {
+            self.tree.insert(item_for(&e, slot));
+        }
+        self.by_id.insert(feature.id, slot);
+        if let Some(s) = self.slots.get_mut(slot as usize) {
+            *s = Some(feature);
+        }
+        Ok(old)
+    }
+
+    /// Removes a feature by id and returns it.
+    pub fn remove(&mut self, id: i64) -> Option<Feature> {
+        let slot = self.by_id.remove(&id)?;
+        let old = self.slots.get_mut(slot as usize)?.take()?;
+        if let Some(e) = old.envelope_merc() {
+            self.tree.remove(&item_for(&e, slot));
+        }
+        self.free.push(slot);
+        Some(old)
+    }
+
+    /// Re-packs the R-tree by bulk loading (worth it after many patches).
+    pub fn rebuild_tree(&mut self) {
+        let items: Vec<Item> = self
+            .slots
+            .iter()
+            .enumerate()
+            .filter_map(|(i, f)| {
+                let env = f.as_ref()?.envelope_merc()?;
+                Some(item_for(&env, i as u32))
+            })
+            .collect();
+        self.tree = RTree::bulk_load(items);
+    }
+
+    /// Features whose Web Mercator envelope touches `bbox` (for points: exactly the
+    /// points inside the closed box). Lines and polygons are envelope candidates: the
+    /// MVT clipper or an exact predicate does the rest. Invalid boxes give nothing.
+    pub fn query_bbox_merc(&self, bbox: &Bbox) -> Vec<&Feature> {
+        if !bbox.is_valid() {
+            return Vec::new();
+        }
+        self.tree
+            .locate_in_envelope_intersecting(&aabb(bbox))
+            .filter_map(|it| self.slots.get(it.data as usize)?.as_ref())
+            .collect()
+    }
+
+    /// Like [`query_bbox_merc`](Self::query_bbox_merc) for a lon/lat box. A box with
+    /// `min_x > max_x` (built field by field) is read as crossing the antimeridian.
+    /// Latitudes beyond ±85.05° are clamped.
+    pub fn query_bbox_lonlat(&self, bbox: &Bbox) -> Vec<&Feature> {
+        if bbox.min_x.is_nan()
+            || bbox.max_x.is_nan()
+            || bbox.min_y.is_nan()
+            || bbox.max_y.is_nan()
+            || bbox.min_y > bbox.max_y
+        {
+            return Vec::new();
+        }
+        if bbox.min_x <= bbox.max_x {
+            return self.query_bbox_merc(&tms::lonlat_bbox_to_mercator(bbox));
+        }
+        let east = Bbox::new(bbox.min_x, bbox.min_y, 180.0, bbox.max_y);
+        let west = Bbox::new(-180.0, bbox.min_y, bbox.max_x, bbox.max_y);
+        let mut out = self.query_bbox_merc(&tms::lonlat_bbox_to_mercator(&east));
+        let mut seen: std::collections::HashSet<i64> = out.iter().map(|f| f.id).collect();
+        for f in self.query_bbox_merc(&tms::lonlat_bbox_to_mercator(&west)) {
+            if seen.insert(f.id) {
+                out.push(f);
+            }
+        }
+        out
+    }
+
+    /// The `k` features nearest to a lon/lat point within `max_distance_m` ground metres,
+    /// nearest first (ties by id), with WGS84 geodesic distances: exact for points; for
+    /// lines and polygons the closest point is found in Web Mercator (conformal) and its
+    /// geodesic distance taken; a point inside a polygon or on a line is at 0 m.
+    ///
+    /// The R-tree search stops with a provable lower bound on the ground distance
+    /// (Mercator distance × cos of the highest latitude reachable, ×0.99 for the
+    /// ellipsoid), so no candidate is missed except across the antimeridian.
+    ///
+    /// Errors: NaN/infinite lon/lat, |lat| > 90 or a NaN/negative `max_distance_m`.
+    pub fn nearest_lonlat(
+        &self,
+        lon: f64,
+        lat: f64,
+        k: usize,
+        max_distance_m: f64,
+    ) -> Result<Vec<Neighbor<'_>>, IndexError> {
+        if !lon.is_finite() || !lat.is_finite() || !(-90.0..=90.0).contains(&lat) {
+            return Err(IndexError::InvalidQuery(
+                "lon and lat must be finite degrees with |lat| <= 90",
+            ));
+        }
+        if max_distance_m.is_nan() || max_distance_m < 0.0 {
+            return Err(IndexError::InvalidQuery(
+                "max_distance_m must be a non-negative number",
+            ));
+        }
+        let mut best: Vec<Neighbor<'_>> = Vec::new();
+        if k == 0 {
+            return Ok(best);
+        }
+        let q_ll = Coord { x: lon, y: lat };
+        let q = lonlat_to_mercator(lon, lat);
+        for (item, d2) in self.tree.nearest_neighbor_iter_with_distance_2(&[q.x, q.y]) {
+            let lower = ground_lower_bound(q.y, d2.max(0.0).sqrt());
+            let worst = if best.len() >= k {
+                best.last().map_or(f64::INFINITY, |n| n.distance_m)
+            } else {
+                f64::INFINITY
+            };
+            if lower > max_distance_m || lower > worst {
+                break;
+            }
+            let Some(feature) = self.slots.get(item.data as usize).and_then(Option::as_ref) else {
+                continue;
+            };
+            let Some(d) = ground_distance(feature, q, q_ll) else {
+                continue;
+            };
+            if d > max_distance_m {
+                continue;
+            }
+            let cand = Neighbor {
+                feature,
+                distance_m: d,
+            };
+            let pos = best.partition_point(|n| {
+                (n.distance_m, n.feature.id) < (cand.distance_m, cand.feature.id)
+            });
+            if pos < k {
+                best.insert(pos, cand);
+                best.truncate(k);
+            }
+        }
+        Ok(best)
+    }
+
+    /// Estimated heap + inline bytes held by the index (features, both geometries,
+    /// properties, id map and R-tree).
+    pub fn memory_bytes(&self) -> usize {
+        let features: usize = self.iter().map(Feature::heap_bytes).sum();
+        let slots = self.slots.capacity() * std::mem::size_of::<Option<Feature>>();
+        let map = self.by_id.capacity() * (std::mem::size_of::<(i64, u32)>() + 1);
+        // Leaves plus ~1/5 for inner nodes (max 6 children per node by default).
+        let tree = self.tree.size() * std::mem::size_of::<Item>() * 6 / 5;
+        std::mem::size_of::<Self>()
+            + features
+            + slots
+            + map
+            + tree
+            + self.free.capacity() * 4
+            + self
+                .schema
+                .fields
+                .iter()
+                .map(|f| f.name.capacity() + 32)
+                .sum::<usize>()
+    }
+}
+
+/// Checks a feature against the schema and returns its Mercator envelope.
+fn validate(schema: &Schema, f: &Feature) -> Result<Option<Bbox>, IndexError> {
+    if !geomutil::all_finite(&f.geom_merc) || !geomutil::all_finite(&f.geom_lonlat) {
+        return Err(IndexError::NonFinite { id: f.id });
+    }
+    if let Some(b) = geomutil::envelope(&f.geom_lonlat) {
+        if b.min_x < -180.0 || b.max_x > 180.0 || b.min_y < -90.0 || b.max_y > 90.0 {
+            return Err(IndexError::OutOfRange { id: f.id });
+        }
+    }
+    if f.props.len() != schema.len() {
+        return Err(IndexError::PropCount {
+            id: f.id,
+            expected: schema.len(),
+            got: f.props.len(),
+        });
+    }
+    Ok(geomutil::envelope(&f.geom_merc))
+}
+
+/// A lower bound of the ground distance of any point at Mercator distance ≥ `d` from a
+/// query point at Mercator `y = qy` (see [`LayerIndex::nearest_lonlat`]).
+fn ground_lower_bound(qy: f64, d: f64) -> f64 {
+    let y = (qy.abs() + d).min(tms::MERC_HALF_WORLD_M);
+    let lat = mercator_to_lonlat(0.0, y).y;
+    0.99 * d * lat.to_radians().cos().max(0.0)
+}
+
+fn geodesic(a: Coord<f64>, b: Coord<f64>) -> f64 {
+    Geodesic::distance(Point(a), Point(b))
+}
+
+/// Geodesic metres from the query point to the feature (see `nearest_lonlat`).
+fn ground_distance(f: &Feature, q_merc: Coord<f64>, q_ll: Coord<f64>) -> Option<f64> {
+    // Points: exact geodesic on the lon/lat copy.
+    let mut only_points = true;
+    let mut best_point: Option<f64> = None;
+    geomutil::for_each_part(&f.geom_lonlat, &mut |p| match p {
+        PartRef::Point(c) => {
+            let d = geodesic(q_ll, c);
+            best_point = Some(best_point.map_or(d, |b: f64| b.min(d)));
+        }
+        _ => only_points = false,
+    });
+    if only_points {
+        return best_point;
+    }
+    if f.geom_merc.intersects(&Point(q_merc)) {
+        return Some(0.0);
+    }
+    let c = geomutil::closest_boundary_point(&f.geom_merc, q_merc)?;
+    let d = geodesic(q_ll, mercator_to_lonlat(c.x, c.y));
+    Some(best_point.map_or(d, |b| b.min(d)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::schema::FieldType;
+    use geo::{line_string, point, polygon};
+
+    fn schema() -> Schema {
+        Schema::new([("kind", FieldType::String)])
+    }
+
+    #[test]
+    fn validation_errors() {
+        let bad = Feature::from_lonlat(1, Geometry::Point(point!(x: f64::NAN, y: 0.0)), vec![]);
+        assert!(matches!(
+            LayerIndex::build(Schema::default(), vec![bad]),
+            Err(IndexError::NonFinite { id: 1 })
+        ));
+        let oob = Feature::from_lonlat(2, Geometry::Point(point!(x: 500.0, y: 0.0)), vec![]);
+        assert!(matches!(
+            LayerIndex::build(Schema::default(), vec![oob]),
+            Err(IndexError::OutOfRange { id: 2 })
+        ));
+        let a = Feature::from_lonlat(3, Geometry::Point(point!(x: 1.0, y: 1.0)), vec![]);
+        assert!(matches!(
+            LayerIndex::build(Schema::default(), vec![a.clone(), a.clone()]),
+            Err(IndexError::DuplicateId(3))
+        ));
+        assert!(matches!(
+            LayerIndex::build(schema(), vec![a.clone()]),
+            Err(IndexError::PropCount { .. })
+        ));
+        let typed = Feature {
+            props: vec![PropValue::Int(1)],
+            ..a
+        };
+        assert!(LayerIndex::build(schema(), vec![typed]).is_ok());
+    }
+
+    #[test]
+    fn empty_geometries_and_bad_queries() {
+        let empty = Feature::from_lonlat(
+            1,
+            Geometry::LineString(line_string![]),
+            vec![PropValue::Null],
+        );
+        let idx = LayerIndex::build(schema(), vec![empty]).unwrap();
+        assert_eq!(idx.len(), 1);
+        assert!(idx.bounds_merc().is_none());
+        assert!(idx.query_bbox_merc(&Bbox::world_mercator()).is_empty());
+        assert!(idx.nearest_lonlat(f64::NAN, 0.0, 3, 10.0).is_err());
+        assert!(idx.nearest_lonlat(0.0, 91.0, 3, 10.0).is_err());
+        assert!(idx.nearest_lonlat(0.0, 0.0, 3, f64::NAN).is_err());
+        assert!(idx
+            .nearest_lonlat(0.0, 0.0, 3, f64::INFINITY)
+            .unwrap()
+            .is_empty());
+        let nan_box = Bbox {
+            min_x: f64::NAN,
+            min_y: 0.0,
+            max_x: 1.0,
+            max_y: 1.0,
+        };
+        assert!(idx.query_bbox_merc(&nan_box).is_empty());
+        assert!(idx.query_bbox_lonlat(&nan_box).is_empty());
+    }
+
+    #[test]
+    fn nearest_lines_polygons_and_patches() {
+        // A road 0.01° north of the query point, a square around it, a far point.
+        let road = Feature::from_lonlat(
+            10,
+            Geometry::LineString(line_string![(x: 9.99, y: 50.01), (x: 10.01, y: 50.01)]),
+            vec!["road".into()],
+        );
+        let square = Feature::from_lonlat(
+            11,
+            Geometry::Polygon(polygon![
+                (x: 9.9, y: 49.9), (x: 10.1, y: 49.9), (x: 10.1, y: 50.1), (x: 9.9, y: 50.1)
+            ]),
+            vec!["park".into()],
+        );
+        let far = Feature::from_lonlat(
+            12,
+            Geometry::Point(point!(x: 11.0, y: 50.0)),
+            vec![PropValue::Null],
+        );
+        let mut idx = LayerIndex::build(schema(), vec![road, square, far]).unwrap();
+        let n = idx.nearest_lonlat(10.0, 50.0, 3, 100_000.0).unwrap();
+        assert_eq!(n.len(), 3);
+        assert_eq!((n[0].feature.id, n[0].distance_m), (11, 0.0));
+        assert_eq!(n[1].feature.id, 10);
+        // 0.01° of latitude at 50°N is ≈ 1112 m on the ellipsoid.
+        assert!(
+            (n[1].distance_m - 1112.0).abs() < 3.0,
+            "{}",
+            n[1].distance_m
+        );
+        assert!(
+            (n[2].distance_m - 71_700.0).abs() < 500.0,
+            "{}",
+            n[2].distance_m
+        );
+        assert_eq!(idx.nearest_lonlat(10.0, 50.0, 1, 1e9).unwrap().len(), 1);
+        assert_eq!(idx.nearest_lonlat(10.0, 50.0, 5, 2_000.0).unwrap().len(), 2);
+
+        let before = idx.memory_bytes();
+        idx.remove(11);
+        assert!(idx.memory_bytes() < before);
+        let moved = Feature::from_lonlat(
+            12,
+            Geometry::Point(point!(x: 10.0, y: 50.0)),
+            vec![PropValue::Null],
+        );
+        assert!(idx.upsert(moved).unwrap().is_some());
+        let n = idx.nearest_lonlat(10.0, 50.0, 1, 10.0).unwrap();
+        assert_eq!((n[0].feature.id, n[0].distance_m), (12, 0.0));
+        assert_eq!(idx.len(), 2);
+        idx.rebuild_tree();
+        assert_eq!(
+            idx.query_bbox_lonlat(&Bbox::new(9.0, 49.0, 11.0, 51.0))
+                .len(),
+            2
+        );
+        // Antimeridian-crossing query box built field by field.
+        let across = Bbox {
+            min_x: 170.0,
+            min_y: -10.0,
+            max_x: -170.0,
+            max_y: 10.0,
+        };
+        assert!(idx.query_bbox_lonlat(&across).is_empty());
+    }
+
+    #[test]
+    fn nearest_matches_brute_force() {
+        let mut feats = Vec::new();
+        let mut s = 12345u64;
+        let mut rnd = || {
+            s ^= s << 13;
+            s ^= s >> 7;
+            s ^= s << 17;
+            (s >> 11) as f64 / (1u64 << 53) as f64
+        };
+        for id in 0..2000 {
+            let (lon, lat) = (rnd() * 2.0 - 1.0, 60.0 + rnd() * 2.0);
+            feats.push(Feature::from_lonlat(
+                id,
+                Geometry::Point(point!(x: lon, y: lat)),
+                vec![],
+            ));
+        }
+        let idx = LayerIndex::build(Schema::default(), feats.clone()).unwrap();
+        let got = idx.nearest_lonlat(0.0, 61.0, 10, 1e7).unwrap();
+        let mut all: Vec<(f64, i64)> = feats
+            .iter()
+            .map(|f| {
+                let c = match &f.geom_lonlat {
+                    Geometry::Point(p) => p.0,
+                    _ => unreachable!(),
+                };
+                (geodesic(Coord { x: 0.0, y: 61.0 }, c), f.id)
+            })
+            .collect();
+        all.sort_by(|a, b| a.partial_cmp(b).unwrap());
+        let want: Vec<i64> = all.iter().take(10).map(|x| x.1).collect();
+        let got_ids: Vec<i64> = got.iter().map(|n| n.feature.id).collect();
+        assert_eq!(got_ids, want);
+    }
+}

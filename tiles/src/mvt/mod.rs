@@ -1,0 +1,633 @@
+//! Mapbox Vector Tile 2.1 encoder.
+//!
+//! Pipeline per feature: Web Mercator → global tile units → clip to the buffered tile
+//! (Liang–Barsky for lines, Sutherland–Hodgman for rings) → Douglas–Peucker in tile
+//! units (never points) → round to integers, drop consecutive duplicates → polygons
+//! rebuilt valid on the integer grid and wound per MVT 2.1 (exterior area > 0 by the
+//! surveyor's formula in tile coordinates, holes < 0) → MoveTo/LineTo/ClosePath with
+//! zigzag deltas. Lines shorter and polygons smaller than `min_feature_size` (whole
+//! feature, so neighbouring tiles agree) are dropped. Features are written in id order;
+//! negative ids are left out (MVT ids are unsigned); a geometry collection becomes one
+//! feature per geometry type with the same id; features with NaN/infinite coordinates
+//! are skipped.
+//!
+//! **Size cap.** When a tile would exceed [`EncodeOptions::max_tile_bytes`], it is
+//! re-encoded at thinning level 1, 2, … until it fits. At level `L` (1 ≤ L ≤ 12):
+//! point features are clustered on an aligned grid of `min(extent, extent/256 · 2^(L-1))`
+//! tile units (a cluster is the representative feature – smallest id in the cell – at
+//! the members' mean position with a `point_count` property; single points stay as
+//! they are); lines shorter than `min_feature_size · 2^L` and polygons smaller than
+//! `(min_feature_size · 2^L)²` are dropped; the simplification tolerance is
+//! `simplify_tolerance · 2^(L/2)`. After level 12 – or as soon as a size step would
+//! leave nothing, going back to the previous step – each further level `k` keeps only
+//! the features (clusters: their representative) whose id hash is in the lowest `2^-k`
+//! fraction; [`EncodedTile::level`] counts all steps. Every choice depends on ids and
+//! global positions only, never on input order.
+//!
+//! ```
+//! use citygrid_tiles::index::{Feature, LayerIndex};
+//! use citygrid_tiles::mvt::{encode_tile, query_bounds, EncodeOptions, TileLayer};
+//! use citygrid_tiles::schema::{FieldType, Schema};
+//! use citygrid_tiles::tms::TileCoord;
+//! use geo::{point, Geometry};
+//!
+//! let schema = Schema::new([("name", FieldType::String)]);
+//! let f = Feature::from_lonlat(7, Geometry::Point(point!(x: 0.5, y: 0.5)), vec!["x".into()]);
+//! let index = LayerIndex::build(schema, vec![f]).unwrap();
+//! let tile = TileCoord::new(8, 128, 127).unwrap();
+//! let opts = EncodeOptions::default();
+//! let features = index.query_bbox_merc(&query_bounds(tile, &opts));
+//! let layer = TileLayer { name: "pois", schema: index.schema(), features: &features, properties: None };
+//! let out = encode_tile(tile, &[layer], &opts).unwrap();
+//! assert!(!out.bytes.is_empty() && out.level == 0 && out.features == 1);
+//! ```
+
+mod clip;
+mod cluster;
+mod minzoom;
+mod pbf;
+mod polygon;
+mod prepare;
+
+pub use minzoom::{default_min_zoom, GeometryKind};
+
+use i_overlay::i_float::int::point::IntPoint;
+use rayon::prelude::*;
+use thiserror::Error;
+
+use crate::index::Feature;
+use crate::schema::{PropValue, Schema};
+use crate::tms::{Bbox, TileCoord};
+use cluster::Grid;
+use pbf::{GeomType, LayerWriter};
+use prepare::{Frame, PGeom, Prepared};
+
+/// The property added to point clusters.
+pub const POINT_COUNT_KEY: &str = "point_count";
+
+/// Levels that raise size thresholds / cluster cells; later levels thin by id hash.
+const SIZE_LEVELS: u32 = 12;
+/// No encoded feature is smaller than this (see the lower-bound skip).
+const MIN_FEATURE_BYTES: usize = 9;
+/// Prepare/encode features in parallel above this many.
+const PAR_THRESHOLD: usize = 2048;
+
+/// Encoder settings. All sizes are in tile units unless said otherwise.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EncodeOptions {
+    /// Tile units per side; a power of two in `16..=1<<20` (default 4096).
+    pub extent: u32,
+    /// Geometry buffer around the tile, at most `extent` (default 64).
+    pub buffer: u32,
+    /// Douglas–Peucker tolerance (default 1.0 = one unit, about one pixel of a
+    /// 4096-px rendering; 0 disables simplification).
+    pub simplify_tolerance: f64,
+    /// Lines shorter than this and polygons with area below its square are dropped
+    /// (whole feature, default 1.0).
+    pub min_feature_size: f64,
+    /// Size cap of the encoded tile in bytes (default 500 000).
+    pub max_tile_bytes: usize,
+}
+
+impl Default for EncodeOptions {
+    fn default() -> Self {
+        EncodeOptions {
+            extent: 4096,
+            buffer: 64,
+            simplify_tolerance: 1.0,
+            min_feature_size: 1.0,
+            max_tile_bytes: 500_000,
+        }
+    }
+}
+
+impl EncodeOptions {
+    fn validate(&self) -> Result<(), MvtError> {
+        if !self.extent.is_power_of_two() || !(16..=1 << 20).contains(&self.extent) {
+            return Err(MvtError::InvalidOptions(
+                "extent must be a power of two between 16 and 1048576",
+            ));
+        }
+        if self.buffer > self.extent {
+            return Err(MvtError::InvalidOptions("buffer must not exceed extent"));
+        }
+        if !(self.simplify_tolerance >= 0.0 && self.simplify_tolerance.is_finite()) {
+            return Err(MvtError::InvalidOptions(
+                "simplify_tolerance must be a finite number >= 0",
+            ));
+        }
+        if !(self.min_feature_size >= 0.0 && self.min_feature_size.is_finite()) {
+            return Err(MvtError::InvalidOptions(
+                "min_feature_size must be a finite number >= 0",
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// Errors of the encoder (bad arguments only: geometry problems never fail a tile,
+/// offending features are skipped).
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum MvtError {
+    /// An option out of range.
+    #[error("invalid encoder options: {0}")]
+    InvalidOptions(&'static str),
+    /// A layer without a name.
+    #[error("a vector tile layer needs a non-empty name")]
+    EmptyLayerName,
+    /// Two layers with the same name in one tile.
+    #[error("layer '{0}' appears twice in one tile; layer names must be unique")]
+    DuplicateLayerName(String),
+    /// A selected property that is not in the schema.
+    #[error("layer '{layer}' has no field '{field}'")]
+    UnknownProperty {
+        /// Layer name.
+        layer: String,
+        /// Requested field.
+        field: String,
+    },
+}
+
+/// One layer of a tile: the features the caller selected (typically
+/// `index.query_bbox_merc(&query_bounds(tile, &opts))`) and the properties to include.
+#[derive(Debug, Clone, Copy)]
+pub struct TileLayer<'a> {
+    /// Layer name in the tile.
+    pub name: &'a str,
+    /// Schema of `Feature::props`.
+    pub schema: &'a Schema,
+    /// The candidate features (any order; envelope candidates are fine).
+    pub features: &'a [&'a Feature],
+    /// Field names to include; `None` = all fields.
+    pub properties: Option<&'a [&'a str]>,
+}
+
+/// An encoded tile.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EncodedTile {
+    /// The protobuf bytes; empty when no feature survived (serve 204).
+    pub bytes: Vec<u8>,
+    /// Thinning steps taken (0 = none; size steps plus id-hash steps, see the module
+    /// docs).
+    pub level: u32,
+    /// Features written over all layers.
+    pub features: usize,
+}
+
+/// The Web Mercator box to query for a tile: its bounds plus the buffer.
+pub fn query_bounds(tile: TileCoord, opts: &EncodeOptions) -> Bbox {
+    tile.buffered_bounds(opts.buffer, opts.extent)
+}
+
+/// Thinning parameters of one level.
+#[derive(Debug, Clone, Copy)]
+struct LevelPlan {
+    /// Cluster cell in tile units; `None` = no clustering.
+    cell: Option<i64>,
+    tolerance: f64,
+    min_len: f64,
+    min_area: f64,
+    /// Keep features with `prio <= keep`.
+    keep: u64,
+}
+
+impl LevelPlan {
+    fn new(size_level: u32, hash_level: u32, opts: &EncodeOptions) -> Self {
+        let l = size_level.min(SIZE_LEVELS);
+        let factor = f64::from(1u32 << l);
+        let min_len = opts.min_feature_size * factor;
+        let extent = i64::from(opts.extent);
+        let base = (extent / 256).max(1);
+        LevelPlan {
+            cell: (l > 0).then(|| (base << (l - 1)).min(extent)),
+            tolerance: opts.simplify_tolerance * f64::from(1u32 << (l / 2)),
+            min_len,
+            min_area: min_len * min_len,
+            keep: u64::MAX.checked_shr(hash_level).unwrap_or(0),
+        }
+    }
+
+    fn keeps(&self, p: &Prepared<'_>) -> bool {
+        if p.prio > self.keep {
+            return false;
+        }
+        match p.geom {
+            PGeom::Point(_) | PGeom::Points(_) => true,
+            PGeom::Lines(_) => p.size >= self.min_len,
+            PGeom::Polygons(_) => p.size >= self.min_area,
+        }
+    }
+}
+
+/// One layer after preparation.
+struct PreparedLayer<'a> {
+    name: &'a str,
+    /// `(field index, key)` of the properties to write.
+    props: Vec<(usize, &'a str)>,
+    features: Vec<Prepared<'a>>,
+    has_points: bool,
+    /// Cluster grids by level (index `L - 1`), built on demand.
+    grids: Vec<Grid>,
+}
+
+impl PreparedLayer<'_> {
+    /// Builds the cluster grids up to the plan's cell size.
+    fn ensure_grid(&mut self, plan: &LevelPlan, frame: &Frame) {
+        let Some(cell) = plan.cell else { return };
+        if !self.has_points {
+            return;
+        }
+        while self.grids.last().is_none_or(|g| g.cell < cell) {
+            let next = match self.grids.last() {
+                None => Grid::from_points(&self.features, frame, cell),
+                Some(g) => g.coarser(&self.features, frame),
+            };
+            self.grids.push(next);
+        }
+    }
+
+    fn grid(&self, plan: &LevelPlan) -> Option<&Grid> {
+        let cell = plan.cell?;
+        self.grids.iter().find(|g| g.cell == cell)
+    }
+
+    /// A lower bound of the features this level writes: points and clusters are exact,
+    /// lines and polygons may vanish in simplification so they count zero.
+    fn min_count(&mut self, plan: &LevelPlan, frame: &Frame) -> usize {
+        self.ensure_grid(plan, frame);
+        let points = if plan.cell.is_none() {
+            self.features
+                .iter()
+                .filter(|p| p.geom.is_point() && plan.keeps(p))
+                .count()
+        } else {
+            0
+        };
+        let clusters = self.grid(plan).map_or(0, |g| {
+            g.complete_cells(&self.features, frame)
+                .iter()
+                .filter(|(_, _, c)| self.features[c.rep].prio <= plan.keep)
+                .count()
+        });
+        points + clusters
+    }
+
+    /// True when some feature would survive this level's filters.
+    fn any_kept(&self, plan: &LevelPlan) -> bool {
+        self.features.iter().any(|p| plan.keeps(p))
+    }
+}
+
+/// Encodes one tile from one or more layers (see the module docs for the pipeline and
+/// the size cap). Layers without surviving features are left out; the bytes are empty
+/// when no layer has any.
+pub fn encode_tile(
+    tile: TileCoord,
+    layers: &[TileLayer<'_>],
+    opts: &EncodeOptions,
+) -> Result<EncodedTile, MvtError> {
+    opts.validate()?;
+    let frame = Frame::new(tile, opts.extent, opts.buffer);
+    let mut prepared = Vec::with_capacity(layers.len());
+    for (i, l) in layers.iter().enumerate() {
+        if l.name.is_empty() {
+            return Err(MvtError::EmptyLayerName);
+        }
+        if layers[..i].iter().any(|o| o.name == l.name) {
+            return Err(MvtError::DuplicateLayerName(l.name.to_owned()));
+        }
+        let props = resolve_props(l)?;
+        let features = prepare_all(l.features, &frame);
+        let has_points = features.iter().any(|p| p.geom.is_point());
+        prepared.push(PreparedLayer {
+            name: l.name,
+            props,
+            features,
+            has_points,
+            grids: Vec::new(),
+        });
+    }
+    let (mut size_level, mut hash_level) = (0u32, 0u32);
+    loop {
+        let plan = LevelPlan::new(size_level, hash_level, opts);
+        let level = size_level + hash_level;
+        if !prepared.iter().any(|l| l.any_kept(&plan)) {
+            if hash_level == 0 && size_level > 0 {
+                // The size step dropped everything: thin the previous step by id instead.
+                size_level -= 1;
+                hash_level = 1;
+                continue;
+            }
+            return Ok(EncodedTile {
+                bytes: Vec::new(),
+                level,
+                features: 0,
+            });
+        }
+        let min_count: usize = prepared
+            .iter_mut()
+            .map(|l| l.min_count(&plan, &frame))
+            .sum();
+        if min_count.saturating_mul(MIN_FEATURE_BYTES) <= opts.max_tile_bytes {
+            let mut bytes = Vec::new();
+            let mut features = 0;
+            for layer in prepared.iter_mut() {
+                features += encode_layer(layer, &plan, &frame, opts.extent, &mut bytes);
+            }
+            if bytes.len() <= opts.max_tile_bytes {
+                return Ok(EncodedTile {
+                    bytes,
+                    level,
+                    features,
+                });
+            }
+        }
+        if hash_level == 0 && size_level < SIZE_LEVELS {
+            size_level += 1;
+        } else {
+            // Terminates: at hash level 64 nothing is kept.
+            hash_level += 1;
+        }
+    }
+}
+
+fn resolve_props<'a>(l: &TileLayer<'a>) -> Result<Vec<(usize, &'a str)>, MvtError> {
+    match l.properties {
+        None => Ok(l
+            .schema
+            .fields
+            .iter()
+            .enumerate()
+            .map(|(i, f)| (i, f.name.as_str()))
+            .collect()),
+        Some(sel) => sel
+            .iter()
+            .map(|name| {
+                l.schema
+                    .position(name)
+                    .map(|i| (i, l.schema.fields[i].name.as_str()))
+                    .ok_or_else(|| MvtError::UnknownProperty {
+                        layer: l.name.to_owned(),
+                        field: (*name).to_owned(),
+                    })
+            })
+            .collect(),
+    }
+}
+
+fn prepare_all<'a>(features: &[&'a Feature], frame: &Frame) -> Vec<Prepared<'a>> {
+    if features.len() < PAR_THRESHOLD {
+        let mut out = Vec::with_capacity(features.len());
+        for f in features {
+            prepare::prepare(f, frame, &mut out);
+        }
+        return out;
+    }
+    features
+        .par_chunks(PAR_THRESHOLD)
+        .map(|chunk| {
+            let mut out = Vec::with_capacity(chunk.len());
+            for f in chunk {
+                prepare::prepare(f, frame, &mut out);
+            }
+            out
+        })
+        .flatten_iter()
+        .collect()
+}
+
+/// A geometry type with its command integers.
+type Encoded = (GeomType, Vec<u32>);
+
+/// Writes one layer at one level; returns the number of features written.
+fn encode_layer<'a>(
+    layer: &mut PreparedLayer<'a>,
+    plan: &LevelPlan,
+    frame: &Frame,
+    extent: u32,
+    tile: &mut Vec<u8>,
+) -> usize {
+    let clustering = plan.cell.is_some();
+    let point_cell = plan.cell.unwrap_or(frame.extent);
+    let encode_one = |p: &Prepared<'_>| -> Option<(GeomType, Vec<u32>)> {
+        if !plan.keeps(p) || (clustering && p.geom.is_point()) {
+            return None;
+        }
+        encode_geometry(&p.geom, plan, frame, point_cell)
+    };
+    // Output order: by id (then part type), independent of the input order.
+    let mut order: Vec<usize> = (0..layer.features.len())
+        .filter(|&i| {
+            let p = &layer.features[i];
+            plan.keeps(p) && !(clustering && p.geom.is_point())
+        })
+        .collect();
+    order.sort_by_key(|&i| (layer.features[i].feature.id, layer.features[i].geom.rank()));
+    let geoms: Vec<(usize, Option<Encoded>)> = if order.len() >= PAR_THRESHOLD {
+        order
+            .par_iter()
+            .map(|&i| (i, encode_one(&layer.features[i])))
+            .collect()
+    } else {
+        order
+            .iter()
+            .map(|&i| (i, encode_one(&layer.features[i])))
+            .collect()
+    };
+    layer.ensure_grid(plan, frame);
+    let cells = match layer.grid(plan) {
+        Some(g) => g.complete_cells(&layer.features, frame),
+        None => Vec::new(),
+    };
+    let mut w = LayerWriter::new(layer.name, extent);
+    let keys: Vec<(usize, &'a str)> = layer.props.clone();
+    let props_of = |f: &'a Feature, skip_count: bool| -> Vec<(&'a str, &'a PropValue)> {
+        keys.iter()
+            .filter(|(_, k)| !(skip_count && *k == POINT_COUNT_KEY))
+            .filter_map(|&(i, k)| f.props.get(i).map(|v| (k, v)))
+            .collect()
+    };
+    for (i, g) in &geoms {
+        let p = &layer.features[*i];
+        if let Some((ty, cmds)) = g {
+            w.add_feature(
+                feature_id(p.feature),
+                props_of(p.feature, false).into_iter(),
+                None,
+                *ty,
+                cmds,
+            );
+        }
+    }
+    for (kx, ky, c) in cells {
+        let rep = &layer.features[c.rep];
+        if rep.prio > plan.keep {
+            continue;
+        }
+        if c.count == 1 {
+            if let Some((ty, cmds)) = encode_geometry(&rep.geom, plan, frame, point_cell) {
+                w.add_feature(
+                    feature_id(rep.feature),
+                    props_of(rep.feature, false).into_iter(),
+                    None,
+                    ty,
+                    cmds.as_slice(),
+                );
+            }
+            continue;
+        }
+        let n = i128::from(c.count);
+        let cell = point_cell;
+        // The floored mean of integer positions lies in the cell; clamp anyway.
+        let gx = (c.sx.div_euclid(n) as i64).clamp(kx * cell, kx * cell + cell - 1);
+        let gy = (c.sy.div_euclid(n) as i64).clamp(ky * cell, ky * cell + cell - 1);
+        let mut cmds = CommandWriter::default();
+        cmds.points(&[[gx - frame.ox, gy - frame.oy]]);
+        w.add_feature(
+            feature_id(rep.feature),
+            props_of(rep.feature, true).into_iter(),
+            Some((POINT_COUNT_KEY, i64::try_from(c.count).unwrap_or(i64::MAX))),
+            GeomType::Point,
+            &cmds.out,
+        );
+    }
+    let n = w.len();
+    w.finish_into(tile);
+    n
+}
+
+/// MVT ids are unsigned: negative ids are left out.
+fn feature_id(f: &Feature) -> Option<u64> {
+    u64::try_from(f.id).ok()
+}
+
+/// Rounds a global coordinate, keeping it in the same `cell` (tile or cluster cell) as
+/// its floor so that a point is drawn inside exactly one tile.
+fn quantise_point_axis(g: f64, cell: i64) -> i64 {
+    let f = g.floor() as i64;
+    let r = g.round() as i64;
+    if r.div_euclid(cell) == f.div_euclid(cell) {
+        r
+    } else {
+        f
+    }
+}
+
+/// Simplifies, quantises and encodes one prepared geometry; `None` when nothing is left.
+fn encode_geometry(
+    geom: &PGeom,
+    plan: &LevelPlan,
+    frame: &Frame,
+    point_cell: i64,
+) -> Option<(GeomType, Vec<u32>)> {
+    let mut cmds = CommandWriter::default();
+    match geom {
+        PGeom::Point(g) => {
+            cmds.points(&[[
+                quantise_point_axis(g[0], point_cell) - frame.ox,
+                quantise_point_axis(g[1], point_cell) - frame.oy,
+            ]]);
+            Some((GeomType::Point, cmds.out))
+        }
+        PGeom::Points(pts) => {
+            let q: Vec<[i64; 2]> = pts
+                .iter()
+                .map(|g| {
+                    [
+                        quantise_point_axis(g[0], point_cell) - frame.ox,
+                        quantise_point_axis(g[1], point_cell) - frame.oy,
+                    ]
+                })
+                .collect();
+            if q.is_empty() {
+                return None;
+            }
+            cmds.points(&q);
+            Some((GeomType::Point, cmds.out))
+        }
+        PGeom::Lines(parts) => {
+            for part in parts {
+                let s = clip::simplify(part, plan.tolerance);
+                let mut q: Vec<[i64; 2]> = Vec::with_capacity(s.len());
+                for p in &s {
+                    let v = [p[0].round() as i64, p[1].round() as i64];
+                    if q.last() != Some(&v) {
+                        q.push(v);
+                    }
+                }
+                if q.len() >= 2 {
+                    cmds.line(&q);
+                }
+            }
+            (!cmds.out.is_empty()).then_some((GeomType::LineString, cmds.out))
+        }
+        PGeom::Polygons(rings) => {
+            let q: Vec<Vec<IntPoint>> = rings
+                .iter()
+                .map(|r| polygon::quantise_ring(&clip::simplify_ring(r, plan.tolerance)))
+                .filter(|r| r.len() >= 3)
+                .collect();
+            for poly in polygon::clean_polygons(q) {
+                for ring in poly {
+                    let r: Vec<[i64; 2]> = ring
+                        .iter()
+                        .map(|p| [i64::from(p.x), i64::from(p.y)])
+                        .collect();
+                    cmds.ring(&r);
+                }
+            }
+            (!cmds.out.is_empty()).then_some((GeomType::Polygon, cmds.out))
+        }
+    }
+}
+
+/// MVT geometry command writer with a running cursor.
+#[derive(Default)]
+struct CommandWriter {
+    out: Vec<u32>,
+    cx: i64,
+    cy: i64,
+}
+
+const MOVE_TO: u32 = 1;
+const LINE_TO: u32 = 2;
+const CLOSE_PATH: u32 = 7;
+/// Largest command count (29 bits).
+const MAX_COUNT: usize = (1 << 29) - 1;
+
+impl CommandWriter {
+    fn command(&mut self, id: u32, count: usize) {
+        self.out.push((id & 0x7) | ((count as u32) << 3));
+    }
+
+    fn params(&mut self, pts: &[[i64; 2]]) {
+        for p in pts {
+            // Coordinates are within the buffered tile, so deltas fit 32 bits.
+            self.out.push(pbf::zigzag(p[0] - self.cx) as u32);
+            self.out.push(pbf::zigzag(p[1] - self.cy) as u32);
+            self.cx = p[0];
+            self.cy = p[1];
+        }
+    }
+
+    fn repeated(&mut self, id: u32, pts: &[[i64; 2]]) {
+        for chunk in pts.chunks(MAX_COUNT) {
+            self.command(id, chunk.len());
+            self.params(chunk);
+        }
+    }
+
+    fn points(&mut self, pts: &[[i64; 2]]) {
+        self.repeated(MOVE_TO, pts);
+    }
+
+    fn line(&mut self, pts: &[[i64; 2]]) {
+        self.repeated(MOVE_TO, &pts[..1]);
+        self.repeated(LINE_TO, &pts[1..]);
+    }
+
+    fn ring(&mut self, pts: &[[i64; 2]]) {
+        self.line(pts);
+        self.command(CLOSE_PATH, 1);
+    }
+}
