@@ -1,12 +1,20 @@
 # citygrid — the two commands a newcomer needs: `make demo` and `make test`.
-.PHONY: deps build demo test lint unit clean-test-db
+.PHONY: deps web build demo test lint unit clean-test-db
 
 CARGO ?= cargo
 
 deps:
 	@scripts/install-deps.sh
 
-build: deps
+# The web pages (web/src → web/dist, served by the binary): MapLibre GL JS and the
+# test driver come from npm exactly as pinned in web/package-lock.json.
+web: deps web/node_modules/.package-lock.json
+	cd web && node build.mjs
+
+web/node_modules/.package-lock.json: web/package.json web/package-lock.json
+	cd web && npm ci --no-audit --no-fund
+
+build: deps web
 	$(CARGO) build --release --bin citygrid
 
 # Starts the local PostGIS, migrates, imports the sample city once, seeds demo
@@ -21,7 +29,7 @@ lint: deps
 # Every test: formatting, lints, unit and doc tests, and the end-to-end tests
 # against a real PostGIS (started by the harness under target/test-pg) and the
 # real citygrid binary on 127.0.0.1.
-test: lint
+test: lint web
 	$(CARGO) test --workspace --all-targets
 	$(CARGO) test --workspace --doc
 

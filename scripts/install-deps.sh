@@ -4,7 +4,7 @@
 set -euo pipefail
 
 packages=(postgresql-15-postgis-3 postgresql-15 libgdal-dev gdal-bin libproj-dev
-          libclang-dev clang pkg-config python3-gdal libsqlite3-dev)
+          libclang-dev clang pkg-config python3-gdal libsqlite3-dev chromium)
 # Ubuntu and newer Debian ship another PostgreSQL major version: use what apt has.
 if command -v apt-cache >/dev/null 2>&1 && ! apt-cache show postgresql-15-postgis-3 >/dev/null 2>&1; then
   pg=$(apt-cache search --names-only '^postgresql-[0-9]+-postgis-3$' 2>/dev/null | sed -E 's/^postgresql-([0-9]+)-.*/\1/' | sort -n | tail -1)
@@ -18,6 +18,10 @@ missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
+# The web pages are built with Node.js and npm (any source: a nodejs package that
+# bundles npm must not get Debian's npm on top of it).
+command -v node >/dev/null 2>&1 || missing+=(nodejs)
+command -v npm >/dev/null 2>&1 || missing+=(npm)
 if ! command -v cargo >/dev/null 2>&1; then
   echo "citygrid needs Rust (cargo): install it with rustup, then run this again." >&2
   exit 1

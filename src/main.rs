@@ -34,6 +34,9 @@ enum Command {
     /// Manage API keys for embedding maps.
     #[command(subcommand)]
     Key(cli::key::KeyCommand),
+    /// Unit grids, components and the default reference data of grid management.
+    #[command(subcommand)]
+    Grid(cli::grid::GridCommand),
 }
 
 fn main() -> ExitCode {
@@ -59,6 +62,7 @@ fn main() -> ExitCode {
             Command::Export(args) => cli::export::run(args, config).await,
             Command::User(cmd) => cli::user::run(cmd, config).await,
             Command::Key(cmd) => cli::key::run(cmd, config).await,
+            Command::Grid(cmd) => cli::grid::run(cmd, config).await,
         }
     });
     match result {

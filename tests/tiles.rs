@@ -325,7 +325,10 @@ async fn tile_protocol_cache_and_edits() {
         .iter()
         .filter_map(|l| l["source-layer"].as_str())
         .collect();
-    assert_eq!(source_layers, BTreeSet::from(["pts", "polys", "lines"]));
+    // Every vector layer is drawn (grid management adds its own layers too).
+    for id in ["pts", "polys", "lines"] {
+        assert!(source_layers.contains(id), "{id} missing from the style");
+    }
     assert_eq!(
         client
             .get(server.url("/styles/other.json"))

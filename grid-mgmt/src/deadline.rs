@@ -243,16 +243,40 @@ pub fn deadline(
     calendar: &WorkingCalendar,
     pauses: &[Pause],
 ) -> Result<DateTime<FixedOffset>, DeadlineError> {
-    if limit.unit.uses_calendar() && !calendar.has_working_time() {
+    advance(start, limit.budget(calendar), limit.unit, calendar, pauses)
+}
+
+/// The instant at which `budget` of `unit` clock time (working time for working units,
+/// continuous time otherwise) has run from `start`, with the clock stopped during
+/// `pauses`: [`deadline`] for a budget that is not a whole number of units, e.g. the
+/// time a suspended case had left when it was suspended.
+///
+/// ```
+/// # use chrono::{DateTime, Duration};
+/// # use citygrid_grid_mgmt::{calendar::WorkingCalendar, deadline::{advance, TimeUnit}};
+/// let cal = WorkingCalendar::china_default();
+/// // Friday 2025-03-07 11:00 (+08:00) + 90 working minutes: 60 before lunch, 30 after
+/// let start = DateTime::parse_from_rfc3339("2025-03-07T11:00:00+08:00").unwrap();
+/// let t = advance(start, Duration::minutes(90), TimeUnit::WorkingHours, &cal, &[]).unwrap();
+/// assert_eq!(t.to_rfc3339(), "2025-03-07T14:00:00+08:00");
+/// ```
+pub fn advance(
+    start: DateTime<FixedOffset>,
+    budget: Duration,
+    unit: TimeUnit,
+    calendar: &WorkingCalendar,
+    pauses: &[Pause],
+) -> Result<DateTime<FixedOffset>, DeadlineError> {
+    if unit.uses_calendar() && !calendar.has_working_time() {
         return Err(DeadlineError::NoWorkingTime);
     }
     let pauses = local_pauses(pauses, calendar)?;
-    let mut remaining = limit.budget(calendar);
+    let mut remaining = budget;
     if remaining <= Duration::zero() {
         return Ok(start);
     }
     let from = local(start, calendar);
-    for (a, b) in running_spans(from, limit.unit, calendar, &pauses) {
+    for (a, b) in running_spans(from, unit, calendar, &pauses) {
         let len = b - a;
         if remaining <= len {
             let naive = a

@@ -404,6 +404,16 @@ pub fn generate(
     community: &CommunityCode,
     opts: &GridOptions,
 ) -> Result<Vec<GridCell>, GridGenError> {
+    check_options(opts)?;
+    let bbox = check_lonlat(area)?;
+    let tm = local_frame(bbox);
+    let projected = project(&tm, area);
+    let cells = generate_in_frame(&projected, admin, street, community, opts)?;
+    Ok(finish(&tm, cells, opts.cell_size_m))
+}
+
+/// Check the options of [`generate`].
+fn check_options(opts: &GridOptions) -> Result<(), GridGenError> {
     let size = opts.cell_size_m;
     if !(1.0..=10_000.0).contains(&size) {
         return Err(GridGenError::BadOption(
@@ -418,9 +428,118 @@ pub fn generate(
             "max_ratio must be finite and at least 1 + min_ratio",
         ));
     }
+    Ok(())
+}
+
+/// The community blocks of [`generate_communities`]: one generated community.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CommunityGrids {
+    /// The community's code (numbered west → east, then north → south).
+    pub community: CommunityCode,
+    /// The community's area in lon/lat (the part of the input area in its block).
+    pub area: MultiPolygon<f64>,
+    /// Its unit grids.
+    pub cells: Vec<GridCell>,
+}
+
+/// Divide an area too large for one community (more than 999 grids) into communities:
+/// square blocks of `block_cells` × `block_cells` cells (at most 31, so a block holds at
+/// most 961 full cells) aligned on the cell lattice of one local frame, each generated
+/// like [`generate`] in that same frame, so that grids of neighbouring communities share
+/// their edges exactly. Communities are numbered from `first_community` west → east, then
+/// north → south; blocks the area does not reach are skipped.
+pub fn generate_communities(
+    area: &MultiPolygon<f64>,
+    admin: &AdminCode,
+    street: &StreetCode,
+    first_community: u16,
+    block_cells: u32,
+    opts: &GridOptions,
+) -> Result<Vec<CommunityGrids>, GridGenError> {
+    check_options(opts)?;
+    if !(1..=31).contains(&block_cells) {
+        return Err(GridGenError::BadOption(
+            "block_cells must be between 1 and 31",
+        ));
+    }
     let bbox = check_lonlat(area)?;
     let tm = local_frame(bbox);
+    let size = opts.cell_size_m;
     let projected = project(&tm, area);
+    let lb = projected.bounding_rect().ok_or(GridGenError::EmptyArea)?;
+    if (lb.width() + lb.height()) / size > 100_000.0 {
+        return Err(GridGenError::BadOption(
+            "cell_size_m is too small for the extent of the area (more than 100,000 rows and columns)",
+        ));
+    }
+    let local = node(&projected, size);
+    let block = size * f64::from(block_cells);
+    let col0 = (lb.min().x / block).floor() as i64;
+    let col1 = (lb.max().x / block).ceil() as i64;
+    let top = (lb.max().y / block).ceil() as i64;
+    let bottom = (lb.min().y / block).floor() as i64;
+    let mut found: Vec<(CommunityCode, MultiPolygon<f64>, Vec<LocalCell>)> = Vec::new();
+    let mut next = u32::from(first_community);
+    for r in (bottom..top).rev() {
+        for c in col0..col1 {
+            let rect = Rect::new(
+                Coord {
+                    x: snap(c as f64 * block),
+                    y: snap(r as f64 * block),
+                },
+                Coord {
+                    x: snap((c + 1) as f64 * block),
+                    y: snap((r + 1) as f64 * block),
+                },
+            )
+            .to_polygon();
+            let piece = snap_mp(&local.intersection(&rect));
+            if piece.unsigned_area() <= size * size * 1e-6 {
+                continue;
+            }
+            if next > 999 {
+                return Err(GridGenError::BadOption(
+                    "the area needs more than 999 communities; use a larger cell size",
+                ));
+            }
+            let community: CommunityCode = format!("{next:03}").parse()?;
+            next += 1;
+            let cells = generate_in_frame(&piece, admin, street, &community, opts)?;
+            found.push((community, piece, cells));
+        }
+    }
+    if found.is_empty() {
+        return Err(GridGenError::EmptyArea);
+    }
+    // node all grids together (neighbours across community edges too), then split again
+    let counts: Vec<usize> = found.iter().map(|(_, _, cells)| cells.len()).collect();
+    let all: Vec<LocalCell> = found
+        .iter_mut()
+        .flat_map(|(_, _, cells)| std::mem::take(cells))
+        .collect();
+    let mut finished = finish(&tm, all, size).into_iter();
+    Ok(found
+        .into_iter()
+        .zip(counts)
+        .map(|((community, piece, _), n)| CommunityGrids {
+            area: unproject(&tm, &piece).orient(Direction::Default),
+            community,
+            cells: finished.by_ref().take(n).collect(),
+        })
+        .collect())
+}
+
+/// [`generate`] for an area already projected to a local frame (codes and local geometry;
+/// [`finish`] brings them back to lon/lat).
+fn generate_in_frame(
+    projected: &MultiPolygon<f64>,
+    admin: &AdminCode,
+    street: &StreetCode,
+    community: &CommunityCode,
+    opts: &GridOptions,
+) -> Result<Vec<LocalCell>, GridGenError> {
+    check_options(opts)?;
+    let size = opts.cell_size_m;
     let lb = projected.bounding_rect().ok_or(GridGenError::EmptyArea)?;
     let area_local = projected.unsigned_area();
     if area_local <= 0.0 {
@@ -440,7 +559,7 @@ pub fn generate(
             "cell_size_m is too small for the extent of the area (more than 100,000 rows and columns)",
         ));
     }
-    let local = node(&projected, size);
+    let local = node(projected, size);
     // column k spans [k·size, (k+1)·size]; row r spans [(top−r−1)·size, (top−r)·size]
     let col0 = (lb.min().x / size).floor() as i64;
     let col1 = (lb.max().x / size).ceil() as i64;
@@ -625,21 +744,131 @@ pub fn generate(
             .then(a.cx.total_cmp(&b.cx))
     });
 
-    // 5. back to lon/lat
+    // 5. codes (geometry stays in the local frame until [`finish`])
     groups
         .into_iter()
         .zip(1u16..)
         .map(|(g, seq)| {
-            let geometry = unproject(&tm, &g.geom).orient(Direction::Default);
-            Ok(GridCell {
+            Ok(LocalCell {
                 code: GridCode::new(admin, street, community, seq)?,
-                area_m2: ground_area(&geometry),
-                geometry,
+                geom: g.geom,
                 row: g.row as u32,
                 col: g.col as u32,
             })
         })
         .collect()
+}
+
+/// A generated grid still in the local frame.
+struct LocalCell {
+    code: GridCode,
+    geom: MultiPolygon<f64>,
+    row: u32,
+    col: u32,
+}
+
+/// Nodes the cells against each other (see [`node_shared`]) and brings them back to
+/// lon/lat with their ground areas.
+fn finish(tm: &TransverseMercator, mut cells: Vec<LocalCell>, size: f64) -> Vec<GridCell> {
+    let mut geoms: Vec<MultiPolygon<f64>> = cells
+        .iter_mut()
+        .map(|c| std::mem::replace(&mut c.geom, MultiPolygon(Vec::new())))
+        .collect();
+    node_shared(&mut geoms, size);
+    cells
+        .into_iter()
+        .zip(geoms)
+        .map(|(c, g)| {
+            let geometry = unproject(tm, &g).orient(Direction::Default);
+            GridCell {
+                code: c.code,
+                area_m2: ground_area(&geometry),
+                geometry,
+                row: c.row,
+                col: c.col,
+            }
+        })
+        .collect()
+}
+
+/// Inserts into every ring each vertex of the other polygons that lies on one of its
+/// edges (a T-junction), so that neighbours share identical vertex lists along their
+/// common edges. Without it, a straight edge of the local frame and the same edge split
+/// at a neighbour's vertex map to slightly different lines in lon/lat (the projection is
+/// not linear), leaving sub-millimetre overlaps and gaps that `ST_Overlaps` reports.
+fn node_shared(polys: &mut [MultiPolygon<f64>], size: f64) {
+    const TOL: f64 = 1e-4;
+    let key = |c: &Coord<f64>| ((c.x / size).floor() as i64, (c.y / size).floor() as i64);
+    let mut buckets: HashMap<(i64, i64), Vec<Coord<f64>>> = HashMap::new();
+    for p in polys.iter() {
+        for poly in &p.0 {
+            for ring in std::iter::once(poly.exterior()).chain(poly.interiors()) {
+                for c in &ring.0 {
+                    buckets.entry(key(c)).or_default().push(*c);
+                }
+            }
+        }
+    }
+    for v in buckets.values_mut() {
+        v.sort_by(|a, b| a.x.total_cmp(&b.x).then(a.y.total_cmp(&b.y)));
+        v.dedup();
+    }
+    let node_ring = |ring: &LineString<f64>| -> LineString<f64> {
+        let mut out: Vec<Coord<f64>> = Vec::with_capacity(ring.0.len());
+        for seg in ring.lines() {
+            let (p, q) = (seg.start, seg.end);
+            out.push(p);
+            let (dx, dy) = (q.x - p.x, q.y - p.y);
+            let len2 = dx * dx + dy * dy;
+            if len2 <= 0.0 {
+                continue;
+            }
+            let len = len2.sqrt();
+            let (k0, k1) = (
+                key(&Coord {
+                    x: p.x.min(q.x) - TOL,
+                    y: p.y.min(q.y) - TOL,
+                }),
+                key(&Coord {
+                    x: p.x.max(q.x) + TOL,
+                    y: p.y.max(q.y) + TOL,
+                }),
+            );
+            let mut cuts: Vec<(f64, Coord<f64>)> = Vec::new();
+            for i in k0.0..=k1.0 {
+                for j in k0.1..=k1.1 {
+                    for c in buckets.get(&(i, j)).map(Vec::as_slice).unwrap_or(&[]) {
+                        if *c == p || *c == q {
+                            continue;
+                        }
+                        let t = ((c.x - p.x) * dx + (c.y - p.y) * dy) / len2;
+                        if t * len <= TOL || (1.0 - t) * len <= TOL {
+                            continue;
+                        }
+                        let dist = ((c.x - p.x) * dy - (c.y - p.y) * dx).abs() / len;
+                        if dist < TOL {
+                            cuts.push((t, *c));
+                        }
+                    }
+                }
+            }
+            cuts.sort_by(|a, b| a.0.total_cmp(&b.0));
+            out.extend(cuts.into_iter().map(|(_, c)| c));
+        }
+        if let Some(&first) = out.first() {
+            out.push(first);
+        }
+        out.dedup();
+        LineString(out)
+    };
+    for p in polys.iter_mut() {
+        for poly in p.0.iter_mut() {
+            *poly = Polygon::new(
+                node_ring(poly.exterior()),
+                poly.interiors().iter().map(&node_ring).collect(),
+            );
+        }
+    }
 }
 
 /// Two grids that overlap.
@@ -1035,5 +1264,45 @@ mod tests {
         assert!(r.overlaps.is_empty());
         assert_eq!(r.gaps.len(), 1);
         assert!((r.gaps[0].area_m2 - cell).abs() < 0.03 * cell);
+    }
+
+    #[test]
+    fn large_area_is_split_into_communities_sharing_exact_edges() {
+        // about 1.9 km × 1.3 km: with 300 m blocks (3 × 3 cells of 100 m) many communities
+        let area = MultiPolygon(vec![Polygon::new(
+            ring(&[
+                (114.2600, 30.6000),
+                (114.2800, 30.6010),
+                (114.2790, 30.6120),
+                (114.2610, 30.6110),
+                (114.2600, 30.6000),
+            ]),
+            vec![],
+        )]);
+        let (a, s, _) = codes();
+        let out = generate_communities(&area, &a, &s, 1, 3, &GridOptions::default()).unwrap();
+        assert!(out.len() > 20, "{} communities", out.len());
+        assert_eq!(out[0].community.as_str(), "001");
+        let total: f64 = out.iter().flat_map(|c| &c.cells).map(|c| c.area_m2).sum();
+        let expect = ground_area(&area);
+        assert!(
+            ((total - expect) / expect).abs() < 0.005,
+            "{total} vs {expect}"
+        );
+        // every vertex of a grid that lies on another grid's edge is a vertex of that
+        // edge too (no T-junctions), across community borders as well
+        let all: Vec<&MultiPolygon<f64>> = out
+            .iter()
+            .flat_map(|c| c.cells.iter().map(|g| &g.geometry))
+            .collect();
+        let ids: Vec<String> = (0..all.len()).map(|i| i.to_string()).collect();
+        let pairs: Vec<(&str, &MultiPolygon<f64>)> = ids
+            .iter()
+            .map(String::as_str)
+            .zip(all.iter().copied())
+            .collect();
+        let report = validate(&pairs, Some(&area), 0.01).unwrap();
+        assert!(report.overlaps.is_empty(), "{:?}", report.overlaps);
+        assert!(generate_communities(&area, &a, &s, 1, 40, &GridOptions::default()).is_err());
     }
 }

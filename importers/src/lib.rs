@@ -1,1 +1,35 @@
-//! Being written.
+//! # citygrid-importers
+//!
+//! Getting data into citygrid's PostGIS:
+//!
+//! - [`vector`]: any GDAL vector source (Shapefile, GeoPackage, GeoJSON, DXF, CSV with
+//!   coordinates, KML, FlatGeobuf, GML…) into layers `layers."<id>"` + `layer_catalog`;
+//! - [`osm`]: an OSM extract into standard layers and city components;
+//! - [`crs`] and [`chinacrs`]: source CRSs through PROJ, GCJ-02 and BD-09 by hand;
+//! - `raster`: orthophoto tile pyramids.
+//!
+//! The vector path: [`reader`] (GDAL on its own thread) → [`pipeline`] (conversion
+//! workers: [`geometry`] normalisation, [`fields`] and [`copy`] encoding) → [`stage`]
+//! (binary COPY into a staging table, repair, index) → [`catalog`] (atomic swap,
+//! catalogue row, NOTIFY). See `importers/README.md`.
+
+pub mod catalog;
+pub mod chinacrs;
+pub mod copy;
+pub mod crs;
+pub mod error;
+pub mod fields;
+pub mod geometry;
+pub mod naming;
+pub mod osm;
+pub mod pipeline;
+pub mod progress;
+pub mod reader;
+pub mod stage;
+pub mod vector;
+
+pub use error::ImportError;
+pub use pipeline::Cancel;
+pub use progress::ProgressMode;
+pub use vector::{import_vector, ImportReport, LayerReport, VectorOptions};
+pub mod raster;

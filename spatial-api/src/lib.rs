@@ -14,6 +14,10 @@ pub mod catalog;
 pub mod error;
 pub mod layers;
 pub mod metrics;
+pub mod mgmt;
+pub mod ogc;
+pub mod pages;
+pub mod query;
 pub mod router;
 pub mod routes;
 pub mod state;
@@ -60,6 +64,7 @@ pub async fn serve(config: Config, pool: PgPool, listener: TcpListener) -> anyho
         Arc::clone(&state.catalog),
         state.pool.clone(),
     ));
+    mgmt::spawn_tasks(&state);
     let addr = listener.local_addr()?;
     let app = app(state.clone());
     // Scripts and tests read this line to learn the address.

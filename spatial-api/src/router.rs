@@ -12,7 +12,6 @@ use axum::routing::MethodRouter;
 use axum::Router;
 use serde::Serialize;
 use serde_json::Value;
-use tower_http::limit::RequestBodyLimitLayer;
 
 use crate::auth::{self, Access};
 use crate::error::error_body;
@@ -88,8 +87,9 @@ impl RouteTable {
             .fallback(not_found)
             .method_not_allowed_fallback(method_not_allowed)
             .layer(middleware::from_fn_with_state(state.clone(), auth::resolve))
+            .layer(middleware::from_fn(crate::pages::edge))
             .layer(DefaultBodyLimit::max(max_body))
-            .layer(RequestBodyLimitLayer::new(max_body))
+            .layer(middleware::from_fn_with_state(state.clone(), limit_body))
             .layer(middleware::from_fn(json_errors))
             .layer(middleware::from_fn(security_headers))
             .layer(tower_http::timeout::TimeoutLayer::with_status_code(
@@ -102,6 +102,50 @@ impl RouteTable {
             ))
             .with_state(state)
     }
+}
+
+/// The hard cap on an upload route's body, whatever the configuration says.
+pub const UPLOAD_CAP_BYTES: usize = 64 * 1024 * 1024;
+
+/// Whether a route takes uploads (photos): its body may be `max_upload_bytes`.
+pub fn is_upload_route(pattern: &str) -> bool {
+    pattern.ends_with("/photos")
+}
+
+/// Refuses a declared body over the route's limit at once (413), before any of it
+/// is read: `max_upload_bytes` on upload routes, `max_body_bytes` elsewhere. Bodies
+/// without a length are bounded by the extractors' limits.
+async fn limit_body(
+    axum::extract::State(state): axum::extract::State<AppState>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let upload = request
+        .extensions()
+        .get::<axum::extract::MatchedPath>()
+        .is_some_and(|p| is_upload_route(p.as_str()));
+    let limit = if upload {
+        state.config.max_upload_bytes.min(UPLOAD_CAP_BYTES)
+    } else {
+        state.config.max_body_bytes
+    };
+    let declared = request
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > limit as u64) {
+        return (
+            StatusCode::PAYLOAD_TOO_LARGE,
+            error_body(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "request body too large",
+                serde_json::json!({ "limit_bytes": limit }),
+            ),
+        )
+            .into_response();
+    }
+    next.run(request).await
 }
 
 async fn not_found(request: Request) -> Response {
@@ -144,7 +188,7 @@ async fn json_errors(request: Request, next: Next) -> Response {
         .headers()
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.contains("json") || v.contains("xml"));
+        .is_some_and(|v| v.contains("json") || v.contains("xml") || v.contains("html"));
     if is_json {
         return response;
     }

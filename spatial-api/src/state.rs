@@ -25,6 +25,8 @@ pub struct AppState {
     pub catalog: Arc<Registry>,
     /// The vector layers in memory and the tile cache.
     pub layers: Arc<LayerStore>,
+    /// Grid management: cached reference data and the outbox wake-up.
+    pub mgmt: Arc<crate::mgmt::MgmtState>,
 }
 
 impl AppState {
@@ -36,6 +38,7 @@ impl AppState {
             metrics: Arc::new(Metrics::default()),
             catalog: Arc::new(Registry::default()),
             layers: Arc::new(LayerStore::new(config.tile_cache_bytes)),
+            mgmt: Arc::new(crate::mgmt::MgmtState::default()),
             config: Arc::new(config),
         }
     }

@@ -7,7 +7,7 @@ use anyhow::Context;
 use citygrid_db::Config;
 use citygrid_spatial_api::accounts;
 use citygrid_spatial_api::auth::Role;
-use clap::Args;
+use clap::{Args, Parser};
 use sqlx::PgPool;
 
 /// `citygrid demo`.
@@ -82,12 +82,65 @@ async fn seed_accounts(pool: &PgPool, home: &Path) -> anyhow::Result<Vec<(String
     Ok(passwords)
 }
 
+/// Parses a subcommand's arguments the way the command line would.
+#[derive(Parser)]
+struct Wrap<T: Args> {
+    #[command(flatten)]
+    args: T,
+}
+
+fn parse<T: Args>(argv: &[&str]) -> anyhow::Result<T> {
+    let argv = std::iter::once("citygrid").chain(argv.iter().copied());
+    Ok(Wrap::<T>::try_parse_from(argv)?.args)
+}
+
+async fn has_layer(pool: &PgPool, id: &str) -> anyhow::Result<bool> {
+    let found: Option<i32> = sqlx::query_scalar("SELECT 1 FROM layer_catalog WHERE id = $1")
+        .bind(id)
+        .fetch_optional(pool)
+        .await?;
+    Ok(found.is_some())
+}
+
+/// Imports the bundled sample city once: the Helsinki OSM extract (layers and
+/// city components) and the sample orthophoto.
+async fn import_sample(pool: &PgPool, config: &Config, data: &Path) -> anyhow::Result<()> {
+    let osm = data.join("helsinki.osm.pbf");
+    if !has_layer(pool, "osm_buildings").await? {
+        anyhow::ensure!(
+            osm.exists(),
+            "the sample data {} is missing: run the demo from the project folder or pass --data",
+            osm.display()
+        );
+        println!("importing the sample city {} …", osm.display());
+        let args: super::import::OsmArgs = parse(&[&osm.to_string_lossy()])?;
+        super::import::run(super::import::ImportCommand::Osm(args), config.clone()).await?;
+    }
+    let ortho = data.join("ortho_osbs_10cm_utm17.tif");
+    if !has_layer(pool, "ortho_osbs").await? && ortho.exists() {
+        println!("importing the sample orthophoto {} …", ortho.display());
+        let args: super::raster::RasterArgs = parse(&[
+            &ortho.to_string_lossy(),
+            "--layer",
+            "ortho_osbs",
+            "--title",
+            "NEON orthophoto 10 cm (sample)",
+        ])?;
+        super::raster::run(args, config.clone()).await?;
+    }
+    Ok(())
+}
+
 /// Runs the demo.
 pub async fn run(args: DemoArgs, mut config: Config) -> anyhow::Result<()> {
     if let Some(bind) = args.bind {
         config.bind = bind;
     }
     let pool = super::database(&config).await?;
+    import_sample(&pool, &config, &args.data).await?;
+    super::seed::demo(&pool)
+        .await
+        .context("cannot seed the demo's grid-management data")?;
     let passwords = seed_accounts(&pool, &config.home).await?;
     pool.close().await;
     println!(

@@ -1,13 +1,20 @@
-//! `citygrid import vector|osm|raster`. (Being written: the importers issue.)
+//! `citygrid import vector|osm|raster`.
+
+use std::path::PathBuf;
+use std::time::Duration;
 
 use citygrid_db::Config;
+use citygrid_importers::osm::{self, OsmOptions};
+use citygrid_importers::{Cancel, ImportError, ImportReport, ProgressMode, VectorOptions};
 use clap::{Args, Subcommand};
 
 /// What to import.
 #[derive(Subcommand)]
 pub enum ImportCommand {
-    /// Any GDAL vector source into a PostGIS layer.
+    /// Any GDAL vector source (Shapefile, GeoPackage, GeoJSON, DXF, CSV, KML, FlatGeobuf, GML…) into PostGIS layers.
     Vector(VectorArgs),
+    /// An OpenStreetMap extract into buildings, roads, water, landuse, POIs and city components.
+    Osm(OsmArgs),
     /// An orthophoto/GeoTIFF into a Web Mercator tile pyramid.
     Raster(super::raster::RasterArgs),
 }
@@ -16,7 +23,47 @@ pub enum ImportCommand {
 #[derive(Args)]
 pub struct VectorArgs {
     /// The file to import.
-    pub file: std::path::PathBuf,
+    pub file: PathBuf,
+    /// Layer id (default: the file name, sanitised); the prefix of the ids of a multi-layer source.
+    #[arg(long)]
+    pub layer: Option<String>,
+    /// CRS of the coordinates, overriding the file's: EPSG:n, gcj02 or bd09.
+    #[arg(long)]
+    pub source_crs: Option<String>,
+    /// Import only this layer of a multi-layer source (GeoPackage, KML…).
+    #[arg(long)]
+    pub source_layer: Option<String>,
+    /// Text encoding of the file when it does not declare one (e.g. GBK, CP936, Big5).
+    #[arg(long)]
+    pub encoding: Option<String>,
+    /// CSV: the column holding X / longitude.
+    #[arg(long)]
+    pub x_field: Option<String>,
+    /// CSV: the column holding Y / latitude.
+    #[arg(long)]
+    pub y_field: Option<String>,
+    /// Replace the layer if it exists.
+    #[arg(long)]
+    pub replace: bool,
+    /// Layer title for the catalogue.
+    #[arg(long)]
+    pub title: Option<String>,
+}
+
+/// `citygrid import osm`.
+#[derive(Args)]
+pub struct OsmArgs {
+    /// The extract (.osm.pbf or .osm).
+    pub file: PathBuf,
+    /// Prefix of the layer ids: <prefix>_buildings, _roads, _water, _landuse, _pois, _components.
+    #[arg(long, default_value = "osm")]
+    pub prefix: String,
+    /// 6-digit GB/T 2260 code that component ids start with.
+    #[arg(long, default_value = osm::DEFAULT_ADMIN_CODE)]
+    pub admin_code: String,
+    /// Replace the layers if they exist.
+    #[arg(long)]
+    pub replace: bool,
 }
 
 /// Runs one `import` command.
@@ -24,10 +71,109 @@ pub async fn run(command: ImportCommand, config: Config) -> anyhow::Result<()> {
     match command {
         ImportCommand::Raster(args) => super::raster::run(args, config).await,
         ImportCommand::Vector(args) => {
-            anyhow::bail!(
-                "importing {} is not available in this build yet",
-                args.file.display()
-            )
+            if !args.file.exists() {
+                return Err(ImportError::NotFound(args.file).into());
+            }
+            let options = VectorOptions {
+                file: args.file,
+                layer: args.layer,
+                source_crs: args.source_crs,
+                source_layer: args.source_layer,
+                encoding: args.encoding,
+                x_field: args.x_field,
+                y_field: args.y_field,
+                replace: args.replace,
+                title: args.title,
+            };
+            let pool = super::database(&config).await?;
+            let report = with_ctrl_c(|cancel| async move {
+                citygrid_importers::import_vector(&pool, &options, &cancel, ProgressMode::detect())
+                    .await
+            })
+            .await?;
+            print_summary(&report);
+            Ok(())
+        }
+        ImportCommand::Osm(args) => {
+            if !args.file.exists() {
+                return Err(ImportError::NotFound(args.file).into());
+            }
+            let options = OsmOptions {
+                file: args.file,
+                prefix: args.prefix,
+                admin_code: args.admin_code,
+                replace: args.replace,
+            };
+            let pool = super::database(&config).await?;
+            let report = with_ctrl_c(|cancel| async move {
+                osm::import_osm(&pool, &options, &cancel, ProgressMode::detect()).await
+            })
+            .await?;
+            print_summary(&report);
+            Ok(())
         }
     }
+}
+
+/// Runs an import that stops (and rolls back) on Ctrl-C.
+async fn with_ctrl_c<F, Fut>(import: F) -> Result<ImportReport, ImportError>
+where
+    F: FnOnce(Cancel) -> Fut,
+    Fut: std::future::Future<Output = Result<ImportReport, ImportError>>,
+{
+    let cancel = Cancel::new();
+    let watcher = {
+        let cancel = cancel.clone();
+        tokio::spawn(async move {
+            if tokio::signal::ctrl_c().await.is_ok() {
+                eprintln!("citygrid: interrupted, rolling back…");
+                cancel.cancel();
+            }
+        })
+    };
+    let waiter = cancel.clone();
+    let result = tokio::select! {
+        result = import(cancel) => result,
+        // The import notices the flag and rolls back by itself; this is the backstop
+        // for a step that does not (dropping the transaction rolls it back too).
+        _ = async { waiter.cancelled().await; tokio::time::sleep(Duration::from_secs(10)).await } => {
+            Err(ImportError::Interrupted)
+        }
+    };
+    watcher.abort();
+    result
+}
+
+fn print_summary(report: &ImportReport) {
+    println!(
+        "{:<32} {:<16} {:>10} {:>10} {:>9} {:>9} {:>9} {:>8} {:>10}",
+        "layer", "geometry", "read", "written", "repaired", "empty", "invalid", "seconds", "rows/s"
+    );
+    let mut total = 0;
+    for l in &report.layers {
+        let s = &l.stats;
+        total += s.written;
+        println!(
+            "{:<32} {:<16} {:>10} {:>10} {:>9} {:>9} {:>9} {:>8.2} {:>10.0}",
+            l.id,
+            l.geometry_type,
+            s.read,
+            s.written,
+            s.repaired,
+            s.skipped_empty,
+            s.skipped_invalid,
+            s.seconds,
+            s.rows_per_second
+        );
+    }
+    let rate = if report.seconds > 0.0 {
+        total as f64 / report.seconds
+    } else {
+        0.0
+    };
+    println!(
+        "imported {} layer(s), {total} rows in {:.2} s ({rate:.0} rows/s)",
+        report.layers.len(),
+        report.seconds
+    );
 }

@@ -3,9 +3,11 @@
 pub mod db;
 pub mod demo;
 pub mod export;
+pub mod grid;
 pub mod import;
 pub mod key;
 pub mod raster;
+pub mod seed;
 pub mod serve;
 pub mod user;
 

@@ -271,12 +271,16 @@ pub async fn style(
             layers.extend(style_layers_for(m));
         }
     }
-    let bounds = union_bounds(&readable);
+    // Centre on the city (the vector layers); rasters may lie anywhere.
+    let city: Vec<LayerMeta> = vectors.iter().map(|m| (*m).clone()).collect();
+    let bounds = union_bounds(if city.is_empty() { &readable } else { &city });
+    let span = (bounds[2] - bounds[0]).max(bounds[3] - bounds[1]).max(1e-6);
+    let zoom = (360.0 / span).log2().clamp(1.0, 17.0).floor();
     Ok(Json(json!({
         "version": 8,
         "name": "citygrid default",
         "center": [(bounds[0] + bounds[2]) / 2.0, (bounds[1] + bounds[3]) / 2.0],
-        "zoom": 14,
+        "zoom": zoom,
         "sources": sources,
         "layers": layers,
     })))

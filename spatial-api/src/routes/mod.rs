@@ -77,6 +77,10 @@ pub fn table() -> RouteTable {
             Access::Roles(ADMIN),
             get(route_list),
         )
+        .with(crate::pages::routes)
+        .with(crate::mgmt::routes)
+        .with(crate::ogc::routes)
+        .with(crate::query::routes)
 }
 
 /// `GET /api/routes`: the route table with each route's access policy.

@@ -1,0 +1,258 @@
+//! The layer catalogue (`layer_catalog`): checks before an import, the swap of a
+//! staged table into place with its catalogue row and `NOTIFY`, and default zooms.
+//!
+//! Default `min_zoom` (the lowest zoom at which the layer is drawn):
+//!
+//! | geometry | min_zoom |
+//! |---|---|
+//! | points | 14 |
+//! | lines | 10 |
+//! | polygons, features typically < 1 km across | 10 |
+//! | polygons, typically 1–10 km across (parks, districts of a town) | 8 |
+//! | polygons, typically > 10 km across (districts, counties) | 5 |
+//! | mixed / collections | 10 |
+//!
+//! "Typically" is the mean of the square root of each feature's bounding-box area.
+//! `max_zoom` is 22.
+
+use serde::Serialize;
+use sqlx::PgConnection;
+
+use crate::error::{DbContext, ImportError};
+use crate::fields::CatalogField;
+use crate::naming::{layer_table, quote_ident};
+use crate::stage::Staged;
+
+/// The default maximum zoom.
+pub const MAX_ZOOM: i32 = 22;
+
+/// Default `min_zoom` for a geometry family (0 points, 1 lines, 2 polygons,
+/// 3 mixed) and the typical feature size in degrees.
+pub fn default_min_zoom(family: u8, typical_size_deg: Option<f64>) -> i32 {
+    match family {
+        0 => 14,
+        2 => match typical_size_deg {
+            Some(s) if s > 0.1 => 5,
+            Some(s) if s > 0.01 => 8,
+            _ => 10,
+        },
+        _ => 10,
+    }
+}
+
+/// Import statistics kept in the catalogue row.
+#[derive(Debug, Clone, Default, Serialize, PartialEq)]
+pub struct ImportStats {
+    /// Features read from the source.
+    pub read: u64,
+    /// Rows in the layer.
+    pub written: u64,
+    /// Geometries repaired (rings closed, degenerate parts dropped, `ST_MakeValid`).
+    pub repaired: u64,
+    /// Features without geometry, or with an empty one.
+    pub skipped_empty: u64,
+    /// Features whose geometry could not be used.
+    pub skipped_invalid: u64,
+    /// Wall-clock seconds for this layer.
+    pub seconds: f64,
+    /// Rows written per second.
+    pub rows_per_second: f64,
+    /// Source layer name.
+    pub source_layer: String,
+}
+
+/// Everything the catalogue row says about a layer.
+#[derive(Debug, Clone)]
+pub struct CatalogEntry {
+    /// Layer id.
+    pub id: String,
+    /// `--title`, kept over any previous title.
+    pub title: Option<String>,
+    /// Title for a new layer without `--title`.
+    pub default_title: String,
+    /// `Point`, …, `Geometry`.
+    pub geometry_type: String,
+    /// The file, as given.
+    pub source_file: String,
+    /// `EPSG:4547`, `gcj02`…
+    pub source_crs: String,
+    /// Attribute columns.
+    pub fields: Vec<CatalogField>,
+    /// Rows.
+    pub feature_count: i64,
+    /// [west, south, east, north].
+    pub bounds: Option<[f64; 4]>,
+    /// Lowest zoom drawn.
+    pub min_zoom: i32,
+    /// Statistics.
+    pub stats: ImportStats,
+}
+
+/// The comment that marks a table in schema `layers` as written by an importer;
+/// only such tables are ever replaced.
+pub const IMPORTED_MARK: &str = "citygrid import";
+
+/// What already goes by a layer id.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Existing {
+    /// Nothing.
+    None,
+    /// An imported vector layer (or a catalogue row without its table).
+    Imported,
+    /// A raster layer.
+    Raster,
+    /// A table citygrid maintains itself (unit grids, components, cases…).
+    Managed,
+}
+
+/// What goes by layer id `id`.
+pub async fn existing(conn: &mut PgConnection, id: &str) -> Result<Existing, ImportError> {
+    let (kind, table, comment): (Option<String>, Option<String>, Option<String>) = sqlx::query_as(
+        "SELECT (SELECT kind FROM layer_catalog WHERE id = $1),
+                to_regclass($2)::text,
+                obj_description(to_regclass($2), 'pg_class')",
+    )
+    .bind(id)
+    .bind(layer_table(id))
+    .fetch_one(&mut *conn)
+    .await
+    .db("reading the layer catalogue")?;
+    Ok(match (kind.as_deref(), table, comment) {
+        (Some("raster"), _, _) => Existing::Raster,
+        (_, Some(_), Some(c)) if c.starts_with(IMPORTED_MARK) => Existing::Imported,
+        (_, Some(_), _) => Existing::Managed,
+        (Some(_), None, _) => Existing::Imported,
+        (None, None, _) => Existing::None,
+    })
+}
+
+/// Fails unless every id may be written: new, or an imported layer and `replace`.
+pub async fn check_targets(
+    conn: &mut PgConnection,
+    ids: &[String],
+    replace: bool,
+) -> Result<(), ImportError> {
+    for id in ids {
+        match existing(conn, id).await? {
+            Existing::None => {}
+            Existing::Raster => {
+                return Err(ImportError::Invalid(format!(
+                    "layer {id} is a raster layer: choose another id with --layer"
+                )))
+            }
+            Existing::Managed => {
+                return Err(ImportError::Invalid(format!(
+                    "layer {id} is maintained by citygrid itself, not imported: choose another id with --layer"
+                )))
+            }
+            Existing::Imported if !replace => return Err(ImportError::Exists(id.clone())),
+            Existing::Imported => {}
+        }
+    }
+    Ok(())
+}
+
+/// Inside the caller's transaction: replaces layer `entry.id` with the staged table
+/// (renaming its indexes to `<id>:pkey` and `<id>:geom`), upserts the catalogue row (version + 1) and
+/// announces the change on [`citygrid_db::LAYER_CHANNEL`]. Returns the new version.
+pub async fn swap_in(
+    conn: &mut PgConnection,
+    staged: &Staged,
+    entry: &CatalogEntry,
+    replace: bool,
+) -> Result<i64, ImportError> {
+    let id = &entry.id;
+    sqlx::query("SELECT pg_advisory_xact_lock(hashtext('citygrid.layer'), hashtext($1))")
+        .bind(id)
+        .execute(&mut *conn)
+        .await
+        .db("locking the layer")?;
+    // Checked again under the lock: another import may have finished meanwhile.
+    check_targets(conn, std::slice::from_ref(id), replace).await?;
+    let statements = [
+        format!("DROP TABLE IF EXISTS {}", layer_table(id)),
+        format!(
+            "ALTER TABLE {} RENAME TO {}",
+            layer_table(&staged.table),
+            quote_ident(id)
+        ),
+        format!(
+            "ALTER INDEX layers.{} RENAME TO {}",
+            quote_ident(&staged.pkey_index),
+            quote_ident(&format!("{id}:pkey"))
+        ),
+        format!(
+            "ALTER INDEX layers.{} RENAME TO {}",
+            quote_ident(&staged.geom_index),
+            quote_ident(&format!("{id}:geom"))
+        ),
+    ];
+    for sql in &statements {
+        sqlx::query(sql)
+            .execute(&mut *conn)
+            .await
+            .db(&format!("replacing layer {id}"))?;
+    }
+    let fields = serde_json::to_value(&entry.fields).unwrap_or_default();
+    let stats = serde_json::to_value(&entry.stats).unwrap_or_default();
+    let bounds: Option<Vec<f64>> = entry.bounds.map(|b| b.to_vec());
+    let (version,): (i64,) = sqlx::query_as(
+        "INSERT INTO layer_catalog (id, title, kind, geometry_type, source_file, source_crs, srid,
+                                    fields, feature_count, bounds, min_zoom, max_zoom, import_stats,
+                                    version, imported_at, updated_at)
+         VALUES ($1, COALESCE($2, $3), 'vector', $4, $5, $6, 4326, $7, $8, $9, $10, $11, $12, 1, now(), now())
+         ON CONFLICT (id) DO UPDATE SET
+             title = COALESCE($2, layer_catalog.title),
+             kind = 'vector',
+             geometry_type = EXCLUDED.geometry_type,
+             source_file = EXCLUDED.source_file,
+             source_crs = EXCLUDED.source_crs,
+             srid = 4326,
+             fields = EXCLUDED.fields,
+             feature_count = EXCLUDED.feature_count,
+             bounds = EXCLUDED.bounds,
+             min_zoom = EXCLUDED.min_zoom,
+             max_zoom = EXCLUDED.max_zoom,
+             import_stats = EXCLUDED.import_stats,
+             version = layer_catalog.version + 1,
+             imported_at = now(),
+             updated_at = now()
+         RETURNING version",
+    )
+    .bind(id)
+    .bind(&entry.title)
+    .bind(&entry.default_title)
+    .bind(&entry.geometry_type)
+    .bind(&entry.source_file)
+    .bind(&entry.source_crs)
+    .bind(fields)
+    .bind(entry.feature_count)
+    .bind(bounds)
+    .bind(entry.min_zoom)
+    .bind(MAX_ZOOM)
+    .bind(stats)
+    .fetch_one(&mut *conn)
+    .await
+    .db("writing the catalogue row")?;
+    sqlx::query("SELECT pg_notify($1, $2)")
+        .bind(citygrid_db::LAYER_CHANNEL)
+        .bind(id)
+        .execute(&mut *conn)
+        .await
+        .db("announcing the change")?;
+    Ok(version)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::default_min_zoom;
+
+    #[test]
+    fn zooms() {
+        assert_eq!(default_min_zoom(0, None), 14);
+        assert_eq!(default_min_zoom(1, None), 10);
+        assert_eq!(default_min_zoom(2, Some(0.001)), 10);
+        assert_eq!(default_min_zoom(2, Some(0.05)), 8);
+        assert_eq!(default_min_zoom(2, Some(0.3)), 5);
+    }
+}

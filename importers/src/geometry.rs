@@ -1,0 +1,554 @@
+//! Geometry normalisation: (ISO or extended) WKB in any CRS → 2D EWKB in EPSG:4326.
+//!
+//! One pass over the source WKB writes little-endian EWKB with SRID 4326 on the
+//! top-level geometry, dropping Z and M, while the coordinates are collected; they are
+//! then transformed in one call and written back. On the way:
+//!
+//! - empty geometries are reported as [`Outcome::Empty`] (the importer skips them);
+//! - what PostGIS would refuse to parse is fixed or dropped and counted: unclosed
+//!   rings are closed, rings with fewer than four points, lines with fewer than two
+//!   points and parts left empty are dropped; a geometry with nothing left, a
+//!   non-finite coordinate, or a coordinate outside lon/lat range after the
+//!   transformation is [`Outcome::Invalid`];
+//! - curves must already be linearised (the reader asks GDAL for that); a curve type
+//!   here is invalid.
+//!
+//! Topological validity (self-intersections…) is checked and repaired later in the
+//! database with `ST_MakeValid`.
+
+use crate::crs::Transformer;
+
+/// SRID of the stored geometry.
+pub const SRID: u32 = 4326;
+const EWKB_SRID_FLAG: u32 = 0x2000_0000;
+
+/// The seven linear OGC geometry types.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum GeomType {
+    /// POINT
+    Point = 1,
+    /// LINESTRING
+    LineString = 2,
+    /// POLYGON
+    Polygon = 3,
+    /// MULTIPOINT
+    MultiPoint = 4,
+    /// MULTILINESTRING
+    MultiLineString = 5,
+    /// MULTIPOLYGON
+    MultiPolygon = 6,
+    /// GEOMETRYCOLLECTION
+    GeometryCollection = 7,
+}
+
+impl GeomType {
+    /// From a WKB/OGR type code (any dimension flavour); `None` for other types.
+    pub fn from_code(code: u32) -> Option<GeomType> {
+        let base = (code & 0x0fff_ffff) % 1000;
+        Some(match base {
+            1 => GeomType::Point,
+            2 => GeomType::LineString,
+            3 => GeomType::Polygon,
+            4 => GeomType::MultiPoint,
+            5 => GeomType::MultiLineString,
+            6 => GeomType::MultiPolygon,
+            7 => GeomType::GeometryCollection,
+            _ => return None,
+        })
+    }
+
+    /// The PostGIS typmod name: `Point`, `MultiPolygon`…
+    pub fn name(self) -> &'static str {
+        match self {
+            GeomType::Point => "Point",
+            GeomType::LineString => "LineString",
+            GeomType::Polygon => "Polygon",
+            GeomType::MultiPoint => "MultiPoint",
+            GeomType::MultiLineString => "MultiLineString",
+            GeomType::MultiPolygon => "MultiPolygon",
+            GeomType::GeometryCollection => "GeometryCollection",
+        }
+    }
+
+    /// The Multi type of a single type; Multi types and collections map to themselves.
+    pub fn multi(self) -> GeomType {
+        match self {
+            GeomType::Point => GeomType::MultiPoint,
+            GeomType::LineString => GeomType::MultiLineString,
+            GeomType::Polygon => GeomType::MultiPolygon,
+            other => other,
+        }
+    }
+
+    /// Whether this is Point, LineString or Polygon.
+    pub fn is_single(self) -> bool {
+        matches!(
+            self,
+            GeomType::Point | GeomType::LineString | GeomType::Polygon
+        )
+    }
+
+    /// 0 points, 1 lines, 2 polygons, 3 collections.
+    pub fn family(self) -> u8 {
+        match self {
+            GeomType::Point | GeomType::MultiPoint => 0,
+            GeomType::LineString | GeomType::MultiLineString => 1,
+            GeomType::Polygon | GeomType::MultiPolygon => 2,
+            GeomType::GeometryCollection => 3,
+        }
+    }
+}
+
+/// What became of one source geometry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// EWKB appended to the output; `fixed` when parts were closed or dropped.
+    Written {
+        /// The top-level type.
+        kind: GeomType,
+        /// Whether the geometry had to be fixed to be storable.
+        fixed: bool,
+    },
+    /// No coordinates at all; nothing appended.
+    Empty,
+    /// Unusable; nothing appended.
+    Invalid(String),
+}
+
+/// Reusable buffers for [`normalise`].
+#[derive(Default)]
+pub struct Scratch {
+    coords: Vec<[f64; 2]>,
+    /// Output offset of each coordinate in `coords`.
+    offsets: Vec<usize>,
+}
+
+struct Reader<'a> {
+    data: &'a [u8],
+    pos: usize,
+}
+
+impl Reader<'_> {
+    fn u8(&mut self) -> Result<u8, String> {
+        let b = *self.data.get(self.pos).ok_or("truncated WKB")?;
+        self.pos += 1;
+        Ok(b)
+    }
+    fn u32(&mut self, le: bool) -> Result<u32, String> {
+        let s = self
+            .data
+            .get(self.pos..self.pos + 4)
+            .ok_or("truncated WKB")?;
+        self.pos += 4;
+        let a = [s[0], s[1], s[2], s[3]];
+        Ok(if le {
+            u32::from_le_bytes(a)
+        } else {
+            u32::from_be_bytes(a)
+        })
+    }
+    fn f64(&mut self, le: bool) -> Result<f64, String> {
+        let s = self
+            .data
+            .get(self.pos..self.pos + 8)
+            .ok_or("truncated WKB")?;
+        self.pos += 8;
+        let mut a = [0u8; 8];
+        a.copy_from_slice(s);
+        Ok(if le {
+            f64::from_le_bytes(a)
+        } else {
+            f64::from_be_bytes(a)
+        })
+    }
+    /// A count that cannot exceed what is left of the input.
+    fn count(&mut self, le: bool, min_item_bytes: usize) -> Result<usize, String> {
+        let n = self.u32(le)? as usize;
+        if n.saturating_mul(min_item_bytes) > self.data.len().saturating_sub(self.pos) {
+            return Err("WKB count exceeds its data".into());
+        }
+        Ok(n)
+    }
+}
+
+struct Writer<'a> {
+    out: &'a mut Vec<u8>,
+    scratch: &'a mut Scratch,
+    fixed: bool,
+}
+
+impl Writer<'_> {
+    fn header(&mut self, kind: u32, srid: bool) {
+        self.out.push(1);
+        if srid {
+            self.out
+                .extend_from_slice(&(kind | EWKB_SRID_FLAG).to_le_bytes());
+            self.out.extend_from_slice(&SRID.to_le_bytes());
+        } else {
+            self.out.extend_from_slice(&kind.to_le_bytes());
+        }
+    }
+    fn placeholder(&mut self) -> usize {
+        let at = self.out.len();
+        self.out.extend_from_slice(&0u32.to_le_bytes());
+        at
+    }
+    fn patch(&mut self, at: usize, n: usize) {
+        self.out[at..at + 4].copy_from_slice(&(n as u32).to_le_bytes());
+    }
+    fn coord(&mut self, c: [f64; 2]) {
+        self.scratch.offsets.push(self.out.len());
+        self.scratch.coords.push(c);
+        self.out.extend_from_slice(&[0u8; 16]);
+    }
+    /// Forgets everything written after `len` (and the coordinates in it).
+    fn truncate(&mut self, len: usize) {
+        self.out.truncate(len);
+        while self.scratch.offsets.last().is_some_and(|&o| o >= len) {
+            self.scratch.offsets.pop();
+            self.scratch.coords.pop();
+        }
+    }
+}
+
+/// Parses one (sub)geometry; returns its type and whether it has any coordinate.
+/// Parts that cannot be stored are dropped (the caller sees `Ok(None)`).
+fn geometry(r: &mut Reader, w: &mut Writer, top: bool) -> Result<Option<(GeomType, bool)>, String> {
+    let le = match r.u8()? {
+        0 => false,
+        1 => true,
+        _ => return Err("bad WKB byte order".into()),
+    };
+    let code = r.u32(le)?;
+    let mut dims = 2;
+    // Extended (EWKB) flags, then ISO thousands.
+    if code & 0x8000_0000 != 0 {
+        dims += 1;
+    }
+    if code & 0x4000_0000 != 0 {
+        dims += 1;
+    }
+    if code & EWKB_SRID_FLAG != 0 {
+        r.u32(le)?;
+    }
+    let iso = code & 0x0fff_ffff;
+    dims += match iso / 1000 {
+        0 => 0,
+        1 | 2 => 1,
+        3 => 2,
+        _ => return Err(format!("unsupported WKB type {code}")),
+    };
+    let kind = GeomType::from_code(iso)
+        .ok_or_else(|| format!("unsupported geometry type {code} (curves must be linearised)"))?;
+    let start = w.out.len();
+    w.header(kind as u32, top);
+    let point_bytes = 8 * dims;
+    let read_xy = |r: &mut Reader| -> Result<[f64; 2], String> {
+        let x = r.f64(le)?;
+        let y = r.f64(le)?;
+        for _ in 2..dims {
+            r.f64(le)?;
+        }
+        Ok([x, y])
+    };
+    let has_coords = match kind {
+        GeomType::Point => {
+            let c = read_xy(r)?;
+            if c[0].is_nan() && c[1].is_nan() {
+                // POINT EMPTY
+                w.out.extend_from_slice(&f64::NAN.to_le_bytes());
+                w.out.extend_from_slice(&f64::NAN.to_le_bytes());
+                false
+            } else {
+                if !c[0].is_finite() || !c[1].is_finite() {
+                    return Err("non-finite coordinate".into());
+                }
+                w.coord(c);
+                true
+            }
+        }
+        GeomType::LineString => {
+            let n = r.count(le, point_bytes)?;
+            let at = w.placeholder();
+            for _ in 0..n {
+                let c = read_xy(r)?;
+                if !c[0].is_finite() || !c[1].is_finite() {
+                    return Err("non-finite coordinate".into());
+                }
+                w.coord(c);
+            }
+            w.patch(at, n);
+            if n == 1 {
+                // PostGIS refuses a one-point line.
+                w.fixed = true;
+                w.truncate(start);
+                return Ok(None);
+            }
+            n > 0
+        }
+        GeomType::Polygon => {
+            let rings = r.count(le, 4)?;
+            let at = w.placeholder();
+            let mut kept = 0;
+            for i in 0..rings {
+                let n = r.count(le, point_bytes)?;
+                let ring_start = w.out.len();
+                let count_at = w.placeholder();
+                let mut first = [f64::NAN; 2];
+                let mut last = [f64::NAN; 2];
+                for j in 0..n {
+                    let c = read_xy(r)?;
+                    if !c[0].is_finite() || !c[1].is_finite() {
+                        return Err("non-finite coordinate".into());
+                    }
+                    if j == 0 {
+                        first = c;
+                    }
+                    last = c;
+                    w.coord(c);
+                }
+                let mut points = n;
+                if n > 0 && first != last {
+                    w.coord(first);
+                    points += 1;
+                    w.fixed = true;
+                }
+                if points < 4 {
+                    w.truncate(ring_start);
+                    if n > 0 {
+                        w.fixed = true;
+                    }
+                    if i == 0 {
+                        // No shell: the polygon is dropped, its holes read and ignored.
+                        for _ in 1..rings {
+                            let n = r.count(le, point_bytes)?;
+                            for _ in 0..n {
+                                read_xy(r)?;
+                            }
+                        }
+                        w.truncate(start);
+                        return Ok(None);
+                    }
+                    continue;
+                }
+                w.patch(count_at, points);
+                kept += 1;
+            }
+            w.patch(at, kept);
+            kept > 0
+        }
+        GeomType::MultiPoint
+        | GeomType::MultiLineString
+        | GeomType::MultiPolygon
+        | GeomType::GeometryCollection => {
+            let n = r.count(le, 5)?;
+            let at = w.placeholder();
+            let mut kept = 0;
+            let mut any = false;
+            for _ in 0..n {
+                if let Some((part, has)) = geometry(r, w, false)? {
+                    let allowed = match kind {
+                        GeomType::MultiPoint => part == GeomType::Point,
+                        GeomType::MultiLineString => part == GeomType::LineString,
+                        GeomType::MultiPolygon => part == GeomType::Polygon,
+                        _ => true,
+                    };
+                    if !allowed {
+                        return Err(format!("{} inside {}", part.name(), kind.name()));
+                    }
+                    kept += 1;
+                    any |= has;
+                }
+            }
+            w.patch(at, kept);
+            if n > 0 && kept == 0 {
+                w.truncate(start);
+                return Ok(None);
+            }
+            any
+        }
+    };
+    Ok(Some((kind, has_coords)))
+}
+
+/// Appends `wkb` as 2D EWKB (SRID 4326) to `out`, transforming the coordinates with
+/// `transformer`. On any outcome but `Written`, `out` is left as it was.
+pub fn normalise(
+    wkb: &[u8],
+    transformer: &mut Transformer,
+    scratch: &mut Scratch,
+    out: &mut Vec<u8>,
+) -> Outcome {
+    scratch.coords.clear();
+    scratch.offsets.clear();
+    let start = out.len();
+    let mut r = Reader { data: wkb, pos: 0 };
+    let mut w = Writer {
+        out,
+        scratch,
+        fixed: false,
+    };
+    let parsed = geometry(&mut r, &mut w, true);
+    let fixed = w.fixed;
+    let (kind, has_coords) = match parsed {
+        Ok(Some(v)) => v,
+        Ok(None) => {
+            out.truncate(start);
+            return Outcome::Invalid("no part of the geometry can be stored".into());
+        }
+        Err(e) => {
+            out.truncate(start);
+            return Outcome::Invalid(e);
+        }
+    };
+    if !has_coords {
+        out.truncate(start);
+        return Outcome::Empty;
+    }
+    transformer.transform(&mut scratch.coords);
+    for (c, &at) in scratch.coords.iter().zip(&scratch.offsets) {
+        if !(c[0].is_finite()
+            && c[1].is_finite()
+            && c[0].abs() <= 180.000_001
+            && c[1].abs() <= 90.000_001)
+        {
+            out.truncate(start);
+            return Outcome::Invalid(format!(
+                "coordinate ({}, {}) is outside lon/lat range after the transformation (is the source CRS right?)",
+                c[0], c[1]
+            ));
+        }
+        out[at..at + 8].copy_from_slice(&c[0].to_le_bytes());
+        out[at + 8..at + 16].copy_from_slice(&c[1].to_le_bytes());
+    }
+    Outcome::Written { kind, fixed }
+}
+
+/// Wraps a top-level single-type EWKB (from [`normalise`]) into its Multi type with
+/// one part.
+pub fn promote_to_multi(ewkb: &[u8], out: &mut Vec<u8>) {
+    let code = u32::from_le_bytes([ewkb[1], ewkb[2], ewkb[3], ewkb[4]]) & 0x0fff_ffff;
+    let multi = GeomType::from_code(code).map_or(code, |k| k.multi() as u32);
+    out.push(1);
+    out.extend_from_slice(&(multi | EWKB_SRID_FLAG).to_le_bytes());
+    out.extend_from_slice(&SRID.to_le_bytes());
+    out.extend_from_slice(&1u32.to_le_bytes());
+    out.push(1);
+    out.extend_from_slice(&code.to_le_bytes());
+    out.extend_from_slice(&ewkb[9..]);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::crs::SourceCrs;
+
+    fn identity() -> Transformer {
+        Transformer::new(&SourceCrs::epsg(4326), false).unwrap()
+    }
+
+    fn wkb_polygon_z(rings: &[&[[f64; 3]]]) -> Vec<u8> {
+        let mut v = vec![1u8];
+        v.extend_from_slice(&1003u32.to_le_bytes());
+        v.extend_from_slice(&(rings.len() as u32).to_le_bytes());
+        for ring in rings {
+            v.extend_from_slice(&(ring.len() as u32).to_le_bytes());
+            for p in *ring {
+                for c in p {
+                    v.extend_from_slice(&c.to_le_bytes());
+                }
+            }
+        }
+        v
+    }
+
+    #[test]
+    fn drops_z_and_closes_rings() {
+        let wkb = wkb_polygon_z(&[&[[0.0, 0.0, 5.0], [1.0, 0.0, 5.0], [1.0, 1.0, 5.0]]]);
+        let mut out = Vec::new();
+        let o = normalise(&wkb, &mut identity(), &mut Scratch::default(), &mut out);
+        assert_eq!(
+            o,
+            Outcome::Written {
+                kind: GeomType::Polygon,
+                fixed: true
+            }
+        );
+        // header 9 + rings 4 + count 4 + 4 points * 16
+        assert_eq!(out.len(), 9 + 4 + 4 + 64);
+        assert_eq!(
+            u32::from_le_bytes([out[1], out[2], out[3], out[4]]),
+            3 | EWKB_SRID_FLAG
+        );
+    }
+
+    #[test]
+    fn empty_and_degenerate() {
+        let mut out = Vec::new();
+        let mut s = Scratch::default();
+        let empty_point: Vec<u8> = [
+            vec![1u8],
+            1u32.to_le_bytes().to_vec(),
+            f64::NAN.to_le_bytes().to_vec(),
+            f64::NAN.to_le_bytes().to_vec(),
+        ]
+        .concat();
+        assert_eq!(
+            normalise(&empty_point, &mut identity(), &mut s, &mut out),
+            Outcome::Empty
+        );
+        let line: Vec<u8> = [
+            vec![1u8],
+            2u32.to_le_bytes().to_vec(),
+            1u32.to_le_bytes().to_vec(),
+            1f64.to_le_bytes().to_vec(),
+            1f64.to_le_bytes().to_vec(),
+        ]
+        .concat();
+        assert!(matches!(
+            normalise(&line, &mut identity(), &mut s, &mut out),
+            Outcome::Invalid(_)
+        ));
+        assert!(matches!(
+            normalise(&[1, 2, 0], &mut identity(), &mut s, &mut out),
+            Outcome::Invalid(_)
+        ));
+        assert!(out.is_empty());
+    }
+
+    #[test]
+    fn out_of_range_is_invalid() {
+        let p: Vec<u8> = [
+            vec![1u8],
+            1u32.to_le_bytes().to_vec(),
+            500000f64.to_le_bytes().to_vec(),
+            3000000f64.to_le_bytes().to_vec(),
+        ]
+        .concat();
+        let mut out = Vec::new();
+        assert!(matches!(
+            normalise(&p, &mut identity(), &mut Scratch::default(), &mut out),
+            Outcome::Invalid(_)
+        ));
+    }
+
+    #[test]
+    fn promotes() {
+        let p: Vec<u8> = [
+            vec![1u8],
+            1u32.to_le_bytes().to_vec(),
+            1f64.to_le_bytes().to_vec(),
+            2f64.to_le_bytes().to_vec(),
+        ]
+        .concat();
+        let mut ewkb = Vec::new();
+        normalise(&p, &mut identity(), &mut Scratch::default(), &mut ewkb);
+        let mut multi = Vec::new();
+        promote_to_multi(&ewkb, &mut multi);
+        assert_eq!(multi.len(), ewkb.len() + 9);
+        assert_eq!(
+            u32::from_le_bytes([multi[1], multi[2], multi[3], multi[4]]),
+            4 | EWKB_SRID_FLAG
+        );
+    }
+}

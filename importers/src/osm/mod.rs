@@ -1,0 +1,697 @@
+//! `citygrid import osm`: an OSM extract (`.osm.pbf` or `.osm`) into standard layers
+//! and city components, through GDAL's OSM driver.
+//!
+//! | layer | from | geometry | columns (after fid, geom) |
+//! |---|---|---|---|
+//! | `<prefix>_buildings` | areas with `building` (≠ no) | MultiPolygon | osm_id, osm_type, name, building, building_levels, height, addr_street, addr_housenumber, tags |
+//! | `<prefix>_roads` | ways with `highway` | LineString | osm_id, osm_type, name, highway, ref, oneway, maxspeed, lanes, surface, tags |
+//! | `<prefix>_water` | areas with natural=water, waterway=riverbank/dock, landuse=reservoir/basin, water=* | MultiPolygon | osm_id, osm_type, name, class, tags |
+//! | `<prefix>_landuse` | areas with landuse, leisure=park/garden/…, natural=wood/grassland/… | MultiPolygon | osm_id, osm_type, name, class, tags |
+//! | `<prefix>_pois` | nodes with amenity, shop, tourism, leisure, office, craft, historic, healthcare | Point | osm_id, osm_type, name, class, subclass, tags |
+//! | `<prefix>_components` | nodes mapped by [`component_map`] | Point | component_id, class_code, class_name_zh, class_name_en, osm_id, name, ref, operator, tags |
+//!
+//! `class` is `key=value` of the tag that put the feature in the layer (`subclass`
+//! the value for POIs); `tags` (jsonb) holds every OSM tag. `osm_type` is node, way or
+//! relation. Components: `component_id` = admin code (6) + class code (4) + serial (6,
+//! per class, in file order), e.g. `4201020111000001` for the first street lamp.
+//!
+//! The file is read in one pass (the driver's interleaved reading); converted rows are
+//! kept in memory until the pass ends — fine for city extracts — then every layer is
+//! staged and swapped in one transaction like `import vector`.
+
+pub mod component_map;
+pub mod tags;
+
+use std::ffi::CStr;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Instant;
+
+use gdal::{Dataset, DatasetOptions, GdalOpenFlags};
+use sqlx::PgPool;
+
+use crate::catalog;
+use crate::copy::{self, ColumnType};
+use crate::crs::{SourceCrs, Transformer};
+use crate::error::{DbContext, ImportError};
+use crate::fields::CatalogField;
+use crate::geometry::{GeomType, Scratch};
+use crate::naming;
+use crate::pipeline::{self, Cancel, Counters, EncodedBatch};
+use crate::progress::{Progress, ProgressMode};
+use crate::reader::{self, BATCH_FEATURES};
+use crate::stage::{self, Column, StageSpec};
+use crate::vector::{self, ImportReport, Prepared};
+use tags::Tags;
+
+/// Default admin code of components: 420102 江岸区 (Wuhan), the demo city's district.
+pub const DEFAULT_ADMIN_CODE: &str = "420102";
+
+/// What `citygrid import osm` was asked to do.
+#[derive(Debug, Clone)]
+pub struct OsmOptions {
+    /// The extract.
+    pub file: PathBuf,
+    /// Layer id prefix (default `osm`).
+    pub prefix: String,
+    /// 6-digit GB/T 2260 code that component ids start with.
+    pub admin_code: String,
+    /// Overwrite existing layers.
+    pub replace: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Buildings,
+    Roads,
+    Water,
+    Landuse,
+    Pois,
+    Components,
+}
+
+const KINDS: [Kind; 6] = [
+    Kind::Buildings,
+    Kind::Roads,
+    Kind::Water,
+    Kind::Landuse,
+    Kind::Pois,
+    Kind::Components,
+];
+
+impl Kind {
+    fn suffix(self) -> &'static str {
+        match self {
+            Kind::Buildings => "buildings",
+            Kind::Roads => "roads",
+            Kind::Water => "water",
+            Kind::Landuse => "landuse",
+            Kind::Pois => "pois",
+            Kind::Components => "components",
+        }
+    }
+
+    fn geometry(self) -> GeomType {
+        match self {
+            Kind::Buildings | Kind::Water | Kind::Landuse => GeomType::MultiPolygon,
+            Kind::Roads => GeomType::LineString,
+            Kind::Pois | Kind::Components => GeomType::Point,
+        }
+    }
+
+    fn columns(self) -> Vec<(&'static str, ColumnType)> {
+        use ColumnType::*;
+        let mut c = match self {
+            Kind::Components => vec![
+                ("component_id", Text),
+                ("class_code", Text),
+                ("class_name_zh", Text),
+                ("class_name_en", Text),
+                ("osm_id", BigInt),
+                ("name", Text),
+                ("ref", Text),
+                ("operator", Text),
+            ],
+            _ => vec![("osm_id", BigInt), ("osm_type", Text), ("name", Text)],
+        };
+        c.extend(match self {
+            Kind::Buildings => vec![
+                ("building", Text),
+                ("building_levels", Text),
+                ("height", Text),
+                ("addr_street", Text),
+                ("addr_housenumber", Text),
+            ],
+            Kind::Roads => vec![
+                ("highway", Text),
+                ("ref", Text),
+                ("oneway", Text),
+                ("maxspeed", Text),
+                ("lanes", Text),
+                ("surface", Text),
+            ],
+            Kind::Water | Kind::Landuse => vec![("class", Text)],
+            Kind::Pois => vec![("class", Text), ("subclass", Text)],
+            Kind::Components => vec![],
+        });
+        c.push(("tags", Jsonb));
+        c
+    }
+
+    fn title(self) -> &'static str {
+        match self {
+            Kind::Buildings => "Buildings (OSM)",
+            Kind::Roads => "Roads (OSM)",
+            Kind::Water => "Water (OSM)",
+            Kind::Landuse => "Land use (OSM)",
+            Kind::Pois => "Points of interest (OSM)",
+            Kind::Components => "City components (OSM)",
+        }
+    }
+}
+
+const POI_KEYS: [&str; 8] = [
+    "amenity",
+    "shop",
+    "tourism",
+    "leisure",
+    "office",
+    "craft",
+    "historic",
+    "healthcare",
+];
+const LANDUSE_LEISURE: [&str; 7] = [
+    "park",
+    "garden",
+    "pitch",
+    "playground",
+    "nature_reserve",
+    "golf_course",
+    "common",
+];
+const LANDUSE_NATURAL: [&str; 8] = [
+    "wood",
+    "grassland",
+    "scrub",
+    "heath",
+    "wetland",
+    "beach",
+    "sand",
+    "bare_rock",
+];
+
+/// The `key=value` that puts an area in the water layer.
+fn water_class(t: &Tags) -> Option<String> {
+    let pairs = [
+        ("natural", &["water"][..]),
+        ("waterway", &["riverbank", "dock"][..]),
+        ("landuse", &["reservoir", "basin"][..]),
+    ];
+    for (k, values) in pairs {
+        if let Some(v) = t.get(k).filter(|v| values.contains(v)) {
+            return Some(format!("{k}={v}"));
+        }
+    }
+    t.get("water").map(|v| format!("water={v}"))
+}
+
+/// The `key=value` that puts an area in the land-use layer.
+fn landuse_class(t: &Tags) -> Option<String> {
+    if let Some(v) = t
+        .get("landuse")
+        .filter(|v| !matches!(*v, "reservoir" | "basin"))
+    {
+        return Some(format!("landuse={v}"));
+    }
+    if let Some(v) = t.get("leisure").filter(|v| LANDUSE_LEISURE.contains(v)) {
+        return Some(format!("leisure={v}"));
+    }
+    t.get("natural")
+        .filter(|v| LANDUSE_NATURAL.contains(v))
+        .map(|v| format!("natural={v}"))
+}
+
+/// Where a feature came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Source {
+    Points,
+    Lines,
+    Areas,
+    Other,
+}
+
+fn text_or_null(out: &mut Vec<u8>, v: Option<&str>) {
+    match v {
+        Some(v) => copy::text(out, v),
+        None => copy::null(out),
+    }
+}
+
+/// Per-class serial numbers of components.
+#[derive(Default)]
+struct Serials(std::collections::HashMap<&'static str, u32>);
+
+impl Serials {
+    fn next(&mut self, code: &'static str) -> u32 {
+        let n = self.0.entry(code).or_insert(0);
+        *n += 1;
+        *n
+    }
+}
+
+/// Encodes the attribute fields of `kind` for a feature; `None` when it does not
+/// belong to that layer.
+fn encode(
+    kind: Kind,
+    source: Source,
+    osm_type: &str,
+    osm_id: Option<i64>,
+    t: &Tags,
+    admin: &str,
+    serials: &mut Serials,
+) -> Option<Vec<u8>> {
+    let mut out = Vec::with_capacity(128);
+    let id = |out: &mut Vec<u8>| match osm_id {
+        Some(id) => copy::bigint(out, id),
+        None => copy::null(out),
+    };
+    let head = |out: &mut Vec<u8>| {
+        id(out);
+        copy::text(out, osm_type);
+        text_or_null(out, t.get("name"));
+    };
+    match kind {
+        Kind::Buildings => {
+            if source != Source::Areas || t.get("building").is_none_or(|v| v == "no") {
+                return None;
+            }
+            head(&mut out);
+            for k in [
+                "building",
+                "building:levels",
+                "height",
+                "addr:street",
+                "addr:housenumber",
+            ] {
+                text_or_null(&mut out, t.get(k));
+            }
+        }
+        Kind::Roads => {
+            if source != Source::Lines || t.get("highway").is_none() {
+                return None;
+            }
+            head(&mut out);
+            for k in ["highway", "ref", "oneway", "maxspeed", "lanes", "surface"] {
+                text_or_null(&mut out, t.get(k));
+            }
+        }
+        Kind::Water | Kind::Landuse => {
+            if source != Source::Areas || t.get("building").is_some() {
+                return None;
+            }
+            let class = if kind == Kind::Water {
+                water_class(t)
+            } else {
+                landuse_class(t)
+            }?;
+            head(&mut out);
+            copy::text(&mut out, &class);
+        }
+        Kind::Pois => {
+            if source != Source::Points {
+                return None;
+            }
+            let (k, v) = POI_KEYS.iter().find_map(|k| t.get(k).map(|v| (*k, v)))?;
+            head(&mut out);
+            copy::text(&mut out, k);
+            copy::text(&mut out, v);
+        }
+        Kind::Components => {
+            if source != Source::Points {
+                return None;
+            }
+            let rule = component_map::classify(|k| t.get(k))?;
+            let serial = serials.next(rule.code);
+            if serial > 999_999 {
+                return None;
+            }
+            copy::text(&mut out, &format!("{admin}{}{serial:06}", rule.code));
+            copy::text(&mut out, rule.code);
+            copy::text(&mut out, rule.name_zh);
+            copy::text(&mut out, rule.name_en);
+            id(&mut out);
+            for k in ["name", "ref", "operator"] {
+                text_or_null(&mut out, t.get(k));
+            }
+        }
+    }
+    copy::jsonb(&mut out, &t.to_json());
+    Some(out)
+}
+
+/// The rows of one output layer, converted.
+#[derive(Default)]
+struct Collected {
+    batches: Vec<EncodedBatch>,
+    counters: Counters,
+    next_fid: i64,
+}
+
+unsafe fn feature_tags(
+    feature: gdal_sys::OGRFeatureH,
+    defn: gdal_sys::OGRFeatureDefnH,
+) -> (Tags, Option<i64>, &'static str) {
+    let mut tags = Tags::default();
+    let mut osm_id = None;
+    let mut osm_type = "node";
+    let n = gdal_sys::OGR_FD_GetFieldCount(defn);
+    for i in 0..n {
+        if gdal_sys::OGR_F_IsFieldSetAndNotNull(feature, i) == 0 {
+            continue;
+        }
+        let fd = gdal_sys::OGR_FD_GetFieldDefn(defn, i);
+        let name = CStr::from_ptr(gdal_sys::OGR_Fld_GetNameRef(fd)).to_string_lossy();
+        let value = CStr::from_ptr(gdal_sys::OGR_F_GetFieldAsString(feature, i)).to_string_lossy();
+        match name.as_ref() {
+            "osm_id" => osm_id = value.parse().ok(),
+            "osm_way_id" => {
+                osm_id = value.parse().ok();
+                osm_type = "way";
+            }
+            "other_tags" | "all_tags" => tags::parse_other_tags(&value, &mut tags),
+            "z_order" => {}
+            _ => tags.push(name.into_owned(), value.into_owned()),
+        }
+    }
+    (tags, osm_id, osm_type)
+}
+
+/// Reads the whole extract (blocking) and converts every feature into the layers it
+/// belongs to.
+fn read_extract(
+    path: &Path,
+    admin: &str,
+    cancel: &Cancel,
+    read: &Counters,
+) -> Result<Vec<Collected>, ImportError> {
+    reader::quiet_gdal();
+    if !path.exists() {
+        return Err(ImportError::NotFound(path.to_path_buf()));
+    }
+    let drivers = ["OSM"];
+    let ds = Dataset::open_ex(
+        path,
+        DatasetOptions {
+            open_flags: GdalOpenFlags::GDAL_OF_VECTOR | GdalOpenFlags::GDAL_OF_READONLY,
+            allowed_drivers: Some(&drivers),
+            ..Default::default()
+        },
+    )
+    .map_err(|e| {
+        ImportError::source(
+            path,
+            reader::gdal_message(e, "not an OSM file (.osm.pbf or .osm)"),
+        )
+    })?;
+    let mut transformer = Transformer::new(&SourceCrs::epsg(4326), false)?;
+    let mut scratch = Scratch::default();
+    let mut serials = Serials::default();
+    let mut out: Vec<Collected> = KINDS
+        .iter()
+        .map(|_| Collected {
+            next_fid: 1,
+            ..Default::default()
+        })
+        .collect();
+    let mut wkb = Vec::new();
+    // SAFETY: GDAL C API on a dataset that lives for the whole loop; each feature is
+    // destroyed once.
+    unsafe {
+        let h = ds.c_dataset();
+        gdal_sys::GDALDatasetResetReading(h);
+        loop {
+            if cancel.is_cancelled() {
+                return Err(ImportError::Interrupted);
+            }
+            let mut layer: gdal_sys::OGRLayerH = std::ptr::null_mut();
+            gdal_sys::CPLErrorReset();
+            let feature = gdal_sys::GDALDatasetGetNextFeature(
+                h,
+                &mut layer,
+                std::ptr::null_mut(),
+                None,
+                std::ptr::null_mut(),
+            );
+            if feature.is_null() {
+                if gdal_sys::CPLGetLastErrorType() >= gdal_sys::CPLErr::CE_Failure {
+                    return Err(ImportError::source(
+                        path,
+                        reader::last_gdal_error("read error"),
+                    ));
+                }
+                break;
+            }
+            read.read.fetch_add(1, Ordering::Relaxed);
+            let source = if layer.is_null() {
+                Source::Other
+            } else {
+                match CStr::from_ptr(gdal_sys::OGR_L_GetName(layer)).to_bytes() {
+                    b"points" => Source::Points,
+                    b"lines" => Source::Lines,
+                    b"multipolygons" => Source::Areas,
+                    _ => Source::Other,
+                }
+            };
+            if source == Source::Other {
+                gdal_sys::OGR_F_Destroy(feature);
+                continue;
+            }
+            let (tags, osm_id, mut osm_type) =
+                feature_tags(feature, gdal_sys::OGR_F_GetDefnRef(feature));
+            if source == Source::Lines {
+                osm_type = "way";
+            } else if source == Source::Areas && osm_type == "node" {
+                osm_type = "relation";
+            }
+            wkb.clear();
+            let has_geometry =
+                reader::geometry_wkb(gdal_sys::OGR_F_GetGeometryRef(feature), &mut wkb);
+            gdal_sys::OGR_F_Destroy(feature);
+            for (i, kind) in KINDS.iter().enumerate() {
+                let Some(attrs) =
+                    encode(*kind, source, osm_type, osm_id, &tags, admin, &mut serials)
+                else {
+                    continue;
+                };
+                let target = &mut out[i];
+                target.counters.read.fetch_add(1, Ordering::Relaxed);
+                if !has_geometry {
+                    target
+                        .counters
+                        .skipped_empty
+                        .fetch_add(1, Ordering::Relaxed);
+                    continue;
+                }
+                if target
+                    .batches
+                    .last()
+                    .is_none_or(|b| b.rows.len() >= BATCH_FEATURES)
+                {
+                    target.batches.push(EncodedBatch::default());
+                }
+                let fields = 2 + kind.columns().len();
+                let fid = target.next_fid;
+                let batch = target
+                    .batches
+                    .last_mut()
+                    .ok_or_else(|| ImportError::Internal("no batch".into()))?;
+                let outcome = batch.push(fields, fid, &wkb, &attrs, &mut transformer, &mut scratch);
+                if matches!(outcome, crate::geometry::Outcome::Written { .. }) {
+                    target.next_fid += 1;
+                }
+                pipeline::count_outcome(&target.counters, &outcome);
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Imports an OSM extract. See the module documentation for the layers.
+pub async fn import_osm(
+    pool: &PgPool,
+    options: &OsmOptions,
+    cancel: &Cancel,
+    mode: ProgressMode,
+) -> Result<ImportReport, ImportError> {
+    let started = Instant::now();
+    if !naming::is_valid_layer_id(&options.prefix)
+        || options.prefix.len() > naming::MAX_LAYER_ID - 11
+    {
+        return Err(ImportError::Invalid(format!(
+            "invalid --prefix {:?}: use lower-case letters, digits and _ (at most {} characters)",
+            options.prefix,
+            naming::MAX_LAYER_ID - 11
+        )));
+    }
+    if options.admin_code.len() != 6 || !options.admin_code.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(ImportError::Invalid(format!(
+            "invalid --admin-code {:?}: a GB/T 2260 code has 6 digits, e.g. 420102",
+            options.admin_code
+        )));
+    }
+    if !options.file.exists() {
+        return Err(ImportError::NotFound(options.file.clone()));
+    }
+    let ids: Vec<String> = KINDS
+        .iter()
+        .map(|k| format!("{}_{}", options.prefix, k.suffix()))
+        .collect();
+    let mut conn = stage::connect(pool).await?;
+    stage::cleanup_stale(&mut conn).await?;
+    catalog::check_targets(&mut conn, &ids, options.replace).await?;
+
+    let read_counters = Arc::new(Counters::default());
+    let progress = Progress::start(mode, "OSM extract", None, Arc::clone(&read_counters));
+    let (path, admin, c, rc) = (
+        options.file.clone(),
+        options.admin_code.clone(),
+        cancel.clone(),
+        Arc::clone(&read_counters),
+    );
+    let collected = tokio::task::spawn_blocking(move || read_extract(&path, &admin, &c, &rc))
+        .await
+        .map_err(|e| ImportError::Internal(format!("the OSM reader failed: {e}")))?;
+    progress.finish();
+    let collected = collected?;
+    let read_seconds = started.elapsed().as_secs_f64();
+
+    let mut tx = sqlx::Connection::begin(&mut conn)
+        .await
+        .db("starting the transaction")?;
+    let mut prepared = Vec::new();
+    for ((kind, id), target) in KINDS.iter().zip(&ids).zip(collected) {
+        let layer_started = Instant::now();
+        let rows: usize = target.batches.iter().map(|b| b.rows.len()).sum();
+        if rows == 0 {
+            tracing::warn!(layer = %id, "the extract has nothing for this layer; skipped");
+            continue;
+        }
+        let columns: Vec<Column> = kind
+            .columns()
+            .into_iter()
+            .map(|(name, column_type)| Column {
+                name: name.to_string(),
+                column_type,
+            })
+            .collect();
+        let spec = StageSpec {
+            layer_id: id.clone(),
+            columns: columns.clone(),
+            declared: Some(kind.geometry()),
+        };
+        let (tx_b, rx_b) = tokio::sync::mpsc::channel(4);
+        let feeder = tokio::spawn(async move {
+            for b in target.batches {
+                if tx_b.send(Ok(b)).await.is_err() {
+                    break;
+                }
+            }
+        });
+        let counters = target.counters;
+        let staged = vector::stage_layer(&mut tx, &spec, rx_b, cancel, &counters).await;
+        feeder.abort();
+        let staged = staged?;
+        let fields: Vec<CatalogField> = columns
+            .iter()
+            .map(|c| CatalogField {
+                name: c.name.clone(),
+                column_type: c.column_type.sql().to_string(),
+                source_name: if c.name == "tags" {
+                    "(all OSM tags)".to_string()
+                } else {
+                    c.name
+                        .replace("addr_", "addr:")
+                        .replace("building_levels", "building:levels")
+                },
+            })
+            .collect();
+        let mut entry = vector::catalog_entry(
+            id,
+            Some(kind.title().to_string()),
+            kind.suffix(),
+            &options.file.display().to_string(),
+            "EPSG:4326",
+            fields,
+            &staged,
+            &counters,
+            read_seconds + layer_started.elapsed().as_secs_f64(),
+        );
+        entry.title = None;
+        entry.default_title = kind.title().to_string();
+        prepared.push(Prepared { staged, entry });
+    }
+    if prepared.is_empty() {
+        return Err(ImportError::Empty(format!(
+            "{} has no buildings, roads, water, land use, POIs or components",
+            options.file.display()
+        )));
+    }
+    let layers = vector::swap_all(&mut tx, prepared, options.replace, cancel).await?;
+    tx.commit().await.db("committing")?;
+    let _ = sqlx::Connection::close(conn).await;
+    Ok(ImportReport {
+        layers,
+        seconds: started.elapsed().as_secs_f64(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tags(pairs: &[(&str, &str)]) -> Tags {
+        Tags(
+            pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+        )
+    }
+
+    #[test]
+    fn routing() {
+        let mut s = Serials::default();
+        let lamp = tags(&[("highway", "street_lamp")]);
+        assert!(encode(
+            Kind::Components,
+            Source::Points,
+            "node",
+            Some(1),
+            &lamp,
+            "420102",
+            &mut s
+        )
+        .is_some());
+        assert!(encode(
+            Kind::Roads,
+            Source::Points,
+            "node",
+            Some(1),
+            &lamp,
+            "420102",
+            &mut s
+        )
+        .is_none());
+        let b = tags(&[("building", "yes")]);
+        assert!(encode(
+            Kind::Buildings,
+            Source::Areas,
+            "way",
+            Some(1),
+            &b,
+            "420102",
+            &mut s
+        )
+        .is_some());
+        assert!(encode(
+            Kind::Landuse,
+            Source::Areas,
+            "way",
+            Some(1),
+            &b,
+            "420102",
+            &mut s
+        )
+        .is_none());
+        assert_eq!(
+            water_class(&tags(&[("natural", "water")])).as_deref(),
+            Some("natural=water")
+        );
+        assert_eq!(
+            landuse_class(&tags(&[("leisure", "park")])).as_deref(),
+            Some("leisure=park")
+        );
+        assert_eq!(s.next("0111"), 2);
+    }
+}

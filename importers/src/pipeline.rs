@@ -1,0 +1,268 @@
+//! The moving parts between the reader and the database: cancellation, counters,
+//! and the conversion workers that turn [`RawBatch`]es into binary COPY rows.
+//!
+//! ```text
+//! reader thread ──RawBatch──► N conversion threads ──EncodedBatch──► COPY writer (async)
+//!   (GDAL)        bounded        (WKB→EWKB, PROJ)      bounded         (one connection)
+//! ```
+//! Both channels are bounded, so memory stays flat and reading, converting and
+//! writing overlap.
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::mpsc::Receiver;
+use std::sync::{Arc, Mutex};
+
+use tokio::sync::Notify;
+
+use crate::copy;
+use crate::crs::{SourceCrs, Transformer};
+use crate::error::ImportError;
+use crate::geometry::{self, GeomType, Outcome, Scratch};
+use crate::reader::RawBatch;
+
+/// Shared cancellation flag (Ctrl-C).
+#[derive(Clone, Default)]
+pub struct Cancel {
+    flag: Arc<AtomicBool>,
+    notify: Arc<Notify>,
+}
+
+impl Cancel {
+    /// A fresh, unset flag.
+    pub fn new() -> Cancel {
+        Cancel::default()
+    }
+    /// Sets the flag and wakes everyone waiting in [`Cancel::cancelled`].
+    pub fn cancel(&self) {
+        self.flag.store(true, Ordering::SeqCst);
+        self.notify.notify_waiters();
+    }
+    /// Whether the flag is set.
+    pub fn is_cancelled(&self) -> bool {
+        self.flag.load(Ordering::SeqCst)
+    }
+    /// Resolves once the flag is set.
+    pub async fn cancelled(&self) {
+        loop {
+            let notified = self.notify.notified();
+            if self.is_cancelled() {
+                return;
+            }
+            notified.await;
+        }
+    }
+}
+
+/// What happened to the features of one layer; shared by all stages.
+#[derive(Debug, Default)]
+pub struct Counters {
+    /// Features read from the source.
+    pub read: AtomicU64,
+    /// Rows sent to the database.
+    pub written: AtomicU64,
+    /// Features with a null or empty geometry, skipped.
+    pub skipped_empty: AtomicU64,
+    /// Features whose geometry could not be used, skipped.
+    pub skipped_invalid: AtomicU64,
+    /// Geometries fixed on the way (rings closed, degenerate parts dropped, `ST_MakeValid`).
+    pub repaired: AtomicU64,
+    /// Why the first invalid geometry was skipped.
+    pub first_invalid: Mutex<Option<String>>,
+}
+
+impl Counters {
+    /// Reads a counter.
+    pub fn get(counter: &AtomicU64) -> u64 {
+        counter.load(Ordering::Relaxed)
+    }
+}
+
+/// Where a row's geometry sits in an [`EncodedBatch`].
+#[derive(Debug, Clone, Copy)]
+pub struct RowMeta {
+    /// Offset of the row's tuple header.
+    pub start: usize,
+    /// Offset of the geometry field's length word.
+    pub geom_at: usize,
+    /// The geometry's type.
+    pub kind: GeomType,
+}
+
+/// Binary COPY rows, ready to send, with where each geometry is.
+#[derive(Default)]
+pub struct EncodedBatch {
+    /// The tuples.
+    pub buf: Vec<u8>,
+    /// One entry per tuple.
+    pub rows: Vec<RowMeta>,
+}
+
+impl EncodedBatch {
+    /// Appends a row: `fid`, the geometry (converted from `wkb`), the encoded
+    /// attribute fields. Returns what happened to the geometry; on anything but
+    /// `Written` nothing is appended.
+    pub fn push(
+        &mut self,
+        fields: usize,
+        fid: i64,
+        wkb: &[u8],
+        attrs: &[u8],
+        transformer: &mut Transformer,
+        scratch: &mut Scratch,
+    ) -> Outcome {
+        let start = self.buf.len();
+        copy::tuple(&mut self.buf, fields);
+        copy::bigint(&mut self.buf, fid);
+        let geom_at = self.buf.len();
+        self.buf.extend_from_slice(&0i32.to_be_bytes());
+        let outcome = geometry::normalise(wkb, transformer, scratch, &mut self.buf);
+        match outcome {
+            Outcome::Written { kind, .. } => {
+                let len = (self.buf.len() - geom_at - 4) as i32;
+                self.buf[geom_at..geom_at + 4].copy_from_slice(&len.to_be_bytes());
+                self.buf.extend_from_slice(attrs);
+                self.rows.push(RowMeta {
+                    start,
+                    geom_at,
+                    kind,
+                });
+            }
+            _ => self.buf.truncate(start),
+        }
+        outcome
+    }
+
+    /// The same rows with every single geometry of `family` wrapped into its Multi type.
+    pub fn promoted(&self, family: u8) -> EncodedBatch {
+        let mut out = EncodedBatch {
+            buf: Vec::with_capacity(self.buf.len() + self.rows.len() * 9),
+            rows: Vec::with_capacity(self.rows.len()),
+        };
+        for (i, row) in self.rows.iter().enumerate() {
+            let end = self.rows.get(i + 1).map_or(self.buf.len(), |r| r.start);
+            let start = out.buf.len();
+            if row.kind.is_single() && row.kind.family() == family {
+                let len = i32::from_be_bytes([
+                    self.buf[row.geom_at],
+                    self.buf[row.geom_at + 1],
+                    self.buf[row.geom_at + 2],
+                    self.buf[row.geom_at + 3],
+                ]) as usize;
+                let geom = &self.buf[row.geom_at + 4..row.geom_at + 4 + len];
+                out.buf.extend_from_slice(&self.buf[row.start..row.geom_at]);
+                let geom_at = out.buf.len();
+                out.buf.extend_from_slice(&((len + 9) as i32).to_be_bytes());
+                geometry::promote_to_multi(geom, &mut out.buf);
+                out.buf
+                    .extend_from_slice(&self.buf[row.geom_at + 4 + len..end]);
+                out.rows.push(RowMeta {
+                    start,
+                    geom_at,
+                    kind: row.kind.multi(),
+                });
+            } else {
+                out.buf.extend_from_slice(&self.buf[row.start..end]);
+                out.rows.push(RowMeta {
+                    start,
+                    geom_at: row.geom_at - row.start + start,
+                    kind: row.kind,
+                });
+            }
+        }
+        out
+    }
+}
+
+/// Records a converted row's outcome in `counters`.
+pub fn count_outcome(counters: &Counters, outcome: &Outcome) {
+    match outcome {
+        Outcome::Written { fixed, .. } => {
+            if *fixed {
+                counters.repaired.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+        Outcome::Empty => {
+            counters.skipped_empty.fetch_add(1, Ordering::Relaxed);
+        }
+        Outcome::Invalid(reason) => {
+            counters.skipped_invalid.fetch_add(1, Ordering::Relaxed);
+            if let Ok(mut first) = counters.first_invalid.lock() {
+                if first.is_none() {
+                    *first = Some(reason.clone());
+                }
+            }
+        }
+    }
+}
+
+/// How many conversion threads to run: one per core.
+pub fn converter_threads() -> usize {
+    std::thread::available_parallelism()
+        .map_or(2, |n| n.get())
+        .clamp(1, 8)
+}
+
+/// Starts `threads` conversion workers reading `input` and sending to `output`.
+/// Each builds its own [`Transformer`] (`crs` was validated by the caller).
+/// The workers end when `input` is closed; a reader error is passed on.
+pub fn spawn_converters(
+    threads: usize,
+    crs: SourceCrs,
+    swap_xy: bool,
+    fields: usize,
+    input: Receiver<Result<RawBatch, ImportError>>,
+    output: tokio::sync::mpsc::Sender<Result<EncodedBatch, ImportError>>,
+    counters: Arc<Counters>,
+) -> Vec<std::thread::JoinHandle<()>> {
+    let input = Arc::new(Mutex::new(input));
+    (0..threads)
+        .filter_map(|i| {
+            let input = Arc::clone(&input);
+            let output = output.clone();
+            let counters = Arc::clone(&counters);
+            let crs = crs.clone();
+            std::thread::Builder::new()
+                .name(format!("citygrid-convert-{i}"))
+                .spawn(move || {
+                    let mut transformer = match Transformer::new(&crs, swap_xy) {
+                        Ok(t) => t,
+                        Err(e) => {
+                            let _ = output.blocking_send(Err(e));
+                            return;
+                        }
+                    };
+                    let mut scratch = Scratch::default();
+                    loop {
+                        let next = match input.lock() {
+                            Ok(rx) => rx.recv(),
+                            Err(_) => return,
+                        };
+                        let raw = match next {
+                            Ok(Ok(raw)) => raw,
+                            Ok(Err(e)) => {
+                                let _ = output.blocking_send(Err(e));
+                                return;
+                            }
+                            Err(_) => return, // reader done
+                        };
+                        let mut batch = EncodedBatch {
+                            buf: Vec::with_capacity(
+                                raw.wkb.len() + raw.attrs.len() + raw.len() * 32,
+                            ),
+                            rows: Vec::with_capacity(raw.len()),
+                        };
+                        for i in 0..raw.len() {
+                            let (fid, wkb, attrs) = raw.feature(i);
+                            let outcome =
+                                batch.push(fields, fid, wkb, attrs, &mut transformer, &mut scratch);
+                            count_outcome(&counters, &outcome);
+                        }
+                        if output.blocking_send(Ok(batch)).is_err() {
+                            return; // writer gone
+                        }
+                    }
+                })
+                .ok()
+        })
+        .collect()
+}

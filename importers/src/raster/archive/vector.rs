@@ -1,0 +1,126 @@
+//! Vector layers into tile archives: every tile over the layer's extent in the
+//! zoom range is encoded as MVT by the tile engine (`citygrid_tiles::mvt`, the
+//! same encoder the HTTP service uses), in parallel, and written in batches.
+//! Loading the layer's index from PostGIS is the caller's job (the service has
+//! the loader).
+
+use std::path::Path;
+use std::time::Instant;
+
+use citygrid_tiles::index::LayerIndex;
+use citygrid_tiles::mvt::{encode_tile, query_bounds, EncodeOptions, TileLayer};
+use citygrid_tiles::schema::FieldType;
+use citygrid_tiles::tms::TileCoord;
+use rayon::prelude::*;
+
+use super::{write_atomically, ArchiveKind, ArchiveMeta, ExportSummary, TileKind};
+use crate::raster::error::{RasterError, Result};
+use crate::raster::progress::Progress;
+use crate::raster::tms::{tile_range, MAX_ZOOM};
+
+/// The default highest zoom of a vector export: clients overzoom beyond it.
+pub const DEFAULT_VECTOR_MAX_ZOOM: u8 = 14;
+
+/// Tiles encoded per parallel batch (bounds memory).
+const BATCH: usize = 512;
+
+/// Writes `index` (layer `name`) as MVT tiles for zooms `min_zoom..=max_zoom`
+/// into the archive at `path` (blocking; uses the current rayon pool).
+pub fn export_vector(
+    path: &Path,
+    name: &str,
+    title: &str,
+    index: &LayerIndex,
+    min_zoom: u8,
+    max_zoom: u8,
+    quiet: bool,
+) -> Result<ExportSummary> {
+    let started = Instant::now();
+    let kind = ArchiveKind::from_path(path)?;
+    crate::raster::check_zoom_args(Some(min_zoom), Some(max_zoom))?;
+    let (Some(merc), Some(lonlat)) = (index.bounds_merc(), index.bounds_lonlat()) else {
+        return Err(RasterError::NotAvailable(format!(
+            "layer {name:?} has no features to export"
+        )));
+    };
+    let bbox = [merc.min_x, merc.min_y, merc.max_x, merc.max_y];
+    let fields: serde_json::Map<String, serde_json::Value> = index
+        .schema()
+        .fields
+        .iter()
+        .map(|f| {
+            let ty = match f.ty {
+                FieldType::String => "String",
+                FieldType::Int | FieldType::Double => "Number",
+                FieldType::Bool => "Boolean",
+            };
+            (f.name.clone(), serde_json::Value::from(ty))
+        })
+        .collect();
+    let meta = ArchiveMeta {
+        name: title.to_string(),
+        description: format!("citygrid vector layer {name}"),
+        kind: TileKind::Mvt {
+            vector_layers: serde_json::json!([{
+                "id": name, "fields": fields, "minzoom": min_zoom, "maxzoom": max_zoom
+            }]),
+        },
+        bounds: [lonlat.min_x, lonlat.min_y, lonlat.max_x, lonlat.max_y],
+        min_zoom,
+        max_zoom,
+    };
+    let total: u64 = (min_zoom..=max_zoom.min(MAX_ZOOM))
+        .map(|z| {
+            let (x0, y0, x1, y1) = tile_range(z, bbox);
+            u64::from(x1 - x0 + 1) * u64::from(y1 - y0 + 1)
+        })
+        .sum();
+    let progress = Progress::new(&format!("export {name}"), total, quiet);
+    let options = EncodeOptions::default();
+    let (tiles, bytes) = write_atomically(path, kind, meta, |writer| {
+        let mut written = 0u64;
+        for z in min_zoom..=max_zoom {
+            let (x0, y0, x1, y1) = tile_range(z, bbox);
+            let coords: Vec<(u32, u32)> = (y0..=y1)
+                .flat_map(|y| (x0..=x1).map(move |x| (x, y)))
+                .collect();
+            for batch in coords.chunks(BATCH) {
+                let encoded: Vec<Option<(u32, u32, Vec<u8>)>> = batch
+                    .par_iter()
+                    .map(|&(x, y)| -> Result<Option<(u32, u32, Vec<u8>)>> {
+                        let tile = TileCoord::new(z, x, y)
+                            .map_err(|e| RasterError::NotAvailable(e.to_string()))?;
+                        let features = index.query_bbox_merc(&query_bounds(tile, &options));
+                        if features.is_empty() {
+                            return Ok(None);
+                        }
+                        let layer = TileLayer {
+                            name,
+                            schema: index.schema(),
+                            features: &features,
+                            properties: None,
+                        };
+                        let out = encode_tile(tile, &[layer], &options).map_err(|e| {
+                            RasterError::NotAvailable(format!("tile {z}/{x}/{y}: {e}"))
+                        })?;
+                        Ok((!out.bytes.is_empty()).then_some((x, y, out.bytes)))
+                    })
+                    .collect::<Result<_>>()?;
+                progress.inc(batch.len() as u64);
+                for (x, y, data) in encoded.into_iter().flatten() {
+                    writer.add(z, x, y, &data)?;
+                    written += 1;
+                }
+            }
+        }
+        Ok(written)
+    })?;
+    progress.finish();
+    Ok(ExportSummary {
+        tiles,
+        bytes,
+        min_zoom,
+        max_zoom,
+        seconds: started.elapsed().as_secs_f64(),
+    })
+}

@@ -1,0 +1,542 @@
+//! The staging table of one layer: created, filled through binary COPY, repaired,
+//! indexed and analysed — all inside the caller's transaction, so a failure or an
+//! interruption leaves nothing behind.
+//!
+//! The geometry column gets the narrowest type that fits: the declared type, or the
+//! type of the first batch; when a later batch mixes single and multi geometries of
+//! one family the column becomes Multi (existing rows are wrapped with `ST_Multi`,
+//! later single geometries are wrapped on the way); other mixes give `Geometry`.
+
+use std::collections::BTreeSet;
+use std::sync::atomic::Ordering;
+
+use sqlx::PgConnection;
+use tokio::sync::mpsc;
+
+use crate::catalog;
+use crate::copy::{self, ColumnType};
+use crate::error::{DbContext, ImportError};
+use crate::geometry::GeomType;
+use crate::naming::{layer_table, quote_ident};
+use crate::pipeline::{Cancel, Counters, EncodedBatch};
+
+/// The type of the geometry column.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GeomColumn {
+    /// `geometry(<type>, 4326)`.
+    Typed(GeomType),
+    /// `geometry(Geometry, 4326)`: mixed families.
+    Mixed,
+}
+
+impl GeomColumn {
+    /// `Point`, …, `Geometry`.
+    pub fn name(self) -> &'static str {
+        match self {
+            GeomColumn::Typed(t) => t.name(),
+            GeomColumn::Mixed => "Geometry",
+        }
+    }
+
+    /// 0 points, 1 lines, 2 polygons, 3 mixed.
+    pub fn family(self) -> u8 {
+        match self {
+            GeomColumn::Typed(t) => t.family(),
+            GeomColumn::Mixed => 3,
+        }
+    }
+
+    /// The column type that holds everything this one holds plus `kinds`.
+    pub fn widen(current: Option<GeomColumn>, kinds: &BTreeSet<GeomType>) -> GeomColumn {
+        let mut all: BTreeSet<GeomType> = kinds.clone();
+        match current {
+            Some(GeomColumn::Mixed) => return GeomColumn::Mixed,
+            Some(GeomColumn::Typed(t)) => {
+                all.insert(t);
+            }
+            None => {}
+        }
+        let mut iter = all.iter();
+        let Some(&first) = iter.next() else {
+            return current.unwrap_or(GeomColumn::Mixed);
+        };
+        if all.len() == 1 {
+            return GeomColumn::Typed(first);
+        }
+        let multi = first.multi();
+        if first.family() < 3 && all.iter().all(|k| k.multi() == multi) {
+            GeomColumn::Typed(multi)
+        } else {
+            GeomColumn::Mixed
+        }
+    }
+}
+
+/// One attribute column.
+#[derive(Debug, Clone)]
+pub struct Column {
+    /// Safe name.
+    pub name: String,
+    /// Type.
+    pub column_type: ColumnType,
+}
+
+/// What a staging table is for.
+#[derive(Debug, Clone)]
+pub struct StageSpec {
+    /// The layer it becomes.
+    pub layer_id: String,
+    /// Attribute columns after `fid` and `geom`.
+    pub columns: Vec<Column>,
+    /// The source's declared geometry type, if any.
+    pub declared: Option<GeomType>,
+}
+
+/// A filled, indexed staging table.
+#[derive(Debug, Clone)]
+pub struct Staged {
+    /// Its name in schema `layers`.
+    pub table: String,
+    /// Final geometry column type.
+    pub geometry: GeomColumn,
+    /// Rows.
+    pub rows: i64,
+    /// [west, south, east, north].
+    pub bounds: Option<[f64; 4]>,
+    /// Default min zoom.
+    pub min_zoom: i32,
+    /// Name of its primary-key index (renamed to `<id>:pkey` on swap).
+    pub pkey_index: String,
+    /// Name of its GiST index (renamed to `<id>:geom` on swap).
+    pub geom_index: String,
+}
+
+/// Short index names for a staging table (its own name may be 63 characters, too
+/// long to take a suffix).
+fn stage_index_names() -> (String, String) {
+    static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(1);
+    let n = NEXT.fetch_add(1, Ordering::Relaxed);
+    let pid = std::process::id();
+    (
+        format!("_stage_{pid}_{n}_pkey"),
+        format!("_stage_{pid}_{n}_geom"),
+    )
+}
+
+/// The staging table name of layer `id` for this process.
+pub fn stage_name(id: &str) -> String {
+    format!("_stage_{id}_{}", std::process::id())
+}
+
+/// A dedicated connection for an import, configured like the pool's but without
+/// statement logging: building an index on millions of rows is expected to be slow.
+pub async fn connect(pool: &sqlx::PgPool) -> Result<PgConnection, ImportError> {
+    use sqlx::{ConnectOptions, Connection};
+    let options = (*pool.connect_options())
+        .clone()
+        .disable_statement_logging();
+    PgConnection::connect_with(&options).await.db("connecting")
+}
+
+/// Drops committed `_stage_*` tables in schema `layers`.
+///
+/// Imports create their staging tables inside their transaction, so a running import's
+/// table is invisible to others and any committed one was left by a process that died
+/// (or an older version); dropping it is always safe.
+pub async fn cleanup_stale(conn: &mut PgConnection) -> Result<usize, ImportError> {
+    let rows: Vec<(String,)> = sqlx::query_as(
+        "SELECT c.relname::text FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+          WHERE n.nspname = 'layers' AND c.relkind = 'r' AND c.relname LIKE '\\_stage\\_%'",
+    )
+    .fetch_all(&mut *conn)
+    .await
+    .db("looking for stale staging tables")?;
+    for (name,) in &rows {
+        tracing::info!(table = %name, "dropping a staging table left by an interrupted import");
+        sqlx::query(&format!("DROP TABLE IF EXISTS {}", layer_table(name)))
+            .execute(&mut *conn)
+            .await
+            .db("dropping a stale staging table")?;
+    }
+    Ok(rows.len())
+}
+
+async fn exec(conn: &mut PgConnection, sql: &str, context: &str) -> Result<u64, ImportError> {
+    Ok(sqlx::query(sql)
+        .execute(&mut *conn)
+        .await
+        .db(context)?
+        .rows_affected())
+}
+
+fn copy_statement(table: &str, spec: &StageSpec) -> String {
+    let mut cols = vec!["fid".to_string(), "geom".to_string()];
+    cols.extend(spec.columns.iter().map(|c| quote_ident(&c.name)));
+    format!(
+        "COPY {} ({}) FROM STDIN (FORMAT binary)",
+        layer_table(table),
+        cols.join(", ")
+    )
+}
+
+async fn create_table(
+    conn: &mut PgConnection,
+    table: &str,
+    spec: &StageSpec,
+    geom: GeomColumn,
+) -> Result<(), ImportError> {
+    let mut cols = vec![
+        "fid bigint NOT NULL".to_string(),
+        format!("geom geometry({},4326) NOT NULL", geom.name()),
+    ];
+    cols.extend(
+        spec.columns
+            .iter()
+            .map(|c| format!("{} {}", quote_ident(&c.name), c.column_type.sql())),
+    );
+    let sql = format!("CREATE TABLE {} ({})", layer_table(table), cols.join(", "));
+    exec(conn, &sql, "creating the staging table").await?;
+    Ok(())
+}
+
+async fn alter_geometry(
+    conn: &mut PgConnection,
+    table: &str,
+    to: GeomColumn,
+) -> Result<(), ImportError> {
+    let using = match to {
+        GeomColumn::Typed(t) if !t.is_single() && t != GeomType::GeometryCollection => {
+            "ST_Multi(geom)"
+        }
+        _ => "geom",
+    };
+    tracing::debug!(table, to = to.name(), "widening the geometry column");
+    let sql = format!(
+        "ALTER TABLE {} ALTER COLUMN geom TYPE geometry({},4326) USING {using}",
+        layer_table(table),
+        to.name()
+    );
+    exec(conn, &sql, "widening the geometry column").await?;
+    Ok(())
+}
+
+/// Receives batches until the channel closes and COPYs them into a new staging
+/// table. Runs inside the caller's transaction (`conn`); [`finish`] completes it.
+pub async fn write(
+    conn: &mut PgConnection,
+    spec: &StageSpec,
+    mut batches: mpsc::Receiver<Result<EncodedBatch, ImportError>>,
+    cancel: &Cancel,
+    counters: &Counters,
+) -> Result<Staged, ImportError> {
+    let table = stage_name(&spec.layer_id);
+    let statement = copy_statement(&table, spec);
+    let mut column: Option<GeomColumn> = None;
+    // A batch that needs the table (re)shaped before it can be sent.
+    let mut pending: Option<EncodedBatch> = None;
+    loop {
+        let batch = match pending.take() {
+            Some(b) => b,
+            None => match next_batch(&mut batches, cancel).await? {
+                Some(b) => b,
+                None => break,
+            },
+        };
+        let wanted = GeomColumn::widen(
+            column.or(spec.declared.map(GeomColumn::Typed)),
+            &kinds(&batch),
+        );
+        match column {
+            None => create_table(conn, &table, spec, wanted).await?,
+            Some(c) if c != wanted => alter_geometry(conn, &table, wanted).await?,
+            Some(_) => {}
+        }
+        column = Some(wanted);
+        // One COPY segment: runs until the input ends or a batch needs a wider column.
+        let mut copy = conn.copy_in_raw(&statement).await.db("starting COPY")?;
+        copy.send(copy::HEADER).await.db("writing rows")?;
+        let mut next = Some(batch);
+        while let Some(batch) = next.take() {
+            let batch_kinds = kinds(&batch);
+            if GeomColumn::widen(column, &batch_kinds) != wanted {
+                pending = Some(batch);
+                break;
+            }
+            let batch = match wanted {
+                GeomColumn::Typed(t)
+                    if !t.is_single() && batch_kinds.iter().any(|k| k.is_single()) =>
+                {
+                    batch.promoted(t.family())
+                }
+                _ => batch,
+            };
+            let rows = batch.rows.len() as u64;
+            copy.send(batch.buf).await.db("writing rows")?;
+            counters.written.fetch_add(rows, Ordering::Relaxed);
+            next = next_batch(&mut batches, cancel).await?;
+        }
+        copy.send(copy::TRAILER).await.db("writing rows")?;
+        copy.finish().await.db("writing rows")?;
+        if pending.is_none() {
+            break;
+        }
+    }
+    let Some(geometry) = column else {
+        let reason = counters
+            .first_invalid
+            .lock()
+            .ok()
+            .and_then(|f| f.clone())
+            .map(|r| format!(" (first problem: {r})"))
+            .unwrap_or_default();
+        return Err(ImportError::Empty(format!(
+            "no feature with a usable geometry for layer {}{reason}",
+            spec.layer_id
+        )));
+    };
+    let (pkey_index, geom_index) = stage_index_names();
+    Ok(Staged {
+        table,
+        geometry,
+        rows: 0,
+        bounds: None,
+        min_zoom: 0,
+        pkey_index,
+        geom_index,
+    })
+}
+
+fn kinds(batch: &EncodedBatch) -> BTreeSet<GeomType> {
+    batch.rows.iter().map(|r| r.kind).collect()
+}
+
+/// The next non-empty batch, `None` at the end; Ctrl-C and upstream errors are errors.
+async fn next_batch(
+    batches: &mut mpsc::Receiver<Result<EncodedBatch, ImportError>>,
+    cancel: &Cancel,
+) -> Result<Option<EncodedBatch>, ImportError> {
+    loop {
+        let next = tokio::select! {
+            biased;
+            _ = cancel.cancelled() => return Err(ImportError::Interrupted),
+            next = batches.recv() => next,
+        };
+        match next {
+            None => return Ok(None),
+            Some(Err(e)) => return Err(e),
+            Some(Ok(b)) if b.rows.is_empty() => continue,
+            Some(Ok(b)) => return Ok(Some(b)),
+        }
+    }
+}
+
+/// Repairs invalid geometries (`ST_MakeValid`, keeping the column's family), adds
+/// the primary key and the GiST index, analyses, and measures the table.
+pub async fn finish(
+    conn: &mut PgConnection,
+    mut staged: Staged,
+    counters: &Counters,
+) -> Result<Staged, ImportError> {
+    let t = layer_table(&staged.table);
+    let started = std::time::Instant::now();
+    if staged.geometry.family() != 0 {
+        repair(conn, &mut staged, counters).await?;
+    }
+    tracing::debug!(table = %staged.table, seconds = started.elapsed().as_secs_f64(), "validity checked");
+    exec(
+        conn,
+        &format!(
+            "ALTER TABLE {t} ADD CONSTRAINT {} PRIMARY KEY (fid)",
+            quote_ident(&staged.pkey_index)
+        ),
+        "adding the primary key",
+    )
+    .await?;
+    exec(
+        conn,
+        &format!(
+            "CREATE INDEX {} ON {t} USING gist (geom)",
+            quote_ident(&staged.geom_index)
+        ),
+        "building the spatial index",
+    )
+    .await?;
+    tracing::debug!(table = %staged.table, seconds = started.elapsed().as_secs_f64(), "indexed");
+    exec(
+        conn,
+        &format!("COMMENT ON TABLE {t} IS '{}'", catalog::IMPORTED_MARK),
+        "marking the table",
+    )
+    .await?;
+    exec(conn, &format!("ANALYZE {t}"), "analysing the table").await?;
+    tracing::debug!(table = %staged.table, seconds = started.elapsed().as_secs_f64(), "analysed");
+    let size_expr = if staged.geometry.family() == 2 {
+        "avg(sqrt(greatest((ST_XMax(geom) - ST_XMin(geom)) * (ST_YMax(geom) - ST_YMin(geom)), 0)))"
+    } else {
+        "NULL::float8"
+    };
+    type Measures = (
+        i64,
+        Option<f64>,
+        Option<f64>,
+        Option<f64>,
+        Option<f64>,
+        Option<f64>,
+    );
+    let row: Measures = sqlx::query_as(&format!(
+        "SELECT n, ST_XMin(e), ST_YMin(e), ST_XMax(e), ST_YMax(e), s
+           FROM (SELECT count(*) AS n, ST_Extent(geom) AS e, {size_expr} AS s FROM {t}) x"
+    ))
+    .fetch_one(&mut *conn)
+    .await
+    .db("measuring the layer")?;
+    let count = row.0;
+    staged.rows = count;
+    staged.bounds = match (row.1, row.2, row.3, row.4) {
+        (Some(w), Some(s), Some(e), Some(n)) => Some([w, s, e, n]),
+        _ => None,
+    };
+    staged.min_zoom = catalog::default_min_zoom(staged.geometry.family(), row.5);
+    Ok(staged)
+}
+
+async fn repair(
+    conn: &mut PgConnection,
+    staged: &mut Staged,
+    counters: &Counters,
+) -> Result<(), ImportError> {
+    let t = layer_table(&staged.table);
+    // ST_IsValid reports every problem as a NOTICE: keep them off the client.
+    exec(
+        conn,
+        "SET LOCAL client_min_messages = warning",
+        "configuring the session",
+    )
+    .await?;
+    exec(
+        conn,
+        "DROP TABLE IF EXISTS pg_temp._citygrid_fix",
+        "repairing geometries",
+    )
+    .await?;
+    let extract = match staged.geometry {
+        GeomColumn::Typed(GeomType::GeometryCollection) => {
+            "ST_ForceCollection(ST_MakeValid(geom))".to_string()
+        }
+        GeomColumn::Typed(k) => format!(
+            "ST_CollectionExtract(ST_MakeValid(geom), {})",
+            k.family() + 1
+        ),
+        GeomColumn::Mixed => "ST_MakeValid(geom)".to_string(),
+    };
+    let bad = exec(
+        conn,
+        &format!(
+            "CREATE TEMP TABLE _citygrid_fix AS SELECT fid, {extract} AS g FROM {t} WHERE NOT ST_IsValid(geom)"
+        ),
+        "repairing geometries",
+    )
+    .await?;
+    if bad == 0 {
+        exec(
+            conn,
+            "DROP TABLE pg_temp._citygrid_fix",
+            "repairing geometries",
+        )
+        .await?;
+        return Ok(());
+    }
+    let dropped = exec(
+        conn,
+        &format!("DELETE FROM {t} s USING pg_temp._citygrid_fix f WHERE s.fid = f.fid AND (f.g IS NULL OR ST_IsEmpty(f.g))"),
+        "repairing geometries",
+    )
+    .await?;
+    let fixed_expr = match staged.geometry {
+        GeomColumn::Typed(k) if k.is_single() => {
+            let (multi_parts,): (i64,) = sqlx::query_as(
+                "SELECT count(*) FROM pg_temp._citygrid_fix WHERE NOT ST_IsEmpty(g) AND ST_NumGeometries(g) > 1",
+            )
+            .fetch_one(&mut *conn)
+            .await
+            .db("repairing geometries")?;
+            if multi_parts > 0 {
+                // A repaired polygon fell apart into several: the layer becomes Multi.
+                let multi = GeomColumn::Typed(k.multi());
+                alter_geometry(conn, &staged.table, multi).await?;
+                staged.geometry = multi;
+                "ST_Multi(f.g)"
+            } else {
+                "CASE WHEN ST_NumGeometries(f.g) = 1 AND GeometryType(f.g) LIKE 'MULTI%' THEN ST_GeometryN(f.g, 1) ELSE f.g END"
+            }
+        }
+        GeomColumn::Typed(GeomType::GeometryCollection) | GeomColumn::Mixed => "f.g",
+        GeomColumn::Typed(_) => "ST_Multi(f.g)",
+    };
+    let repaired = exec(
+        conn,
+        &format!(
+            "UPDATE {t} s SET geom = {fixed_expr} FROM pg_temp._citygrid_fix f WHERE s.fid = f.fid"
+        ),
+        "repairing geometries",
+    )
+    .await?;
+    exec(
+        conn,
+        "DROP TABLE pg_temp._citygrid_fix",
+        "repairing geometries",
+    )
+    .await?;
+    counters.repaired.fetch_add(repaired, Ordering::Relaxed);
+    counters
+        .skipped_invalid
+        .fetch_add(dropped, Ordering::Relaxed);
+    counters.written.fetch_sub(
+        dropped.min(counters.written.load(Ordering::Relaxed)),
+        Ordering::Relaxed,
+    );
+    tracing::info!(table = %staged.table, repaired, dropped, "invalid geometries repaired");
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn set(k: &[GeomType]) -> BTreeSet<GeomType> {
+        k.iter().copied().collect()
+    }
+
+    #[test]
+    fn widening() {
+        use GeomType::*;
+        assert_eq!(
+            GeomColumn::widen(None, &set(&[Polygon])),
+            GeomColumn::Typed(Polygon)
+        );
+        assert_eq!(
+            GeomColumn::widen(None, &set(&[Polygon, MultiPolygon])),
+            GeomColumn::Typed(MultiPolygon)
+        );
+        assert_eq!(
+            GeomColumn::widen(Some(GeomColumn::Typed(Polygon)), &set(&[MultiPolygon])),
+            GeomColumn::Typed(MultiPolygon)
+        );
+        assert_eq!(
+            GeomColumn::widen(Some(GeomColumn::Typed(MultiPolygon)), &set(&[Polygon])),
+            GeomColumn::Typed(MultiPolygon)
+        );
+        assert_eq!(
+            GeomColumn::widen(None, &set(&[Point, LineString])),
+            GeomColumn::Mixed
+        );
+        assert_eq!(
+            GeomColumn::widen(Some(GeomColumn::Typed(Point)), &set(&[Point])),
+            GeomColumn::Typed(Point)
+        );
+        assert_eq!(
+            GeomColumn::widen(None, &set(&[GeometryCollection])),
+            GeomColumn::Typed(GeometryCollection)
+        );
+    }
+}

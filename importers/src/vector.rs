@@ -1,0 +1,408 @@
+//! `citygrid import vector`: any GDAL vector source into PostGIS layers.
+//!
+//! 1. The file is opened on the reader thread; its layers, fields and CRS are
+//!    checked before the database is touched (missing CRS, unknown EPSG code,
+//!    existing layer without `--replace`, no features: all fail here).
+//! 2. Stale staging tables are dropped; one transaction is opened.
+//! 3. Per layer: reader → conversion workers → binary COPY into
+//!    `layers."_stage_<id>_<pid>"`, then repair, primary key, GiST index, ANALYZE.
+//! 4. Per layer: old table dropped (with `--replace`), staging table renamed,
+//!    catalogue row upserted (version + 1), `NOTIFY citygrid_layers, '<id>'`.
+//! 5. Commit. Any error or Ctrl-C before that rolls everything back: the previous
+//!    version of every layer is untouched and no staging table remains.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Instant;
+
+use sqlx::{PgConnection, PgPool};
+
+use crate::catalog::{self, CatalogEntry, ImportStats};
+use crate::crs::{SourceCrs, Transformer};
+use crate::error::{DbContext, ImportError};
+use crate::fields::CatalogField;
+use crate::naming;
+use crate::pipeline::{self, Cancel, Counters, EncodedBatch};
+use crate::progress::{Progress, ProgressMode};
+use crate::reader::{LayerInfo, OpenOptions, ReadJob, SourceReader};
+use crate::stage::{self, Column, StageSpec, Staged};
+
+/// What `citygrid import vector` was asked to do.
+#[derive(Debug, Clone, Default)]
+pub struct VectorOptions {
+    /// The source file (or directory, or anything GDAL opens).
+    pub file: PathBuf,
+    /// `--layer`: the layer id (or the prefix of the ids of a multi-layer source).
+    pub layer: Option<String>,
+    /// `--source-crs`: overrides the file's CRS.
+    pub source_crs: Option<String>,
+    /// `--source-layer`: import only this layer of the source.
+    pub source_layer: Option<String>,
+    /// `--encoding`: the text encoding of the file (e.g. GBK).
+    pub encoding: Option<String>,
+    /// `--x-field` (CSV).
+    pub x_field: Option<String>,
+    /// `--y-field` (CSV).
+    pub y_field: Option<String>,
+    /// `--replace`: overwrite existing layers.
+    pub replace: bool,
+    /// `--title`.
+    pub title: Option<String>,
+}
+
+/// The outcome of one imported layer.
+#[derive(Debug, Clone)]
+pub struct LayerReport {
+    /// Layer id.
+    pub id: String,
+    /// Final geometry type.
+    pub geometry_type: String,
+    /// Source CRS label.
+    pub source_crs: String,
+    /// Catalogue version after the import.
+    pub version: i64,
+    /// Counts and timing.
+    pub stats: ImportStats,
+}
+
+/// The outcome of an import command.
+#[derive(Debug, Clone, Default)]
+pub struct ImportReport {
+    /// One entry per layer written.
+    pub layers: Vec<LayerReport>,
+    /// Wall-clock seconds overall.
+    pub seconds: f64,
+}
+
+/// A layer staged and waiting for the swap.
+pub(crate) struct Prepared {
+    pub staged: Staged,
+    pub entry: CatalogEntry,
+}
+
+struct Selected {
+    info: LayerInfo,
+    id: String,
+    crs: SourceCrs,
+    swap_xy: bool,
+}
+
+fn select_layers(
+    options: &VectorOptions,
+    layers: Vec<LayerInfo>,
+) -> Result<Vec<Selected>, ImportError> {
+    let file = options.file.display().to_string();
+    let base = match &options.layer {
+        Some(id) if naming::is_valid_layer_id(id) => id.clone(),
+        Some(id) => {
+            return Err(ImportError::Invalid(format!(
+            "invalid layer id {id:?}: use lower-case letters, digits and _ (at most {} characters)",
+            naming::MAX_LAYER_ID
+        )))
+        }
+        None => naming::layer_id(
+            options
+                .file
+                .file_stem()
+                .and_then(|s| s.to_str())
+                .unwrap_or("layer"),
+        ),
+    };
+    let mut chosen: Vec<LayerInfo> = match &options.source_layer {
+        Some(name) => {
+            let found = layers
+                .iter()
+                .find(|l| &l.name == name)
+                .or_else(|| layers.iter().find(|l| l.name.eq_ignore_ascii_case(name)));
+            match found {
+                Some(l) => vec![l.clone()],
+                None => {
+                    let names: Vec<&str> = layers.iter().map(|l| l.name.as_str()).collect();
+                    return Err(ImportError::Invalid(format!(
+                        "{file} has no layer {name:?}; its layers are: {}",
+                        names.join(", ")
+                    )));
+                }
+            }
+        }
+        None => {
+            for l in layers.iter().filter(|l| !l.has_geometry) {
+                tracing::warn!(layer = %l.name, "skipping a layer without geometry");
+            }
+            layers.into_iter().filter(|l| l.has_geometry).collect()
+        }
+    };
+    if chosen.is_empty() || chosen.iter().all(|l| !l.has_geometry) {
+        let hint = if file.to_ascii_lowercase().ends_with(".csv") {
+            ": for a CSV name the coordinate columns with --x-field/--y-field or provide a WKT column"
+        } else {
+            ""
+        };
+        return Err(ImportError::Empty(format!(
+            "{file} has no layer with geometry{hint}"
+        )));
+    }
+    let single = chosen.len() == 1;
+    if !single {
+        let before = chosen.len();
+        chosen.retain(|l| {
+            let empty = l.feature_count == Some(0);
+            if empty {
+                tracing::warn!(layer = %l.name, "skipping an empty layer");
+            }
+            !empty
+        });
+        if chosen.is_empty() {
+            return Err(ImportError::Empty(format!(
+                "all {before} layers of {file} are empty"
+            )));
+        }
+    }
+    let mut out = Vec::with_capacity(chosen.len());
+    let mut seen = std::collections::HashSet::new();
+    for info in chosen {
+        let id = if single {
+            base.clone()
+        } else {
+            naming::sublayer_id(&base, &info.name)
+        };
+        if !seen.insert(id.clone()) {
+            return Err(ImportError::Invalid(format!(
+                "two layers of {file} map to the same id {id}: import them one by one with --source-layer and --layer"
+            )));
+        }
+        if info.feature_count == Some(0) {
+            return Err(ImportError::Empty(format!(
+                "{file} (layer {}) has no features",
+                info.name
+            )));
+        }
+        let (crs, swap_xy) = info.crs.clone().map_err(|_| {
+            ImportError::NoCrs(if single {
+                file.clone()
+            } else {
+                format!("{file} (layer {})", info.name)
+            })
+        })?;
+        // Fail on an unknown CRS now, not in the workers.
+        Transformer::new(&crs, swap_xy)?;
+        out.push(Selected {
+            info,
+            id,
+            crs,
+            swap_xy,
+        });
+    }
+    Ok(out)
+}
+
+/// Imports a vector file. See the module documentation for the steps.
+pub async fn import_vector(
+    pool: &PgPool,
+    options: &VectorOptions,
+    cancel: &Cancel,
+    mode: ProgressMode,
+) -> Result<ImportReport, ImportError> {
+    let started = Instant::now();
+    let source_crs = options
+        .source_crs
+        .as_deref()
+        .map(SourceCrs::parse)
+        .transpose()?;
+    if let Some(enc) = &options.encoding {
+        if enc.is_empty()
+            || !enc
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "-_.:".contains(c))
+        {
+            return Err(ImportError::Invalid(format!("invalid --encoding {enc:?}")));
+        }
+    }
+    let open_options = OpenOptions {
+        encoding: options.encoding.clone(),
+        x_field: options.x_field.clone(),
+        y_field: options.y_field.clone(),
+        source_crs,
+    };
+    let (reader, layers) = SourceReader::open(options.file.clone(), open_options).await?;
+    tracing::debug!(seconds = started.elapsed().as_secs_f64(), "source opened");
+    let selected = select_layers(options, layers)?;
+
+    let mut conn = stage::connect(pool).await?;
+    stage::cleanup_stale(&mut conn).await?;
+    let ids: Vec<String> = selected.iter().map(|s| s.id.clone()).collect();
+    catalog::check_targets(&mut conn, &ids, options.replace).await?;
+
+    let mut tx = sqlx::Connection::begin(&mut conn)
+        .await
+        .db("starting the transaction")?;
+    let mut prepared = Vec::new();
+    for layer in &selected {
+        let layer_started = Instant::now();
+        let counters = Arc::new(Counters::default());
+        let progress = Progress::start(
+            mode,
+            &layer.id,
+            layer.info.feature_count,
+            Arc::clone(&counters),
+        );
+        let (raw_tx, raw_rx) = std::sync::mpsc::sync_channel(4);
+        let (enc_tx, enc_rx) = tokio::sync::mpsc::channel::<Result<EncodedBatch, ImportError>>(8);
+        reader.read(ReadJob {
+            layer: layer.info.index,
+            fields: Arc::new(layer.info.fields.clone()),
+            out: raw_tx,
+            cancel: cancel.clone(),
+            counters: Arc::clone(&counters),
+        })?;
+        pipeline::spawn_converters(
+            pipeline::converter_threads(),
+            layer.crs.clone(),
+            layer.swap_xy,
+            2 + layer.info.fields.len(),
+            raw_rx,
+            enc_tx,
+            Arc::clone(&counters),
+        );
+        let spec = StageSpec {
+            layer_id: layer.id.clone(),
+            columns: layer
+                .info
+                .fields
+                .iter()
+                .map(|f| Column {
+                    name: f.name.clone(),
+                    column_type: f.column_type,
+                })
+                .collect(),
+            declared: layer.info.declared,
+        };
+        let staged = stage_layer(&mut tx, &spec, enc_rx, cancel, &counters).await;
+        progress.finish();
+        let staged = staged?;
+        let entry = catalog_entry(
+            &layer.id,
+            options.title.clone(),
+            &layer.info.name,
+            &options.file.display().to_string(),
+            layer.crs.label(),
+            layer.info.fields.iter().map(|f| f.catalog()).collect(),
+            &staged,
+            &counters,
+            layer_started.elapsed().as_secs_f64(),
+        );
+        prepared.push(Prepared { staged, entry });
+    }
+    drop(reader);
+    let report = swap_all(&mut tx, prepared, options.replace, cancel).await?;
+    tx.commit().await.db("committing")?;
+    let _ = sqlx::Connection::close(conn).await;
+    Ok(ImportReport {
+        layers: report,
+        seconds: started.elapsed().as_secs_f64(),
+    })
+}
+
+/// COPYs a layer's batches into its staging table and completes it.
+pub(crate) async fn stage_layer(
+    conn: &mut PgConnection,
+    spec: &StageSpec,
+    batches: tokio::sync::mpsc::Receiver<Result<EncodedBatch, ImportError>>,
+    cancel: &Cancel,
+    counters: &Counters,
+) -> Result<Staged, ImportError> {
+    let started = Instant::now();
+    let staged = stage::write(conn, spec, batches, cancel, counters).await?;
+    tracing::debug!(layer = %spec.layer_id, seconds = started.elapsed().as_secs_f64(), "rows copied");
+    if cancel.is_cancelled() {
+        return Err(ImportError::Interrupted);
+    }
+    let staged = stage::finish(conn, staged, counters).await?;
+    let invalid = Counters::get(&counters.skipped_invalid);
+    if invalid > 0 {
+        let first = counters.first_invalid.lock().ok().and_then(|f| f.clone());
+        tracing::warn!(
+            layer = %spec.layer_id,
+            "{invalid} feature(s) skipped: unusable geometry{}",
+            first.map(|r| format!(" (first: {r})")).unwrap_or_default()
+        );
+    }
+    Ok(staged)
+}
+
+/// The catalogue entry of a staged layer.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn catalog_entry(
+    id: &str,
+    title: Option<String>,
+    source_layer: &str,
+    source_file: &str,
+    source_crs: &str,
+    fields: Vec<CatalogField>,
+    staged: &Staged,
+    counters: &Counters,
+    seconds: f64,
+) -> CatalogEntry {
+    let written = staged.rows.max(0) as u64;
+    let stem = std::path::Path::new(source_file)
+        .file_stem()
+        .and_then(|s| s.to_str())
+        .unwrap_or(id)
+        .to_string();
+    let default_title = if source_layer.is_empty() || source_layer == stem {
+        stem
+    } else {
+        format!("{stem} – {source_layer}")
+    };
+    CatalogEntry {
+        id: id.to_string(),
+        title,
+        default_title,
+        geometry_type: staged.geometry.name().to_string(),
+        source_file: source_file.to_string(),
+        source_crs: source_crs.to_string(),
+        fields,
+        feature_count: staged.rows,
+        bounds: staged.bounds,
+        min_zoom: staged.min_zoom,
+        stats: ImportStats {
+            read: Counters::get(&counters.read),
+            written,
+            repaired: Counters::get(&counters.repaired),
+            skipped_empty: Counters::get(&counters.skipped_empty),
+            skipped_invalid: Counters::get(&counters.skipped_invalid),
+            seconds,
+            rows_per_second: if seconds > 0.0 {
+                written as f64 / seconds
+            } else {
+                0.0
+            },
+            source_layer: source_layer.to_string(),
+        },
+    }
+}
+
+/// Swaps every prepared layer into place (inside the caller's transaction).
+pub(crate) async fn swap_all(
+    conn: &mut PgConnection,
+    prepared: Vec<Prepared>,
+    replace: bool,
+    cancel: &Cancel,
+) -> Result<Vec<LayerReport>, ImportError> {
+    let mut reports = Vec::new();
+    for p in prepared {
+        if cancel.is_cancelled() {
+            return Err(ImportError::Interrupted);
+        }
+        let version = catalog::swap_in(conn, &p.staged, &p.entry, replace).await?;
+        tracing::debug!(layer = %p.entry.id, version, rows = p.entry.feature_count, "layer imported");
+        reports.push(LayerReport {
+            id: p.entry.id.clone(),
+            geometry_type: p.entry.geometry_type.clone(),
+            source_crs: p.entry.source_crs.clone(),
+            version,
+            stats: p.entry.stats,
+        });
+    }
+    Ok(reports)
+}

@@ -1,0 +1,156 @@
+//! Grid management over HTTP (docs/domain.md): places and inventory, reference data,
+//! case intake and workflow, photos, evaluation, Open311 GeoReport v2 and delivery to
+//! departments. The domain rules are grid-mgmt's; this module puts them behind PostGIS
+//! and the route table.
+//!
+//! | module | job |
+//! |---|---|
+//! | [`reference`] | cached categories, time limits, routing rules, calendar |
+//! | [`locate`] | `/api/locate` and point-in-grid for intake |
+//! | [`intake`] | `POST /api/cases` (and Open311's POST) |
+//! | [`cases`] | case lists, timelines, workflow steps |
+//! | [`photos`] | case photos |
+//! | [`admin`] | departments, categories, routing and time-limit rules, calendars |
+//! | [`places`] | unit grids and components |
+//! | [`stats`] | evaluation figures |
+//! | [`open311`] | Open311 GeoReport v2 |
+//! | [`outbox`] | webhook deliveries with retries |
+//! | [`gridstore`] | writing generated or imported grids and components |
+//! | [`seed`] | the default reference data and the demo city |
+
+pub mod admin;
+pub mod cases;
+pub mod common;
+pub mod gridstore;
+pub mod intake;
+pub mod locate;
+pub mod open311;
+pub mod outbox;
+pub mod photos;
+pub mod places;
+pub mod reference;
+pub mod seed;
+pub mod stats;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::http::Method;
+use axum::routing::{get, post};
+use sqlx::postgres::PgListener;
+
+use crate::auth::{Access, Role};
+use crate::router::RouteTable;
+use crate::state::AppState;
+
+/// The notification channel of reference-data changes.
+pub const MGMT_CHANNEL: &str = "citygrid_mgmt";
+
+/// Grid-management state shared by the handlers.
+#[derive(Default)]
+pub struct MgmtState {
+    /// Cached reference data.
+    pub reference: reference::ReferenceCache,
+    /// Wakes the outbox deliverer after a commit that queued deliveries.
+    pub outbox_wake: tokio::sync::Notify,
+}
+
+const REPORTERS: &[Role] = &[
+    Role::Inspector,
+    Role::Acceptor,
+    Role::ShiftLeader,
+    Role::Dispatcher,
+];
+
+/// The grid-management routes.
+pub fn routes(t: RouteTable) -> RouteTable {
+    let t = t
+        .add(
+            Method::GET,
+            "/api/locate",
+            Access::Public,
+            get(locate::locate_handler),
+        )
+        .add(
+            Method::POST,
+            "/api/cases",
+            Access::Roles(REPORTERS),
+            post(intake::create_case),
+        )
+        .add(
+            Method::GET,
+            "/api/cases",
+            Access::Authenticated,
+            get(cases::list),
+        )
+        .add(
+            Method::GET,
+            "/api/cases/{id}",
+            Access::Authenticated,
+            get(cases::one),
+        )
+        .add(
+            Method::POST,
+            "/api/cases/{id}/actions",
+            Access::Authenticated,
+            post(cases::action),
+        )
+        .add(
+            Method::POST,
+            "/api/cases/{id}/photos",
+            Access::Authenticated,
+            // The router's limit_body bounds uploads by max_upload_bytes.
+            post(photos::upload).layer(axum::extract::DefaultBodyLimit::max(
+                crate::router::UPLOAD_CAP_BYTES,
+            )),
+        )
+        .add(
+            Method::GET,
+            "/api/photos/{id}",
+            Access::Authenticated,
+            get(photos::download),
+        )
+        .add(
+            Method::GET,
+            "/api/stats/evaluation",
+            Access::Authenticated,
+            get(stats::evaluation),
+        );
+    let t = admin::routes(t);
+    let t = places::routes(t);
+    open311::routes(t)
+}
+
+/// Background tasks: the reference-data listener, the outbox deliverer, the overdue
+/// refresher of the cases layer and the announcer of queued layer changes.
+pub fn spawn_tasks(state: &AppState) {
+    tokio::spawn(follow_reference_changes(state.clone()));
+    tokio::spawn(outbox::run(state.clone()));
+    tokio::spawn(cases::refresh_overdue(state.clone()));
+    tokio::spawn(cases::announce_changes(state.clone()));
+}
+
+async fn follow_reference_changes(state: AppState) {
+    loop {
+        match PgListener::connect_with(&state.pool).await {
+            Ok(mut listener) => {
+                if listener.listen(MGMT_CHANNEL).await.is_ok() {
+                    state.mgmt.reference.invalidate();
+                    while let Ok(Some(_)) = listener.try_recv().await {
+                        state.mgmt.reference.invalidate();
+                    }
+                }
+            }
+            Err(e) => {
+                tracing::debug!(error = %e, "database unavailable for the reference listener")
+            }
+        }
+        state.mgmt.reference.invalidate();
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+}
+
+/// Convenience for handlers: the shared grid-management state.
+pub fn state_of(state: &AppState) -> &Arc<MgmtState> {
+    &state.mgmt
+}

@@ -1,0 +1,332 @@
+//! The default reference data of a new installation, from grid-mgmt's catalogue seed:
+//! departments, major classes, categories, time limits, one routing rule per category
+//! (its default department, city-wide) and China's working calendar. Idempotent: rows
+//! that exist are left as they are.
+
+use citygrid_grid_mgmt::calendar::WorkingCalendar;
+use citygrid_grid_mgmt::catalog::{Catalog, Stage};
+use citygrid_grid_mgmt::routing;
+use serde_json::json;
+use sqlx::PgPool;
+
+use super::reference::{stage_name, unit_name};
+
+/// What [`reference`] inserted.
+#[derive(Debug, Clone, Copy, Default, serde::Serialize)]
+pub struct SeedReport {
+    /// Departments.
+    pub departments: u64,
+    /// Categories.
+    pub categories: u64,
+    /// Time-limit rules.
+    pub time_limits: u64,
+    /// Routing rules.
+    pub routing_rules: u64,
+}
+
+const STAGES: [Stage; 4] = [
+    Stage::Registration,
+    Stage::Dispatch,
+    Stage::Handling,
+    Stage::Checking,
+];
+
+/// Inserts the default reference data (missing rows only), in one transaction.
+pub async fn reference(pool: &PgPool) -> Result<SeedReport, sqlx::Error> {
+    let catalog = Catalog::default_seed();
+    let mut report = SeedReport::default();
+    let mut tx = pool.begin().await?;
+    for d in &catalog.departments {
+        report.departments += sqlx::query(
+            "INSERT INTO departments (code, name, name_en) VALUES ($1, $2, $3) ON CONFLICT (code) DO NOTHING",
+        )
+        .bind(&d.code)
+        .bind(&d.name_zh)
+        .bind(&d.name_en)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+    }
+    for m in &catalog.majors {
+        sqlx::query("INSERT INTO major_classes (code, name_zh, name_en) VALUES ($1, $2, $3) ON CONFLICT (code) DO NOTHING")
+            .bind(m.class.to_string())
+            .bind(&m.name_zh)
+            .bind(&m.name_en)
+            .execute(&mut *tx)
+            .await?;
+    }
+    for c in &catalog.categories {
+        report.categories += sqlx::query(
+            "INSERT INTO categories (code, kind, name_zh, name_en, register_condition, close_condition, \
+                 default_department, attributes) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
+             ON CONFLICT (code) DO NOTHING",
+        )
+        .bind(c.code.to_string())
+        .bind(c.code.kind.to_string())
+        .bind(&c.name_zh)
+        .bind(&c.name_en)
+        .bind(&c.register_condition)
+        .bind(&c.close_condition)
+        .bind(&c.default_department)
+        .bind(json!(c.attributes))
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        if let Some(limits) = c.limits {
+            for stage in STAGES {
+                let l = limits.get(stage);
+                if l == catalog.default_limits.get(stage) {
+                    continue;
+                }
+                report.time_limits += insert_limit(&mut tx, &c.code.to_string(), stage, l).await?;
+            }
+        }
+    }
+    for stage in STAGES {
+        report.time_limits +=
+            insert_limit(&mut tx, "*", stage, catalog.default_limits.get(stage)).await?;
+    }
+    for r in routing::seed_rules(&catalog) {
+        report.routing_rules += sqlx::query(
+            "INSERT INTO routing_rules (id, department, category, area, priority, note) \
+             VALUES ($1, $2, $3, $4, $5, 'default department of the category') ON CONFLICT (id) DO NOTHING",
+        )
+        .bind(&r.id)
+        .bind(&r.department)
+        .bind(json!(r.category))
+        .bind(json!(r.area))
+        .bind(r.priority)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+    }
+    sqlx::query("INSERT INTO calendars (code, name, spec) VALUES ('default', '中国工作日历 China working calendar', $1) ON CONFLICT (code) DO NOTHING")
+        .bind(json!(WorkingCalendar::china_default()))
+        .execute(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    Ok(report)
+}
+
+async fn insert_limit(
+    tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
+    scope: &str,
+    stage: Stage,
+    limit: citygrid_grid_mgmt::deadline::TimeLimit,
+) -> Result<u64, sqlx::Error> {
+    Ok(sqlx::query(
+        "INSERT INTO time_limit_rules (scope, stage, amount, unit) VALUES ($1, $2, $3, $4) ON CONFLICT (scope, stage) DO NOTHING",
+    )
+    .bind(scope)
+    .bind(stage_name(stage))
+    .bind(i32::try_from(limit.amount).unwrap_or(i32::MAX))
+    .bind(unit_name(limit.unit))
+    .execute(&mut **tx)
+    .await?
+    .rows_affected())
+}
+
+// ----------------------------------------------------------------------------- demo
+
+use citygrid_grid_mgmt::workflow;
+
+use super::cases::{perform, ActionBody, Visibility};
+use super::common::ActorInfo;
+use super::gridstore;
+use super::intake::{intake, IntakeInput};
+use super::reference::Reference;
+
+/// A demo seed step that failed.
+#[derive(Debug, thiserror::Error)]
+#[error("demo seed: {0}")]
+pub struct DemoError(pub String);
+
+impl From<sqlx::Error> for DemoError {
+    fn from(e: sqlx::Error) -> Self {
+        DemoError(e.to_string())
+    }
+}
+
+/// Admin code of the demo district (the OSM import numbers components with it).
+pub const DEMO_ADMIN: &str = "420102";
+/// The demo street.
+pub const DEMO_STREET: &str = "001";
+/// The sample city's box (central Helsinki) when no OSM layer says otherwise.
+const DEMO_BOX: [f64; 4] = [24.935, 60.164, 24.953, 60.179];
+
+/// Seeds the demo (see the module documentation).
+pub async fn demo(pool: &PgPool) -> Result<(), DemoError> {
+    reference(pool).await?;
+    let (grids,): (i64,) =
+        sqlx::query_as("SELECT count(*) FROM layers.unit_grids WHERE street_code = $1")
+            .bind(format!("{DEMO_ADMIN}{DEMO_STREET}"))
+            .fetch_one(pool)
+            .await?;
+    if grids == 0 {
+        let bounds: Option<(Vec<f64>,)> = sqlx::query_as(
+            "SELECT bounds FROM layer_catalog WHERE id IN ('osm_roads', 'osm_buildings') AND bounds IS NOT NULL \
+             ORDER BY id DESC LIMIT 1",
+        )
+        .fetch_optional(pool)
+        .await?;
+        let b = bounds
+            .map(|(b,)| b)
+            .filter(|b| b.len() == 4)
+            .unwrap_or(DEMO_BOX.to_vec());
+        let area = geo::MultiPolygon(vec![geo::Rect::new(
+            geo::coord! {x: b[0], y: b[1]},
+            geo::coord! {x: b[2], y: b[3]},
+        )
+        .to_polygon()]);
+        let opts = gridstore::GenerateOptions {
+            admin: DEMO_ADMIN.parse().map_err(|e| DemoError(format!("{e}")))?,
+            street: DEMO_STREET.parse().map_err(|e| DemoError(format!("{e}")))?,
+            community: None,
+            cell_m: 100.0,
+            replace: false,
+            admin_name: Some("江岸区 (demo: central Helsinki)".into()),
+            street_name: Some("Kluuvi 街道".into()),
+            default_department: Some("city_appearance".into()),
+        };
+        let r = gridstore::generate(pool, area, &opts)
+            .await
+            .map_err(|e| DemoError(format!("generating the demo unit grids: {e}")))?;
+        tracing::info!(
+            grids = r.grids,
+            communities = r.communities,
+            "demo unit grids generated"
+        );
+    }
+    let (has_osm,): (bool,) =
+        sqlx::query_as("SELECT EXISTS (SELECT 1 FROM layer_catalog WHERE id = 'osm_components')")
+            .fetch_one(pool)
+            .await?;
+    let (components,): (i64,) = sqlx::query_as("SELECT count(*) FROM layers.components")
+        .fetch_one(pool)
+        .await?;
+    if has_osm && components == 0 {
+        let n = gridstore::import_components(pool, "osm_components")
+            .await
+            .map_err(|e| DemoError(e.to_string()))?;
+        tracing::info!(components = n, "demo components loaded");
+    }
+    demo_cases(pool).await
+}
+
+async fn demo_cases(pool: &PgPool) -> Result<(), DemoError> {
+    let (existing,): (i64,) =
+        sqlx::query_as("SELECT count(*) FROM cases WHERE attributes ? 'demo'")
+            .fetch_one(pool)
+            .await?;
+    if existing > 0 {
+        return Ok(());
+    }
+    let reference = Reference::load(pool)
+        .await
+        .map_err(|e| DemoError(e.to_string()))?;
+    let actor = ActorInfo {
+        actor: workflow::Actor::new("demo", workflow::Role::Admin, None),
+        user_id: None,
+        label: "demo".into(),
+        role: Some(crate::auth::Role::Admin),
+    };
+    // (category, lon, lat, description, steps)
+    let cases: [(&str, f64, f64, &str, &[&str]); 6] = [
+        (
+            "E0102",
+            24.9440,
+            60.1700,
+            "Exposed rubbish next to the market hall",
+            &[],
+        ),
+        ("P0111", 24.9465, 60.1712, "Street lamp out", &["register"]),
+        (
+            "E0104",
+            24.9410,
+            60.1682,
+            "Dirty pavement after the weekend",
+            &["register", "dispatch"],
+        ),
+        (
+            "P0102",
+            24.9480,
+            60.1730,
+            "Sewage cover rattles",
+            &["register", "dispatch", "accept"],
+        ),
+        (
+            "P0401",
+            24.9395,
+            60.1745,
+            "Broken branch over the path",
+            &["register", "dispatch", "accept", "feedback"],
+        ),
+        (
+            "E0102",
+            24.9500,
+            60.1665,
+            "Rubbish bags by the harbour",
+            &[
+                "register",
+                "dispatch",
+                "accept",
+                "feedback",
+                "request_check",
+                "check_pass",
+                "close",
+            ],
+        ),
+    ];
+    let now = chrono::Utc::now().fixed_offset();
+    for (i, (cat, lon, lat, text, steps)) in cases.iter().enumerate() {
+        let input = IntakeInput {
+            category: cat.parse().map_err(|e| DemoError(format!("{e}")))?,
+            lon: *lon,
+            lat: *lat,
+            description: Some((*text).to_string()),
+            address: None,
+            source: if i % 2 == 0 {
+                "inspector".into()
+            } else {
+                "hotline".into()
+            },
+            component_id: None,
+            reporter_name: None,
+            reporter_contact: None,
+            api_key_id: None,
+            reported_at: now - chrono::Duration::hours(2 + i as i64),
+            attributes: json!({"demo": true}),
+            media_url: None,
+            actor: actor.clone(),
+            token: None,
+        };
+        let created = match intake(pool, None, &reference, input).await {
+            Ok(c) => c,
+            Err(e) => {
+                tracing::warn!(error = %e, "demo case skipped");
+                continue;
+            }
+        };
+        for step in steps.iter() {
+            let body = ActionBody {
+                action: (*step).to_string(),
+                note: Some("demo".into()),
+                department: (*step == "dispatch")
+                    .then(|| "sanitation".to_string())
+                    .filter(|_| cat.starts_with('E')),
+                ..ActionBody::default()
+            };
+            perform(
+                pool,
+                &reference,
+                &actor,
+                &Visibility::All,
+                created.id,
+                &body,
+            )
+            .await
+            .map_err(|e| DemoError(format!("demo case {}: {step}: {e}", created.case_no)))?;
+        }
+    }
+    Ok(())
+}

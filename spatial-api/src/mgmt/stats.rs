@@ -1,0 +1,155 @@
+//! `GET /api/stats/evaluation`: grid-mgmt's evaluation figures for a period, from the
+//! case rows and their events.
+
+use axum::extract::{Query, State};
+use axum::Json;
+use chrono::{DateTime, FixedOffset, NaiveDate, TimeZone, Utc};
+use citygrid_grid_mgmt::codes::{GridCode, Place};
+use citygrid_grid_mgmt::evaluation::{self, CasePersons, CaseRecord, Figures, GroupBy, Period};
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use super::common::{bad, now, parse_time};
+use crate::error::{ApiError, ApiResult};
+use crate::state::AppState;
+
+/// At most this many cases are evaluated in one request.
+pub const MAX_CASES: i64 = 500_000;
+
+/// Query of the evaluation.
+#[derive(Debug, Deserialize)]
+pub struct EvalQuery {
+    from: Option<String>,
+    to: Option<String>,
+    by: Option<String>,
+}
+
+fn instant(field: &str, s: &str, offset: FixedOffset) -> Result<DateTime<FixedOffset>, ApiError> {
+    if let Ok(d) = NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d") {
+        return offset
+            .from_local_datetime(&d.and_time(chrono::NaiveTime::MIN))
+            .single()
+            .ok_or_else(|| bad(format!("{field} is not a valid date")));
+    }
+    parse_time(field, s)
+}
+
+type Row = (
+    String,
+    Option<String>,
+    Option<String>,
+    DateTime<Utc>,
+    Option<DateTime<Utc>>,
+    Option<DateTime<Utc>>,
+    Option<DateTime<Utc>>,
+    Option<DateTime<Utc>>,
+    Option<DateTime<Utc>>,
+    Option<DateTime<Utc>>,
+    Option<DateTime<Utc>>,
+    i32,
+    i32,
+    bool,
+    Value,
+);
+
+/// `GET /api/stats/evaluation?from=&to=&by=department|grid|community|street|person`.
+pub async fn evaluation(
+    State(state): State<AppState>,
+    q: Result<Query<EvalQuery>, axum::extract::rejection::QueryRejection>,
+) -> ApiResult<Json<Value>> {
+    let Query(q) = q.map_err(bad)?;
+    let reference = state.mgmt.reference.get(&state.pool).await?;
+    let offset = reference.calendar.offset();
+    let to = match q.to.as_deref() {
+        Some(s) => instant("to", s, offset)?,
+        None => now(),
+    };
+    let from = match q.from.as_deref() {
+        Some(s) => instant("from", s, offset)?,
+        None => to - chrono::Duration::days(30),
+    };
+    if from >= to {
+        return Err(bad("from must be before to"));
+    }
+    let by = match q.by.as_deref().unwrap_or("department") {
+        "department" => GroupBy::Department,
+        "grid" => GroupBy::Grid,
+        "community" => GroupBy::Community,
+        "street" => GroupBy::Street,
+        "person" => GroupBy::Person,
+        other => {
+            return Err(bad(format!(
+                "by must be department, grid, community, street or person, got {other:?}"
+            )))
+        }
+    };
+    let rows: Vec<Row> = sqlx::query_as(
+        "SELECT c.case_no, c.grid_code, c.department, c.reported_at, c.registered_at, c.dispatched_at, \
+                c.dispatch_due, c.handling_due, c.handled_at, c.checking_due, c.closed_at, \
+                c.return_count, c.rework_count, c.extended, \
+                jsonb_build_object( \
+                  'reporter', (SELECT actor FROM case_events e WHERE e.case_id = c.id AND e.action = 'report' ORDER BY id LIMIT 1), \
+                  'acceptor', (SELECT actor FROM case_events e WHERE e.case_id = c.id AND e.action = 'register' ORDER BY id LIMIT 1), \
+                  'dispatcher', (SELECT actor FROM case_events e WHERE e.case_id = c.id AND e.action = 'dispatch' ORDER BY id LIMIT 1), \
+                  'handler', (SELECT actor FROM case_events e WHERE e.case_id = c.id AND e.action = 'feedback' ORDER BY id DESC LIMIT 1), \
+                  'suspended', coalesce((SELECT action = 'suspend' FROM case_events e WHERE e.case_id = c.id \
+                       AND e.action IN ('suspend', 'resume') AND e.at < $1 ORDER BY e.at DESC, e.id DESC LIMIT 1), false)) \
+         FROM cases c WHERE c.reported_at < $1 ORDER BY c.id LIMIT $2",
+    )
+    .bind(to)
+    .bind(MAX_CASES)
+    .fetch_all(&state.pool)
+    .await?;
+    let fx = |t: Option<DateTime<Utc>>| t.map(|t| t.with_timezone(&offset));
+    let records: Vec<CaseRecord> = rows
+        .into_iter()
+        .map(|r| {
+            let extra = &r.14;
+            let person = |k: &str| extra.get(k).and_then(Value::as_str).map(str::to_owned);
+            let mut rec = CaseRecord::new(&r.0, r.3.with_timezone(&offset));
+            rec.place =
+                r.1.as_deref()
+                    .and_then(|g| g.parse::<GridCode>().ok())
+                    .map(Place::from_grid)
+                    .unwrap_or_default();
+            rec.department = r.2.clone();
+            rec.persons = CasePersons {
+                reporter: person("reporter"),
+                acceptor: person("acceptor"),
+                dispatcher: person("dispatcher"),
+                handler: person("handler"),
+            };
+            rec.registered_at = fx(r.4);
+            rec.dispatched_at = fx(r.5);
+            rec.dispatch_deadline = fx(r.6);
+            rec.handling_deadline = fx(r.7);
+            rec.handled_at = fx(r.8);
+            rec.closing_deadline = fx(r.9);
+            rec.closed_at = fx(r.10);
+            rec.returned = r.11 > 0;
+            rec.rework_count = u32::try_from(r.12).unwrap_or(0);
+            rec.extended = r.13;
+            rec.suspended_at_period_end = extra
+                .get("suspended")
+                .and_then(Value::as_bool)
+                .unwrap_or(false);
+            rec
+        })
+        .collect();
+    let period = Period { from, to };
+    let (groups, total) = tokio::task::spawn_blocking(move || {
+        (
+            evaluation::evaluate(&records, &period, by),
+            evaluation::total(&records, &period),
+        )
+    })
+    .await
+    .map_err(|e| ApiError::Internal(e.to_string()))?;
+    Ok(Json(json!({
+        "from": from,
+        "to": to,
+        "by": q.by.as_deref().unwrap_or("department"),
+        "groups": groups,
+        "total": {"counts": total, "figures": Figures::from_counts(&total)},
+    })))
+}

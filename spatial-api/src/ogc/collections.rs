@@ -1,0 +1,144 @@
+//! `GET /ogc/collections`, `/ogc/collections/{id}` and `…/queryables`.
+
+use axum::extract::{Path, Query, State};
+use axum::http::HeaderMap;
+use axum::response::Response;
+use citygrid_tiles::schema::FieldType;
+use serde_json::{json, Map, Value};
+
+use super::crs::{Crs, CRS84};
+use super::{check_format, collection, json_response, link, ogc_base, GEOJSON_TYPE};
+use crate::auth::Principal;
+use crate::catalog::LayerMeta;
+use crate::error::ApiResult;
+use crate::layers::LoadedLayer;
+use crate::state::AppState;
+
+/// The JSON Schema type of a field.
+pub fn json_type(ty: FieldType) -> &'static str {
+    match ty {
+        FieldType::Int => "integer",
+        FieldType::Double => "number",
+        FieldType::Bool => "boolean",
+        FieldType::String => "string",
+    }
+}
+
+/// The description of one collection.
+pub fn describe(base: &str, meta: &LayerMeta, layer: Option<&LoadedLayer>) -> Value {
+    let id = &meta.id;
+    let bbox = layer
+        .and_then(|l| l.index.read().ok().and_then(|i| i.bounds_lonlat()))
+        .map(|b| vec![b.min_x, b.min_y, b.max_x, b.max_y])
+        .or_else(|| meta.bounds.clone().filter(|b| b.len() == 4))
+        .unwrap_or_else(|| vec![-180.0, -90.0, 180.0, 90.0]);
+    let href = format!("{base}/collections/{id}");
+    json!({
+        "id": id,
+        "title": meta.title,
+        "description": format!("{} ({} features, {})", meta.title, meta.feature_count,
+            meta.geometry_type.as_deref().unwrap_or("geometry")),
+        "itemType": "feature",
+        "extent": { "spatial": { "bbox": [bbox], "crs": CRS84 } },
+        "crs": Crs::ogc_list(),
+        "storageCrs": CRS84,
+        "links": [
+            link(href.clone(), "self", "application/json", "this collection"),
+            link(format!("{href}/items"), "items", GEOJSON_TYPE, "the features"),
+            link(format!("{href}/queryables"), "http://www.opengis.net/def/rel/ogc/1.0/queryables", "application/schema+json", "queryable properties"),
+            link(format!("{href}/queryables"), "queryables", "application/schema+json", "queryable properties"),
+            link(format!("{href}/tiles"), "http://www.opengis.net/def/rel/ogc/1.0/tilesets-vector", "application/json", "vector tilesets"),
+        ]
+    })
+}
+
+/// `GET /ogc/collections`: every vector layer the caller may read.
+pub async fn list(
+    State(state): State<AppState>,
+    principal: Principal,
+    headers: HeaderMap,
+    Query(params): Query<Vec<(String, String)>>,
+) -> ApiResult<Response> {
+    check_format(&params)?;
+    let base = ogc_base(&headers, &state);
+    let collections: Vec<Value> = state
+        .catalog
+        .layers()
+        .iter()
+        .filter(|m| m.kind == "vector" && principal.may_read_layer(&m.id))
+        .map(|m| describe(&base, m, state.layers.get(&m.id).as_deref()))
+        .collect();
+    let body = json!({
+        "links": [link(format!("{base}/collections"), "self", "application/json", "the collections")],
+        "crs": Crs::ogc_list(),
+        "collections": collections,
+    });
+    Ok(json_response(&body, "application/json"))
+}
+
+/// `GET /ogc/collections/{id}`.
+pub async fn one(
+    State(state): State<AppState>,
+    principal: Principal,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    Query(params): Query<Vec<(String, String)>>,
+) -> ApiResult<Response> {
+    check_format(&params)?;
+    let (meta, layer) = collection(&state, &principal, &id)?;
+    let base = ogc_base(&headers, &state);
+    Ok(json_response(
+        &describe(&base, &meta, Some(&layer)),
+        "application/json",
+    ))
+}
+
+/// `GET /ogc/collections/{id}/queryables`: a JSON Schema of the filterable
+/// properties (the layer's attribute fields and its geometry).
+pub async fn queryables(
+    State(state): State<AppState>,
+    principal: Principal,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    Query(params): Query<Vec<(String, String)>>,
+) -> ApiResult<Response> {
+    check_format(&params)?;
+    let (meta, layer) = collection(&state, &principal, &id)?;
+    let base = ogc_base(&headers, &state);
+    let mut properties = Map::new();
+    // Pre-standard clients (GDAL ≤ 3.6) read a "queryables" array of {id, type}.
+    let mut legacy: Vec<Value> = Vec::new();
+    let geometry_format = match meta.geometry_type.as_deref().map(str::to_ascii_lowercase) {
+        Some(t) if t.contains("multipoint") => "geometry-multipoint",
+        Some(t) if t.contains("multilinestring") => "geometry-multilinestring",
+        Some(t) if t.contains("multipolygon") => "geometry-multipolygon",
+        Some(t) if t.contains("point") => "geometry-point",
+        Some(t) if t.contains("linestring") => "geometry-linestring",
+        Some(t) if t.contains("polygon") => "geometry-polygon",
+        _ => "geometry-any",
+    };
+    properties.insert(
+        "geometry".into(),
+        json!({ "title": "geometry", "format": geometry_format, "x-ogc-role": "primary-geometry" }),
+    );
+    if let Ok(index) = layer.index.read() {
+        for field in &index.schema().fields {
+            let ty = json_type(field.ty);
+            legacy.push(json!({ "id": field.name, "type": ty }));
+            properties.insert(
+                field.name.clone(),
+                json!({ "title": field.name, "type": ty }),
+            );
+        }
+    }
+    let body = json!({
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "$id": format!("{base}/collections/{id}/queryables"),
+        "type": "object",
+        "title": meta.title,
+        "properties": properties,
+        "additionalProperties": false,
+        "queryables": legacy,
+    });
+    Ok(json_response(&body, "application/schema+json"))
+}

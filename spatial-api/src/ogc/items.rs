@@ -1,0 +1,758 @@
+//! `GET /ogc/collections/{id}/items` and `…/items/{fid}`: GeoJSON features from the
+//! in-memory index with `bbox`/`bbox-crs`, `crs`, `limit`/`offset` paging,
+//! property equality filters, CQL2-text or CQL2-JSON `filter` and `sortby`.
+//!
+//! Semantics (documented in the OpenAPI document too):
+//! - `bbox` selects features whose geometry intersects the box (exactly, not just
+//!   by envelope); a lon/lat box with `minlon > maxlon` crosses the antimeridian.
+//! - `limit` defaults to [`DEFAULT_LIMIT`]; larger values than [`MAX_LIMIT`] are
+//!   clamped (Features Part 1 allows it), 0 or a non-number is a 400.
+//! - Features are ordered by `sortby` keys (missing values last when ascending,
+//!   first when descending, as PostgreSQL does) and then by id, so paging is stable.
+//! - Any other query parameter that names a queryable is an equality filter; any
+//!   other unknown parameter is a 400.
+
+use std::cmp::Ordering;
+use std::fmt::Write;
+
+use axum::extract::{Path, Query, State};
+use axum::http::{header, HeaderMap, HeaderValue};
+use axum::response::{IntoResponse, Response};
+use citygrid_tiles::index::{Feature, LayerIndex};
+use citygrid_tiles::schema::{FieldType, Schema};
+use citygrid_tiles::tms::Bbox;
+use geo::{BoundingRect, Coord, Geometry, LineString, MultiPolygon, Polygon};
+use rayon::prelude::*;
+
+use super::crs::{Crs, CrsError};
+use super::{check_format, collection, ogc_base, Queryables, GEOJSON_TYPE};
+use crate::auth::Principal;
+use crate::error::{ApiError, ApiResult};
+use crate::query::cql2::{self, CmpOp, Expr, GeomOperand, Property, Resolver, Scalar, SpatialOp};
+use crate::query::cql2json;
+use crate::query::eval::{self, Value};
+use crate::query::geojson::{write_geometry, write_properties, write_str};
+use crate::query::measure::metres_per_degree;
+use crate::state::AppState;
+
+/// Page size when `limit` is not given.
+pub const DEFAULT_LIMIT: usize = 100;
+/// The largest page; larger `limit`s are clamped to it.
+pub const MAX_LIMIT: usize = 10_000;
+/// The largest `offset` accepted.
+pub const MAX_OFFSET: usize = 1_000_000_000;
+/// The most `sortby` keys.
+pub const MAX_SORT_KEYS: usize = 8;
+
+/// A parsed items request.
+#[derive(Debug, Clone)]
+pub struct Plan {
+    /// Every condition (bbox, equality filters, CQL2) combined; lon/lat geometries.
+    pub expr: Option<Expr>,
+    /// A lon/lat box every match's envelope touches (for the R-tree).
+    pub hint: Option<Bbox>,
+    /// Sort keys: property and descending.
+    pub sort: Vec<(Property, bool)>,
+    /// Page size.
+    pub limit: usize,
+    /// Features skipped.
+    pub offset: usize,
+    /// The CRS of the output geometries.
+    pub crs: Crs,
+}
+
+fn bad(m: impl Into<String>) -> ApiError {
+    ApiError::BadRequest(m.into())
+}
+
+fn crs_param(value: &str, name: &str) -> ApiResult<Crs> {
+    Crs::parse(value).map_err(|e| bad(format!("{name}: {e}")))
+}
+
+/// Parses the query parameters of an items request against a layer schema.
+pub fn plan(params: &[(String, String)], schema: &Schema) -> ApiResult<Plan> {
+    let mut seen: Vec<&str> = Vec::new();
+    let mut get = |name: &'static str| -> ApiResult<Option<&str>> {
+        let mut found = None;
+        for (k, v) in params {
+            if k == name {
+                if found.is_some() {
+                    return Err(bad(format!("parameter {name} is given more than once")));
+                }
+                found = Some(v.as_str());
+            }
+        }
+        seen.push(name);
+        Ok(found)
+    };
+    let limit = match get("limit")? {
+        None => DEFAULT_LIMIT,
+        Some(v)
+            if !v.is_empty()
+                && v.len() <= 1000
+                && v.bytes().all(|b| b.is_ascii_digit())
+                && v.trim_start_matches('0').len() > 19 =>
+        {
+            MAX_LIMIT
+        }
+        Some(v) => match v.trim().parse::<u64>() {
+            Ok(0) | Err(_) => {
+                return Err(bad(format!(
+                    "limit must be a positive integer (values above {MAX_LIMIT} are clamped)"
+                )))
+            }
+            Ok(n) => (n.min(MAX_LIMIT as u64)) as usize,
+        },
+    };
+    let offset = match get("offset")? {
+        None => 0,
+        Some(v) => match v.trim().parse::<u64>() {
+            Ok(n) if n <= MAX_OFFSET as u64 => n as usize,
+            _ => {
+                return Err(bad(format!(
+                    "offset must be an integer between 0 and {MAX_OFFSET}"
+                )))
+            }
+        },
+    };
+    let crs = get("crs")?
+        .map(|c| crs_param(c, "crs"))
+        .transpose()?
+        .unwrap_or(Crs::Crs84);
+    let bbox_crs = get("bbox-crs")?
+        .map(|c| crs_param(c, "bbox-crs"))
+        .transpose()?
+        .unwrap_or(Crs::Crs84);
+    let filter_crs = get("filter-crs")?
+        .map(|c| crs_param(c, "filter-crs"))
+        .transpose()?
+        .unwrap_or(Crs::Crs84);
+    let bbox = get("bbox")?;
+    let filter = get("filter")?;
+    let filter_lang = get("filter-lang")?;
+    let sortby = get("sortby")?;
+    if get("datetime")?.is_some() {
+        return Err(bad(
+            "datetime: the collections have no temporal property; leave it out",
+        ));
+    }
+    get("f")?;
+    get("key")?;
+
+    let resolver = Queryables(schema);
+    let mut conditions: Vec<Expr> = Vec::new();
+    if let Some(b) = bbox {
+        conditions.push(Expr::Spatial {
+            op: SpatialOp::Intersects,
+            a: GeomOperand::Prop,
+            b: GeomOperand::Literal(bbox_geometry(b, bbox_crs)?),
+            distance_m: 0.0,
+        });
+    }
+    for (k, v) in params {
+        if seen.contains(&k.as_str()) {
+            continue;
+        }
+        match resolver.resolve(k) {
+            Some(p @ Property::Field { index, .. }) => {
+                let literal = match schema.fields[index].ty {
+                    FieldType::Int | FieldType::Double => {
+                        Scalar::Number(v.trim().parse::<f64>().ok().filter(|n| n.is_finite()).ok_or_else(|| {
+                            bad(format!("{k} is a number; {:?} is not", v.chars().take(40).collect::<String>()))
+                        })?)
+                    }
+                    FieldType::Bool => match v.as_str() {
+                        "true" => Scalar::Bool(true),
+                        "false" => Scalar::Bool(false),
+                        _ => return Err(bad(format!("{k} is true or false"))),
+                    },
+                    FieldType::String => Scalar::Text(v.clone()),
+                };
+                conditions.push(Expr::Cmp(CmpOp::Eq, Scalar::Prop(p), literal));
+            }
+            _ => {
+                return Err(bad(format!(
+                    "unknown parameter {:?}: use limit, offset, bbox, bbox-crs, crs, filter, filter-lang, filter-crs, sortby or a queryable property",
+                    k.chars().take(60).collect::<String>()
+                )))
+            }
+        }
+    }
+    if let Some(text) = filter {
+        let mut e = match filter_lang.unwrap_or("cql2-text") {
+            // `cql-text` is the pre-standard name some clients (GDAL ≤ 3.6) send.
+            "cql2-text" | "cql-text" => {
+                cql2::parse(text, &resolver).map_err(|e| bad(e.to_string()))?
+            }
+            "cql2-json" => cql2json::parse(text, &resolver).map_err(|e| bad(e.to_string()))?,
+            other => {
+                return Err(bad(format!(
+                    "filter-lang {:?} is not supported: use cql2-text or cql2-json",
+                    other.chars().take(40).collect::<String>()
+                )))
+            }
+        };
+        let swap = filter_crs.lat_first();
+        e.map_geometries(&mut |g: &mut Geometry<f64>| -> Result<(), CrsError> {
+            if swap {
+                use geo::MapCoordsInPlace;
+                g.map_coords_in_place(|c| Coord { x: c.y, y: c.x });
+            }
+            filter_crs.geometry_to_lonlat(g)?;
+            check_lonlat(g)
+        })
+        .map_err(|e| bad(format!("filter: {e}")))?;
+        conditions.push(e);
+    } else if filter_lang.is_some() {
+        // filter-lang alone is harmless.
+    }
+    let sort = match sortby {
+        Some(s) => parse_sortby(s, &resolver)?,
+        None => Vec::new(),
+    };
+    let expr = match conditions.len() {
+        0 => None,
+        1 => conditions.pop(),
+        _ => Some(Expr::And(conditions)),
+    };
+    let hint = expr.as_ref().and_then(spatial_hint);
+    Ok(Plan {
+        expr,
+        hint,
+        sort,
+        limit,
+        offset,
+        crs,
+    })
+}
+
+fn check_lonlat(g: &Geometry<f64>) -> Result<(), CrsError> {
+    if let Some(r) = g.bounding_rect() {
+        let ok = [r.min().x, r.min().y, r.max().x, r.max().y]
+            .iter()
+            .all(|v| v.is_finite())
+            && r.min().y >= -90.0
+            && r.max().y <= 90.0
+            && r.min().x >= -180.0
+            && r.max().x <= 180.0;
+        if !ok {
+            return Err(CrsError::Transform(
+                "coordinates outside ±180° longitude / ±90° latitude".into(),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// `+a,-b,c` (a `+` decoded as a space counts as `+`).
+fn parse_sortby(text: &str, resolver: &Queryables<'_>) -> ApiResult<Vec<(Property, bool)>> {
+    let mut out = Vec::new();
+    for key in text.split(',') {
+        let key = key.trim_start_matches(' ');
+        let (name, desc) = if let Some(n) = key.strip_prefix('-') {
+            (n, true)
+        } else {
+            (key.strip_prefix('+').unwrap_or(key), false)
+        };
+        let name = name.trim();
+        match resolver.resolve(name) {
+            Some(p @ Property::Field { .. }) => out.push((p, desc)),
+            _ => {
+                return Err(bad(format!(
+                    "sortby: {:?} is not a sortable property (see /queryables)",
+                    name.chars().take(60).collect::<String>()
+                )))
+            }
+        }
+        if out.len() > MAX_SORT_KEYS {
+            return Err(bad(format!("sortby: at most {MAX_SORT_KEYS} keys")));
+        }
+    }
+    Ok(out)
+}
+
+fn rect(x0: f64, y0: f64, x1: f64, y1: f64) -> Polygon<f64> {
+    Polygon::new(
+        LineString::from(vec![(x0, y0), (x1, y0), (x1, y1), (x0, y1), (x0, y0)]),
+        vec![],
+    )
+}
+
+/// The lon/lat geometry of a `bbox` parameter given in `crs` (axis order of `crs`).
+pub fn bbox_geometry(text: &str, crs: Crs) -> ApiResult<Geometry<f64>> {
+    let nums: Vec<f64> = text
+        .split(',')
+        .map(|v| v.trim().parse::<f64>())
+        .collect::<Result<_, _>>()
+        .map_err(|_| bad("bbox must be 4 (or 6) comma-separated numbers"))?;
+    let (mut x0, mut y0, mut x1, mut y1) = match nums.as_slice() {
+        [a, b, c, d] => (*a, *b, *c, *d),
+        [a, b, _, c, d, _] => (*a, *b, *c, *d),
+        _ => return Err(bad("bbox must be 4 (or 6) comma-separated numbers")),
+    };
+    if ![x0, y0, x1, y1].iter().all(|v| v.is_finite()) {
+        return Err(bad("bbox coordinates must be finite numbers"));
+    }
+    if crs.lat_first() {
+        std::mem::swap(&mut x0, &mut y0);
+        std::mem::swap(&mut x1, &mut y1);
+    }
+    let geographic = crs.is_wgs84() || matches!(crs, Crs::Gcj02 | Crs::Bd09);
+    if geographic {
+        if y0 < -90.0
+            || y1 > 90.0
+            || !(-180.0..=180.0).contains(&x0)
+            || !(-180.0..=180.0).contains(&x1)
+        {
+            return Err(bad(
+                "bbox: longitudes must be within ±180° and latitudes within ±90°",
+            ));
+        }
+        if y0 > y1 {
+            return Err(bad("bbox: the minimum latitude is above the maximum"));
+        }
+    } else if x0 > x1 || y0 > y1 {
+        return Err(bad("bbox: minimum above maximum"));
+    }
+    if crs.is_wgs84() {
+        if x0 > x1 {
+            return Ok(Geometry::MultiPolygon(MultiPolygon(vec![
+                rect(x0, y0, 180.0, y1),
+                rect(-180.0, y0, x1, y1),
+            ])));
+        }
+        return Ok(Geometry::Polygon(rect(x0, y0, x1, y1)));
+    }
+    if crs == Crs::WebMercator {
+        let (a, b) = crs
+            .to_lonlat(x0, y0)
+            .map_err(|e| bad(format!("bbox: {e}")))?;
+        let (c, d) = crs
+            .to_lonlat(x1, y1)
+            .map_err(|e| bad(format!("bbox: {e}")))?;
+        return Ok(Geometry::Polygon(rect(a, b, c, d)));
+    }
+    // Projected or shifted CRSs: densify the edges, then transform.
+    const STEPS: usize = 16;
+    let mut ring = Vec::with_capacity(4 * STEPS + 1);
+    let corners = [(x0, y0), (x1, y0), (x1, y1), (x0, y1), (x0, y0)];
+    for w in corners.windows(2) {
+        let ((ax, ay), (bx, by)) = (w[0], w[1]);
+        for i in 0..STEPS {
+            let t = i as f64 / STEPS as f64;
+            ring.push((ax + (bx - ax) * t, ay + (by - ay) * t));
+        }
+    }
+    ring.push((x0, y0));
+    let mut lonlat = Vec::with_capacity(ring.len());
+    for (x, y) in ring {
+        lonlat.push(crs.to_lonlat(x, y).map_err(|e| bad(format!("bbox: {e}")))?);
+    }
+    let g = Geometry::Polygon(Polygon::new(LineString::from(lonlat), vec![]));
+    check_lonlat(&g).map_err(|e| bad(format!("bbox: {e}")))?;
+    Ok(g)
+}
+
+/// A lon/lat box that every feature matching `expr` touches, when the
+/// conjunction contains a spatial predicate against a literal.
+pub fn spatial_hint(expr: &Expr) -> Option<Bbox> {
+    let parts: Vec<&Expr> = match expr {
+        Expr::And(v) => v.iter().collect(),
+        e => vec![e],
+    };
+    let mut hint: Option<Bbox> = None;
+    for p in parts {
+        let Expr::Spatial {
+            op,
+            a,
+            b,
+            distance_m,
+        } = p
+        else {
+            continue;
+        };
+        let literal = match (a, b) {
+            (GeomOperand::Prop, GeomOperand::Literal(g))
+            | (GeomOperand::Literal(g), GeomOperand::Prop) => g,
+            _ => continue,
+        };
+        if *op == SpatialOp::Disjoint {
+            continue;
+        }
+        let Some(r) = literal.bounding_rect() else {
+            continue;
+        };
+        let mut b = Bbox::new(r.min().x, r.min().y, r.max().x, r.max().y);
+        if *op == SpatialOp::DWithin {
+            let lat = r.min().y.abs().max(r.max().y.abs()).min(89.0);
+            let (mx, my) = metres_per_degree(lat);
+            let dx = distance_m / mx.max(1.0) * 1.01;
+            let dy = distance_m / my * 1.01;
+            b = Bbox::new(
+                (b.min_x - dx).max(-180.0),
+                (b.min_y - dy).max(-90.0),
+                (b.max_x + dx).min(180.0),
+                (b.max_y + dy).min(90.0),
+            );
+        }
+        hint = Some(match hint {
+            None => b,
+            Some(h) => Bbox {
+                min_x: h.min_x.max(b.min_x),
+                min_y: h.min_y.max(b.min_y),
+                max_x: h.max_x.min(b.max_x),
+                max_y: h.max_y.min(b.max_y),
+            },
+        });
+    }
+    hint
+}
+
+fn order(a: Value<'_>, b: Value<'_>) -> Ordering {
+    let rank = |v: &Value<'_>| match v {
+        Value::Bool(_) => 0,
+        Value::Int(_) | Value::Num(_) => 1,
+        Value::Text(_) => 2,
+        Value::Null => 3,
+    };
+    eval::compare(a, b).unwrap_or_else(|| rank(&a).cmp(&rank(&b)))
+}
+
+/// The features a plan has to look at: those near its spatial hint, or all.
+pub fn candidates<'a>(index: &'a LayerIndex, plan: &Plan) -> Vec<&'a Feature> {
+    match &plan.hint {
+        Some(h) if h.min_x > h.max_x || h.min_y > h.max_y => Vec::new(),
+        Some(h) => index.query_bbox_lonlat(h),
+        None => index.iter().collect(),
+    }
+}
+
+/// Runs a plan against an index: the number matched and the page, in order.
+pub fn select<'a>(index: &'a LayerIndex, plan: &Plan) -> (usize, Vec<&'a Feature>) {
+    select_from(candidates(index, plan), plan)
+}
+
+/// Like [`select`] on given candidates.
+pub fn select_from<'a>(candidates: Vec<&'a Feature>, plan: &Plan) -> (usize, Vec<&'a Feature>) {
+    let mut matched: Vec<&Feature> = match &plan.expr {
+        None => candidates,
+        Some(e) if candidates.len() > 20_000 => candidates
+            .into_par_iter()
+            .filter(|f| eval::matches(e, f))
+            .collect(),
+        Some(e) => candidates
+            .into_iter()
+            .filter(|f| eval::matches(e, f))
+            .collect(),
+    };
+    let n = matched.len();
+    let cmp = |a: &&Feature, b: &&Feature| {
+        for (p, desc) in &plan.sort {
+            let o = order(eval::prop(a, *p), eval::prop(b, *p));
+            let o = if *desc { o.reverse() } else { o };
+            if o != Ordering::Equal {
+                return o;
+            }
+        }
+        a.id.cmp(&b.id)
+    };
+    let end = plan.offset.saturating_add(plan.limit).min(n);
+    if plan.offset >= n {
+        return (n, Vec::new());
+    }
+    if plan.sort.is_empty() && end < n / 4 {
+        // Only the first `end` in id order are needed.
+        matched.select_nth_unstable_by(end, cmp);
+        matched.truncate(end);
+    }
+    if n > 20_000 {
+        matched.par_sort_unstable_by(cmp);
+    } else {
+        matched.sort_unstable_by(cmp);
+    }
+    matched.truncate(end);
+    (n, matched.split_off(plan.offset))
+}
+
+/// Writes one feature as GeoJSON in `crs`; `swap` writes y before x (the OGC API
+/// follows the CRS's axis order, plain GeoJSON is always easting first); `extra`
+/// is appended inside the feature object (`,"key":value…`).
+pub fn write_feature(
+    out: &mut String,
+    schema: &Schema,
+    f: &Feature,
+    crs: Crs,
+    swap: bool,
+    extra: &str,
+) -> Result<(), CrsError> {
+    out.push_str(r#"{"type":"Feature","id":"#);
+    let _ = write!(out, "{}", f.id);
+    out.push_str(r#","geometry":"#);
+    if crs.is_wgs84() {
+        write_geometry(out, &f.geom_lonlat, swap);
+    } else {
+        let g = crs.geometry_from_lonlat(&f.geom_lonlat)?;
+        write_geometry(out, &g, swap);
+    }
+    out.push_str(r#","properties":"#);
+    write_properties(out, schema, &f.props);
+    out.push_str(extra);
+    out.push('}');
+    Ok(())
+}
+
+fn query_string(params: &[(String, String)], offset: Option<usize>) -> String {
+    let mut pairs: Vec<(String, String)> = params
+        .iter()
+        .filter(|(k, _)| k != "offset")
+        .cloned()
+        .collect();
+    if let Some(o) = offset {
+        if o > 0 {
+            pairs.push(("offset".into(), o.to_string()));
+        }
+    }
+    serde_urlencoded::to_string(&pairs).unwrap_or_default()
+}
+
+fn geojson_response(body: String, crs: Crs) -> Response {
+    let mut r = body.into_response();
+    let h = r.headers_mut();
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static(GEOJSON_TYPE));
+    if let Ok(v) = HeaderValue::from_str(&format!("<{}>", crs.uri())) {
+        h.insert("content-crs", v);
+    }
+    r
+}
+
+fn link_json(out: &mut String, href: &str, rel: &str, kind: &str) {
+    out.push_str(r#"{"href":"#);
+    write_str(out, href);
+    let _ = write!(out, r#","rel":"{rel}","type":"{kind}"}}"#);
+}
+
+/// Selections with at most this many candidates are answered without leaving
+/// the request's task.
+const INLINE_CANDIDATES: usize = 256;
+
+/// Filters, sorts and pages `found`, then writes the page's features as GeoJSON:
+/// (number matched, number returned, the features joined by commas).
+fn render(
+    index: &LayerIndex,
+    plan: &Plan,
+    found: Vec<&Feature>,
+) -> Result<(usize, usize, String), CrsError> {
+    let (matched, page) = select_from(found, plan);
+    let mut features = String::with_capacity(page.len() * 256 + 16);
+    for (i, f) in page.iter().enumerate() {
+        if i > 0 {
+            features.push(',');
+        }
+        write_feature(
+            &mut features,
+            index.schema(),
+            f,
+            plan.crs,
+            plan.crs.lat_first(),
+            "",
+        )?;
+    }
+    Ok((matched, page.len(), features))
+}
+
+/// `GET /ogc/collections/{id}/items`.
+pub async fn items(
+    State(state): State<AppState>,
+    principal: Principal,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    Query(params): Query<Vec<(String, String)>>,
+) -> ApiResult<Response> {
+    check_format(&params)?;
+    let (_, layer) = collection(&state, &principal, &id)?;
+    let plan = {
+        let index = layer
+            .index
+            .read()
+            .map_err(|_| ApiError::Internal("layer index lock poisoned".into()))?;
+        plan(&params, index.schema())?
+    };
+    let crs = plan.crs;
+    // Small selections (the common case: a box or a point) are answered on the
+    // spot; anything bigger goes to the rayon pool, off the async runtime.
+    let inline = {
+        let index = layer
+            .index
+            .read()
+            .map_err(|_| ApiError::Internal("layer index lock poisoned".into()))?;
+        if plan.hint.is_some() || index.len() <= INLINE_CANDIDATES {
+            let found = candidates(&index, &plan);
+            if found.len() <= INLINE_CANDIDATES {
+                Some(render(&index, &plan, found))
+            } else {
+                None
+            }
+        } else {
+            None
+        }
+    };
+    let result = match inline {
+        Some(r) => r,
+        None => {
+            let (tx, rx) = tokio::sync::oneshot::channel();
+            let job_plan = plan.clone();
+            rayon::spawn(move || {
+                let result = match layer.index.read() {
+                    Ok(index) => render(&index, &job_plan, candidates(&index, &job_plan)),
+                    Err(_) => Err(CrsError::Transform("layer index lock poisoned".into())),
+                };
+                let _ = tx.send(result);
+            });
+            rx.await
+                .map_err(|_| ApiError::Internal("the query task stopped".into()))?
+        }
+    };
+    let (matched, returned, features) = result.map_err(|e| bad(format!("crs: {e}")))?;
+    let base = format!("{}/collections/{id}/items", ogc_base(&headers, &state));
+    let mut out = String::with_capacity(features.len() + 1024);
+    let _ = write!(
+        out,
+        r#"{{"type":"FeatureCollection","numberMatched":{matched},"numberReturned":{returned},"timeStamp":"{}","links":["#,
+        chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+    );
+    let self_q = query_string(&params, Some(plan.offset));
+    let with_q = |q: String| {
+        if q.is_empty() {
+            base.clone()
+        } else {
+            format!("{base}?{q}")
+        }
+    };
+    link_json(&mut out, &with_q(self_q), "self", GEOJSON_TYPE);
+    if plan.offset + returned < matched {
+        out.push(',');
+        let next = query_string(&params, Some(plan.offset + returned));
+        link_json(&mut out, &with_q(next), "next", GEOJSON_TYPE);
+    }
+    if plan.offset > 0 {
+        out.push(',');
+        let prev = query_string(&params, Some(plan.offset.saturating_sub(plan.limit)));
+        link_json(&mut out, &with_q(prev), "prev", GEOJSON_TYPE);
+    }
+    out.push(',');
+    let collection_href = base.trim_end_matches("/items").to_string();
+    link_json(&mut out, &collection_href, "collection", "application/json");
+    out.push_str(r#"],"features":["#);
+    out.push_str(&features);
+    out.push_str("]}");
+    Ok(geojson_response(out, crs))
+}
+
+/// `GET /ogc/collections/{id}/items/{fid}`.
+pub async fn item(
+    State(state): State<AppState>,
+    principal: Principal,
+    headers: HeaderMap,
+    Path((id, fid)): Path<(String, String)>,
+    Query(params): Query<Vec<(String, String)>>,
+) -> ApiResult<Response> {
+    check_format(&params)?;
+    let (_, layer) = collection(&state, &principal, &id)?;
+    let mut crs = Crs::Crs84;
+    for (k, v) in &params {
+        match k.as_str() {
+            "crs" => crs = crs_param(v, "crs")?,
+            "f" | "key" => {}
+            other => {
+                return Err(bad(format!(
+                    "unknown parameter {:?}: only crs and f",
+                    other.chars().take(60).collect::<String>()
+                )))
+            }
+        }
+    }
+    let not_found = || {
+        ApiError::NotFound(format!(
+            "no feature {:?} in collection {id:?}",
+            fid.chars().take(40).collect::<String>()
+        ))
+    };
+    let fid_n: i64 = fid.parse().map_err(|_| not_found())?;
+    let base = format!("{}/collections/{id}", ogc_base(&headers, &state));
+    let mut extra = String::from(r#","links":["#);
+    link_json(
+        &mut extra,
+        &format!("{base}/items/{fid_n}"),
+        "self",
+        GEOJSON_TYPE,
+    );
+    extra.push(',');
+    link_json(&mut extra, &base, "collection", "application/json");
+    extra.push(']');
+    let mut out = String::new();
+    {
+        let index = layer
+            .index
+            .read()
+            .map_err(|_| ApiError::Internal("layer index lock poisoned".into()))?;
+        let f = index.get(fid_n).ok_or_else(not_found)?;
+        write_feature(&mut out, index.schema(), f, crs, crs.lat_first(), &extra)
+            .map_err(|e| bad(format!("crs: {e}")))?;
+    }
+    Ok(geojson_response(out, crs))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use citygrid_tiles::schema::FieldType;
+
+    fn schema() -> Schema {
+        Schema::new([("name", FieldType::String), ("rank", FieldType::Int)])
+    }
+
+    fn p(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(a, b)| (a.to_string(), b.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn plans_and_refusals() {
+        let s = schema();
+        let plan = plan(
+            &p(&[
+                ("limit", "99999999"),
+                ("rank", "3"),
+                ("sortby", " rank,-name"),
+            ]),
+            &s,
+        )
+        .unwrap();
+        assert_eq!(plan.limit, MAX_LIMIT);
+        assert_eq!(plan.sort.len(), 2);
+        assert!(plan.sort[1].1);
+        for bad in [
+            vec![("limit", "0")],
+            vec![("limit", "-1")],
+            vec![("bbox", "NaN,0,1,1")],
+            vec![("bbox", "0,0,1,91")],
+            vec![("bbox", "0,0,1")],
+            vec![("bbox", "0,0,1,1"), ("bbox-crs", "EPSG:1")],
+            vec![("sortby", "name;drop table x")],
+            vec![("password", "x")],
+            vec![("name'--", "x")],
+            vec![("rank", "1 OR 1=1")],
+            vec![("filter", "name = 'a' OR 1=1; DROP TABLE layers")],
+            vec![("filter", "name = 'a'"), ("filter-lang", "sql")],
+            vec![("crs", "EPSG:2000")],
+        ] {
+            assert!(super::plan(&p(&bad), &s).is_err(), "{bad:?}");
+        }
+        // EPSG:4326 bboxes are lat,lon.
+        let g = bbox_geometry("60.1,24.9,60.2,25.0", Crs::Epsg4326).unwrap();
+        let r = g.bounding_rect().unwrap();
+        assert_eq!((r.min().x, r.min().y), (24.9, 60.1));
+    }
+}

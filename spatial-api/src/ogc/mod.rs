@@ -1,0 +1,175 @@
+//! OGC API – Features (Parts 1, 2 and 3) and OGC API – Tiles under `/ogc`, all
+//! answered from the in-memory layer index.
+//!
+//! | path | module |
+//! |---|---|
+//! | `/ogc`, `/ogc/conformance`, `/ogc/api` | [`landing`], [`openapi`] |
+//! | `/ogc/collections`, `/ogc/collections/{id}`, `…/queryables` | [`collections`] |
+//! | `/ogc/collections/{id}/items`, `…/items/{fid}` | [`items`] |
+//! | `/ogc/tileMatrixSets…`, `/ogc/collections/{id}/tiles…` | [`tiles`] |
+//!
+//! Only JSON is offered (`f=json`, `f=geojson` or no `f`); HTML is not.
+
+pub mod collections;
+pub mod crs;
+pub mod items;
+pub mod landing;
+pub mod openapi;
+pub mod tiles;
+
+use std::sync::Arc;
+
+use axum::http::{header, HeaderMap, HeaderValue, Method};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use citygrid_tiles::schema::{FieldType, Schema};
+use serde_json::{json, Value};
+
+use crate::auth::{Access, Principal};
+use crate::catalog::LayerMeta;
+use crate::error::{ApiError, ApiResult};
+use crate::layers::LoadedLayer;
+use crate::query::cql2::{Property, Resolver};
+use crate::router::RouteTable;
+use crate::state::AppState;
+
+/// The media type of the OpenAPI document.
+pub const OPENAPI_TYPE: &str = "application/vnd.oai.openapi+json;version=3.0";
+/// The media type of GeoJSON.
+pub const GEOJSON_TYPE: &str = "application/geo+json";
+
+/// The OGC routes.
+pub fn routes(t: RouteTable) -> RouteTable {
+    use Method as M;
+    let a = Access::Layers;
+    t.add(M::GET, "/ogc", a, get(landing::landing))
+        .add(M::GET, "/ogc/", a, get(landing::landing))
+        .add(M::GET, "/ogc/conformance", a, get(landing::conformance))
+        .add(M::GET, "/ogc/api", a, get(landing::api))
+        .add(M::GET, "/ogc/collections", a, get(collections::list))
+        .add(M::GET, "/ogc/collections/{id}", a, get(collections::one))
+        .add(
+            M::GET,
+            "/ogc/collections/{id}/queryables",
+            a,
+            get(collections::queryables),
+        )
+        .add(M::GET, "/ogc/collections/{id}/items", a, get(items::items))
+        .add(
+            M::GET,
+            "/ogc/collections/{id}/items/{fid}",
+            a,
+            get(items::item),
+        )
+        .add(M::GET, "/ogc/tileMatrixSets", a, get(tiles::matrix_sets))
+        .add(
+            M::GET,
+            "/ogc/tileMatrixSets/{tms}",
+            a,
+            get(tiles::matrix_set),
+        )
+        .add(
+            M::GET,
+            "/ogc/collections/{id}/tiles",
+            a,
+            get(tiles::tilesets),
+        )
+        .add(
+            M::GET,
+            "/ogc/collections/{id}/tiles/{tms}",
+            a,
+            get(tiles::tileset),
+        )
+        .add(
+            M::GET,
+            "/ogc/collections/{id}/tiles/{tms}/{z}/{y}/{x}",
+            a,
+            get(tiles::tile),
+        )
+}
+
+/// Checks the `f` parameter: JSON (or GeoJSON) only.
+pub fn check_format(params: &[(String, String)]) -> ApiResult<()> {
+    for (k, v) in params {
+        if k == "f" && !v.contains("json") {
+            return Err(ApiError::BadRequest(format!(
+                "format {:?} is not offered: use f=json",
+                v.chars().take(40).collect::<String>()
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// The base URL of the OGC API as the client sees it (`http://host/ogc`).
+pub fn ogc_base(headers: &HeaderMap, state: &AppState) -> String {
+    format!("{}/ogc", crate::routes::maps::base_url(headers, state))
+}
+
+/// A link object.
+pub fn link(href: String, rel: &str, kind: &str, title: &str) -> Value {
+    json!({ "href": href, "rel": rel, "type": kind, "title": title })
+}
+
+/// A JSON response with a given content type.
+pub fn json_response(value: &Value, content_type: &'static str) -> Response {
+    let body = serde_json::to_vec(value).unwrap_or_default();
+    let mut r = body.into_response();
+    r.headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    r
+}
+
+/// Checks a collection id's form (`[a-z0-9_]+`) before any lookup.
+pub fn check_id(id: &str) -> ApiResult<()> {
+    let ok = !id.is_empty()
+        && id.len() <= 64
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
+    if ok {
+        Ok(())
+    } else {
+        Err(ApiError::NotFound(format!(
+            "no collection {:?}: collection ids are [a-z0-9_]+",
+            id.chars().take(64).collect::<String>()
+        )))
+    }
+}
+
+/// A vector collection the caller may read, with its loaded index.
+pub fn collection(
+    state: &AppState,
+    principal: &Principal,
+    id: &str,
+) -> ApiResult<(LayerMeta, Arc<LoadedLayer>)> {
+    check_id(id)?;
+    let meta = state
+        .catalog
+        .get(id)
+        .filter(|m| m.kind == "vector")
+        .ok_or_else(|| {
+            ApiError::NotFound(format!("no collection {id:?} (see /ogc/collections)"))
+        })?;
+    principal.require_layers([id])?;
+    let layer = state.layers.get(id).ok_or_else(|| {
+        ApiError::Conflict(format!("collection {id:?} is still loading; retry shortly"))
+    })?;
+    Ok((meta, layer))
+}
+
+/// The queryables of a layer: its attribute fields and `geometry`.
+pub struct Queryables<'a>(pub &'a Schema);
+
+impl Resolver for Queryables<'_> {
+    fn resolve(&self, name: &str) -> Option<Property> {
+        if let Some(index) = self.0.position(name) {
+            let numeric = matches!(self.0.fields[index].ty, FieldType::Int | FieldType::Double);
+            return Some(Property::Field { index, numeric });
+        }
+        if name == "geometry" {
+            return Some(Property::Geometry);
+        }
+        None
+    }
+}

@@ -1,0 +1,86 @@
+//! The security headers of the pages: Content-Security-Policy and framing.
+
+use axum::http::{header, HeaderMap, HeaderValue};
+
+/// Who may frame a page.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Framing {
+    /// Nobody (`frame-ancestors 'none'`, `X-Frame-Options: DENY`).
+    Deny,
+    /// citygrid's own pages and these origins (already checked by [`safe_origin`]).
+    Origins(Vec<String>),
+    /// Any page (error pages that carry nothing worth protecting, keys without
+    /// an origin restriction).
+    Anyone,
+}
+
+/// The policy for pages: own origin only; MapLibre's worker is a blob and its
+/// images may be data/blob URLs.
+pub fn csp(framing: &Framing) -> String {
+    let ancestors = match framing {
+        Framing::Deny => "'none'".to_string(),
+        Framing::Origins(origins) => {
+            let mut list = vec!["'self'".to_string()];
+            list.extend(origins.iter().cloned());
+            list.join(" ")
+        }
+        Framing::Anyone => "*".to_string(),
+    };
+    format!(
+        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; \
+         worker-src blob:; child-src blob:; connect-src 'self'; font-src 'self'; \
+         frame-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; \
+         frame-ancestors {ancestors}"
+    )
+}
+
+/// Whether `origin` can be written into a CSP source list as is
+/// (`scheme://host[:port]`, no spaces, quotes or semicolons).
+pub fn safe_origin(origin: &str) -> bool {
+    let Some((scheme, rest)) = origin.split_once("://") else {
+        return false;
+    };
+    matches!(scheme, "http" | "https")
+        && !rest.is_empty()
+        && origin.len() <= 256
+        && rest
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b".-:[]*".contains(&b))
+}
+
+/// Adds the CSP, framing and caching headers of a page.
+pub fn page_headers(headers: &mut HeaderMap, framing: &Framing) {
+    if let Ok(v) = HeaderValue::from_str(&csp(framing)) {
+        headers.insert(header::CONTENT_SECURITY_POLICY, v);
+    }
+    if *framing == Framing::Deny {
+        headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    }
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/html; charset=utf-8"),
+    );
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn policies() {
+        assert!(csp(&Framing::Deny).ends_with("frame-ancestors 'none'"));
+        assert!(csp(&Framing::Origins(vec!["https://a.example".into()]))
+            .ends_with("frame-ancestors 'self' https://a.example"));
+        assert!(csp(&Framing::Anyone).contains("worker-src blob:"));
+    }
+
+    #[test]
+    fn origins() {
+        assert!(safe_origin("http://127.0.0.1:8080"));
+        assert!(safe_origin("https://gis.example.gov.cn"));
+        assert!(!safe_origin("https://a.example; script-src *"));
+        assert!(!safe_origin("javascript:alert(1)"));
+        assert!(!safe_origin("https://"));
+    }
+}

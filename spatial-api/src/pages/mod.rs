@@ -1,0 +1,62 @@
+//! The web pages: the map viewer (`/`), the inspector's phone page (`/inspector`),
+//! the case console (`/console`), the embedding guide (`/embed`) and the frameable
+//! minimal map (`/embed/map`), with their static assets under `/assets/`.
+//!
+//! The pages are plain HTML/CSS/ES modules built into `web/dist` by `make web`
+//! (`npm ci` from the lock file, then `web/build.mjs` copies the sources and
+//! MapLibre GL JS). The service reads that directory at run time: it is
+//! `CITYGRID_WEB_DIR` when set, else `./web/dist`, else `web/dist` next to the
+//! workspace the binary was built in. Nothing is loaded from a CDN: every page
+//! works on a network cut off from the internet.
+//!
+//! Every page carries a strict Content-Security-Policy (own origin only; MapLibre
+//! needs `worker-src blob:` and `img-src data: blob:`) and may not be framed, except
+//! `/embed/map`, which the origins allowed by its API key may frame. [`edge`] adds
+//! CORS headers to map data (tiles, TileJSON, styles, catalogue, OGC API) so that
+//! maps embedded on other origins can read them.
+
+mod assets;
+mod edge;
+mod embed;
+mod headers;
+
+pub use assets::web_dir;
+pub use edge::edge;
+
+use axum::http::Method;
+use axum::routing::get;
+use tower_http::compression::CompressionLayer;
+
+use crate::auth::Access;
+use crate::router::RouteTable;
+
+/// The pages and assets, all public (the data they show is guarded by its own routes).
+pub fn routes(t: RouteTable) -> RouteTable {
+    let page = |file: &'static str| get(move || assets::page(file)).layer(CompressionLayer::new());
+    t.add(Method::GET, "/", Access::Public, page("index.html"))
+        .add(
+            Method::GET,
+            "/inspector",
+            Access::Public,
+            page("inspector.html"),
+        )
+        .add(
+            Method::GET,
+            "/console",
+            Access::Public,
+            page("console.html"),
+        )
+        .add(Method::GET, "/embed", Access::Public, page("embed.html"))
+        .add(
+            Method::GET,
+            "/embed/map",
+            Access::Public,
+            get(embed::map_page).layer(CompressionLayer::new()),
+        )
+        .add(
+            Method::GET,
+            "/assets/{*path}",
+            Access::Public,
+            get(assets::asset).layer(CompressionLayer::new()),
+        )
+}

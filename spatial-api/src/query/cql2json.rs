@@ -1,0 +1,295 @@
+//! CQL2-JSON (`filter-lang=cql2-json`): the same filters as [`super::cql2`] in
+//! their JSON encoding, turned into the same [`Expr`]. Errors name the JSON
+//! pointer of the offending node (e.g. `/args/1`).
+//!
+//! ```
+//! use citygrid_spatial_api::query::cql2::{Property, Resolver};
+//! use citygrid_spatial_api::query::cql2json::parse;
+//! struct R;
+//! impl Resolver for R {
+//!     fn resolve(&self, name: &str) -> Option<Property> {
+//!         (name == "rank").then_some(Property::Field { index: 0, numeric: true })
+//!     }
+//! }
+//! let f = serde_json::json!({"op": ">", "args": [{"property": "rank"}, 3]});
+//! assert!(parse(&f.to_string(), &R).is_ok());
+//! let bad = serde_json::json!({"op": "or", "args": [true, {"op": "=", "args": [{"property": "x"}, 1]}]});
+//! assert!(parse(&bad.to_string(), &R).unwrap_err().to_string().contains("/args/1/args/0"));
+//! ```
+
+use geo::{Geometry, LineString, Polygon};
+use serde_json::Value;
+
+use super::cql2::{
+    CmpOp, Expr, GeomOperand, Property, Resolver, Scalar, SpatialOp, MAX_DEPTH, MAX_FILTER_CHARS,
+    MAX_IN_ITEMS, MAX_VERTICES,
+};
+use super::geojson::read_geometry;
+
+/// A CQL2-JSON error with the JSON pointer where it was found.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("invalid cql2-json filter at {pointer}: {message}")]
+pub struct Cql2JsonError {
+    /// JSON pointer of the node.
+    pub pointer: String,
+    /// What is wrong.
+    pub message: String,
+}
+
+fn err<T>(pointer: &str, message: impl Into<String>) -> Result<T, Cql2JsonError> {
+    Err(Cql2JsonError {
+        pointer: if pointer.is_empty() {
+            "/".into()
+        } else {
+            pointer.into()
+        },
+        message: message.into(),
+    })
+}
+
+/// Parses a CQL2-JSON filter.
+pub fn parse(text: &str, resolver: &dyn Resolver) -> Result<Expr, Cql2JsonError> {
+    if text.len() > MAX_FILTER_CHARS {
+        return err(
+            "",
+            format!("the filter is longer than {MAX_FILTER_CHARS} bytes"),
+        );
+    }
+    // serde_json itself refuses nesting deeper than 128.
+    let v: Value = serde_json::from_str(text).map_err(|e| Cql2JsonError {
+        pointer: "/".into(),
+        message: format!("not JSON: {e}"),
+    })?;
+    boolean(&v, "", 0, resolver)
+}
+
+fn args<'a>(v: &'a Value, at: &str) -> Result<&'a Vec<Value>, Cql2JsonError> {
+    match v.get("args") {
+        Some(Value::Array(a)) => Ok(a),
+        _ => err(at, "expected \"args\": [...]"),
+    }
+}
+
+fn boolean(v: &Value, at: &str, depth: usize, r: &dyn Resolver) -> Result<Expr, Cql2JsonError> {
+    if depth > MAX_DEPTH {
+        return err(at, format!("nested more than {MAX_DEPTH} levels deep"));
+    }
+    if let Value::Bool(b) = v {
+        return Ok(Expr::Bool(*b));
+    }
+    let op = match v.get("op").and_then(Value::as_str) {
+        Some(op) => op.to_ascii_lowercase(),
+        None => return err(at, "expected {\"op\": ..., \"args\": [...]} or true/false"),
+    };
+    let a = args(v, at)?;
+    let arg = |i: usize| format!("{at}/args/{i}");
+    let count = |n: usize| -> Result<(), Cql2JsonError> {
+        if a.len() == n {
+            Ok(())
+        } else {
+            err(at, format!("{op} takes {n} arguments"))
+        }
+    };
+    let cmp = match op.as_str() {
+        "=" => Some(CmpOp::Eq),
+        "<>" => Some(CmpOp::Ne),
+        "<" => Some(CmpOp::Lt),
+        "<=" => Some(CmpOp::Le),
+        ">" => Some(CmpOp::Gt),
+        ">=" => Some(CmpOp::Ge),
+        _ => None,
+    };
+    if let Some(c) = cmp {
+        count(2)?;
+        return Ok(Expr::Cmp(
+            c,
+            scalar(&a[0], &arg(0), r)?,
+            scalar(&a[1], &arg(1), r)?,
+        ));
+    }
+    Ok(match op.as_str() {
+        "and" | "or" => {
+            if a.len() < 2 {
+                return err(at, format!("{op} takes at least 2 arguments"));
+            }
+            let items = a
+                .iter()
+                .enumerate()
+                .map(|(i, x)| boolean(x, &arg(i), depth + 1, r))
+                .collect::<Result<Vec<_>, _>>()?;
+            if op == "and" {
+                Expr::And(items)
+            } else {
+                Expr::Or(items)
+            }
+        }
+        "not" => {
+            count(1)?;
+            Expr::Not(Box::new(boolean(&a[0], &arg(0), depth + 1, r)?))
+        }
+        "like" => {
+            count(2)?;
+            let pattern = match &a[1] {
+                Value::String(s) => s.clone(),
+                _ => return err(&arg(1), "LIKE needs a text pattern"),
+            };
+            Expr::Like {
+                value: scalar(&a[0], &arg(0), r)?,
+                pattern,
+                negated: false,
+                case_insensitive: false,
+            }
+        }
+        "between" => {
+            count(3)?;
+            Expr::Between {
+                value: scalar(&a[0], &arg(0), r)?,
+                low: scalar(&a[1], &arg(1), r)?,
+                high: scalar(&a[2], &arg(2), r)?,
+                negated: false,
+            }
+        }
+        "in" => {
+            count(2)?;
+            let list = match &a[1] {
+                Value::Array(items) if items.len() <= MAX_IN_ITEMS => items
+                    .iter()
+                    .enumerate()
+                    .map(|(i, x)| scalar(x, &format!("{}/{i}", arg(1)), r))
+                    .collect::<Result<Vec<_>, _>>()?,
+                _ => {
+                    return err(
+                        &arg(1),
+                        format!("IN needs a list of at most {MAX_IN_ITEMS} values"),
+                    )
+                }
+            };
+            Expr::In {
+                value: scalar(&a[0], &arg(0), r)?,
+                list,
+                negated: false,
+            }
+        }
+        "isnull" => {
+            count(1)?;
+            Expr::IsNull {
+                value: scalar(&a[0], &arg(0), r)?,
+                negated: false,
+            }
+        }
+        s if s.starts_with("s_") => {
+            let sop = match s {
+                "s_intersects" => SpatialOp::Intersects,
+                "s_disjoint" => SpatialOp::Disjoint,
+                "s_within" => SpatialOp::Within,
+                "s_contains" => SpatialOp::Contains,
+                "s_equals" => SpatialOp::Equals,
+                "s_touches" => SpatialOp::Touches,
+                "s_crosses" => SpatialOp::Crosses,
+                "s_overlaps" => SpatialOp::Overlaps,
+                "s_dwithin" => SpatialOp::DWithin,
+                _ => return err(at, format!("unknown spatial operator {s:?}")),
+            };
+            let mut distance_m = 0.0;
+            if sop == SpatialOp::DWithin {
+                count(3)?;
+                distance_m = match a[2].as_f64() {
+                    Some(d) if d >= 0.0 && d.is_finite() => d,
+                    _ => return err(&arg(2), "S_DWITHIN needs a distance in metres"),
+                };
+            } else {
+                count(2)?;
+            }
+            Expr::Spatial {
+                op: sop,
+                a: geometry(&a[0], &arg(0), r)?,
+                b: geometry(&a[1], &arg(1), r)?,
+                distance_m,
+            }
+        }
+        _ => {
+            return err(
+                at,
+                format!(
+                    "unknown operator {:?}",
+                    op.chars().take(40).collect::<String>()
+                ),
+            )
+        }
+    })
+}
+
+fn property(name: &str, at: &str, r: &dyn Resolver) -> Result<Property, Cql2JsonError> {
+    r.resolve(name).ok_or_else(|| Cql2JsonError {
+        pointer: at.into(),
+        message: format!(
+            "{:?} is not a queryable property of this collection (see its /queryables)",
+            name.chars().take(60).collect::<String>()
+        ),
+    })
+}
+
+fn scalar(v: &Value, at: &str, r: &dyn Resolver) -> Result<Scalar, Cql2JsonError> {
+    match v {
+        Value::String(s) => Ok(Scalar::Text(s.clone())),
+        Value::Bool(b) => Ok(Scalar::Bool(*b)),
+        Value::Number(n) => match n.as_f64() {
+            Some(f) if f.is_finite() => Ok(Scalar::Number(f)),
+            _ => err(at, "numbers must be finite"),
+        },
+        Value::Object(o) => {
+            if let Some(Value::String(name)) = o.get("property") {
+                return match property(name, at, r)? {
+                    Property::Geometry => err(at, "the geometry only goes into spatial operators"),
+                    p => Ok(Scalar::Prop(p)),
+                };
+            }
+            for k in ["date", "timestamp"] {
+                if let Some(Value::String(s)) = o.get(k) {
+                    return Ok(Scalar::Text(s.clone()));
+                }
+            }
+            err(
+                at,
+                "expected {\"property\": name}, a literal, {\"date\": …} or {\"timestamp\": …}",
+            )
+        }
+        _ => err(at, "expected a property or a literal"),
+    }
+}
+
+fn geometry(v: &Value, at: &str, r: &dyn Resolver) -> Result<GeomOperand, Cql2JsonError> {
+    if let Some(Value::String(name)) = v.get("property") {
+        return match property(name, at, r)? {
+            Property::Geometry => Ok(GeomOperand::Prop),
+            _ => err(at, "not a geometry property"),
+        };
+    }
+    if let Some(b) = v.get("bbox") {
+        let n: Vec<f64> = b
+            .as_array()
+            .map(|a| a.iter().filter_map(Value::as_f64).collect())
+            .unwrap_or_default();
+        let (x0, y0, x1, y1) = match n.as_slice() {
+            [a, b, c, d] => (*a, *b, *c, *d),
+            [a, b, _, c, d, _] => (*a, *b, *c, *d),
+            _ => return err(at, "bbox needs 4 (or 6) numbers"),
+        };
+        if ![x0, y0, x1, y1].iter().all(|v| v.is_finite()) || x0 > x1 || y0 > y1 {
+            return err(
+                at,
+                "bbox needs finite minx, miny, maxx, maxy with min <= max",
+            );
+        }
+        return Ok(GeomOperand::Literal(Geometry::Polygon(Polygon::new(
+            LineString::from(vec![(x0, y0), (x1, y0), (x1, y1), (x0, y1), (x0, y0)]),
+            vec![],
+        ))));
+    }
+    read_geometry(v, MAX_VERTICES)
+        .map(GeomOperand::Literal)
+        .map_err(|e| Cql2JsonError {
+            pointer: at.into(),
+            message: e.to_string(),
+        })
+}

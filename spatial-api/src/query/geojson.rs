@@ -1,0 +1,327 @@
+//! GeoJSON in and out: a bounded reader of request geometries and a fast writer of
+//! features straight into a string.
+//!
+//! ```
+//! use citygrid_spatial_api::query::geojson::{read_geometry, write_geometry};
+//! let v = serde_json::json!({"type": "Point", "coordinates": [24.9, 60.2]});
+//! let g = read_geometry(&v, 10).unwrap();
+//! let mut out = String::new();
+//! write_geometry(&mut out, &g, false);
+//! assert_eq!(out, r#"{"type":"Point","coordinates":[24.9,60.2]}"#);
+//! ```
+
+use std::fmt::Write;
+
+use citygrid_tiles::schema::{PropValue, Schema};
+use geo::{
+    Coord, Geometry, GeometryCollection, LineString, MultiLineString, MultiPoint, MultiPolygon,
+    Point, Polygon,
+};
+use serde_json::Value;
+
+/// Why a GeoJSON geometry was refused.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum GeoJsonError {
+    /// Malformed.
+    #[error("invalid GeoJSON geometry: {0}")]
+    Invalid(String),
+    /// More vertices than allowed.
+    #[error("the geometry has more than {0} vertices")]
+    TooLarge(usize),
+}
+
+struct Reader {
+    vertices: usize,
+    max: usize,
+    depth: usize,
+}
+
+/// Reads a GeoJSON geometry (or a Feature's geometry) with at most `max_vertices`
+/// positions; every coordinate must be a finite number (ranges are checked by
+/// the caller, which knows the CRS).
+pub fn read_geometry(v: &Value, max_vertices: usize) -> Result<Geometry<f64>, GeoJsonError> {
+    let mut r = Reader {
+        vertices: 0,
+        max: max_vertices,
+        depth: 0,
+    };
+    let v = match v.get("type").and_then(Value::as_str) {
+        Some("Feature") => v
+            .get("geometry")
+            .ok_or_else(|| GeoJsonError::Invalid("the Feature has no geometry".into()))?,
+        _ => v,
+    };
+    r.geometry(v)
+}
+
+fn invalid<T>(m: &str) -> Result<T, GeoJsonError> {
+    Err(GeoJsonError::Invalid(m.to_string()))
+}
+
+impl Reader {
+    fn geometry(&mut self, v: &Value) -> Result<Geometry<f64>, GeoJsonError> {
+        self.depth += 1;
+        if self.depth > 8 {
+            return invalid("geometry collections nested too deeply");
+        }
+        let kind = v
+            .get("type")
+            .and_then(Value::as_str)
+            .ok_or_else(|| GeoJsonError::Invalid("missing \"type\"".into()))?;
+        let g = if kind == "GeometryCollection" {
+            let parts = v
+                .get("geometries")
+                .and_then(Value::as_array)
+                .ok_or_else(|| GeoJsonError::Invalid("missing \"geometries\"".into()))?;
+            let mut out = Vec::with_capacity(parts.len());
+            for p in parts {
+                out.push(self.geometry(p)?);
+            }
+            Geometry::GeometryCollection(GeometryCollection(out))
+        } else {
+            let c = v
+                .get("coordinates")
+                .ok_or_else(|| GeoJsonError::Invalid("missing \"coordinates\"".into()))?;
+            match kind {
+                "Point" => Geometry::Point(Point(self.position(c)?)),
+                "MultiPoint" => Geometry::MultiPoint(MultiPoint(
+                    self.list(c)?
+                        .iter()
+                        .map(|p| self.position(p).map(Point))
+                        .collect::<Result<_, _>>()?,
+                )),
+                "LineString" => Geometry::LineString(self.line(c, 2)?),
+                "MultiLineString" => Geometry::MultiLineString(MultiLineString(
+                    self.list(c)?
+                        .iter()
+                        .map(|l| self.line(l, 2))
+                        .collect::<Result<_, _>>()?,
+                )),
+                "Polygon" => Geometry::Polygon(self.polygon(c)?),
+                "MultiPolygon" => Geometry::MultiPolygon(MultiPolygon(
+                    self.list(c)?
+                        .iter()
+                        .map(|p| self.polygon(p))
+                        .collect::<Result<_, _>>()?,
+                )),
+                other => {
+                    return Err(GeoJsonError::Invalid(format!(
+                        "unknown geometry type {:?}",
+                        other.chars().take(40).collect::<String>()
+                    )))
+                }
+            }
+        };
+        self.depth -= 1;
+        Ok(g)
+    }
+
+    fn list<'v>(&self, v: &'v Value) -> Result<&'v Vec<Value>, GeoJsonError> {
+        v.as_array()
+            .ok_or_else(|| GeoJsonError::Invalid("coordinates must be arrays".into()))
+    }
+
+    fn position(&mut self, v: &Value) -> Result<Coord<f64>, GeoJsonError> {
+        self.vertices += 1;
+        if self.vertices > self.max {
+            return Err(GeoJsonError::TooLarge(self.max));
+        }
+        let a = self.list(v)?;
+        if a.len() < 2 || a.len() > 4 {
+            return invalid("a position has 2 to 4 numbers");
+        }
+        let x = a[0].as_f64();
+        let y = a[1].as_f64();
+        match (x, y) {
+            (Some(x), Some(y)) if x.is_finite() && y.is_finite() => Ok(Coord { x, y }),
+            _ => invalid("coordinates must be finite numbers"),
+        }
+    }
+
+    fn line(&mut self, v: &Value, min: usize) -> Result<LineString<f64>, GeoJsonError> {
+        let a = self.list(v)?;
+        if a.len() < min {
+            return Err(GeoJsonError::Invalid(format!(
+                "a line or ring needs at least {min} positions"
+            )));
+        }
+        let coords = a
+            .iter()
+            .map(|p| self.position(p))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(LineString::from(coords))
+    }
+
+    fn polygon(&mut self, v: &Value) -> Result<Polygon<f64>, GeoJsonError> {
+        let rings = self.list(v)?;
+        if rings.is_empty() {
+            return invalid("a polygon needs an exterior ring");
+        }
+        let mut out = Vec::with_capacity(rings.len());
+        for r in rings {
+            let ring = self.line(r, 4)?;
+            if ring.0.first() != ring.0.last() {
+                return invalid("polygon rings must be closed (first = last position)");
+            }
+            out.push(ring);
+        }
+        let exterior = out.remove(0);
+        Ok(Polygon::new(exterior, out))
+    }
+}
+
+fn num(out: &mut String, v: f64) {
+    if v.is_finite() {
+        let _ = write!(out, "{v}");
+    } else {
+        out.push_str("null");
+    }
+}
+
+fn coord(out: &mut String, c: Coord<f64>, swap: bool) {
+    out.push('[');
+    let (a, b) = if swap { (c.y, c.x) } else { (c.x, c.y) };
+    num(out, a);
+    out.push(',');
+    num(out, b);
+    out.push(']');
+}
+
+fn coords<'a>(out: &mut String, cs: impl IntoIterator<Item = &'a Coord<f64>>, swap: bool) {
+    out.push('[');
+    for (i, c) in cs.into_iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        coord(out, *c, swap);
+    }
+    out.push(']');
+}
+
+fn polygon(out: &mut String, p: &Polygon<f64>, swap: bool) {
+    out.push('[');
+    coords(out, &p.exterior().0, swap);
+    for r in p.interiors() {
+        out.push(',');
+        coords(out, &r.0, swap);
+    }
+    out.push(']');
+}
+
+/// Writes a geometry as GeoJSON; `swap` writes y before x (lat-first CRSs).
+pub fn write_geometry(out: &mut String, g: &Geometry<f64>, swap: bool) {
+    match g {
+        Geometry::Point(p) => {
+            out.push_str(r#"{"type":"Point","coordinates":"#);
+            coord(out, p.0, swap);
+        }
+        Geometry::MultiPoint(m) => {
+            out.push_str(r#"{"type":"MultiPoint","coordinates":"#);
+            coords(out, m.0.iter().map(|p| &p.0), swap);
+        }
+        Geometry::LineString(l) => {
+            out.push_str(r#"{"type":"LineString","coordinates":"#);
+            coords(out, &l.0, swap);
+        }
+        Geometry::Line(l) => {
+            out.push_str(r#"{"type":"LineString","coordinates":"#);
+            coords(out, &[l.start, l.end], swap);
+        }
+        Geometry::MultiLineString(m) => {
+            out.push_str(r#"{"type":"MultiLineString","coordinates":["#);
+            for (i, l) in m.0.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                coords(out, &l.0, swap);
+            }
+            out.push(']');
+        }
+        Geometry::Polygon(p) => {
+            out.push_str(r#"{"type":"Polygon","coordinates":"#);
+            polygon(out, p, swap);
+        }
+        Geometry::MultiPolygon(m) => {
+            out.push_str(r#"{"type":"MultiPolygon","coordinates":["#);
+            for (i, p) in m.0.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                polygon(out, p, swap);
+            }
+            out.push(']');
+        }
+        Geometry::Rect(r) => return write_geometry(out, &Geometry::Polygon(r.to_polygon()), swap),
+        Geometry::Triangle(t) => {
+            return write_geometry(out, &Geometry::Polygon(t.to_polygon()), swap)
+        }
+        Geometry::GeometryCollection(c) => {
+            out.push_str(r#"{"type":"GeometryCollection","geometries":["#);
+            for (i, g) in c.0.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                write_geometry(out, g, swap);
+            }
+            out.push_str("]}");
+            return;
+        }
+    }
+    out.push('}');
+}
+
+/// Writes a JSON string literal.
+pub fn write_str(out: &mut String, s: &str) {
+    match serde_json::to_string(s) {
+        Ok(q) => out.push_str(&q),
+        Err(_) => out.push_str("\"\""),
+    }
+}
+
+/// Writes the properties object of a feature.
+pub fn write_properties(out: &mut String, schema: &Schema, props: &[PropValue]) {
+    out.push('{');
+    for (i, (field, value)) in schema.fields.iter().zip(props).enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        write_str(out, &field.name);
+        out.push(':');
+        match value {
+            PropValue::Null => out.push_str("null"),
+            PropValue::String(s) => write_str(out, s),
+            PropValue::Int(v) => {
+                let _ = write!(out, "{v}");
+            }
+            PropValue::Double(v) => num(out, *v),
+            PropValue::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
+        }
+    }
+    out.push('}');
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn reader_checks_and_bounds() {
+        let poly = json!({"type": "Polygon", "coordinates": [[[0,0],[1,0],[1,1],[0,0]]]});
+        assert!(read_geometry(&poly, 10).is_ok());
+        assert_eq!(read_geometry(&poly, 3), Err(GeoJsonError::TooLarge(3)));
+        let open = json!({"type": "Polygon", "coordinates": [[[0,0],[1,0],[1,1],[0,1]]]});
+        assert!(read_geometry(&open, 10).is_err());
+        let nan = json!({"type": "Point", "coordinates": ["NaN", 1]});
+        assert!(read_geometry(&nan, 10).is_err());
+        let mut deep = json!({"type": "Point", "coordinates": [0, 0]});
+        for _ in 0..20 {
+            deep = json!({"type": "GeometryCollection", "geometries": [deep]});
+        }
+        assert!(read_geometry(&deep, 10).is_err());
+        let mut out = String::new();
+        write_geometry(&mut out, &read_geometry(&poly, 10).unwrap(), true);
+        let back: Value = serde_json::from_str(&out).unwrap();
+        assert_eq!(back["coordinates"][0][1], json!([0, 1]));
+    }
+}

@@ -1,0 +1,623 @@
+//! The web pages end to end: a real `citygrid serve` on PostGIS, the pages built
+//! from `web/` (MapLibre from npm, no CDN), and the Playwright scripts of
+//! `tests/browser/` driving Debian's headless Chromium against them. Screenshots
+//! land in `target/screenshots/`.
+//!
+//! Needs `node`/`npm` and `/usr/bin/chromium` (`scripts/install-deps.sh` installs
+//! them); `make web` builds the pages, and this test rebuilds them from `web/src`
+//! (running `npm ci` first when `web/node_modules` is missing).
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use common::{http, TestDb, TestServer};
+use serde_json::{json, Value};
+
+/// One browser at a time: the machine has two cores.
+static BROWSER: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+fn web_dir() -> PathBuf {
+    common::root().join("web")
+}
+
+/// Builds `web/dist` once per test run (`npm ci` first if needed); panics with
+/// what to install when node or npm is missing.
+fn built_pages() -> PathBuf {
+    static BUILT: OnceLock<Result<PathBuf, String>> = OnceLock::new();
+    BUILT
+        .get_or_init(|| {
+            let web = web_dir();
+            if !web.join("node_modules").join("maplibre-gl").is_dir()
+                || !web.join("node_modules").join("playwright-core").is_dir()
+            {
+                let out = Command::new("npm")
+                    .args(["ci", "--no-audit", "--no-fund"])
+                    .current_dir(&web)
+                    .output()
+                    .map_err(|e| format!("cannot run npm ({e}): run scripts/install-deps.sh"))?;
+                if !out.status.success() {
+                    return Err(format!(
+                        "npm ci failed in web/: {}",
+                        String::from_utf8_lossy(&out.stderr)
+                    ));
+                }
+            }
+            let out = Command::new("node")
+                .arg("build.mjs")
+                .current_dir(&web)
+                .output()
+                .map_err(|e| format!("cannot run node ({e}): run scripts/install-deps.sh"))?;
+            if !out.status.success() {
+                return Err(format!(
+                    "web build failed: {}",
+                    String::from_utf8_lossy(&out.stderr)
+                ));
+            }
+            Ok(web.join("dist"))
+        })
+        .clone()
+        .unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// Runs `node tests/browser/<script>` with `env`; panics with its output on failure.
+fn node(script: &str, env: &[(&str, String)]) {
+    assert!(
+        Path::new("/usr/bin/chromium").exists() || std::env::var_os("CHROMIUM").is_some(),
+        "the browser tests need Chromium: run scripts/install-deps.sh (Debian package chromium)"
+    );
+    let shots = common::root().join("target").join("screenshots");
+    let mut command = Command::new("node");
+    command
+        .arg(common::root().join("tests").join("browser").join(script))
+        .env("SCREENSHOT_DIR", &shots)
+        .current_dir(common::root());
+    for (k, v) in env {
+        command.env(k, v);
+    }
+    let out = command.output().expect("run node");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    println!("{stdout}");
+    eprintln!("{stderr}");
+    assert!(
+        out.status.success(),
+        "browser test {script} failed:\n{stdout}\n{stderr}"
+    );
+}
+
+async fn sql(db: &TestDb, statement: &str) {
+    sqlx::query(statement)
+        .execute(&db.pool)
+        .await
+        .unwrap_or_else(|e| panic!("{statement}: {e}"));
+}
+
+/// Makes a vector layer from a SELECT of (fid, geom, name, …) and catalogues it.
+async fn make_layer(db: &TestDb, id: &str, title: &str, geometry_type: &str, select: &str) {
+    sql(db, &format!("CREATE TABLE layers.\"{id}\" AS {select}")).await;
+    sql(
+        db,
+        &format!("ALTER TABLE layers.\"{id}\" ADD PRIMARY KEY (fid)"),
+    )
+    .await;
+    sqlx::query(&format!(
+        "INSERT INTO layer_catalog (id, title, kind, geometry_type, fields, feature_count, bounds) \
+         SELECT $1, $2, 'vector', $3, \
+                '[{{\"name\":\"name\",\"type\":\"text\"}},{{\"name\":\"rank\",\"type\":\"integer\"}}]'::jsonb, \
+                count(*), ARRAY[ST_XMin(ST_Extent(geom)), ST_YMin(ST_Extent(geom)), ST_XMax(ST_Extent(geom)), ST_YMax(ST_Extent(geom))] \
+         FROM layers.\"{id}\""
+    ))
+    .bind(id)
+    .bind(title)
+    .bind(geometry_type)
+    .execute(&db.pool)
+    .await
+    .expect("catalogue layer");
+    sqlx::query("SELECT pg_notify('citygrid_layers', $1)")
+        .bind(id)
+        .execute(&db.pool)
+        .await
+        .expect("notify");
+}
+
+/// Longitude and latitude of the south-west corner of the sample district (Wuhan).
+const W: f64 = 114.300;
+const S: f64 = 30.580;
+
+/// A small district in Wuhan: 20×10 buildings 0.0004° wide every 0.001°, ten
+/// roads between the rows, points of interest, and cases (one overdue).
+async fn sample_district(db: &TestDb) {
+    make_layer(
+        db,
+        "buildings",
+        "Buildings",
+        "Polygon",
+        &format!(
+            "SELECT i::bigint AS fid, ST_MakeEnvelope({W} + (i % 20) * 0.001, {S} + (i / 20) * 0.001, \
+                    {W} + (i % 20) * 0.001 + 0.0004, {S} + (i / 20) * 0.001 + 0.0004, 4326) AS geom, \
+                    'b' || i AS name, i % 5 AS rank FROM generate_series(0, 199) i"
+        ),
+    )
+    .await;
+    make_layer(
+        db,
+        "roads",
+        "Roads",
+        "LineString",
+        &format!(
+            "SELECT i::bigint AS fid, ST_SetSRID(ST_MakeLine(ST_MakePoint({W} - 0.0005, {S} + i * 0.001 + 0.0007), \
+                    ST_MakePoint({W} + 0.0200, {S} + i * 0.001 + 0.0007)), 4326) AS geom, \
+                    'Road ' || i AS name, 1 AS rank FROM generate_series(0, 9) i"
+        ),
+    )
+    .await;
+    make_layer(
+        db,
+        "pois",
+        "Places",
+        "Point",
+        &format!(
+            "SELECT i::bigint AS fid, ST_SetSRID(ST_MakePoint({W} + i * 0.002 + 0.0007, {S} + 0.0052), 4326) AS geom, \
+                    'Square ' || i AS name, 1 AS rank FROM generate_series(0, 9) i"
+        ),
+    )
+    .await;
+    sql(
+        db,
+        &format!(
+            "INSERT INTO layers.cases (fid, geom, case_no, status, category, overdue, reported_at, due_at) VALUES \
+             (1, ST_SetSRID(ST_MakePoint({W} + 0.0047, {S} + 0.0027), 4326), '2025-000001', 'handling', 'P0101', true, now() - interval '3 days', now() - interval '1 day'), \
+             (2, ST_SetSRID(ST_MakePoint({W} + 0.0087, {S} + 0.0037), 4326), '2025-000002', 'registered', 'E0101', false, now(), now() + interval '1 day')"
+        ),
+    )
+    .await;
+    sql(db, "SELECT pg_notify('citygrid_layers', 'cases')").await;
+}
+
+/// Waits until the server has loaded layer `id`.
+async fn wait_loaded(server: &TestServer, id: &str, key: Option<&str>) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let mut request = http().get(server.url(&format!("/tiles/{id}/0/0/0")));
+        if let Some(k) = key {
+            request = request.header("X-API-Key", k);
+        }
+        let status = request.send().await.expect("tile").status();
+        if status != 409 && status != 404 {
+            return;
+        }
+        assert!(Instant::now() < deadline, "layer {id} never loaded");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+fn start(db: &TestDb, env: &[(&str, &str)]) -> TestServer {
+    let dist = built_pages();
+    let mut all = vec![("CITYGRID_WEB_DIR", dist.to_str().expect("utf-8 path"))];
+    all.extend_from_slice(env);
+    TestServer::start_with(db, &all)
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("free port")
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn viewer_in_a_browser() {
+    let db = TestDb::new().await;
+    sample_district(&db).await;
+    let server = start(&db, &[]);
+    for id in ["buildings", "roads", "pois", "cases"] {
+        wait_loaded(&server, id, None).await;
+    }
+    // The query box lies in the gaps between buildings: columns 2..=6, rows 1..=3.
+    let bx = [W + 0.0017, S + 0.00075, W + 0.0067, S + 0.00375];
+    let in_box: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM layers.buildings WHERE ST_Intersects(geom, ST_MakeEnvelope($1, $2, $3, $4, 4326))",
+    )
+    .bind(bx[0])
+    .bind(bx[1])
+    .bind(bx[2])
+    .bind(bx[3])
+    .fetch_one(&db.pool)
+    .await
+    .expect("count");
+    assert_eq!(in_box, 15);
+    let fixture = json!({
+        "building": {"lon": W + 0.0122, "lat": S + 0.0042, "name": "b92"},
+        "search": "Square 3",
+        "case_no": "2025-000001",
+        "measure": [W + 0.0015, S + 0.0009, W + 0.0115, S + 0.0049],
+        "box": bx,
+        "box_buildings": in_box,
+    });
+    let _browser = BROWSER.lock().await;
+    node(
+        "viewer.mjs",
+        &[
+            ("CITYGRID_URL", server.base.clone()),
+            ("FIXTURE", fixture.to_string()),
+        ],
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn embedded_maps_on_other_origins() {
+    let db = TestDb::new().await;
+    sample_district(&db).await;
+    let good_port = free_port();
+    let bad_port = free_port();
+    let (ok, key, err) = common::run(common::citygrid(&db).args([
+        "key",
+        "create",
+        "--name",
+        "water-bureau-site",
+        "--layers",
+        "buildings,roads",
+        "--origins",
+        &format!("http://127.0.0.1:{good_port}"),
+    ]));
+    assert!(ok, "key create: {err}");
+    let key = key.trim().to_string();
+    let server = start(&db, &[("CITYGRID_PUBLIC_LAYERS", "false")]);
+    for id in ["buildings", "roads"] {
+        wait_loaded(&server, id, Some(&key)).await;
+    }
+    let _browser = BROWSER.lock().await;
+    node(
+        "embed.mjs",
+        &[
+            ("CITYGRID_URL", server.base.clone()),
+            ("EMBED_KEY", key),
+            ("GOOD_PORT", good_port.to_string()),
+            ("BAD_PORT", bad_port.to_string()),
+        ],
+    );
+}
+
+/// Runs `citygrid <args>` against `db`; panics with its stderr on failure.
+fn cli(db: &TestDb, args: &[&str]) -> String {
+    let (ok, out, err) = common::run(common::citygrid(db).args(args));
+    assert!(ok, "citygrid {args:?}: {err}");
+    out
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn case_workflow_through_the_pages() {
+    let db = TestDb::new().await;
+    sample_district(&db).await;
+    // The managed area: reference data, unit grids over the district, one water
+    // cover maintained by the municipal works (so routing suggests them, not the
+    // category's default, the water company).
+    make_layer(
+        &db,
+        "district",
+        "District",
+        "Polygon",
+        &format!(
+            "SELECT 1::bigint AS fid, ST_MakeEnvelope({W} - 0.001, {S} - 0.001, {W} + 0.021, {S} + 0.011, 4326) AS geom, \
+                    'district' AS name, 1 AS rank"
+        ),
+    )
+    .await;
+    cli(&db, &["grid", "seed-reference"]);
+    cli(
+        &db,
+        &[
+            "grid",
+            "generate",
+            "--area",
+            "district",
+            "--admin-code",
+            "420102",
+            "--cell-m",
+            "100",
+        ],
+    );
+    let cover = (W + 0.0071, S + 0.0026);
+    sqlx::query(
+        "INSERT INTO layers.components (geom, component_id, category_code, name, state, \
+             owning_department, maintaining_department) \
+         VALUES (ST_SetSRID(ST_MakePoint($1, $2), 4326), '4201020101000001', 'P0101', \
+             'Water cover at Road 2', 'damaged', 'water', 'roads')",
+    )
+    .bind(cover.0)
+    .bind(cover.1)
+    .execute(&db.pool)
+    .await
+    .expect("component");
+    sql(&db, "SELECT pg_notify('citygrid_layers', 'components')").await;
+    let users = [
+        ("inspector", "insp_li", None),
+        ("acceptor", "acc_wang", None),
+        ("dispatcher", "disp_zhao", None),
+        ("department", "roads_chen", Some("roads")),
+        ("shift_leader", "lead_sun", None),
+    ];
+    let mut accounts = serde_json::Map::new();
+    for (role, name, department) in users {
+        let password = format!("pw-{name}-{}", rand::random::<u32>());
+        common::add_user(&db, name, role, department, &password);
+        accounts.insert(role.to_string(), json!([name, password]));
+    }
+    // Layers are not public here: the pages' maps must use the signed-in user's token.
+    let key = cli(&db, &["key", "create", "--name", "test-wait"]);
+    let server = start(&db, &[("CITYGRID_PUBLIC_LAYERS", "false")]);
+    for id in ["buildings", "components", "unit_grids", "cases"] {
+        wait_loaded(&server, id, Some(key.trim())).await;
+    }
+    // Someone reported the same cover an hour ago: the new report is its duplicate.
+    let point = (cover.0 + 0.00003, cover.1 + 0.00002);
+    let client = http();
+    let inspector = &accounts["inspector"];
+    let login: Value = client
+        .post(server.url("/api/auth/login"))
+        .json(&json!({"username": inspector[0], "password": inspector[1]}))
+        .send()
+        .await
+        .expect("login")
+        .json()
+        .await
+        .expect("login json");
+    let token = login["token"].as_str().expect("token");
+    let earlier: Value = client
+        .post(server.url("/api/cases"))
+        .bearer_auth(token)
+        .json(&json!({"category": "P0101", "lon": point.0, "lat": point.1, "description": "Cover loose"}))
+        .send()
+        .await
+        .expect("earlier case")
+        .json()
+        .await
+        .expect("case json");
+    let earlier_no = earlier["case_no"]
+        .as_str()
+        .expect("case number")
+        .to_string();
+    // The inspector stands four metres from the cover.
+    let fixture = json!({
+        "earlier_case": earlier_no,
+        "point": [point.0, point.1],
+        "component_id": "4201020101000001",
+        "category": "P0101",
+        "department": "roads",
+        "users": accounts,
+    });
+    let _browser = BROWSER.lock().await;
+    node(
+        "workflow.mjs",
+        &[
+            ("CITYGRID_URL", server.base.clone()),
+            ("FIXTURE", fixture.to_string()),
+        ],
+    );
+    // What the pages did is in the database: one closed case with every step.
+    let steps: Vec<String> = sqlx::query_scalar(
+        "SELECT e.action FROM case_events e JOIN cases c ON c.id = e.case_id \
+         WHERE c.component_id = '4201020101000001' AND c.status = 'closed' ORDER BY e.id",
+    )
+    .fetch_all(&db.pool)
+    .await
+    .expect("events");
+    assert_eq!(
+        steps,
+        [
+            "report",
+            "register",
+            "dispatch",
+            "accept",
+            "feedback",
+            "request_check",
+            "check_pass",
+            "close"
+        ]
+    );
+    let (status, department, photos): (String, Option<String>, i64) = sqlx::query_as(
+        "SELECT status, department, (SELECT count(*) FROM case_photos p WHERE p.case_id = c.id) \
+         FROM cases c WHERE component_id = '4201020101000001' AND status = 'closed'",
+    )
+    .fetch_one(&db.pool)
+    .await
+    .expect("case");
+    assert_eq!(status, "closed");
+    assert_eq!(department.as_deref(), Some("roads"));
+    assert_eq!(photos, 2);
+}
+
+/// The page and CORS headers, without a browser.
+#[tokio::test(flavor = "multi_thread")]
+async fn page_security_headers() {
+    let db = TestDb::new().await;
+    let (ok, key, err) = common::run(common::citygrid(&db).args([
+        "key",
+        "create",
+        "--name",
+        "site",
+        "--origins",
+        "https://gis.example.gov.cn",
+    ]));
+    assert!(ok, "key create: {err}");
+    let key = key.trim().to_string();
+    let server = start(&db, &[]);
+    let client = http();
+    for path in ["/", "/inspector", "/console", "/embed"] {
+        let r = client.get(server.url(path)).send().await.expect("page");
+        assert_eq!(r.status(), 200, "{path}");
+        let h = r.headers();
+        let csp = h["content-security-policy"].to_str().expect("csp");
+        assert!(csp.contains("default-src 'self'"), "{path}: {csp}");
+        assert!(csp.contains("worker-src blob:"), "{path}: {csp}");
+        assert!(csp.contains("frame-ancestors 'none'"), "{path}: {csp}");
+        assert_eq!(h["x-frame-options"], "DENY", "{path}");
+        let body = r.text().await.expect("body");
+        assert!(
+            !body.contains("http://") && !body.contains("https://"),
+            "{path} loads nothing from elsewhere"
+        );
+    }
+    // The frameable map: its key's origins (and citygrid itself) may frame it.
+    let r = client
+        .get(server.url(&format!("/embed/map?key={key}")))
+        .send()
+        .await
+        .expect("embed map");
+    assert_eq!(r.status(), 200);
+    let csp = r.headers()["content-security-policy"]
+        .to_str()
+        .expect("csp");
+    assert!(
+        csp.ends_with("frame-ancestors 'self' https://gis.example.gov.cn"),
+        "{csp}"
+    );
+    assert!(r.headers().get("x-frame-options").is_none());
+    // From a page on another origin the key is refused, with an HTML page that says so.
+    let r = client
+        .get(server.url(&format!("/embed/map?key={key}")))
+        .header("referer", "https://elsewhere.example/page")
+        .send()
+        .await
+        .expect("embed map");
+    assert_eq!(r.status(), 403);
+    assert!(r.headers()["content-type"]
+        .to_str()
+        .expect("type")
+        .starts_with("text/html"));
+    assert!(r
+        .text()
+        .await
+        .expect("body")
+        .contains("may not be used from https://elsewhere.example"));
+    // A layer outside the key, or a bad layer id, is refused with a page too.
+    let r = client
+        .get(server.url("/embed/map?layers=No-Such"))
+        .send()
+        .await
+        .expect("embed map");
+    assert_eq!(r.status(), 400);
+    // CORS: preflight for X-API-Key; the allowed origin is reflected, others are not.
+    let r = client
+        .request(reqwest::Method::OPTIONS, server.url("/styles/default.json"))
+        .header("origin", "https://gis.example.gov.cn")
+        .header("access-control-request-method", "GET")
+        .header("access-control-request-headers", "x-api-key")
+        .send()
+        .await
+        .expect("preflight");
+    assert_eq!(r.status(), 204);
+    assert_eq!(
+        r.headers()["access-control-allow-origin"],
+        "https://gis.example.gov.cn"
+    );
+    assert!(r.headers()["access-control-allow-headers"]
+        .to_str()
+        .expect("headers")
+        .contains("X-API-Key"));
+    let r = client
+        .get(server.url("/styles/default.json"))
+        .header("origin", "https://gis.example.gov.cn")
+        .header("x-api-key", &key)
+        .send()
+        .await
+        .expect("style");
+    assert_eq!(r.status(), 200);
+    assert_eq!(
+        r.headers()["access-control-allow-origin"],
+        "https://gis.example.gov.cn"
+    );
+    let r = client
+        .get(server.url("/styles/default.json"))
+        .header("origin", "https://elsewhere.example")
+        .header("x-api-key", &key)
+        .send()
+        .await
+        .expect("style");
+    assert_eq!(r.status(), 403);
+    assert!(r.headers().get("access-control-allow-origin").is_none());
+    // Public layers may be read from any origin without a key.
+    let r = client
+        .get(server.url("/catalog"))
+        .header("origin", "https://elsewhere.example")
+        .send()
+        .await
+        .expect("catalog");
+    assert_eq!(r.status(), 200);
+    assert_eq!(
+        r.headers()["access-control-allow-origin"],
+        "https://elsewhere.example"
+    );
+    // Assets: MapLibre is served by citygrid itself, with an ETag; no path escapes.
+    let r = client
+        .get(server.url("/assets/vendor/maplibre-gl.js"))
+        .send()
+        .await
+        .expect("asset");
+    assert_eq!(r.status(), 200);
+    assert!(r.headers()["content-type"]
+        .to_str()
+        .expect("type")
+        .starts_with("text/javascript"));
+    let etag = r.headers()["etag"].clone();
+    assert!(r.bytes().await.expect("js").len() > 100_000);
+    let r = client
+        .get(server.url("/assets/vendor/maplibre-gl.js"))
+        .header("if-none-match", etag)
+        .send()
+        .await
+        .expect("asset");
+    assert_eq!(r.status(), 304);
+    for bad in [
+        "/assets/../Cargo.toml",
+        "/assets/%2e%2e/Cargo.toml",
+        "/assets/index.html",
+        "/assets/nope.js",
+    ] {
+        let r = client.get(server.url(bad)).send().await.expect("asset");
+        assert_eq!(r.status(), 404, "{bad}");
+        let v: Value = r.json().await.expect("json error");
+        assert!(v["error"].is_string());
+    }
+}
+
+/// Without built pages the service says how to build them (and stays up).
+#[tokio::test(flavor = "multi_thread")]
+async fn missing_pages_say_how_to_build_them() {
+    let db = TestDb::new().await;
+    let empty = common::temp_dir("no-web");
+    let server = TestServer::start_with(
+        &db,
+        &[("CITYGRID_WEB_DIR", empty.to_str().expect("utf-8 path"))],
+    );
+    let r = http().get(server.url("/")).send().await.expect("page");
+    assert_eq!(r.status(), 503);
+    assert!(r.text().await.expect("body").contains("make web"));
+    let r = http()
+        .get(server.url("/health"))
+        .send()
+        .await
+        .expect("health");
+    assert_eq!(r.status(), 200);
+}
+
+/// The coordinate maths of the pages against PROJ and PostGIS reference values.
+#[test]
+fn page_geodesy() {
+    built_pages();
+    let out = Command::new("node")
+        .args(["--test", "tests/browser/geo.test.mjs"])
+        .current_dir(common::root())
+        .output()
+        .expect("run node --test");
+    assert!(
+        out.status.success(),
+        "{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

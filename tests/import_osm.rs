@@ -1,0 +1,180 @@
+//! End-to-end test of `citygrid import osm` (issue #3) on the bundled Helsinki
+//! extract. Expected counts are cross-checked with GDAL itself (`ogrinfo -sql` on
+//! the OSM driver's layers), not only hard-coded.
+
+mod common;
+
+use std::process::Command;
+
+/// `SELECT count(*) …` through ogrinfo's SQLite dialect on the extract.
+fn ogr_count(sql: &str) -> i64 {
+    let out = Command::new("ogrinfo")
+        .args(["-ro", "-q", "-dialect", "sqlite", "-sql", sql])
+        .arg(common::data_file("helsinki.osm.pbf"))
+        .output()
+        .expect("run ogrinfo");
+    let text = String::from_utf8_lossy(&out.stdout);
+    text.lines()
+        .find_map(|l| {
+            l.split_once("n (Integer) = ")
+                .map(|(_, v)| v.trim().parse::<i64>())
+        })
+        .and_then(Result::ok)
+        .unwrap_or_else(|| panic!("ogrinfo gave no count for {sql}: {text}"))
+}
+
+fn points_with(tag: &str, value: &str) -> i64 {
+    let column_tags = ["highway", "man_made", "barrier"];
+    let cond = if column_tags.contains(&tag) {
+        format!("{tag} = '{value}'")
+    } else {
+        format!("other_tags LIKE '%\"{tag}\"=>\"{value}\"%'")
+    };
+    ogr_count(&format!("SELECT count(*) AS n FROM points WHERE {cond}"))
+}
+
+async fn count(db: &common::TestDb, sql: &str) -> i64 {
+    sqlx::query_scalar::<_, i64>(sql)
+        .fetch_one(&db.pool)
+        .await
+        .unwrap_or_else(|e| panic!("{sql}: {e}"))
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn helsinki_extract_to_layers_and_components() {
+    let db = common::TestDb::new().await;
+    let mut cmd = common::citygrid(&db);
+    cmd.args(["import", "osm"])
+        .arg(common::data_file("helsinki.osm.pbf"));
+    let (ok, stdout, stderr) = common::run(&mut cmd);
+    assert!(ok, "import failed:\n{stdout}\n{stderr}");
+    for suffix in [
+        "buildings",
+        "roads",
+        "water",
+        "landuse",
+        "pois",
+        "components",
+    ] {
+        assert!(
+            stdout.contains(&format!("osm_{suffix}")),
+            "summary lacks {suffix}: {stdout}"
+        );
+    }
+
+    // Buildings: every building area GDAL sees, less the few the extract's edge cut
+    // down to slivers of 2–3 points (counted as invalid).
+    let gdal_buildings = ogr_count(
+        "SELECT count(*) AS n FROM multipolygons WHERE building IS NOT NULL AND building <> 'no'",
+    );
+    let buildings = count(&db, "SELECT count(*) FROM layers.osm_buildings").await;
+    let stats: serde_json::Value =
+        sqlx::query_scalar("SELECT import_stats FROM layer_catalog WHERE id = 'osm_buildings'")
+            .fetch_one(&db.pool)
+            .await
+            .expect("stats");
+    let invalid = stats["skipped_invalid"].as_i64().unwrap_or(-1);
+    assert_eq!(buildings + invalid, gdal_buildings, "{stats}");
+    assert!((450..=520).contains(&buildings), "{buildings} buildings");
+    assert_eq!(
+        count(
+            &db,
+            "SELECT count(*) FROM layers.osm_buildings WHERE NOT ST_IsValid(geom)"
+        )
+        .await,
+        0
+    );
+
+    let roads = count(&db, "SELECT count(*) FROM layers.osm_roads").await;
+    assert_eq!(
+        roads,
+        ogr_count("SELECT count(*) AS n FROM lines WHERE highway IS NOT NULL")
+    );
+    assert!(roads > 2000, "{roads} roads");
+    assert!(count(&db, "SELECT count(*) FROM layers.osm_pois").await > 1000);
+    assert!(count(&db, "SELECT count(*) FROM layers.osm_water").await > 0);
+    assert!(count(&db, "SELECT count(*) FROM layers.osm_landuse").await > 0);
+
+    // Components per class, against GDAL's own view of the tags.
+    let expected = [
+        ("0111", points_with("highway", "street_lamp"), Some(586)),
+        ("0110", points_with("emergency", "fire_hydrant"), Some(37)),
+        ("0101", points_with("manhole", "water"), Some(117)),
+        ("0103", points_with("manhole", "drain"), Some(43)),
+        ("0108", points_with("manhole", "gas"), Some(26)),
+        ("0109", points_with("manhole", "heat"), Some(47)),
+        ("0107", points_with("manhole", "telecom"), Some(15)),
+        ("0401", points_with("natural", "tree"), Some(649)),
+        ("0305", points_with("amenity", "bench"), Some(162)),
+        ("0201", points_with("highway", "bus_stop"), Some(92)),
+        ("0202", points_with("highway", "traffic_signals"), Some(135)),
+        ("0115", points_with("amenity", "post_box"), Some(22)),
+    ];
+    for (code, from_gdal, documented) in expected {
+        let n = count(
+            &db,
+            &format!("SELECT count(*) FROM layers.osm_components WHERE class_code = '{code}'"),
+        )
+        .await;
+        assert_eq!(n, from_gdal, "class {code}");
+        if let Some(d) = documented {
+            assert_eq!(n, d, "class {code} vs data/README counts");
+        }
+    }
+    // Ids: 420102 + class + 6-digit serial, unique; names in both languages.
+    assert_eq!(
+        count(&db, "SELECT count(*) FROM layers.osm_components WHERE component_id !~ '^420102[0-9]{10}$' OR substr(component_id, 7, 4) <> class_code").await,
+        0
+    );
+    assert_eq!(
+        count(
+            &db,
+            "SELECT count(*) - count(DISTINCT component_id) FROM layers.osm_components"
+        )
+        .await,
+        0
+    );
+    let first: (String, String, String) = sqlx::query_as(
+        "SELECT component_id, class_name_zh, class_name_en FROM layers.osm_components WHERE class_code = '0111' ORDER BY component_id LIMIT 1",
+    )
+    .fetch_one(&db.pool)
+    .await
+    .expect("a lamp");
+    assert_eq!(
+        first,
+        (
+            "4201020111000001".into(),
+            "路灯".into(),
+            "Street lamp".into()
+        )
+    );
+    let hydrant_tag: String = sqlx::query_scalar(
+        "SELECT tags->>'emergency' FROM layers.osm_components WHERE class_code = '0110' LIMIT 1",
+    )
+    .fetch_one(&db.pool)
+    .await
+    .expect("tags");
+    assert_eq!(hydrant_tag, "fire_hydrant");
+
+    // --admin-code and --prefix; re-import needs --replace.
+    let mut again = common::citygrid(&db);
+    again
+        .args(["import", "osm"])
+        .arg(common::data_file("helsinki.osm.pbf"));
+    let (ok, _, stderr) = common::run(&mut again);
+    assert!(!ok && stderr.contains("--replace"), "{stderr}");
+    let mut other = common::citygrid(&db);
+    other
+        .args(["import", "osm", "--prefix", "hki", "--admin-code", "110101"])
+        .arg(common::data_file("helsinki.osm.pbf"));
+    let (ok, _, stderr) = common::run(&mut other);
+    assert!(ok, "{stderr}");
+    assert_eq!(
+        count(
+            &db,
+            "SELECT count(*) FROM layers.hki_components WHERE component_id NOT LIKE '110101%'"
+        )
+        .await,
+        0
+    );
+}

@@ -1,0 +1,220 @@
+//! Role checks of the workflow (403 and nothing changes), visibility, and photos
+//! (type by magic bytes, size limit 413).
+
+mod common;
+mod mgmt_common;
+
+use mgmt_common::env;
+use reqwest::Method;
+use serde_json::{json, Value};
+
+async fn snapshot(e: &mgmt_common::Env, id: i64) -> (Value, i64) {
+    let (row,): (Value,) = sqlx::query_as("SELECT to_jsonb(c) FROM cases c WHERE id = $1")
+        .bind(id)
+        .fetch_one(&e.db.pool)
+        .await
+        .unwrap();
+    let (n,): (i64,) = sqlx::query_as("SELECT count(*) FROM case_events WHERE case_id = $1")
+        .bind(id)
+        .fetch_one(&e.db.pool)
+        .await
+        .unwrap();
+    (row, n)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn forbidden_steps_change_nothing_and_photos_are_checked() {
+    let e = env(
+        "roles",
+        &["dep1", "dep2"],
+        &[("CITYGRID_MAX_UPLOAD_BYTES", "2000")],
+    )
+    .await;
+    e.wait_grids().await;
+    e.category("E0101", None).await;
+    let c = e
+        .post(
+            "inspector",
+            "/api/cases",
+            json!({"category": "E0101", "lon": 114.3012, "lat": 30.5911}),
+            201,
+        )
+        .await;
+    let id = c["id"].as_i64().unwrap();
+    let before = snapshot(&e, id).await;
+
+    // an inspector may not register, a department may not dispatch: 403, nothing changes
+    for (user, action) in [
+        ("inspector", "register"),
+        ("dep_dep1", "register"),
+        ("dispatcher", "register"),
+        ("acceptor", "close"),
+    ] {
+        let (s, v) = e
+            .call(
+                Some(user),
+                Method::POST,
+                &format!("/api/cases/{id}/actions"),
+                Some(json!({"action": action, "note": "x"})),
+            )
+            .await;
+        assert!(
+            s == 403 || (user == "dep_dep1" && s == 404),
+            "{user} {action}: {s} {v}"
+        );
+        assert_eq!(
+            snapshot(&e, id).await,
+            before,
+            "{user} {action} changed the case"
+        );
+    }
+    // a step that is not possible from the state: 409, nothing changes
+    let (s, _) = e
+        .call(
+            Some("leader"),
+            Method::POST,
+            &format!("/api/cases/{id}/actions"),
+            Some(json!({"action": "close"})),
+        )
+        .await;
+    assert_eq!(s, 409);
+    assert_eq!(snapshot(&e, id).await, before);
+    let (s, _) = e
+        .call(
+            Some("leader"),
+            Method::POST,
+            &format!("/api/cases/{id}/actions"),
+            Some(json!({"action": "teleport"})),
+        )
+        .await;
+    assert_eq!(s, 400);
+    let (s, _) = e
+        .call(
+            None,
+            Method::POST,
+            &format!("/api/cases/{id}/actions"),
+            Some(json!({"action": "register"})),
+        )
+        .await;
+    assert_eq!(s, 401);
+
+    // dispatched to dep1: dep2 cannot see or act on it, dep1 cannot dispatch
+    e.step("acceptor", id, json!({"action": "register"})).await;
+    e.step(
+        "dispatcher",
+        id,
+        json!({"action": "dispatch", "department": "dep1"}),
+    )
+    .await;
+    let before = snapshot(&e, id).await;
+    let (s, _) = e
+        .call(
+            Some("dep_dep2"),
+            Method::POST,
+            &format!("/api/cases/{id}/actions"),
+            Some(json!({"action": "accept"})),
+        )
+        .await;
+    assert_eq!(s, 404);
+    let (s, _) = e
+        .call(
+            Some("dep_dep1"),
+            Method::POST,
+            &format!("/api/cases/{id}/actions"),
+            Some(json!({"action": "dispatch", "department": "dep2"})),
+        )
+        .await;
+    assert_eq!(s, 403);
+    assert_eq!(snapshot(&e, id).await, before);
+
+    // inspectors see their own reports only
+    let mine = e.get("inspector", "/api/cases").await;
+    assert_eq!(mine["total"], 1);
+    let theirs = e.get("inspector2", "/api/cases").await;
+    assert_eq!(theirs["total"], 0);
+    let (s, _) = e
+        .call(
+            Some("inspector2"),
+            Method::GET,
+            &format!("/api/cases/{id}"),
+            None,
+        )
+        .await;
+    assert_eq!(s, 404);
+
+    // photos: PNG by magic bytes, refused types and sizes
+    let png: Vec<u8> = [&b"\x89PNG\r\n\x1a\n"[..], &[0u8; 100][..]].concat();
+    let client = common::http();
+    let url = e.server.url(&format!("/api/cases/{id}/photos"));
+    let up = |body: Vec<u8>, ct: &'static str, user: &str| {
+        client
+            .post(&url)
+            .bearer_auth(&e.tokens[user])
+            .header("content-type", ct)
+            .body(body)
+            .send()
+    };
+    let r = up(png.clone(), "application/octet-stream", "dep_dep1")
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    let photo: Value = r.json().await.unwrap();
+    assert_eq!(photo["content_type"], "image/png");
+    let r = up(b"GIF89a-not-allowed".to_vec(), "image/gif", "dep_dep1")
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 422);
+    let r = up(vec![0xFF; 3000], "image/jpeg", "dep_dep1")
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 413);
+    let r = up(png.clone(), "image/png", "dep_dep2").await.unwrap();
+    assert_eq!(r.status(), 404);
+    // multipart
+    let mut mp = b"--BOUND\r\nContent-Disposition: form-data; name=\"photo\"; filename=\"x.jpg\"\r\nContent-Type: image/jpeg\r\n\r\n".to_vec();
+    mp.extend_from_slice(&[0xFF, 0xD8, 0xFF, 0xE0, 1, 2, 3]);
+    mp.extend_from_slice(b"\r\n--BOUND--\r\n");
+    let r = up(mp, "multipart/form-data; boundary=BOUND", "dep_dep1")
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    let jpg: Value = r.json().await.unwrap();
+    assert_eq!(jpg["content_type"], "image/jpeg");
+    assert_eq!(jpg["size_bytes"], 7);
+    // the photo is served back, and attached to a step
+    let pid = photo["id"].as_i64().unwrap();
+    let r = client
+        .get(e.server.url(&format!("/api/photos/{pid}")))
+        .bearer_auth(&e.tokens["dep_dep1"])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.headers()["content-type"], "image/png");
+    assert_eq!(r.bytes().await.unwrap().to_vec(), png);
+    e.step("dep_dep1", id, json!({"action": "accept"})).await;
+    let fb = e
+        .step(
+            "dep_dep1",
+            id,
+            json!({"action": "feedback", "photo_ids": [pid], "note": "fixed"}),
+        )
+        .await;
+    let last = fb["timeline"].as_array().unwrap().last().cloned().unwrap();
+    assert_eq!(last["attachments"], json!([format!("/api/photos/{pid}")]));
+    let (s, _) = e
+        .call(
+            Some("dep_dep1"),
+            Method::POST,
+            &format!("/api/cases/{id}/actions"),
+            Some(json!({"action": "comment", "photo_ids": [999999]})),
+        )
+        .await;
+    assert_eq!(s, 422);
+    // events are append-only in the database too
+    let r = sqlx::query("UPDATE case_events SET note = 'x' WHERE case_id = $1")
+        .bind(id)
+        .execute(&e.db.pool)
+        .await;
+    assert!(r.is_err());
+}

@@ -1,0 +1,223 @@
+//! Case intake over HTTP against PostGIS: locating, component linking, routing
+//! (component > area rule > street default), duplicates, and the refusals.
+
+mod common;
+mod mgmt_common;
+
+use mgmt_common::env;
+use reqwest::Method;
+use serde_json::json;
+
+#[tokio::test(flavor = "multi_thread")]
+async fn routing_prefers_component_then_rule_then_street_default() {
+    let e = env("routing", &["water_a", "area_dep", "other_dep"], &[]).await;
+    e.wait_grids().await;
+    // categories: a component class and an event class, neither with a default department
+    e.category("P0101", None).await;
+    e.category("E0505", None).await;
+    // the component, maintained by water_a
+    let comp = e
+        .post(
+            "admin",
+            "/api/components",
+            json!({"category_code": "P0101", "lon": 114.3010, "lat": 30.5910, "maintaining_department": "water_a", "owning_department": "other_dep"}),
+            201,
+        )
+        .await;
+    let comp_id = comp["component_id"].as_str().unwrap().to_string();
+    assert!(comp_id.starts_with("4201020101"), "{comp}");
+    assert!(
+        comp["grid_code"]
+            .as_str()
+            .unwrap()
+            .starts_with("420102001001"),
+        "{comp}"
+    );
+    // an area rule for P0101 in street 420102/001, and a less specific one for all components
+    e.post(
+        "admin",
+        "/api/routing-rules",
+        json!({"id": "street-covers", "department": "area_dep", "priority": 5,
+               "category": {"level": "sub", "code": "P0101"},
+               "area": {"type": "street", "admin": "420102", "street": "001"}}),
+        201,
+    )
+    .await;
+    e.post(
+        "admin",
+        "/api/routing-rules",
+        json!({"id": "all-components", "department": "other_dep",
+               "category": {"level": "kind", "code": "component"}, "area": {"type": "anywhere"}}),
+        201,
+    )
+    .await;
+
+    // 1. next to the component (about 3 m): the component's maintaining department
+    let c1 = e
+        .post("inspector", "/api/cases", json!({"category": "P0101", "lon": 114.30103, "lat": 30.5910, "description": "cover broken"}), 201)
+        .await;
+    assert_eq!(c1["routing"]["department"], "water_a", "{c1}");
+    assert_eq!(c1["routing"]["reason"]["by"], "component");
+    assert_eq!(c1["component"]["component_id"], comp_id.as_str());
+    let d = c1["component"]["distance_m"].as_f64().unwrap();
+    assert!((2.0..4.0).contains(&d), "distance {d}");
+    assert!(c1["case_no"].as_str().unwrap().contains('-'));
+    assert_eq!(c1["duplicates"], json!([]));
+    assert!(c1["grid_code"]
+        .as_str()
+        .unwrap()
+        .starts_with("420102001001"));
+
+    // 2. about 95 m away from the component: the street rule (more specific than the kind rule)
+    let c2 = e
+        .post(
+            "inspector",
+            "/api/cases",
+            json!({"category": "P0101", "lon": 114.3020, "lat": 30.5912}),
+            201,
+        )
+        .await;
+    assert_eq!(c2["routing"]["department"], "area_dep", "{c2}");
+    assert_eq!(c2["routing"]["reason"]["rule_id"], "street-covers");
+    assert_eq!(c2["routing"]["reason"]["candidates"], 2);
+    assert!(c2["component"].is_null());
+
+    // 3. an event class no rule covers: the street's default department
+    let c3 = e
+        .post(
+            "acceptor",
+            "/api/cases",
+            json!({"category": "E0505", "lon": 114.3005, "lat": 30.5905, "source": "hotline"}),
+            201,
+        )
+        .await;
+    assert_eq!(c3["routing"]["department"], "street_default", "{c3}");
+    assert_eq!(c3["routing"]["reason"]["by"], "territorial_default");
+
+    // 4. 2 m from case 1, same category, case 1 still open: a duplicate (reported, not refused)
+    let c4 = e
+        .post(
+            "inspector",
+            "/api/cases",
+            json!({"category": "P0101", "lon": 114.30105, "lat": 30.5910}),
+            201,
+        )
+        .await;
+    let dups = c4["duplicates"].as_array().unwrap();
+    assert_eq!(dups.len(), 1, "{c4}");
+    assert_eq!(dups[0]["id"], c1["id"]);
+
+    // outside every grid: 422 with a clear message; bad input: 400
+    let (s, v) = e
+        .call(
+            Some("inspector"),
+            Method::POST,
+            "/api/cases",
+            Some(json!({"category": "P0101", "lon": 114.31, "lat": 30.60})),
+        )
+        .await;
+    assert_eq!(s, 422, "{v}");
+    assert!(v["error"]
+        .as_str()
+        .unwrap()
+        .contains("outside every unit grid"));
+    let (s, _) = e
+        .call(
+            Some("inspector"),
+            Method::POST,
+            "/api/cases",
+            Some(json!({"category": "X0101", "lon": 114.3, "lat": 30.59})),
+        )
+        .await;
+    assert_eq!(s, 400);
+    let (s, _) = e
+        .call(
+            Some("inspector"),
+            Method::POST,
+            "/api/cases",
+            Some(json!({"category": "P0101", "lon": 514.3, "lat": 30.59})),
+        )
+        .await;
+    assert_eq!(s, 400);
+    let (s, _) = e
+        .call(
+            Some("dep_water_a"),
+            Method::POST,
+            "/api/cases",
+            Some(json!({"category": "P0101", "lon": 114.3010, "lat": 30.5910})),
+        )
+        .await;
+    assert_eq!(s, 403, "departments do not report");
+
+    // the rows are in PostGIS, with the map row and the first event
+    let (n,): (i64,) = sqlx::query_as("SELECT count(*) FROM layers.cases")
+        .fetch_one(&e.db.pool)
+        .await
+        .unwrap();
+    assert_eq!(n, 4);
+    let (events,): (i64,) =
+        sqlx::query_as("SELECT count(*) FROM case_events WHERE action = 'report'")
+            .fetch_one(&e.db.pool)
+            .await
+            .unwrap();
+    assert_eq!(events, 4);
+
+    // the map rows' change notices are announced by the service (the queue drains)
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let (queued,): (i64,) = sqlx::query_as("SELECT count(*) FROM layer_changes")
+            .fetch_one(&e.db.pool)
+            .await
+            .unwrap();
+        if queued == 0 {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{queued} layer changes never announced"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+
+    // dispatch without a department uses the routed one; the department sees it in its queue
+    let id1 = c1["id"].as_i64().unwrap();
+    e.step("acceptor", id1, json!({"action": "register"})).await;
+    let after = e
+        .step("dispatcher", id1, json!({"action": "dispatch"}))
+        .await;
+    assert_eq!(after["department"], "water_a");
+    assert_eq!(after["status"], "dispatched");
+    let queue = e.get("dep_water_a", "/api/cases?department=mine").await;
+    assert_eq!(queue["total"], 1);
+    assert_eq!(queue["cases"][0]["id"], id1);
+    let other = e.get("dep_area_dep", "/api/cases").await;
+    assert_eq!(other["total"], 0, "a department sees only its own cases");
+    let (s, _) = e
+        .call(
+            Some("dep_area_dep"),
+            Method::GET,
+            &format!("/api/cases/{id1}"),
+            None,
+        )
+        .await;
+    assert_eq!(s, 404);
+
+    // locate: a public endpoint with all four levels
+    let loc = e.get("admin", "/api/locate?lon=114.3010&lat=30.5910").await;
+    assert!(loc["grid"]["code"]
+        .as_str()
+        .unwrap()
+        .starts_with("420102001001"));
+    assert_eq!(loc["community"]["code"], "420102001001");
+    assert_eq!(loc["street"]["code"], "420102001");
+    assert_eq!(loc["admin_division"]["code"], "420102");
+    let (s, v) = e
+        .call(None, Method::GET, "/api/locate?lon=114.31&lat=30.60", None)
+        .await;
+    assert_eq!(s, 200);
+    assert!(v["grid"].is_null());
+    let (s, _) = e
+        .call(None, Method::GET, "/api/locate?lon=abc&lat=30", None)
+        .await;
+    assert_eq!(s, 400);
+}

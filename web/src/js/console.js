@@ -1,0 +1,245 @@
+// The case console (/console), by role: the acceptor registers or voids reports
+// (duplicates shown), the dispatcher dispatches (suggested department first),
+// handles returns and extensions, a department accepts and feeds back with a
+// photo, the shift leader closes; each case with its timeline and map; overdue
+// cases highlighted; the evaluation dashboard with SVG bar charts.
+
+import { api, el, qs, when } from './api.js';
+import { setupLanguage, t, lang } from './i18n.js';
+import { createMap } from './mapkit.js';
+import { withSession } from './session.js';
+import { showCases } from './cases-layer.js';
+import { actionName, caseItem, categoryName, checkPhoto, loadCategories, markPoint, photoImage, statusBadge, timeline, uploadPhoto } from './casekit.js';
+import { barChart } from './charts.js';
+
+const OPEN = ['reported', 'verifying', 'verified', 'registered', 'dispatched', 'handling', 'suspended', 'handled', 'checking', 'checked', 'returned'];
+
+/** The states each role works on. */
+const QUEUES = {
+  acceptor: ['reported', 'verified', 'handled'],
+  shift_leader: ['checked', 'reported', 'verified', 'suspended', 'handled'],
+  dispatcher: ['registered', 'returned', 'handled', 'dispatched', 'handling', 'suspended'],
+  department: ['dispatched', 'handling'],
+  inspector: ['verifying', 'checking'],
+  admin: OPEN,
+};
+
+/** The actions offered as buttons (comment needs no button of its own). */
+const BUTTONS = ['register', 'void', 'request_verification', 'dispatch', 'accept', 'feedback', 'return', 'request_extension',
+  'approve_extension', 'reject_extension', 'suspend', 'resume', 'request_check', 'check_pass', 'check_fail', 'close'];
+
+let me;
+let cats = { categories: [] };
+let departments = [];
+let view = 'queue';
+let selected = null;
+let map = null;
+
+function depName(code) {
+  const d = departments.find((x) => x.code === code);
+  if (!d) return code || '';
+  return lang() === 'zh' ? d.name : (d.name_en || d.name);
+}
+
+async function loadList() {
+  const list = document.getElementById('case-list');
+  const overdue = document.getElementById('only-overdue').checked;
+  const params = { limit: 200, overdue: overdue ? 'true' : undefined };
+  if (view === 'queue') {
+    params.status = (QUEUES[me.role] || OPEN).join(',');
+    if (me.role === 'department') params.department = 'mine';
+  }
+  list.replaceChildren(el('li', { class: 'muted' }, t('loading')));
+  let { cases } = await api(`/api/cases${qs(params)}`);
+  if (view === 'queue' && me.role === 'dispatcher') {
+    // Dispatched and handling cases need the dispatcher only for an extension request.
+    cases = cases.filter((c) => !['dispatched', 'handling'].includes(c.status) || c.pending_extension);
+  }
+  cases.sort((a, b) => Number(b.overdue) - Number(a.overdue) || b.id - a.id);
+  list.replaceChildren(...(cases.length
+    ? cases.map((c) => caseItem(c, cats.categories, { onOpen: openCase, selected: selected === c.id }))
+    : [el('li', { class: 'muted' }, t('noCases'))]));
+}
+
+function facts(c) {
+  const report = (c.timeline || []).find((e) => e.action === 'report');
+  const duplicates = (report && report.detail && report.detail.duplicates) || [];
+  const routing = c.routing || {};
+  const rows = [
+    [t('category'), categoryName(cats.categories, c.category)],
+    [t('status'), statusBadge(c.status)],
+    [t('reportedAt'), when(c.reported_at)],
+    [t('deadline'), el('span', { class: c.overdue ? 'error' : '' }, when(c.due_at), c.overdue ? ` · ${t('overdue')}` : '')],
+    ['Grid', c.grid_code || ''],
+    [t('department'), depName(c.department)],
+    [t('suggested'), el('span', { id: 'suggested' }, c.routed_department ? `${depName(c.routed_department)} (${c.routed_department})` : '—',
+      routing.explanation ? el('small', { class: 'muted' }, ` ${routing.explanation}`) : null)],
+    [t('component'), c.component_id || '—'],
+    [t('note'), c.description || ''],
+  ];
+  if (c.pending_extension) rows.push([t('extend'), when(c.pending_extension)]);
+  if (duplicates.length) {
+    rows.push([t('duplicates'), el('span', { class: 'error', id: 'duplicates' }, duplicates.map((d) => `${d.case_no} (${d.distance_m} m, ${d.status})`).join(', '))]);
+  }
+  return el('dl', { class: 'facts' }, rows.flatMap(([k, v]) => [el('dt', {}, k), el('dd', {}, v)]));
+}
+
+function actionPanel(c) {
+  const offered = (c.actions || []).filter((a) => BUTTONS.includes(a));
+  if (!offered.length) return el('div');
+  const note = el('textarea', { id: 'action-note', rows: 2, maxlength: 4000, placeholder: t('note'), 'aria-label': t('note') });
+  const extras = el('div', { class: 'row' });
+  let department = null;
+  let deadline = null;
+  let photo = null;
+  if (offered.includes('dispatch')) {
+    department = el('select', { id: 'dispatch-department', 'aria-label': t('department') },
+      departments.filter((d) => d.active !== false).map((d) => el('option', { value: d.code }, `${depName(d.code)} (${d.code})${d.code === c.routed_department ? ` ★ ${t('suggested')}` : ''}`)));
+    if (c.routed_department) department.value = c.routed_department;
+    extras.append(el('label', { class: 'field' }, el('span', {}, t('department')), department));
+  }
+  if (offered.includes('request_extension') || offered.includes('approve_extension')) {
+    deadline = el('input', { type: 'datetime-local', id: 'action-deadline', 'aria-label': t('deadline') });
+    extras.append(el('label', { class: 'field' }, el('span', {}, t('deadline')), deadline));
+  }
+  if (offered.includes('feedback') || offered.includes('check_pass')) {
+    photo = el('input', { type: 'file', id: 'action-photo', accept: 'image/jpeg,image/png,image/webp', 'aria-label': t('photo') });
+    extras.append(el('label', { class: 'field' }, el('span', {}, `${t('photo')} · ${t('photoHint')}`), photo));
+  }
+  const out = el('div', { id: 'action-result', 'aria-live': 'polite' });
+  const act = async (action) => {
+    out.replaceChildren();
+    try {
+      const body = { action, note: note.value.trim() || undefined };
+      if (action === 'dispatch' && department) body.department = department.value;
+      if ((action === 'request_extension' || action === 'approve_extension') && deadline && deadline.value) {
+        body.deadline = new Date(deadline.value).toISOString();
+      }
+      const file = photo && photo.files[0];
+      if (file) {
+        const problem = checkPhoto(file);
+        if (problem) throw new Error(problem);
+        body.photo_ids = [(await uploadPhoto(c.id, file)).id];
+      }
+      await api(`/api/cases/${c.id}/actions`, { method: 'POST', body });
+      await openCase(c);
+      await loadList();
+    } catch (e) {
+      out.replaceChildren(el('div', { class: 'notice error', role: 'alert' }, `${t('error')}: ${e.message}`));
+    }
+  };
+  const buttons = offered.map((a) => el('button', {
+    type: 'button', dataset: { action: a }, class: ['void', 'return', 'reject_extension', 'check_fail'].includes(a) ? 'danger' : '',
+    onclick: () => act(a),
+  }, verbKey(a) ? t(verbKey(a)) : actionName(a)));
+  return el('div', { class: 'card', id: 'actions' }, el('h3', {}, t('actions')), extras, note, el('div', { class: 'actions' }, buttons), out);
+}
+
+function verbKey(a) {
+  return { register: 'register', void: 'void', dispatch: 'dispatch', accept: 'accept', feedback: 'feedback', return: 'returnCase',
+    request_extension: 'extend', approve_extension: 'approve', reject_extension: 'reject', suspend: 'suspend', resume: 'resume',
+    close: 'close', check_pass: 'pass', check_fail: 'fail', request_check: 'requestCheck',
+    request_verification: 'requestVerification' }[a];
+}
+
+async function openCase(c) {
+  selected = c.id;
+  const full = await api(`/api/cases/${c.id}`);
+  const info = document.getElementById('case-info');
+  info.replaceChildren(
+    el('h2', {}, el('span', { id: 'detail-case-no' }, full.case_no), ' ', statusBadge(full.status), full.overdue ? el('span', { class: 'badge overdue' }, t('overdue')) : null),
+    facts(full),
+    (full.photos || []).length ? el('div', { class: 'photos' }, full.photos.map(photoImage)) : null,
+  );
+  document.getElementById('case-actions').replaceChildren(actionPanel(full));
+  document.getElementById('case-timeline').replaceChildren(el('h3', {}, t('timeline')), timeline(full));
+  if (!map) {
+    map = await createMap('case-map');
+    await showCases(map, []);
+  }
+  markPoint(map, [full.lon, full.lat], '#1c7ed6');
+  const detail = document.getElementById('case-detail');
+  delete detail.dataset.mapReady;
+  map.once('idle', () => { detail.dataset.mapReady = full.case_no; });
+  map.jumpTo({ center: [full.lon, full.lat], zoom: 17 });
+  for (const li of document.querySelectorAll('#case-list li')) li.classList.toggle('selected', li.dataset.caseId === String(full.id));
+  detail.dataset.status = full.status;
+}
+
+/** Street code → name, from the streets layer (OGC API). */
+async function streetNames() {
+  try {
+    const body = await api('/ogc/collections/streets/items?limit=1000');
+    return Object.fromEntries((body.features || []).map((f) => [f.properties.code, f.properties.name]));
+  } catch {
+    return {};
+  }
+}
+
+async function dashboard() {
+  const from = document.getElementById('from').value;
+  const to = document.getElementById('to').value;
+  const period = { from: from || undefined, to: to || undefined };
+  const [byDep, byStreet] = await Promise.all([
+    api(`/api/stats/evaluation${qs({ ...period, by: 'department' })}`),
+    api(`/api/stats/evaluation${qs({ ...period, by: 'street' })}`),
+  ]);
+  const series = [{ name: t('report'), colour: '#1c7ed6' }, { name: t('close'), colour: '#2b8a3e' }];
+  const rowsOf = (answer, label) => (answer.groups || []).map((g) => ({ label: label(g.key), values: [g.counts.reported, g.counts.closed] }));
+  document.getElementById('chart-department').replaceChildren(barChart(rowsOf(byDep, (k) => (k ? depName(k) : '—')), series));
+  const streets = await streetNames();
+  document.getElementById('chart-area').replaceChildren(barChart(rowsOf(byStreet, (k) => (k ? streets[k] || k : '—')), series));
+  const pct = (v) => (v === null || v === undefined ? '—' : `${(v * 100).toFixed(1)}%`);
+  const rateRows = (byDep.groups || []).map((g) => ({
+    label: g.key ? depName(g.key) : '—',
+    values: [g.figures.on_time_handling_rate, g.figures.closing_rate],
+  }));
+  const f = byDep.total.figures;
+  document.getElementById('rates').replaceChildren(
+    barChart(rateRows, [{ name: 'on-time handling 按期处置率', colour: '#f59f00' }, { name: 'closing 结案率', colour: '#2b8a3e' }], { max: 1, format: pct }),
+    el('dl', { class: 'facts', id: 'totals' },
+      [['registration 立案率', f.registration_rate], ['on-time dispatch 按时派遣率', f.on_time_dispatch_rate], ['accurate dispatch 准确派遣率', f.accurate_dispatch_rate],
+        ['on-time handling 按期处置率', f.on_time_handling_rate], ['closing 结案率', f.closing_rate], ['on-time closing 按期结案率', f.on_time_closing_rate],
+        ['rework 返工率', f.rework_rate], ['extension 延期率', f.extension_rate]]
+        .flatMap(([k, v]) => [el('dt', {}, k), el('dd', {}, pct(v))]).concat([el('dt', {}, 'suspended 挂账数'), el('dd', {}, String(f.suspended_count))])),
+  );
+}
+
+function setupTabs() {
+  const show = async (which) => {
+    view = which;
+    for (const id of ['queue', 'all', 'dashboard']) document.getElementById(`tab-${id}`).setAttribute('aria-selected', String(id === which));
+    document.getElementById('cases-view').hidden = which === 'dashboard';
+    document.getElementById('dashboard').hidden = which !== 'dashboard';
+    if (which === 'dashboard') await dashboard();
+    else await loadList();
+  };
+  document.getElementById('tab-queue').addEventListener('click', () => show('queue'));
+  document.getElementById('tab-all').addEventListener('click', () => show('all'));
+  document.getElementById('tab-dashboard').addEventListener('click', () => show('dashboard'));
+  document.getElementById('refresh').addEventListener('click', loadList);
+  document.getElementById('only-overdue').addEventListener('change', loadList);
+  document.getElementById('period').addEventListener('submit', (e) => { e.preventDefault(); dashboard(); });
+}
+
+async function start(who) {
+  me = who;
+  const detail = document.getElementById('case-detail');
+  detail.replaceChildren(el('div', { id: 'case-info' }, el('p', { class: 'muted' }, t('noCases'))),
+    el('div', { id: 'case-map', class: 'mini-map' }), el('div', { id: 'case-actions' }), el('div', { id: 'case-timeline' }));
+  cats = await loadCategories();
+  try {
+    departments = (await api('/api/departments')).departments || [];
+  } catch {
+    departments = [];
+  }
+  const today = new Date();
+  document.getElementById('to').value = new Date(today.getTime() + 86400000).toISOString().slice(0, 10);
+  document.getElementById('from').value = new Date(today.getTime() - 30 * 86400000).toISOString().slice(0, 10);
+  setupTabs();
+  await loadList();
+  document.body.dataset.ready = 'true';
+}
+
+setupLanguage(() => me && loadList());
+withSession(start);
