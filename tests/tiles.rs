@@ -239,6 +239,25 @@ async fn tile_protocol_cache_and_edits() {
         .contains("max-age"));
     let before = decode(&response.bytes().await.unwrap());
     assert!(!before.is_empty());
+    // gzip when asked: the decompressed bytes are the same tile.
+    let gz = client
+        .get(server.url(&path))
+        .header("accept-encoding", "gzip")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(gz.status(), 200);
+    assert_eq!(gz.headers()["content-encoding"], "gzip");
+    let compressed = gz.bytes().await.unwrap();
+    let mut plain = Vec::new();
+    std::io::Read::read_to_end(
+        &mut flate2::read::GzDecoder::new(&compressed[..]),
+        &mut plain,
+    )
+    .unwrap();
+    let ids_plain: BTreeSet<u64> = decode(&plain).iter().map(|f| f.id).collect();
+    let ids_before: BTreeSet<u64> = before.iter().map(|f| f.id).collect();
+    assert_eq!(ids_plain, ids_before);
     let response = client
         .get(server.url(&path))
         .header("if-none-match", &etag)

@@ -92,6 +92,8 @@ impl RouteTable {
             .layer(middleware::from_fn_with_state(state.clone(), limit_body))
             .layer(middleware::from_fn(json_errors))
             .layer(middleware::from_fn(security_headers))
+            // gzip when the client asks (tiles, JSON); images and tiny bodies are left as they are.
+            .layer(tower_http::compression::CompressionLayer::new())
             .layer(tower_http::timeout::TimeoutLayer::with_status_code(
                 StatusCode::SERVICE_UNAVAILABLE,
                 timeout,
