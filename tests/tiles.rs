@@ -43,7 +43,12 @@ async fn make_layer(db: &TestDb, id: &str, geometry_type: &str, select: &str) {
 
 /// Waits until the server has loaded `id` (a tile request stops answering 409).
 async fn wait_loaded(server: &TestServer, id: &str) {
-    let deadline = Instant::now() + Duration::from_secs(30);
+    wait_loaded_for(server, id, Duration::from_secs(30)).await
+}
+
+/// As [`wait_loaded`], with a time limit.
+async fn wait_loaded_for(server: &TestServer, id: &str, limit: Duration) {
+    let deadline = Instant::now() + limit;
     loop {
         let status = http()
             .get(server.url(&format!("/tiles/{id}/0/0/0")))
@@ -211,7 +216,10 @@ async fn tile_protocol_cache_and_edits() {
     let db = TestDb::new().await;
     sample_city(&db).await;
     let server = TestServer::start(&db);
+    // A second process on the same database: it must follow edits too.
+    let other = TestServer::start(&db);
     wait_loaded(&server, "pts").await;
+    wait_loaded(&other, "pts").await;
     let client = http();
     let (x, y) = tile_of(24.944, 60.170, 16);
     let path = format!("/tiles/pts/16/{x}/{y}");
@@ -284,14 +292,18 @@ async fn tile_protocol_cache_and_edits() {
         .unwrap();
     let (mx, my) = tile_of(moved_away.0, moved_away.1, 16);
     loop {
-        let (status, bytes) = get_tile(&server, &path).await;
-        let gone = status == 204 || !decode(&bytes).iter().any(|f| f.id as i64 == fid);
-        let (status2, bytes2) = get_tile(&server, &format!("/tiles/pts/16/{mx}/{my}")).await;
-        let arrived = status2 == 200
-            && decode(&bytes2).iter().any(|f| {
-                f.id as i64 == fid && f.props.iter().any(|(k, v)| k == "name" && v == "moved")
-            });
-        if gone && arrived {
+        let mut everywhere = true;
+        for srv in [&server, &other] {
+            let (status, bytes) = get_tile(srv, &path).await;
+            let gone = status == 204 || !decode(&bytes).iter().any(|f| f.id as i64 == fid);
+            let (status2, bytes2) = get_tile(srv, &format!("/tiles/pts/16/{mx}/{my}")).await;
+            let arrived = status2 == 200
+                && decode(&bytes2).iter().any(|f| {
+                    f.id as i64 == fid && f.props.iter().any(|(k, v)| k == "name" && v == "moved")
+                });
+            everywhere &= gone && arrived;
+        }
+        if everywhere {
             break;
         }
         assert!(
@@ -357,4 +369,56 @@ async fn tile_protocol_cache_and_edits() {
             .status(),
         404
     );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn size_cap_holds_on_a_million_points() {
+    let db = TestDb::new().await;
+    make_layer(
+        &db,
+        "million",
+        "Point",
+        "SELECT i::bigint AS fid, \
+                ST_SetSRID(ST_MakePoint(24.5 + ((i::bigint * 7919) % 1000003) / 1000003.0, \
+                                        60.0 + ((i::bigint * 104729) % 999983) / 1999966.0), 4326) AS geom, \
+                'p' || i AS name, i % 100 AS rank \
+         FROM generate_series(1, 1000000) i",
+    )
+    .await;
+    let server = TestServer::start(&db);
+    // A million rows take a while to load in a debug build on a busy machine.
+    wait_loaded_for(&server, "million", Duration::from_secs(240)).await;
+    let max_bytes = 500_000;
+    for z in 0u32..=8 {
+        let (x0, y0) = tile_of(24.5, 60.5, z);
+        let (x1, y1) = tile_of(25.5, 60.0, z);
+        let mut total = 0u64;
+        for x in x0..=x1 {
+            for y in y0..=y1 {
+                let (status, bytes) =
+                    get_tile(&server, &format!("/tiles/million/{z}/{x}/{y}")).await;
+                assert_eq!(status, 200, "z{z}/{x}/{y}");
+                assert!(
+                    bytes.len() <= max_bytes,
+                    "z{z}/{x}/{y} is {} bytes",
+                    bytes.len()
+                );
+                if z == 0 {
+                    for f in decode(&bytes) {
+                        let count = f
+                            .props
+                            .iter()
+                            .find(|(k, _)| k == "point_count")
+                            .map(|(_, v)| v.parse::<u64>().unwrap())
+                            .unwrap_or(1);
+                        total += count;
+                    }
+                }
+            }
+        }
+        if z == 0 {
+            // Thinned by clustering, not by losing points: the counts add up.
+            assert_eq!(total, 1_000_000);
+        }
+    }
 }

@@ -121,7 +121,10 @@ impl LayerStore {
             let result = load::load_layer(pool, meta).await;
             (meta, result, started.elapsed())
         });
-        for (meta, result, took) in futures_util::future::join_all(loads).await {
+        // Install each layer as soon as it is built: a large layer must not keep
+        // the small ones from being served.
+        let mut pending: futures_util::stream::FuturesUnordered<_> = loads.collect();
+        while let Some((meta, result, took)) = futures_util::StreamExt::next(&mut pending).await {
             match result {
                 Ok(index) => {
                     let features = index.len();
