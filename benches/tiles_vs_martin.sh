@@ -94,7 +94,7 @@ trap cleanup EXIT
 wait_http() { for _ in $(seq 1 600); do curl -sf -o /dev/null "$1" && return 0; sleep 0.5; done; echo "no answer from $1" >&2; return 1; }
 
 run_wrk() { # name base prefix
-  TILE_LIST=$work/tiles.txt PREFIX=$3 wrk -t"$THREADS" -c"$CONNECTIONS" -d"${DURATION}s" -s "$work/list.lua" "$2" | awk -v n="$1" '/^RESULT/ {printf "%-28s %10s req/s  p50 %7s ms  p99 %7s ms  errors %s\n", n, $2, $3, $4, $5}'
+  TILE_LIST=$work/tiles.txt PREFIX=$3 wrk -t"$THREADS" -c"$CONNECTIONS" -d"${DURATION}s" --timeout 10s -s "$work/list.lua" "$2" | awk -v n="$1" '/^RESULT/ {printf "%-28s %10s req/s  p50 %7s ms  p99 %7s ms  errors %s\n", n, $2, $3, $4, $5}'
 }
 warm() { # base prefix
   while read -r t; do curl -s -o /dev/null "$1$2/$t"; done < "$work/tiles.txt"
