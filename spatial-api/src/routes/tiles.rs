@@ -102,6 +102,15 @@ fn content_type_of(format: Option<&str>) -> &'static str {
     }
 }
 
+/// Cached tile bytes as a `Bytes` owner.
+struct ArcBytes(std::sync::Arc<[u8]>);
+
+impl AsRef<[u8]> for ArcBytes {
+    fn as_ref(&self) -> &[u8] {
+        &self.0
+    }
+}
+
 fn respond(
     state: &AppState,
     tile: &CachedTile,
@@ -125,7 +134,9 @@ fn respond(
     } else if tile.bytes.is_empty() {
         StatusCode::NO_CONTENT.into_response()
     } else {
-        let mut r = axum::body::Bytes::copy_from_slice(&tile.bytes).into_response();
+        // The cached bytes are shared, not copied, into the response.
+        let mut r = axum::body::Bytes::from_owner(ArcBytes(std::sync::Arc::clone(&tile.bytes)))
+            .into_response();
         r.headers_mut()
             .insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
         r
