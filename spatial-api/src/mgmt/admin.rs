@@ -119,6 +119,39 @@ impl Col {
     }
 }
 
+/// `UPDATE <table> SET <fields of body>, updated_at = now() WHERE <key_col> = key`,
+/// then drops the cached reference data. 404 when no row has that key; constraint
+/// violations are 4xx. `table` and `key_col` are constants of this module.
+#[allow(clippy::too_many_arguments)]
+async fn patch_row<'k, K>(
+    state: &AppState,
+    table: &'static str,
+    key_col: &'static str,
+    key: K,
+    body: &Map<String, Value>,
+    cols: &[Col],
+    what: &str,
+    not_found: String,
+) -> ApiResult<()>
+where
+    K: 'k + sqlx::Encode<'k, Postgres> + sqlx::Type<Postgres> + Send,
+{
+    let mut qb = QueryBuilder::new(format!("UPDATE {table} SET "));
+    push_sets(&mut qb, body, cols)?;
+    qb.push(format!(", updated_at = now() WHERE {key_col} = "))
+        .push_bind(key);
+    let done = qb
+        .build()
+        .execute(&state.pool)
+        .await
+        .map_err(|e| constraint_error(e, what))?;
+    if done.rows_affected() == 0 {
+        return Err(ApiError::NotFound(not_found));
+    }
+    state.mgmt.reference.invalidate();
+    Ok(())
+}
+
 /// Appends `col = $n` for every key of `body` (which must all be in `cols`).
 fn push_sets(
     qb: &mut QueryBuilder<'_, Postgres>,
@@ -317,9 +350,11 @@ async fn patch_department(
     let body = object(body)?;
     url_ok(body.get("webhook_url"))?;
     url_ok(body.get("open311_endpoint"))?;
-    let mut qb = QueryBuilder::new("UPDATE departments SET ");
-    push_sets(
-        &mut qb,
+    patch_row(
+        &state,
+        "departments",
+        "code",
+        code.clone(),
         &body,
         &[
             Col::Text("name"),
@@ -330,18 +365,10 @@ async fn patch_department(
             Col::Text("open311_endpoint"),
             Col::Text("contact"),
         ],
-    )?;
-    qb.push(", updated_at = now() WHERE code = ")
-        .push_bind(code.clone());
-    let done = qb
-        .build()
-        .execute(&state.pool)
-        .await
-        .map_err(|e| constraint_error(e, "the department"))?;
-    if done.rows_affected() == 0 {
-        return Err(ApiError::NotFound(format!("no department {code}")));
-    }
-    state.mgmt.reference.invalidate();
+        "the department",
+        format!("no department {code}"),
+    )
+    .await?;
     Ok(Json(department_json(&state, &code).await?))
 }
 
@@ -497,9 +524,11 @@ async fn patch_category(
         serde_json::from_value::<Vec<CategoryAttribute>>(a.clone())
             .map_err(|e| bad(format!("attributes: {e}")))?;
     }
-    let mut qb = QueryBuilder::new("UPDATE categories SET ");
-    push_sets(
-        &mut qb,
+    patch_row(
+        &state,
+        "categories",
+        "code",
+        code.to_string(),
         &body,
         &[
             Col::Text("name_zh"),
@@ -510,18 +539,10 @@ async fn patch_category(
             Col::Json("attributes"),
             Col::Bool("active"),
         ],
-    )?;
-    qb.push(", updated_at = now() WHERE code = ")
-        .push_bind(code.to_string());
-    let done = qb
-        .build()
-        .execute(&state.pool)
-        .await
-        .map_err(|e| constraint_error(e, "the category"))?;
-    if done.rows_affected() == 0 {
-        return Err(ApiError::NotFound(format!("no category {code}")));
-    }
-    state.mgmt.reference.invalidate();
+        "the category",
+        format!("no category {code}"),
+    )
+    .await?;
     Ok(Json(category_json(&state, &code.to_string()).await?))
 }
 
@@ -685,9 +706,11 @@ async fn patch_rule(
             body.insert("area".into(), area);
         }
     }
-    let mut qb = QueryBuilder::new("UPDATE routing_rules SET ");
-    push_sets(
-        &mut qb,
+    patch_row(
+        &state,
+        "routing_rules",
+        "id",
+        id.clone(),
         &body,
         &[
             Col::Text("department"),
@@ -699,14 +722,10 @@ async fn patch_rule(
             Col::Bool("active"),
             Col::Text("note"),
         ],
-    )?;
-    qb.push(", updated_at = now() WHERE id = ")
-        .push_bind(id.clone());
-    qb.build()
-        .execute(&state.pool)
-        .await
-        .map_err(|e| constraint_error(e, "the routing rule"))?;
-    state.mgmt.reference.invalidate();
+        "the routing rule",
+        format!("no routing rule {id}"),
+    )
+    .await?;
     Ok(Json(rule_json(&state, &id).await?))
 }
 
@@ -835,18 +854,17 @@ async fn patch_sla(
         body.get("amount").and_then(Value::as_i64),
         body.get("unit").and_then(Value::as_str),
     )?;
-    let mut qb = QueryBuilder::new("UPDATE time_limit_rules SET ");
-    push_sets(&mut qb, &body, &[Col::Int("amount"), Col::Text("unit")])?;
-    qb.push(", updated_at = now() WHERE id = ").push_bind(id);
-    let done = qb
-        .build()
-        .execute(&state.pool)
-        .await
-        .map_err(|e| constraint_error(e, "the SLA rule"))?;
-    if done.rows_affected() == 0 {
-        return Err(ApiError::NotFound(format!("no SLA rule {id}")));
-    }
-    state.mgmt.reference.invalidate();
+    patch_row(
+        &state,
+        "time_limit_rules",
+        "id",
+        id,
+        &body,
+        &[Col::Int("amount"), Col::Text("unit")],
+        "the SLA rule",
+        format!("no SLA rule {id}"),
+    )
+    .await?;
     Ok(Json(sla_json(&state, id).await?))
 }
 
@@ -947,16 +965,16 @@ async fn patch_calendar(
             .execute(&state.pool)
             .await?;
     }
-    let mut qb = QueryBuilder::new("UPDATE calendars SET ");
-    push_sets(&mut qb, &body, &[Col::Text("name"), Col::Json("spec")])?;
-    qb.push(", updated_at = now() WHERE code = ")
-        .push_bind(code.clone());
-    let done = qb.build().execute(&state.pool).await?;
-    if done.rows_affected() == 0 {
-        return Err(ApiError::NotFound(format!(
-            "no calendar {code} (create it with POST /api/calendar)"
-        )));
-    }
-    state.mgmt.reference.invalidate();
+    patch_row(
+        &state,
+        "calendars",
+        "code",
+        code.clone(),
+        &body,
+        &[Col::Text("name"), Col::Json("spec")],
+        "the calendar",
+        format!("no calendar {code} (create it with POST /api/calendar)"),
+    )
+    .await?;
     Ok(Json(calendar_json(&state, &code).await?))
 }
