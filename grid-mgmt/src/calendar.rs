@@ -136,25 +136,25 @@ impl WorkingCalendar {
     }
 
     /// The default for mainland China: 08:30–12:00 and 13:30–17:30, Monday–Friday, UTC+8,
-    /// with the 2025 public holidays and make-up working days published by the State
-    /// Council (seed data: extend it every year).
+    /// with the public holidays and make-up working days of 2025 and 2026 as published
+    /// by the State Council (seed data: extend it every year, or edit the `default`
+    /// calendar in the database).
     pub fn china_default() -> Self {
-        let d = |m, day| NaiveDate::from_ymd_opt(2025, m, day).expect("valid seed date");
         let mut holidays = BTreeSet::new();
-        let mut add = |from: NaiveDate, to: NaiveDate| {
-            let mut x = from;
-            while x <= to {
-                holidays.insert(x);
-                x = x.succ_opt().expect("in range");
+        let mut makeup = BTreeSet::new();
+        for (year, days_off, workdays) in CHINA_HOLIDAYS {
+            let d = |(m, day): (u32, u32)| {
+                NaiveDate::from_ymd_opt(*year, m, day).expect("valid seed date")
+            };
+            for (from, to) in days_off.iter() {
+                let mut x = d(*from);
+                while x <= d(*to) {
+                    holidays.insert(x);
+                    x = x.succ_opt().expect("in range");
+                }
             }
-        };
-        add(d(1, 1), d(1, 1)); // 元旦
-        add(d(1, 28), d(2, 4)); // 春节
-        add(d(4, 4), d(4, 6)); // 清明节
-        add(d(5, 1), d(5, 5)); // 劳动节
-        add(d(5, 31), d(6, 2)); // 端午节
-        add(d(10, 1), d(10, 8)); // 国庆节、中秋节
-        let makeup = [d(1, 26), d(2, 8), d(4, 27), d(9, 28), d(10, 11)];
+            makeup.extend(workdays.iter().map(|w| d(*w)));
+        }
         Self::new(CalendarSpec {
             utc_offset_minutes: 8 * 60,
             periods: vec![
@@ -169,7 +169,7 @@ impl WorkingCalendar {
                 Weekday::Fri,
             ],
             holidays,
-            makeup_workdays: makeup.into_iter().collect(),
+            makeup_workdays: makeup,
         })
         .expect("the default calendar is valid")
     }
@@ -223,6 +223,43 @@ impl WorkingCalendar {
     }
 }
 
+/// A year's public holidays (first and last day off, as (month, day)) and make-up
+/// working days.
+type HolidayYear = (
+    i32,
+    &'static [((u32, u32), (u32, u32))],
+    &'static [(u32, u32)],
+);
+
+/// The State Council's holiday arrangements (国务院办公厅关于部分节假日安排的通知).
+const CHINA_HOLIDAYS: &[HolidayYear] = &[
+    (
+        2025,
+        &[
+            ((1, 1), (1, 1)),   // 元旦
+            ((1, 28), (2, 4)),  // 春节
+            ((4, 4), (4, 6)),   // 清明节
+            ((5, 1), (5, 5)),   // 劳动节
+            ((5, 31), (6, 2)),  // 端午节
+            ((10, 1), (10, 8)), // 国庆节、中秋节
+        ],
+        &[(1, 26), (2, 8), (4, 27), (9, 28), (10, 11)],
+    ),
+    (
+        2026,
+        &[
+            ((1, 1), (1, 3)),   // 元旦
+            ((2, 15), (2, 23)), // 春节
+            ((4, 4), (4, 6)),   // 清明节
+            ((5, 1), (5, 5)),   // 劳动节
+            ((6, 19), (6, 21)), // 端午节
+            ((9, 25), (9, 27)), // 中秋节
+            ((10, 1), (10, 7)), // 国庆节
+        ],
+        &[(1, 4), (2, 14), (2, 28), (5, 9), (9, 20), (10, 10)],
+    ),
+];
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -261,6 +298,25 @@ mod tests {
         let mut bad = json;
         bad["periods"][0]["end"] = "07:00:00".into();
         assert!(serde_json::from_value::<WorkingCalendar>(bad).is_err());
+    }
+
+    #[test]
+    fn knows_2026() {
+        let cal = WorkingCalendar::china_default();
+        let d = |m, day| NaiveDate::from_ymd_opt(2026, m, day).unwrap();
+        // Spring Festival: Monday 16 Feb to Monday 23 Feb off; Saturdays 14 and 28 Feb worked.
+        assert!(!cal.is_working_day(d(2, 16)));
+        assert!(!cal.is_working_day(d(2, 23)));
+        assert!(cal.is_working_day(d(2, 24)));
+        assert!(cal.is_working_day(d(2, 14)));
+        assert!(cal.is_working_day(d(2, 28)));
+        // National Day: Thursday 1 Oct to Wednesday 7 Oct off; Sunday 20 Sep and Saturday 10 Oct worked.
+        assert!(!cal.is_working_day(d(10, 7)));
+        assert!(cal.is_working_day(d(9, 20)));
+        assert!(cal.is_working_day(d(10, 10)));
+        // An ordinary Friday and Saturday.
+        assert!(cal.is_working_day(d(11, 20)));
+        assert!(!cal.is_working_day(d(11, 21)));
     }
 
     #[test]
