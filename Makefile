@@ -1,5 +1,5 @@
 # citygrid — the two commands a newcomer needs: `make demo` and `make test`.
-.PHONY: deps web build demo test lint unit clean-test-db
+.PHONY: deps web build demo test lint unit clean-test-db fuzz load
 
 CARGO ?= cargo
 
@@ -37,3 +37,13 @@ test: lint web
 clean-test-db:
 	-CITYGRID_HOME=target/test-pg ./target/debug/citygrid db stop
 	rm -rf target/test-pg target/test-tmp
+
+# Fuzzes the parsers and the MVT encoder with cargo-fuzz, each for a bounded time
+# (FUZZ_SECONDS per target, default 60); crashes are kept under fuzz/artifacts.
+fuzz: deps
+	scripts/fuzz.sh
+
+# The 60 s load test (tiles, queries, case intake at 200 connections on loopback);
+# prints throughput, p50/p99 and errors per kind.
+load: deps web
+	bash benches/load.sh

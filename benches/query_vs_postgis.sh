@@ -1,10 +1,18 @@
 #!/usr/bin/env bash
-# Spatial queries: citygrid (release binary, over HTTP, answered from its in-memory
-# index) versus the same questions asked of PostGIS in SQL over a connection.
+# Spatial queries: citygrid's in-memory query engine versus the same questions asked
+# of PostGIS in SQL, on the same data and machine, two ways:
 #
-#   locate   the polygon containing a random point (a 100 m unit-grid layer)
-#            citygrid: GET /ogc/collections/bench_grid/items?filter=S_INTERSECTS(geometry,POINT(x y))
-#            PostGIS:  SELECT fid, name FROM bench_grid WHERE ST_Contains(geom, point)
+#  1. In process ("from the same process", issue #6): spatial-api/benches/query_engine.rs
+#     loads the layers into the service's own LayerStore as `citygrid serve` does and
+#     runs N concurrent tokio tasks of each query through the service's real code
+#     paths, then the same number of tasks sending the SQL below as sqlx prepared
+#     statements; it first checks that a sample of answers agree (same fids).
+#  2. Over HTTP: the release binary under wrk versus pgbench -M prepared.
+#
+#   locate   unit grid, community, street and admin division at a random point
+#            (20 000 ~111 m grid cells in 400 communities, 8 streets, 1 district)
+#            citygrid: GET /api/locate?lon=&lat=   (mgmt::locate::locate)
+#            PostGIS:  four (SELECT to_jsonb(t) … WHERE ST_Contains(geom, p) ORDER BY fid LIMIT 1)
 #   nearest  the 10 nearest of 200k points with ground distances
 #            citygrid: GET /api/nearest?layer=bench_poi&lon=&lat=&k=10
 #            PostGIS:  SELECT fid, name, ST_Distance(geom::geography, p::geography)
@@ -14,26 +22,25 @@
 #            PostGIS:  SELECT fid, name, rank, ST_AsGeoJSON(geom) FROM bench_bldg
 #                      WHERE geom && envelope AND rank >= 5
 #
-# Load: wrk (HTTP/1.1 keep-alive) for citygrid and pgbench -M prepared for PostGIS,
-# both with the same number of connections (CONNS, default 4) and 2 threads, for
-# SECONDS each (default 15), random points from a fixed seed. Both include their
-# client's work on the same 2-core machine; citygrid's numbers include HTTP
-# parsing, auth middleware, JSON/GeoJSON encoding and the network stack, PostGIS's
-# include the wire protocol and result encoding (no HTTP, no JSON envelope).
+#   bash benches/query_vs_postgis.sh [SECONDS=15] [CONNS=4] [TASKS=2,4]
 #
-#   bash benches/query_vs_postgis.sh [SECONDS] [CONNS]
+# SECONDS per run; CONNS connections for wrk/pgbench (2 threads); TASKS the
+# in-process concurrency levels.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 SECONDS_PER_RUN="${1:-15}"
 CONNS="${2:-4}"
+TASKS="${3:-2,4}"
 export CITYGRID_HOME="$ROOT/target/bench-query-home"
 unset DATABASE_URL
 WORK="$ROOT/target/bench-query"
 rm -rf "$WORK"; mkdir -p "$WORK"
 
 cargo build --release -p citygrid >/dev/null 2>&1 || cargo build --release -p citygrid
+cargo build --release -p citygrid-spatial-api --bench query_engine >/dev/null 2>&1 ||
+  cargo build --release -p citygrid-spatial-api --bench query_engine
 BIN="$ROOT/target/release/citygrid"
 # A fresh cluster on every run (creating it also applies the migrations).
 "$BIN" db stop >/dev/null 2>&1 || true
@@ -46,12 +53,26 @@ psql_q() { psql "$DB_URL" -v ON_ERROR_STOP=1 -qAt "$@"; }
 
 echo "== data (deterministic)"
 psql_q <<'SQL'
--- 200 x 100 cells of 0.002 x 0.001 degrees (~111 m x 111 m at 60 N)
-CREATE TABLE layers.bench_grid AS
-  SELECT (gx * 100 + gy + 1)::bigint AS fid,
-         ST_MakeEnvelope(24.80 + gx * 0.002, 60.10 + gy * 0.001, 24.802 + gx * 0.002, 60.101 + gy * 0.001, 4326) AS geom,
-         'cell_' || gx || '_' || gy AS name, (gx + gy) % 10 AS rank
-  FROM generate_series(0, 199) gx, generate_series(0, 99) gy;
+-- The place layers of /api/locate: one district, 8 streets (0.1 x 0.05 degrees),
+-- 400 communities (0.01 x 0.01) and 200 x 100 unit grids of 0.002 x 0.001 degrees
+-- (~111 m x 111 m at 60 N), with valid codes.
+INSERT INTO layers.admin_divisions (fid, geom, code, name)
+VALUES (1, ST_Multi(ST_MakeEnvelope(24.80, 60.10, 25.20, 60.20, 4326)), '420102', 'Bench district');
+INSERT INTO layers.streets (fid, geom, code, admin_code, name)
+  SELECT sx * 2 + sy + 1, ST_Multi(ST_MakeEnvelope(24.80 + sx * 0.1, 60.10 + sy * 0.05, 24.90 + sx * 0.1, 60.15 + sy * 0.05, 4326)),
+         '420102' || lpad((sx * 2 + sy + 1)::text, 3, '0'), '420102', 'Street ' || (sx * 2 + sy + 1)
+  FROM generate_series(0, 3) sx, generate_series(0, 1) sy;
+INSERT INTO layers.communities (fid, geom, code, street_code, admin_code, name)
+  SELECT cx * 10 + cy + 1, ST_Multi(ST_MakeEnvelope(24.80 + cx * 0.01, 60.10 + cy * 0.01, 24.81 + cx * 0.01, 60.11 + cy * 0.01, 4326)),
+         '420102' || lpad(((cx / 10) * 2 + cy / 5 + 1)::text, 3, '0') || lpad(((cx % 10) * 5 + cy % 5 + 1)::text, 3, '0'),
+         '420102' || lpad(((cx / 10) * 2 + cy / 5 + 1)::text, 3, '0'), '420102', 'Community ' || (cx * 10 + cy + 1)
+  FROM generate_series(0, 39) cx, generate_series(0, 9) cy;
+INSERT INTO layers.unit_grids (fid, geom, code, community_code, street_code, admin_code, area_m2, valid_from)
+  SELECT gx * 100 + gy + 1, g, c || lpad(((gx % 5) * 10 + gy % 10 + 1)::text, 3, '0'), c, left(c, 9), '420102',
+         round(ST_Area(g::geography)::numeric, 1)::float8, DATE '2026-01-01'
+  FROM generate_series(0, 199) gx, generate_series(0, 99) gy,
+       LATERAL (SELECT ST_Multi(ST_MakeEnvelope(24.80 + gx * 0.002, 60.10 + gy * 0.001, 24.802 + gx * 0.002, 60.101 + gy * 0.001, 4326)) AS g,
+                       '420102' || lpad(((gx / 50) * 2 + gy / 50 + 1)::text, 3, '0') || lpad((((gx / 5) % 10) * 5 + (gy / 10) % 5 + 1)::text, 3, '0') AS c) v;
 CREATE TABLE layers.bench_poi AS
   SELECT i::bigint AS fid,
          ST_SetSRID(ST_MakePoint(24.80 + ((hashint4(i) & 2147483647)::float8 / 2147483648.0) * 0.4,
@@ -65,26 +86,32 @@ CREATE TABLE layers.bench_bldg AS
                    0.0001 + (i % 5) * 0.00002, 2) AS geom,
          'bldg ' || i AS name, i % 10 AS rank
   FROM generate_series(1, 50000) i;
-ALTER TABLE layers.bench_grid ADD PRIMARY KEY (fid);
 ALTER TABLE layers.bench_poi ADD PRIMARY KEY (fid);
 ALTER TABLE layers.bench_bldg ADD PRIMARY KEY (fid);
-CREATE INDEX ON layers.bench_grid USING gist (geom);
 CREATE INDEX ON layers.bench_poi USING gist (geom);
 CREATE INDEX ON layers.bench_bldg USING gist (geom);
 CREATE INDEX ON layers.bench_bldg (rank);
-ANALYZE layers.bench_grid; ANALYZE layers.bench_poi; ANALYZE layers.bench_bldg;
+ANALYZE layers.admin_divisions; ANALYZE layers.streets; ANALYZE layers.communities; ANALYZE layers.unit_grids;
+ANALYZE layers.bench_poi; ANALYZE layers.bench_bldg;
 INSERT INTO layer_catalog (id, title, kind, geometry_type, fields, feature_count, bounds)
 SELECT id, id, 'vector', gt, '[{"name":"name","type":"text"},{"name":"rank","type":"integer"}]'::jsonb, n,
        ARRAY[24.80, 60.10, 25.20, 60.20]
-FROM (VALUES ('bench_grid', 'Polygon', 20000), ('bench_poi', 'Point', 200000), ('bench_bldg', 'Polygon', 50000)) v(id, gt, n);
+FROM (VALUES ('bench_poi', 'Point', 200000), ('bench_bldg', 'Polygon', 50000)) v(id, gt, n);
 SQL
+
+echo
+echo "== 1. in process: the query engine vs sqlx prepared statements, ${SECONDS_PER_RUN}s per run, tasks $TASKS"
+QE_SECONDS="$SECONDS_PER_RUN" QE_CONCURRENCY="$TASKS" \
+  cargo bench -q -p citygrid-spatial-api --bench query_engine 2>&1 | grep -v '^\s*$' || { echo "in-process benchmark failed"; exit 1; }
+echo
+echo "== 2. over HTTP: citygrid (wrk) vs PostGIS (pgbench -M prepared)"
 
 PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 BASE="http://127.0.0.1:$PORT"
 RUST_LOG=warn "$BIN" serve --bind "127.0.0.1:$PORT" >"$WORK/serve.log" 2>&1 &
 SERVER=$!
 trap 'kill $SERVER 2>/dev/null || true; unset DATABASE_URL; "$BIN" db stop >/dev/null 2>&1 || true' EXIT
-for id in bench_grid bench_poi bench_bldg; do
+for id in unit_grids communities bench_poi bench_bldg; do
   for _ in $(seq 600); do
     [ "$(curl -s -o /dev/null -w '%{http_code}' "$BASE/ogc/collections/$id")" = 200 ] && break
     sleep 0.1
@@ -105,7 +132,7 @@ LUA
 cat >"$WORK/locate.lua" <<LUA
 dofile("$WORK/common.lua")
 request = function()
-  return wrk.format("GET", "/ogc/collections/bench_grid/items?filter=" .. enc(string.format("S_INTERSECTS(geometry,POINT(%.6f %.6f))", rx(), ry())))
+  return wrk.format("GET", string.format("/api/locate?lon=%.6f&lat=%.6f", rx(), ry()))
 end
 LUA
 cat >"$WORK/nearest.lua" <<LUA
@@ -126,7 +153,7 @@ LUA
 cat >"$WORK/locate.sql" <<'SQL'
 \set x 24.80 + random(0, 398000) / 1000000.0
 \set y 60.10 + random(0, 99500) / 1000000.0
-SELECT fid, name FROM layers.bench_grid WHERE ST_Contains(geom, ST_SetSRID(ST_MakePoint(:x, :y), 4326));
+SELECT (SELECT to_jsonb(t) - 'geom' - 'fid' FROM layers.unit_grids t WHERE ST_Contains(t.geom, ST_SetSRID(ST_MakePoint(:x, :y), 4326)) ORDER BY fid LIMIT 1), (SELECT to_jsonb(t) - 'geom' - 'fid' FROM layers.communities t WHERE ST_Contains(t.geom, ST_SetSRID(ST_MakePoint(:x, :y), 4326)) ORDER BY fid LIMIT 1), (SELECT to_jsonb(t) - 'geom' - 'fid' FROM layers.streets t WHERE ST_Contains(t.geom, ST_SetSRID(ST_MakePoint(:x, :y), 4326)) ORDER BY fid LIMIT 1), (SELECT to_jsonb(t) - 'geom' - 'fid' FROM layers.admin_divisions t WHERE ST_Contains(t.geom, ST_SetSRID(ST_MakePoint(:x, :y), 4326)) ORDER BY fid LIMIT 1);
 SQL
 cat >"$WORK/nearest.sql" <<'SQL'
 \set x 24.80 + random(0, 398000) / 1000000.0
@@ -162,13 +189,13 @@ metric() { # route -> "sum count" of the service's own request timer
   curl -s "$BASE/metrics" | awk -v r="route=\"$1\"" 'index($0, "citygrid_http_request_duration_seconds_sum{" r "}") == 1 {s = $2}
     index($0, "citygrid_http_request_duration_seconds_count{" r "}") == 1 {c = $2} END {print s + 0, c + 0}'
 }
-route_of() { case "$1" in nearest) echo "/api/nearest" ;; *) echo "/ogc/collections/{id}/items" ;; esac; }
+route_of() { case "$1" in locate) echo "/api/locate" ;; nearest) echo "/api/nearest" ;; *) echo "/ogc/collections/{id}/items" ;; esac; }
 # PostGIS inside the server: the same statement N times in a PL/pgSQL loop (plan
 # cached, no client, no wire protocol) -> mean microseconds per query.
 pg_inside() {
   local body
   case "$1" in
-    locate) body="PERFORM fid, name FROM layers.bench_grid WHERE ST_Contains(geom, ST_SetSRID(ST_MakePoint(x, y), 4326));" ;;
+    locate) body="PERFORM (SELECT to_jsonb(t) - 'geom' - 'fid' FROM layers.unit_grids t WHERE ST_Contains(t.geom, ST_SetSRID(ST_MakePoint(x, y), 4326)) ORDER BY fid LIMIT 1), (SELECT to_jsonb(t) - 'geom' - 'fid' FROM layers.communities t WHERE ST_Contains(t.geom, ST_SetSRID(ST_MakePoint(x, y), 4326)) ORDER BY fid LIMIT 1), (SELECT to_jsonb(t) - 'geom' - 'fid' FROM layers.streets t WHERE ST_Contains(t.geom, ST_SetSRID(ST_MakePoint(x, y), 4326)) ORDER BY fid LIMIT 1), (SELECT to_jsonb(t) - 'geom' - 'fid' FROM layers.admin_divisions t WHERE ST_Contains(t.geom, ST_SetSRID(ST_MakePoint(x, y), 4326)) ORDER BY fid LIMIT 1);" ;;
     nearest) body="PERFORM fid, name, ST_Distance(geom::geography, ST_SetSRID(ST_MakePoint(x, y), 4326)::geography) FROM layers.bench_poi ORDER BY geom <-> ST_SetSRID(ST_MakePoint(x, y), 4326) LIMIT 10;" ;;
     items) body="PERFORM fid, name, rank, ST_AsGeoJSON(geom) FROM layers.bench_bldg WHERE geom && ST_MakeEnvelope(x, y, x + 0.0054, y + 0.0027, 4326) AND rank >= 5;" ;;
   esac

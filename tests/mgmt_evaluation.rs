@@ -7,6 +7,7 @@ mod mgmt_common;
 
 use mgmt_common::chrono_lite::Date;
 use mgmt_common::env;
+use reqwest::Method;
 use serde_json::{json, Value};
 
 /// T0 + `h` hours (T0 = Monday `d` 09:00 +08:00) as RFC 3339.
@@ -292,6 +293,15 @@ async fn evaluation_figures_of_a_hand_made_scenario() {
         .unwrap();
     assert_eq!(disp["counts"]["dispatched"], 3);
     assert_eq!(disp["counts"]["suspended"], 1);
+    // figures by person are the supervision centre's: a department or an inspector
+    // is refused, and still gets the figures by department
+    let by_person = q.replace("by=department", "by=person");
+    for user in ["dep_sanitation", "inspector"] {
+        let (status, body) = e.call(Some(user), Method::GET, &by_person, None).await;
+        assert_eq!(status, 403, "{user}: {body}");
+        let (status, _) = e.call(Some(user), Method::GET, &q, None).await;
+        assert_eq!(status, 200, "{user} by department");
+    }
     // a period before everything has nothing
     let ev = e
         .get(

@@ -13,6 +13,20 @@
 //! | `request_timeout_secs` | `CITYGRID_REQUEST_TIMEOUT_SECS` | 30 |
 //! | `max_tile_bytes` | `CITYGRID_MAX_TILE_BYTES` | 500000 (vector tiles are thinned to fit) |
 //! | `tile_cache_bytes` | `CITYGRID_TILE_CACHE_BYTES` | 256 MiB |
+//! | `rate_limit` | `CITYGRID_RATE_LIMIT` | `true`: the rate limits below apply (429 + `Retry-After`) |
+//! | `rate_limit_read_per_sec` | `CITYGRID_RATE_LIMIT_READ_PER_SEC` | 200 reads (GET/HEAD) per second per client address and per signed-in user (0: no limit) |
+//! | `rate_limit_read_burst` | `CITYGRID_RATE_LIMIT_READ_BURST` | 2000 (a map page loads dozens of tiles at once) |
+//! | `rate_limit_write_per_sec` | `CITYGRID_RATE_LIMIT_WRITE_PER_SEC` | 50 writes (POST/PATCH/PUT/DELETE) per second per address and per user (0: no limit) |
+//! | `rate_limit_write_burst` | `CITYGRID_RATE_LIMIT_WRITE_BURST` | 500 |
+//! | `rate_limit_key_per_sec` | `CITYGRID_RATE_LIMIT_KEY_PER_SEC` | 1000 requests per second per API key, all its users together (0: no limit) |
+//! | `rate_limit_key_burst` | `CITYGRID_RATE_LIMIT_KEY_BURST` | 10000 |
+//! | `rate_limit_login_per_min` | `CITYGRID_RATE_LIMIT_LOGIN_PER_MIN` | 10 failed logins per minute per address (0: no limit) |
+//! | `rate_limit_login_burst` | `CITYGRID_RATE_LIMIT_LOGIN_BURST` | 10 |
+//! | `trusted_proxies` | `CITYGRID_TRUSTED_PROXIES` | none: the client address is the TCP peer; list reverse proxies' IP addresses (comma-separated in the environment) to take it from `X-Forwarded-For` |
+//!
+//! The connection pool never holds more than `db_max_connections` connections (plus
+//! one per change listener); a request that cannot get one within 5 s is answered 503
+//! with `Retry-After`.
 //!
 //! The file is `citygrid.toml` in the working directory, or the path in
 //! `CITYGRID_CONFIG`.
@@ -47,6 +61,26 @@ pub struct Config {
     pub max_tile_bytes: usize,
     /// The memory for cached tiles.
     pub tile_cache_bytes: usize,
+    /// Whether the rate limits apply at all.
+    pub rate_limit: bool,
+    /// Reads (GET/HEAD/OPTIONS) per second per client address and per user (0: unlimited).
+    pub rate_limit_read_per_sec: f64,
+    /// Reads allowed at once before the per-second rate applies.
+    pub rate_limit_read_burst: u32,
+    /// Writes (other methods) per second per client address and per user (0: unlimited).
+    pub rate_limit_write_per_sec: f64,
+    /// Writes allowed at once before the per-second rate applies.
+    pub rate_limit_write_burst: u32,
+    /// Requests per second per API key (0: unlimited).
+    pub rate_limit_key_per_sec: f64,
+    /// Requests per API key allowed at once.
+    pub rate_limit_key_burst: u32,
+    /// Failed logins per minute per client address (0: unlimited).
+    pub rate_limit_login_per_min: f64,
+    /// Failed logins per address allowed at once.
+    pub rate_limit_login_burst: u32,
+    /// Reverse proxies whose `X-Forwarded-For` is believed (IP addresses).
+    pub trusted_proxies: Vec<String>,
 }
 
 impl Default for Config {
@@ -63,6 +97,16 @@ impl Default for Config {
             request_timeout_secs: 30,
             max_tile_bytes: 500_000,
             tile_cache_bytes: 256 * 1024 * 1024,
+            rate_limit: true,
+            rate_limit_read_per_sec: 200.0,
+            rate_limit_read_burst: 2000,
+            rate_limit_write_per_sec: 50.0,
+            rate_limit_write_burst: 500,
+            rate_limit_key_per_sec: 1000.0,
+            rate_limit_key_burst: 10_000,
+            rate_limit_login_per_min: 10.0,
+            rate_limit_login_burst: 10,
+            trusted_proxies: Vec::new(),
         }
     }
 }
@@ -85,6 +129,16 @@ pub enum ConfigError {
         path: PathBuf,
         /// The parser's message.
         message: String,
+    },
+    /// A value has the right type but cannot be used.
+    #[error("configuration {key} = {value:?} is not valid: expected {expected}")]
+    Invalid {
+        /// The `citygrid.toml` key.
+        key: &'static str,
+        /// Its value.
+        value: String,
+        /// What it should look like.
+        expected: &'static str,
     },
     /// An environment variable has a value of the wrong type.
     #[error("environment variable {name}={value:?} is not valid: expected {expected}")]
@@ -112,6 +166,16 @@ struct FileConfig {
     request_timeout_secs: Option<u64>,
     max_tile_bytes: Option<usize>,
     tile_cache_bytes: Option<usize>,
+    rate_limit: Option<bool>,
+    rate_limit_read_per_sec: Option<f64>,
+    rate_limit_read_burst: Option<u32>,
+    rate_limit_write_per_sec: Option<f64>,
+    rate_limit_write_burst: Option<u32>,
+    rate_limit_key_per_sec: Option<f64>,
+    rate_limit_key_burst: Option<u32>,
+    rate_limit_login_per_min: Option<f64>,
+    rate_limit_login_burst: Option<u32>,
+    trusted_proxies: Option<Vec<String>>,
 }
 
 impl Config {
@@ -165,7 +229,36 @@ impl Config {
             }
         }
         config.apply_env(env)?;
+        config.validate()?;
         Ok(config)
+    }
+
+    /// Checks the values that have the right type but may still be unusable.
+    fn validate(&self) -> Result<(), ConfigError> {
+        for (key, value) in [
+            ("rate_limit_read_per_sec", self.rate_limit_read_per_sec),
+            ("rate_limit_write_per_sec", self.rate_limit_write_per_sec),
+            ("rate_limit_key_per_sec", self.rate_limit_key_per_sec),
+            ("rate_limit_login_per_min", self.rate_limit_login_per_min),
+        ] {
+            if !(value.is_finite() && value >= 0.0) {
+                return Err(ConfigError::Invalid {
+                    key,
+                    value: value.to_string(),
+                    expected: "a number ≥ 0 (0: no limit)",
+                });
+            }
+        }
+        for proxy in &self.trusted_proxies {
+            if proxy.parse::<std::net::IpAddr>().is_err() {
+                return Err(ConfigError::Invalid {
+                    key: "trusted_proxies",
+                    value: proxy.clone(),
+                    expected: "IP addresses such as 127.0.0.1 or ::1",
+                });
+            }
+        }
+        Ok(())
     }
 
     fn apply_file(&mut self, file: FileConfig) {
@@ -202,6 +295,52 @@ impl Config {
         if let Some(v) = file.tile_cache_bytes {
             self.tile_cache_bytes = v;
         }
+        let limits = [
+            (
+                file.rate_limit_read_per_sec,
+                &mut self.rate_limit_read_per_sec,
+            ),
+            (
+                file.rate_limit_write_per_sec,
+                &mut self.rate_limit_write_per_sec,
+            ),
+            (
+                file.rate_limit_key_per_sec,
+                &mut self.rate_limit_key_per_sec,
+            ),
+            (
+                file.rate_limit_login_per_min,
+                &mut self.rate_limit_login_per_min,
+            ),
+        ];
+        for (v, target) in limits {
+            if let Some(v) = v {
+                *target = v;
+            }
+        }
+        let bursts = [
+            (file.rate_limit_read_burst, &mut self.rate_limit_read_burst),
+            (
+                file.rate_limit_write_burst,
+                &mut self.rate_limit_write_burst,
+            ),
+            (file.rate_limit_key_burst, &mut self.rate_limit_key_burst),
+            (
+                file.rate_limit_login_burst,
+                &mut self.rate_limit_login_burst,
+            ),
+        ];
+        for (v, target) in bursts {
+            if let Some(v) = v {
+                *target = v;
+            }
+        }
+        if let Some(v) = file.rate_limit {
+            self.rate_limit = v;
+        }
+        if let Some(v) = file.trusted_proxies {
+            self.trusted_proxies = v;
+        }
     }
 
     fn apply_env(&mut self, env: &HashMap<String, String>) -> Result<(), ConfigError> {
@@ -234,6 +373,54 @@ impl Config {
         )?;
         parse_env(env, "CITYGRID_MAX_TILE_BYTES", &mut self.max_tile_bytes)?;
         parse_env(env, "CITYGRID_TILE_CACHE_BYTES", &mut self.tile_cache_bytes)?;
+        parse_env(env, "CITYGRID_RATE_LIMIT", &mut self.rate_limit)?;
+        for (name, target) in [
+            (
+                "CITYGRID_RATE_LIMIT_READ_PER_SEC",
+                &mut self.rate_limit_read_per_sec,
+            ),
+            (
+                "CITYGRID_RATE_LIMIT_WRITE_PER_SEC",
+                &mut self.rate_limit_write_per_sec,
+            ),
+            (
+                "CITYGRID_RATE_LIMIT_KEY_PER_SEC",
+                &mut self.rate_limit_key_per_sec,
+            ),
+            (
+                "CITYGRID_RATE_LIMIT_LOGIN_PER_MIN",
+                &mut self.rate_limit_login_per_min,
+            ),
+        ] {
+            parse_env(env, name, target)?;
+        }
+        for (name, target) in [
+            (
+                "CITYGRID_RATE_LIMIT_READ_BURST",
+                &mut self.rate_limit_read_burst,
+            ),
+            (
+                "CITYGRID_RATE_LIMIT_WRITE_BURST",
+                &mut self.rate_limit_write_burst,
+            ),
+            (
+                "CITYGRID_RATE_LIMIT_KEY_BURST",
+                &mut self.rate_limit_key_burst,
+            ),
+            (
+                "CITYGRID_RATE_LIMIT_LOGIN_BURST",
+                &mut self.rate_limit_login_burst,
+            ),
+        ] {
+            parse_env(env, name, target)?;
+        }
+        if let Some(v) = env.get("CITYGRID_TRUSTED_PROXIES") {
+            self.trusted_proxies = v
+                .split(',')
+                .map(|s| s.trim().to_string())
+                .filter(|s| !s.is_empty())
+                .collect();
+        }
         Ok(())
     }
 }
@@ -290,6 +477,49 @@ mod tests {
         let missing = dir.join("missing.toml");
         assert!(Config::from_sources(&HashMap::new(), Some(&missing), true).is_err());
         assert!(Config::from_sources(&HashMap::new(), Some(&missing), false).is_ok());
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn rate_limits() {
+        let dir = std::env::temp_dir().join(format!("cg-config-rl-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("citygrid.toml");
+        std::fs::write(
+            &file,
+            "rate_limit_read_burst = 50\nrate_limit_write_per_sec = 2.5\ntrusted_proxies = [\"10.0.0.1\"]\n",
+        )
+        .unwrap();
+        let mut env = HashMap::new();
+        env.insert(
+            "CITYGRID_TRUSTED_PROXIES".to_string(),
+            "127.0.0.1, ::1".to_string(),
+        );
+        env.insert("CITYGRID_RATE_LIMIT".to_string(), "false".to_string());
+        let config = Config::from_sources(&env, Some(&file), true).unwrap();
+        assert_eq!(config.rate_limit_read_burst, 50);
+        assert_eq!(config.rate_limit_write_per_sec, 2.5);
+        assert_eq!(config.trusted_proxies, vec!["127.0.0.1", "::1"]);
+        assert!(!config.rate_limit);
+        assert_eq!(
+            config.rate_limit_read_per_sec,
+            Config::default().rate_limit_read_per_sec
+        );
+
+        let mut env = HashMap::new();
+        env.insert(
+            "CITYGRID_RATE_LIMIT_READ_PER_SEC".to_string(),
+            "-1".to_string(),
+        );
+        let err = Config::from_sources(&env, None, false).unwrap_err();
+        assert!(err.to_string().contains("rate_limit_read_per_sec"), "{err}");
+        let mut env = HashMap::new();
+        env.insert(
+            "CITYGRID_TRUSTED_PROXIES".to_string(),
+            "proxy.example".to_string(),
+        );
+        let err = Config::from_sources(&env, None, false).unwrap_err();
+        assert!(err.to_string().contains("trusted_proxies"), "{err}");
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -62,11 +62,20 @@ pub fn redact_url(url: &str) -> String {
     }
 }
 
+/// How long a request waits for a database connection before it is refused with
+/// 503 (`sqlx::Error::PoolTimedOut`). While PostgreSQL is away the pool keeps
+/// retrying the connection until this deadline, so it also bounds how long a write
+/// waits before it is told to retry. It is well above the wait of a healthy pool
+/// (milliseconds) and of opening a connection on a busy two-core machine (which
+/// has been seen to take 2.5 s), so load alone does not turn into 503s.
+pub const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
+
 /// Opens a connection pool to `url` with `max_connections` connections at most.
 ///
-/// The pool connects lazily when `lazy` is true (the service starts even while the
-/// database is down and reports `db: down` on `/health`); otherwise the first
-/// connection is made now and an unreachable server is an error.
+/// A request waits at most [`ACQUIRE_TIMEOUT`] for a connection. The pool connects
+/// lazily when `lazy` is true (the service starts even while the database is down
+/// and reports `db: down` on `/health`); otherwise the first connection is made now
+/// and an unreachable server is an error.
 pub async fn connect(url: &str, max_connections: u32, lazy: bool) -> Result<PgPool, DbError> {
     let options: PgConnectOptions = url.parse().map_err(|source| DbError::Connect {
         url: redact_url(url),
@@ -75,7 +84,7 @@ pub async fn connect(url: &str, max_connections: u32, lazy: bool) -> Result<PgPo
     let options = options.application_name("citygrid");
     let pool_options = PgPoolOptions::new()
         .max_connections(max_connections.max(1))
-        .acquire_timeout(Duration::from_secs(5))
+        .acquire_timeout(ACQUIRE_TIMEOUT)
         .idle_timeout(Duration::from_secs(300));
     if lazy {
         Ok(pool_options.connect_lazy_with(options))

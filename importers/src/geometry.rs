@@ -13,8 +13,10 @@
 //! - curves must already be linearised (the reader asks GDAL for that); a curve type
 //!   here is invalid.
 //!
-//! Topological validity (self-intersections…) is checked and repaired later in the
-//! database with `ST_MakeValid`.
+//! A line is valid when it has two distinct points, which is checked here (also
+//! after the transformation, see [`Outcome::Written`]); the topological validity of
+//! polygons (self-intersections…) is checked and repaired later in the database with
+//! `ST_MakeValid`.
 
 use crate::crs::Transformer;
 
@@ -108,6 +110,9 @@ pub enum Outcome {
         kind: GeomType,
         /// Whether the geometry had to be fixed to be storable.
         fixed: bool,
+        /// Whether a line collapsed to fewer than two distinct points only through the
+        /// transformation: the layer's validity must then be checked in the database.
+        check: bool,
     },
     /// No coordinates at all; nothing appended.
     Empty,
@@ -121,6 +126,8 @@ pub struct Scratch {
     coords: Vec<[f64; 2]>,
     /// Output offset of each coordinate in `coords`.
     offsets: Vec<usize>,
+    /// Each line written: index of its first coordinate in `coords`, point count.
+    lines: Vec<(usize, usize)>,
 }
 
 struct Reader<'a> {
@@ -208,6 +215,15 @@ impl Writer<'_> {
             self.scratch.offsets.pop();
             self.scratch.coords.pop();
         }
+        let kept = self.scratch.coords.len();
+        while self
+            .scratch
+            .lines
+            .last()
+            .is_some_and(|&(first, _)| first >= kept)
+        {
+            self.scratch.lines.pop();
+        }
     }
 }
 
@@ -270,19 +286,32 @@ fn geometry(r: &mut Reader, w: &mut Writer, top: bool) -> Result<Option<(GeomTyp
         GeomType::LineString => {
             let n = r.count(le, point_bytes)?;
             let at = w.placeholder();
-            for _ in 0..n {
+            let first_coord = w.scratch.coords.len();
+            let mut first = [f64::NAN; 2];
+            let mut distinct = false;
+            for j in 0..n {
                 let c = read_xy(r)?;
                 if !c[0].is_finite() || !c[1].is_finite() {
                     return Err("non-finite coordinate".into());
                 }
+                if j == 0 {
+                    first = c;
+                } else if c != first {
+                    distinct = true;
+                }
                 w.coord(c);
             }
             w.patch(at, n);
-            if n == 1 {
-                // PostGIS refuses a one-point line.
+            if n > 0 && !distinct {
+                // PostGIS refuses a one-point line, and a line with fewer than two
+                // distinct points is invalid (ST_MakeValid makes it a point): dropped
+                // here, so lines need no validity pass in the database.
                 w.fixed = true;
                 w.truncate(start);
                 return Ok(None);
+            }
+            if n > 0 {
+                w.scratch.lines.push((first_coord, n));
             }
             n > 0
         }
@@ -381,6 +410,7 @@ pub fn normalise(
 ) -> Outcome {
     scratch.coords.clear();
     scratch.offsets.clear();
+    scratch.lines.clear();
     let start = out.len();
     let mut r = Reader { data: wkb, pos: 0 };
     let mut w = Writer {
@@ -421,7 +451,11 @@ pub fn normalise(
         out[at..at + 8].copy_from_slice(&c[0].to_le_bytes());
         out[at + 8..at + 16].copy_from_slice(&c[1].to_le_bytes());
     }
-    Outcome::Written { kind, fixed }
+    let check = scratch.lines.iter().any(|&(first, n)| {
+        let line = &scratch.coords[first..first + n];
+        line.iter().all(|c| *c == line[0])
+    });
+    Outcome::Written { kind, fixed, check }
 }
 
 /// Wraps a top-level single-type EWKB (from [`normalise`]) into its Multi type with
@@ -471,7 +505,8 @@ mod tests {
             o,
             Outcome::Written {
                 kind: GeomType::Polygon,
-                fixed: true
+                fixed: true,
+                check: false
             }
         );
         // header 9 + rings 4 + count 4 + 4 points * 16
@@ -514,6 +549,58 @@ mod tests {
             Outcome::Invalid(_)
         ));
         assert!(out.is_empty());
+    }
+
+    fn wkb_lines(lines: &[&[[f64; 2]]]) -> Vec<u8> {
+        let mut v = vec![1u8];
+        v.extend_from_slice(&5u32.to_le_bytes());
+        v.extend_from_slice(&(lines.len() as u32).to_le_bytes());
+        for line in lines {
+            v.push(1);
+            v.extend_from_slice(&2u32.to_le_bytes());
+            v.extend_from_slice(&(line.len() as u32).to_le_bytes());
+            for p in *line {
+                for c in p {
+                    v.extend_from_slice(&c.to_le_bytes());
+                }
+            }
+        }
+        v
+    }
+
+    #[test]
+    fn lines_need_two_distinct_points() {
+        let mut s = Scratch::default();
+        let mut out = Vec::new();
+        // One part collapsed to a single repeated point: dropped, the rest kept.
+        let wkb = wkb_lines(&[&[[1.0, 1.0], [1.0, 1.0]], &[[0.0, 0.0], [1.0, 1.0]]]);
+        assert_eq!(
+            normalise(&wkb, &mut identity(), &mut s, &mut out),
+            Outcome::Written {
+                kind: GeomType::MultiLineString,
+                fixed: true,
+                check: false
+            }
+        );
+        // header 9 + count 4 + one line (header 5 + count 4 + 2 points)
+        assert_eq!(out.len(), 9 + 4 + 5 + 4 + 32);
+        out.clear();
+        // Nothing left: unusable.
+        let wkb = wkb_lines(&[&[[1.0, 1.0], [1.0, 1.0], [1.0, 1.0]]]);
+        assert!(matches!(
+            normalise(&wkb, &mut identity(), &mut s, &mut out),
+            Outcome::Invalid(_)
+        ));
+        assert!(out.is_empty());
+        let wkb = wkb_lines(&[&[[0.0, 0.0], [0.0, 0.0], [2.0, 0.0]]]);
+        assert_eq!(
+            normalise(&wkb, &mut identity(), &mut s, &mut out),
+            Outcome::Written {
+                kind: GeomType::MultiLineString,
+                fixed: false,
+                check: false
+            }
+        );
     }
 
     #[test]

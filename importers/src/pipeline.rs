@@ -68,6 +68,9 @@ pub struct Counters {
     pub repaired: AtomicU64,
     /// Why the first invalid geometry was skipped.
     pub first_invalid: Mutex<Option<String>>,
+    /// Set when a line collapsed in the transformation (see
+    /// [`Outcome::Written`]): the layer's validity is then checked in the database.
+    pub needs_check: AtomicBool,
 }
 
 impl Counters {
@@ -176,9 +179,12 @@ impl EncodedBatch {
 /// Records a converted row's outcome in `counters`.
 pub fn count_outcome(counters: &Counters, outcome: &Outcome) {
     match outcome {
-        Outcome::Written { fixed, .. } => {
+        Outcome::Written { fixed, check, .. } => {
             if *fixed {
                 counters.repaired.fetch_add(1, Ordering::Relaxed);
+            }
+            if *check {
+                counters.needs_check.store(true, Ordering::Relaxed);
             }
         }
         Outcome::Empty => {
@@ -203,7 +209,8 @@ pub fn converter_threads() -> usize {
 }
 
 /// Starts `threads` conversion workers reading `input` and sending to `output`.
-/// Each builds its own [`Transformer`] (`crs` was validated by the caller).
+/// Each builds its own [`Transformer`] with its first batch (`crs` was validated by
+/// the caller).
 /// The workers end when `input` is closed; a reader error is passed on.
 pub fn spawn_converters(
     threads: usize,
@@ -224,13 +231,9 @@ pub fn spawn_converters(
             std::thread::Builder::new()
                 .name(format!("citygrid-convert-{i}"))
                 .spawn(move || {
-                    let mut transformer = match Transformer::new(&crs, swap_xy) {
-                        Ok(t) => t,
-                        Err(e) => {
-                            let _ = output.blocking_send(Err(e));
-                            return;
-                        }
-                    };
+                    // Made with the first batch: a layer queued behind others costs
+                    // nothing (PROJ set-up included) until its turn comes.
+                    let mut transformer: Option<Transformer> = None;
                     let mut scratch = Scratch::default();
                     loop {
                         let next = match input.lock() {
@@ -245,6 +248,16 @@ pub fn spawn_converters(
                             }
                             Err(_) => return, // reader done
                         };
+                        let transformer = match &mut transformer {
+                            Some(t) => t,
+                            None => match Transformer::new(&crs, swap_xy) {
+                                Ok(t) => transformer.insert(t),
+                                Err(e) => {
+                                    let _ = output.blocking_send(Err(e));
+                                    return;
+                                }
+                            },
+                        };
                         let mut batch = EncodedBatch {
                             buf: Vec::with_capacity(
                                 raw.wkb.len() + raw.attrs.len() + raw.len() * 32,
@@ -254,7 +267,7 @@ pub fn spawn_converters(
                         for i in 0..raw.len() {
                             let (fid, wkb, attrs) = raw.feature(i);
                             let outcome =
-                                batch.push(fields, fid, wkb, attrs, &mut transformer, &mut scratch);
+                                batch.push(fields, fid, wkb, attrs, transformer, &mut scratch);
                             count_outcome(&counters, &outcome);
                         }
                         if output.blocking_send(Ok(batch)).is_err() {

@@ -8,8 +8,8 @@
 
 use std::ffi::CStr;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::Ordering;
-use std::sync::mpsc::{self, Receiver, SyncSender};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{self, Receiver, Sender, SyncSender};
 use std::sync::{Arc, Once};
 
 use gdal::{Dataset, DatasetOptions, GdalOpenFlags};
@@ -368,9 +368,15 @@ pub struct ReadJob {
 }
 
 /// The reading thread of one source file.
+///
+/// Jobs queue up without limit and are read one after another, so an importer can
+/// hand over every layer at once: the next layer is then read (and converted) while
+/// the database still indexes the previous one.
 pub struct SourceReader {
-    jobs: Option<SyncSender<ReadJob>>,
+    jobs: Option<Sender<ReadJob>>,
     thread: Option<std::thread::JoinHandle<()>>,
+    /// Set when the reader is dropped: queued and running jobs stop at once.
+    closed: Arc<AtomicBool>,
 }
 
 impl SourceReader {
@@ -380,7 +386,9 @@ impl SourceReader {
         options: OpenOptions,
     ) -> Result<(SourceReader, Vec<LayerInfo>), ImportError> {
         let (info_tx, info_rx) = tokio::sync::oneshot::channel();
-        let (jobs_tx, jobs_rx) = mpsc::sync_channel::<ReadJob>(1);
+        let (jobs_tx, jobs_rx) = mpsc::channel::<ReadJob>();
+        let closed = Arc::new(AtomicBool::new(false));
+        let closed_flag = Arc::clone(&closed);
         let thread = std::thread::Builder::new()
             .name("citygrid-gdal".into())
             .spawn(move || {
@@ -396,7 +404,7 @@ impl SourceReader {
                 let layers = unsafe { describe(&ds, &options) };
                 let _ = info_tx.send(Ok(layers));
                 let decoder = TextDecoder::new(recode.as_deref());
-                serve(&ds, &path, &decoder, jobs_rx);
+                serve(&ds, &path, &decoder, jobs_rx, &closed_flag);
             })
             .map_err(|e| ImportError::Internal(format!("cannot start the reader thread: {e}")))?;
         let layers = info_rx
@@ -406,12 +414,13 @@ impl SourceReader {
             SourceReader {
                 jobs: Some(jobs_tx),
                 thread: Some(thread),
+                closed,
             },
             layers,
         ))
     }
 
-    /// Starts reading one layer; batches arrive on `job.out`.
+    /// Queues reading one layer (never blocks); batches arrive on `job.out`.
     pub fn read(&self, job: ReadJob) -> Result<(), ImportError> {
         self.jobs
             .as_ref()
@@ -422,17 +431,27 @@ impl SourceReader {
 
 impl Drop for SourceReader {
     fn drop(&mut self) {
-        // Closing the job channel ends the thread once its current job notices that
-        // nobody listens any more; it is not joined, so dropping never blocks.
+        // Closing the job channel and setting the flag ends the thread within a
+        // feature; it is not joined, so dropping never blocks.
+        self.closed.store(true, Ordering::SeqCst);
         self.jobs.take();
         self.thread.take();
     }
 }
 
-fn serve(ds: &Dataset, path: &Path, decoder: &TextDecoder, jobs: Receiver<ReadJob>) {
+fn serve(
+    ds: &Dataset,
+    path: &Path,
+    decoder: &TextDecoder,
+    jobs: Receiver<ReadJob>,
+    closed: &AtomicBool,
+) {
     while let Ok(job) = jobs.recv() {
+        if closed.load(Ordering::SeqCst) {
+            return;
+        }
         // SAFETY: the dataset outlives the read.
-        let result = unsafe { read_layer(ds, path, decoder, &job) };
+        let result = unsafe { read_layer(ds, path, decoder, &job, closed) };
         if let Err(e) = result {
             let _ = job.out.send(Err(e));
         }
@@ -485,6 +504,7 @@ unsafe fn read_layer(
     path: &Path,
     decoder: &TextDecoder,
     job: &ReadJob,
+    closed: &AtomicBool,
 ) -> Result<(), ImportError> {
     let layer = gdal_sys::OGR_DS_GetLayer(ds.c_dataset(), job.layer as i32);
     if layer.is_null() {
@@ -499,6 +519,9 @@ unsafe fn read_layer(
     loop {
         if job.cancel.is_cancelled() {
             return Err(ImportError::Interrupted);
+        }
+        if closed.load(Ordering::Relaxed) {
+            return Ok(()); // nobody waits for this layer any more
         }
         gdal_sys::CPLErrorReset();
         let feature = gdal_sys::OGR_L_GetNextFeature(layer);

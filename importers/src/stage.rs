@@ -339,7 +339,10 @@ pub async fn finish(
 ) -> Result<Staged, ImportError> {
     let t = layer_table(&staged.table);
     let started = std::time::Instant::now();
-    if staged.geometry.family() != 0 {
+    // Points are always valid and lines were checked during the conversion (unless a
+    // line collapsed in the transformation): polygons and mixed layers are checked here.
+    let family = staged.geometry.family();
+    if family >= 2 || (family == 1 && counters.needs_check.load(Ordering::Relaxed)) {
         repair(conn, &mut staged, counters).await?;
     }
     tracing::debug!(table = %staged.table, seconds = started.elapsed().as_secs_f64(), "validity checked");
@@ -413,6 +416,16 @@ async fn repair(
         "configuring the session",
     )
     .await?;
+    // One scan finds the invalid rows; usually there are none and that is all.
+    let (bad,): (Option<Vec<i64>>,) = sqlx::query_as(&format!(
+        "SELECT array_agg(fid) FROM {t} WHERE NOT ST_IsValid(geom)"
+    ))
+    .fetch_one(&mut *conn)
+    .await
+    .db("checking geometries")?;
+    let Some(bad) = bad.filter(|b| !b.is_empty()) else {
+        return Ok(());
+    };
     exec(
         conn,
         "DROP TABLE IF EXISTS pg_temp._citygrid_fix",
@@ -429,23 +442,13 @@ async fn repair(
         ),
         GeomColumn::Mixed => "ST_MakeValid(geom)".to_string(),
     };
-    let bad = exec(
-        conn,
-        &format!(
-            "CREATE TEMP TABLE _citygrid_fix AS SELECT fid, {extract} AS g FROM {t} WHERE NOT ST_IsValid(geom)"
-        ),
-        "repairing geometries",
-    )
-    .await?;
-    if bad == 0 {
-        exec(
-            conn,
-            "DROP TABLE pg_temp._citygrid_fix",
-            "repairing geometries",
-        )
-        .await?;
-        return Ok(());
-    }
+    sqlx::query(&format!(
+        "CREATE TEMP TABLE _citygrid_fix AS SELECT fid, {extract} AS g FROM {t} WHERE fid = ANY($1)"
+    ))
+    .bind(&bad)
+    .execute(&mut *conn)
+    .await
+    .db("repairing geometries")?;
     let dropped = exec(
         conn,
         &format!("DELETE FROM {t} s USING pg_temp._citygrid_fix f WHERE s.fid = f.fid AND (f.g IS NULL OR ST_IsEmpty(f.g))"),

@@ -196,13 +196,25 @@ fn select_layers(
     Ok(out)
 }
 
-/// Imports a vector file. See the module documentation for the steps.
-pub async fn import_vector(
-    pool: &PgPool,
-    options: &VectorOptions,
-    cancel: &Cancel,
-    mode: ProgressMode,
-) -> Result<ImportReport, ImportError> {
+/// A source opened and checked, its layers already being read: the GDAL half of an
+/// import, which needs no database (see [`open_source`]).
+pub struct OpenedSource {
+    reader: SourceReader,
+    layers: Vec<(Selected, LayerPipe)>,
+    started: Instant,
+}
+
+/// The conversion output of one layer, waiting for the database.
+struct LayerPipe {
+    counters: Arc<Counters>,
+    batches: tokio::sync::mpsc::Receiver<Result<EncodedBatch, ImportError>>,
+}
+
+/// Opens `options.file`, checks its layers, fields and CRS, and starts reading every
+/// selected layer (one after another on the reader thread, each through its own
+/// conversion workers into a bounded channel). Touches no database, so the caller
+/// can connect meanwhile; then [`import_opened`] writes the layers.
+pub async fn open_source(options: &VectorOptions) -> Result<OpenedSource, ImportError> {
     let started = Instant::now();
     let source_crs = options
         .source_crs
@@ -227,32 +239,18 @@ pub async fn import_vector(
     let (reader, layers) = SourceReader::open(options.file.clone(), open_options).await?;
     tracing::debug!(seconds = started.elapsed().as_secs_f64(), "source opened");
     let selected = select_layers(options, layers)?;
-
-    let mut conn = stage::connect(pool).await?;
-    stage::cleanup_stale(&mut conn).await?;
-    let ids: Vec<String> = selected.iter().map(|s| s.id.clone()).collect();
-    catalog::check_targets(&mut conn, &ids, options.replace).await?;
-
-    let mut tx = sqlx::Connection::begin(&mut conn)
-        .await
-        .db("starting the transaction")?;
-    let mut prepared = Vec::new();
-    for layer in &selected {
-        let layer_started = Instant::now();
+    // Every layer is queued now: the reader goes from one to the next without waiting
+    // for the database, so layer n+1 is read while layer n is indexed.
+    let mut out = Vec::with_capacity(selected.len());
+    for layer in selected {
         let counters = Arc::new(Counters::default());
-        let progress = Progress::start(
-            mode,
-            &layer.id,
-            layer.info.feature_count,
-            Arc::clone(&counters),
-        );
         let (raw_tx, raw_rx) = std::sync::mpsc::sync_channel(4);
         let (enc_tx, enc_rx) = tokio::sync::mpsc::channel::<Result<EncodedBatch, ImportError>>(8);
         reader.read(ReadJob {
             layer: layer.info.index,
             fields: Arc::new(layer.info.fields.clone()),
             out: raw_tx,
-            cancel: cancel.clone(),
+            cancel: Cancel::new(),
             counters: Arc::clone(&counters),
         })?;
         pipeline::spawn_converters(
@@ -262,6 +260,69 @@ pub async fn import_vector(
             2 + layer.info.fields.len(),
             raw_rx,
             enc_tx,
+            Arc::clone(&counters),
+        );
+        out.push((
+            layer,
+            LayerPipe {
+                counters,
+                batches: enc_rx,
+            },
+        ));
+    }
+    Ok(OpenedSource {
+        reader,
+        layers: out,
+        started,
+    })
+}
+
+/// Imports a vector file. See the module documentation for the steps.
+pub async fn import_vector(
+    pool: &PgPool,
+    options: &VectorOptions,
+    cancel: &Cancel,
+    mode: ProgressMode,
+) -> Result<ImportReport, ImportError> {
+    let source = open_source(options).await?;
+    import_opened(pool, options, source, cancel, mode).await
+}
+
+/// Writes the layers of a source opened with [`open_source`] (with the same
+/// `options`): staging tables, repair, indexes, then the swap of every layer in one
+/// transaction.
+pub async fn import_opened(
+    pool: &PgPool,
+    options: &VectorOptions,
+    source: OpenedSource,
+    cancel: &Cancel,
+    mode: ProgressMode,
+) -> Result<ImportReport, ImportError> {
+    let OpenedSource {
+        reader,
+        layers,
+        started,
+    } = source;
+    // Ctrl-C stops the reading too (dropping the reader on return ends its thread).
+    if cancel.is_cancelled() {
+        return Err(ImportError::Interrupted);
+    }
+    let mut conn = stage::connect(pool).await?;
+    stage::cleanup_stale(&mut conn).await?;
+    let ids: Vec<String> = layers.iter().map(|(s, _)| s.id.clone()).collect();
+    catalog::check_targets(&mut conn, &ids, options.replace).await?;
+
+    let mut tx = sqlx::Connection::begin(&mut conn)
+        .await
+        .db("starting the transaction")?;
+    let mut prepared = Vec::new();
+    for (layer, pipe) in layers {
+        let layer_started = Instant::now();
+        let counters = pipe.counters;
+        let progress = Progress::start(
+            mode,
+            &layer.id,
+            layer.info.feature_count,
             Arc::clone(&counters),
         );
         let spec = StageSpec {
@@ -277,7 +338,7 @@ pub async fn import_vector(
                 .collect(),
             declared: layer.info.declared,
         };
-        let staged = stage_layer(&mut tx, &spec, enc_rx, cancel, &counters).await;
+        let staged = stage_layer(&mut tx, &spec, pipe.batches, cancel, &counters).await;
         progress.finish();
         let staged = staged?;
         let entry = catalog_entry(

@@ -83,6 +83,13 @@ pub async fn upsert_user(
     .bind(department)
     .fetch_one(pool)
     .await?;
+    crate::audit::record(
+        pool,
+        "cli",
+        "user_upsert",
+        serde_json::json!({"user": username, "user_id": id, "role": role.as_str(), "department": department}),
+    )
+    .await?;
     Ok(id)
 }
 
@@ -152,9 +159,85 @@ pub async fn create_key(
     .bind(&prefix)
     .bind(secret_hash(&key))
     .bind(department)
-    .bind(layers)
-    .bind(origins)
+    .bind(&layers)
+    .bind(&origins)
     .fetch_one(pool)
     .await?;
+    crate::audit::record(
+        pool,
+        "cli",
+        "key_create",
+        serde_json::json!({"key_id": id, "name": name, "prefix": prefix, "department": department,
+            "layers": layers, "origins": origins}),
+    )
+    .await?;
     Ok(NewKey { id, key })
+}
+
+/// One API key as listed by `citygrid key list` (never the secret).
+#[derive(Debug, Clone, serde::Serialize, sqlx::FromRow)]
+pub struct KeySummary {
+    /// `api_keys.id`
+    pub id: i64,
+    /// Who uses it.
+    pub name: String,
+    /// The first characters of the secret, to recognise it.
+    pub key_prefix: String,
+    /// The department it was issued to.
+    pub department_code: Option<String>,
+    /// Layers it may read (`None`: all).
+    pub layers: Option<Vec<String>>,
+    /// Origins it may be used from (`None`: any).
+    pub origins: Option<Vec<String>>,
+    /// When it was revoked.
+    pub revoked_at: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+/// Every API key, newest first.
+pub async fn list_keys(pool: &PgPool) -> Result<Vec<KeySummary>, AccountError> {
+    Ok(sqlx::query_as(
+        "SELECT id, name, key_prefix, department_code, layers, origins, revoked_at \
+         FROM api_keys ORDER BY id DESC",
+    )
+    .fetch_all(pool)
+    .await?)
+}
+
+/// Revokes the API key with this id or secret prefix (e.g. `cgk_AbCdEfGh`); a running
+/// server refuses it once its credential cache has expired (seconds). Returns the
+/// key's id.
+pub async fn revoke_key(pool: &PgPool, id_or_prefix: &str) -> Result<i64, AccountError> {
+    let by_id = id_or_prefix.parse::<i64>().ok();
+    let mut tx = pool.begin().await?;
+    let ids: Vec<i64> = sqlx::query_scalar(
+        "UPDATE api_keys SET revoked_at = coalesce(revoked_at, now()) \
+         WHERE id = $1 OR ($1 IS NULL AND key_prefix = $2) RETURNING id",
+    )
+    .bind(by_id)
+    .bind(id_or_prefix)
+    .fetch_all(&mut *tx)
+    .await?;
+    let id = match ids.as_slice() {
+        [id] => *id,
+        [] => {
+            return Err(AccountError::Invalid(format!(
+                "no API key with id or prefix {id_or_prefix:?} (see `citygrid key list`)"
+            )))
+        }
+        _ => {
+            return Err(AccountError::Invalid(format!(
+                "{} keys share the prefix {id_or_prefix:?}: revoke by id",
+                ids.len()
+            )))
+        }
+    };
+    crate::audit::record(
+        &mut *tx,
+        "cli",
+        "key_revoke",
+        serde_json::json!({"key_id": id}),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(id)
 }

@@ -9,6 +9,7 @@
 //! in memory and keeps answering reads while the database is away.
 
 pub mod accounts;
+pub mod audit;
 pub mod auth;
 pub mod catalog;
 pub mod error;
@@ -18,6 +19,7 @@ pub mod mgmt;
 pub mod ogc;
 pub mod pages;
 pub mod query;
+pub mod ratelimit;
 pub mod router;
 pub mod routes;
 pub mod state;
@@ -70,6 +72,8 @@ pub async fn serve(config: Config, pool: PgPool, listener: TcpListener) -> anyho
     // Scripts and tests read this line to learn the address.
     println!("citygrid listening on http://{addr}");
     tracing::info!(%addr, "serving");
+    // The peer address is recorded for the per-address rate limits.
+    let app = app.into_make_service_with_connect_info::<std::net::SocketAddr>();
     axum::serve(listener, app)
         .with_graceful_shutdown(shutdown_signal())
         .await?;

@@ -1,12 +1,19 @@
 //! Prometheus metrics: request counts by route, method and status, and latency
 //! histograms by route, rendered in the text exposition format.
+//!
+//! Recording is lock-free on the hot path: each route pattern gets one
+//! [`RouteStats`] of atomic counters the first time it is seen (a write lock,
+//! once per route), after which a request costs a read-locked map lookup by
+//! the pattern and three relaxed atomic additions — no allocation, no mutex.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write;
-use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::Instant;
 
 use axum::extract::{MatchedPath, Request, State};
+use axum::http::Method;
 use axum::middleware::Next;
 use axum::response::Response;
 
@@ -16,48 +23,131 @@ const BUCKETS: [f64; 12] = [
     0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0,
 ];
 
-#[derive(Default)]
-struct Histogram {
-    counts: [u64; BUCKETS.len()],
-    sum: f64,
-    count: u64,
+/// Methods with their own counters; anything else is counted as the last one.
+const METHODS: [&str; 8] = [
+    "GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS", "OTHER",
+];
+
+/// Statuses with their own counters; others go to a small locked map.
+const STATUSES: [u16; 24] = [
+    200, 201, 202, 204, 206, 301, 302, 304, 400, 401, 403, 404, 405, 406, 409, 410, 412, 413, 415,
+    422, 429, 500, 503, 504,
+];
+
+fn method_index(m: &Method) -> usize {
+    match *m {
+        Method::GET => 0,
+        Method::POST => 1,
+        Method::PUT => 2,
+        Method::PATCH => 3,
+        Method::DELETE => 4,
+        Method::HEAD => 5,
+        Method::OPTIONS => 6,
+        _ => 7,
+    }
+}
+
+fn method_of(name: &str) -> usize {
+    METHODS.iter().position(|m| *m == name).unwrap_or(7)
+}
+
+/// The counters of one route pattern.
+pub struct RouteStats {
+    /// `[method][status index]` request counts.
+    requests: [[AtomicU64; STATUSES.len()]; METHODS.len()],
+    /// Requests with a status outside [`STATUSES`]: (method index, status) → count.
+    rare: Mutex<BTreeMap<(usize, u16), u64>>,
+    /// Latency histogram, not cumulative: slot `i` counts requests in
+    /// `(BUCKETS[i-1], BUCKETS[i]]`, the last slot those above every bound.
+    buckets: [AtomicU64; BUCKETS.len() + 1],
+    /// Sum of latencies in nanoseconds.
+    sum_nanos: AtomicU64,
+}
+
+impl Default for RouteStats {
+    fn default() -> Self {
+        RouteStats {
+            requests: std::array::from_fn(|_| std::array::from_fn(|_| AtomicU64::new(0))),
+            rare: Mutex::new(BTreeMap::new()),
+            buckets: std::array::from_fn(|_| AtomicU64::new(0)),
+            sum_nanos: AtomicU64::new(0),
+        }
+    }
+}
+
+impl RouteStats {
+    fn record(&self, method: usize, status: u16, nanos: u64) {
+        let method = method.min(METHODS.len() - 1);
+        match STATUSES.iter().position(|s| *s == status) {
+            Some(i) => {
+                self.requests[method][i].fetch_add(1, Relaxed);
+            }
+            None => {
+                if let Ok(mut rare) = self.rare.lock() {
+                    *rare.entry((method, status)).or_default() += 1;
+                }
+            }
+        }
+        let seconds = nanos as f64 / 1e9;
+        let slot = BUCKETS
+            .iter()
+            .position(|bound| seconds <= *bound)
+            .unwrap_or(BUCKETS.len());
+        self.buckets[slot].fetch_add(1, Relaxed);
+        self.sum_nanos.fetch_add(nanos, Relaxed);
+    }
+
+    /// (method, status, count) of every non-zero counter, sorted.
+    fn counts(&self) -> Vec<(&'static str, u16, u64)> {
+        let mut out: Vec<(&'static str, u16, u64)> = Vec::new();
+        for (m, row) in self.requests.iter().enumerate() {
+            for (s, n) in row.iter().enumerate() {
+                let n = n.load(Relaxed);
+                if n > 0 {
+                    out.push((METHODS[m], STATUSES[s], n));
+                }
+            }
+        }
+        if let Ok(rare) = self.rare.lock() {
+            out.extend(rare.iter().map(|((m, s), n)| (METHODS[*m], *s, *n)));
+        }
+        out.sort_unstable();
+        out
+    }
 }
 
 /// The service's counters.
 pub struct Metrics {
-    requests: Mutex<BTreeMap<(String, String, u16), u64>>,
-    latency: Mutex<BTreeMap<String, Histogram>>,
+    routes: RwLock<HashMap<Box<str>, Arc<RouteStats>>>,
     started: Instant,
 }
 
 impl Default for Metrics {
     fn default() -> Self {
         Metrics {
-            requests: Mutex::new(BTreeMap::new()),
-            latency: Mutex::new(BTreeMap::new()),
+            routes: RwLock::new(HashMap::new()),
             started: Instant::now(),
         }
     }
 }
 
 impl Metrics {
+    /// The counters of a route pattern (created on first use).
+    pub fn route(&self, route: &str) -> Arc<RouteStats> {
+        if let Some(s) = self.routes.read().ok().and_then(|m| m.get(route).cloned()) {
+            return s;
+        }
+        match self.routes.write() {
+            Ok(mut m) => m.entry(route.into()).or_default().clone(),
+            // A poisoned lock only loses this request's count.
+            Err(_) => Arc::new(RouteStats::default()),
+        }
+    }
+
     /// Records one finished request.
     pub fn record(&self, route: &str, method: &str, status: u16, seconds: f64) {
-        if let Ok(mut requests) = self.requests.lock() {
-            *requests
-                .entry((route.to_string(), method.to_string(), status))
-                .or_default() += 1;
-        }
-        if let Ok(mut latency) = self.latency.lock() {
-            let h = latency.entry(route.to_string()).or_default();
-            for (i, bound) in BUCKETS.iter().enumerate() {
-                if seconds <= *bound {
-                    h.counts[i] += 1;
-                }
-            }
-            h.sum += seconds;
-            h.count += 1;
-        }
+        let nanos = (seconds.max(0.0) * 1e9).min(u64::MAX as f64) as u64;
+        self.route(route).record(method_of(method), status, nanos);
     }
 
     /// Seconds since the service started.
@@ -67,20 +157,23 @@ impl Metrics {
 
     /// The text exposition of the request metrics.
     pub fn render(&self, out: &mut String) {
+        let mut routes: Vec<(String, Arc<RouteStats>)> = self
+            .routes
+            .read()
+            .map(|m| m.iter().map(|(k, v)| (k.to_string(), v.clone())).collect())
+            .unwrap_or_default();
+        routes.sort_by(|a, b| a.0.cmp(&b.0));
         let _ = writeln!(
             out,
             "# HELP citygrid_http_requests_total HTTP requests by route, method and status."
         );
         let _ = writeln!(out, "# TYPE citygrid_http_requests_total counter");
-        if let Ok(requests) = self.requests.lock() {
-            for ((route, method, status), n) in requests.iter() {
+        for (route, stats) in &routes {
+            let route = escape(route);
+            for (method, status, n) in stats.counts() {
                 let _ = writeln!(
                     out,
-                    "citygrid_http_requests_total{{route=\"{}\",method=\"{}\",status=\"{}\"}} {}",
-                    escape(route),
-                    method,
-                    status,
-                    n
+                    "citygrid_http_requests_total{{route=\"{route}\",method=\"{method}\",status=\"{status}\"}} {n}"
                 );
             }
         }
@@ -92,32 +185,30 @@ impl Metrics {
             out,
             "# TYPE citygrid_http_request_duration_seconds histogram"
         );
-        if let Ok(latency) = self.latency.lock() {
-            for (route, h) in latency.iter() {
-                let route = escape(route);
-                for (i, bound) in BUCKETS.iter().enumerate() {
-                    let _ = writeln!(
-                        out,
-                        "citygrid_http_request_duration_seconds_bucket{{route=\"{route}\",le=\"{bound}\"}} {}",
-                        h.counts[i]
-                    );
-                }
+        for (route, h) in &routes {
+            let route = escape(route);
+            let mut cumulative = 0u64;
+            for (i, bound) in BUCKETS.iter().enumerate() {
+                cumulative += h.buckets[i].load(Relaxed);
                 let _ = writeln!(
                     out,
-                    "citygrid_http_request_duration_seconds_bucket{{route=\"{route}\",le=\"+Inf\"}} {}",
-                    h.count
-                );
-                let _ = writeln!(
-                    out,
-                    "citygrid_http_request_duration_seconds_sum{{route=\"{route}\"}} {}",
-                    h.sum
-                );
-                let _ = writeln!(
-                    out,
-                    "citygrid_http_request_duration_seconds_count{{route=\"{route}\"}} {}",
-                    h.count
+                    "citygrid_http_request_duration_seconds_bucket{{route=\"{route}\",le=\"{bound}\"}} {cumulative}"
                 );
             }
+            let count = cumulative + h.buckets[BUCKETS.len()].load(Relaxed);
+            let _ = writeln!(
+                out,
+                "citygrid_http_request_duration_seconds_bucket{{route=\"{route}\",le=\"+Inf\"}} {count}"
+            );
+            let _ = writeln!(
+                out,
+                "citygrid_http_request_duration_seconds_sum{{route=\"{route}\"}} {}",
+                h.sum_nanos.load(Relaxed) as f64 / 1e9
+            );
+            let _ = writeln!(
+                out,
+                "citygrid_http_request_duration_seconds_count{{route=\"{route}\"}} {count}"
+            );
         }
         let _ = writeln!(
             out,
@@ -135,19 +226,45 @@ fn escape(s: &str) -> String {
 /// Middleware: counts every request under its route pattern (not its raw path,
 /// so that ids and tile numbers do not explode the label set).
 pub async fn track(State(state): State<AppState>, request: Request, next: Next) -> Response {
-    let route = request
-        .extensions()
-        .get::<MatchedPath>()
-        .map(|m| m.as_str().to_string())
-        .unwrap_or_else(|| "unmatched".to_string());
-    let method = request.method().as_str().to_string();
+    let stats = state.metrics.route(
+        request
+            .extensions()
+            .get::<MatchedPath>()
+            .map_or("unmatched", MatchedPath::as_str),
+    );
+    let method = method_index(request.method());
     let start = Instant::now();
     let response = next.run(request).await;
-    state.metrics.record(
-        &route,
-        &method,
-        response.status().as_u16(),
-        start.elapsed().as_secs_f64(),
-    );
+    let nanos = start.elapsed().as_nanos().min(u64::MAX as u128) as u64;
+    stats.record(method, response.status().as_u16(), nanos);
     response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn renders_counts_and_cumulative_buckets() {
+        let m = Metrics::default();
+        m.record("/a", "GET", 200, 0.0005);
+        m.record("/a", "GET", 200, 0.02);
+        m.record("/a", "POST", 418, 20.0);
+        m.record("/b\"", "BREW", 599, 0.003);
+        let mut out = String::new();
+        m.render(&mut out);
+        for line in [
+            r#"citygrid_http_requests_total{route="/a",method="GET",status="200"} 2"#,
+            r#"citygrid_http_requests_total{route="/a",method="POST",status="418"} 1"#,
+            r#"citygrid_http_requests_total{route="/b\"",method="OTHER",status="599"} 1"#,
+            r#"citygrid_http_request_duration_seconds_bucket{route="/a",le="0.001"} 1"#,
+            r#"citygrid_http_request_duration_seconds_bucket{route="/a",le="0.025"} 2"#,
+            r#"citygrid_http_request_duration_seconds_bucket{route="/a",le="10"} 2"#,
+            r#"citygrid_http_request_duration_seconds_bucket{route="/a",le="+Inf"} 3"#,
+            r#"citygrid_http_request_duration_seconds_count{route="/a"} 3"#,
+        ] {
+            assert!(out.contains(line), "{line}\n{out}");
+        }
+        assert!(out.contains(r#"citygrid_http_request_duration_seconds_sum{route="/a"} 20.0205"#));
+    }
 }

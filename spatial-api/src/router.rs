@@ -1,6 +1,7 @@
 //! The route table: every route is registered with its [`Access`] policy, so the
 //! guard runs before any handler and the table can be listed and tested.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::body::Body;
@@ -15,6 +16,7 @@ use serde_json::Value;
 
 use crate::auth::{self, Access};
 use crate::error::error_body;
+use crate::ratelimit::{self, Limits, RateLimiter};
 use crate::state::AppState;
 
 /// One row of the route table.
@@ -83,21 +85,33 @@ impl RouteTable {
     pub fn finish(self, state: AppState) -> Router {
         let max_body = state.config.max_body_bytes;
         let timeout = Duration::from_secs(state.config.request_timeout_secs.max(1));
+        let limiter = Arc::new(RateLimiter::new(Limits::from_config(&state.config)));
+        let by_principal = Arc::clone(&limiter);
         self.router
             .fallback(not_found)
             .method_not_allowed_fallback(method_not_allowed)
+            .layer(middleware::from_fn_with_state(state.clone(), refuse_nul))
+            // Per user and per API key: after the credentials are known.
+            .layer(middleware::from_fn(move |req: Request, next: Next| {
+                ratelimit::by_principal(Arc::clone(&by_principal), req, next)
+            }))
             .layer(middleware::from_fn_with_state(state.clone(), auth::resolve))
+            // Per client address: before anything touches the database.
+            .layer(middleware::from_fn(move |req: Request, next: Next| {
+                ratelimit::by_address(Arc::clone(&limiter), req, next)
+            }))
             .layer(middleware::from_fn(crate::pages::edge))
             .layer(DefaultBodyLimit::max(max_body))
             .layer(middleware::from_fn_with_state(state.clone(), limit_body))
-            .layer(middleware::from_fn(json_errors))
-            .layer(middleware::from_fn(security_headers))
-            // gzip when the client asks (tiles, JSON); images and tiny bodies are left as they are.
-            .layer(tower_http::compression::CompressionLayer::new())
+            // Inside json_errors, so that a timed-out request gets a JSON 503 with Retry-After.
             .layer(tower_http::timeout::TimeoutLayer::with_status_code(
                 StatusCode::SERVICE_UNAVAILABLE,
                 timeout,
             ))
+            .layer(middleware::from_fn(json_errors))
+            .layer(middleware::from_fn(security_headers))
+            // gzip when the client asks (tiles, JSON); images and tiny bodies are left as they are.
+            .layer(tower_http::compression::CompressionLayer::new())
             .layer(middleware::from_fn_with_state(
                 state.clone(),
                 crate::metrics::track,
@@ -114,40 +128,136 @@ pub fn is_upload_route(pattern: &str) -> bool {
     pattern.ends_with("/photos")
 }
 
-/// Refuses a declared body over the route's limit at once (413), before any of it
-/// is read: `max_upload_bytes` on upload routes, `max_body_bytes` elsewhere. Bodies
+/// The most header bytes (names and values) a request may carry; more is 431.
+pub const MAX_HEADER_BYTES: usize = 64 * 1024;
+
+fn too_large(status: StatusCode, message: &str, limit: usize) -> Response {
+    (
+        status,
+        error_body(status, message, serde_json::json!({ "limit_bytes": limit })),
+    )
+        .into_response()
+}
+
+/// The body limit of the matched route: `max_upload_bytes` on upload routes,
+/// `max_body_bytes` elsewhere.
+fn body_limit(state: &AppState, request: &Request) -> usize {
+    let upload = request
+        .extensions()
+        .get::<axum::extract::MatchedPath>()
+        .is_some_and(|p| is_upload_route(p.as_str()));
+    if upload {
+        state.config.max_upload_bytes.min(UPLOAD_CAP_BYTES)
+    } else {
+        state.config.max_body_bytes
+    }
+}
+
+/// Refuses oversized requests at once, before any of the body is read: headers over
+/// [`MAX_HEADER_BYTES`] (431), a declared body over the route's limit (413), and a
+/// URL with an encoded NUL (`%00`, 400: no identifier or text may hold one). Bodies
 /// without a length are bounded by the extractors' limits.
 async fn limit_body(
     axum::extract::State(state): axum::extract::State<AppState>,
     request: Request,
     next: Next,
 ) -> Response {
-    let upload = request
-        .extensions()
-        .get::<axum::extract::MatchedPath>()
-        .is_some_and(|p| is_upload_route(p.as_str()));
-    let limit = if upload {
-        state.config.max_upload_bytes.min(UPLOAD_CAP_BYTES)
-    } else {
-        state.config.max_body_bytes
-    };
+    let header_bytes: usize = request
+        .headers()
+        .iter()
+        .map(|(k, v)| k.as_str().len() + v.len())
+        .sum();
+    if header_bytes > MAX_HEADER_BYTES {
+        return too_large(
+            StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+            "request headers too large",
+            MAX_HEADER_BYTES,
+        );
+    }
+    if request
+        .uri()
+        .path_and_query()
+        .is_some_and(|pq| contains_nul_escape(pq.as_str().as_bytes(), b"%00"))
+    {
+        return (
+            StatusCode::BAD_REQUEST,
+            error_body(
+                StatusCode::BAD_REQUEST,
+                "the URL contains a NUL character (%00)",
+                Value::Null,
+            ),
+        )
+            .into_response();
+    }
+    let limit = body_limit(&state, &request);
     let declared = request
         .headers()
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
     if declared.is_some_and(|n| n > limit as u64) {
-        return (
+        return too_large(
             StatusCode::PAYLOAD_TOO_LARGE,
-            error_body(
+            "request body too large",
+            limit,
+        );
+    }
+    next.run(request).await
+}
+
+/// Whether `hay` contains `needle`, ASCII case-insensitively.
+fn contains_nul_escape(hay: &[u8], needle: &[u8]) -> bool {
+    hay.windows(needle.len())
+        .any(|w| w.eq_ignore_ascii_case(needle))
+}
+
+/// Refuses JSON and form bodies that carry a NUL character (`\u0000`, `%00`): no
+/// text column or JSONB value in PostgreSQL can hold one, so every handler would
+/// otherwise fail on it deep inside. Runs after the credential check, so only
+/// callers that passed it have their body read here (bounded by the route's limit).
+async fn refuse_nul(
+    axum::extract::State(state): axum::extract::State<AppState>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let content_type = request
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_ascii_lowercase();
+    let escape: &[u8] = if content_type.contains("json") {
+        b"\\u0000"
+    } else if content_type.starts_with("application/x-www-form-urlencoded") {
+        b"%00"
+    } else {
+        return next.run(request).await;
+    };
+    let limit = body_limit(&state, &request);
+    let (parts, body) = request.into_parts();
+    let bytes = match axum::body::to_bytes(body, limit).await {
+        Ok(bytes) => bytes,
+        Err(_) => {
+            return too_large(
                 StatusCode::PAYLOAD_TOO_LARGE,
-                "request body too large",
-                serde_json::json!({ "limit_bytes": limit }),
+                "request body too large (or it broke off)",
+                limit,
+            )
+        }
+    };
+    if bytes.contains(&0) || contains_nul_escape(&bytes, escape) {
+        return (
+            StatusCode::BAD_REQUEST,
+            error_body(
+                StatusCode::BAD_REQUEST,
+                "the body contains a NUL character: text may not hold one",
+                Value::Null,
             ),
         )
             .into_response();
     }
-    next.run(request).await
+    next.run(Request::from_parts(parts, Body::from(bytes)))
+        .await
 }
 
 async fn not_found(request: Request) -> Response {
@@ -227,7 +337,17 @@ async fn json_errors(request: Request, next: Next) -> Response {
     Response::from_parts(parts, Body::from(body))
 }
 
+/// The policy of responses that are not pages (JSON, XML, text): nothing may load
+/// from them and nobody may frame them.
+const API_CSP: &str = "default-src 'none'; frame-ancestors 'none'";
+
+/// Headers on every response: no sniffing, a referrer policy; on data responses
+/// (JSON, XML, text) that carry no policy of their own, a CSP that forbids
+/// everything and framing; `Cache-Control: no-store` on JSON answered to signed-in
+/// callers (and on logins), unless the handler chose its caching itself.
 async fn security_headers(request: Request, next: Next) -> Response {
+    let authenticated = request.headers().contains_key(header::AUTHORIZATION)
+        || request.uri().path() == "/api/auth/login";
     let mut response = next.run(request).await;
     let headers = response.headers_mut();
     headers.insert(
@@ -238,5 +358,46 @@ async fn security_headers(request: Request, next: Next) -> Response {
         "referrer-policy",
         HeaderValue::from_static("strict-origin-when-cross-origin"),
     );
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_ascii_lowercase();
+    let is_data = content_type.contains("json")
+        || content_type.contains("xml")
+        || content_type.starts_with("text/plain");
+    if is_data && !headers.contains_key(header::CONTENT_SECURITY_POLICY) {
+        headers.insert(
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static(API_CSP),
+        );
+        headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    }
+    if authenticated
+        && content_type.contains("json")
+        && !headers.contains_key(header::CACHE_CONTROL)
+    {
+        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    }
     response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nul_escapes() {
+        assert!(contains_nul_escape(b"/a?b=%00", b"%00"));
+        assert!(!contains_nul_escape(b"/a?b=%2500", b"%00"));
+        assert!(contains_nul_escape(br#"{"a":"x\u0000"}"#, b"\\u0000"));
+        assert!(!contains_nul_escape(br#"{"a":"x\u0001"}"#, b"\\u0000"));
+        assert!(!contains_nul_escape(b"", b"%00"));
+    }
+
+    #[test]
+    fn upload_routes() {
+        assert!(is_upload_route("/api/cases/{id}/photos"));
+        assert!(!is_upload_route("/api/cases/{id}/actions"));
+    }
 }

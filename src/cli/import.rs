@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use citygrid_db::Config;
 use citygrid_importers::osm::{self, OsmOptions};
+use citygrid_importers::vector;
 use citygrid_importers::{Cancel, ImportError, ImportReport, ProgressMode, VectorOptions};
 use clap::{Args, Subcommand};
 
@@ -85,9 +86,14 @@ pub async fn run(command: ImportCommand, config: Config) -> anyhow::Result<()> {
                 replace: args.replace,
                 title: args.title,
             };
-            let pool = super::database(&config).await?;
+            // GDAL opens the file and starts reading while the database connects (and
+            // checks its migrations): the two are independent until the first COPY.
+            let (source, pool) =
+                tokio::join!(vector::open_source(&options), super::database(&config));
+            let source = source?;
+            let pool = pool?;
             let report = with_ctrl_c(|cancel| async move {
-                citygrid_importers::import_vector(&pool, &options, &cancel, ProgressMode::detect())
+                vector::import_opened(&pool, &options, source, &cancel, ProgressMode::detect())
                     .await
             })
             .await?;

@@ -1,4 +1,5 @@
-//! `citygrid key create --name NAME [--department CODE] [--layers A,B] [--origins URL,…]`.
+//! `citygrid key create --name NAME [--department CODE] [--layers A,B] [--origins URL,…]`,
+//! `citygrid key list` and `citygrid key revoke ID|PREFIX`.
 
 use citygrid_db::Config;
 use citygrid_spatial_api::accounts;
@@ -9,6 +10,14 @@ use clap::{Args, Subcommand};
 pub enum KeyCommand {
     /// Create an API key for embedding maps; the key is printed once and not stored.
     Create(CreateArgs),
+    /// List the API keys (id, name, prefix, department, layers, origins, revoked).
+    List,
+    /// Revoke an API key by id or by the prefix `key list` shows; a running server
+    /// refuses it within its credential cache's seconds.
+    Revoke {
+        /// The key's id or prefix.
+        key: String,
+    },
 }
 
 /// `citygrid key create`.
@@ -46,6 +55,30 @@ pub async fn run(command: KeyCommand, config: Config) -> anyhow::Result<()> {
                 "API key {} (id {}) created; it is shown only now — send it as X-API-Key or ?key=",
                 args.name, key.id
             );
+        }
+        KeyCommand::List => {
+            let pool = super::database(&config).await?;
+            let keys = accounts::list_keys(&pool).await?;
+            println!("id\tname\tprefix\tdepartment\tlayers\torigins\trevoked");
+            let list =
+                |v: &Option<Vec<String>>| v.as_ref().map_or("*".to_string(), |v| v.join(","));
+            for k in keys {
+                println!(
+                    "{}\t{}\t{}\t{}\t{}\t{}\t{}",
+                    k.id,
+                    k.name,
+                    k.key_prefix,
+                    k.department_code.as_deref().unwrap_or("-"),
+                    list(&k.layers),
+                    list(&k.origins),
+                    k.revoked_at.map_or("-".to_string(), |t| t.to_rfc3339()),
+                );
+            }
+        }
+        KeyCommand::Revoke { key } => {
+            let pool = super::database(&config).await?;
+            let id = accounts::revoke_key(&pool, &key).await?;
+            println!("API key {id} revoked");
         }
     }
     Ok(())

@@ -1,8 +1,19 @@
 //! `citygrid serve [--bind ADDR]`.
+//!
+//! Shutdown: on SIGTERM or Ctrl-C the server stops accepting connections and
+//! finishes the requests it has (a write is acknowledged only after its commit, so
+//! no acknowledged write is lost); the drain is bounded by the request timeout plus
+//! a margin, after which the process exits with an error rather than hang.
 
-use anyhow::Context;
+use std::time::Duration;
+
+use anyhow::{bail, Context};
 use citygrid_db::Config;
 use clap::Args;
+
+/// Time allowed, beyond the request timeout, for open requests to finish and the
+/// pool to close after a shutdown signal.
+const DRAIN_MARGIN: Duration = Duration::from_secs(10);
 
 /// `citygrid serve`.
 #[derive(Args)]
@@ -32,5 +43,31 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
                 config.bind
             )
         })?;
-    citygrid_spatial_api::serve(config, pool, listener).await
+    let drain = Duration::from_secs(config.request_timeout_secs.max(1)) + DRAIN_MARGIN;
+    // Register for the signals before serving so that none is missed.
+    let signalled = shutdown_requested()?;
+    tokio::select! {
+        result = citygrid_spatial_api::serve(config, pool, listener) => result,
+        () = async {
+            signalled.await;
+            tokio::time::sleep(drain).await;
+        } => bail!(
+            "open requests did not finish within {} s of the shutdown signal; stopping anyway",
+            drain.as_secs()
+        ),
+    }
+}
+
+/// A future that completes on the first SIGTERM or Ctrl-C (the server's own
+/// graceful shutdown listens for the same signals).
+fn shutdown_requested() -> anyhow::Result<impl std::future::Future<Output = ()>> {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut term = signal(SignalKind::terminate()).context("cannot listen for SIGTERM")?;
+    let mut int = signal(SignalKind::interrupt()).context("cannot listen for SIGINT")?;
+    Ok(async move {
+        tokio::select! {
+            _ = term.recv() => {},
+            _ = int.recv() => {},
+        }
+    })
 }

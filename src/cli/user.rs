@@ -1,4 +1,5 @@
-//! `citygrid user add NAME --role ROLE [--department CODE]`.
+//! `citygrid user add NAME --role ROLE [--department CODE]` and
+//! `citygrid user revoke NAME [--disable]` (a lost phone: end every session at once).
 
 use std::io::{BufRead, IsTerminal};
 
@@ -14,6 +15,20 @@ pub enum UserCommand {
     /// Create a user (or reset an existing user's password, role and department).
     /// The password is read from standard input, or prompted for on a terminal.
     Add(AddArgs),
+    /// End every session of a user (a lost or stolen phone); with `--disable` the
+    /// account also cannot sign in again until `user add` sets a new password.
+    /// A running server honours it within its credential cache's 10 seconds.
+    Revoke(RevokeArgs),
+}
+
+/// `citygrid user revoke`.
+#[derive(Args)]
+pub struct RevokeArgs {
+    /// The login name.
+    pub name: String,
+    /// Also deactivate the account.
+    #[arg(long)]
+    pub disable: bool,
 }
 
 /// `citygrid user add`.
@@ -63,6 +78,45 @@ pub async fn run(command: UserCommand, config: Config) -> anyhow::Result<()> {
             )
             .await?;
             println!("user {} (id {id}) has role {role}", args.name);
+        }
+        UserCommand::Revoke(args) => {
+            let pool = super::database(&config).await?;
+            let mut tx = pool.begin().await?;
+            let id: Option<i64> = sqlx::query_scalar(
+                "UPDATE users SET active = active AND NOT $2 WHERE username = $1 RETURNING id",
+            )
+            .bind(&args.name)
+            .bind(args.disable)
+            .fetch_optional(&mut *tx)
+            .await?;
+            let Some(id) = id else {
+                bail!("no user {:?}", args.name);
+            };
+            let ended = sqlx::query(
+                "UPDATE sessions SET revoked_at = now() \
+                 WHERE user_id = $1 AND revoked_at IS NULL AND expires_at > now()",
+            )
+            .bind(id)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+            citygrid_spatial_api::audit::record(
+                &mut *tx,
+                "cli",
+                "user_revoke",
+                serde_json::json!({"user": args.name, "user_id": id, "sessions_ended": ended, "disabled": args.disable}),
+            )
+            .await?;
+            tx.commit().await?;
+            println!(
+                "user {} (id {id}): {ended} session(s) ended{}",
+                args.name,
+                if args.disable {
+                    ", account disabled"
+                } else {
+                    ""
+                }
+            );
         }
     }
     Ok(())

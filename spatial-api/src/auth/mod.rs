@@ -9,7 +9,7 @@ pub mod secret;
 
 pub use principal::{
     normalize_origin as principal_origin, request_origin, resolve, CredentialCache, KeyPrincipal,
-    Principal, UserPrincipal,
+    Principal, UserPrincipal, CREDENTIAL_CACHE_SECS,
 };
 
 use axum::extract::Request;

@@ -177,9 +177,15 @@ struct Cached {
     fetched: Instant,
 }
 
+/// How long a resolved credential is used without asking the database again: a
+/// session revoked or an account disabled outside this process (`citygrid user
+/// revoke`, SQL) stops working within this time.
+pub const CREDENTIAL_CACHE_SECS: u64 = 10;
+
 /// A short-lived cache of resolved credentials, so that tiles and reads keep
-/// working from memory for a while when the database is away. Logout and key
-/// revocation remove entries at once.
+/// working from memory when the database is away (a credential seen before stays
+/// valid until the token expires). Logout removes its entry at once; revocations
+/// made elsewhere apply within [`CREDENTIAL_CACHE_SECS`].
 pub struct CredentialCache {
     entries: Mutex<HashMap<Vec<u8>, Cached>>,
     ttl: Duration,
@@ -189,12 +195,26 @@ impl Default for CredentialCache {
     fn default() -> Self {
         CredentialCache {
             entries: Mutex::new(HashMap::new()),
-            ttl: Duration::from_secs(30),
+            ttl: Duration::from_secs(CREDENTIAL_CACHE_SECS),
         }
     }
 }
 
 impl CredentialCache {
+    /// The cached principal of a credential whose lookup failed because the
+    /// database is away: any age will do (until the token expires), and the entry
+    /// counts as fresh again, so that the requests that follow do not each wait for
+    /// the database before falling back.
+    fn get_stale(&self, hash: &[u8]) -> Option<Principal> {
+        let principal = self.get(hash, true)?;
+        if let Ok(mut entries) = self.entries.lock() {
+            if let Some(cached) = entries.get_mut(hash) {
+                cached.fetched = Instant::now();
+            }
+        }
+        Some(principal)
+    }
+
     fn get(&self, hash: &[u8], allow_stale: bool) -> Option<Principal> {
         let entries = self.entries.lock().ok()?;
         let cached = entries.get(hash)?;
@@ -261,7 +281,7 @@ async fn lookup_token(state: &AppState, token: &str) -> Result<Principal, ApiErr
             // The database is away: a token seen recently stays valid until it expires.
             return state
                 .credentials
-                .get(&hash, true)
+                .get_stale(&hash)
                 .ok_or_else(|| ApiError::from(e));
         }
     };
@@ -309,7 +329,7 @@ async fn lookup_key(state: &AppState, key: &str) -> Result<Principal, ApiError> 
         Err(e) => {
             return state
                 .credentials
-                .get(&hash, true)
+                .get_stale(&hash)
                 .ok_or_else(|| ApiError::from(e))
         }
     };
@@ -331,6 +351,17 @@ async fn lookup_key(state: &AppState, key: &str) -> Result<Principal, ApiError> 
 
 fn check_origin(principal: &Principal, headers: &HeaderMap) -> Result<(), ApiError> {
     if let Principal::Key(key) = principal {
+        // `Origin: null` comes from sandboxed frames and other opaque origins: a page
+        // could hide its origin that way (with no Referer either), so a key limited
+        // to some origins refuses it.
+        let opaque = headers
+            .get("origin")
+            .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"null"));
+        if key.origins.is_some() && opaque {
+            return Err(ApiError::Forbidden(
+                "this API key may not be used from an opaque origin (Origin: null)".into(),
+            ));
+        }
         if let (Some(allowed), Some(origin)) = (&key.origins, request_origin(headers)) {
             if !allowed.iter().any(|a| normalize_origin(a) == origin) {
                 return Err(ApiError::Forbidden(format!(
@@ -395,6 +426,68 @@ mod tests {
             request_origin(&headers).as_deref(),
             Some("https://a.example")
         );
+    }
+
+    #[test]
+    fn cache_is_fresh_for_a_while_and_stale_only_when_asked() {
+        let cache = CredentialCache::default();
+        let age = |cache: &CredentialCache, hash: &[u8], by: Duration| {
+            let mut entries = cache.entries.lock().unwrap();
+            let e = entries.get_mut(hash).unwrap();
+            e.fetched = e.fetched.checked_sub(by).unwrap();
+        };
+        let ttl = Duration::from_secs(CREDENTIAL_CACHE_SECS);
+        cache.put(b"a".to_vec(), Principal::Anonymous, None);
+        assert!(cache.get(b"a", false).is_some());
+        age(&cache, b"a", ttl * 2);
+        assert!(cache.get(b"a", false).is_none(), "older than the TTL");
+        assert!(cache.get_stale(b"a").is_some(), "the database is away");
+        assert!(cache.get(b"a", false).is_some(), "counted as fresh again");
+        // an expired token is never served, stale or not
+        cache.put(
+            b"b".to_vec(),
+            Principal::Anonymous,
+            Some(Utc::now() - chrono::Duration::seconds(1)),
+        );
+        assert!(cache.get(b"b", false).is_none());
+        assert!(cache.get_stale(b"b").is_none());
+        cache.forget(b"a");
+        assert!(cache.get_stale(b"a").is_none());
+    }
+
+    #[test]
+    fn key_origins() {
+        let key = |origins: Option<Vec<String>>| {
+            Principal::Key(KeyPrincipal {
+                id: 1,
+                name: "k".into(),
+                department: None,
+                layers: None,
+                origins,
+            })
+        };
+        let limited = key(Some(vec!["https://a.example".into()]));
+        let headers = |pairs: &[(&'static str, &'static str)]| {
+            let mut h = HeaderMap::new();
+            for (k, v) in pairs {
+                h.insert(*k, v.parse().unwrap());
+            }
+            h
+        };
+        assert!(check_origin(&limited, &headers(&[("origin", "https://a.example")])).is_ok());
+        assert!(check_origin(&limited, &headers(&[])).is_ok(), "no browser");
+        for bad in [
+            headers(&[("origin", "https://b.example")]),
+            headers(&[("referer", "https://b.example/page")]),
+            headers(&[("origin", "null")]),
+            headers(&[("origin", "null"), ("referer", "https://a.example/x")]),
+        ] {
+            assert!(
+                matches!(check_origin(&limited, &bad), Err(ApiError::Forbidden(_))),
+                "{bad:?}"
+            );
+        }
+        assert!(check_origin(&key(None), &headers(&[("origin", "null")])).is_ok());
     }
 
     #[test]

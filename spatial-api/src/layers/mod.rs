@@ -110,11 +110,34 @@ impl LayerStore {
     /// Brings the store in line with the catalogue: loads new layers and layers
     /// whose version changed, forgets removed ones. Errors are logged per layer.
     pub async fn sync(&self, pool: &PgPool, catalog: &[LayerMeta]) {
+        self.sync_with(pool, catalog, |_| false).await;
+    }
+
+    /// As [`LayerStore::sync`], but reloads every vector layer even when its
+    /// version is unchanged: after feature-level notifications may have been
+    /// missed (the listener lost its connection, or fell behind), the only way to
+    /// be sure the memory matches the database. The old index is served until the
+    /// new one is complete.
+    pub async fn resync(&self, pool: &PgPool, catalog: &[LayerMeta]) {
+        self.sync_with(pool, catalog, |_| true).await;
+    }
+
+    /// As [`LayerStore::resync`] for layer `id` only.
+    pub async fn resync_layer(&self, pool: &PgPool, catalog: &[LayerMeta], id: &str) {
+        self.sync_with(pool, catalog, |m| m.id == id).await;
+    }
+
+    async fn sync_with(
+        &self,
+        pool: &PgPool,
+        catalog: &[LayerMeta],
+        force: impl Fn(&LayerMeta) -> bool,
+    ) {
         let wanted: Vec<&LayerMeta> = catalog.iter().filter(|m| m.kind == "vector").collect();
         let stale: Vec<&LayerMeta> = wanted
             .iter()
             .copied()
-            .filter(|m| self.get(&m.id).is_none_or(|l| l.meta.version != m.version))
+            .filter(|m| force(m) || self.get(&m.id).is_none_or(|l| l.meta.version != m.version))
             .collect();
         let loads = stale.iter().map(|meta| async move {
             let started = std::time::Instant::now();
@@ -134,10 +157,17 @@ impl LayerStore {
                         index: RwLock::new(index),
                         generation: AtomicU64::new(0),
                     });
-                    if let Ok(mut layers) = self.layers.write() {
-                        layers.insert(meta.id.clone(), layer);
+                    {
+                        // A tile encoded from the replaced index must not be cached
+                        // after this: bump its generation under the invalidation lock.
+                        let _guard = self.invalidation.lock();
+                        if let Ok(mut layers) = self.layers.write() {
+                            if let Some(old) = layers.insert(meta.id.clone(), layer) {
+                                old.generation.fetch_add(1, Ordering::SeqCst);
+                            }
+                        }
+                        self.tiles.invalidate_layer(&meta.id);
                     }
-                    self.tiles.invalidate_layer(&meta.id);
                     tracing::info!(
                         layer = %meta.id,
                         features,
@@ -212,6 +242,13 @@ impl LayerStore {
 
 /// Keeps the store current: a full sync at start and after every catalogue
 /// reload, patches for feature-level notifications.
+///
+/// The catalogue listener announces `"*"` each time it (re)connects. The first
+/// one follows the initial load; every later one means the connection was lost
+/// and feature-level notifications sent meanwhile (for example a case taken in
+/// just after PostGIS came back, before the listener was listening again) may
+/// have been missed, so every layer is reloaded whole. Falling behind the
+/// broadcast (`Lagged`) loses notifications too and is handled the same way.
 pub async fn follow_changes(
     store: Arc<LayerStore>,
     registry: Arc<crate::catalog::Registry>,
@@ -219,6 +256,7 @@ pub async fn follow_changes(
 ) {
     let mut changes = registry.subscribe();
     store.sync(&pool, &registry.layers()).await;
+    let mut listener_connected = false;
     loop {
         match changes.recv().await {
             Ok(change) => match change.split_once(':') {
@@ -233,14 +271,25 @@ pub async fn follow_changes(
                         }
                         Err(e) => {
                             tracing::warn!(error = %e, "patch failed; reloading the layer");
-                            store.sync(&pool, &registry.layers()).await;
+                            store.resync_layer(&pool, &registry.layers(), id).await;
                         }
                     }
                 }
-                None => store.sync(&pool, &registry.layers()).await,
+                None if change == "*" && listener_connected => {
+                    tracing::info!("layer listener reconnected: reloading every layer");
+                    store.resync(&pool, &registry.layers()).await;
+                }
+                None => {
+                    listener_connected |= change == "*";
+                    store.sync(&pool, &registry.layers()).await;
+                }
             },
-            Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {
-                store.sync(&pool, &registry.layers()).await;
+            Err(tokio::sync::broadcast::error::RecvError::Lagged(n)) => {
+                tracing::warn!(
+                    missed = n,
+                    "layer notifications missed: reloading every layer"
+                );
+                store.resync(&pool, &registry.layers()).await;
             }
             Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
         }

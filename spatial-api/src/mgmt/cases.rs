@@ -42,7 +42,7 @@ pub enum Visibility {
     All,
     /// The cases assigned to a department.
     Department(String),
-    /// An inspector's own reports and the cases of his field tasks.
+    /// An inspector (`users.id`): see [`push_visibility`].
     Inspector(i64),
 }
 
@@ -60,7 +60,23 @@ pub fn visibility(principal: &Principal) -> Result<Visibility, ApiError> {
     })
 }
 
-fn push_visibility(qb: &mut QueryBuilder<'_, Postgres>, v: &Visibility) {
+/// SQL: the `users.id` of the active inspector responsible for the unit grid of case
+/// row `c` (`layers.unit_grids.responsible` names the user), NULL when there is none.
+const GRID_INSPECTOR_SQL: &str = "(SELECT u.id FROM layers.unit_grids g \
+     JOIN users u ON u.username = g.responsible AND u.role = 'inspector' AND u.active \
+     WHERE g.code = c.grid_code LIMIT 1)";
+
+/// Adds the visibility condition of `v` on case row `c`.
+///
+/// An inspector works the unit grids whose `responsible` is his user name (domain.md
+/// §1: a set of unit grids is the responsibility area of one inspector). He sees
+/// - the cases he reported;
+/// - the cases of field tasks he finished (done or cancelled while his), as history;
+/// - the cases with an open field task in one of his grids. When a case's grid has no
+///   active responsible inspector, its open tasks go to the one they were assigned
+///   to, or, unassigned, to every inspector (so that no task is stranded while the
+///   grids are not assigned yet). Reassigning a grid moves its open tasks with it.
+pub fn push_visibility(qb: &mut QueryBuilder<'_, Postgres>, v: &Visibility) {
     match v {
         Visibility::All => {}
         Visibility::Department(d) => {
@@ -71,10 +87,16 @@ fn push_visibility(qb: &mut QueryBuilder<'_, Postgres>, v: &Visibility) {
                 .push_bind(*id)
                 .push(
                     " OR EXISTS (SELECT 1 FROM field_tasks t WHERE t.case_id = c.id AND \
-                     (t.inspector_user_id = ",
+                     ((t.status <> 'open' AND t.inspector_user_id = ",
                 )
                 .push_bind(*id)
-                .push(" OR (t.inspector_user_id IS NULL AND t.status = 'open'))))");
+                .push(") OR (t.status = 'open' AND coalesce(")
+                .push(GRID_INSPECTOR_SQL)
+                .push(", t.inspector_user_id, ")
+                .push_bind(*id)
+                .push(") = ")
+                .push_bind(*id)
+                .push("))))");
         }
     }
 }
@@ -212,20 +234,25 @@ pub async fn list(
     })))
 }
 
+/// The answer for a case that does not exist or that the caller may not see: the
+/// same 404 either way, so that neither ids nor case numbers leak.
+pub fn hidden() -> ApiError {
+    ApiError::NotFound("no such case (or not yours to see)".into())
+}
+
 /// Resolves `{id}`: a numeric id or a case number `2025-000123`.
 pub async fn case_id(pool: &sqlx::PgPool, id: &str) -> Result<i64, ApiError> {
     if let Ok(n) = id.parse::<i64>() {
         return Ok(n);
     }
     if id.len() > 32 {
-        return Err(ApiError::NotFound("no such case".into()));
+        return Err(hidden());
     }
     let row: Option<(i64,)> = sqlx::query_as("SELECT id FROM cases WHERE case_no = $1")
         .bind(id)
         .fetch_optional(pool)
         .await?;
-    row.map(|(i,)| i)
-        .ok_or_else(|| ApiError::NotFound(format!("no case {id}")))
+    row.map(|(i,)| i).ok_or_else(hidden)
 }
 
 /// Whether the caller may see case `id` (404 otherwise, so ids do not leak).
@@ -239,8 +266,7 @@ pub async fn require_visible(
     qb.push_bind(id);
     push_visibility(&mut qb, vis);
     let row: Option<(i64,)> = qb.build_query_as().fetch_optional(pool).await?;
-    row.map(|_| ())
-        .ok_or_else(|| ApiError::NotFound(format!("no case {id} (or not yours to see)")))
+    row.map(|_| ()).ok_or_else(hidden)
 }
 
 /// The JSON of one case with its timeline, photos and field tasks.
@@ -467,15 +493,18 @@ pub async fn perform(
     .bind(id)
     .fetch_optional(&mut *tx)
     .await?;
-    let row = row.ok_or_else(|| ApiError::NotFound(format!("no case {id}")))?;
-    // visibility after the lock (the check reads the same committed row)
-    match vis {
-        Visibility::Department(d) if row.department.as_deref() != Some(d.as_str()) => {
-            return Err(ApiError::NotFound(format!(
-                "no case {id} (or not yours to see)"
-            )));
+    let row = row.ok_or_else(hidden)?;
+    // visibility after the lock (the check reads the same committed row): a case the
+    // caller may not see is not there for him (404), whatever the step
+    if *vis != Visibility::All {
+        let mut qb: QueryBuilder<Postgres> =
+            QueryBuilder::new("SELECT c.id FROM cases c WHERE c.id = ");
+        qb.push_bind(id);
+        push_visibility(&mut qb, vis);
+        let seen: Option<(i64,)> = qb.build_query_as().fetch_optional(&mut *tx).await?;
+        if seen.is_none() {
+            return Err(hidden());
         }
-        _ => {}
     }
     let at = match at_given {
         Some(t) => {

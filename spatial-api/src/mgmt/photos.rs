@@ -1,9 +1,11 @@
 //! Case photos: uploaded as a raw body (`Content-Type: image/…` or
 //! `application/octet-stream`) or as the first file of a `multipart/form-data` body;
 //! the type is decided by the magic bytes (JPEG, PNG, WebP only) and the size by
-//! `max_upload_bytes` (413 beyond it).
+//! `max_upload_bytes` (413 beyond it). The body is read only up to that size (plus
+//! room for the multipart framing), whether or not it declares its length, so a
+//! client cannot make the server buffer more.
 
-use axum::body::Bytes;
+use axum::body::Body;
 use axum::extract::{Path, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -14,6 +16,9 @@ use super::cases::{case_id, require_visible, visibility};
 use crate::auth::Principal;
 use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
+
+/// Room for the multipart framing (boundaries, part headers) beyond the photo itself.
+const MULTIPART_ROOM: usize = 64 * 1024;
 
 /// The image type of `data` by its magic bytes.
 pub fn sniff(data: &[u8]) -> Option<&'static str> {
@@ -66,11 +71,20 @@ pub async fn upload(
     principal: Principal,
     Path(id): Path<String>,
     headers: HeaderMap,
-    body: Bytes,
+    body: Body,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
     let vis = visibility(&principal)?;
     let id = case_id(&state.pool, &id).await?;
     require_visible(&state.pool, &vis, id).await?;
+    let max = state.config.max_upload_bytes;
+    let read_limit = max
+        .saturating_add(MULTIPART_ROOM)
+        .min(crate::router::UPLOAD_CAP_BYTES);
+    let body = axum::body::to_bytes(body, read_limit).await.map_err(|_| {
+        ApiError::TooLarge(format!(
+            "a photo may be at most {max} bytes; the upload was larger or broke off"
+        ))
+    })?;
     let content_type = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
@@ -82,7 +96,6 @@ pub async fn upload(
     } else {
         &body
     };
-    let max = state.config.max_upload_bytes;
     if data.len() > max {
         return Err(ApiError::TooLarge(format!(
             "a photo may be at most {max} bytes, this one has {}",
@@ -93,7 +106,11 @@ pub async fn upload(
         return Err(ApiError::BadRequest("the photo is empty".into()));
     }
     let kind = sniff(data).ok_or_else(|| {
-        ApiError::Unprocessable("only JPEG, PNG and WebP photos are accepted (by content)".into())
+        ApiError::Unprocessable(
+            "only JPEG, PNG and WebP photos are accepted: the content is none of these \
+             (the type is read from the data, not from Content-Type)"
+                .into(),
+        )
     })?;
     let label = principal.label();
     let (photo_id,): (i64,) = sqlx::query_as(

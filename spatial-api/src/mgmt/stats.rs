@@ -10,6 +10,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::common::{bad, now, parse_time};
+use crate::auth::{Principal, Role};
 use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
 
@@ -52,9 +53,18 @@ type Row = (
     Value,
 );
 
+/// The roles that may read evaluation figures by person.
+const PERSON_FIGURES_ROLES: [Role; 4] = [
+    Role::ShiftLeader,
+    Role::Acceptor,
+    Role::Dispatcher,
+    Role::Admin,
+];
+
 /// `GET /api/stats/evaluation?from=&to=&by=department|grid|community|street|person`.
 pub async fn evaluation(
     State(state): State<AppState>,
+    principal: Principal,
     q: Result<Query<EvalQuery>, axum::extract::rejection::QueryRejection>,
 ) -> ApiResult<Json<Value>> {
     let Query(q) = q.map_err(bad)?;
@@ -76,7 +86,19 @@ pub async fn evaluation(
         "grid" => GroupBy::Grid,
         "community" => GroupBy::Community,
         "street" => GroupBy::Street,
-        "person" => GroupBy::Person,
+        "person" => {
+            // Figures per person are for the supervision centre, not for every
+            // department or inspector (domain.md §6: leaders read evaluations).
+            let allowed = principal
+                .user()
+                .is_some_and(|u| PERSON_FIGURES_ROLES.contains(&u.role));
+            if !allowed {
+                return Err(ApiError::Forbidden(
+                    "figures by person are for the supervision centre (shift_leader, acceptor, dispatcher, admin)".into(),
+                ));
+            }
+            GroupBy::Person
+        }
         other => {
             return Err(bad(format!(
                 "by must be department, grid, community, street or person, got {other:?}"

@@ -535,9 +535,10 @@ fn link_json(out: &mut String, href: &str, rel: &str, kind: &str) {
 /// the request's task.
 const INLINE_CANDIDATES: usize = 256;
 
-/// Filters, sorts and pages `found`, then writes the page's features as GeoJSON:
-/// (number matched, number returned, the features joined by commas).
-fn render(
+/// Filters, sorts and pages `found` (from [`candidates`]), then writes the page's
+/// features as GeoJSON: (number matched, number returned, the features joined by
+/// commas).
+pub fn render(
     index: &LayerIndex,
     plan: &Plan,
     found: Vec<&Feature>,
@@ -615,37 +616,54 @@ pub async fn items(
     let (matched, returned, features) = result.map_err(|e| bad(format!("crs: {e}")))?;
     let base = format!("{}/collections/{id}/items", ogc_base(&headers, &state));
     let mut out = String::with_capacity(features.len() + 1024);
+    write_collection(
+        &mut out, &base, &params, &plan, matched, returned, &features,
+    );
+    Ok(geojson_response(out, crs))
+}
+
+/// Writes the FeatureCollection of an items answer: `base` is the items URL,
+/// `params` the request's query (for the paging links), `features` the
+/// comma-joined features from [`render`].
+pub fn write_collection(
+    out: &mut String,
+    base: &str,
+    params: &[(String, String)],
+    plan: &Plan,
+    matched: usize,
+    returned: usize,
+    features: &str,
+) {
     let _ = write!(
         out,
         r#"{{"type":"FeatureCollection","numberMatched":{matched},"numberReturned":{returned},"timeStamp":"{}","links":["#,
         chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
     );
-    let self_q = query_string(&params, Some(plan.offset));
+    let self_q = query_string(params, Some(plan.offset));
     let with_q = |q: String| {
         if q.is_empty() {
-            base.clone()
+            base.to_string()
         } else {
             format!("{base}?{q}")
         }
     };
-    link_json(&mut out, &with_q(self_q), "self", GEOJSON_TYPE);
+    link_json(out, &with_q(self_q), "self", GEOJSON_TYPE);
     if plan.offset + returned < matched {
         out.push(',');
-        let next = query_string(&params, Some(plan.offset + returned));
-        link_json(&mut out, &with_q(next), "next", GEOJSON_TYPE);
+        let next = query_string(params, Some(plan.offset + returned));
+        link_json(out, &with_q(next), "next", GEOJSON_TYPE);
     }
     if plan.offset > 0 {
         out.push(',');
-        let prev = query_string(&params, Some(plan.offset.saturating_sub(plan.limit)));
-        link_json(&mut out, &with_q(prev), "prev", GEOJSON_TYPE);
+        let prev = query_string(params, Some(plan.offset.saturating_sub(plan.limit)));
+        link_json(out, &with_q(prev), "prev", GEOJSON_TYPE);
     }
     out.push(',');
-    let collection_href = base.trim_end_matches("/items").to_string();
-    link_json(&mut out, &collection_href, "collection", "application/json");
+    let collection_href = base.trim_end_matches("/items");
+    link_json(out, collection_href, "collection", "application/json");
     out.push_str(r#"],"features":["#);
-    out.push_str(&features);
+    out.push_str(features);
     out.push_str("]}");
-    Ok(geojson_response(out, crs))
 }
 
 /// `GET /ogc/collections/{id}/items/{fid}`.

@@ -8,7 +8,7 @@ use std::cmp::Ordering;
 
 use citygrid_tiles::index::Feature;
 use citygrid_tiles::schema::PropValue;
-use geo::{Geometry, Intersects, Relate};
+use geo::{BoundingRect, Coord, Geometry, Intersects, Rect, Relate};
 
 use super::cql2::{CmpOp, Expr, GeomOperand, Property, Scalar, SpatialOp};
 use super::measure::ground_distance_m;
@@ -75,11 +75,15 @@ fn eval(expr: &Expr, f: &Feature) -> Option<bool> {
         Expr::Bool(b) => Some(*b),
         Expr::And(items) => {
             let mut unknown = false;
-            for e in items {
-                match eval(e, f) {
-                    Some(false) => return Some(false),
-                    None => unknown = true,
-                    Some(true) => {}
+            // Attribute tests first, exact geometry tests last: the result of a
+            // three-valued AND does not depend on the order, the cost does.
+            for spatial_pass in [false, true] {
+                for e in items.iter().filter(|e| is_spatial(e) == spatial_pass) {
+                    match eval(e, f) {
+                        Some(false) => return Some(false),
+                        None => unknown = true,
+                        Some(true) => {}
+                    }
                 }
             }
             if unknown {
@@ -90,11 +94,13 @@ fn eval(expr: &Expr, f: &Feature) -> Option<bool> {
         }
         Expr::Or(items) => {
             let mut unknown = false;
-            for e in items {
-                match eval(e, f) {
-                    Some(true) => return Some(true),
-                    None => unknown = true,
-                    Some(false) => {}
+            for spatial_pass in [false, true] {
+                for e in items.iter().filter(|e| is_spatial(e) == spatial_pass) {
+                    match eval(e, f) {
+                        Some(true) => return Some(true),
+                        None => unknown = true,
+                        Some(false) => {}
+                    }
                 }
             }
             if unknown {
@@ -179,6 +185,60 @@ fn eval(expr: &Expr, f: &Feature) -> Option<bool> {
     }
 }
 
+/// Whether an expression is a geometry test (costly) rather than an attribute one.
+fn is_spatial(e: &Expr) -> bool {
+    match e {
+        Expr::Spatial { .. } => true,
+        Expr::And(v) | Expr::Or(v) => v.iter().any(is_spatial),
+        Expr::Not(e) => is_spatial(e),
+        _ => false,
+    }
+}
+
+/// The rectangle of an axis-aligned box polygon (as a `bbox` parameter or a CQL2
+/// `BBOX(…)` becomes), so that intersection with it can often be decided from
+/// the other geometry's envelope alone.
+fn as_rect(g: &Geometry<f64>) -> Option<Rect<f64>> {
+    let Geometry::Polygon(p) = g else {
+        return None;
+    };
+    let c = &p.exterior().0;
+    if !p.interiors().is_empty() || c.len() != 5 || c[0] != c[4] {
+        return None;
+    }
+    let r = Rect::new(c[0], c[2]);
+    let on_corner = |q: &Coord<f64>| {
+        (q.x == r.min().x || q.x == r.max().x) && (q.y == r.min().y || q.y == r.max().y)
+    };
+    // Four distinct corners joined by axis-parallel edges: the whole rectangle.
+    let axis_aligned = c.windows(2).all(|w| w[0].x == w[1].x || w[0].y == w[1].y);
+    let distinct = (0..4).all(|i| (i + 1..4).all(|j| c[i] != c[j]));
+    let solid = r.width() > 0.0 && r.height() > 0.0;
+    (solid && distinct && axis_aligned && c.iter().all(on_corner)).then_some(r)
+}
+
+/// `a.intersects(b)`, decided from envelopes when one side is a box.
+fn intersects(a: &Geometry<f64>, b: &Geometry<f64>) -> bool {
+    let boxed = match (as_rect(b), as_rect(a)) {
+        (Some(r), _) => Some((r, a)),
+        (None, Some(r)) => Some((r, b)),
+        (None, None) => None,
+    };
+    if let Some((r, other)) = boxed {
+        let Some(e) = other.bounding_rect() else {
+            return false;
+        };
+        let (lo, hi) = (r.min(), r.max());
+        if e.max().x < lo.x || e.min().x > hi.x || e.max().y < lo.y || e.min().y > hi.y {
+            return false;
+        }
+        if e.min().x >= lo.x && e.max().x <= hi.x && e.min().y >= lo.y && e.max().y <= hi.y {
+            return true;
+        }
+    }
+    a.intersects(b)
+}
+
 fn geom<'a>(g: &'a GeomOperand, f: &'a Feature) -> &'a Geometry<f64> {
     match g {
         GeomOperand::Prop => &f.geom_lonlat,
@@ -189,8 +249,8 @@ fn geom<'a>(g: &'a GeomOperand, f: &'a Feature) -> &'a Geometry<f64> {
 /// Whether `a op b` holds (planar in lon/lat; `S_DWITHIN` in ground metres).
 pub fn spatial(op: SpatialOp, a: &Geometry<f64>, b: &Geometry<f64>, distance_m: f64) -> bool {
     match op {
-        SpatialOp::Intersects => a.intersects(b),
-        SpatialOp::Disjoint => !a.intersects(b),
+        SpatialOp::Intersects => intersects(a, b),
+        SpatialOp::Disjoint => !intersects(a, b),
         SpatialOp::DWithin => ground_distance_m(a, b) <= distance_m,
         _ => {
             if !a.intersects(b) {
@@ -261,6 +321,35 @@ pub fn like(text: &str, pattern: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn box_intersection_matches_the_exact_test() {
+        use geo::{line_string, point, polygon};
+        let bx = Geometry::Polygon(polygon![
+            (x: 0.0, y: 0.0), (x: 2.0, y: 0.0), (x: 2.0, y: 1.0), (x: 0.0, y: 1.0), (x: 0.0, y: 0.0)
+        ]);
+        assert!(as_rect(&bx).is_some());
+        let tilted = Geometry::Polygon(polygon![
+            (x: 0.0, y: 0.0), (x: 2.0, y: 0.5), (x: 2.0, y: 1.0), (x: 0.0, y: 1.0), (x: 0.0, y: 0.0)
+        ]);
+        assert!(as_rect(&tilted).is_none());
+        let others = [
+            Geometry::Point(point!(x: 1.0, y: 0.5)),
+            Geometry::Point(point!(x: 2.0, y: 1.0)),
+            Geometry::Point(point!(x: 3.0, y: 0.5)),
+            Geometry::LineString(line_string![(x: -1.0, y: 2.0), (x: 3.0, y: -2.0)]),
+            Geometry::LineString(line_string![(x: -1.0, y: 2.0), (x: -0.5, y: -2.0)]),
+            // Envelope overlaps the box, the shape does not.
+            Geometry::LineString(
+                line_string![(x: 2.5, y: 0.5), (x: 3.0, y: 1.5), (x: 1.9, y: 1.5)],
+            ),
+            tilted.clone(),
+        ];
+        for g in &others {
+            assert_eq!(intersects(&bx, g), bx.intersects(g), "{g:?}");
+            assert_eq!(intersects(g, &bx), g.intersects(&bx), "{g:?}");
+        }
+    }
 
     #[test]
     fn like_patterns() {

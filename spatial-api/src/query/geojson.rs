@@ -10,8 +10,6 @@
 //! assert_eq!(out, r#"{"type":"Point","coordinates":[24.9,60.2]}"#);
 //! ```
 
-use std::fmt::Write;
-
 use citygrid_tiles::schema::{PropValue, Schema};
 use geo::{
     Coord, Geometry, GeometryCollection, LineString, MultiLineString, MultiPoint, MultiPolygon,
@@ -170,11 +168,15 @@ impl Reader {
     }
 }
 
+/// Writes a JSON number: integers without a fraction, others in the shortest form
+/// that reads back to the same `f64` (ryu), non-finite values as `null`.
 fn num(out: &mut String, v: f64) {
-    if v.is_finite() {
-        let _ = write!(out, "{v}");
-    } else {
+    if !v.is_finite() {
         out.push_str("null");
+    } else if v.fract() == 0.0 && v.abs() < 1e15 {
+        out.push_str(itoa::Buffer::new().format(v as i64));
+    } else {
+        out.push_str(ryu::Buffer::new().format_finite(v));
     }
 }
 
@@ -272,10 +274,36 @@ pub fn write_geometry(out: &mut String, g: &Geometry<f64>, swap: bool) {
 
 /// Writes a JSON string literal.
 pub fn write_str(out: &mut String, s: &str) {
-    match serde_json::to_string(s) {
-        Ok(q) => out.push_str(&q),
-        Err(_) => out.push_str("\"\""),
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    out.reserve(s.len() + 2);
+    out.push('"');
+    let bytes = s.as_bytes();
+    let mut start = 0;
+    for (i, &b) in bytes.iter().enumerate() {
+        let short = match b {
+            b'"' => "\\\"",
+            b'\\' => "\\\\",
+            b'\n' => "\\n",
+            b'\r' => "\\r",
+            b'\t' => "\\t",
+            0x08 => "\\b",
+            0x0c => "\\f",
+            0..=0x1f => "",
+            _ => continue,
+        };
+        // Escaped bytes are ASCII, so `start..i` are whole characters.
+        out.push_str(&s[start..i]);
+        if short.is_empty() {
+            out.push_str("\\u00");
+            out.push(HEX[(b >> 4) as usize] as char);
+            out.push(HEX[(b & 15) as usize] as char);
+        } else {
+            out.push_str(short);
+        }
+        start = i + 1;
     }
+    out.push_str(&s[start..]);
+    out.push('"');
 }
 
 /// Writes the properties object of a feature.
@@ -290,9 +318,7 @@ pub fn write_properties(out: &mut String, schema: &Schema, props: &[PropValue]) 
         match value {
             PropValue::Null => out.push_str("null"),
             PropValue::String(s) => write_str(out, s),
-            PropValue::Int(v) => {
-                let _ = write!(out, "{v}");
-            }
+            PropValue::Int(v) => out.push_str(itoa::Buffer::new().format(*v)),
             PropValue::Double(v) => num(out, *v),
             PropValue::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
         }
@@ -304,6 +330,41 @@ pub fn write_properties(out: &mut String, schema: &Schema, props: &[PropValue]) 
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn strings_and_numbers_are_valid_json() {
+        for text in [
+            "plain",
+            "quote \" and \\ back",
+            "tab\tnl\ncr\r\u{1}\u{1f}\u{8}\u{c}",
+            "Åbo 街道 /",
+            "",
+        ] {
+            let mut out = String::new();
+            write_str(&mut out, text);
+            assert_eq!(out, serde_json::to_string(text).unwrap());
+        }
+        for v in [
+            0.0,
+            -0.0,
+            1.0,
+            -3.0,
+            24.812345,
+            60.1,
+            1e-7,
+            1e300,
+            123456789012345.0,
+            0.1 + 0.2,
+        ] {
+            let mut out = String::new();
+            num(&mut out, v);
+            let back: f64 = serde_json::from_str(&out).unwrap();
+            assert_eq!(back, v, "{out}");
+        }
+        let mut out = String::new();
+        num(&mut out, f64::NAN);
+        assert_eq!(out, "null");
+    }
 
     #[test]
     fn reader_checks_and_bounds() {

@@ -16,7 +16,9 @@ use crate::auth::Principal;
 use crate::error::{ApiError, ApiResult};
 use crate::ogc::crs::Crs;
 use crate::ogc::items::write_feature;
+use crate::query::geojson::write_str;
 use crate::state::AppState;
+use citygrid_tiles::index::LayerIndex;
 
 /// The most neighbours one request may ask for.
 pub const MAX_K: usize = 100;
@@ -93,26 +95,7 @@ pub async fn nearest(
             .index
             .read()
             .map_err(|_| ApiError::Internal("layer index lock poisoned".into()))?;
-        let found = index
-            .nearest_lonlat(lon, lat, k, max_m)
-            .map_err(|e| bad(e.to_string()))?;
-        let _ = write!(
-            out,
-            r#"{{"layer":"{id}","lon":{lon},"lat":{lat},"k":{k},"count":{},"features":["#,
-            found.len()
-        );
-        for (i, n) in found.iter().enumerate() {
-            if i > 0 {
-                out.push(',');
-            }
-            let extra = format!(
-                r#","distance_m":{}"#,
-                (n.distance_m * 1000.0).round() / 1000.0
-            );
-            write_feature(&mut out, index.schema(), n.feature, crs, false, &extra)
-                .map_err(|e| bad(format!("crs: {e}")))?;
-        }
-        out.push_str("]}");
+        write_nearest(&mut out, &index, id, lon, lat, k, max_m, crs)?;
     }
     let mut r = out.into_response();
     r.headers_mut().insert(
@@ -120,4 +103,43 @@ pub async fn nearest(
         HeaderValue::from_static("application/json"),
     );
     Ok(r)
+}
+
+/// Writes the answer of `/api/nearest` for a WGS84 point (already checked to be
+/// within ±180°/±90°) into `out`: the `k` nearest features of `index` within
+/// `max_m` ground metres, as JSON with geometries in `crs`.
+#[allow(clippy::too_many_arguments)]
+pub fn write_nearest(
+    out: &mut String,
+    index: &LayerIndex,
+    id: &str,
+    lon: f64,
+    lat: f64,
+    k: usize,
+    max_m: f64,
+    crs: Crs,
+) -> ApiResult<()> {
+    let found = index
+        .nearest_lonlat(lon, lat, k, max_m)
+        .map_err(|e| bad(e.to_string()))?;
+    out.push_str(r#"{"layer":"#);
+    write_str(out, id);
+    let _ = write!(
+        out,
+        r#","lon":{lon},"lat":{lat},"k":{k},"count":{},"features":["#,
+        found.len()
+    );
+    let mut extra = String::with_capacity(32);
+    for (i, n) in found.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        extra.clear();
+        extra.push_str(r#","distance_m":"#);
+        let _ = write!(extra, "{}", (n.distance_m * 1000.0).round() / 1000.0);
+        write_feature(out, index.schema(), n.feature, crs, false, &extra)
+            .map_err(|e| bad(format!("crs: {e}")))?;
+    }
+    out.push_str("]}");
+    Ok(())
 }

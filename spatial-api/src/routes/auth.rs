@@ -44,8 +44,11 @@ pub async fn login(
     let ok = tokio::task::spawn_blocking(move || verify_password(&password, &hash))
         .await
         .map_err(|e| ApiError::Internal(e.to_string()))?;
+    let known_user = row.is_some();
     let Some((user_id, _, role, department)) = row.filter(|_| ok) else {
         tracing::info!(username = %form.username, "failed login");
+        let detail = json!({"user": form.username, "known_user": known_user});
+        crate::audit::record(&state.pool, &form.username, "login_failed", detail).await?;
         return Err(ApiError::Unauthorized("wrong user name or password".into()));
     };
     let token = new_secret("cgt");
@@ -56,6 +59,8 @@ pub async fn login(
         .bind(expires_at)
         .execute(&state.pool)
         .await?;
+    let detail = json!({"user_id": user_id, "role": role, "expires_at": expires_at.to_rfc3339()});
+    crate::audit::record(&state.pool, &form.username, "login", detail).await?;
     Ok(Json(json!({
         "token": token,
         "token_type": "Bearer",
@@ -78,6 +83,8 @@ pub async fn logout(State(state): State<AppState>, principal: Principal) -> ApiR
     .execute(&state.pool)
     .await?;
     state.credentials.forget(&user.token_hash);
+    let detail = json!({"user_id": user.id});
+    crate::audit::record(&state.pool, &user.username, "logout", detail).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

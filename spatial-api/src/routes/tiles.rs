@@ -2,7 +2,8 @@
 //! in-memory index (several layers in one tile) and raster tiles from PostGIS,
 //! both through the tile cache, with ETag/304 and Cache-Control.
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, LazyLock, Mutex, PoisonError};
 
 use axum::extract::{Path, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
@@ -11,6 +12,7 @@ use citygrid_tiles::cache::{CachedTile, TileKey};
 use citygrid_tiles::index::Feature;
 use citygrid_tiles::mvt::{encode_tile, query_bounds, EncodeOptions, TileLayer};
 use citygrid_tiles::tms::TileCoord;
+use tokio::sync::{OnceCell, Semaphore};
 
 use crate::auth::Principal;
 use crate::catalog::LayerMeta;
@@ -199,8 +201,66 @@ async fn raster_tile(
         .bind(tile.y() as i32)
         .fetch_optional(&state.pool)
         .await?;
-    let cached = state.layers.cache_tile(key, data.unwrap_or_default(), &[]);
+    // No patch generations to check: straight into the cache, without waiting for
+    // the store's invalidation lock (a vector layer patch may hold it a while).
+    let cached = state.layers.tiles.insert(key, data.unwrap_or_default());
     Ok(respond(state, &cached, content_type, headers, 3600))
+}
+
+/// The most vector tiles encoded at once (each also uses the rayon pool for its
+/// layers); further misses wait their turn without holding a thread.
+fn encoder_slots() -> usize {
+    2 * std::thread::available_parallelism().map_or(2, |n| n.get())
+}
+
+static ENCODERS: LazyLock<Arc<Semaphore>> =
+    LazyLock::new(|| Arc::new(Semaphore::new(encoder_slots())));
+
+/// A tile being encoded: its layer store, key and the patch generations it is
+/// encoded from (a request that saw a later patch never joins an older encoding).
+type FlightKey = (usize, TileKey, Vec<u64>);
+/// The shared outcome of one encoding.
+type Flight = Arc<OnceCell<Result<CachedTile, String>>>;
+
+/// Encodings in progress: concurrent misses of the same tile (after a case changed
+/// it, say) wait for one encoding instead of each running their own.
+static IN_FLIGHT: LazyLock<Mutex<HashMap<FlightKey, Flight>>> =
+    LazyLock::new(|| Mutex::new(HashMap::new()));
+
+fn in_flight() -> std::sync::MutexGuard<'static, HashMap<FlightKey, Flight>> {
+    IN_FLIGHT.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// One request's part in a [`Flight`]; when dropped (answered or cancelled) it
+/// removes the flight once it has its outcome or no one else waits for it.
+struct FlightTicket {
+    key: FlightKey,
+    flight: Option<Flight>,
+}
+
+impl FlightTicket {
+    fn join(key: FlightKey) -> FlightTicket {
+        let flight = Arc::clone(in_flight().entry(key.clone()).or_default());
+        FlightTicket {
+            key,
+            flight: Some(flight),
+        }
+    }
+}
+
+impl Drop for FlightTicket {
+    fn drop(&mut self) {
+        let mut map = in_flight();
+        if let Some(flight) = self.flight.take() {
+            // Joiners clone under this lock, so the count is exact here: the map's
+            // reference and ours means no one else waits.
+            let done = flight.initialized() || Arc::strong_count(&flight) <= 2;
+            if done && map.get(&self.key).is_some_and(|f| Arc::ptr_eq(f, &flight)) {
+                map.remove(&self.key);
+            }
+            drop(flight);
+        }
+    }
 }
 
 async fn vector_tile(
@@ -229,41 +289,82 @@ async fn vector_tile(
     if let Some(cached) = state.layers.tiles.get(&key) {
         return Ok(respond(state, &cached, MVT_TYPE, headers, 60));
     }
+    let flight_key: FlightKey = (
+        Arc::as_ptr(&state.layers) as usize,
+        key.clone(),
+        loaded.iter().map(|(_, g)| *g).collect(),
+    );
+    let ticket = FlightTicket::join(flight_key);
+    let outcome = match &ticket.flight {
+        Some(flight) => flight
+            .get_or_init(|| encode_vector(state, key, tile, loaded))
+            .await
+            .clone(),
+        None => Err("the tile encoding was not registered".to_string()),
+    };
+    drop(ticket);
+    let cached = outcome.map_err(ApiError::Internal)?;
+    Ok(respond(state, &cached, MVT_TYPE, headers, 60))
+}
+
+/// Encodes a vector tile on a blocking thread and caches it (unless a layer was
+/// patched meanwhile).
+///
+/// Not on a rayon worker: the encoder itself runs parallel iterators, and a rayon
+/// worker waiting for them may pick up another queued tile job on the same thread
+/// while it still holds this tile's index read locks; with a layer patch waiting for
+/// its write lock (std's `RwLock` then holds back new readers) that thread waits for
+/// itself. The load test found this deadlock. The read locks are released before the
+/// cache insert, which takes the store's invalidation lock.
+async fn encode_vector(
+    state: &AppState,
+    key: TileKey,
+    tile: TileCoord,
+    loaded: Vec<(Arc<LoadedLayer>, u64)>,
+) -> Result<CachedTile, String> {
+    // A request that missed the cache just before the previous encoding finished.
+    if let Some(cached) = state.layers.tiles.get(&key) {
+        return Ok(cached);
+    }
     let options = EncodeOptions {
         max_tile_bytes: state.config.max_tile_bytes,
         ..EncodeOptions::default()
     };
-    let layers: Vec<Arc<LoadedLayer>> = loaded.iter().map(|(l, _)| Arc::clone(l)).collect();
-    let (tx, rx) = tokio::sync::oneshot::channel();
-    rayon::spawn(move || {
-        let bounds = query_bounds(tile, &options);
-        let guards: Vec<_> = layers.iter().map(|l| l.index.read()).collect();
-        let mut selections: Vec<Vec<&Feature>> = Vec::with_capacity(layers.len());
-        for guard in &guards {
-            match guard {
-                Ok(index) => selections.push(index.query_bbox_merc(&bounds)),
-                Err(_) => selections.push(Vec::new()),
-            }
-        }
-        let mut tile_layers = Vec::with_capacity(layers.len());
-        for ((layer, guard), features) in layers.iter().zip(&guards).zip(&selections) {
-            if let Ok(index) = guard {
-                tile_layers.push(TileLayer {
-                    name: &layer.meta.id,
-                    schema: index.schema(),
-                    features,
-                    properties: None,
-                });
-            }
-        }
-        let _ = tx.send(encode_tile(tile, &tile_layers, &options).map(|t| t.bytes));
-    });
-    let bytes = rx
+    let permit = Arc::clone(&ENCODERS)
+        .acquire_owned()
         .await
-        .map_err(|_| ApiError::Internal("the tile task stopped".into()))?
-        .map_err(|e| ApiError::Internal(format!("tile encoding failed: {e}")))?;
-    let cached = state.layers.cache_tile(key, bytes, &loaded);
-    Ok(respond(state, &cached, MVT_TYPE, headers, 60))
+        .map_err(|_| "the tile encoders are closed".to_string())?;
+    let store = Arc::clone(&state.layers);
+    let task = tokio::task::spawn_blocking(move || {
+        let _permit = permit;
+        let bytes = {
+            let bounds = query_bounds(tile, &options);
+            let guards: Vec<_> = loaded.iter().map(|(l, _)| l.index.read()).collect();
+            let mut selections: Vec<Vec<&Feature>> = Vec::with_capacity(loaded.len());
+            for guard in &guards {
+                match guard {
+                    Ok(index) => selections.push(index.query_bbox_merc(&bounds)),
+                    Err(_) => selections.push(Vec::new()),
+                }
+            }
+            let mut tile_layers = Vec::with_capacity(loaded.len());
+            for (((layer, _), guard), features) in loaded.iter().zip(&guards).zip(&selections) {
+                if let Ok(index) = guard {
+                    tile_layers.push(TileLayer {
+                        name: &layer.meta.id,
+                        schema: index.schema(),
+                        features,
+                        properties: None,
+                    });
+                }
+            }
+            encode_tile(tile, &tile_layers, &options).map(|t| t.bytes)
+        }
+        .map_err(|e| format!("tile encoding failed: {e}"))?;
+        Ok(store.cache_tile(key, bytes, &loaded))
+    });
+    task.await
+        .map_err(|e| format!("the tile task stopped: {e}"))?
 }
 
 #[cfg(test)]

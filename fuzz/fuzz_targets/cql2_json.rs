@@ -1,0 +1,38 @@
+//! CQL2-JSON parser (`spatial-api/src/query/cql2json.rs`): any input either parses
+//! or fails with an error naming a JSON pointer; a parsed filter holds only finite
+//! numbers and, when CQL2 text can express it, re-prints as CQL2 text that the
+//! text parser reads to the same expression (or refuses for one of the documented
+//! reasons the text grammar is stricter: nesting depth counted differently, a
+//! number compared with text, LIKE on a number).
+#![no_main]
+
+use citygrid_fuzz::{cql2print, FuzzResolver};
+use citygrid_spatial_api::query::{cql2, cql2json};
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| {
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
+    match cql2json::parse(text, &FuzzResolver) {
+        Ok(e) => {
+            if !cql2print::text_expressible(&e) {
+                return;
+            }
+            let printed = cql2print::to_text(&e);
+            match cql2::parse(&printed, &FuzzResolver) {
+                Ok(again) => assert_eq!(again, e, "{text:?} printed as {printed:?}"),
+                Err(err) => {
+                    let m = &err.message;
+                    assert!(
+                        m.contains("nested")
+                            || m.contains("cannot compare")
+                            || m.contains("LIKE needs a text property"),
+                        "{text:?} printed as {printed:?} is refused by the text parser: {err}"
+                    );
+                }
+            }
+        }
+        Err(err) => assert!(err.pointer.starts_with('/'), "pointer {:?}", err.pointer),
+    }
+});

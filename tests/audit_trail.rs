@@ -1,0 +1,115 @@
+//! The audit trail: sign-ins (and failed ones), sign-outs, accounts, API keys and
+//! session revocations land in `audit_log`, which refuses UPDATE and DELETE; a
+//! revoked API key stops working.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::{add_user, citygrid, http, run, TestDb, TestServer};
+use serde_json::{json, Value};
+
+async fn actions(db: &TestDb) -> Vec<(String, String, Value)> {
+    sqlx::query_as("SELECT actor, action, detail FROM audit_log ORDER BY id")
+        .fetch_all(&db.pool)
+        .await
+        .expect("read audit_log")
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn security_events_are_audited_and_append_only() {
+    let db = TestDb::new().await;
+    add_user(&db, "auditor", "admin", None, "secret-pass-123");
+    let (ok, key, err) = run(citygrid(&db).args(["key", "create", "--name", "water dept"]));
+    assert!(ok, "{err}");
+    let key = key.trim().to_string();
+
+    let server = TestServer::start_with(&db, &[("CITYGRID_PUBLIC_LAYERS", "false")]);
+    let client = http();
+    let login = |password: &'static str| {
+        client
+            .post(server.url("/api/auth/login"))
+            .json(&json!({"username": "auditor", "password": password}))
+            .send()
+    };
+    assert_eq!(login("wrong-password").await.unwrap().status(), 401);
+    let ok: Value = login("secret-pass-123")
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let token = ok["token"].as_str().expect("token").to_string();
+    let out = client
+        .post(server.url("/api/auth/logout"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(out.status(), 204);
+
+    // The key works, is revoked by its prefix, and then stops working.
+    let catalog = |k: String| {
+        client
+            .get(server.url("/catalog"))
+            .header("X-API-Key", k)
+            .send()
+    };
+    assert_eq!(catalog(key.clone()).await.unwrap().status(), 200);
+    let prefix: String = key.chars().take(12).collect();
+    let (ok, listed, err) = run(citygrid(&db).args(["key", "list"]));
+    assert!(ok, "{err}");
+    assert!(
+        listed.contains(&prefix),
+        "key list shows the prefix: {listed}"
+    );
+    assert!(!listed.contains(&key), "key list never shows the secret");
+    let (ok, _, err) = run(citygrid(&db).args(["key", "revoke", &prefix]));
+    assert!(ok, "{err}");
+    let (ok, _, err) = run(citygrid(&db).args(["key", "revoke", "no_such_key"]));
+    assert!(!ok);
+    assert!(err.contains("no API key"), "{err}");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let status = catalog(key.clone()).await.unwrap().status();
+        if status == 401 {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "revoked key still answered {status}"
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    let (ok, _, err) = run(citygrid(&db).args(["user", "revoke", "auditor"]));
+    assert!(ok, "{err}");
+
+    let log = actions(&db).await;
+    let kinds: Vec<&str> = log.iter().map(|(_, a, _)| a.as_str()).collect();
+    assert_eq!(
+        kinds,
+        [
+            "user_upsert",
+            "key_create",
+            "login_failed",
+            "login",
+            "logout",
+            "key_revoke",
+            "user_revoke"
+        ],
+        "{log:?}"
+    );
+    assert_eq!(log[2].0, "auditor");
+    assert_eq!(log[3].0, "auditor");
+    assert_eq!(log[1].2["name"], "water dept");
+    // Nothing secret in the trail.
+    let text = format!("{log:?}");
+    assert!(!text.contains(&key) && !text.contains(&token) && !text.contains("secret-pass"));
+
+    // Append-only.
+    for sql in ["UPDATE audit_log SET actor = 'x'", "DELETE FROM audit_log"] {
+        let e = sqlx::query(sql).execute(&db.pool).await;
+        assert!(e.is_err(), "{sql} must be refused");
+    }
+    assert_eq!(actions(&db).await.len(), log.len());
+}
