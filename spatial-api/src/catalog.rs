@@ -179,6 +179,8 @@ pub async fn follow_changes(registry: Arc<Registry>, pool: PgPool) {
                             }
                             // The connection was lost: reconnect below.
                             Ok(None) => break,
+                            // Shutting down: the pool is closed, nothing to follow.
+                            Err(sqlx::Error::PoolClosed) => return,
                             Err(e) => {
                                 tracing::warn!(error = %e, "layer change listener failed");
                                 break;
@@ -188,6 +190,9 @@ pub async fn follow_changes(registry: Arc<Registry>, pool: PgPool) {
                 }
             }
             Err(e) => tracing::debug!(error = %e, "database unavailable for the layer listener"),
+        }
+        if pool.is_closed() {
+            return;
         }
         tokio::time::sleep(Duration::from_secs(1)).await;
     }

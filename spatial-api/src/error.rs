@@ -94,6 +94,12 @@ impl From<sqlx::Error> for ApiError {
             sqlx::Error::Database(db) if is_unavailable_code(db.code().as_deref()) => {
                 ApiError::Unavailable
             }
+            sqlx::Error::Database(db) if is_bad_text_code(db.code().as_deref()) => {
+                ApiError::BadRequest(format!(
+                    "the request holds text PostgreSQL cannot store ({}): remove NUL characters and invalid UTF-8",
+                    db.message()
+                ))
+            }
             _ => ApiError::Internal(e.to_string()),
         }
     }
@@ -103,6 +109,13 @@ fn is_unavailable_code(code: Option<&str>) -> bool {
     // 57P01 admin shutdown, 57P02 crash shutdown, 57P03 cannot connect now,
     // 08xxx connection exceptions, 53300 too many connections.
     matches!(code, Some(c) if c.starts_with("57P") || c.starts_with("08") || c == "53300")
+}
+
+fn is_bad_text_code(code: Option<&str>) -> bool {
+    // 22021 character not in repertoire, 22P05 untranslatable character (a NUL in text
+    // or JSON): the client's input, not a server fault. The router refuses NULs in
+    // bodies and URLs up front; this is the backstop.
+    matches!(code, Some("22021" | "22P05"))
 }
 
 /// The result type of handlers.

@@ -73,10 +73,11 @@ pub async fn catalog_layer(
     principal: Principal,
     Path(id): Path<String>,
 ) -> ApiResult<Json<Value>> {
+    // The key's limits first, so a key cannot learn which other layers exist.
+    principal.require_layers([id.as_str()])?;
     let layer = state
         .catalog
         .get(&id)
         .ok_or_else(|| ApiError::NotFound(format!("no layer {id:?}")))?;
-    principal.require_layers([id.as_str()])?;
     Ok(Json(json!(layer)))
 }
