@@ -10,6 +10,7 @@
 # primary key. Prints seconds (best of RUNS) and the ratio.
 #
 #   bash benches/import_vs_ogr2ogr.sh [RUNS]
+#   CITYGRID_BIN=/path/to/citygrid bash benches/import_vs_ogr2ogr.sh [RUNS]
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -21,13 +22,21 @@ DATA="$ROOT/target/bench-data"
 PY=/usr/bin/python3            # Debian's python with python3-gdal
 mkdir -p "$DATA"
 
-cargo build --release -p citygrid >/dev/null 2>&1 || cargo build --release -p citygrid
-BIN="$ROOT/target/release/citygrid"
+# CITYGRID_BIN: a citygrid binary to use instead of building one (e.g. a copy, so
+# that other builds in a shared target directory cannot replace it mid-run).
+if [ -n "${CITYGRID_BIN:-}" ]; then
+  BIN="$CITYGRID_BIN"
+else
+  cargo build --release -p citygrid >/dev/null 2>&1 || cargo build --release -p citygrid
+  BIN="$ROOT/target/release/citygrid"
+fi
 "$BIN" db start >/dev/null
 URL="$("$BIN" db url)"
 # ogr2ogr wants a libpq key=value string (it appends options to what it is given).
 CONNINFO="$(echo "$URL" | sed -E 's#^postgres(ql)?://([^:]+):([^@]+)@([^:/]+):([0-9]+)/(.*)$#host=\4 port=\5 user=\2 password=\3 dbname=\6#')"
 export PGCLIENTENCODING=UTF8
+# psql's DROP … CASCADE notices are noise here.
+export PGOPTIONS="-c client_min_messages=warning"
 # Both tools get the server's address directly (no cluster status check per run).
 export DATABASE_URL="$URL"
 
@@ -109,7 +118,7 @@ CASES=(
   "generated polygons 200k|$GEN|polygons"
 )
 
-printf '%-28s %10s %10s %12s %8s\n' dataset features citygrid ogr2ogr ratio
+printf '%-28s %10s %10s %12s %8s  %s\n' dataset features citygrid ogr2ogr ratio "load (1/5/15 min)" 
 for c in "${CASES[@]}"; do
   IFS='|' read -r label file srclayer <<<"$c"
   args=(); oargs=()
@@ -118,7 +127,7 @@ for c in "${CASES[@]}"; do
   rows=$(psql_q "SELECT sum(feature_count) FROM layer_catalog WHERE id LIKE 'bench%'")
   theirs=$(best_of ogr "$file" "${oargs[@]}")
   ratio=$(echo "$theirs / $ours" | bc -l)
-  printf '%-28s %10s %9ss %11ss %7.2fx\n' "$label" "$rows" "$ours" "$theirs" "$ratio"
+  printf '%-28s %10s %9ss %11ss %7.2fx  %s\n' "$label" "$rows" "$ours" "$theirs" "$ratio" "$(cut -d' ' -f1-3 /proc/loadavg)"
   psql_q "DELETE FROM layer_catalog WHERE id LIKE 'bench%'" >/dev/null
   for t in $(psql_q "SELECT tablename FROM pg_tables WHERE schemaname = 'layers' AND tablename LIKE 'bench%'"); do
     psql_q "DROP TABLE layers.\"$t\"" >/dev/null

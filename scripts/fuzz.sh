@@ -61,6 +61,7 @@ for t in "${targets[@]}"; do
     log="$logs/$t.log"
     echo "==> fuzzing $t for ${seconds}s (log: $log)"
     start=$(date +%s)
+    touch "$log.start"
     set +e
     cargo fuzz run "${common[@]}" "$t" "${inputs[@]}" -- \
         -max_total_time="$seconds" -max_len="$max_len" -timeout="$timeout_s" \
@@ -68,12 +69,18 @@ for t in "${targets[@]}"; do
         -artifact_prefix="$artifacts/" >"$log" 2>&1
     rc=$?
     set -e
-    elapsed=$(($(date +%s) - start))
+    # libFuzzer's own figure ("Done N runs in S second(s)"); wall time (which includes
+    # any rebuild) when it stopped early.
+    elapsed=$(grep -Eo 'Done [0-9]+ runs in [0-9]+ second' "$log" | grep -Eo '[0-9]+ second' | grep -Eo '[0-9]+' | tail -1 || true)
+    if [ -z "$elapsed" ]; then
+        elapsed=$(($(date +%s) - start))
+    fi
     runs=$(grep -Eo 'stat::number_of_executed_units: *[0-9]+' "$log" | grep -Eo '[0-9]+$' | tail -1 || true)
     if [ -z "$runs" ]; then
         runs=$(grep -Eo '^#[0-9]+' "$log" | tail -1 | tr -d '#' || true)
     fi
-    crashes=$(grep -Ec '^(==[0-9]+== ERROR: libFuzzer|thread .* panicked|SUMMARY: libFuzzer)' "$log" || true)
+    # libFuzzer stops at the first crash, panic, hang or OOM and saves the input.
+    crashes=$(find "$artifacts" -type f -newer "$log.start" | wc -l)
     if [ "$rc" -ne 0 ]; then
         failed=1
         [ "$crashes" -eq 0 ] && crashes=1

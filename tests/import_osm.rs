@@ -178,3 +178,92 @@ async fn helsinki_extract_to_layers_and_components() {
         0
     );
 }
+
+/// `citygrid import vector` on the extract: every layer of GDAL's OSM driver, read
+/// back to back (each layer read while the previous one is indexed), lands with as
+/// many features as GDAL reports, valid, indexed, catalogued and swapped in together.
+#[tokio::test(flavor = "multi_thread")]
+async fn vector_import_of_the_extract_matches_the_osm_driver_layer_by_layer() {
+    let db = common::TestDb::new().await;
+    let mut cmd = common::citygrid(&db);
+    cmd.args(["import", "vector", "--layer", "hel"])
+        .arg(common::data_file("helsinki.osm.pbf"));
+    let (ok, stdout, stderr) = common::run(&mut cmd);
+    assert!(ok, "import failed:\n{stdout}\n{stderr}");
+    let layers = [
+        "points",
+        "lines",
+        "multilinestrings",
+        "multipolygons",
+        "other_relations",
+    ];
+    for layer in layers {
+        let id = format!("hel_{layer}");
+        let expected = ogr_count(&format!("SELECT count(*) AS n FROM {layer}"));
+        assert!(expected > 0, "{layer}: GDAL reports no features");
+        let (stats, feature_count, srid): (serde_json::Value, i64, i32) = sqlx::query_as(
+            "SELECT import_stats, feature_count, srid FROM layer_catalog WHERE id = $1",
+        )
+        .bind(&id)
+        .fetch_one(&db.pool)
+        .await
+        .unwrap_or_else(|e| panic!("catalogue row of {id}: {e}"));
+        assert_eq!(stats["read"], expected, "{id}: {stats}");
+        let written = stats["written"].as_i64().expect("written");
+        let skipped = stats["skipped_empty"].as_i64().unwrap_or(-1)
+            + stats["skipped_invalid"].as_i64().unwrap_or(-1);
+        assert_eq!(written + skipped, expected, "{id}: {stats}");
+        assert_eq!(srid, 4326);
+        let table = format!("layers.\"{id}\"");
+        assert_eq!(
+            count(&db, &format!("SELECT count(*) FROM {table}")).await,
+            written,
+            "{id}"
+        );
+        assert_eq!(feature_count, written, "{id}");
+        assert_eq!(
+            count(
+                &db,
+                &format!("SELECT count(*) FROM {table} WHERE NOT ST_IsValid(geom) OR ST_SRID(geom) <> 4326")
+            )
+            .await,
+            0,
+            "{id}: invalid geometries remain"
+        );
+        let indexes: Vec<String> = sqlx::query_scalar(
+            "SELECT indexdef FROM pg_indexes WHERE schemaname = 'layers' AND tablename = $1",
+        )
+        .bind(&id)
+        .fetch_all(&db.pool)
+        .await
+        .expect("indexes");
+        assert!(
+            indexes.iter().any(|d| d.contains("USING gist (geom)")),
+            "{id}: {indexes:?}"
+        );
+        assert!(
+            indexes
+                .iter()
+                .any(|d| d.contains("UNIQUE") && d.contains("(fid)")),
+            "{id}: {indexes:?}"
+        );
+        // A first import: version 1 of every layer.
+        assert_eq!(
+            count(
+                &db,
+                &format!("SELECT version FROM layer_catalog WHERE id = '{id}'")
+            )
+            .await,
+            1
+        );
+    }
+    assert_eq!(
+        count(
+            &db,
+            "SELECT count(*) FROM pg_tables WHERE schemaname = 'layers' AND tablename LIKE '\\_stage\\_%'"
+        )
+        .await,
+        0,
+        "a staging table remains"
+    );
+}

@@ -100,9 +100,37 @@ pub async fn connect(url: &str, max_connections: u32, lazy: bool) -> Result<PgPo
 }
 
 /// Applies every pending migration; a no-op when the schema is current.
+///
+/// Every command calls this, so the common case — nothing to do — is answered by one
+/// query comparing the applied versions and checksums with the built-in migrations;
+/// only when they differ does the migrator run (and take its lock).
 pub async fn migrate(pool: &PgPool) -> Result<(), DbError> {
+    if schema_is_current(pool).await.unwrap_or(false) {
+        return Ok(());
+    }
     MIGRATOR.run(pool).await?;
     Ok(())
+}
+
+/// Whether exactly the built-in migrations have been applied successfully, with the
+/// same checksums.
+async fn schema_is_current(pool: &PgPool) -> Result<bool, sqlx::Error> {
+    let applied: Vec<(i64, Vec<u8>)> = sqlx::query_as(
+        // Fails (→ not current) on a fresh database without the table.
+        "SELECT version, checksum FROM _sqlx_migrations WHERE success ORDER BY version",
+    )
+    .fetch_all(pool)
+    .await?;
+    let expected: Vec<(i64, &[u8])> = MIGRATOR
+        .iter()
+        .filter(|m| !m.migration_type.is_down_migration())
+        .map(|m| (m.version, m.checksum.as_ref()))
+        .collect();
+    Ok(applied.len() == expected.len()
+        && applied
+            .iter()
+            .zip(&expected)
+            .all(|((v, c), (ev, ec))| v == ev && c.as_slice() == *ec))
 }
 
 /// The database URL to use: `DATABASE_URL` when configured, otherwise the local

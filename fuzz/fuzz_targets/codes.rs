@@ -69,9 +69,9 @@ fuzz_target!(|data: &[u8]| {
                             assert_eq!((id.category(), id.serial()), (c, serial));
                             assert_eq!(id.to_string().parse::<ComponentId>().expect("reparse"), id);
                         }
-                        Err(_) => assert!(
-                            kind == CategoryKind::Event || !(1..=999_999).contains(&serial)
-                        ),
+                        Err(_) => {
+                            assert!(kind == CategoryKind::Event || !(1..=999_999).contains(&serial))
+                        }
                     }
                 }
                 Err(_) => assert!(!(1..=99).contains(&major) || !(1..=99).contains(&sub)),
@@ -116,7 +116,10 @@ fuzz_target!(|data: &[u8]| {
             CategoryCode::from_plain(c.kind, &c.plain()).expect("plain form"),
             c
         );
-        assert_eq!(c.major_class().to_string().parse::<MajorClass>().ok(), Some(c.major_class()));
+        assert_eq!(
+            c.major_class().to_string().parse::<MajorClass>().ok(),
+            Some(c.major_class())
+        );
         serde_round_trip(&c);
     }
     if let Some(m) = reparse::<MajorClass>(s) {

@@ -109,11 +109,7 @@ fn expr(out: &mut String, e: &Expr) {
         }
         Expr::IsNull { value, negated } => {
             scalar(out, value);
-            out.push_str(if *negated {
-                " IS NOT NULL"
-            } else {
-                " IS NULL"
-            });
+            out.push_str(if *negated { " IS NOT NULL" } else { " IS NULL" });
         }
         Expr::Spatial {
             op,
@@ -172,7 +168,10 @@ fn text(out: &mut String, t: &str) {
 /// Rust's `{:?}` of an `f64` is the shortest text that parses back to the same bits
 /// (`1e300`, `-0.5`, `3.0`); the CQL2 tokenizer reads all of those forms.
 fn number(out: &mut String, n: f64) {
-    assert!(n.is_finite(), "a parsed filter holds a non-finite number {n}");
+    assert!(
+        n.is_finite(),
+        "a parsed filter holds a non-finite number {n}"
+    );
     out.push_str(&format!("{n:?}"));
 }
 

@@ -62,8 +62,7 @@ pub fn check(bytes: &[u8], extent: u32, buffer: u32) -> Result<Summary, String> 
                 return Err("odd number of tags".into());
             }
             for pair in f.tags.chunks(2) {
-                if pair[0] as usize >= layer.keys.len() || pair[1] as usize >= layer.values.len()
-                {
+                if pair[0] as usize >= layer.keys.len() || pair[1] as usize >= layer.values.len() {
                     return Err(format!("tag {pair:?} out of range"));
                 }
             }

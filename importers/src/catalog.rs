@@ -169,35 +169,31 @@ pub async fn swap_in(
         .db("locking the layer")?;
     // Checked again under the lock: another import may have finished meanwhile.
     check_targets(conn, std::slice::from_ref(id), replace).await?;
-    let statements = [
-        format!("DROP TABLE IF EXISTS {}", layer_table(id)),
-        format!(
-            "ALTER TABLE {} RENAME TO {}",
-            layer_table(&staged.table),
-            quote_ident(id)
-        ),
-        format!(
-            "ALTER INDEX layers.{} RENAME TO {}",
-            quote_ident(&staged.pkey_index),
-            quote_ident(&format!("{id}:pkey"))
-        ),
-        format!(
-            "ALTER INDEX layers.{} RENAME TO {}",
-            quote_ident(&staged.geom_index),
-            quote_ident(&format!("{id}:geom"))
-        ),
-    ];
-    for sql in &statements {
-        sqlx::query(sql)
-            .execute(&mut *conn)
-            .await
-            .db(&format!("replacing layer {id}"))?;
-    }
+    // One round trip (simple query protocol, inside the caller's transaction).
+    let sql = format!(
+        "DROP TABLE IF EXISTS {old};
+         ALTER TABLE {staged} RENAME TO {name};
+         ALTER INDEX layers.{pkey} RENAME TO {new_pkey};
+         ALTER INDEX layers.{gist} RENAME TO {new_gist}",
+        old = layer_table(id),
+        staged = layer_table(&staged.table),
+        name = quote_ident(id),
+        pkey = quote_ident(&staged.pkey_index),
+        new_pkey = quote_ident(&format!("{id}:pkey")),
+        gist = quote_ident(&staged.geom_index),
+        new_gist = quote_ident(&format!("{id}:geom")),
+    );
+    sqlx::raw_sql(&sql)
+        .execute(&mut *conn)
+        .await
+        .db(&format!("replacing layer {id}"))?;
     let fields = serde_json::to_value(&entry.fields).unwrap_or_default();
     let stats = serde_json::to_value(&entry.stats).unwrap_or_default();
     let bounds: Option<Vec<f64>> = entry.bounds.map(|b| b.to_vec());
+    // The upsert and the NOTIFY (delivered at commit) in one statement.
     let (version,): (i64,) = sqlx::query_as(
-        "INSERT INTO layer_catalog (id, title, kind, geometry_type, source_file, source_crs, srid,
+        "WITH up AS (
+         INSERT INTO layer_catalog (id, title, kind, geometry_type, source_file, source_crs, srid,
                                     fields, feature_count, bounds, min_zoom, max_zoom, import_stats,
                                     version, imported_at, updated_at)
          VALUES ($1, COALESCE($2, $3), 'vector', $4, $5, $6, 4326, $7, $8, $9, $10, $11, $12, 1, now(), now())
@@ -217,7 +213,8 @@ pub async fn swap_in(
              version = layer_catalog.version + 1,
              imported_at = now(),
              updated_at = now()
-         RETURNING version",
+         RETURNING version)
+         SELECT up.version FROM up CROSS JOIN LATERAL (SELECT pg_notify($13, $1)) AS announced",
     )
     .bind(id)
     .bind(&entry.title)
@@ -231,15 +228,10 @@ pub async fn swap_in(
     .bind(entry.min_zoom)
     .bind(MAX_ZOOM)
     .bind(stats)
+    .bind(citygrid_db::LAYER_CHANNEL)
     .fetch_one(&mut *conn)
     .await
     .db("writing the catalogue row")?;
-    sqlx::query("SELECT pg_notify($1, $2)")
-        .bind(citygrid_db::LAYER_CHANNEL)
-        .bind(id)
-        .execute(&mut *conn)
-        .await
-        .db("announcing the change")?;
     Ok(version)
 }
 

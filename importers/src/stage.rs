@@ -346,33 +346,22 @@ pub async fn finish(
         repair(conn, &mut staged, counters).await?;
     }
     tracing::debug!(table = %staged.table, seconds = started.elapsed().as_secs_f64(), "validity checked");
-    exec(
-        conn,
-        &format!(
-            "ALTER TABLE {t} ADD CONSTRAINT {} PRIMARY KEY (fid)",
-            quote_ident(&staged.pkey_index)
-        ),
-        "adding the primary key",
-    )
-    .await?;
-    exec(
-        conn,
-        &format!(
-            "CREATE INDEX {} ON {t} USING gist (geom)",
-            quote_ident(&staged.geom_index)
-        ),
-        "building the spatial index",
-    )
-    .await?;
-    tracing::debug!(table = %staged.table, seconds = started.elapsed().as_secs_f64(), "indexed");
-    exec(
-        conn,
-        &format!("COMMENT ON TABLE {t} IS '{}'", catalog::IMPORTED_MARK),
-        "marking the table",
-    )
-    .await?;
-    exec(conn, &format!("ANALYZE {t}"), "analysing the table").await?;
-    tracing::debug!(table = %staged.table, seconds = started.elapsed().as_secs_f64(), "analysed");
+    // One round trip (simple query protocol, still inside the transaction): primary
+    // key, GiST index, the importer's mark, statistics.
+    let sql = format!(
+        "ALTER TABLE {t} ADD CONSTRAINT {pkey} PRIMARY KEY (fid);
+         CREATE INDEX {gist} ON {t} USING gist (geom);
+         COMMENT ON TABLE {t} IS '{mark}';
+         ANALYZE {t}",
+        pkey = quote_ident(&staged.pkey_index),
+        gist = quote_ident(&staged.geom_index),
+        mark = catalog::IMPORTED_MARK,
+    );
+    sqlx::raw_sql(&sql)
+        .execute(&mut *conn)
+        .await
+        .db("indexing and analysing the table")?;
+    tracing::debug!(table = %staged.table, seconds = started.elapsed().as_secs_f64(), "indexed and analysed");
     let size_expr = if staged.geometry.family() == 2 {
         "avg(sqrt(greatest((ST_XMax(geom) - ST_XMin(geom)) * (ST_YMax(geom) - ST_YMin(geom)), 0)))"
     } else {

@@ -1,11 +1,16 @@
 //! `citygrid import vector`: any GDAL vector source into PostGIS layers.
 //!
-//! 1. The file is opened on the reader thread; its layers, fields and CRS are
-//!    checked before the database is touched (missing CRS, unknown EPSG code,
-//!    existing layer without `--replace`, no features: all fail here).
-//! 2. Stale staging tables are dropped; one transaction is opened.
-//! 3. Per layer: reader → conversion workers → binary COPY into
-//!    `layers."_stage_<id>_<pid>"`, then repair, primary key, GiST index, ANALYZE.
+//! 1. [`open_source`]: the file is opened on the reader thread; its layers, fields
+//!    and CRS are checked before the database is touched (missing CRS, unknown EPSG
+//!    code, no features: all fail here), and every selected layer is queued for
+//!    reading at once. The command line runs this while it connects to the database.
+//! 2. [`import_opened`]: stale staging tables are dropped, the target ids checked
+//!    (existing layer without `--replace` fails here); one transaction is opened.
+//! 3. Per layer, in order: reader → conversion workers → binary COPY into
+//!    `layers."_stage_<id>_<pid>"`, then repair (polygons and mixed layers; lines are
+//!    checked during the conversion), primary key, GiST index, ANALYZE. The reader
+//!    does not wait for the database: layer n+1 is read and converted (into bounded
+//!    channels) while layer n is indexed.
 //! 4. Per layer: old table dropped (with `--replace`), staging table renamed,
 //!    catalogue row upserted (version + 1), `NOTIFY citygrid_layers, '<id>'`.
 //! 5. Commit. Any error or Ctrl-C before that rolls everything back: the previous

@@ -223,6 +223,22 @@ async fn one(ctx: &Ctx, side: Side, q: Query, rng: &mut Rng, buf: &mut String) -
 // ---------------------------------------------------------------------------
 // The agreement check.
 
+/// `v` with every number as a float, so that `12386` (jsonb) equals `12386.0` (an
+/// integral double read into the index).
+fn numbers_as_floats(v: &Option<Value>) -> Option<Value> {
+    fn walk(v: &Value) -> Value {
+        match v {
+            Value::Number(n) => n.as_f64().map_or(Value::Null, |f| json!(f)),
+            Value::Object(m) => {
+                Value::Object(m.iter().map(|(k, v)| (k.clone(), walk(v))).collect())
+            }
+            Value::Array(a) => Value::Array(a.iter().map(walk).collect()),
+            other => other.clone(),
+        }
+    }
+    v.as_ref().map(walk)
+}
+
 fn codes(v: &Option<Value>) -> Option<String> {
     v.as_ref()?.get("code")?.as_str().map(str::to_owned)
 }
@@ -246,14 +262,18 @@ async fn check(ctx: &Ctx, samples: usize) -> Result<()> {
         if mem4.iter().map(codes).eq(pg4.iter().map(codes)) {
             same_codes += 1;
         }
-        if mem4 == pg4 {
+        if mem4
+            .iter()
+            .map(numbers_as_floats)
+            .eq(pg4.iter().map(numbers_as_floats))
+        {
             same += 1;
-        } else if same + 5 > samples {
-            eprintln!("locate differs at ({x}, {y}): memory {mem4:?} PostGIS {pg4:?}");
+        } else if found.saturating_sub(same) <= 2 {
+            eprintln!("locate attributes differ at ({x}, {y}): memory {mem4:?} PostGIS {pg4:?}");
         }
     }
     println!(
-        "check locate:  {same_codes}/{samples} points: same grid/community/street/admin codes ({same}/{samples} identical attribute objects; {found} inside a grid)"
+        "check locate:  {same_codes}/{samples} points: same grid/community/street/admin codes ({same}/{samples} equal attribute objects; {found} inside a grid)"
     );
     if same_codes != samples {
         bail!("locate answers differ");

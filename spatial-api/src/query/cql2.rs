@@ -722,6 +722,9 @@ impl Parser<'_> {
                     "km" | "kilometers" | "kilometres" => 1000.0,
                     _ => return err(at, "distance units are meters or kilometers"),
                 };
+                if !distance_m.is_finite() {
+                    return err(at, "the distance is too large");
+                }
             }
         }
         self.expect(Tok::RParen, "a closing parenthesis")?;
@@ -1019,6 +1022,16 @@ mod tests {
             let e = parse(text, &R).expect_err(text);
             assert_eq!(e.offset, *offset, "{text}: {e}");
         }
+    }
+
+    /// Found by the `cql2_text` fuzz target invariant "a parsed filter holds only
+    /// finite numbers" (fuzz/regressions/cql2_text/): a huge distance in km overflowed
+    /// to an infinite distance, which CQL2-JSON refuses.
+    #[test]
+    fn fuzz_regression_infinite_dwithin_distance() {
+        let e = parse("S_DWITHIN(geometry, POINT(0 0), 1e308, km)", &R).unwrap_err();
+        assert_eq!(e.offset, 39);
+        assert!(parse("S_DWITHIN(geometry, POINT(0 0), 1e300, km)", &R).is_ok());
     }
 
     #[test]

@@ -152,7 +152,7 @@ fn boolean(v: &Value, at: &str, depth: usize, r: &dyn Resolver) -> Result<Expr, 
         "in" => {
             count(2)?;
             let list = match &a[1] {
-                Value::Array(items) if items.len() <= MAX_IN_ITEMS => items
+                Value::Array(items) if !items.is_empty() && items.len() <= MAX_IN_ITEMS => items
                     .iter()
                     .enumerate()
                     .map(|(i, x)| scalar(x, &format!("{}/{i}", arg(1)), r))
@@ -160,7 +160,7 @@ fn boolean(v: &Value, at: &str, depth: usize, r: &dyn Resolver) -> Result<Expr, 
                 _ => {
                     return err(
                         &arg(1),
-                        format!("IN needs a list of at most {MAX_IN_ITEMS} values"),
+                        format!("IN needs a list of 1 to {MAX_IN_ITEMS} values"),
                     )
                 }
             };
@@ -292,4 +292,29 @@ fn geometry(v: &Value, at: &str, r: &dyn Resolver) -> Result<GeomOperand, Cql2Js
             pointer: at.into(),
             message: e.to_string(),
         })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    struct R;
+    impl Resolver for R {
+        fn resolve(&self, name: &str) -> Option<Property> {
+            (name == "name").then_some(Property::Field {
+                index: 0,
+                numeric: false,
+            })
+        }
+    }
+
+    /// Found by the `cql2_json` fuzz target (fuzz/regressions/cql2_json/): an empty
+    /// IN list was accepted although CQL2 text (and the CQL2 grammar) needs at least
+    /// one item.
+    #[test]
+    fn fuzz_regression_empty_in_list() {
+        let e = parse(r#"{"op":"in","args":[{"property":"name"},[]]}"#, &R).unwrap_err();
+        assert_eq!(e.pointer, "/args/1");
+        assert!(parse(r#"{"op":"in","args":[{"property":"name"},["a"]]}"#, &R).is_ok());
+    }
 }

@@ -4,6 +4,7 @@
 
 use std::collections::HashMap;
 use std::sync::{Arc, LazyLock, Mutex, PoisonError};
+use std::time::{Duration, Instant};
 
 use axum::extract::{Path, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
@@ -207,8 +208,9 @@ async fn raster_tile(
     Ok(respond(state, &cached, content_type, headers, 3600))
 }
 
-/// The most vector tiles encoded at once (each also uses the rayon pool for its
-/// layers); further misses wait their turn without holding a thread.
+/// The most vector tiles encoded at once for requests that have nothing to show
+/// meanwhile (each also uses the rayon pool for its layers); further misses wait
+/// their turn without holding a thread.
 fn encoder_slots() -> usize {
     2 * std::thread::available_parallelism().map_or(2, |n| n.get())
 }
@@ -216,51 +218,132 @@ fn encoder_slots() -> usize {
 static ENCODERS: LazyLock<Arc<Semaphore>> =
     LazyLock::new(|| Arc::new(Semaphore::new(encoder_slots())));
 
-/// A tile being encoded: its layer store, key and the patch generations it is
-/// encoded from (a request that saw a later patch never joins an older encoding).
-type FlightKey = (usize, TileKey, Vec<u64>);
-/// The shared outcome of one encoding.
-type Flight = Arc<OnceCell<Result<CachedTile, String>>>;
+/// Background re-encodings of changed tiles run one at a time, so a stream of edits
+/// (cases reported every few hundred milliseconds) cannot take the CPU from requests.
+static REFRESHERS: LazyLock<Arc<Semaphore>> = LazyLock::new(|| Arc::new(Semaphore::new(1)));
 
-/// Encodings in progress: concurrent misses of the same tile (after a case changed
-/// it, say) wait for one encoding instead of each running their own.
-static IN_FLIGHT: LazyLock<Mutex<HashMap<FlightKey, Flight>>> =
+/// The oldest encoding served while a fresh one of the same tile runs in the
+/// background; an older one makes the request wait for the fresh encoding. Within
+/// the `max-age=60` the tile responses already allow clients; the age only grows
+/// this far when re-encodings queue up on a saturated machine.
+pub const STALE_AT_MOST: Duration = Duration::from_secs(30);
+
+/// Tiles tracked in [`RECENT`] before finished entries are pruned.
+const RECENT_PRUNE_AT: usize = 256;
+
+/// One encoding of a tile, shared by every request that waits for it.
+struct Flight {
+    /// When the encoding started (the age of the data it shows).
+    started: Instant,
+    outcome: OnceCell<Result<CachedTile, String>>,
+}
+
+impl Flight {
+    fn new() -> Arc<Flight> {
+        Arc::new(Flight {
+            started: Instant::now(),
+            outcome: OnceCell::new(),
+        })
+    }
+}
+
+/// What is known of one tile (layer store, layer ids and versions, z/x/y) besides
+/// the cache: the encoding running or last finished, and the finished one before it.
+struct Recent {
+    current: Arc<Flight>,
+    previous: Option<(Instant, CachedTile)>,
+}
+
+/// Recently encoded vector tiles.
+///
+/// The tile cache drops a tile as soon as a feature in it changes, and does not keep
+/// a tile encoded while one of its layers changed. A tile that combines a live layer
+/// (the cases, which every intake changes) with large ones could then never stay
+/// cached under a few reports a second: every request re-encoded it, hundreds of
+/// milliseconds each. Here concurrent misses share one encoding, and while a changed
+/// tile is re-encoded (in the background, one at a time) requests get its previous
+/// encoding, at most [`STALE_AT_MOST`] old — an edit shows as soon as the fresh
+/// encoding is done, typically within milliseconds of the change on an idle server.
+static RECENT: LazyLock<Mutex<HashMap<(usize, TileKey), Recent>>> =
     LazyLock::new(|| Mutex::new(HashMap::new()));
 
-fn in_flight() -> std::sync::MutexGuard<'static, HashMap<FlightKey, Flight>> {
-    IN_FLIGHT.lock().unwrap_or_else(PoisonError::into_inner)
+fn recent() -> std::sync::MutexGuard<'static, HashMap<(usize, TileKey), Recent>> {
+    RECENT.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
-/// One request's part in a [`Flight`]; when dropped (answered or cancelled) it
-/// removes the flight once it has its outcome or no one else waits for it.
-struct FlightTicket {
-    key: FlightKey,
-    flight: Option<Flight>,
+/// What a cache miss does.
+enum Miss {
+    /// Answer with this encoding (fresh enough, or served while a new one runs).
+    Serve(CachedTile),
+    /// Wait for this encoding (run it if no one else does).
+    Wait(Arc<Flight>),
+    /// Serve this previous encoding and start this one in the background.
+    Refresh(CachedTile, Arc<Flight>),
 }
 
-impl FlightTicket {
-    fn join(key: FlightKey) -> FlightTicket {
-        let flight = Arc::clone(in_flight().entry(key.clone()).or_default());
-        FlightTicket {
-            key,
-            flight: Some(flight),
-        }
-    }
+fn prune(map: &mut HashMap<(usize, TileKey), Recent>) {
+    let now = Instant::now();
+    map.retain(|_, r| match r.current.outcome.get() {
+        // running, or left by cancelled requests and free to be taken over
+        None => Arc::strong_count(&r.current) > 1,
+        Some(_) => now.duration_since(r.current.started) < STALE_AT_MOST,
+    });
 }
 
-impl Drop for FlightTicket {
-    fn drop(&mut self) {
-        let mut map = in_flight();
-        if let Some(flight) = self.flight.take() {
-            // Joiners clone under this lock, so the count is exact here: the map's
-            // reference and ours means no one else waits.
-            let done = flight.initialized() || Arc::strong_count(&flight) <= 2;
-            if done && map.get(&self.key).is_some_and(|f| Arc::ptr_eq(f, &flight)) {
-                map.remove(&self.key);
+fn on_miss(key: (usize, TileKey)) -> Miss {
+    let mut map = recent();
+    let now = Instant::now();
+    let usable = |at: Instant, tile: &CachedTile| {
+        (now.duration_since(at) < STALE_AT_MOST).then(|| tile.clone())
+    };
+    if let Some(r) = map.get_mut(&key) {
+        let done = r.current.outcome.get().cloned();
+        match done {
+            // running: show the previous encoding meanwhile if there is a recent one
+            None => {
+                let previous = r.previous.as_ref().and_then(|(at, t)| usable(*at, t));
+                // only the map holds it: its requests were cancelled, no one encodes
+                let abandoned = Arc::strong_count(&r.current) == 1;
+                return match previous {
+                    Some(tile) if abandoned => {
+                        let fresh = Flight::new();
+                        r.current = Arc::clone(&fresh);
+                        Miss::Refresh(tile, fresh)
+                    }
+                    Some(tile) => Miss::Serve(tile),
+                    None => Miss::Wait(Arc::clone(&r.current)),
+                };
             }
-            drop(flight);
+            // finished but not in the cache any more: it changed since, re-encode
+            Some(Ok(tile)) => {
+                let at = r.current.started;
+                let fresh = Flight::new();
+                r.previous = Some((at, tile.clone()));
+                r.current = Arc::clone(&fresh);
+                return match usable(at, &tile) {
+                    Some(tile) => Miss::Refresh(tile, fresh),
+                    None => Miss::Wait(fresh),
+                };
+            }
+            Some(Err(_)) => {
+                let fresh = Flight::new();
+                r.current = Arc::clone(&fresh);
+                return Miss::Wait(fresh);
+            }
         }
     }
+    if map.len() >= RECENT_PRUNE_AT {
+        prune(&mut map);
+    }
+    let fresh = Flight::new();
+    map.insert(
+        key,
+        Recent {
+            current: Arc::clone(&fresh),
+            previous: None,
+        },
+    );
+    Miss::Wait(fresh)
 }
 
 async fn vector_tile(
@@ -289,21 +372,25 @@ async fn vector_tile(
     if let Some(cached) = state.layers.tiles.get(&key) {
         return Ok(respond(state, &cached, MVT_TYPE, headers, 60));
     }
-    let flight_key: FlightKey = (
-        Arc::as_ptr(&state.layers) as usize,
-        key.clone(),
-        loaded.iter().map(|(_, g)| *g).collect(),
-    );
-    let ticket = FlightTicket::join(flight_key);
-    let outcome = match &ticket.flight {
-        Some(flight) => flight
-            .get_or_init(|| encode_vector(state, key, tile, loaded))
+    let cached = match on_miss((Arc::as_ptr(&state.layers) as usize, key.clone())) {
+        Miss::Serve(found) => found,
+        Miss::Refresh(previous, flight) => {
+            let state = state.clone();
+            tokio::spawn(async move {
+                let _ = flight
+                    .outcome
+                    .get_or_init(|| encode_vector(&state, key, tile, loaded, &REFRESHERS))
+                    .await;
+            });
+            previous
+        }
+        Miss::Wait(flight) => flight
+            .outcome
+            .get_or_init(|| encode_vector(state, key, tile, loaded, &ENCODERS))
             .await
-            .clone(),
-        None => Err("the tile encoding was not registered".to_string()),
+            .clone()
+            .map_err(ApiError::Internal)?,
     };
-    drop(ticket);
-    let cached = outcome.map_err(ApiError::Internal)?;
     Ok(respond(state, &cached, MVT_TYPE, headers, 60))
 }
 
@@ -321,6 +408,7 @@ async fn encode_vector(
     key: TileKey,
     tile: TileCoord,
     loaded: Vec<(Arc<LoadedLayer>, u64)>,
+    slots: &Arc<Semaphore>,
 ) -> Result<CachedTile, String> {
     // A request that missed the cache just before the previous encoding finished.
     if let Some(cached) = state.layers.tiles.get(&key) {
@@ -330,10 +418,19 @@ async fn encode_vector(
         max_tile_bytes: state.config.max_tile_bytes,
         ..EncodeOptions::default()
     };
-    let permit = Arc::clone(&ENCODERS)
+    let permit = Arc::clone(slots)
         .acquire_owned()
         .await
         .map_err(|_| "the tile encoders are closed".to_string())?;
+    // Read the generations again: a patch while this waited for a slot is in the
+    // index now, and must not keep the result out of the cache.
+    let loaded: Vec<(Arc<LoadedLayer>, u64)> = loaded
+        .into_iter()
+        .map(|(l, _)| {
+            let g = l.generation();
+            (l, g)
+        })
+        .collect();
     let store = Arc::clone(&state.layers);
     let task = tokio::task::spawn_blocking(move || {
         let _permit = permit;
