@@ -2,8 +2,8 @@
 # The load test (`make load`): a release citygrid serving the sample city from its own
 # local PostGIS, loaded for DURATION seconds by benches/loadgen over CONNECTIONS
 # keep-alive connections on 127.0.0.1 with a city's mix — mostly map tiles (the
-# viewer's combined vector tile of every layer over z12-z16 of central Helsinki, and
-# orthophoto tiles), some spatial queries (/api/locate, /api/nearest, OGC items with
+# viewer's two vector sources over z12-z16 of central Helsinki: every static layer in
+# one tile, the live cases layer in another; and orthophoto tiles), some spatial queries (/api/locate, /api/nearest, OGC items with
 # bbox + CQL2 filter) and a few case intakes a second by signed-in inspectors. Prints
 # per kind the throughput, p50/p90/p99/max latency and errors, then checks that every
 # case the load generator saw acknowledged (201) is in the database, with its report

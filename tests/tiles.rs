@@ -360,6 +360,22 @@ async fn tile_protocol_cache_and_edits() {
     for id in ["pts", "polys", "lines"] {
         assert!(source_layers.contains(id), "{id} missing from the style");
     }
+    // The live cases layer has a source of its own, so the static layers' tiles stay
+    // cached while cases come in.
+    for l in style["layers"].as_array().unwrap() {
+        match l["source-layer"].as_str() {
+            Some("cases") => assert_eq!(l["source"], "citygrid-live", "{l}"),
+            Some(_) => assert_eq!(l["source"], "citygrid", "{l}"),
+            None => {}
+        }
+    }
+    let static_url = style["sources"]["citygrid"]["url"].as_str().unwrap();
+    assert!(
+        static_url.contains("pts") && !static_url.contains("cases"),
+        "{static_url}"
+    );
+    let live_url = style["sources"]["citygrid-live"]["url"].as_str().unwrap();
+    assert!(live_url.ends_with("/tiles/cases.json"), "{live_url}");
     assert_eq!(
         client
             .get(server.url("/styles/other.json"))

@@ -23,6 +23,9 @@ use crate::crs::Transformer;
 /// SRID of the stored geometry.
 pub const SRID: u32 = 4326;
 const EWKB_SRID_FLAG: u32 = 0x2000_0000;
+/// Deepest nesting of multi-geometries and collections read (deeper input would
+/// overflow the stack: found by the `wkb` fuzz target).
+const MAX_NESTING: usize = 32;
 
 /// The seven linear OGC geometry types.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -229,7 +232,17 @@ impl Writer<'_> {
 
 /// Parses one (sub)geometry; returns its type and whether it has any coordinate.
 /// Parts that cannot be stored are dropped (the caller sees `Ok(None)`).
-fn geometry(r: &mut Reader, w: &mut Writer, top: bool) -> Result<Option<(GeomType, bool)>, String> {
+fn geometry(
+    r: &mut Reader,
+    w: &mut Writer,
+    depth: usize,
+) -> Result<Option<(GeomType, bool)>, String> {
+    if depth > MAX_NESTING {
+        return Err(format!(
+            "geometry collections nested more than {MAX_NESTING} deep"
+        ));
+    }
+    let top = depth == 0;
     let le = match r.u8()? {
         0 => false,
         1 => true,
@@ -375,7 +388,7 @@ fn geometry(r: &mut Reader, w: &mut Writer, top: bool) -> Result<Option<(GeomTyp
             let mut kept = 0;
             let mut any = false;
             for _ in 0..n {
-                if let Some((part, has)) = geometry(r, w, false)? {
+                if let Some((part, has)) = geometry(r, w, depth + 1)? {
                     let allowed = match kind {
                         GeomType::MultiPoint => part == GeomType::Point,
                         GeomType::MultiLineString => part == GeomType::LineString,
@@ -418,7 +431,7 @@ pub fn normalise(
         scratch,
         fixed: false,
     };
-    let parsed = geometry(&mut r, &mut w, true);
+    let parsed = geometry(&mut r, &mut w, 0);
     let fixed = w.fixed;
     let (kind, has_coords) = match parsed {
         Ok(Some(v)) => v,
@@ -515,6 +528,39 @@ mod tests {
             u32::from_le_bytes([out[1], out[2], out[3], out[4]]),
             3 | EWKB_SRID_FLAG
         );
+    }
+
+    /// Found with the `wkb` fuzz target (fuzz/regressions/wkb/): 200 000 nested
+    /// GEOMETRYCOLLECTIONs (1.8 MB) overflowed the stack and killed the process.
+    #[test]
+    fn fuzz_regression_deep_nesting_is_invalid() {
+        let deep = |n: usize| -> Vec<u8> {
+            let mut v = Vec::new();
+            for _ in 0..n {
+                v.push(1u8);
+                v.extend_from_slice(&7u32.to_le_bytes());
+                v.extend_from_slice(&1u32.to_le_bytes());
+            }
+            v.push(1);
+            v.extend_from_slice(&1u32.to_le_bytes());
+            v.extend_from_slice(&1f64.to_le_bytes());
+            v.extend_from_slice(&2f64.to_le_bytes());
+            v
+        };
+        let mut out = Vec::new();
+        let mut s = Scratch::default();
+        assert!(matches!(
+            normalise(&deep(200_000), &mut identity(), &mut s, &mut out),
+            Outcome::Invalid(m) if m.contains("nested")
+        ));
+        assert!(out.is_empty());
+        assert!(matches!(
+            normalise(&deep(5), &mut identity(), &mut s, &mut out),
+            Outcome::Written {
+                kind: GeomType::GeometryCollection,
+                ..
+            }
+        ));
     }
 
     #[test]

@@ -118,21 +118,31 @@ impl Plan {
         let layers = catalog["layers"]
             .as_array()
             .context("/catalog has no layers")?;
-        // The viewer's vector source: every readable vector layer in one tile request.
+        // The viewer's vector sources: the static layers in one tile request and the
+        // live ones (cases) in another, as the default style asks for them.
         let style = get_json(&mut conn, &host, "/styles/default.json").await?;
-        let url = style["sources"]["citygrid"]["url"]
-            .as_str()
-            .context("the default style has no citygrid vector source")?;
-        let ids = url
-            .split("/tiles/")
-            .nth(1)
-            .and_then(|s| s.split(".json").next())
-            .context("unexpected vector source url")?;
-        let vector_layers: Vec<String> = ids.split(',').map(String::from).collect();
-        let vector_tiles = tiles_in(o.tile_bbox, o.zooms.0..=o.zooms.1)
-            .into_iter()
-            .map(|(z, x, y)| format!("/tiles/{ids}/{z}/{x}/{y}.mvt"))
-            .collect();
+        let mut vector_layers: Vec<String> = Vec::new();
+        let mut vector_tiles: Vec<String> = Vec::new();
+        let cells = tiles_in(o.tile_bbox, o.zooms.0..=o.zooms.1);
+        for source in ["citygrid", "citygrid-live"] {
+            let Some(url) = style["sources"][source]["url"].as_str() else {
+                continue;
+            };
+            let ids = url
+                .split("/tiles/")
+                .nth(1)
+                .and_then(|s| s.split(".json").next())
+                .context("unexpected vector source url")?;
+            vector_layers.extend(ids.split(',').map(String::from));
+            vector_tiles.extend(
+                cells
+                    .iter()
+                    .map(|(z, x, y)| format!("/tiles/{ids}/{z}/{x}/{y}.mvt")),
+            );
+        }
+        if vector_tiles.is_empty() {
+            bail!("the default style has no citygrid vector source");
+        }
         // A raster layer (the sample orthophoto): its own area, its top five zooms.
         let mut raster_layer = None;
         let mut raster_tiles = Vec::new();

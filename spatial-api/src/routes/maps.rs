@@ -165,13 +165,29 @@ fn colour_of(id: &str) -> String {
     format!("hsl({}, 55%, 45%)", h % 360)
 }
 
+/// Layers that change all day (every case report moves the `cases` layer): the
+/// default style gives them a tile source of their own, so the big tiles of the
+/// static layers stay cached while cases come in, and a case re-encodes only its
+/// small tile.
+pub const LIVE_LAYERS: [&str; 1] = ["cases"];
+
+/// The style source a vector layer is drawn from.
+fn source_of(id: &str) -> &'static str {
+    if LIVE_LAYERS.contains(&id) {
+        "citygrid-live"
+    } else {
+        "citygrid"
+    }
+}
+
 fn style_layers_for(meta: &LayerMeta) -> Vec<Value> {
     let colour = colour_of(&meta.id);
+    let source = source_of(&meta.id);
     let geometry = meta.geometry_type.as_deref().unwrap_or("Geometry");
     let minzoom = meta.min_zoom;
     let base = |id: String, kind: &str, filter: Value, paint: Value| {
         json!({
-            "id": id, "type": kind, "source": "citygrid", "source-layer": meta.id,
+            "id": id, "type": kind, "source": source, "source-layer": meta.id,
             "minzoom": minzoom, "filter": filter, "paint": paint,
         })
     };
@@ -251,14 +267,22 @@ pub async fn style(
     }
     let vectors: Vec<&LayerMeta> = readable.iter().filter(|m| m.kind == "vector").collect();
     if !vectors.is_empty() {
-        let ids: Vec<&str> = vectors.iter().map(|m| m.id.as_str()).collect();
-        sources.insert(
-            "citygrid".to_string(),
-            json!({
-                "type": "vector",
-                "url": format!("{base}/tiles/{}.json{suffix}", ids.join(",")),
-            }),
-        );
+        for name in ["citygrid", "citygrid-live"] {
+            let ids: Vec<&str> = vectors
+                .iter()
+                .map(|m| m.id.as_str())
+                .filter(|id| source_of(id) == name)
+                .collect();
+            if !ids.is_empty() {
+                sources.insert(
+                    name.to_string(),
+                    json!({
+                        "type": "vector",
+                        "url": format!("{base}/tiles/{}.json{suffix}", ids.join(",")),
+                    }),
+                );
+            }
+        }
         // Polygons first, then lines, then points, so nothing hides the small things.
         let rank = |m: &&LayerMeta| match m.geometry_type.as_deref().unwrap_or("") {
             g if g.contains("Polygon") => 0,
