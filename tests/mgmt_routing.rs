@@ -211,6 +211,29 @@ async fn routing_prefers_component_then_rule_then_street_default() {
     assert_eq!(loc["community"]["code"], "420102001001");
     assert_eq!(loc["street"]["code"], "420102001");
     assert_eq!(loc["admin_division"]["code"], "420102");
+    // The in-memory answer agrees with PostGIS at 60 points spread over the area
+    // (a fixed lattice, offset so that no point falls on a grid edge).
+    for i in 0..60 {
+        let lon = mgmt_common::AREA_W + 0.00004 + (i % 10) as f64 * 0.000297;
+        let lat = mgmt_common::AREA_S + 0.00003 + (i / 10) as f64 * 0.000331;
+        let loc = e
+            .get("admin", &format!("/api/locate?lon={lon}&lat={lat}"))
+            .await;
+        let expected: Option<String> = sqlx::query_scalar(
+            "SELECT code FROM layers.unit_grids \
+             WHERE ST_Intersects(geom, ST_SetSRID(ST_MakePoint($1, $2), 4326)) ORDER BY fid LIMIT 1",
+        )
+        .bind(lon)
+        .bind(lat)
+        .fetch_optional(&e.db.pool)
+        .await
+        .unwrap();
+        assert_eq!(
+            loc["grid"]["code"].as_str().map(str::to_owned),
+            expected,
+            "at {lon} {lat}"
+        );
+    }
     let (s, v) = e
         .call(None, Method::GET, "/api/locate?lon=114.31&lat=30.60", None)
         .await;

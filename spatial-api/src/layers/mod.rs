@@ -211,6 +211,27 @@ impl LayerStore {
             return Ok(0);
         };
         let fresh = load::load_features(pool, &layer.meta, fids).await?;
+        // Taking the index's write lock waits for tiles being drawn from it (up to a
+        // few hundred ms for a big tile): tell the runtime this worker blocks, so the
+        // other requests move to another thread meanwhile.
+        let patch = || self.apply_patch(id, &layer, fids, fresh);
+        if tokio::runtime::Handle::try_current()
+            .is_ok_and(|h| h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread)
+        {
+            Ok(tokio::task::block_in_place(patch))
+        } else {
+            Ok(patch())
+        }
+    }
+
+    /// Replaces `fids` of `layer` by `fresh` in its index and drops the touched tiles.
+    fn apply_patch(
+        &self,
+        id: &str,
+        layer: &LoadedLayer,
+        fids: &[i64],
+        fresh: Vec<citygrid_tiles::index::Feature>,
+    ) -> usize {
         let _guard = self.invalidation.lock();
         let mut touched: Vec<Bbox> = Vec::new();
         if let Ok(mut index) = layer.index.write() {
@@ -236,7 +257,7 @@ impl LayerStore {
         for bbox in &touched {
             removed += self.tiles.invalidate_bbox(id, bbox);
         }
-        Ok(removed)
+        removed
     }
 }
 

@@ -8,7 +8,7 @@ use citygrid_grid_mgmt::codes::{GridCode, Place};
 use citygrid_importers::chinacrs;
 use citygrid_tiles::schema::PropValue;
 use citygrid_tiles::tms::Bbox;
-use geo::{Contains, Intersects, Point};
+use geo::{Intersects, Point};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use sqlx::PgPool;
@@ -97,14 +97,16 @@ fn from_memory(
     let index = loaded.index.read().ok()?;
     let point = Point::new(lon, lat);
     let bbox = Bbox::new(lon, lat, lon, lat);
-    let mut hits: Vec<_> = index
+    // The lowest fid among the features that hold the point (boundary included:
+    // a point on a shared edge belongs to the first grid, as in PostGIS ST_Intersects
+    // ordered by fid).
+    let hit = index
         .query_bbox_lonlat(&bbox)
         .into_iter()
-        .filter(|f| f.geom_lonlat.contains(&point) || f.geom_lonlat.intersects(&point))
-        .collect();
-    hits.sort_by_key(|f| f.id);
+        .filter(|f| f.geom_lonlat.intersects(&point))
+        .min_by_key(|f| f.id);
     let schema = index.schema();
-    Some(hits.first().map(|f| {
+    Some(hit.map(|f| {
         schema
             .fields
             .iter()
