@@ -106,25 +106,7 @@ fn cli_on(url: &str, args: &[&str]) -> String {
 
 /// `citygrid user add` against `url`.
 fn add_user_on(url: &str, name: &str, role: &str) {
-    let mut child = citygrid_on(url)
-        .args(["user", "add", name, "--role", role])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn user add");
-    child
-        .stdin
-        .take()
-        .expect("stdin")
-        .write_all(format!("{PASSWORD}\n").as_bytes())
-        .expect("write password");
-    let out = child.wait_with_output().expect("user add");
-    assert!(
-        out.status.success(),
-        "user add {name}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    common::add_user_with(citygrid_on(url), name, role, None, PASSWORD);
 }
 
 /// A GeoJSON file of `n` points spread over the test area.

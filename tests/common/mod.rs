@@ -332,8 +332,18 @@ pub fn http() -> reqwest::Client {
 
 /// Creates a user directly in the database with the `citygrid user add` command.
 pub fn add_user(db: &TestDb, name: &str, role: &str, department: Option<&str>, password: &str) {
+    add_user_with(citygrid(db), name, role, department, password);
+}
+
+/// `citygrid user add` with `command` (a `citygrid` command pointed at a database).
+pub fn add_user_with(
+    mut command: Command,
+    name: &str,
+    role: &str,
+    department: Option<&str>,
+    password: &str,
+) {
     use std::io::Write;
-    let mut command = citygrid(db);
     command.args(["user", "add", name, "--role", role]);
     if let Some(d) = department {
         command.args(["--department", d]);
