@@ -40,6 +40,23 @@ async fn security_events_are_audited_and_append_only() {
         .await
         .unwrap();
     let token = ok["token"].as_str().expect("token").to_string();
+    // An administrator's write is recorded (without its body); a refused one is not.
+    let created = client
+        .post(server.url("/api/departments"))
+        .bearer_auth(&token)
+        .json(&json!({"code": "water", "name": "供水", "webhook_secret": "hush-hush-secret"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(created.status(), 201);
+    let refused = client
+        .post(server.url("/api/departments"))
+        .bearer_auth(&token)
+        .json(&json!({"code": "water", "name": "again"}))
+        .send()
+        .await
+        .unwrap();
+    assert!(refused.status().is_client_error(), "{}", refused.status());
     let out = client
         .post(server.url("/api/auth/logout"))
         .bearer_auth(&token)
@@ -93,6 +110,7 @@ async fn security_events_are_audited_and_append_only() {
             "key_create",
             "login_failed",
             "login",
+            "admin_write",
             "logout",
             "key_revoke",
             "user_revoke"
@@ -102,9 +120,17 @@ async fn security_events_are_audited_and_append_only() {
     assert_eq!(log[2].0, "auditor");
     assert_eq!(log[3].0, "auditor");
     assert_eq!(log[1].2["name"], "water dept");
+    assert_eq!(log[4].0, "auditor");
+    assert_eq!(log[4].2["route"], "/api/departments");
+    assert_eq!(log[4].2["method"], "POST");
     // Nothing secret in the trail.
     let text = format!("{log:?}");
-    assert!(!text.contains(&key) && !text.contains(&token) && !text.contains("secret-pass"));
+    assert!(
+        !text.contains(&key)
+            && !text.contains(&token)
+            && !text.contains("secret-pass")
+            && !text.contains("hush-hush")
+    );
 
     // Append-only.
     for sql in ["UPDATE audit_log SET actor = 'x'", "DELETE FROM audit_log"] {

@@ -91,6 +91,11 @@ impl RouteTable {
             .fallback(not_found)
             .method_not_allowed_fallback(method_not_allowed)
             .layer(middleware::from_fn_with_state(state.clone(), refuse_nul))
+            // Administrators' writes go to the audit trail (needs the principal).
+            .layer(middleware::from_fn_with_state(
+                state.clone(),
+                crate::audit::admin_writes,
+            ))
             // Per user and per API key: after the credentials are known.
             .layer(middleware::from_fn(move |req: Request, next: Next| {
                 ratelimit::by_principal(Arc::clone(&by_principal), req, next)
