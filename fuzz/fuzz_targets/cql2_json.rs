@@ -1,9 +1,10 @@
 //! CQL2-JSON parser (`spatial-api/src/query/cql2json.rs`): any input either parses
 //! or fails with an error naming a JSON pointer; a parsed filter holds only finite
 //! numbers and, when CQL2 text can express it, re-prints as CQL2 text that the
-//! text parser reads to the same expression (or refuses for one of the documented
-//! reasons the text grammar is stricter: nesting depth counted differently, a
-//! number compared with text, LIKE on a number).
+//! text parser reads to the same expression (or refuses for the one documented
+//! reason the text grammar is stricter: nesting depth counted differently). Types
+//! are checked alike: a number compared with text, or LIKE on a number, is refused
+//! by both parsers.
 #![no_main]
 
 use citygrid_fuzz::{cql2print, FuzzResolver};
@@ -25,9 +26,7 @@ fuzz_target!(|data: &[u8]| {
                 Err(err) => {
                     let m = &err.message;
                     assert!(
-                        m.contains("nested")
-                            || m.contains("cannot compare")
-                            || m.contains("LIKE needs a text property"),
+                        m.contains("nested"),
                         "{text:?} printed as {printed:?} is refused by the text parser: {err}"
                     );
                 }

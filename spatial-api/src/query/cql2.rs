@@ -567,7 +567,7 @@ impl Parser<'_> {
             let case_insensitive = self.is_kw("ILIKE");
             self.next();
             if matches!(value, Scalar::Prop(Property::Field { numeric: true, .. })) {
-                return err(start, "LIKE needs a text property, not a number");
+                return err(start, LIKE_NEEDS_TEXT);
             }
             let at = self.offset();
             return match self.next().tok {
@@ -945,19 +945,30 @@ fn spatial_op(name: &str) -> Option<SpatialOp> {
     })
 }
 
-/// A numeric property compared with text (or the reverse) is a type error.
-fn check_comparable(a: &Scalar, b: &Scalar, at: usize) -> Result<(), Cql2Error> {
+/// Whether `a` and `b` may be compared: a number (or numeric property) against text
+/// (or a text property) is a type error. Shared by CQL2 text and CQL2 JSON.
+pub(crate) fn comparable(a: &Scalar, b: &Scalar) -> bool {
     let numeric = |s: &Scalar| match s {
         Scalar::Number(_) | Scalar::Prop(Property::Id) => Some(true),
         Scalar::Prop(Property::Field { numeric, .. }) => Some(*numeric),
         Scalar::Text(_) => Some(false),
         _ => None,
     };
-    match (numeric(a), numeric(b)) {
-        (Some(x), Some(y)) if x != y => {
-            err(at, "cannot compare a number with text (check the quotes)")
-        }
-        _ => Ok(()),
+    !matches!((numeric(a), numeric(b)), (Some(x), Some(y)) if x != y)
+}
+
+/// The message for two scalars that are not [`comparable`].
+pub(crate) const NOT_COMPARABLE: &str = "cannot compare a number with text (check the quotes)";
+
+/// The message for LIKE on a numeric property.
+pub(crate) const LIKE_NEEDS_TEXT: &str = "LIKE needs a text property, not a number";
+
+/// A numeric property compared with text (or the reverse) is a type error.
+fn check_comparable(a: &Scalar, b: &Scalar, at: usize) -> Result<(), Cql2Error> {
+    if comparable(a, b) {
+        Ok(())
+    } else {
+        err(at, NOT_COMPARABLE)
     }
 }
 

@@ -21,8 +21,8 @@ use geo::{Geometry, LineString, Polygon};
 use serde_json::Value;
 
 use super::cql2::{
-    CmpOp, Expr, GeomOperand, Property, Resolver, Scalar, SpatialOp, MAX_DEPTH, MAX_FILTER_CHARS,
-    MAX_IN_ITEMS, MAX_VERTICES,
+    comparable, CmpOp, Expr, GeomOperand, Property, Resolver, Scalar, SpatialOp, LIKE_NEEDS_TEXT,
+    MAX_DEPTH, MAX_FILTER_CHARS, MAX_IN_ITEMS, MAX_VERTICES, NOT_COMPARABLE,
 };
 use super::geojson::read_geometry;
 
@@ -101,11 +101,11 @@ fn boolean(v: &Value, at: &str, depth: usize, r: &dyn Resolver) -> Result<Expr, 
     };
     if let Some(c) = cmp {
         count(2)?;
-        return Ok(Expr::Cmp(
-            c,
-            scalar(&a[0], &arg(0), r)?,
-            scalar(&a[1], &arg(1), r)?,
-        ));
+        let (left, right) = (scalar(&a[0], &arg(0), r)?, scalar(&a[1], &arg(1), r)?);
+        if !comparable(&left, &right) {
+            return err(at, NOT_COMPARABLE);
+        }
+        return Ok(Expr::Cmp(c, left, right));
     }
     Ok(match op.as_str() {
         "and" | "or" => {
@@ -133,8 +133,12 @@ fn boolean(v: &Value, at: &str, depth: usize, r: &dyn Resolver) -> Result<Expr, 
                 Value::String(s) => s.clone(),
                 _ => return err(&arg(1), "LIKE needs a text pattern"),
             };
+            let value = scalar(&a[0], &arg(0), r)?;
+            if matches!(value, Scalar::Prop(Property::Field { numeric: true, .. })) {
+                return err(&arg(0), LIKE_NEEDS_TEXT);
+            }
             Expr::Like {
-                value: scalar(&a[0], &arg(0), r)?,
+                value,
                 pattern,
                 negated: false,
                 case_insensitive: false,
@@ -142,10 +146,16 @@ fn boolean(v: &Value, at: &str, depth: usize, r: &dyn Resolver) -> Result<Expr, 
         }
         "between" => {
             count(3)?;
+            let value = scalar(&a[0], &arg(0), r)?;
+            let low = scalar(&a[1], &arg(1), r)?;
+            let high = scalar(&a[2], &arg(2), r)?;
+            if !comparable(&value, &low) || !comparable(&value, &high) {
+                return err(at, NOT_COMPARABLE);
+            }
             Expr::Between {
-                value: scalar(&a[0], &arg(0), r)?,
-                low: scalar(&a[1], &arg(1), r)?,
-                high: scalar(&a[2], &arg(2), r)?,
+                value,
+                low,
+                high,
                 negated: false,
             }
         }
@@ -164,8 +174,12 @@ fn boolean(v: &Value, at: &str, depth: usize, r: &dyn Resolver) -> Result<Expr, 
                     )
                 }
             };
+            let value = scalar(&a[0], &arg(0), r)?;
+            if list.iter().any(|item| !comparable(&value, item)) {
+                return err(at, NOT_COMPARABLE);
+            }
             Expr::In {
-                value: scalar(&a[0], &arg(0), r)?,
+                value,
                 list,
                 negated: false,
             }
@@ -301,10 +315,42 @@ mod tests {
     struct R;
     impl Resolver for R {
         fn resolve(&self, name: &str) -> Option<Property> {
-            (name == "name").then_some(Property::Field {
-                index: 0,
-                numeric: false,
-            })
+            match name {
+                "name" => Some(Property::Field {
+                    index: 0,
+                    numeric: false,
+                }),
+                "rank" => Some(Property::Field {
+                    index: 1,
+                    numeric: true,
+                }),
+                _ => None,
+            }
+        }
+    }
+
+    /// CQL2 JSON refuses what CQL2 text refuses: a number compared with text (in
+    /// =, BETWEEN and IN) and LIKE on a number.
+    #[test]
+    fn types_are_checked_as_in_cql2_text() {
+        let refused = [
+            r#"{"op":"=","args":[{"property":"rank"},"x"]}"#,
+            r#"{"op":"<","args":[{"property":"name"},3]}"#,
+            r#"{"op":"between","args":[{"property":"rank"},1,"9"]}"#,
+            r#"{"op":"in","args":[{"property":"rank"},[1,"two"]]}"#,
+            r#"{"op":"like","args":[{"property":"rank"},"1%"]}"#,
+        ];
+        for f in refused {
+            let e = parse(f, &R).unwrap_err();
+            assert!(e.message.contains("number"), "{f}: {}", e.message);
+        }
+        for f in [
+            r#"{"op":"=","args":[{"property":"rank"},3]}"#,
+            r#"{"op":"between","args":[{"property":"rank"},1,9]}"#,
+            r#"{"op":"in","args":[{"property":"name"},["a","b"]]}"#,
+            r#"{"op":"like","args":[{"property":"name"},"a%"]}"#,
+        ] {
+            assert!(parse(f, &R).is_ok(), "{f}");
         }
     }
 
