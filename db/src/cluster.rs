@@ -401,11 +401,7 @@ pub async fn ensure_database(server_url: &str, name: &str) -> Result<bool, sqlx:
 }
 
 fn check_name(name: &str) -> Result<(), ClusterError> {
-    let ok = !name.is_empty()
-        && name.len() <= 63
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
+    let ok = crate::is_identifier(name, 63);
     if ok {
         Ok(())
     } else {

@@ -28,6 +28,24 @@ pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../migrations");
 /// The channel on which a change of a layer is announced (payload: the layer id).
 pub const LAYER_CHANNEL: &str = "citygrid_layers";
 
+/// Whether `s` is a safe SQL identifier of citygrid's own form — `[a-z0-9_]+`, at most
+/// `max_len` bytes — so it may be quoted into SQL (layer, column, database names).
+/// The one place this rule is written; callers pass their own length limit.
+///
+/// ```
+/// assert!(citygrid_db::is_identifier("osm_roads", 48));
+/// assert!(!citygrid_db::is_identifier("Roads", 48));
+/// assert!(!citygrid_db::is_identifier("a\"; drop", 48));
+/// assert!(!citygrid_db::is_identifier("", 48));
+/// assert!(!citygrid_db::is_identifier("abc", 2));
+/// ```
+pub fn is_identifier(s: &str, max_len: usize) -> bool {
+    !s.is_empty()
+        && s.len() <= max_len
+        && s.bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+}
+
 /// Errors at the database edge.
 #[derive(Debug, thiserror::Error)]
 pub enum DbError {

@@ -108,11 +108,7 @@ pub fn sanitise(text: &str) -> String {
 
 /// Whether `id` is a valid layer id.
 pub fn is_valid_layer_id(id: &str) -> bool {
-    !id.is_empty()
-        && id.len() <= MAX_LAYER_ID
-        && id
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+    citygrid_db::is_identifier(id, MAX_LAYER_ID)
 }
 
 /// A layer id from a file stem or layer name: sanitised, never empty, at most 48

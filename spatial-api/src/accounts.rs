@@ -120,10 +120,7 @@ pub async fn create_key(
     }
     if let Some(layers) = &layers {
         for layer in layers {
-            let ok = !layer.is_empty()
-                && layer
-                    .bytes()
-                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
+            let ok = citygrid_db::is_identifier(layer, usize::MAX);
             if !ok {
                 return Err(AccountError::Invalid(format!(
                     "invalid layer id {layer:?}: layer ids are [a-z0-9_]+"

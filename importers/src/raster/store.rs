@@ -20,11 +20,7 @@ use super::pyramid::Tile;
 /// assert!(check_layer_id("Ortho;drop").is_err());
 /// ```
 pub fn check_layer_id(id: &str) -> Result<()> {
-    let ok = !id.is_empty()
-        && id.len() <= 48
-        && id
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
+    let ok = citygrid_db::is_identifier(id, 48);
     if ok {
         Ok(())
     } else {

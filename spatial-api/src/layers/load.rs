@@ -82,10 +82,7 @@ type Row = (i64, Vec<u8>, Value);
 /// The SQL that reads a layer (the id is checked against `[a-z0-9_]+` by the
 /// catalogue constraint and again here, so quoting it is safe).
 fn select_sql(id: &str, filter: &str) -> Option<String> {
-    let ok = !id.is_empty()
-        && id
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
+    let ok = citygrid_db::is_identifier(id, usize::MAX);
     ok.then(|| {
         format!(
             "SELECT fid::bigint, ST_AsBinary(geom), to_jsonb(t) - 'geom' - 'fid' FROM layers.\"{id}\" t {filter}"

@@ -16,7 +16,7 @@ use serde::Deserialize;
 use serde_json::{json, Map, Value};
 use sqlx::{Postgres, QueryBuilder};
 
-use super::common::{bad, constraint_error, is_ident, parse_time, Page};
+use super::common::{bad, constraint_error, fetch_json, fetch_page, is_ident, parse_time, Page};
 use super::reference::{parse_stage, parse_unit, scope_rank};
 use crate::auth::{Access, Role};
 use crate::error::{ApiError, ApiResult};
@@ -264,25 +264,13 @@ async fn list_departments(
             .push_bind(t)
             .push(" || '%')");
     }
-    qb.push(" ORDER BY code LIMIT ")
-        .push_bind(limit)
-        .push(" OFFSET ")
-        .push_bind(offset);
-    let rows: Vec<(Value,)> = qb.build_query_as().fetch_all(&state.pool).await?;
-    Ok(Json(
-        json!({"departments": rows.into_iter().map(|(v,)| v).collect::<Vec<_>>()}),
-    ))
+    let rows = fetch_page(&state.pool, qb, "code", limit, offset).await?;
+    Ok(Json(json!({"departments": rows})))
 }
 
 async fn department_json(state: &AppState, code: &str) -> Result<Value, ApiError> {
-    let row: Option<(Value,)> = sqlx::query_as(&format!(
-        "SELECT {DEPARTMENT_JSON} FROM departments WHERE code = $1"
-    ))
-    .bind(code)
-    .fetch_optional(&state.pool)
-    .await?;
-    row.map(|(v,)| v)
-        .ok_or_else(|| ApiError::NotFound(format!("no department {code}")))
+    let sql = format!("SELECT {DEPARTMENT_JSON} FROM departments WHERE code = $1");
+    fetch_json(&state.pool, &sql, code, || format!("no department {code}")).await
 }
 
 async fn one_department(
@@ -418,31 +406,26 @@ async fn list_categories(
     if let Some(d) = q.department.filter(|s| !s.is_empty()) {
         qb.push(" AND c.default_department = ").push_bind(d);
     }
-    qb.push(" ORDER BY c.code LIMIT ")
-        .push_bind(limit)
-        .push(" OFFSET ")
-        .push_bind(offset);
-    let rows: Vec<(Value,)> = qb.build_query_as().fetch_all(&state.pool).await?;
+    let rows = fetch_page(&state.pool, qb, "c.code", limit, offset).await?;
     let majors: Vec<(Value,)> =
         sqlx::query_as("SELECT to_jsonb(m) FROM major_classes m ORDER BY code")
             .fetch_all(&state.pool)
             .await?;
     Ok(Json(json!({
-        "categories": rows.into_iter().map(|(v,)| v).collect::<Vec<_>>(),
+        "categories": rows,
         "major_classes": majors.into_iter().map(|(v,)| v).collect::<Vec<_>>(),
     })))
 }
 
 async fn category_json(state: &AppState, code: &str) -> Result<Value, ApiError> {
     let code: CategoryCode = code.parse().map_err(bad)?;
-    let row: Option<(Value,)> = sqlx::query_as(&format!(
+    let sql = format!(
         "SELECT {CATEGORY_JSON} FROM categories c LEFT JOIN major_classes m ON m.code = left(c.code, 3) WHERE c.code = $1"
-    ))
-    .bind(code.to_string())
-    .fetch_optional(&state.pool)
-    .await?;
-    row.map(|(v,)| v)
-        .ok_or_else(|| ApiError::NotFound(format!("no category {code}")))
+    );
+    fetch_json(&state.pool, &sql, code.to_string(), || {
+        format!("no category {code}")
+    })
+    .await
 }
 
 async fn one_category(
@@ -601,25 +584,13 @@ async fn list_rules(
     if let Some(d) = q.department.filter(|s| !s.is_empty()) {
         qb.push(" AND department = ").push_bind(d);
     }
-    qb.push(" ORDER BY id LIMIT ")
-        .push_bind(limit)
-        .push(" OFFSET ")
-        .push_bind(offset);
-    let rows: Vec<(Value,)> = qb.build_query_as().fetch_all(&state.pool).await?;
-    Ok(Json(
-        json!({"routing_rules": rows.into_iter().map(|(v,)| v).collect::<Vec<_>>()}),
-    ))
+    let rows = fetch_page(&state.pool, qb, "id", limit, offset).await?;
+    Ok(Json(json!({"routing_rules": rows})))
 }
 
 async fn rule_json(state: &AppState, id: &str) -> Result<Value, ApiError> {
-    let row: Option<(Value,)> = sqlx::query_as(&format!(
-        "SELECT {RULE_JSON} FROM routing_rules WHERE id = $1"
-    ))
-    .bind(id)
-    .fetch_optional(&state.pool)
-    .await?;
-    row.map(|(v,)| v)
-        .ok_or_else(|| ApiError::NotFound(format!("no routing rule {id}")))
+    let sql = format!("SELECT {RULE_JSON} FROM routing_rules WHERE id = $1");
+    fetch_json(&state.pool, &sql, id, || format!("no routing rule {id}")).await
 }
 
 async fn one_rule(State(state): State<AppState>, Path(id): Path<String>) -> ApiResult<Json<Value>> {
@@ -770,25 +741,13 @@ async fn list_sla(
     if let Some(s) = q.stage.filter(|s| !s.is_empty()) {
         qb.push(" AND stage = ").push_bind(s);
     }
-    qb.push(" ORDER BY scope, stage LIMIT ")
-        .push_bind(limit)
-        .push(" OFFSET ")
-        .push_bind(offset);
-    let rows: Vec<(Value,)> = qb.build_query_as().fetch_all(&state.pool).await?;
-    Ok(Json(
-        json!({"sla_rules": rows.into_iter().map(|(v,)| v).collect::<Vec<_>>()}),
-    ))
+    let rows = fetch_page(&state.pool, qb, "scope, stage", limit, offset).await?;
+    Ok(Json(json!({"sla_rules": rows})))
 }
 
 async fn sla_json(state: &AppState, id: i64) -> Result<Value, ApiError> {
-    let row: Option<(Value,)> = sqlx::query_as(&format!(
-        "SELECT {SLA_JSON} FROM time_limit_rules WHERE id = $1"
-    ))
-    .bind(id)
-    .fetch_optional(&state.pool)
-    .await?;
-    row.map(|(v,)| v)
-        .ok_or_else(|| ApiError::NotFound(format!("no SLA rule {id}")))
+    let sql = format!("SELECT {SLA_JSON} FROM time_limit_rules WHERE id = $1");
+    fetch_json(&state.pool, &sql, id, || format!("no SLA rule {id}")).await
 }
 
 async fn one_sla(State(state): State<AppState>, Path(id): Path<i64>) -> ApiResult<Json<Value>> {

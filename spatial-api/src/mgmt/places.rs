@@ -11,7 +11,7 @@ use serde::Deserialize;
 use serde_json::{json, Map, Value};
 use sqlx::{Postgres, QueryBuilder};
 
-use super::common::{bad, constraint_error, Page};
+use super::common::{bad, constraint_error, fetch_json, fetch_page, Page};
 use crate::auth::{Access, Role};
 use crate::error::{ApiError, ApiResult};
 use crate::router::RouteTable;
@@ -201,28 +201,23 @@ async fn list_grids(
             .push_bind(digits("admin", a, 6)?);
     }
     push_bbox(&mut qb, q.bbox.as_deref())?;
-    qb.push(" ORDER BY t.code LIMIT ")
-        .push_bind(limit)
-        .push(" OFFSET ")
-        .push_bind(offset);
-    let rows: Vec<(Value,)> = qb.build_query_as().fetch_all(&state.pool).await?;
+    let rows = fetch_page(&state.pool, qb, "t.code", limit, offset).await?;
     Ok(Json(
-        json!({"grids": rows.into_iter().map(|(v,)| v).collect::<Vec<_>>(), "limit": limit, "offset": offset}),
+        json!({"grids": rows, "limit": limit, "offset": offset}),
     ))
 }
 
 async fn grid_json(state: &AppState, code: &str) -> Result<Value, ApiError> {
     let code: GridCode = code.parse().map_err(bad)?;
-    let row: Option<(Value,)> = sqlx::query_as(&format!(
+    let sql = format!(
         "SELECT {} || jsonb_build_object('components', (SELECT count(*) FROM layers.components c WHERE c.grid_code = t.code)) \
          FROM layers.unit_grids t WHERE code = $1",
         row_json(true)
-    ))
-    .bind(code.as_str())
-    .fetch_optional(&state.pool)
-    .await?;
-    row.map(|(v,)| v)
-        .ok_or_else(|| ApiError::NotFound(format!("no unit grid {code}")))
+    );
+    fetch_json(&state.pool, &sql, code.as_str(), || {
+        format!("no unit grid {code}")
+    })
+    .await
 }
 
 async fn one_grid(
@@ -397,27 +392,22 @@ async fn list_components(
             .push_bind(d.to_string());
     }
     push_bbox(&mut qb, q.bbox.as_deref())?;
-    qb.push(" ORDER BY t.component_id LIMIT ")
-        .push_bind(limit)
-        .push(" OFFSET ")
-        .push_bind(offset);
-    let rows: Vec<(Value,)> = qb.build_query_as().fetch_all(&state.pool).await?;
+    let rows = fetch_page(&state.pool, qb, "t.component_id", limit, offset).await?;
     Ok(Json(
-        json!({"components": rows.into_iter().map(|(v,)| v).collect::<Vec<_>>(), "limit": limit, "offset": offset}),
+        json!({"components": rows, "limit": limit, "offset": offset}),
     ))
 }
 
 async fn component_json(state: &AppState, id: &str) -> Result<Value, ApiError> {
     let id: ComponentId = id.parse().map_err(bad)?;
-    let row: Option<(Value,)> = sqlx::query_as(&format!(
+    let sql = format!(
         "SELECT {} || jsonb_build_object('lon', ST_X(t.geom), 'lat', ST_Y(t.geom)) FROM layers.components t WHERE component_id = $1",
         row_json(false)
-    ))
-    .bind(id.as_str())
-    .fetch_optional(&state.pool)
-    .await?;
-    row.map(|(v,)| v)
-        .ok_or_else(|| ApiError::NotFound(format!("no component {id}")))
+    );
+    fetch_json(&state.pool, &sql, id.as_str(), || {
+        format!("no component {id}")
+    })
+    .await
 }
 
 async fn one_component(

@@ -122,11 +122,7 @@ pub fn json_response(value: &Value, content_type: &'static str) -> Response {
 
 /// Checks a collection id's form (`[a-z0-9_]+`) before any lookup.
 pub fn check_id(id: &str) -> ApiResult<()> {
-    let ok = !id.is_empty()
-        && id.len() <= 64
-        && id
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
+    let ok = citygrid_db::is_identifier(id, 64);
     if ok {
         Ok(())
     } else {

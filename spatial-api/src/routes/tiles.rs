@@ -33,11 +33,7 @@ pub const MVT_TYPE: &str = "application/vnd.mapbox-vector-tile";
 pub fn parse_ids(ids: &str) -> ApiResult<Vec<String>> {
     let mut out: Vec<String> = Vec::new();
     for id in ids.split(',') {
-        let ok = !id.is_empty()
-            && id.len() <= 48
-            && id
-                .bytes()
-                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
+        let ok = citygrid_db::is_identifier(id, 48);
         if !ok {
             return Err(ApiError::BadRequest(format!(
                 "invalid layer id {id:?}: layer ids are [a-z0-9_]+, comma-separated"
