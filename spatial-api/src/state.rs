@@ -27,6 +27,8 @@ pub struct AppState {
     pub layers: Arc<LayerStore>,
     /// Grid management: cached reference data and the outbox wake-up.
     pub mgmt: Arc<crate::mgmt::MgmtState>,
+    /// Vector tiles being encoded or recently encoded (shared encodes, stale-while-revalidate).
+    pub tile_flights: Arc<crate::routes::tiles::TileFlights>,
 }
 
 impl AppState {
@@ -39,6 +41,7 @@ impl AppState {
             catalog: Arc::new(Registry::default()),
             layers: Arc::new(LayerStore::new(config.tile_cache_bytes)),
             mgmt: Arc::new(crate::mgmt::MgmtState::default()),
+            tile_flights: Arc::default(),
             config: Arc::new(config),
         }
     }

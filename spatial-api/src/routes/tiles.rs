@@ -224,7 +224,7 @@ static REFRESHERS: LazyLock<Arc<Semaphore>> = LazyLock::new(|| Arc::new(Semaphor
 /// this far when re-encodings queue up on a saturated machine.
 pub const STALE_AT_MOST: Duration = Duration::from_secs(30);
 
-/// Tiles tracked in [`RECENT`] before finished entries are pruned.
+/// Tiles tracked in [`TileFlights`] before finished entries are pruned.
 const RECENT_PRUNE_AT: usize = 256;
 
 /// One encoding of a tile, shared by every request that waits for it.
@@ -260,11 +260,15 @@ struct Recent {
 /// tile is re-encoded (in the background, one at a time) requests get its previous
 /// encoding, at most [`STALE_AT_MOST`] old — an edit shows as soon as the fresh
 /// encoding is done, typically within milliseconds of the change on an idle server.
-static RECENT: LazyLock<Mutex<HashMap<(usize, TileKey), Recent>>> =
-    LazyLock::new(|| Mutex::new(HashMap::new()));
+#[derive(Default)]
+pub struct TileFlights {
+    recent: Mutex<HashMap<TileKey, Recent>>,
+}
 
-fn recent() -> std::sync::MutexGuard<'static, HashMap<(usize, TileKey), Recent>> {
-    RECENT.lock().unwrap_or_else(PoisonError::into_inner)
+impl TileFlights {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<TileKey, Recent>> {
+        self.recent.lock().unwrap_or_else(PoisonError::into_inner)
+    }
 }
 
 /// What a cache miss does.
@@ -277,7 +281,7 @@ enum Miss {
     Refresh(CachedTile, Arc<Flight>),
 }
 
-fn prune(map: &mut HashMap<(usize, TileKey), Recent>) {
+fn prune(map: &mut HashMap<TileKey, Recent>) {
     let now = Instant::now();
     map.retain(|_, r| match r.current.outcome.get() {
         // running, or left by cancelled requests and free to be taken over
@@ -286,8 +290,8 @@ fn prune(map: &mut HashMap<(usize, TileKey), Recent>) {
     });
 }
 
-fn on_miss(key: (usize, TileKey)) -> Miss {
-    let mut map = recent();
+fn on_miss(flights: &TileFlights, key: TileKey) -> Miss {
+    let mut map = flights.lock();
     let now = Instant::now();
     let usable = |at: Instant, tile: &CachedTile| {
         (now.duration_since(at) < STALE_AT_MOST).then(|| tile.clone())
@@ -368,7 +372,7 @@ async fn vector_tile(
     if let Some(cached) = state.layers.tiles.get(&key) {
         return Ok(respond(state, &cached, MVT_TYPE, headers, 60));
     }
-    let cached = match on_miss((Arc::as_ptr(&state.layers) as usize, key.clone())) {
+    let cached = match on_miss(&state.tile_flights, key.clone()) {
         Miss::Serve(found) => found,
         Miss::Refresh(previous, flight) => {
             let state = state.clone();
