@@ -28,8 +28,11 @@ else
 fi
 
 if ! cargo fuzz --version >/dev/null 2>&1; then
-    echo "cargo-fuzz is missing: cargo install cargo-fuzz --locked" >&2
-    exit 2
+    echo "==> cargo-fuzz is missing: installing it (cargo install cargo-fuzz --locked)" >&2
+    if ! cargo install cargo-fuzz --locked; then
+        echo "fuzz.sh: could not install cargo-fuzz; install it by hand: cargo install cargo-fuzz --locked" >&2
+        exit 2
+    fi
 fi
 
 # The fuzz crate has its own workspace and target directory.
