@@ -208,6 +208,115 @@ async fn bad_inputs_fail_cleanly_and_keep_the_previous_version() {
     // Invalid layer id.
     let r = import(&db, &good, &["--layer", "Bad-Id"]);
     assert_clean_failure(&r, "invalid layer id", "bad id");
+
+    // A truncated .osm.pbf, and a file that only has the name (both read natively).
+    let pbf = std::fs::read(common::data_file("helsinki.osm.pbf")).expect("read");
+    let cut = dir.join("cut.osm.pbf");
+    std::fs::write(&cut, &pbf[..pbf.len() * 2 / 3]).expect("write");
+    let r = import(&db, &cut, &["--layer", "victim", "--replace"]);
+    assert_clean_failure(&r, "truncated", "truncated .osm.pbf");
+    assert_intact(&db, &before, "truncated .osm.pbf").await;
+    let fake = dir.join("fake.osm.pbf");
+    std::fs::write(&fake, &text).expect("write");
+    let r = import(&db, &fake, &["--layer", "victim", "--replace"]);
+    assert_clean_failure(&r, "not an OSM PBF", "GeoJSON named .osm.pbf");
+    assert_intact(&db, &before, "GeoJSON named .osm.pbf").await;
+}
+
+/// The layers of one file are written by several connections at once; when one
+/// layer fails after another has been staged and swapped in on its own connection,
+/// nothing is committed: every layer keeps its previous version.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_failing_layer_rolls_back_the_other_layers_of_the_file() {
+    let db = common::TestDb::new().await;
+    let dir = common::temp_dir("import-multi");
+    let points = |name: &str, coords: &[(f64, f64)]| {
+        let features: Vec<String> = coords
+            .iter()
+            .enumerate()
+            .map(|(i, (x, y))| {
+                format!(
+                    r#"{{"type":"Feature","properties":{{"n":{i}}},"geometry":{{"type":"Point","coordinates":[{x},{y}]}}}}"#
+                )
+            })
+            .collect();
+        let path = dir.join(format!("{name}.geojson"));
+        std::fs::write(
+            &path,
+            format!(
+                r#"{{"type":"FeatureCollection","features":[{}]}}"#,
+                features.join(",")
+            ),
+        )
+        .expect("write");
+        path
+    };
+    // Layer a: two points, staged and swapped in at once by the first writer.
+    // Layer b: 250,000 points read after a; in the bad file they are in metres where
+    // degrees are declared, so b fails only once all of it has been read, long after
+    // a is ready on its own connection.
+    let gpkg = |name: &str, origin: (f64, f64), step: f64| {
+        let out = dir.join(format!("{name}.gpkg"));
+        let a = points(&format!("{name}_a"), &[(114.3, 30.59), (114.31, 30.6)]);
+        let many: Vec<(f64, f64)> = (0..250_000)
+            .map(|i| {
+                (
+                    origin.0 + (i % 500) as f64 * step,
+                    origin.1 + (i / 500) as f64 * step,
+                )
+            })
+            .collect();
+        let b = points(&format!("{name}_b"), &many);
+        let out_s = out.to_str().expect("utf-8");
+        ogr2ogr(&["-f", "GPKG", out_s, a.to_str().expect("utf-8"), "-nln", "a"]);
+        ogr2ogr(&["-update", out_s, b.to_str().expect("utf-8"), "-nln", "b"]);
+        out
+    };
+    let good = gpkg("good", (114.2, 30.5), 1e-4);
+    let r = import(&db, &good, &["--layer", "multi"]);
+    assert!(r.0, "{}", r.2);
+    let state = |db: &common::TestDb| {
+        let pool = db.pool.clone();
+        async move {
+            sqlx::query_as::<_, (String, i64, i64)>(
+                "SELECT id, version, feature_count FROM layer_catalog WHERE id LIKE 'multi%' ORDER BY id",
+            )
+            .fetch_all(&pool)
+            .await
+            .expect("catalogue")
+        }
+    };
+    let before = state(&db).await;
+    assert_eq!(
+        before,
+        vec![
+            ("multi_a".to_string(), 1, 2),
+            ("multi_b".to_string(), 1, 250_000)
+        ]
+    );
+    let bad = gpkg("bad", (528773.19, 3385557.62), 10.0);
+    let r = import(&db, &bad, &["--layer", "multi", "--replace"]);
+    assert_clean_failure(&r, "source CRS", "one bad layer");
+    assert_eq!(
+        state(&db).await,
+        before,
+        "a layer of the failed import was committed"
+    );
+    let rows: i64 = sqlx::query_scalar("SELECT count(*) FROM layers.multi_b")
+        .fetch_one(&db.pool)
+        .await
+        .expect("rows");
+    assert_eq!(rows, 250_000);
+    assert_eq!(stage_tables(&db).await, 0, "a staging table remains");
+    // And the good file replaces both together.
+    let r = import(&db, &good, &["--layer", "multi", "--replace"]);
+    assert!(r.0, "{}", r.2);
+    let after = state(&db).await;
+    assert_eq!(
+        after.iter().map(|(_, v, _)| *v).collect::<Vec<_>>(),
+        vec![2, 2],
+        "{after:?}"
+    );
 }
 
 /// A CSV of `n` points, big enough that importing it takes a few seconds.

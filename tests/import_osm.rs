@@ -267,3 +267,84 @@ async fn vector_import_of_the_extract_matches_the_osm_driver_layer_by_layer() {
         "a staging table remains"
     );
 }
+
+/// The native `.osm.pbf` reader of `import vector` against GDAL's OSM driver
+/// (`CITYGRID_OSM_READER=gdal`), both through the real command into one database:
+/// the same layers with the same columns, and feature by feature (joined on the
+/// OSM ids) the same attributes and the same geometry, within 1e-9 degrees.
+#[tokio::test(flavor = "multi_thread")]
+async fn native_pbf_reader_gives_the_same_tables_as_gdal() {
+    let db = common::TestDb::new().await;
+    for (id, reader) in [("nat", "native"), ("gd", "gdal")] {
+        let mut cmd = common::citygrid(&db);
+        cmd.env("CITYGRID_OSM_READER", reader)
+            .args(["import", "vector", "--layer", id])
+            .arg(common::data_file("helsinki.osm.pbf"));
+        let (ok, stdout, stderr) = common::run(&mut cmd);
+        assert!(ok, "{reader} import failed:\n{stdout}\n{stderr}");
+    }
+    // What identifies a feature in each layer of GDAL's OSM driver.
+    let layers = [
+        ("points", "osm_id"),
+        ("lines", "osm_id"),
+        ("multilinestrings", "osm_id"),
+        ("multipolygons", "coalesce(osm_id, 'w' || osm_way_id)"),
+        ("other_relations", "osm_id"),
+    ];
+    let mut summary = Vec::new();
+    for (layer, key) in layers {
+        let (nat, gd) = (format!("nat_{layer}"), format!("gd_{layer}"));
+        let columns = |t: String| {
+            let pool = db.pool.clone();
+            async move {
+                sqlx::query_as::<_, (String, String)>(
+                    "SELECT column_name::text, data_type::text FROM information_schema.columns
+                      WHERE table_schema = 'layers' AND table_name = $1 ORDER BY ordinal_position",
+                )
+                .bind(t)
+                .fetch_all(&pool)
+                .await
+                .expect("columns")
+            }
+        };
+        let nat_cols = columns(nat.clone()).await;
+        assert!(!nat_cols.is_empty(), "{nat} missing");
+        assert_eq!(
+            nat_cols,
+            columns(gd.clone()).await,
+            "{layer}: columns differ"
+        );
+        let n_nat = count(&db, &format!("SELECT count(*) FROM layers.\"{nat}\"")).await;
+        let n_gd = count(&db, &format!("SELECT count(*) FROM layers.\"{gd}\"")).await;
+        assert!(n_gd > 0, "{layer}: GDAL gave no rows");
+        assert_eq!(n_nat, n_gd, "{layer}: row counts differ");
+        // Keys are unique, so a full join pairs every feature or shows it missing.
+        let attrs: Vec<String> = nat_cols
+            .iter()
+            .map(|(c, _)| c.clone())
+            .filter(|c| c != "fid" && c != "geom")
+            .map(|c| format!("a.\"{c}\" IS NOT DISTINCT FROM b.\"{c}\""))
+            .collect();
+        let sql = format!(
+            "SELECT count(*) FILTER (WHERE a.k IS NULL OR b.k IS NULL),
+                    count(*) FILTER (WHERE a.k IS NOT NULL AND b.k IS NOT NULL AND NOT ({attrs})),
+                    count(*) FILTER (WHERE a.k IS NOT NULL AND b.k IS NOT NULL
+                                     AND (GeometryType(a.g) <> GeometryType(b.g)
+                                          OR ST_HausdorffDistance(a.g, b.g) > 1e-9))
+               FROM (SELECT {key} AS k, geom AS g, * FROM layers.\"{nat}\") a
+               FULL JOIN (SELECT {key} AS k, geom AS g, * FROM layers.\"{gd}\") b ON a.k = b.k",
+            attrs = attrs.join(" AND "),
+        );
+        let (unpaired, attr_diff, geom_diff): (i64, i64, i64) = sqlx::query_as(&sql)
+            .fetch_one(&db.pool)
+            .await
+            .unwrap_or_else(|e| panic!("{sql}: {e}"));
+        assert_eq!(
+            (unpaired, attr_diff, geom_diff),
+            (0, 0, 0),
+            "{layer}: features only in one table, with other attributes, with other geometry"
+        );
+        summary.push(format!("{layer} {n_nat}"));
+    }
+    println!("identical layers: {}", summary.join(", "));
+}

@@ -72,6 +72,30 @@ impl FieldPlan {
     }
 }
 
+impl FieldPlan {
+    /// A column filled by a native reader (not read from GDAL): a text or integer
+    /// field named `source_name` in the source, at position `index`.
+    pub fn native(
+        index: usize,
+        source_name: &str,
+        integer: bool,
+        namer: &mut ColumnNamer,
+    ) -> FieldPlan {
+        let (column_type, read) = if integer {
+            (ColumnType::BigInt, Read::Integer)
+        } else {
+            (ColumnType::Text, Read::Text)
+        };
+        FieldPlan {
+            index: index as i32,
+            name: namer.name(source_name, index),
+            source_name: source_name.to_string(),
+            column_type,
+            read,
+        }
+    }
+}
+
 /// Plans the columns of a layer from its GDAL field definitions
 /// (`OGRFeatureDefnH`), naming them with `namer`.
 ///

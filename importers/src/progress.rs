@@ -5,7 +5,7 @@ use std::io::IsTerminal;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use indicatif::{ProgressBar, ProgressStyle};
+use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
 
 use crate::pipeline::Counters;
 
@@ -56,6 +56,9 @@ impl Progress {
                     Some(n) => ProgressBar::new(n),
                     None => ProgressBar::new_spinner(),
                 };
+                // Layers written at the same time get a line each.
+                static BARS: std::sync::OnceLock<MultiProgress> = std::sync::OnceLock::new();
+                let bar = BARS.get_or_init(MultiProgress::new).add(bar);
                 let template = if total.is_some() {
                     "{spinner} {msg} [{bar:30}] {pos}/{len} features ({elapsed}, eta {eta})"
                 } else {

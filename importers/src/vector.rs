@@ -4,19 +4,28 @@
 //!    and CRS are checked before the database is touched (missing CRS, unknown EPSG
 //!    code, no features: all fail here), and every selected layer is queued for
 //!    reading at once. The command line runs this while it connects to the database.
-//! 2. [`import_opened`]: stale staging tables are dropped, the target ids checked
-//!    (existing layer without `--replace` fails here); one transaction is opened.
-//! 3. Per layer, in order: reader → conversion workers → binary COPY into
-//!    `layers."_stage_<id>_<pid>"`, then repair (polygons and mixed layers; lines are
-//!    checked during the conversion), primary key, GiST index, ANALYZE. The reader
-//!    does not wait for the database: layer n+1 is read and converted (into bounded
-//!    channels) while layer n is indexed.
-//! 4. Per layer: old table dropped (with `--replace`), staging table renamed,
-//!    catalogue row upserted (version + 1), `NOTIFY citygrid_layers, '<id>'`.
-//! 5. Commit. Any error or Ctrl-C before that rolls everything back: the previous
-//!    version of every layer is untouched and no staging table remains.
+//!    An `.osm.pbf` is read without GDAL ([`crate::osm::native`]: decoded on every
+//!    core into the same five layers as GDAL's OSM driver); `CITYGRID_OSM_READER=gdal`
+//!    selects GDAL's driver instead.
+//! 2. [`import_opened`]: up to [`MAX_WRITERS`] connections, each with a transaction
+//!    of its own; stale staging tables are dropped, the target ids checked (existing
+//!    layer without `--replace` fails here).
+//! 3. Each writer takes the next layer: reader → conversion workers → binary COPY
+//!    into `layers."_stage_<id>_<pid>"`, then repair (polygons and mixed layers;
+//!    lines are checked during the conversion), primary key, GiST index, ANALYZE.
+//!    The reader does not wait for the database: layer n+1 is read and converted
+//!    (into bounded channels) while layer n is indexed.
+//! 4. Each writer swaps its layers in: old table dropped (with `--replace`), staging
+//!    table renamed, catalogue row upserted (version + 1), `NOTIFY citygrid_layers,
+//!    '<id>'`.
+//! 5. When every writer is done, all commit together. Any error or Ctrl-C before
+//!    that rolls everything back: the previous version of every layer is untouched
+//!    and no staging table remains (each layer is always wholly old or wholly new;
+//!    only a failure between the commits themselves, milliseconds apart, could leave
+//!    some layers of one file replaced and others not).
 
 use std::path::PathBuf;
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -27,6 +36,7 @@ use crate::crs::{SourceCrs, Transformer};
 use crate::error::{DbContext, ImportError};
 use crate::fields::CatalogField;
 use crate::naming;
+use crate::osm;
 use crate::pipeline::{self, Cancel, Counters, EncodedBatch};
 use crate::progress::{Progress, ProgressMode};
 use crate::reader::{LayerInfo, OpenOptions, ReadJob, SourceReader};
@@ -204,7 +214,8 @@ fn select_layers(
 /// A source opened and checked, its layers already being read: the GDAL half of an
 /// import, which needs no database (see [`open_source`]).
 pub struct OpenedSource {
-    reader: SourceReader,
+    /// GDAL's reader thread (`None` for a source read natively).
+    reader: Option<SourceReader>,
     layers: Vec<(Selected, LayerPipe)>,
     started: Instant,
 }
@@ -234,6 +245,9 @@ pub async fn open_source(options: &VectorOptions) -> Result<OpenedSource, Import
         {
             return Err(ImportError::Invalid(format!("invalid --encoding {enc:?}")));
         }
+    }
+    if osm::native::applies_to(&options.file) {
+        return open_native(options, source_crs, started).await;
     }
     let open_options = OpenOptions {
         encoding: options.encoding.clone(),
@@ -276,7 +290,59 @@ pub async fn open_source(options: &VectorOptions) -> Result<OpenedSource, Import
         ));
     }
     Ok(OpenedSource {
-        reader,
+        reader: Some(reader),
+        layers: out,
+        started,
+    })
+}
+
+/// [`open_source`] for an `.osm.pbf` read natively ([`osm::native`]): the whole
+/// extract is decoded and its layers encoded on every core, then each selected
+/// layer's batches wait in its channel for the conversion workers.
+async fn open_native(
+    options: &VectorOptions,
+    source_crs: Option<SourceCrs>,
+    started: Instant,
+) -> Result<OpenedSource, ImportError> {
+    let path = options.file.clone();
+    let mut native = tokio::task::spawn_blocking(move || osm::native::read(&path, source_crs))
+        .await
+        .map_err(|e| ImportError::Internal(format!("the OSM reader stopped: {e}")))??;
+    tracing::debug!(seconds = started.elapsed().as_secs_f64(), "source opened");
+    let selected = select_layers(options, native.infos.clone())?;
+    let mut out = Vec::with_capacity(selected.len());
+    for layer in selected {
+        let counters = Arc::new(Counters::default());
+        let (batches, empty) = native.take(layer.info.index);
+        let features: u64 = batches.iter().map(|b| b.len() as u64).sum();
+        counters.read.fetch_add(features + empty, Ordering::Relaxed);
+        counters.skipped_empty.fetch_add(empty, Ordering::Relaxed);
+        // Room for every batch: the data is in memory already, sending never blocks.
+        let (raw_tx, raw_rx) = std::sync::mpsc::sync_channel(batches.len() + 1);
+        for batch in batches {
+            let _ = raw_tx.send(Ok(batch));
+        }
+        drop(raw_tx);
+        let (enc_tx, enc_rx) = tokio::sync::mpsc::channel::<Result<EncodedBatch, ImportError>>(8);
+        pipeline::spawn_converters(
+            pipeline::converter_threads(),
+            layer.crs.clone(),
+            layer.swap_xy,
+            2 + layer.info.fields.len(),
+            raw_rx,
+            enc_tx,
+            Arc::clone(&counters),
+        );
+        out.push((
+            layer,
+            LayerPipe {
+                counters,
+                batches: enc_rx,
+            },
+        ));
+    }
+    Ok(OpenedSource {
+        reader: None,
         layers: out,
         started,
     })
@@ -294,8 +360,16 @@ pub async fn import_vector(
 }
 
 /// Writes the layers of a source opened with [`open_source`] (with the same
-/// `options`): staging tables, repair, indexes, then the swap of every layer in one
-/// transaction.
+/// `options`): staging tables, repair, indexes, then the swap of every layer.
+///
+/// Layers are written by up to [`MAX_WRITERS`] connections at once (each takes the
+/// next layer when it is free), each in a transaction of its own that also swaps its
+/// layers in. Nothing is committed until every writer has finished: then all commit
+/// together. An error, Ctrl-C or a killed process before that rolls every
+/// transaction back — the previous version of every layer stays and no staging table
+/// remains. (Only a failure between the commits themselves, a matter of
+/// milliseconds, could leave some layers of a file new and others old; each layer is
+/// always either wholly old or wholly new.)
 pub async fn import_opened(
     pool: &PgPool,
     options: &VectorOptions,
@@ -312,16 +386,110 @@ pub async fn import_opened(
     if cancel.is_cancelled() {
         return Err(ImportError::Interrupted);
     }
-    let mut conn = stage::connect(pool).await?;
-    stage::cleanup_stale(&mut conn).await?;
+    let writers = layers.len().clamp(1, MAX_WRITERS);
+    let mut conns =
+        futures_util::future::try_join_all((0..writers).map(|_| stage::connect(pool))).await?;
+    let Some(first) = conns.first_mut() else {
+        return Err(ImportError::Internal("no database connection".into()));
+    };
+    stage::cleanup_stale(first).await?;
     let ids: Vec<String> = layers.iter().map(|(s, _)| s.id.clone()).collect();
-    catalog::check_targets(&mut conn, &ids, options.replace).await?;
+    catalog::check_targets(first, &ids, options.replace).await?;
 
-    let mut tx = sqlx::Connection::begin(&mut conn)
+    let queue: LayerQueue = std::sync::Mutex::new(
+        layers
+            .into_iter()
+            .enumerate()
+            .map(|(i, (s, p))| (i, s, p))
+            .collect(),
+    );
+    let file = options.file.display().to_string();
+    // The writers run concurrently (their work is in the database and on the
+    // conversion threads). Every writer must be ready before anything is committed;
+    // the first failure drops the others, and dropping their connections rolls their
+    // transactions back.
+    let ready = futures_util::future::try_join_all(conns.into_iter().map(|conn| {
+        write_layers(
+            conn,
+            &queue,
+            cancel,
+            mode,
+            &file,
+            options.title.as_deref(),
+            options.replace,
+        )
+    }))
+    .await?;
+    drop(reader);
+    if cancel.is_cancelled() {
+        return Err(ImportError::Interrupted);
+    }
+    let mut reports = Vec::new();
+    let commits = ready.into_iter().map(|(mut conn, written)| {
+        let names: Vec<String> = written.iter().map(|(_, r)| r.id.clone()).collect();
+        reports.extend(written);
+        async move {
+            let result = sqlx::raw_sql("COMMIT").execute(&mut conn).await;
+            let _ = sqlx::Connection::close(conn).await;
+            (names, result)
+        }
+    });
+    let outcomes = futures_util::future::join_all(commits.collect::<Vec<_>>()).await;
+    let (mut committed, mut failed) = (Vec::new(), Vec::new());
+    for (names, result) in outcomes {
+        match result {
+            Ok(_) => committed.extend(names),
+            Err(e) => failed.push(format!("{} ({e})", names.join(", "))),
+        }
+    }
+    if !failed.is_empty() {
+        return Err(ImportError::Internal(format!(
+            "committing layers {} failed; layers {} were committed",
+            failed.join("; "),
+            if committed.is_empty() {
+                "none".to_string()
+            } else {
+                committed.join(", ")
+            }
+        )));
+    }
+    reports.sort_by_key(|(i, _)| *i);
+    Ok(ImportReport {
+        layers: reports.into_iter().map(|(_, r)| r).collect(),
+        seconds: started.elapsed().as_secs_f64(),
+    })
+}
+
+/// The layers waiting for a writer: (position in the report, layer, its batches).
+type LayerQueue = std::sync::Mutex<std::collections::VecDeque<(usize, Selected, LayerPipe)>>;
+
+/// Most connections one import writes with at once.
+pub const MAX_WRITERS: usize = 3;
+
+/// One writer of [`import_opened`]: opens a transaction on `conn`, stages and swaps
+/// layers from `queue` until it is empty, and returns the connection with the
+/// transaction still open (the caller commits) and its layers' reports.
+async fn write_layers(
+    mut conn: PgConnection,
+    queue: &LayerQueue,
+    cancel: &Cancel,
+    mode: ProgressMode,
+    file: &str,
+    title: Option<&str>,
+    replace: bool,
+) -> Result<(PgConnection, Vec<(usize, LayerReport)>), ImportError> {
+    // A writer must never wait for a lock another writer of this import holds (they
+    // commit together): their layers are distinct, and this bounds any surprise.
+    sqlx::raw_sql("BEGIN; SET LOCAL lock_timeout = '60s'")
+        .execute(&mut conn)
         .await
         .db("starting the transaction")?;
     let mut prepared = Vec::new();
-    for (layer, pipe) in layers {
+    loop {
+        let next = queue.lock().ok().and_then(|mut q| q.pop_front());
+        let Some((position, layer, pipe)) = next else {
+            break;
+        };
         let layer_started = Instant::now();
         let counters = pipe.counters;
         let progress = Progress::start(
@@ -343,30 +511,31 @@ pub async fn import_opened(
                 .collect(),
             declared: layer.info.declared,
         };
-        let staged = stage_layer(&mut tx, &spec, pipe.batches, cancel, &counters).await;
+        let staged = stage_layer(&mut conn, &spec, pipe.batches, cancel, &counters).await;
         progress.finish();
         let staged = staged?;
         let entry = catalog_entry(
             &layer.id,
-            options.title.clone(),
+            title.map(str::to_string),
             &layer.info.name,
-            &options.file.display().to_string(),
+            file,
             layer.crs.label(),
             layer.info.fields.iter().map(|f| f.catalog()).collect(),
             &staged,
             &counters,
             layer_started.elapsed().as_secs_f64(),
         );
-        prepared.push(Prepared { staged, entry });
+        prepared.push((position, Prepared { staged, entry }));
     }
-    drop(reader);
-    let report = swap_all(&mut tx, prepared, options.replace, cancel).await?;
-    tx.commit().await.db("committing")?;
-    let _ = sqlx::Connection::close(conn).await;
-    Ok(ImportReport {
-        layers: report,
-        seconds: started.elapsed().as_secs_f64(),
-    })
+    let positions: Vec<usize> = prepared.iter().map(|(p, _)| *p).collect();
+    let reports = swap_all(
+        &mut conn,
+        prepared.into_iter().map(|(_, p)| p).collect(),
+        replace,
+        cancel,
+    )
+    .await?;
+    Ok((conn, positions.into_iter().zip(reports).collect()))
 }
 
 /// COPYs a layer's batches into its staging table and completes it.

@@ -20,6 +20,9 @@
 //! staged and swapped in one transaction like `import vector`.
 
 pub mod component_map;
+pub mod native;
+pub mod ogr_layers;
+pub mod pbf;
 pub mod tags;
 
 use std::ffi::CStr;
