@@ -348,3 +348,45 @@ async fn native_pbf_reader_gives_the_same_tables_as_gdal() {
     }
     println!("identical layers: {}", summary.join(", "));
 }
+
+/// `citygrid import osm` reads an `.osm.pbf` natively too: its six layers equal
+/// those made through GDAL's driver (`CITYGRID_OSM_READER=gdal`) row for row —
+/// component ids and serials, classes, tags and geometry.
+#[tokio::test(flavor = "multi_thread")]
+async fn import_osm_native_and_gdal_give_the_same_layers() {
+    let db = common::TestDb::new().await;
+    for (prefix, reader) in [("nat", "native"), ("gd", "gdal")] {
+        let mut cmd = common::citygrid(&db);
+        cmd.env("CITYGRID_OSM_READER", reader)
+            .args(["import", "osm", "--prefix", prefix])
+            .arg(common::data_file("helsinki.osm.pbf"));
+        let (ok, stdout, stderr) = common::run(&mut cmd);
+        assert!(ok, "{reader} import failed:\n{stdout}\n{stderr}");
+    }
+    for (suffix, key) in [
+        ("buildings", "osm_type || osm_id"),
+        ("roads", "osm_type || osm_id"),
+        ("water", "osm_type || osm_id"),
+        ("landuse", "osm_type || osm_id"),
+        ("pois", "osm_type || osm_id"),
+        ("components", "component_id"),
+    ] {
+        let (nat, gd) = (format!("nat_{suffix}"), format!("gd_{suffix}"));
+        let n = count(&db, &format!("SELECT count(*) FROM layers.{nat}")).await;
+        assert!(n > 0, "{nat} is empty");
+        assert_eq!(
+            n,
+            count(&db, &format!("SELECT count(*) FROM layers.{gd}")).await,
+            "{suffix}: row counts differ"
+        );
+        // Everything but fid (reading order may differ) must match, keyed per feature.
+        let sql = format!(
+            "SELECT count(*) FROM (SELECT {key} AS k, * FROM layers.{nat}) a
+               FULL JOIN (SELECT {key} AS k, * FROM layers.{gd}) b ON a.k = b.k
+              WHERE a.k IS NULL OR b.k IS NULL
+                 OR (to_jsonb(a) - 'fid' - 'geom') <> (to_jsonb(b) - 'fid' - 'geom')
+                 OR ST_HausdorffDistance(a.geom, b.geom) > 1e-9"
+        );
+        assert_eq!(count(&db, &sql).await, 0, "{suffix}: rows differ");
+    }
+}

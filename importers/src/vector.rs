@@ -7,7 +7,7 @@
 //!    An `.osm.pbf` is read without GDAL ([`crate::osm::native`]: decoded on every
 //!    core into the same five layers as GDAL's OSM driver); `CITYGRID_OSM_READER=gdal`
 //!    selects GDAL's driver instead.
-//! 2. [`import_opened`]: up to [`MAX_WRITERS`] connections, each with a transaction
+//! 2. [`import_opened`]: a connection per core (2 to [`MAX_WRITERS`]), each with a transaction
 //!    of its own; stale staging tables are dropped, the target ids checked (existing
 //!    layer without `--replace` fails here).
 //! 3. Each writer takes the next layer: reader → conversion workers → binary COPY
@@ -362,7 +362,7 @@ pub async fn import_vector(
 /// Writes the layers of a source opened with [`open_source`] (with the same
 /// `options`): staging tables, repair, indexes, then the swap of every layer.
 ///
-/// Layers are written by up to [`MAX_WRITERS`] connections at once (each takes the
+/// Layers are written by up to one connection per core ([`MAX_WRITERS`] at most) at once (each takes the
 /// next layer when it is free), each in a transaction of its own that also swaps its
 /// layers in. Nothing is committed until every writer has finished: then all commit
 /// together. An error, Ctrl-C or a killed process before that rolls every
@@ -386,7 +386,7 @@ pub async fn import_opened(
     if cancel.is_cancelled() {
         return Err(ImportError::Interrupted);
     }
-    let writers = layers.len().clamp(1, MAX_WRITERS);
+    let writers = layers.len().clamp(1, max_writers());
     let mut conns =
         futures_util::future::try_join_all((0..writers).map(|_| stage::connect(pool))).await?;
     let Some(first) = conns.first_mut() else {
@@ -464,7 +464,16 @@ pub async fn import_opened(
 type LayerQueue = std::sync::Mutex<std::collections::VecDeque<(usize, Selected, LayerPipe)>>;
 
 /// Most connections one import writes with at once.
-pub const MAX_WRITERS: usize = 3;
+pub const MAX_WRITERS: usize = 4;
+
+/// Connections one import writes with: one per core, at least 2, at most
+/// [`MAX_WRITERS`] (each connection's server process works on one core, and each
+/// pays for loading PostGIS once).
+fn max_writers() -> usize {
+    std::thread::available_parallelism()
+        .map_or(2, |n| n.get())
+        .clamp(2, MAX_WRITERS)
+}
 
 /// One writer of [`import_opened`]: opens a transaction on `conn`, stages and swaps
 /// layers from `queue` until it is empty, and returns the connection with the

@@ -1,5 +1,8 @@
 //! `citygrid import osm`: an OSM extract (`.osm.pbf` or `.osm`) into standard layers
-//! and city components, through GDAL's OSM driver.
+//! and city components, from the points, lines and multipolygons of GDAL's OSM
+//! driver — built natively for `.osm.pbf` ([`pbf`] + [`ogr_layers`], the same
+//! features; `CITYGRID_OSM_READER=gdal` uses GDAL's driver), read through GDAL for
+//! `.osm` XML.
 //!
 //! | layer | from | geometry | columns (after fid, geom) |
 //! |---|---|---|---|
@@ -370,6 +373,148 @@ unsafe fn feature_tags(
     (tags, osm_id, osm_type)
 }
 
+/// One feature of the driver's points, lines or multipolygons layer.
+struct FeatureRef<'a> {
+    source: Source,
+    osm_type: &'static str,
+    osm_id: Option<i64>,
+    tags: &'a Tags,
+    /// ISO WKB; `None` when the geometry is null or empty.
+    wkb: Option<&'a [u8]>,
+}
+
+/// Converts a feature into every layer it belongs to.
+fn collect_feature(
+    out: &mut [Collected],
+    f: &FeatureRef,
+    admin: &str,
+    serials: &mut Serials,
+    transformer: &mut Transformer,
+    scratch: &mut Scratch,
+) -> Result<(), ImportError> {
+    for (i, kind) in KINDS.iter().enumerate() {
+        let Some(attrs) = encode(
+            *kind, f.source, f.osm_type, f.osm_id, f.tags, admin, serials,
+        ) else {
+            continue;
+        };
+        let target = &mut out[i];
+        target.counters.read.fetch_add(1, Ordering::Relaxed);
+        let Some(wkb) = f.wkb else {
+            target
+                .counters
+                .skipped_empty
+                .fetch_add(1, Ordering::Relaxed);
+            continue;
+        };
+        if target
+            .batches
+            .last()
+            .is_none_or(|b| b.rows.len() >= BATCH_FEATURES)
+        {
+            target.batches.push(EncodedBatch::default());
+        }
+        let fields = 2 + kind.columns().len();
+        let fid = target.next_fid;
+        let batch = target
+            .batches
+            .last_mut()
+            .ok_or_else(|| ImportError::Internal("no batch".into()))?;
+        let outcome = batch.push(fields, fid, wkb, &attrs, transformer, scratch);
+        if matches!(outcome, crate::geometry::Outcome::Written { .. }) {
+            target.next_fid += 1;
+        }
+        pipeline::count_outcome(&target.counters, &outcome);
+    }
+    Ok(())
+}
+
+/// Tags, OSM id and type of a feature of a natively built driver layer (the same
+/// split as [`feature_tags`] does for GDAL's features).
+fn native_feature_tags(
+    layer: &ogr_layers::OgrLayer,
+    feature: &ogr_layers::OgrFeature,
+) -> (Tags, Option<i64>, &'static str) {
+    let mut tags = Tags::default();
+    let mut osm_id = None;
+    let mut osm_type = "node";
+    for (field, value) in layer.fields.iter().zip(&feature.values) {
+        let value = match value {
+            Some(ogr_layers::OgrValue::Text(t)) => t.as_str(),
+            Some(ogr_layers::OgrValue::Integer(_)) | None => continue,
+        };
+        match field.name {
+            "osm_id" => osm_id = value.parse().ok(),
+            "osm_way_id" => {
+                osm_id = value.parse().ok();
+                osm_type = "way";
+            }
+            "other_tags" | "all_tags" => tags::parse_other_tags(value, &mut tags),
+            name => tags.push(name, value),
+        }
+    }
+    (tags, osm_id, osm_type)
+}
+
+/// [`read_extract`] for an `.osm.pbf`, without GDAL: the extract decoded on every
+/// core and the driver's layers built natively (see [`native`]).
+fn read_extract_native(
+    path: &Path,
+    admin: &str,
+    cancel: &Cancel,
+    read: &Counters,
+) -> Result<Vec<Collected>, ImportError> {
+    let data = pbf::read_file(path)?;
+    let layers = ogr_layers::build_layers(&data);
+    std::thread::spawn(move || drop(data));
+    let mut transformer = Transformer::new(&SourceCrs::epsg(4326), false)?;
+    let mut scratch = Scratch::default();
+    let mut serials = Serials::default();
+    let mut out: Vec<Collected> = KINDS
+        .iter()
+        .map(|_| Collected {
+            next_fid: 1,
+            ..Default::default()
+        })
+        .collect();
+    for layer in &layers {
+        read.read
+            .fetch_add(layer.features.len() as u64, Ordering::Relaxed);
+        let source = match layer.name {
+            "points" => Source::Points,
+            "lines" => Source::Lines,
+            "multipolygons" => Source::Areas,
+            _ => continue,
+        };
+        for feature in &layer.features {
+            if cancel.is_cancelled() {
+                return Err(ImportError::Interrupted);
+            }
+            let (tags, osm_id, mut osm_type) = native_feature_tags(layer, feature);
+            if source == Source::Lines {
+                osm_type = "way";
+            } else if source == Source::Areas && osm_type == "node" {
+                osm_type = "relation";
+            }
+            collect_feature(
+                &mut out,
+                &FeatureRef {
+                    source,
+                    osm_type,
+                    osm_id,
+                    tags: &tags,
+                    wkb: (!feature.wkb.is_empty()).then_some(feature.wkb.as_slice()),
+                },
+                admin,
+                &mut serials,
+                &mut transformer,
+                &mut scratch,
+            )?;
+        }
+    }
+    Ok(out)
+}
+
 /// Reads the whole extract (blocking) and converts every feature into the layers it
 /// belongs to.
 fn read_extract(
@@ -461,40 +606,20 @@ fn read_extract(
             let has_geometry =
                 reader::geometry_wkb(gdal_sys::OGR_F_GetGeometryRef(feature), &mut wkb);
             gdal_sys::OGR_F_Destroy(feature);
-            for (i, kind) in KINDS.iter().enumerate() {
-                let Some(attrs) =
-                    encode(*kind, source, osm_type, osm_id, &tags, admin, &mut serials)
-                else {
-                    continue;
-                };
-                let target = &mut out[i];
-                target.counters.read.fetch_add(1, Ordering::Relaxed);
-                if !has_geometry {
-                    target
-                        .counters
-                        .skipped_empty
-                        .fetch_add(1, Ordering::Relaxed);
-                    continue;
-                }
-                if target
-                    .batches
-                    .last()
-                    .is_none_or(|b| b.rows.len() >= BATCH_FEATURES)
-                {
-                    target.batches.push(EncodedBatch::default());
-                }
-                let fields = 2 + kind.columns().len();
-                let fid = target.next_fid;
-                let batch = target
-                    .batches
-                    .last_mut()
-                    .ok_or_else(|| ImportError::Internal("no batch".into()))?;
-                let outcome = batch.push(fields, fid, &wkb, &attrs, &mut transformer, &mut scratch);
-                if matches!(outcome, crate::geometry::Outcome::Written { .. }) {
-                    target.next_fid += 1;
-                }
-                pipeline::count_outcome(&target.counters, &outcome);
-            }
+            collect_feature(
+                &mut out,
+                &FeatureRef {
+                    source,
+                    osm_type,
+                    osm_id,
+                    tags: &tags,
+                    wkb: has_geometry.then_some(wkb.as_slice()),
+                },
+                admin,
+                &mut serials,
+                &mut transformer,
+                &mut scratch,
+            )?;
         }
     }
     Ok(out)
@@ -542,9 +667,15 @@ pub async fn import_osm(
         cancel.clone(),
         Arc::clone(&read_counters),
     );
-    let collected = tokio::task::spawn_blocking(move || read_extract(&path, &admin, &c, &rc))
-        .await
-        .map_err(|e| ImportError::Internal(format!("the OSM reader failed: {e}")))?;
+    let collected = tokio::task::spawn_blocking(move || {
+        if native::applies_to(&path) {
+            read_extract_native(&path, &admin, &c, &rc)
+        } else {
+            read_extract(&path, &admin, &c, &rc)
+        }
+    })
+    .await
+    .map_err(|e| ImportError::Internal(format!("the OSM reader failed: {e}")))?;
     progress.finish();
     let collected = collected?;
     let read_seconds = started.elapsed().as_secs_f64();
