@@ -18,13 +18,38 @@ use crate::osm::pbf;
 use crate::reader::{LayerInfo, RawBatch, BATCH_FEATURES};
 
 /// Environment variable that selects the reader of `.osm.pbf` files for
-/// `import vector`: `native` (default) or `gdal`.
+/// `import vector` and `import osm`: `native`, `gdal`, or unset (native up to
+/// [`MAX_NATIVE_BYTES`], GDAL above).
 pub const READER_ENV: &str = "CITYGRID_OSM_READER";
 
-/// Whether `import vector` reads `path` natively.
+/// Largest file read natively unless `CITYGRID_OSM_READER=native` asks for it: the
+/// native reader holds the decoded extract in memory (about 50 times the file's size
+/// on the sample), GDAL's driver spills to a temporary database instead.
+pub const MAX_NATIVE_BYTES: u64 = 64 << 20;
+
+/// Whether `import vector` / `import osm` read `path` natively: an `.osm.pbf` up to
+/// [`MAX_NATIVE_BYTES`], or any size with `CITYGRID_OSM_READER=native`;
+/// `CITYGRID_OSM_READER=gdal` always uses GDAL's driver.
 pub fn applies_to(path: &Path) -> bool {
-    pbf::is_pbf_path(path)
-        && !std::env::var(READER_ENV).is_ok_and(|v| v.trim().eq_ignore_ascii_case("gdal"))
+    if !pbf::is_pbf_path(path) {
+        return false;
+    }
+    let choice = std::env::var(READER_ENV).unwrap_or_default();
+    match choice.trim().to_ascii_lowercase().as_str() {
+        "gdal" => false,
+        "native" => true,
+        _ => {
+            let size = std::fs::metadata(path).map_or(0, |m| m.len());
+            if size > MAX_NATIVE_BYTES {
+                tracing::info!(
+                    bytes = size,
+                    "a large extract: reading it with GDAL's OSM driver (CITYGRID_OSM_READER=native reads it in memory)"
+                );
+                return false;
+            }
+            true
+        }
+    }
 }
 
 /// The layers of an extract, encoded and waiting for the pipeline.
