@@ -13,6 +13,9 @@
 //! (binary COPY into a staging table, repair, index) → [`catalog`] (atomic swap,
 //! catalogue row, NOTIFY). See `importers/README.md`.
 
+// Links the GDAL/PROJ trampolines, so both libraries load on first use (lazylib/README.md).
+use citygrid_lazylib as _;
+
 pub mod catalog;
 pub mod chinacrs;
 pub mod copy;
