@@ -131,6 +131,22 @@ pub struct Scratch {
     offsets: Vec<usize>,
     /// Each line written: index of its first coordinate in `coords`, point count.
     lines: Vec<(usize, usize)>,
+    /// Each polygon ring written: index of its first coordinate, point count.
+    rings: Vec<(usize, usize)>,
+    /// Polygons written.
+    polygons: usize,
+    /// Whether the last written geometry is known to be valid (see [`Scratch::proven`]).
+    proven: bool,
+}
+
+impl Scratch {
+    /// Whether the geometry [`normalise`] wrote last is valid in the OGC sense
+    /// without asking the database: points; lines unless one collapsed in the
+    /// transformation; a polygon of one simple ring (see [`ring_is_simple`]). Anything
+    /// else may or may not be valid and is checked with `ST_IsValid`.
+    pub fn proven(&self) -> bool {
+        self.proven
+    }
 }
 
 struct Reader<'a> {
@@ -226,6 +242,14 @@ impl Writer<'_> {
             .is_some_and(|&(first, _)| first >= kept)
         {
             self.scratch.lines.pop();
+        }
+        while self
+            .scratch
+            .rings
+            .last()
+            .is_some_and(|&(first, _)| first >= kept)
+        {
+            self.scratch.rings.pop();
         }
     }
 }
@@ -335,6 +359,7 @@ fn geometry(
             for i in 0..rings {
                 let n = r.count(le, point_bytes)?;
                 let ring_start = w.out.len();
+                let ring_first = w.scratch.coords.len();
                 let count_at = w.placeholder();
                 let mut first = [f64::NAN; 2];
                 let mut last = [f64::NAN; 2];
@@ -374,9 +399,13 @@ fn geometry(
                     continue;
                 }
                 w.patch(count_at, points);
+                w.scratch.rings.push((ring_first, points));
                 kept += 1;
             }
             w.patch(at, kept);
+            if kept > 0 {
+                w.scratch.polygons += 1;
+            }
             kept > 0
         }
         GeomType::MultiPoint
@@ -424,6 +453,9 @@ pub fn normalise(
     scratch.coords.clear();
     scratch.offsets.clear();
     scratch.lines.clear();
+    scratch.rings.clear();
+    scratch.polygons = 0;
+    scratch.proven = false;
     let start = out.len();
     let mut r = Reader { data: wkb, pos: 0 };
     let mut w = Writer {
@@ -468,7 +500,86 @@ pub fn normalise(
         let line = &scratch.coords[first..first + n];
         line.iter().all(|c| *c == line[0])
     });
+    scratch.proven = match kind {
+        GeomType::Point | GeomType::MultiPoint => true,
+        GeomType::LineString | GeomType::MultiLineString => !check,
+        GeomType::Polygon | GeomType::MultiPolygon => {
+            scratch.polygons == 1
+                && scratch.rings.len() == 1
+                && scratch
+                    .rings
+                    .first()
+                    .is_some_and(|&(first, n)| ring_is_simple(&scratch.coords[first..first + n]))
+        }
+        _ => false,
+    };
     Outcome::Written { kind, fixed, check }
+}
+
+/// Longest ring [`ring_is_simple`] examines (it compares every pair of segments).
+const MAX_PROOF_POINTS: usize = 256;
+
+/// Whether a closed ring is simple — a valid polygon shell by itself: at least
+/// three distinct segments once repeated consecutive points are dropped (those are
+/// allowed), no two segments touching except consecutive ones at their shared
+/// point, and no consecutive segments folding back onto each other. Decided with
+/// exact orientation predicates, so it agrees with GEOS; `false` also for rings too
+/// long to examine here (over [`MAX_PROOF_POINTS`]), which the database then checks.
+pub fn ring_is_simple(ring: &[[f64; 2]]) -> bool {
+    use geo::kernels::{Kernel, Orientation, RobustKernel};
+    if ring.len() > MAX_PROOF_POINTS {
+        return false;
+    }
+    let mut p: Vec<geo::Coord<f64>> = Vec::with_capacity(ring.len());
+    for c in ring {
+        let c = geo::Coord { x: c[0], y: c[1] };
+        if p.last() != Some(&c) {
+            p.push(c);
+        }
+    }
+    let m = p.len();
+    if m < 4 || p[0] != p[m - 1] {
+        return false;
+    }
+    let orient = |a, b, c| RobustKernel::orient2d(a, b, c);
+    let dot = |u: geo::Coord<f64>, v: geo::Coord<f64>| u.x * v.x + u.y * v.y;
+    let on_segment = |a: geo::Coord<f64>, b: geo::Coord<f64>, c: geo::Coord<f64>| {
+        a.x.min(b.x) <= c.x && c.x <= a.x.max(b.x) && a.y.min(b.y) <= c.y && c.y <= a.y.max(b.y)
+    };
+    let segments = m - 1;
+    for i in 0..segments {
+        let (a, b) = (p[i], p[i + 1]);
+        for j in i + 1..segments {
+            let (c, d) = (p[j], p[j + 1]);
+            if j == i + 1 {
+                // Consecutive, sharing b = c: d must not fold back along a→b.
+                if orient(a, b, d) == Orientation::Collinear && dot(b - a, d - b) <= 0.0 {
+                    return false;
+                }
+                continue;
+            }
+            if i == 0 && j == segments - 1 {
+                // The closing segment c→d with d = a: b must not fold back along c→d.
+                if orient(c, d, b) == Orientation::Collinear && dot(d - c, b - a) <= 0.0 {
+                    return false;
+                }
+                continue;
+            }
+            let (o1, o2) = (orient(a, b, c), orient(a, b, d));
+            let (o3, o4) = (orient(c, d, a), orient(c, d, b));
+            if o1 != o2 && o3 != o4 {
+                return false;
+            }
+            let touches = (o1 == Orientation::Collinear && on_segment(a, b, c))
+                || (o2 == Orientation::Collinear && on_segment(a, b, d))
+                || (o3 == Orientation::Collinear && on_segment(c, d, a))
+                || (o4 == Orientation::Collinear && on_segment(c, d, b));
+            if touches {
+                return false;
+            }
+        }
+    }
+    true
 }
 
 /// Wraps a top-level single-type EWKB (from [`normalise`]) into its Multi type with
@@ -683,5 +794,130 @@ mod tests {
             u32::from_le_bytes([multi[1], multi[2], multi[3], multi[4]]),
             4 | EWKB_SRID_FLAG
         );
+    }
+
+    #[test]
+    fn simple_rings_are_proven_and_others_are_not() {
+        let sq = [[0.0, 0.0], [1.0, 0.0], [1.0, 1.0], [0.0, 1.0], [0.0, 0.0]];
+        assert!(ring_is_simple(&sq));
+        // Repeated consecutive points are allowed; collinear vertices too.
+        let rep = [
+            [0.0, 0.0],
+            [1.0, 0.0],
+            [1.0, 0.0],
+            [2.0, 0.0],
+            [2.0, 1.0],
+            [0.0, 0.0],
+        ];
+        assert!(ring_is_simple(&rep));
+        // A bow tie crosses itself.
+        let bowtie = [[0.0, 0.0], [1.0, 1.0], [1.0, 0.0], [0.0, 1.0], [0.0, 0.0]];
+        assert!(!ring_is_simple(&bowtie));
+        // A spike folds back on itself.
+        let spike = [
+            [0.0, 0.0],
+            [2.0, 0.0],
+            [2.0, 1.0],
+            [2.0, 3.0],
+            [2.0, 2.0],
+            [0.0, 2.0],
+            [0.0, 0.0],
+        ];
+        assert!(!ring_is_simple(&spike));
+        // Touching itself at a vertex (an inverted hole) is invalid as well.
+        let touch = [
+            [0.0, 0.0],
+            [4.0, 0.0],
+            [4.0, 4.0],
+            [2.0, 0.0],
+            [0.0, 4.0],
+            [0.0, 0.0],
+        ];
+        assert!(!ring_is_simple(&touch));
+        // A vertex lying on another edge.
+        let on_edge = [
+            [0.0, 0.0],
+            [4.0, 0.0],
+            [4.0, 4.0],
+            [2.0, 0.0 + 0.0],
+            [0.0, 4.0],
+            [0.0, 0.0],
+        ];
+        assert!(!ring_is_simple(&on_edge));
+        // Degenerate: all points on a line; too few points; not closed.
+        assert!(!ring_is_simple(&[
+            [0.0, 0.0],
+            [1.0, 0.0],
+            [2.0, 0.0],
+            [0.0, 0.0]
+        ]));
+        assert!(!ring_is_simple(&[[0.0, 0.0], [1.0, 0.0], [0.0, 0.0]]));
+        assert!(!ring_is_simple(&[
+            [0.0, 0.0],
+            [1.0, 0.0],
+            [1.0, 1.0],
+            [0.0, 1.0]
+        ]));
+        // Too long to examine: left to the database.
+        let n = MAX_PROOF_POINTS + 1;
+        let circle: Vec<[f64; 2]> = (0..n)
+            .map(|i| {
+                let a = std::f64::consts::TAU * (i % (n - 1)) as f64 / (n - 1) as f64;
+                [a.cos(), a.sin()]
+            })
+            .collect();
+        assert!(!ring_is_simple(&circle));
+        assert!(ring_is_simple(
+            &circle[..0]
+                .iter()
+                .copied()
+                .chain((0..101).map(|i| {
+                    let a = std::f64::consts::TAU * (i % 100) as f64 / 100.0;
+                    [a.cos(), a.sin()]
+                }))
+                .collect::<Vec<_>>()
+        ));
+    }
+
+    #[test]
+    fn normalise_marks_what_it_proved() {
+        let mut scratch = Scratch::default();
+        let mut out = Vec::new();
+        let square = wkb_polygon_z(&[&[
+            [0.0, 0.0, 0.0],
+            [1.0, 0.0, 0.0],
+            [1.0, 1.0, 0.0],
+            [0.0, 1.0, 0.0],
+            [0.0, 0.0, 0.0],
+        ]]);
+        normalise(&square, &mut identity(), &mut scratch, &mut out);
+        assert!(scratch.proven());
+        let bowtie = wkb_polygon_z(&[&[
+            [0.0, 0.0, 0.0],
+            [1.0, 1.0, 0.0],
+            [1.0, 0.0, 0.0],
+            [0.0, 1.0, 0.0],
+            [0.0, 0.0, 0.0],
+        ]]);
+        normalise(&bowtie, &mut identity(), &mut scratch, &mut out);
+        assert!(!scratch.proven());
+        // With a hole: not examined here.
+        let holed = wkb_polygon_z(&[
+            &[
+                [0.0, 0.0, 0.0],
+                [4.0, 0.0, 0.0],
+                [4.0, 4.0, 0.0],
+                [0.0, 4.0, 0.0],
+                [0.0, 0.0, 0.0],
+            ],
+            &[
+                [1.0, 1.0, 0.0],
+                [2.0, 1.0, 0.0],
+                [2.0, 2.0, 0.0],
+                [1.0, 1.0, 0.0],
+            ],
+        ]);
+        normalise(&holed, &mut identity(), &mut scratch, &mut out);
+        assert!(!scratch.proven());
     }
 }

@@ -89,6 +89,10 @@ pub struct RowMeta {
     pub geom_at: usize,
     /// The geometry's type.
     pub kind: GeomType,
+    /// The row's id.
+    pub fid: i64,
+    /// Whether the geometry is known to be valid ([`Scratch::proven`]).
+    pub proven: bool,
 }
 
 /// Binary COPY rows, ready to send, with where each geometry is.
@@ -128,6 +132,8 @@ impl EncodedBatch {
                     start,
                     geom_at,
                     kind,
+                    fid,
+                    proven: scratch.proven(),
                 });
             }
             _ => self.buf.truncate(start),
@@ -162,13 +168,14 @@ impl EncodedBatch {
                     start,
                     geom_at,
                     kind: row.kind.multi(),
+                    ..*row
                 });
             } else {
                 out.buf.extend_from_slice(&self.buf[row.start..end]);
                 out.rows.push(RowMeta {
                     start,
                     geom_at: row.geom_at - row.start + start,
-                    kind: row.kind,
+                    ..*row
                 });
             }
         }

@@ -109,6 +109,9 @@ pub struct Staged {
     pub pkey_index: String,
     /// Name of its GiST index (renamed to `<id>:geom` on swap).
     pub geom_index: String,
+    /// Rows whose geometry is not known to be valid (see
+    /// [`crate::geometry::Scratch::proven`]): the only ones `ST_IsValid` checks.
+    pub unproven: Vec<i64>,
 }
 
 /// Short index names for a staging table (its own name may be 63 characters, too
@@ -234,6 +237,7 @@ pub async fn write(
     let mut column: Option<GeomColumn> = None;
     // A batch that needs the table (re)shaped before it can be sent.
     let mut pending: Option<EncodedBatch> = None;
+    let mut unproven: Vec<i64> = Vec::new();
     loop {
         let batch = match pending.take() {
             Some(b) => b,
@@ -271,8 +275,15 @@ pub async fn write(
                 _ => batch,
             };
             let rows = batch.rows.len() as u64;
+            let batch_unproven: Vec<i64> = batch
+                .rows
+                .iter()
+                .filter(|r| !r.proven)
+                .map(|r| r.fid)
+                .collect();
             copy.send(batch.buf).await.db("writing rows")?;
             counters.written.fetch_add(rows, Ordering::Relaxed);
+            unproven.extend(batch_unproven);
             next = next_batch(&mut batches, cancel).await?;
         }
         copy.send(copy::TRAILER).await.db("writing rows")?;
@@ -303,6 +314,7 @@ pub async fn write(
         min_zoom: 0,
         pkey_index,
         geom_index,
+        unproven,
     })
 }
 
@@ -339,10 +351,10 @@ pub async fn finish(
 ) -> Result<Staged, ImportError> {
     let t = layer_table(&staged.table);
     let started = std::time::Instant::now();
-    // Points are always valid and lines were checked during the conversion (unless a
-    // line collapsed in the transformation): polygons and mixed layers are checked here.
-    let family = staged.geometry.family();
-    if family >= 2 || (family == 1 && counters.needs_check.load(Ordering::Relaxed)) {
+    // Points are always valid, lines were checked during the conversion (unless one
+    // collapsed in the transformation), and so were polygons of one simple ring: only
+    // the rest is checked here.
+    if !staged.unproven.is_empty() {
         repair(conn, &mut staged, counters).await?;
     }
     tracing::debug!(table = %staged.table, seconds = started.elapsed().as_secs_f64(), "validity checked");
@@ -405,10 +417,12 @@ async fn repair(
         "configuring the session",
     )
     .await?;
-    // One scan finds the invalid rows; usually there are none and that is all.
+    // One query finds the invalid rows among those not proven valid during the
+    // conversion; usually there are none and that is all.
     let (bad,): (Option<Vec<i64>>,) = sqlx::query_as(&format!(
-        "SELECT array_agg(fid) FROM {t} WHERE NOT ST_IsValid(geom)"
+        "SELECT array_agg(fid) FROM {t} WHERE fid = ANY($1) AND NOT ST_IsValid(geom)"
     ))
+    .bind(&staged.unproven)
     .fetch_one(&mut *conn)
     .await
     .db("checking geometries")?;

@@ -377,6 +377,44 @@ pub async fn import_opened(
     cancel: &Cancel,
     mode: ProgressMode,
 ) -> Result<ImportReport, ImportError> {
+    let writers = open_writers(pool).await?;
+    import_with_writers(options, source, writers, cancel, mode).await
+}
+
+/// The database connections an import writes with, opened ahead (see
+/// [`open_writers`]).
+pub struct Writers {
+    conns: Vec<PgConnection>,
+}
+
+/// Opens the connections of the writers (one per core, 2 to [`MAX_WRITERS`]), has
+/// each server process load PostGIS, and drops stale staging tables — everything
+/// that does not depend on the file, so the command line does it while the file is
+/// being read.
+pub async fn open_writers(pool: &PgPool) -> Result<Writers, ImportError> {
+    let mut conns = futures_util::future::try_join_all((0..max_writers()).map(|_| async {
+        let mut conn = stage::connect(pool).await?;
+        sqlx::raw_sql("SELECT postgis_lib_version()")
+            .execute(&mut conn)
+            .await
+            .db("loading PostGIS")?;
+        Ok::<_, ImportError>(conn)
+    }))
+    .await?;
+    if let Some(first) = conns.first_mut() {
+        stage::cleanup_stale(first).await?;
+    }
+    Ok(Writers { conns })
+}
+
+/// [`import_opened`] with connections opened by [`open_writers`].
+pub async fn import_with_writers(
+    options: &VectorOptions,
+    source: OpenedSource,
+    writers: Writers,
+    cancel: &Cancel,
+    mode: ProgressMode,
+) -> Result<ImportReport, ImportError> {
     let OpenedSource {
         reader,
         layers,
@@ -386,23 +424,30 @@ pub async fn import_opened(
     if cancel.is_cancelled() {
         return Err(ImportError::Interrupted);
     }
-    let writers = layers.len().clamp(1, max_writers());
-    let mut conns =
-        futures_util::future::try_join_all((0..writers).map(|_| stage::connect(pool))).await?;
+    let mut conns = writers.conns;
+    let spare = conns.split_off(layers.len().clamp(1, conns.len().max(1)));
+    for conn in spare {
+        let _ = sqlx::Connection::close(conn).await;
+    }
     let Some(first) = conns.first_mut() else {
         return Err(ImportError::Internal("no database connection".into()));
     };
-    stage::cleanup_stale(first).await?;
     let ids: Vec<String> = layers.iter().map(|(s, _)| s.id.clone()).collect();
     catalog::check_targets(first, &ids, options.replace).await?;
 
-    let queue: LayerQueue = std::sync::Mutex::new(
-        layers
-            .into_iter()
-            .enumerate()
-            .map(|(i, (s, p))| (i, s, p))
-            .collect(),
-    );
+    let mut order: Vec<(usize, Selected, LayerPipe)> = layers
+        .into_iter()
+        .enumerate()
+        .map(|(i, (s, p))| (i, s, p))
+        .collect();
+    // A GDAL reader fills the layers one after another, so the writers must take
+    // them in that order (a writer waiting for a later layer would wait forever for
+    // an earlier one nobody drains). A native source is in memory already: the
+    // biggest jobs go first, which balances the writers.
+    if reader.is_none() {
+        order.sort_by_key(|(_, s, _)| std::cmp::Reverse(estimated_cost(&s.info)));
+    }
+    let queue: LayerQueue = std::sync::Mutex::new(order.into_iter().collect());
     let file = options.file.display().to_string();
     // The writers run concurrently (their work is in the database and on the
     // conversion threads). Every writer must be ready before anything is committed;
@@ -434,7 +479,9 @@ pub async fn import_opened(
             (names, result)
         }
     });
+    let committing = Instant::now();
     let outcomes = futures_util::future::join_all(commits.collect::<Vec<_>>()).await;
+    tracing::debug!(seconds = committing.elapsed().as_secs_f64(), "committed");
     let (mut committed, mut failed) = (Vec::new(), Vec::new());
     for (names, result) in outcomes {
         match result {
@@ -458,6 +505,18 @@ pub async fn import_opened(
         layers: reports.into_iter().map(|(_, r)| r).collect(),
         seconds: started.elapsed().as_secs_f64(),
     })
+}
+
+/// Rough database work of a layer (rows weighted by geometry family: polygons are
+/// checked for validity and index slower).
+fn estimated_cost(info: &LayerInfo) -> u64 {
+    let rows = info.feature_count.unwrap_or(0);
+    let weight = match info.declared.map(|g| g.family()) {
+        Some(0) => 1,
+        Some(1) => 2,
+        _ => 5,
+    };
+    rows * weight
 }
 
 /// The layers waiting for a writer: (position in the report, layer, its batches).

@@ -86,15 +86,24 @@ pub async fn run(command: ImportCommand, config: Config) -> anyhow::Result<()> {
                 replace: args.replace,
                 title: args.title,
             };
-            // GDAL opens the file and starts reading while the database connects (and
-            // checks its migrations): the two are independent until the first COPY.
-            let (source, pool) =
-                tokio::join!(vector::open_source(&options), super::database(&config));
+            // The file is opened and read while the database connects, checks its
+            // migrations and the writers' server processes load PostGIS: the two are
+            // independent until the first COPY.
+            let (source, writers) = tokio::join!(vector::open_source(&options), async {
+                let pool = super::database(&config).await?;
+                anyhow::Ok(vector::open_writers(&pool).await?)
+            });
             let source = source?;
-            let pool = pool?;
+            let writers = writers?;
             let report = with_ctrl_c(|cancel| async move {
-                vector::import_opened(&pool, &options, source, &cancel, ProgressMode::detect())
-                    .await
+                vector::import_with_writers(
+                    &options,
+                    source,
+                    writers,
+                    &cancel,
+                    ProgressMode::detect(),
+                )
+                .await
             })
             .await?;
             print_summary(&report);

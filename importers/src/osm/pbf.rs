@@ -16,6 +16,7 @@
 
 use std::io::Read;
 use std::path::Path;
+use std::sync::Arc;
 
 use rayon::prelude::*;
 
@@ -26,8 +27,12 @@ const MAX_HEADER: usize = 64 * 1024;
 /// Largest blob, compressed or not, the specification allows.
 const MAX_BLOB: usize = 32 * 1024 * 1024;
 
-/// Tags of an element: `(key, value)` in file order.
-pub type TagList = Vec<(String, String)>;
+/// A tag: key and value, shared with every other use of the same string in the
+/// block (a block's string table is converted once; tags only count references).
+pub type Tag = (Arc<str>, Arc<str>);
+
+/// Tags of an element, in file order.
+pub type TagList = Vec<Tag>;
 
 /// A node that has at least one tag.
 #[derive(Debug, Clone, PartialEq)]
@@ -72,7 +77,7 @@ pub struct Member {
     /// Its OSM id.
     pub id: i64,
     /// Its role (may be empty).
-    pub role: String,
+    pub role: Arc<str>,
 }
 
 /// A relation.
@@ -379,20 +384,19 @@ fn merge(blocks: Vec<Block>) -> OsmData {
     data
 }
 
-struct BlockContext<'a> {
-    strings: Vec<&'a [u8]>,
+struct BlockContext {
+    strings: Vec<Arc<str>>,
     granularity: i64,
     lat_offset: i64,
     lon_offset: i64,
 }
 
-impl<'a> BlockContext<'a> {
-    fn string(&self, index: u64) -> Result<String, String> {
-        let s = self
-            .strings
+impl BlockContext {
+    fn string(&self, index: u64) -> Result<Arc<str>, String> {
+        self.strings
             .get(index as usize)
-            .ok_or_else(|| format!("string index {index} out of range"))?;
-        Ok(String::from_utf8_lossy(s).into_owned())
+            .cloned()
+            .ok_or_else(|| format!("string index {index} out of range"))
     }
     fn lon(&self, raw: i64) -> f64 {
         1e-9 * (self.lon_offset + self.granularity * raw) as f64
@@ -424,7 +428,7 @@ fn decode_primitive_block(raw: &[u8]) -> Result<Block, String> {
                 let mut t = Reader::new(table);
                 while let Some((f, v)) = t.next_field()? {
                     if let (1, Value::Bytes(s)) = (f, v) {
-                        strings.push(s);
+                        strings.push(Arc::<str>::from(String::from_utf8_lossy(s)));
                     }
                 }
             }

@@ -305,7 +305,7 @@ fn cast_integer(s: &str) -> i64 {
 
 /// Whether a closed way is an area (`IsClosedWayTaggedAsPolygon`): `area=yes`/`no`
 /// decides; otherwise a key (or `key=value`) of `closed_ways_are_polygons`.
-pub(crate) fn closed_way_is_area(tags: &[(String, String)]) -> bool {
+pub(crate) fn closed_way_is_area(tags: &[crate::osm::pbf::Tag]) -> bool {
     let max = CLOSED_WAYS_ARE_POLYGONS
         .iter()
         .map(|s| s.len())
@@ -313,6 +313,7 @@ pub(crate) fn closed_way_is_area(tags: &[(String, String)]) -> bool {
         .unwrap_or(0);
     let mut is_area = false;
     for (k, v) in tags {
+        let (k, v): (&str, &str) = (k, v);
         if k.len() > max {
             continue;
         }
@@ -326,16 +327,16 @@ pub(crate) fn closed_way_is_area(tags: &[(String, String)]) -> bool {
         if is_area {
             continue;
         }
-        if CLOSED_WAYS_ARE_POLYGONS.contains(&k.as_str()) {
+        if CLOSED_WAYS_ARE_POLYGONS.contains(&k) {
             is_area = true;
             continue;
         }
         if k.len() + 1 + v.len() <= max
             && CLOSED_WAYS_ARE_POLYGONS.iter().any(|p| {
                 p.len() == k.len() + 1 + v.len()
-                    && p.starts_with(k.as_str())
+                    && p.starts_with(k)
                     && p.as_bytes()[k.len()] == b'='
-                    && p.ends_with(v.as_str())
+                    && p.ends_with(v)
             })
         {
             is_area = true;

@@ -137,8 +137,8 @@ fn lookup_node(data: &OsmData, id: i64) -> Option<(i32, i32)> {
     (c != (0, 0)).then_some(c)
 }
 
-fn tag_refs(tags: &[(String, String)]) -> impl Iterator<Item = (&str, &str)> + Clone {
-    tags.iter().map(|(k, v)| (k.as_str(), v.as_str()))
+fn tag_refs(tags: &[crate::osm::pbf::Tag]) -> impl Iterator<Item = (&str, &str)> + Clone {
+    tags.iter().map(|(k, v)| (&**k, &**v))
 }
 
 /// The five layers in GDAL's order (points, lines, multilinestrings, multipolygons,
@@ -314,6 +314,7 @@ fn relation(
     let mut interesting = false;
     let mut type_value: Option<&str> = None;
     for (k, v) in &rel.tags {
+        let (k, v): (&str, &str) = (k, v);
         if k == "type" {
             type_value = Some(v);
             if v == "multipolygon" || v == "boundary" {
@@ -360,7 +361,7 @@ fn relation(
                     parts.push(wkb::Part::Point((int_to_dbl(x), int_to_dbl(y))));
                 }
             }
-            MemberType::Way if m.role != "subarea" => {
+            MemberType::Way if &*m.role != "subarea" => {
                 if let Some(w) = index.get(m.id) {
                     parts.push(if w.is_area && !multiline {
                         wkb::Part::Polygon(&w.coords)
@@ -409,8 +410,8 @@ fn multipolygon_geometry<'a>(
 ) -> Option<MultiPolygonParts<'a>> {
     let mut members: Vec<(&IndexedWay<'a>, bool)> = Vec::new();
     for m in &rel.members {
-        if m.kind == MemberType::Way && m.role != "subarea" {
-            members.push((index.get(m.id)?, m.role == "outer"));
+        if m.kind == MemberType::Way && &*m.role != "subarea" {
+            members.push((index.get(m.id)?, &*m.role == "outer"));
         }
     }
     let mut extra: ExtraTags<'a> = Vec::new();

@@ -355,7 +355,7 @@ struct Extract {
 
 fn tags(list: &[(&str, &str)]) -> pbf::TagList {
     list.iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .map(|(k, v)| ((*k).into(), (*v).into()))
         .collect()
 }
 
@@ -394,7 +394,7 @@ impl Extract {
                     _ => pbf::MemberType::Relation,
                 },
                 id: *id,
-                role: role.to_string(),
+                role: (*role).into(),
             })
             .collect();
         self.relations.push(pbf::Relation {
