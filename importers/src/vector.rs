@@ -264,7 +264,6 @@ pub async fn open_source(options: &VectorOptions) -> Result<OpenedSource, Import
     for layer in selected {
         let counters = Arc::new(Counters::default());
         let (raw_tx, raw_rx) = std::sync::mpsc::sync_channel(4);
-        let (enc_tx, enc_rx) = tokio::sync::mpsc::channel::<Result<EncodedBatch, ImportError>>(8);
         reader.read(ReadJob {
             layer: layer.info.index,
             fields: Arc::new(layer.info.fields.clone()),
@@ -272,28 +271,38 @@ pub async fn open_source(options: &VectorOptions) -> Result<OpenedSource, Import
             cancel: Cancel::new(),
             counters: Arc::clone(&counters),
         })?;
-        pipeline::spawn_converters(
-            pipeline::converter_threads(),
-            layer.crs.clone(),
-            layer.swap_xy,
-            2 + layer.info.fields.len(),
-            raw_rx,
-            enc_tx,
-            Arc::clone(&counters),
-        );
-        out.push((
-            layer,
-            LayerPipe {
-                counters,
-                batches: enc_rx,
-            },
-        ));
+        out.push(convert(layer, raw_rx, counters));
     }
     Ok(OpenedSource {
         reader: Some(reader),
         layers: out,
         started,
     })
+}
+
+/// Starts the conversion workers of a layer whose raw batches arrive on `raw`.
+fn convert(
+    layer: Selected,
+    raw: std::sync::mpsc::Receiver<Result<crate::reader::RawBatch, ImportError>>,
+    counters: Arc<Counters>,
+) -> (Selected, LayerPipe) {
+    let (enc_tx, enc_rx) = tokio::sync::mpsc::channel::<Result<EncodedBatch, ImportError>>(8);
+    pipeline::spawn_converters(
+        pipeline::converter_threads(),
+        layer.crs.clone(),
+        layer.swap_xy,
+        2 + layer.info.fields.len(),
+        raw,
+        enc_tx,
+        Arc::clone(&counters),
+    );
+    (
+        layer,
+        LayerPipe {
+            counters,
+            batches: enc_rx,
+        },
+    )
 }
 
 /// [`open_source`] for an `.osm.pbf` read natively ([`osm::native`]): the whole
@@ -323,23 +332,7 @@ async fn open_native(
             let _ = raw_tx.send(Ok(batch));
         }
         drop(raw_tx);
-        let (enc_tx, enc_rx) = tokio::sync::mpsc::channel::<Result<EncodedBatch, ImportError>>(8);
-        pipeline::spawn_converters(
-            pipeline::converter_threads(),
-            layer.crs.clone(),
-            layer.swap_xy,
-            2 + layer.info.fields.len(),
-            raw_rx,
-            enc_tx,
-            Arc::clone(&counters),
-        );
-        out.push((
-            layer,
-            LayerPipe {
-                counters,
-                batches: enc_rx,
-            },
-        ));
+        out.push(convert(layer, raw_rx, counters));
     }
     Ok(OpenedSource {
         reader: None,

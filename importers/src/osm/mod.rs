@@ -383,50 +383,93 @@ struct FeatureRef<'a> {
     wkb: Option<&'a [u8]>,
 }
 
-/// Converts a feature into every layer it belongs to.
-fn collect_feature(
-    out: &mut [Collected],
-    f: &FeatureRef,
-    admin: &str,
-    serials: &mut Serials,
-    transformer: &mut Transformer,
-    scratch: &mut Scratch,
-) -> Result<(), ImportError> {
-    for (i, kind) in KINDS.iter().enumerate() {
-        let Some(attrs) = encode(
-            *kind, f.source, f.osm_type, f.osm_id, f.tags, admin, serials,
-        ) else {
-            continue;
-        };
-        let target = &mut out[i];
-        target.counters.read.fetch_add(1, Ordering::Relaxed);
-        let Some(wkb) = f.wkb else {
-            target
-                .counters
-                .skipped_empty
-                .fetch_add(1, Ordering::Relaxed);
-            continue;
-        };
-        if target
-            .batches
-            .last()
-            .is_none_or(|b| b.rows.len() >= BATCH_FEATURES)
-        {
-            target.batches.push(EncodedBatch::default());
-        }
-        let fields = 2 + kind.columns().len();
-        let fid = target.next_fid;
-        let batch = target
-            .batches
-            .last_mut()
-            .ok_or_else(|| ImportError::Internal("no batch".into()))?;
-        let outcome = batch.push(fields, fid, wkb, &attrs, transformer, scratch);
-        if matches!(outcome, crate::geometry::Outcome::Written { .. }) {
-            target.next_fid += 1;
-        }
-        pipeline::count_outcome(&target.counters, &outcome);
+/// The OSM type of a driver feature: lines are ways; areas without `osm_way_id`
+/// are relations.
+fn layer_osm_type(source: Source, from_fields: &'static str) -> &'static str {
+    match source {
+        Source::Lines => "way",
+        Source::Areas if from_fields == "node" => "relation",
+        _ => from_fields,
     }
-    Ok(())
+}
+
+/// The output layers being filled, and what converting into them needs.
+struct Collector<'a> {
+    out: Vec<Collected>,
+    admin: &'a str,
+    serials: Serials,
+    transformer: Transformer,
+    scratch: Scratch,
+}
+
+impl<'a> Collector<'a> {
+    fn new(admin: &'a str) -> Result<Collector<'a>, ImportError> {
+        Ok(Collector {
+            out: KINDS
+                .iter()
+                .map(|_| Collected {
+                    next_fid: 1,
+                    ..Default::default()
+                })
+                .collect(),
+            admin,
+            serials: Serials::default(),
+            transformer: Transformer::new(&SourceCrs::epsg(4326), false)?,
+            scratch: Scratch::default(),
+        })
+    }
+
+    /// Converts a feature into every layer it belongs to.
+    fn add(&mut self, f: &FeatureRef) -> Result<(), ImportError> {
+        for (i, kind) in KINDS.iter().enumerate() {
+            let Some(attrs) = encode(
+                *kind,
+                f.source,
+                f.osm_type,
+                f.osm_id,
+                f.tags,
+                self.admin,
+                &mut self.serials,
+            ) else {
+                continue;
+            };
+            let target = &mut self.out[i];
+            target.counters.read.fetch_add(1, Ordering::Relaxed);
+            let Some(wkb) = f.wkb else {
+                target
+                    .counters
+                    .skipped_empty
+                    .fetch_add(1, Ordering::Relaxed);
+                continue;
+            };
+            if target
+                .batches
+                .last()
+                .is_none_or(|b| b.rows.len() >= BATCH_FEATURES)
+            {
+                target.batches.push(EncodedBatch::default());
+            }
+            let fields = 2 + kind.columns().len();
+            let fid = target.next_fid;
+            let batch = target
+                .batches
+                .last_mut()
+                .ok_or_else(|| ImportError::Internal("no batch".into()))?;
+            let outcome = batch.push(
+                fields,
+                fid,
+                wkb,
+                &attrs,
+                &mut self.transformer,
+                &mut self.scratch,
+            );
+            if matches!(outcome, crate::geometry::Outcome::Written { .. }) {
+                target.next_fid += 1;
+            }
+            pipeline::count_outcome(&target.counters, &outcome);
+        }
+        Ok(())
+    }
 }
 
 /// Tags, OSM id and type of a feature of a natively built driver layer (the same
@@ -467,16 +510,7 @@ fn read_extract_native(
     let data = pbf::read_file(path)?;
     let layers = ogr_layers::build_layers(&data);
     std::thread::spawn(move || drop(data));
-    let mut transformer = Transformer::new(&SourceCrs::epsg(4326), false)?;
-    let mut scratch = Scratch::default();
-    let mut serials = Serials::default();
-    let mut out: Vec<Collected> = KINDS
-        .iter()
-        .map(|_| Collected {
-            next_fid: 1,
-            ..Default::default()
-        })
-        .collect();
+    let mut collector = Collector::new(admin)?;
     for layer in &layers {
         read.read
             .fetch_add(layer.features.len() as u64, Ordering::Relaxed);
@@ -490,29 +524,17 @@ fn read_extract_native(
             if cancel.is_cancelled() {
                 return Err(ImportError::Interrupted);
             }
-            let (tags, osm_id, mut osm_type) = native_feature_tags(layer, feature);
-            if source == Source::Lines {
-                osm_type = "way";
-            } else if source == Source::Areas && osm_type == "node" {
-                osm_type = "relation";
-            }
-            collect_feature(
-                &mut out,
-                &FeatureRef {
-                    source,
-                    osm_type,
-                    osm_id,
-                    tags: &tags,
-                    wkb: (!feature.wkb.is_empty()).then_some(feature.wkb.as_slice()),
-                },
-                admin,
-                &mut serials,
-                &mut transformer,
-                &mut scratch,
-            )?;
+            let (tags, osm_id, osm_type) = native_feature_tags(layer, feature);
+            collector.add(&FeatureRef {
+                source,
+                osm_type: layer_osm_type(source, osm_type),
+                osm_id,
+                tags: &tags,
+                wkb: (!feature.wkb.is_empty()).then_some(feature.wkb.as_slice()),
+            })?;
         }
     }
-    Ok(out)
+    Ok(collector.out)
 }
 
 /// Reads the whole extract (blocking) and converts every feature into the layers it
@@ -542,16 +564,7 @@ fn read_extract(
             reader::gdal_message(e, "not an OSM file (.osm.pbf or .osm)"),
         )
     })?;
-    let mut transformer = Transformer::new(&SourceCrs::epsg(4326), false)?;
-    let mut scratch = Scratch::default();
-    let mut serials = Serials::default();
-    let mut out: Vec<Collected> = KINDS
-        .iter()
-        .map(|_| Collected {
-            next_fid: 1,
-            ..Default::default()
-        })
-        .collect();
+    let mut collector = Collector::new(admin)?;
     let mut wkb = Vec::new();
     // SAFETY: GDAL C API on a dataset that lives for the whole loop; each feature is
     // destroyed once.
@@ -595,34 +608,22 @@ fn read_extract(
                 gdal_sys::OGR_F_Destroy(feature);
                 continue;
             }
-            let (tags, osm_id, mut osm_type) =
+            let (tags, osm_id, osm_type) =
                 feature_tags(feature, gdal_sys::OGR_F_GetDefnRef(feature));
-            if source == Source::Lines {
-                osm_type = "way";
-            } else if source == Source::Areas && osm_type == "node" {
-                osm_type = "relation";
-            }
             wkb.clear();
             let has_geometry =
                 reader::geometry_wkb(gdal_sys::OGR_F_GetGeometryRef(feature), &mut wkb);
             gdal_sys::OGR_F_Destroy(feature);
-            collect_feature(
-                &mut out,
-                &FeatureRef {
-                    source,
-                    osm_type,
-                    osm_id,
-                    tags: &tags,
-                    wkb: has_geometry.then_some(wkb.as_slice()),
-                },
-                admin,
-                &mut serials,
-                &mut transformer,
-                &mut scratch,
-            )?;
+            collector.add(&FeatureRef {
+                source,
+                osm_type: layer_osm_type(source, osm_type),
+                osm_id,
+                tags: &tags,
+                wkb: has_geometry.then_some(wkb.as_slice()),
+            })?;
         }
     }
-    Ok(out)
+    Ok(collector.out)
 }
 
 /// Imports an OSM extract. See the module documentation for the layers.
