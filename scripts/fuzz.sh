@@ -20,7 +20,7 @@ seconds="${FUZZ_SECONDS:-60}"
 max_len="${FUZZ_MAX_LEN:-8192}"
 timeout_s="${FUZZ_TIMEOUT:-10}"
 rss_mb="${FUZZ_RSS_MB:-2048}"
-all_targets=(cql2_text cql2_json geojson_geometry wkb codes open311_form mvt_encode)
+all_targets=(cql2_text cql2_json geojson_geometry wkb codes open311_form mvt_encode osm)
 if [ "$#" -gt 0 ]; then
     targets=("$@")
 else

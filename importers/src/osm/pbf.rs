@@ -398,11 +398,13 @@ impl BlockContext {
             .cloned()
             .ok_or_else(|| format!("string index {index} out of range"))
     }
+    // In i128: a hostile file's offsets and granularity cannot overflow (its
+    // coordinates are then out of range and refused by the conversion).
     fn lon(&self, raw: i64) -> f64 {
-        1e-9 * (self.lon_offset + self.granularity * raw) as f64
+        1e-9 * (i128::from(self.lon_offset) + i128::from(self.granularity) * i128::from(raw)) as f64
     }
     fn lat(&self, raw: i64) -> f64 {
-        1e-9 * (self.lat_offset + self.granularity * raw) as f64
+        1e-9 * (i128::from(self.lat_offset) + i128::from(self.granularity) * i128::from(raw)) as f64
     }
     fn tags(&self, keys: &[u64], vals: &[u64]) -> Result<TagList, String> {
         if keys.len() != vals.len() {
@@ -766,6 +768,31 @@ mod tests {
         assert!(err.contains("not an OSM PBF"), "{err}");
         let err = read_bytes(&[]).unwrap_err();
         assert!(err.contains("no OSMHeader"), "{err}");
+    }
+
+    #[test]
+    fn raw_blocks_dense_tags_ways_and_relations() {
+        // A hand-written file with uncompressed blocks (the fuzz seed; GDAL reads it
+        // too): four dense nodes, one tagged; two ways; a multipolygon relation.
+        let path =
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("../fuzz/seeds/osm/tiny_raw_extract.bin");
+        let seed = std::fs::read(path).expect("the seed");
+        let data = read_bytes(&seed[1..]).expect("reads");
+        assert_eq!(data.node_count(), 4);
+        let (lon, lat) = data.node(3).expect("node 3");
+        assert!((lon - 24.953).abs() < 1e-12 && (lat - 60.169).abs() < 1e-12);
+        assert_eq!(data.tagged_nodes.len(), 1);
+        assert_eq!(data.tagged_nodes[0].id, 1);
+        assert_eq!(
+            data.tagged_nodes[0].tags,
+            vec![("name".into(), "Kauppatori".into())]
+        );
+        assert_eq!(data.ways.len(), 2);
+        assert_eq!(data.ways[1].refs, vec![1, 2, 3, 4, 1]);
+        assert_eq!(&*data.ways[1].tags[0].0, "building");
+        assert_eq!(data.relations.len(), 1);
+        let m = &data.relations[0].members[0];
+        assert_eq!((m.kind, m.id, &*m.role), (MemberType::Way, 11, "outer"));
     }
 
     #[test]
