@@ -390,3 +390,52 @@ async fn import_osm_native_and_gdal_give_the_same_layers() {
         assert_eq!(count(&db, &sql).await, 0, "{suffix}: rows differ");
     }
 }
+
+/// An extract without routes or other relations (the hand-written file of the fuzz
+/// seeds, uncompressed blocks): both readers import the layers that have features
+/// and skip the empty ones, instead of failing on them.
+#[tokio::test(flavor = "multi_thread")]
+async fn empty_driver_layers_are_skipped_with_both_readers() {
+    let db = common::TestDb::new().await;
+    let seed = std::fs::read(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("fuzz/seeds/osm/tiny_raw_extract.bin"),
+    )
+    .expect("seed");
+    let file = common::temp_dir("tiny-osm").join("tiny.osm.pbf");
+    std::fs::write(&file, &seed[1..]).expect("write");
+    for (id, reader) in [("tn", "native"), ("tg", "gdal")] {
+        let mut cmd = common::citygrid(&db);
+        cmd.env("CITYGRID_OSM_READER", reader)
+            .args(["import", "vector", "--layer", id])
+            .arg(&file);
+        let (ok, stdout, stderr) = common::run(&mut cmd);
+        assert!(ok, "{reader} import failed:\n{stdout}\n{stderr}");
+        let layers: Vec<(String, i64)> = sqlx::query_as(
+            "SELECT id, feature_count FROM layer_catalog WHERE id LIKE $1 ORDER BY id",
+        )
+        .bind(format!("{id}\\_%"))
+        .fetch_all(&db.pool)
+        .await
+        .expect("catalogue");
+        assert_eq!(
+            layers,
+            vec![
+                (format!("{id}_lines"), 1),
+                (format!("{id}_multipolygons"), 1),
+                (format!("{id}_points"), 1),
+            ],
+            "{reader}"
+        );
+    }
+    // The same building either way.
+    assert_eq!(
+        count(
+            &db,
+            "SELECT count(*) FROM layers.tn_multipolygons a JOIN layers.tg_multipolygons b
+              ON a.osm_id = b.osm_id AND ST_Equals(a.geom, b.geom)"
+        )
+        .await,
+        1
+    );
+}

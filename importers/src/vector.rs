@@ -25,7 +25,6 @@
 //!    some layers of one file replaced and others not).
 
 use std::path::PathBuf;
-use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -100,6 +99,10 @@ struct Selected {
     id: String,
     crs: SourceCrs,
     swap_xy: bool,
+    /// One of several layers whose feature count was not known up front: when it
+    /// turns out to have no feature at all it is skipped (as a layer known to be
+    /// empty is), instead of failing the import.
+    skip_if_empty: bool,
 }
 
 fn select_layers(
@@ -202,6 +205,7 @@ fn select_layers(
         // Fail on an unknown CRS now, not in the workers.
         Transformer::new(&crs, swap_xy)?;
         out.push(Selected {
+            skip_if_empty: !single && info.feature_count.is_none(),
             info,
             id,
             crs,
@@ -314,26 +318,33 @@ async fn open_native(
     started: Instant,
 ) -> Result<OpenedSource, ImportError> {
     let path = options.file.clone();
-    let mut native = tokio::task::spawn_blocking(move || osm::native::read(&path, source_crs))
+    let native = tokio::task::spawn_blocking(move || osm::native::open(&path, source_crs))
         .await
         .map_err(|e| ImportError::Internal(format!("the OSM reader stopped: {e}")))??;
     tracing::debug!(seconds = started.elapsed().as_secs_f64(), "source opened");
-    let selected = select_layers(options, native.infos.clone())?;
+    let mut selected = select_layers(options, native.infos.clone())?;
+    // The writers take the layers in the order they are built.
+    selected.sort_by_key(|l| {
+        osm::native::STREAM_ORDER
+            .iter()
+            .position(|&i| i == l.info.index)
+    });
+    let mut outputs: Vec<Option<osm::native::LayerOutput>> =
+        native.infos.iter().map(|_| None).collect();
     let mut out = Vec::with_capacity(selected.len());
     for layer in selected {
         let counters = Arc::new(Counters::default());
-        let (batches, empty) = native.take(layer.info.index);
-        let features: u64 = batches.iter().map(|b| b.len() as u64).sum();
-        counters.read.fetch_add(features + empty, Ordering::Relaxed);
-        counters.skipped_empty.fetch_add(empty, Ordering::Relaxed);
-        // Room for every batch: the data is in memory already, sending never blocks.
-        let (raw_tx, raw_rx) = std::sync::mpsc::sync_channel(batches.len() + 1);
-        for batch in batches {
-            let _ = raw_tx.send(Ok(batch));
+        // Unbounded: the data is in memory already, the builder never waits.
+        let (raw_tx, raw_rx) = std::sync::mpsc::channel();
+        if let Some(slot) = outputs.get_mut(layer.info.index) {
+            *slot = Some((raw_tx, Arc::clone(&counters)));
         }
-        drop(raw_tx);
         out.push(convert(layer, raw_rx, counters));
     }
+    std::thread::Builder::new()
+        .name("citygrid-osm".into())
+        .spawn(move || native.stream(outputs))
+        .map_err(|e| ImportError::Internal(format!("cannot start the OSM layer builder: {e}")))?;
     Ok(OpenedSource {
         reader: None,
         layers: out,
@@ -428,19 +439,16 @@ pub async fn import_with_writers(
     let ids: Vec<String> = layers.iter().map(|(s, _)| s.id.clone()).collect();
     catalog::check_targets(first, &ids, options.replace).await?;
 
-    let mut order: Vec<(usize, Selected, LayerPipe)> = layers
-        .into_iter()
-        .enumerate()
-        .map(|(i, (s, p))| (i, s, p))
-        .collect();
-    // A GDAL reader fills the layers one after another, so the writers must take
-    // them in that order (a writer waiting for a later layer would wait forever for
-    // an earlier one nobody drains). A native source is in memory already: the
-    // biggest jobs go first, which balances the writers.
-    if reader.is_none() {
-        order.sort_by_key(|(_, s, _)| std::cmp::Reverse(estimated_cost(&s.info)));
-    }
-    let queue: LayerQueue = std::sync::Mutex::new(order.into_iter().collect());
+    // The writers take the layers in the order the source fills them (a writer
+    // waiting for a later layer of a GDAL reader would wait forever for an earlier
+    // one nobody drains).
+    let queue: LayerQueue = std::sync::Mutex::new(
+        layers
+            .into_iter()
+            .enumerate()
+            .map(|(i, (s, p))| (i, s, p))
+            .collect(),
+    );
     let file = options.file.display().to_string();
     // The writers run concurrently (their work is in the database and on the
     // conversion threads). Every writer must be ready before anything is committed;
@@ -461,6 +469,12 @@ pub async fn import_with_writers(
     drop(reader);
     if cancel.is_cancelled() {
         return Err(ImportError::Interrupted);
+    }
+    if ready.iter().all(|(_, written)| written.is_empty()) {
+        return Err(ImportError::Empty(format!(
+            "every layer of {} is empty",
+            options.file.display()
+        )));
     }
     let mut reports = Vec::new();
     let commits = ready.into_iter().map(|(mut conn, written)| {
@@ -498,18 +512,6 @@ pub async fn import_with_writers(
         layers: reports.into_iter().map(|(_, r)| r).collect(),
         seconds: started.elapsed().as_secs_f64(),
     })
-}
-
-/// Rough database work of a layer (rows weighted by geometry family: polygons are
-/// checked for validity and index slower).
-fn estimated_cost(info: &LayerInfo) -> u64 {
-    let rows = info.feature_count.unwrap_or(0);
-    let weight = match info.declared.map(|g| g.family()) {
-        Some(0) => 1,
-        Some(1) => 2,
-        _ => 5,
-    };
-    rows * weight
 }
 
 /// The layers waiting for a writer: (position in the report, layer, its batches).
@@ -574,7 +576,15 @@ async fn write_layers(
         };
         let staged = stage_layer(&mut conn, &spec, pipe.batches, cancel, &counters).await;
         progress.finish();
-        let staged = staged?;
+        let staged = match staged {
+            Err(ImportError::Empty(_))
+                if layer.skip_if_empty && Counters::get(&counters.read) == 0 =>
+            {
+                tracing::warn!(layer = %layer.info.name, "skipping an empty layer");
+                continue;
+            }
+            other => other?,
+        };
         let entry = catalog_entry(
             &layer.id,
             title.map(str::to_string),

@@ -1,12 +1,14 @@
 //! `citygrid import vector FILE.osm.pbf` without GDAL: the file is decoded by
-//! [`super::pbf`] on every core, the five layers of GDAL's OSM driver are built by
-//! [`super::ogr_layers`], and each layer is handed to the ordinary import pipeline
-//! as ready [`RawBatch`]es — the same tables, columns and catalogue entries as the
-//! GDAL path (which `CITYGRID_OSM_READER=gdal` still selects).
+//! [`super::pbf`] on every core ([`open`]), then the five layers of GDAL's OSM driver
+//! are built by [`super::ogr_layers`] and each is handed to the ordinary import
+//! pipeline as [`RawBatch`]es as soon as it is built ([`NativeSource::stream`]) — the
+//! same tables, columns and catalogue entries as the GDAL path (which
+//! `CITYGRID_OSM_READER=gdal` still selects).
 
 use std::path::Path;
-
-use rayon::prelude::*;
+use std::sync::atomic::Ordering;
+use std::sync::mpsc::Sender;
+use std::sync::Arc;
 
 use crate::copy;
 use crate::crs::SourceCrs;
@@ -14,7 +16,8 @@ use crate::error::ImportError;
 use crate::fields::FieldPlan;
 use crate::naming::ColumnNamer;
 use crate::osm::ogr_layers::{self, OgrFieldType, OgrLayer, OgrValue};
-use crate::osm::pbf;
+use crate::osm::pbf::{self, OsmData};
+use crate::pipeline::Counters;
 use crate::reader::{LayerInfo, RawBatch, BATCH_FEATURES};
 
 /// Environment variable that selects the reader of `.osm.pbf` files for
@@ -52,27 +55,21 @@ pub fn applies_to(path: &Path) -> bool {
     }
 }
 
-/// The layers of an extract, encoded and waiting for the pipeline.
-pub struct NativeLayers {
-    /// The layers, as [`crate::reader::SourceReader::open`] would describe them.
+/// An extract decoded and waiting for its layers to be built ([`NativeSource::stream`]).
+pub struct NativeSource {
+    /// The five layers, as [`crate::reader::SourceReader::open`] would describe them
+    /// (feature counts unknown until built).
     pub infos: Vec<LayerInfo>,
-    /// Per layer: its batches and the number of features skipped as empty.
-    batches: Vec<Option<(Vec<RawBatch>, u64)>>,
+    data: OsmData,
 }
 
-impl NativeLayers {
-    /// Takes the batches of layer `index` (once) with the count of empty features.
-    pub fn take(&mut self, index: usize) -> (Vec<RawBatch>, u64) {
-        self.batches
-            .get_mut(index)
-            .and_then(Option::take)
-            .unwrap_or_default()
-    }
-}
+/// Where [`NativeSource::stream`] sends one layer: its raw batches and its counters.
+pub type LayerOutput = (Sender<Result<RawBatch, ImportError>>, Arc<Counters>);
 
-/// Reads `path` and encodes its layers (blocking, CPU-bound: call it off the async
-/// runtime). `crs` overrides the extract's EPSG:4326.
-pub fn read(path: &Path, crs: Option<SourceCrs>) -> Result<NativeLayers, ImportError> {
+/// Decodes `path` (blocking, CPU-bound: call it off the async runtime); `crs`
+/// overrides the extract's EPSG:4326. A bad file fails here, before any layer is
+/// built or any database touched.
+pub fn open(path: &Path, crs: Option<SourceCrs>) -> Result<NativeSource, ImportError> {
     let started = std::time::Instant::now();
     let data = pbf::read_file(path)?;
     tracing::debug!(
@@ -82,24 +79,54 @@ pub fn read(path: &Path, crs: Option<SourceCrs>) -> Result<NativeLayers, ImportE
         relations = data.relations.len(),
         "extract decoded"
     );
-    let layers = ogr_layers::build_layers(&data);
-    // Freeing the decoded extract is not on anybody's path.
-    std::thread::spawn(move || drop(data));
-    tracing::debug!(seconds = started.elapsed().as_secs_f64(), "layers built");
     let crs = crs.unwrap_or_else(|| SourceCrs::epsg(4326));
-    let encoded: Vec<(LayerInfo, (Vec<RawBatch>, u64))> = layers
-        .into_par_iter()
+    let infos = ogr_layers::layer_shapes()
+        .iter()
         .enumerate()
-        .map(|(index, layer)| encode(index, layer, &crs))
+        .map(|(index, shape)| info(index, shape, &crs))
         .collect();
-    tracing::debug!(seconds = started.elapsed().as_secs_f64(), "layers encoded");
-    let (infos, batches) = encoded.into_iter().map(|(info, b)| (info, Some(b))).unzip();
-    Ok(NativeLayers { infos, batches })
+    Ok(NativeSource { infos, data })
 }
 
-fn encode(index: usize, layer: OgrLayer, crs: &SourceCrs) -> (LayerInfo, (Vec<RawBatch>, u64)) {
+/// The order layers come out of [`NativeSource::stream`] (indexes into
+/// [`NativeSource::infos`]): writers should take them in this order.
+pub const STREAM_ORDER: [usize; 5] = [0, 1, 3, 4, 2];
+
+impl NativeSource {
+    /// Builds the layers (blocking: run it on a thread of its own) and sends each one
+    /// with an output in `outputs` (indexed like `infos`) as soon as it is built: the
+    /// points first, so their writer starts while the ways and relations are built.
+    pub fn stream(self, outputs: Vec<Option<LayerOutput>>) {
+        let started = std::time::Instant::now();
+        let mut outputs = outputs;
+        let data = self.data;
+        ogr_layers::build_layers_each(&data, &mut |index, layer| {
+            let Some((tx, counters)) = outputs.get_mut(index).and_then(Option::take) else {
+                return;
+            };
+            let (batches, empty) = encode(layer);
+            let features: u64 = batches.iter().map(|b| b.len() as u64).sum();
+            counters.skipped_empty.fetch_add(empty, Ordering::Relaxed);
+            counters.read.fetch_add(features + empty, Ordering::Relaxed);
+            for batch in batches {
+                if tx.send(Ok(batch)).is_err() {
+                    return; // the import gave up on this layer
+                }
+            }
+            tracing::debug!(
+                index,
+                seconds = started.elapsed().as_secs_f64(),
+                "layer built"
+            );
+        });
+        // Freeing the decoded extract is not on anybody's path.
+        std::thread::spawn(move || drop(data));
+    }
+}
+
+fn info(index: usize, shape: &OgrLayer, crs: &SourceCrs) -> LayerInfo {
     let mut namer = ColumnNamer::new();
-    let fields: Vec<FieldPlan> = layer
+    let fields: Vec<FieldPlan> = shape
         .fields
         .iter()
         .enumerate()
@@ -112,15 +139,20 @@ fn encode(index: usize, layer: OgrLayer, crs: &SourceCrs) -> (LayerInfo, (Vec<Ra
             )
         })
         .collect();
-    let info = LayerInfo {
+    LayerInfo {
         index,
-        name: layer.name.to_string(),
-        feature_count: Some(layer.features.len() as u64),
+        name: shape.name.to_string(),
+        feature_count: None,
         has_geometry: true,
-        declared: Some(layer.geometry),
+        declared: Some(shape.geometry),
         fields,
         crs: Ok((crs.clone(), false)),
-    };
+    }
+}
+
+/// A layer's features as raw batches, and how many were empty.
+fn encode(layer: OgrLayer) -> (Vec<RawBatch>, u64) {
+    let fields = layer.fields.len();
     let mut batches = Vec::new();
     let mut batch = RawBatch::default();
     let mut empty = 0u64;
@@ -131,7 +163,7 @@ fn encode(index: usize, layer: OgrLayer, crs: &SourceCrs) -> (LayerInfo, (Vec<Ra
             continue;
         }
         batch.wkb.extend_from_slice(&feature.wkb);
-        for i in 0..info.fields.len() {
+        for i in 0..fields {
             match feature.values.get(i).and_then(Option::as_ref) {
                 None => copy::null(&mut batch.attrs),
                 Some(OgrValue::Text(s)) => copy::text(&mut batch.attrs, s),
@@ -149,5 +181,5 @@ fn encode(index: usize, layer: OgrLayer, crs: &SourceCrs) -> (LayerInfo, (Vec<Ra
     if !batch.is_empty() {
         batches.push(batch);
     }
-    (info, (batches, empty))
+    (batches, empty)
 }

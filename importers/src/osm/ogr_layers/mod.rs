@@ -144,7 +144,47 @@ fn tag_refs(tags: &[crate::osm::pbf::Tag]) -> impl Iterator<Item = (&str, &str)>
 /// The five layers in GDAL's order (points, lines, multilinestrings, multipolygons,
 /// other_relations).
 pub fn build_layers(data: &OsmData) -> Vec<OgrLayer> {
+    let mut layers: Vec<(usize, OgrLayer)> = Vec::with_capacity(5);
+    build_layers_each(data, &mut |i, layer| layers.push((i, layer)));
+    layers.sort_by_key(|(i, _)| *i);
+    layers.into_iter().map(|(_, l)| l).collect()
+}
+
+/// What [`build_layers`] returns, but without the features: the layers' names,
+/// fields and geometry types in GDAL's order.
+pub fn layer_shapes() -> Vec<OgrLayer> {
+    config::schemas()
+        .iter()
+        .zip(GEOMETRIES)
+        .map(|(s, geometry)| OgrLayer {
+            name: s.name,
+            geometry,
+            fields: s.ogr_fields(),
+            features: Vec::new(),
+        })
+        .collect()
+}
+
+const GEOMETRIES: [GeomType; 5] = [
+    GeomType::Point,
+    GeomType::LineString,
+    GeomType::MultiLineString,
+    GeomType::MultiPolygon,
+    GeomType::GeometryCollection,
+];
+
+/// Builds the five layers and hands each to `emit` (with its index in GDAL's order)
+/// as soon as it is complete: points first, then lines, then the layers that need
+/// the relations — so a caller can start writing the first ones meanwhile.
+pub fn build_layers_each(data: &OsmData, emit: &mut dyn FnMut(usize, OgrLayer)) {
     let schemas = config::schemas();
+    let mut shapes = layer_shapes().into_iter().map(Some).collect::<Vec<_>>();
+    let mut send = |i: usize, features: Vec<OgrFeature>| {
+        if let Some(mut layer) = shapes.get_mut(i).and_then(Option::take) {
+            layer.features = features;
+            emit(i, layer);
+        }
+    };
 
     let points: Vec<OgrFeature> = data
         .tagged_nodes
@@ -163,6 +203,7 @@ pub fn build_layers(data: &OsmData) -> Vec<OgrLayer> {
             }
         })
         .collect();
+    send(POINTS, points);
 
     let indexed: Vec<(Option<IndexedWay>, Option<OgrFeature>)> = data
         .ways
@@ -175,6 +216,7 @@ pub fn build_layers(data: &OsmData) -> Vec<OgrLayer> {
         lines.extend(line);
         ways.extend(way);
     }
+    send(LINES, lines);
     let index = WayIndex::new(&ways);
 
     let relations: Vec<(usize, Option<OgrFeature>, Vec<i64>)> = data
@@ -183,8 +225,6 @@ pub fn build_layers(data: &OsmData) -> Vec<OgrLayer> {
         .map(|r| relation(data, r, &index, &schemas))
         .collect();
     let mut by_layer: [Vec<OgrFeature>; 5] = Default::default();
-    by_layer[POINTS] = points;
-    by_layer[LINES] = lines;
     let mut outer_ways: HashSet<i64> = HashSet::new();
     for (layer, feature, outers) in relations {
         by_layer[layer].extend(feature);
@@ -210,25 +250,9 @@ pub fn build_layers(data: &OsmData) -> Vec<OgrLayer> {
         })
         .collect();
     by_layer[MULTIPOLYGONS].extend(areas);
-
-    let geometries = [
-        GeomType::Point,
-        GeomType::LineString,
-        GeomType::MultiLineString,
-        GeomType::MultiPolygon,
-        GeomType::GeometryCollection,
-    ];
-    schemas
-        .iter()
-        .zip(by_layer)
-        .zip(geometries)
-        .map(|((s, features), geometry)| OgrLayer {
-            name: s.name,
-            geometry,
-            fields: s.ogr_fields(),
-            features,
-        })
-        .collect()
+    for i in [MULTIPOLYGONS, OTHER_RELATIONS, MULTILINESTRINGS] {
+        send(i, std::mem::take(&mut by_layer[i]));
+    }
 }
 
 /// `NotifyWay` + `ProcessWaysBatch`: the indexed way and its `lines` feature.
