@@ -429,6 +429,47 @@ async fn repair(
     let Some(bad) = bad.filter(|b| !b.is_empty()) else {
         return Ok(());
     };
+    // A Multi, collection or mixed column takes whatever ST_MakeValid gives: one
+    // statement repairs the rows and drops those that vanish.
+    let direct = match staged.geometry {
+        GeomColumn::Typed(GeomType::GeometryCollection) => {
+            Some(("ST_ForceCollection(ST_MakeValid(geom))".to_string(), "f.g"))
+        }
+        GeomColumn::Typed(k) if !k.is_single() => Some((
+            format!(
+                "ST_CollectionExtract(ST_MakeValid(geom), {})",
+                k.family() + 1
+            ),
+            "ST_Multi(f.g)",
+        )),
+        GeomColumn::Mixed => Some(("ST_MakeValid(geom)".to_string(), "f.g")),
+        GeomColumn::Typed(_) => None,
+    };
+    if let Some((extract, fixed)) = direct {
+        let (dropped, repaired): (i64, i64) = sqlx::query_as(&format!(
+            "WITH fix AS (SELECT fid, {extract} AS g FROM {t} WHERE fid = ANY($1)),
+                  gone AS (DELETE FROM {t} s USING fix f
+                            WHERE s.fid = f.fid AND (f.g IS NULL OR ST_IsEmpty(f.g)) RETURNING 1),
+                  done AS (UPDATE {t} s SET geom = {fixed} FROM fix f
+                            WHERE s.fid = f.fid AND NOT (f.g IS NULL OR ST_IsEmpty(f.g)) RETURNING 1)
+             SELECT (SELECT count(*) FROM gone), (SELECT count(*) FROM done)"
+        ))
+        .bind(&bad)
+        .fetch_one(&mut *conn)
+        .await
+        .db("repairing geometries")?;
+        let (dropped, repaired) = (dropped.max(0) as u64, repaired.max(0) as u64);
+        counters.repaired.fetch_add(repaired, Ordering::Relaxed);
+        counters
+            .skipped_invalid
+            .fetch_add(dropped, Ordering::Relaxed);
+        counters.written.fetch_sub(
+            dropped.min(counters.written.load(Ordering::Relaxed)),
+            Ordering::Relaxed,
+        );
+        tracing::info!(table = %staged.table, repaired, dropped, "invalid geometries repaired");
+        return Ok(());
+    }
     exec(
         conn,
         "DROP TABLE IF EXISTS pg_temp._citygrid_fix",
