@@ -7,15 +7,17 @@
 # target/bench-data/ (1,000,000 points and 200,000 polygons in EPSG:4547, the
 # CGCS2000 Gauss–Krüger zone of Wuhan, so both tools reproject to EPSG:4326).
 # Both tools end with the same thing: an EPSG:4326 table with a GiST index and a
-# primary key. Prints seconds (best of RUNS) and the ratio.
+# primary key. The two tools run alternately, RUNS times each; prints the best
+# seconds of each, their ratio, and the ratio of the medians.
 #
-#   bash benches/import_vs_ogr2ogr.sh [RUNS]
+#   bash benches/import_vs_ogr2ogr.sh [RUNS] [DATASET]   (DATASET: helsinki, points, polygons)
 #   CITYGRID_BIN=/path/to/citygrid bash benches/import_vs_ogr2ogr.sh [RUNS]
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 RUNS="${1:-3}"
+ONLY="${2:-}"   # only the datasets whose label contains this (e.g. helsinki)
 export CITYGRID_HOME="$ROOT/target/bench-import-home"
 unset DATABASE_URL
 DATA="$ROOT/target/bench-data"
@@ -95,15 +97,14 @@ fi
 # --- helpers ----------------------------------------------------------------
 now() { date +%s.%N; }
 psql_q() { psql -X -q -At "$URL" -c "$1"; }
-best_of() { # best wall time of RUNS runs of "$@"
-  local best="" t0 t1 dt
-  for _ in $(seq "$RUNS"); do
-    psql_q "DROP SCHEMA IF EXISTS ogr_bench CASCADE; CREATE SCHEMA ogr_bench;" >/dev/null
-    t0=$(now); "$@" >/dev/null 2>"$DATA/last.err" || { cat "$DATA/last.err" >&2; exit 1; }; t1=$(now)
-    dt=$(echo "$t1 - $t0" | bc -l)
-    if [ -z "$best" ] || (( $(echo "$dt < $best" | bc -l) )); then best=$dt; fi
-  done
-  printf '%.3f' "$best"
+time_once() { # wall seconds of one run of "$@" into a fresh ogr_bench schema
+  local t0 t1
+  psql_q "DROP SCHEMA IF EXISTS ogr_bench CASCADE; CREATE SCHEMA ogr_bench;" >/dev/null
+  t0=$(now); "$@" >/dev/null 2>"$DATA/last.err" || { cat "$DATA/last.err" >&2; exit 1; }; t1=$(now)
+  echo "$t1 - $t0" | bc -l
+}
+stat_of() { # "best median" of the numbers on stdin
+  sort -g | awk '{v[NR]=$1} END {m = (NR % 2) ? v[(NR+1)/2] : (v[NR/2] + v[NR/2+1]) / 2; printf "%.3f %.3f\n", v[1], m}'
 }
 ogr() { # ogr2ogr with COPY, reprojecting, same table shape as citygrid (geom, fid, GiST)
   ogr2ogr -f PostgreSQL "PG:$CONNINFO" "$@" --config PG_USE_COPY YES -overwrite \
@@ -118,20 +119,29 @@ CASES=(
   "generated polygons 200k|$GEN|polygons"
 )
 
-printf '%-28s %10s %10s %12s %8s  %s\n' dataset features citygrid ogr2ogr ratio "load (1/5/15 min)" 
+printf '%-28s %10s %10s %12s %8s %12s  %s\n' dataset features citygrid ogr2ogr ratio "median ratio" "load (1/5/15 min)"
 for c in "${CASES[@]}"; do
   IFS='|' read -r label file srclayer <<<"$c"
+  if [ -n "$ONLY" ] && [[ "$label" != *"$ONLY"* ]]; then continue; fi
   args=(); oargs=()
   if [ -n "$srclayer" ]; then args=(--source-layer "$srclayer"); oargs=("$srclayer"); fi
-  ours=$(best_of "$BIN" import vector "$file" --layer bench --replace "${args[@]}")
+  # The two tools run alternately, RUNS times each, so that a change in the
+  # machine's load hits both alike.
+  t_ours=(); t_theirs=()
+  for _ in $(seq "$RUNS"); do
+    t_ours+=("$(time_once "$BIN" import vector "$file" --layer bench --replace "${args[@]}")")
+    t_theirs+=("$(time_once ogr "$file" "${oargs[@]}")")
+  done
   rows=$(psql_q "SELECT sum(feature_count) FROM layer_catalog WHERE id LIKE 'bench%'")
-  theirs=$(best_of ogr "$file" "${oargs[@]}")
+  read -r ours ours_med < <(printf '%s\n' "${t_ours[@]}" | stat_of)
+  read -r theirs theirs_med < <(printf '%s\n' "${t_theirs[@]}" | stat_of)
+  ratio_med=$(echo "$theirs_med / $ours_med" | bc -l)
   ratio=$(echo "$theirs / $ours" | bc -l)
-  printf '%-28s %10s %9ss %11ss %7.2fx  %s\n' "$label" "$rows" "$ours" "$theirs" "$ratio" "$(cut -d' ' -f1-3 /proc/loadavg)"
+  printf '%-28s %10s %9ss %11ss %7.2fx %11.2fx  %s\n' "$label" "$rows" "$ours" "$theirs" "$ratio" "$ratio_med" "$(cut -d' ' -f1-3 /proc/loadavg)"
   psql_q "DELETE FROM layer_catalog WHERE id LIKE 'bench%'" >/dev/null
   for t in $(psql_q "SELECT tablename FROM pg_tables WHERE schemaname = 'layers' AND tablename LIKE 'bench%'"); do
     psql_q "DROP TABLE layers.\"$t\"" >/dev/null
   done
 done
-echo "(best of $RUNS runs; ratio = ogr2ogr seconds / citygrid seconds; $(nproc) cores;"
+echo "(best of $RUNS alternating runs each; ratio = ogr2ogr / citygrid seconds, of the best runs and of the medians; $(nproc) cores;"
 echo " $(ogr2ogr --version | cut -d, -f1), $(psql_q 'SELECT postgis_lib_version()' | sed 's/^/PostGIS /'))"
