@@ -114,7 +114,7 @@ pub enum Outcome {
         /// Whether the geometry had to be fixed to be storable.
         fixed: bool,
         /// Whether a line collapsed to fewer than two distinct points only through the
-        /// transformation: the layer's validity must then be checked in the database.
+        /// transformation: that row is then checked in the database (it is not [`Scratch::proven`]).
         check: bool,
     },
     /// No coordinates at all; nothing appended.
@@ -133,8 +133,6 @@ pub struct Scratch {
     lines: Vec<(usize, usize)>,
     /// Each polygon ring written: index of its first coordinate, point count.
     rings: Vec<(usize, usize)>,
-    /// Polygons written.
-    polygons: usize,
     /// Whether the last written geometry is known to be valid (see [`Scratch::proven`]).
     proven: bool,
 }
@@ -403,9 +401,6 @@ fn geometry(
                 kept += 1;
             }
             w.patch(at, kept);
-            if kept > 0 {
-                w.scratch.polygons += 1;
-            }
             kept > 0
         }
         GeomType::MultiPoint
@@ -454,7 +449,6 @@ pub fn normalise(
     scratch.offsets.clear();
     scratch.lines.clear();
     scratch.rings.clear();
-    scratch.polygons = 0;
     scratch.proven = false;
     let start = out.len();
     let mut r = Reader { data: wkb, pos: 0 };
@@ -504,8 +498,8 @@ pub fn normalise(
         GeomType::Point | GeomType::MultiPoint => true,
         GeomType::LineString | GeomType::MultiLineString => !check,
         GeomType::Polygon | GeomType::MultiPolygon => {
-            scratch.polygons == 1
-                && scratch.rings.len() == 1
+            // One ring in all: one polygon without holes (a kept polygon has a shell).
+            scratch.rings.len() == 1
                 && scratch
                     .rings
                     .first()

@@ -68,9 +68,6 @@ pub struct Counters {
     pub repaired: AtomicU64,
     /// Why the first invalid geometry was skipped.
     pub first_invalid: Mutex<Option<String>>,
-    /// Set when a line collapsed in the transformation (see
-    /// [`Outcome::Written`]): the layer's validity is then checked in the database.
-    pub needs_check: AtomicBool,
 }
 
 impl Counters {
@@ -186,12 +183,9 @@ impl EncodedBatch {
 /// Records a converted row's outcome in `counters`.
 pub fn count_outcome(counters: &Counters, outcome: &Outcome) {
     match outcome {
-        Outcome::Written { fixed, check, .. } => {
+        Outcome::Written { fixed, .. } => {
             if *fixed {
                 counters.repaired.fetch_add(1, Ordering::Relaxed);
-            }
-            if *check {
-                counters.needs_check.store(true, Ordering::Relaxed);
             }
         }
         Outcome::Empty => {

@@ -429,53 +429,6 @@ async fn repair(
     let Some(bad) = bad.filter(|b| !b.is_empty()) else {
         return Ok(());
     };
-    // A Multi, collection or mixed column takes whatever ST_MakeValid gives: one
-    // statement repairs the rows and drops those that vanish.
-    let direct = match staged.geometry {
-        GeomColumn::Typed(GeomType::GeometryCollection) => {
-            Some(("ST_ForceCollection(ST_MakeValid(geom))".to_string(), "f.g"))
-        }
-        GeomColumn::Typed(k) if !k.is_single() => Some((
-            format!(
-                "ST_CollectionExtract(ST_MakeValid(geom), {})",
-                k.family() + 1
-            ),
-            "ST_Multi(f.g)",
-        )),
-        GeomColumn::Mixed => Some(("ST_MakeValid(geom)".to_string(), "f.g")),
-        GeomColumn::Typed(_) => None,
-    };
-    if let Some((extract, fixed)) = direct {
-        let (dropped, repaired): (i64, i64) = sqlx::query_as(&format!(
-            "WITH fix AS (SELECT fid, {extract} AS g FROM {t} WHERE fid = ANY($1)),
-                  gone AS (DELETE FROM {t} s USING fix f
-                            WHERE s.fid = f.fid AND (f.g IS NULL OR ST_IsEmpty(f.g)) RETURNING 1),
-                  done AS (UPDATE {t} s SET geom = {fixed} FROM fix f
-                            WHERE s.fid = f.fid AND NOT (f.g IS NULL OR ST_IsEmpty(f.g)) RETURNING 1)
-             SELECT (SELECT count(*) FROM gone), (SELECT count(*) FROM done)"
-        ))
-        .bind(&bad)
-        .fetch_one(&mut *conn)
-        .await
-        .db("repairing geometries")?;
-        let (dropped, repaired) = (dropped.max(0) as u64, repaired.max(0) as u64);
-        counters.repaired.fetch_add(repaired, Ordering::Relaxed);
-        counters
-            .skipped_invalid
-            .fetch_add(dropped, Ordering::Relaxed);
-        counters.written.fetch_sub(
-            dropped.min(counters.written.load(Ordering::Relaxed)),
-            Ordering::Relaxed,
-        );
-        tracing::info!(table = %staged.table, repaired, dropped, "invalid geometries repaired");
-        return Ok(());
-    }
-    exec(
-        conn,
-        "DROP TABLE IF EXISTS pg_temp._citygrid_fix",
-        "repairing geometries",
-    )
-    .await?;
     let extract = match staged.geometry {
         GeomColumn::Typed(GeomType::GeometryCollection) => {
             "ST_ForceCollection(ST_MakeValid(geom))".to_string()
@@ -486,10 +439,65 @@ async fn repair(
         ),
         GeomColumn::Mixed => "ST_MakeValid(geom)".to_string(),
     };
+    let (repaired, dropped) = match staged.geometry {
+        GeomColumn::Typed(k) if k.is_single() => {
+            repair_single(conn, staged, k, &extract, &bad).await?
+        }
+        // A Multi, collection or mixed column takes whatever ST_MakeValid gives: one
+        // statement repairs the rows and drops those that vanish.
+        _ => {
+            let fixed = match staged.geometry {
+                GeomColumn::Typed(GeomType::GeometryCollection) | GeomColumn::Mixed => "f.g",
+                GeomColumn::Typed(_) => "ST_Multi(f.g)",
+            };
+            let (dropped, repaired): (i64, i64) = sqlx::query_as(&format!(
+                "WITH fix AS (SELECT fid, {extract} AS g FROM {t} WHERE fid = ANY($1)),
+                      gone AS (DELETE FROM {t} s USING fix f
+                                WHERE s.fid = f.fid AND (f.g IS NULL OR ST_IsEmpty(f.g)) RETURNING 1),
+                      done AS (UPDATE {t} s SET geom = {fixed} FROM fix f
+                                WHERE s.fid = f.fid AND NOT (f.g IS NULL OR ST_IsEmpty(f.g)) RETURNING 1)
+                 SELECT (SELECT count(*) FROM gone), (SELECT count(*) FROM done)"
+            ))
+            .bind(&bad)
+            .fetch_one(&mut *conn)
+            .await
+            .db("repairing geometries")?;
+            (repaired.max(0) as u64, dropped.max(0) as u64)
+        }
+    };
+    counters.repaired.fetch_add(repaired, Ordering::Relaxed);
+    counters
+        .skipped_invalid
+        .fetch_add(dropped, Ordering::Relaxed);
+    counters.written.fetch_sub(
+        dropped.min(counters.written.load(Ordering::Relaxed)),
+        Ordering::Relaxed,
+    );
+    tracing::info!(table = %staged.table, repaired, dropped, "invalid geometries repaired");
+    Ok(())
+}
+
+/// Repairs rows `bad` of a single-type column (`kind`): when a repaired geometry
+/// fell apart into several parts the column becomes Multi, otherwise one-part Multi
+/// results are unwrapped. Returns (repaired, dropped).
+async fn repair_single(
+    conn: &mut PgConnection,
+    staged: &mut Staged,
+    kind: GeomType,
+    extract: &str,
+    bad: &[i64],
+) -> Result<(u64, u64), ImportError> {
+    let t = layer_table(&staged.table);
+    exec(
+        conn,
+        "DROP TABLE IF EXISTS pg_temp._citygrid_fix",
+        "repairing geometries",
+    )
+    .await?;
     sqlx::query(&format!(
         "CREATE TEMP TABLE _citygrid_fix AS SELECT fid, {extract} AS g FROM {t} WHERE fid = ANY($1)"
     ))
-    .bind(&bad)
+    .bind(bad)
     .execute(&mut *conn)
     .await
     .db("repairing geometries")?;
@@ -499,26 +507,20 @@ async fn repair(
         "repairing geometries",
     )
     .await?;
-    let fixed_expr = match staged.geometry {
-        GeomColumn::Typed(k) if k.is_single() => {
-            let (multi_parts,): (i64,) = sqlx::query_as(
-                "SELECT count(*) FROM pg_temp._citygrid_fix WHERE NOT ST_IsEmpty(g) AND ST_NumGeometries(g) > 1",
-            )
-            .fetch_one(&mut *conn)
-            .await
-            .db("repairing geometries")?;
-            if multi_parts > 0 {
-                // A repaired polygon fell apart into several: the layer becomes Multi.
-                let multi = GeomColumn::Typed(k.multi());
-                alter_geometry(conn, &staged.table, multi).await?;
-                staged.geometry = multi;
-                "ST_Multi(f.g)"
-            } else {
-                "CASE WHEN ST_NumGeometries(f.g) = 1 AND GeometryType(f.g) LIKE 'MULTI%' THEN ST_GeometryN(f.g, 1) ELSE f.g END"
-            }
-        }
-        GeomColumn::Typed(GeomType::GeometryCollection) | GeomColumn::Mixed => "f.g",
-        GeomColumn::Typed(_) => "ST_Multi(f.g)",
+    let (multi_parts,): (i64,) = sqlx::query_as(
+        "SELECT count(*) FROM pg_temp._citygrid_fix WHERE NOT ST_IsEmpty(g) AND ST_NumGeometries(g) > 1",
+    )
+    .fetch_one(&mut *conn)
+    .await
+    .db("repairing geometries")?;
+    let fixed_expr = if multi_parts > 0 {
+        // A repaired polygon fell apart into several: the layer becomes Multi.
+        let multi = GeomColumn::Typed(kind.multi());
+        alter_geometry(conn, &staged.table, multi).await?;
+        staged.geometry = multi;
+        "ST_Multi(f.g)"
+    } else {
+        "CASE WHEN ST_NumGeometries(f.g) = 1 AND GeometryType(f.g) LIKE 'MULTI%' THEN ST_GeometryN(f.g, 1) ELSE f.g END"
     };
     let repaired = exec(
         conn,
@@ -534,16 +536,7 @@ async fn repair(
         "repairing geometries",
     )
     .await?;
-    counters.repaired.fetch_add(repaired, Ordering::Relaxed);
-    counters
-        .skipped_invalid
-        .fetch_add(dropped, Ordering::Relaxed);
-    counters.written.fetch_sub(
-        dropped.min(counters.written.load(Ordering::Relaxed)),
-        Ordering::Relaxed,
-    );
-    tracing::info!(table = %staged.table, repaired, dropped, "invalid geometries repaired");
-    Ok(())
+    Ok((repaired, dropped))
 }
 
 #[cfg(test)]

@@ -123,17 +123,25 @@ impl OsmData {
     /// Builds the data from parts (tests and other readers); `nodes` need not be
     /// sorted. The tagged nodes are those of `nodes` with tags.
     pub fn from_parts(nodes: Vec<Node>, ways: Vec<Way>, relations: Vec<Relation>) -> OsmData {
-        let mut all: Vec<(i64, (f64, f64))> =
-            nodes.iter().map(|n| (n.id, (n.lon, n.lat))).collect();
-        all.sort_by_key(|(id, _)| *id);
-        all.dedup_by_key(|(id, _)| *id);
-        OsmData {
-            node_ids: all.iter().map(|(id, _)| *id).collect(),
-            node_coords: all.iter().map(|(_, c)| *c).collect(),
-            tagged_nodes: nodes.into_iter().filter(|n| !n.tags.is_empty()).collect(),
+        let mut data = OsmData {
             ways,
             relations,
+            ..OsmData::default()
+        };
+        data.set_positions(nodes.iter().map(|n| (n.id, (n.lon, n.lat))).collect());
+        data.tagged_nodes = nodes.into_iter().filter(|n| !n.tags.is_empty()).collect();
+        data
+    }
+
+    /// Keeps the node positions for [`OsmData::node`], sorted by id (of duplicate
+    /// ids, the first one wins).
+    fn set_positions(&mut self, mut nodes: Vec<(i64, (f64, f64))>) {
+        if !nodes.windows(2).all(|w| w[0].0 < w[1].0) {
+            nodes.sort_by_key(|(id, _)| *id);
+            nodes.dedup_by_key(|(id, _)| *id);
         }
+        self.node_ids = nodes.iter().map(|(id, _)| *id).collect();
+        self.node_coords = nodes.into_iter().map(|(_, c)| c).collect();
     }
 }
 
@@ -363,24 +371,13 @@ fn merge(blocks: Vec<Block>) -> OsmData {
     let n_nodes = blocks.iter().map(|b| b.nodes.len()).sum();
     let mut nodes: Vec<(i64, (f64, f64))> = Vec::with_capacity(n_nodes);
     let mut data = OsmData::default();
-    let mut sorted = true;
     for b in blocks {
-        if let (Some(last), Some(first)) = (nodes.last(), b.nodes.first()) {
-            sorted &= last.0 < first.0;
-        }
         nodes.extend(b.nodes);
         data.tagged_nodes.extend(b.tagged);
         data.ways.extend(b.ways);
         data.relations.extend(b.relations);
     }
-    sorted &= nodes.windows(2).all(|w| w[0].0 < w[1].0);
-    if !sorted {
-        // Stable: of duplicate ids, the first one read wins.
-        nodes.sort_by_key(|(id, _)| *id);
-        nodes.dedup_by_key(|(id, _)| *id);
-    }
-    data.node_ids = nodes.iter().map(|(id, _)| *id).collect();
-    data.node_coords = nodes.into_iter().map(|(_, c)| c).collect();
+    data.set_positions(nodes);
     data
 }
 
@@ -556,15 +553,9 @@ fn decode_way(ctx: &BlockContext, b: &[u8]) -> Result<Way, String> {
             _ => {}
         }
     }
-    let mut refs = Vec::with_capacity(deltas.len());
-    let mut cur = 0i64;
-    for d in deltas {
-        cur = cur.wrapping_add(d);
-        refs.push(cur);
-    }
     Ok(Way {
         id,
-        refs,
+        refs: undelta(deltas),
         tags: ctx.tags(&keys, &vals)?,
     })
 }
@@ -589,9 +580,7 @@ fn decode_relation(ctx: &BlockContext, b: &[u8]) -> Result<Relation, String> {
         return Err(format!("relation {id}: member lists of different lengths"));
     }
     let mut members = Vec::with_capacity(memids.len());
-    let mut cur = 0i64;
-    for i in 0..memids.len() {
-        cur = cur.wrapping_add(memids[i]);
+    for (i, member_id) in undelta(memids).into_iter().enumerate() {
         let kind = match types[i] {
             0 => MemberType::Node,
             1 => MemberType::Way,
@@ -600,7 +589,7 @@ fn decode_relation(ctx: &BlockContext, b: &[u8]) -> Result<Relation, String> {
         };
         members.push(Member {
             kind,
-            id: cur,
+            id: member_id,
             role: ctx.string(roles[i])?,
         });
     }
@@ -609,6 +598,18 @@ fn decode_relation(ctx: &BlockContext, b: &[u8]) -> Result<Relation, String> {
         members,
         tags: ctx.tags(&keys, &vals)?,
     })
+}
+
+/// Running sums of delta-coded ids.
+fn undelta(deltas: Vec<i64>) -> Vec<i64> {
+    let mut cur = 0i64;
+    deltas
+        .into_iter()
+        .map(|d| {
+            cur = cur.wrapping_add(d);
+            cur
+        })
+        .collect()
 }
 
 fn zigzag(v: u64) -> i64 {
