@@ -221,6 +221,30 @@ async fn vector_import_of_the_extract_matches_the_osm_driver_layer_by_layer() {
             "{id}"
         );
         assert_eq!(feature_count, written, "{id}");
+        // The catalogue's bounds are the table's, whether measured while encoding
+        // (layers in which the database repaired nothing: points, lines) or by a
+        // query after the repairs (multipolygons, other_relations).
+        let bounds: Vec<f64> = sqlx::query_scalar("SELECT bounds FROM layer_catalog WHERE id = $1")
+            .bind(&id)
+            .fetch_one(&db.pool)
+            .await
+            .expect("bounds");
+        let extent: (f64, f64, f64, f64) = sqlx::query_as(&format!(
+            "SELECT ST_XMin(e), ST_YMin(e), ST_XMax(e), ST_YMax(e)
+               FROM (SELECT ST_Extent(geom) AS e FROM {table}) x"
+        ))
+        .fetch_one(&db.pool)
+        .await
+        .expect("extent");
+        let table_bounds = [extent.0, extent.1, extent.2, extent.3];
+        assert!(
+            bounds.len() == 4
+                && bounds
+                    .iter()
+                    .zip(table_bounds)
+                    .all(|(a, b)| (a - b).abs() < 1e-6),
+            "{id}: catalogue bounds {bounds:?}, table {table_bounds:?}"
+        );
         assert_eq!(
             count(
                 &db,

@@ -130,14 +130,28 @@ pub async fn migrate(pool: &PgPool) -> Result<(), DbError> {
     Ok(())
 }
 
+/// [`migrate`] for a caller that holds a connection already (an import's first
+/// writer): the check runs on `conn`, so the pool connects only when there is
+/// something to migrate.
+pub async fn migrate_using(pool: &PgPool, conn: &mut sqlx::PgConnection) -> Result<(), DbError> {
+    if schema_is_current(conn).await.unwrap_or(false) {
+        return Ok(());
+    }
+    MIGRATOR.run(pool).await?;
+    Ok(())
+}
+
 /// Whether exactly the built-in migrations have been applied successfully, with the
 /// same checksums.
-async fn schema_is_current(pool: &PgPool) -> Result<bool, sqlx::Error> {
+async fn schema_is_current<'c, E>(executor: E) -> Result<bool, sqlx::Error>
+where
+    E: sqlx::PgExecutor<'c>,
+{
     let applied: Vec<(i64, Vec<u8>)> = sqlx::query_as(
         // Fails (→ not current) on a fresh database without the table.
         "SELECT version, checksum FROM _sqlx_migrations WHERE success ORDER BY version",
     )
-    .fetch_all(pool)
+    .fetch_all(executor)
     .await?;
     let expected: Vec<(i64, &[u8])> = MIGRATOR
         .iter()

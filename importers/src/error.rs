@@ -49,6 +49,9 @@ pub enum ImportError {
         /// The driver's error.
         source: sqlx::Error,
     },
+    /// The database could not be reached, or its schema not migrated.
+    #[error(transparent)]
+    Database(#[from] citygrid_db::DbError),
     /// An internal worker failed (a bug).
     #[error("internal error: {0}")]
     Internal(String),

@@ -135,6 +135,8 @@ pub struct Scratch {
     rings: Vec<(usize, usize)>,
     /// Whether the last written geometry is known to be valid (see [`Scratch::proven`]).
     proven: bool,
+    /// Bounding box `[west, south, east, north]` of the last written geometry.
+    bbox: [f64; 4],
 }
 
 impl Scratch {
@@ -144,6 +146,12 @@ impl Scratch {
     /// else may or may not be valid and is checked with `ST_IsValid`.
     pub fn proven(&self) -> bool {
         self.proven
+    }
+
+    /// The bounding box `[west, south, east, north]` of the geometry [`normalise`]
+    /// wrote last, in the storage CRS (exact: from the stored coordinates).
+    pub fn bbox(&self) -> [f64; 4] {
+        self.bbox
     }
 }
 
@@ -475,6 +483,12 @@ pub fn normalise(
         return Outcome::Empty;
     }
     transformer.transform(&mut scratch.coords);
+    let mut bbox = [
+        f64::INFINITY,
+        f64::INFINITY,
+        f64::NEG_INFINITY,
+        f64::NEG_INFINITY,
+    ];
     for (c, &at) in scratch.coords.iter().zip(&scratch.offsets) {
         if !(c[0].is_finite()
             && c[1].is_finite()
@@ -489,7 +503,14 @@ pub fn normalise(
         }
         out[at..at + 8].copy_from_slice(&c[0].to_le_bytes());
         out[at + 8..at + 16].copy_from_slice(&c[1].to_le_bytes());
+        bbox = [
+            bbox[0].min(c[0]),
+            bbox[1].min(c[1]),
+            bbox[2].max(c[0]),
+            bbox[3].max(c[1]),
+        ];
     }
+    scratch.bbox = bbox;
     let check = scratch.lines.iter().any(|&(first, n)| {
         let line = &scratch.coords[first..first + n];
         line.iter().all(|c| *c == line[0])

@@ -92,6 +92,42 @@ pub struct RowMeta {
     pub proven: bool,
 }
 
+/// What some rows cover, measured while they are encoded so that the layer's
+/// catalogue entry needs no query when the database changes none of them.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Extent {
+    /// `[west, south, east, north]` of every geometry; `None` for no rows.
+    pub bounds: Option<[f64; 4]>,
+    /// Sum over the rows of √(area of the geometry's bounding box), degrees: the
+    /// layer's typical feature size is this over the row count.
+    pub size_sum: f64,
+}
+
+impl Extent {
+    /// Adds one geometry's bounding box.
+    pub fn add(&mut self, b: [f64; 4]) {
+        self.bounds = Some(match self.bounds {
+            None => b,
+            Some(a) => [
+                a[0].min(b[0]),
+                a[1].min(b[1]),
+                a[2].max(b[2]),
+                a[3].max(b[3]),
+            ],
+        });
+        self.size_sum += ((b[2] - b[0]) * (b[3] - b[1])).max(0.0).sqrt();
+    }
+
+    /// Adds what `other` covers.
+    pub fn merge(&mut self, other: &Extent) {
+        if let Some(b) = other.bounds {
+            let size_sum = self.size_sum;
+            self.add(b);
+            self.size_sum = size_sum + other.size_sum;
+        }
+    }
+}
+
 /// Binary COPY rows, ready to send, with where each geometry is.
 #[derive(Default)]
 pub struct EncodedBatch {
@@ -99,6 +135,8 @@ pub struct EncodedBatch {
     pub buf: Vec<u8>,
     /// One entry per tuple.
     pub rows: Vec<RowMeta>,
+    /// What the rows cover.
+    pub extent: Extent,
 }
 
 impl EncodedBatch {
@@ -132,6 +170,7 @@ impl EncodedBatch {
                     fid,
                     proven: scratch.proven(),
                 });
+                self.extent.add(scratch.bbox());
             }
             _ => self.buf.truncate(start),
         }
@@ -143,6 +182,7 @@ impl EncodedBatch {
         let mut out = EncodedBatch {
             buf: Vec::with_capacity(self.buf.len() + self.rows.len() * 9),
             rows: Vec::with_capacity(self.rows.len()),
+            extent: self.extent,
         };
         for (i, row) in self.rows.iter().enumerate() {
             let end = self.rows.get(i + 1).map_or(self.buf.len(), |r| r.start);
@@ -264,6 +304,7 @@ pub fn spawn_converters(
                                 raw.wkb.len() + raw.attrs.len() + raw.len() * 32,
                             ),
                             rows: Vec::with_capacity(raw.len()),
+                            extent: Extent::default(),
                         };
                         for i in 0..raw.len() {
                             let (fid, wkb, attrs) = raw.feature(i);
@@ -279,4 +320,24 @@ pub fn spawn_converters(
                 .ok()
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Extent;
+
+    #[test]
+    fn extent_merges_bounds_and_sizes() {
+        let mut a = Extent::default();
+        assert_eq!(a.bounds, None);
+        a.add([0.0, 0.0, 2.0, 2.0]); // √4 = 2
+        a.add([1.0, -1.0, 1.0, 5.0]); // a vertical line: size 0
+        let mut b = Extent::default();
+        b.add([-3.0, 1.0, 0.0, 4.0]); // √9 = 3
+        let mut total = a;
+        total.merge(&b);
+        total.merge(&Extent::default());
+        assert_eq!(total.bounds, Some([-3.0, -1.0, 2.0, 5.0]));
+        assert!((total.size_sum - 5.0).abs() < 1e-12, "{}", total.size_sum);
+    }
 }

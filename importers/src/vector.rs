@@ -391,18 +391,25 @@ pub struct Writers {
     conns: Vec<PgConnection>,
 }
 
-/// Opens the connections of the writers (one per core, 2 to [`MAX_WRITERS`]), has
-/// each server process load PostGIS, and drops stale staging tables — everything
-/// that does not depend on the file, so the command line does it while the file is
-/// being read.
+/// Opens the connections of the writers (one per core, 2 to [`MAX_WRITERS`]), makes
+/// sure the schema is migrated (on the first of them: `pool` itself connects only
+/// when there is something to migrate, so the command line can pass a lazy pool
+/// and open no other connection), has each server process load PostGIS and use
+/// LZ4 for TOAST, and drops stale staging tables — everything that does not depend
+/// on the file, so the command line does it while the file is being read.
 pub async fn open_writers(pool: &PgPool) -> Result<Writers, ImportError> {
-    let mut conns = futures_util::future::try_join_all((0..max_writers()).map(|_| async {
-        let mut conn = stage::connect(pool).await?;
-        sqlx::raw_sql("SELECT postgis_lib_version()")
-            .execute(&mut conn)
+    let mut conns =
+        futures_util::future::try_join_all((0..max_writers()).map(|_| stage::connect(pool)))
+            .await?;
+    let Some(first) = conns.first_mut() else {
+        return Err(ImportError::Internal("no database connection".into()));
+    };
+    citygrid_db::migrate_using(pool, first).await?;
+    futures_util::future::try_join_all(conns.iter_mut().map(|conn| async move {
+        sqlx::raw_sql(stage::SESSION_SETUP)
+            .execute(conn)
             .await
-            .db("loading PostGIS")?;
-        Ok::<_, ImportError>(conn)
+            .db("loading PostGIS")
     }))
     .await?;
     if let Some(first) = conns.first_mut() {

@@ -86,11 +86,11 @@ pub async fn run(command: ImportCommand, config: Config) -> anyhow::Result<()> {
                 replace: args.replace,
                 title: args.title,
             };
-            // The file is opened and read while the database connects, checks its
-            // migrations and the writers' server processes load PostGIS: the two are
+            // The file is opened and read while the writers connect, check the
+            // migrations and their server processes load PostGIS: the two are
             // independent until the first COPY.
             let (source, writers) = tokio::join!(vector::open_source(&options), async {
-                let pool = super::database(&config).await?;
+                let pool = super::database_lazy(&config).await?;
                 anyhow::Ok(vector::open_writers(&pool).await?)
             });
             let source = source?;

@@ -50,3 +50,11 @@ pub async fn database(config: &Config) -> anyhow::Result<PgPool> {
     citygrid_db::migrate(&pool).await?;
     Ok(pool)
 }
+
+/// [`database`] for a command that checks the migrations on a connection of its
+/// own ([`citygrid_importers::vector::open_writers`]): the pool connects only when
+/// it is used.
+pub async fn database_lazy(config: &Config) -> anyhow::Result<PgPool> {
+    let url = citygrid_db::resolve_url(config).await?;
+    Ok(citygrid_db::connect(&url, config.db_max_connections, true).await?)
+}
