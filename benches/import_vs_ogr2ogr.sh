@@ -6,8 +6,9 @@
 # PostGIS cluster started with `citygrid db start`, generated data under
 # target/bench-data/ (1,000,000 points and 200,000 polygons in EPSG:4547, the
 # CGCS2000 Gauss–Krüger zone of Wuhan, so both tools reproject to EPSG:4326).
-# Both tools end with the same thing: an EPSG:4326 table with a GiST index and a
-# primary key. The two tools run alternately, RUNS times each; prints the best
+# Both tools start from an empty target (a fresh schema for ogr2ogr, no earlier
+# bench layers for citygrid) and end with the same thing: an EPSG:4326 table with
+# a GiST index and a primary key. The two tools run alternately, RUNS times each; prints the best
 # seconds of each, their ratio, and the ratio of the medians.
 #
 #   bash benches/import_vs_ogr2ogr.sh [RUNS] [DATASET]   (DATASET: helsinki, points, polygons)
@@ -97,9 +98,18 @@ fi
 # --- helpers ----------------------------------------------------------------
 now() { date +%s.%N; }
 psql_q() { psql -X -q -At "$URL" -c "$1"; }
-time_once() { # wall seconds of one run of "$@" into a fresh ogr_bench schema
+drop_bench_layers() { # citygrid's bench layers: catalogue rows and tables
+  psql_q "DELETE FROM layer_catalog WHERE id LIKE 'bench%'" >/dev/null
+  for t in $(psql_q "SELECT tablename FROM pg_tables WHERE schemaname = 'layers' AND tablename LIKE 'bench%'"); do
+    psql_q "DROP TABLE layers.\"$t\"" >/dev/null
+  done
+}
+time_once() { # wall seconds of one run of "$@" into an empty target: a fresh
+  # ogr_bench schema for ogr2ogr, no bench layers for citygrid (neither tool pays
+  # for dropping the previous run's tables)
   local t0 t1
   psql_q "DROP SCHEMA IF EXISTS ogr_bench CASCADE; CREATE SCHEMA ogr_bench;" >/dev/null
+  drop_bench_layers
   t0=$(now); "$@" >/dev/null 2>"$DATA/last.err" || { cat "$DATA/last.err" >&2; exit 1; }; t1=$(now)
   echo "$t1 - $t0" | bc -l
 }
@@ -129,19 +139,16 @@ for c in "${CASES[@]}"; do
   # machine's load hits both alike.
   t_ours=(); t_theirs=()
   for _ in $(seq "$RUNS"); do
-    t_ours+=("$(time_once "$BIN" import vector "$file" --layer bench --replace "${args[@]}")")
+    t_ours+=("$(time_once "$BIN" import vector "$file" --layer bench "${args[@]}")")
+    rows=$(psql_q "SELECT sum(feature_count) FROM layer_catalog WHERE id LIKE 'bench%'")
     t_theirs+=("$(time_once ogr "$file" "${oargs[@]}")")
   done
-  rows=$(psql_q "SELECT sum(feature_count) FROM layer_catalog WHERE id LIKE 'bench%'")
   read -r ours ours_med < <(printf '%s\n' "${t_ours[@]}" | stat_of)
   read -r theirs theirs_med < <(printf '%s\n' "${t_theirs[@]}" | stat_of)
   ratio_med=$(echo "$theirs_med / $ours_med" | bc -l)
   ratio=$(echo "$theirs / $ours" | bc -l)
   printf '%-28s %10s %9ss %11ss %7.2fx %11.2fx  %s\n' "$label" "$rows" "$ours" "$theirs" "$ratio" "$ratio_med" "$(cut -d' ' -f1-3 /proc/loadavg)"
-  psql_q "DELETE FROM layer_catalog WHERE id LIKE 'bench%'" >/dev/null
-  for t in $(psql_q "SELECT tablename FROM pg_tables WHERE schemaname = 'layers' AND tablename LIKE 'bench%'"); do
-    psql_q "DROP TABLE layers.\"$t\"" >/dev/null
-  done
+  drop_bench_layers
 done
 echo "(best of $RUNS alternating runs each; ratio = ogr2ogr / citygrid seconds, of the best runs and of the medians; $(nproc) cores;"
 echo " $(ogr2ogr --version | cut -d, -f1), $(psql_q 'SELECT postgis_lib_version()' | sed 's/^/PostGIS /'))"
