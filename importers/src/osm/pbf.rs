@@ -76,8 +76,51 @@ pub struct Member {
     pub kind: MemberType,
     /// Its OSM id.
     pub id: i64,
-    /// Its role (may be empty).
-    pub role: Arc<str>,
+    /// What its role means.
+    pub role: Role,
+}
+
+/// What a relation member's role means to the layers built from it. The role's text
+/// is not kept: GDAL's OSM driver, which the layers mirror, only tells `outer` and
+/// `subarea` from the rest (and a big extract has millions of members).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    /// `outer`.
+    Outer,
+    /// `inner`.
+    Inner,
+    /// `subarea`.
+    Subarea,
+    /// Any other role, or none.
+    Other,
+}
+
+impl Role {
+    /// The role named `name`.
+    pub fn from_name(name: &str) -> Role {
+        match name {
+            "outer" => Role::Outer,
+            "inner" => Role::Inner,
+            "subarea" => Role::Subarea,
+            _ => Role::Other,
+        }
+    }
+
+    /// Its name (empty for [`Role::Other`]).
+    pub fn name(self) -> &'static str {
+        match self {
+            Role::Outer => "outer",
+            Role::Inner => "inner",
+            Role::Subarea => "subarea",
+            Role::Other => "",
+        }
+    }
+}
+
+impl From<&str> for Role {
+    fn from(name: &str) -> Role {
+        Role::from_name(name)
+    }
 }
 
 /// A relation.
@@ -189,14 +232,27 @@ pub fn read_bytes(bytes: &[u8]) -> Result<OsmData, String> {
     if !saw_header {
         return Err("not an OSM PBF file: no OSMHeader block".into());
     }
-    let blocks: Vec<Block> = data_blobs
+    // Largest blocks first, one per task: a small extract's ways and relations often
+    // share one block several times the size of each node block, and started last
+    // it would be decoded alone after the others.
+    let mut order: Vec<usize> = (0..data_blobs.len()).collect();
+    order.sort_by_key(|&i| std::cmp::Reverse(data_blobs[i].data.len()));
+    let decoded: Vec<(usize, Block)> = order
         .par_iter()
-        .map(|b| {
+        .with_max_len(1)
+        .map(|&i| {
+            let b = &data_blobs[i];
             let raw = inflate(&bytes[b.data.clone()], b.offset)?;
-            decode_primitive_block(&raw).map_err(|e| format!("block at byte {}: {e}", b.offset))
+            decode_primitive_block(&raw)
+                .map(|block| (i, block))
+                .map_err(|e| format!("block at byte {}: {e}", b.offset))
         })
         .collect::<Result<_, String>>()?;
-    Ok(merge(blocks))
+    let mut blocks: Vec<Option<Block>> = (0..data_blobs.len()).map(|_| None).collect();
+    for (i, block) in decoded {
+        blocks[i] = Some(block);
+    }
+    Ok(merge(blocks.into_iter().flatten().collect()))
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -389,6 +445,14 @@ struct BlockContext {
 }
 
 impl BlockContext {
+    /// String `index` of the block, borrowed (no reference count is touched: blocks
+    /// are decoded on several threads at once).
+    fn str_at(&self, index: u64) -> Result<&str, String> {
+        self.strings
+            .get(index as usize)
+            .map(|s| &**s)
+            .ok_or_else(|| format!("string index {index} out of range"))
+    }
     fn string(&self, index: u64) -> Result<Arc<str>, String> {
         self.strings
             .get(index as usize)
@@ -449,18 +513,42 @@ fn decode_primitive_block(raw: &[u8]) -> Result<Block, String> {
     };
     let mut block = Block::default();
     for g in groups {
+        let (mut ways, mut relations) = (Vec::new(), Vec::new());
         let mut r = Reader::new(g);
         while let Some((field, value)) = r.next_field()? {
             match (field, value) {
                 (1, Value::Bytes(b)) => decode_node(&ctx, b, &mut block)?,
                 (2, Value::Bytes(b)) => decode_dense(&ctx, b, &mut block)?,
-                (3, Value::Bytes(b)) => block.ways.push(decode_way(&ctx, b)?),
-                (4, Value::Bytes(b)) => block.relations.push(decode_relation(&ctx, b)?),
+                (3, Value::Bytes(b)) => ways.push(b),
+                (4, Value::Bytes(b)) => relations.push(b),
                 _ => {}
             }
         }
+        block
+            .ways
+            .extend(decode_in_parallel(&ctx, &ways, decode_way)?);
+        block
+            .relations
+            .extend(decode_in_parallel(&ctx, &relations, decode_relation)?);
     }
     Ok(block)
+}
+
+/// Ways or relations decoded at most this many to a task.
+const ELEMENTS_PER_TASK: usize = 256;
+
+/// Decodes a group's ways or relations on every core (a block of them is several
+/// times the work of a block of nodes), in order.
+fn decode_in_parallel<T: Send>(
+    ctx: &BlockContext,
+    messages: &[&[u8]],
+    decode: fn(&BlockContext, &[u8]) -> Result<T, String>,
+) -> Result<Vec<T>, String> {
+    let chunks: Vec<Vec<T>> = messages
+        .par_chunks(ELEMENTS_PER_TASK)
+        .map(|chunk| chunk.iter().map(|b| decode(ctx, b)).collect())
+        .collect::<Result<_, String>>()?;
+    Ok(chunks.into_iter().flatten().collect())
 }
 
 fn decode_node(ctx: &BlockContext, b: &[u8], block: &mut Block) -> Result<(), String> {
@@ -590,7 +678,7 @@ fn decode_relation(ctx: &BlockContext, b: &[u8]) -> Result<Relation, String> {
         members.push(Member {
             kind,
             id: member_id,
-            role: ctx.string(roles[i])?,
+            role: Role::from_name(ctx.str_at(roles[i])?),
         });
     }
     Ok(Relation {
@@ -793,7 +881,7 @@ mod tests {
         assert_eq!(&*data.ways[1].tags[0].0, "building");
         assert_eq!(data.relations.len(), 1);
         let m = &data.relations[0].members[0];
-        assert_eq!((m.kind, m.id, &*m.role), (MemberType::Way, 11, "outer"));
+        assert_eq!((m.kind, m.id, m.role), (MemberType::Way, 11, Role::Outer));
     }
 
     #[test]

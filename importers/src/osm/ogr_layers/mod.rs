@@ -42,7 +42,7 @@ use std::collections::HashSet;
 use rayon::prelude::*;
 
 use crate::geometry::GeomType;
-use crate::osm::pbf::{MemberType, OsmData, Relation, Way};
+use crate::osm::pbf::{MemberType, OsmData, Relation, Role, Way};
 use config::Schema;
 use rings::Path;
 use wkb::int_to_dbl;
@@ -385,7 +385,7 @@ fn relation(
                     parts.push(wkb::Part::Point((int_to_dbl(x), int_to_dbl(y))));
                 }
             }
-            MemberType::Way if &*m.role != "subarea" => {
+            MemberType::Way if m.role != Role::Subarea => {
                 if let Some(w) = index.get(m.id) {
                     parts.push(if w.is_area && !multiline {
                         wkb::Part::Polygon(&w.coords)
@@ -434,8 +434,8 @@ fn multipolygon_geometry<'a>(
 ) -> Option<MultiPolygonParts<'a>> {
     let mut members: Vec<(&IndexedWay<'a>, bool)> = Vec::new();
     for m in &rel.members {
-        if m.kind == MemberType::Way && &*m.role != "subarea" {
-            members.push((index.get(m.id)?, &*m.role == "outer"));
+        if m.kind == MemberType::Way && m.role != Role::Subarea {
+            members.push((index.get(m.id)?, m.role == Role::Outer));
         }
     }
     let mut extra: ExtraTags<'a> = Vec::new();

@@ -445,7 +445,7 @@ impl Extract {
                 out.push_str(&format!(
                     "  <member type=\"{kind}\" ref=\"{}\" role=\"{}\"/>\n",
                     m.id,
-                    esc(&m.role)
+                    esc(m.role.name())
                 ));
             }
             tag_xml(&mut out, &r.tags);
