@@ -580,6 +580,15 @@ pub fn ring_is_simple(ring: &[[f64; 2]]) -> bool {
                 }
                 continue;
             }
+            // Segments whose bounding boxes are apart share no point (the
+            // comparisons are exact); most pairs of a ring end here.
+            if a.x.max(b.x) < c.x.min(d.x)
+                || c.x.max(d.x) < a.x.min(b.x)
+                || a.y.max(b.y) < c.y.min(d.y)
+                || c.y.max(d.y) < a.y.min(b.y)
+            {
+                continue;
+            }
             let (o1, o2) = (orient(a, b, c), orient(a, b, d));
             let (o3, o4) = (orient(c, d, a), orient(c, d, b));
             if o1 != o2 && o3 != o4 {

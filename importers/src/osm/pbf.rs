@@ -704,11 +704,19 @@ fn zigzag(v: u64) -> i64 {
     ((v >> 1) as i64) ^ -((v & 1) as i64)
 }
 
+/// How many varints a packed field holds (each ends with a byte below 0x80): the
+/// lists are allocated once at their size instead of growing (a relation can have
+/// thousands of members, a block of dense nodes 8,000 ids).
+fn varint_count(packed: &[u8]) -> usize {
+    packed.iter().filter(|&&b| b < 0x80).count()
+}
+
 /// A repeated unsigned field, packed or not.
 fn push_uints(value: Value, out: &mut Vec<u64>) -> Result<(), String> {
     match value {
         Value::Varint(v) => out.push(v),
         Value::Bytes(b) => {
+            out.reserve(varint_count(b));
             let mut r = Reader::new(b);
             while !r.at_end() {
                 out.push(r.varint()?);
@@ -724,6 +732,7 @@ fn push_sints(value: Value, out: &mut Vec<i64>) -> Result<(), String> {
     match value {
         Value::Varint(v) => out.push(zigzag(v)),
         Value::Bytes(b) => {
+            out.reserve(varint_count(b));
             let mut r = Reader::new(b);
             while !r.at_end() {
                 out.push(zigzag(r.varint()?));
