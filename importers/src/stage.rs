@@ -90,6 +90,8 @@ pub struct StageSpec {
     pub columns: Vec<Column>,
     /// The source's declared geometry type, if any.
     pub declared: Option<GeomType>,
+    /// How invalid polygons are repaired (see [`setup_session`]).
+    pub polygon_repair: PolygonRepair,
 }
 
 /// A filled, indexed staging table.
@@ -116,6 +118,8 @@ pub struct Staged {
     pub sent: i64,
     /// What the rows sent cover.
     pub extent: Extent,
+    /// How invalid polygons are repaired.
+    pub polygon_repair: PolygonRepair,
 }
 
 /// Short index names for a staging table (its own name may be 63 characters, too
@@ -150,15 +154,42 @@ pub async fn connect(pool: &sqlx::PgPool) -> Result<PgConnection, ImportError> {
     ))
 }
 
-/// What a writer's session does first (one round trip): load PostGIS into the
-/// server process, so that it is not loaded on the first COPY, and compress large
-/// values (geometries, statistics) with LZ4 where the server has it — several
-/// times faster than the default pglz both when writing and when tiles and queries
-/// read the geometries back, at a similar size.
-pub const SESSION_SETUP: &str = "SELECT postgis_lib_version(),
-       set_config('default_toast_compression',
-                  CASE WHEN 'lz4' = ANY(enumvals) THEN 'lz4' ELSE setting END, false)
-  FROM pg_settings WHERE name = 'default_toast_compression'";
+/// How `ST_MakeValid` repairs a polygon layer's invalid rows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum PolygonRepair {
+    /// GEOS's default `linework` method: every area the rings' linework encloses.
+    #[default]
+    Linework,
+    /// `method=structure` (PostGIS ≥ 3.2 with GEOS ≥ 3.10): the shells unioned, the
+    /// holes subtracted — what a polygon with overlapping or touching rings is meant
+    /// to cover (an OSM multipolygon's overlapping outer ways stay covered instead of
+    /// becoming a hole) — and about three times faster.
+    Structure,
+}
+
+/// Prepares a writer's session in one round trip: loads PostGIS into the server
+/// process (so that it is not loaded on the first COPY), compresses large values
+/// (geometries, statistics) with LZ4 where the server has it — several times faster
+/// than the default pglz both when writing and when tiles and queries read the
+/// geometries back, at a similar size — and tells how the server can repair
+/// polygons.
+pub async fn setup_session(conn: &mut PgConnection) -> Result<PolygonRepair, ImportError> {
+    let structure: bool = sqlx::query_scalar(
+        "SELECT set_config('default_toast_compression',
+                           CASE WHEN 'lz4' = ANY(enumvals) THEN 'lz4' ELSE setting END, false) <> ''
+                AND regexp_replace(postgis_lib_version(), '^(\\d+)\\.(\\d+).*$', '{\\1,\\2}')::int[] >= '{3,2}'
+                AND regexp_replace(postgis_geos_version(), '^(\\d+)\\.(\\d+).*$', '{\\1,\\2}')::int[] >= '{3,10}'
+           FROM pg_settings WHERE name = 'default_toast_compression'",
+    )
+    .fetch_one(&mut *conn)
+    .await
+    .db("loading PostGIS")?;
+    Ok(if structure {
+        PolygonRepair::Structure
+    } else {
+        PolygonRepair::Linework
+    })
+}
 
 /// Drops committed `_stage_*` tables in schema `layers`.
 ///
@@ -340,6 +371,7 @@ pub async fn write(
         unproven,
         sent,
         extent,
+        polygon_repair: spec.polygon_repair,
     })
 }
 
@@ -463,15 +495,18 @@ async fn repair(
     let Some(bad) = bad.filter(|b| !b.is_empty()) else {
         return Ok(false);
     };
+    let make_valid = match (staged.polygon_repair, staged.geometry) {
+        (PolygonRepair::Structure, GeomColumn::Typed(k)) if k.family() == 2 => {
+            "ST_MakeValid(geom, 'method=structure')"
+        }
+        _ => "ST_MakeValid(geom)",
+    };
     let extract = match staged.geometry {
         GeomColumn::Typed(GeomType::GeometryCollection) => {
-            "ST_ForceCollection(ST_MakeValid(geom))".to_string()
+            format!("ST_ForceCollection({make_valid})")
         }
-        GeomColumn::Typed(k) => format!(
-            "ST_CollectionExtract(ST_MakeValid(geom), {})",
-            k.family() + 1
-        ),
-        GeomColumn::Mixed => "ST_MakeValid(geom)".to_string(),
+        GeomColumn::Typed(k) => format!("ST_CollectionExtract({make_valid}, {})", k.family() + 1),
+        GeomColumn::Mixed => make_valid.to_string(),
     };
     let (repaired, dropped) = match staged.geometry {
         GeomColumn::Typed(k) if k.is_single() => {

@@ -39,7 +39,7 @@ use crate::osm;
 use crate::pipeline::{self, Cancel, Counters, EncodedBatch};
 use crate::progress::{Progress, ProgressMode};
 use crate::reader::{LayerInfo, OpenOptions, ReadJob, SourceReader};
-use crate::stage::{self, Column, StageSpec, Staged};
+use crate::stage::{self, Column, PolygonRepair, StageSpec, Staged};
 
 /// What `citygrid import vector` was asked to do.
 #[derive(Debug, Clone, Default)]
@@ -389,6 +389,8 @@ pub async fn import_opened(
 /// [`open_writers`]).
 pub struct Writers {
     conns: Vec<PgConnection>,
+    /// How the server repairs polygons (the same for every connection).
+    polygon_repair: PolygonRepair,
 }
 
 /// Opens the connections of the writers (one per core, 2 to [`MAX_WRITERS`]), makes
@@ -405,17 +407,16 @@ pub async fn open_writers(pool: &PgPool) -> Result<Writers, ImportError> {
         return Err(ImportError::Internal("no database connection".into()));
     };
     citygrid_db::migrate_using(pool, first).await?;
-    futures_util::future::try_join_all(conns.iter_mut().map(|conn| async move {
-        sqlx::raw_sql(stage::SESSION_SETUP)
-            .execute(conn)
-            .await
-            .db("loading PostGIS")
-    }))
-    .await?;
+    let repairs =
+        futures_util::future::try_join_all(conns.iter_mut().map(stage::setup_session)).await?;
+    let polygon_repair = repairs.first().copied().unwrap_or_default();
     if let Some(first) = conns.first_mut() {
         stage::cleanup_stale(first).await?;
     }
-    Ok(Writers { conns })
+    Ok(Writers {
+        conns,
+        polygon_repair,
+    })
 }
 
 /// [`import_opened`] with connections opened by [`open_writers`].
@@ -435,7 +436,10 @@ pub async fn import_with_writers(
     if cancel.is_cancelled() {
         return Err(ImportError::Interrupted);
     }
-    let mut conns = writers.conns;
+    let Writers {
+        mut conns,
+        polygon_repair,
+    } = writers;
     let spare = conns.split_off(layers.len().clamp(1, conns.len().max(1)));
     for conn in spare {
         let _ = sqlx::Connection::close(conn).await;
@@ -461,18 +465,18 @@ pub async fn import_with_writers(
     // conversion threads). Every writer must be ready before anything is committed;
     // the first failure drops the others, and dropping their connections rolls their
     // transactions back.
-    let ready = futures_util::future::try_join_all(conns.into_iter().map(|conn| {
-        write_layers(
-            conn,
-            &queue,
-            cancel,
-            mode,
-            &file,
-            options.title.as_deref(),
-            options.replace,
-        )
-    }))
-    .await?;
+    let job = WriterJob {
+        queue: &queue,
+        cancel,
+        mode,
+        file: &file,
+        title: options.title.as_deref(),
+        replace: options.replace,
+        polygon_repair,
+    };
+    let ready =
+        futures_util::future::try_join_all(conns.into_iter().map(|conn| write_layers(conn, &job)))
+            .await?;
     drop(reader);
     if cancel.is_cancelled() {
         return Err(ImportError::Interrupted);
@@ -521,6 +525,22 @@ pub async fn import_with_writers(
     })
 }
 
+/// What every writer of one import shares.
+#[derive(Clone, Copy)]
+struct WriterJob<'a> {
+    /// The layers still to write.
+    queue: &'a LayerQueue,
+    cancel: &'a Cancel,
+    mode: ProgressMode,
+    /// The source file, for the catalogue.
+    file: &'a str,
+    /// `--title`.
+    title: Option<&'a str>,
+    /// `--replace`.
+    replace: bool,
+    polygon_repair: PolygonRepair,
+}
+
 /// The layers waiting for a writer: (position in the report, layer, its batches).
 type LayerQueue = std::sync::Mutex<std::collections::VecDeque<(usize, Selected, LayerPipe)>>;
 
@@ -541,13 +561,17 @@ fn max_writers() -> usize {
 /// transaction still open (the caller commits) and its layers' reports.
 async fn write_layers(
     mut conn: PgConnection,
-    queue: &LayerQueue,
-    cancel: &Cancel,
-    mode: ProgressMode,
-    file: &str,
-    title: Option<&str>,
-    replace: bool,
+    job: &WriterJob<'_>,
 ) -> Result<(PgConnection, Vec<(usize, LayerReport)>), ImportError> {
+    let WriterJob {
+        queue,
+        cancel,
+        mode,
+        file,
+        title,
+        replace,
+        polygon_repair,
+    } = *job;
     // A writer must never wait for a lock another writer of this import holds (they
     // commit together): their layers are distinct, and this bounds any surprise.
     sqlx::raw_sql("BEGIN; SET LOCAL lock_timeout = '60s'")
@@ -580,6 +604,7 @@ async fn write_layers(
                 })
                 .collect(),
             declared: layer.info.declared,
+            polygon_repair,
         };
         let staged = stage_layer(&mut conn, &spec, pipe.batches, cancel, &counters).await;
         progress.finish();

@@ -657,6 +657,7 @@ pub async fn import_osm(
         .map(|k| format!("{}_{}", options.prefix, k.suffix()))
         .collect();
     let mut conn = stage::connect(pool).await?;
+    let polygon_repair = stage::setup_session(&mut conn).await?;
     stage::cleanup_stale(&mut conn).await?;
     catalog::check_targets(&mut conn, &ids, options.replace).await?;
 
@@ -704,6 +705,7 @@ pub async fn import_osm(
             layer_id: id.clone(),
             columns: columns.clone(),
             declared: Some(kind.geometry()),
+            polygon_repair,
         };
         let (tx_b, rx_b) = tokio::sync::mpsc::channel(4);
         let feeder = tokio::spawn(async move {
