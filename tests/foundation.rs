@@ -69,6 +69,19 @@ fn cluster_lifecycle_is_idempotent() {
     assert!(ok && out.contains("running on 127.0.0.1:"), "{out}");
     let (ok, url, _) = local(&home, &["db", "url"]);
     assert!(ok && url.starts_with("postgres://citygrid:"), "{url}");
+    // Text sorts in code-point order by memcmp (collation C), characters are UTF-8.
+    let admin = format!("{}/postgres", url.trim().rsplit_once('/').expect("url").0);
+    let out = std::process::Command::new("psql")
+        .args(["-X", "-At", &admin, "-c"])
+        .arg("SELECT datcollate || ' ' || datctype FROM pg_database WHERE datname = 'postgres'")
+        .output()
+        .expect("run psql");
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        "C C.UTF-8",
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 
     let (ok, out, err) = local(&home, &["db", "stop"]);
     assert!(ok && out.contains("stopped"), "{out} {err}");

@@ -335,6 +335,10 @@ impl LocalCluster {
                 "--auth-local=scram-sha-256",
                 "--encoding=UTF8",
                 "--locale=C.UTF-8",
+                // Code-point order, as glibc's C.UTF-8 sorts, but PostgreSQL compares
+                // text with memcmp instead of strcoll: faster sorts, indexes and
+                // ANALYZE of text columns (osm_id, names, other_tags).
+                "--lc-collate=C",
             ],
         );
         let _ = fs::remove_file(&pwfile);
