@@ -4,7 +4,8 @@
 //! owned and run by the `postgres` system user (or the user named in
 //! `CITYGRID_PG_USER`); otherwise by the invoking user. The server listens on
 //! 127.0.0.1 only, on a port chosen when the cluster is created, with a private
-//! socket directory and a generated password for the `citygrid` superuser.
+//! socket directory and a generated password for the `citygrid` superuser. Text is
+//! UTF-8 (character type C.UTF-8) and sorts in code-point order (collation C).
 //! Every operation is idempotent and serialised by a lock file, so concurrent
 //! test processes can all call [`LocalCluster::start`].
 
