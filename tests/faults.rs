@@ -471,7 +471,10 @@ async fn postgis_outage_reads_go_on_writes_wait_and_nothing_acknowledged_is_lost
     add_user_on(&url, "inspector", "inspector");
 
     let mut command = citygrid_on(&url);
+    // Clients post as fast as the server answers, from one address: the write rate
+    // limit (tested in tests/limits.rs) would otherwise answer 429 on a fast run.
     command
+        .env("CITYGRID_RATE_LIMIT", "false")
         .args(["serve", "--bind", "127.0.0.1:0"])
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit());
@@ -725,7 +728,9 @@ async fn postgis_outage_reads_go_on_writes_wait_and_nothing_acknowledged_is_lost
 
 #[tokio::test(flavor = "multi_thread")]
 async fn sigterm_during_intake_loses_no_acknowledged_write() {
-    let e = mgmt_common::env("faults-sigterm", &[], &[]).await;
+    // Clients post as fast as the server answers, from one address: the write rate
+    // limit (tested in tests/limits.rs) would otherwise answer 429 on a fast run.
+    let e = mgmt_common::env("faults-sigterm", &[], &[("CITYGRID_RATE_LIMIT", "false")]).await;
     e.wait_grids().await;
     e.category("E0101", Some("street_default")).await;
     let mgmt_common::Env { db, server, tokens } = e;
