@@ -106,6 +106,20 @@ pub struct Extent {
 impl Extent {
     /// Adds one geometry's bounding box.
     pub fn add(&mut self, b: [f64; 4]) {
+        self.cover(b);
+        self.size_sum += ((b[2] - b[0]) * (b[3] - b[1])).max(0.0).sqrt();
+    }
+
+    /// Adds what `other` covers.
+    pub fn merge(&mut self, other: &Extent) {
+        if let Some(b) = other.bounds {
+            self.cover(b);
+            self.size_sum += other.size_sum;
+        }
+    }
+
+    /// Widens the bounds to take in `b`.
+    fn cover(&mut self, b: [f64; 4]) {
         self.bounds = Some(match self.bounds {
             None => b,
             Some(a) => [
@@ -115,16 +129,6 @@ impl Extent {
                 a[3].max(b[3]),
             ],
         });
-        self.size_sum += ((b[2] - b[0]) * (b[3] - b[1])).max(0.0).sqrt();
-    }
-
-    /// Adds what `other` covers.
-    pub fn merge(&mut self, other: &Extent) {
-        if let Some(b) = other.bounds {
-            let size_sum = self.size_sum;
-            self.add(b);
-            self.size_sum = size_sum + other.size_sum;
-        }
     }
 }
 

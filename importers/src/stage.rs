@@ -114,12 +114,8 @@ pub struct Staged {
     /// Rows whose geometry is not known to be valid (see
     /// [`crate::geometry::Scratch::proven`]): the only ones `ST_IsValid` checks.
     pub unproven: Vec<i64>,
-    /// Rows sent.
-    pub sent: i64,
     /// What the rows sent cover.
     pub extent: Extent,
-    /// How invalid polygons are repaired.
-    pub polygon_repair: PolygonRepair,
 }
 
 /// Short index names for a staging table (its own name may be 63 characters, too
@@ -288,7 +284,6 @@ pub async fn write(
     // A batch that needs the table (re)shaped before it can be sent.
     let mut pending: Option<EncodedBatch> = None;
     let mut unproven: Vec<i64> = Vec::new();
-    let mut sent = 0i64;
     let mut extent = Extent::default();
     loop {
         let batch = match pending.take() {
@@ -327,17 +322,10 @@ pub async fn write(
                 _ => batch,
             };
             let rows = batch.rows.len() as u64;
-            let batch_unproven: Vec<i64> = batch
-                .rows
-                .iter()
-                .filter(|r| !r.proven)
-                .map(|r| r.fid)
-                .collect();
+            unproven.extend(batch.rows.iter().filter(|r| !r.proven).map(|r| r.fid));
             extent.merge(&batch.extent);
             copy.send(batch.buf).await.db("writing rows")?;
             counters.written.fetch_add(rows, Ordering::Relaxed);
-            sent += rows as i64;
-            unproven.extend(batch_unproven);
             next = next_batch(&mut batches, cancel).await?;
         }
         copy.send(copy::TRAILER).await.db("writing rows")?;
@@ -369,9 +357,7 @@ pub async fn write(
         pkey_index,
         geom_index,
         unproven,
-        sent,
         extent,
-        polygon_repair: spec.polygon_repair,
     })
 }
 
@@ -404,6 +390,7 @@ async fn next_batch(
 pub async fn finish(
     conn: &mut PgConnection,
     mut staged: Staged,
+    polygon_repair: PolygonRepair,
     counters: &Counters,
 ) -> Result<Staged, ImportError> {
     let t = layer_table(&staged.table);
@@ -411,7 +398,8 @@ pub async fn finish(
     // Points are always valid, lines were checked during the conversion (unless one
     // collapsed in the transformation), and so were polygons of one simple ring: only
     // the rest is checked here.
-    let changed = !staged.unproven.is_empty() && repair(conn, &mut staged, counters).await?;
+    let changed =
+        !staged.unproven.is_empty() && repair(conn, &mut staged, polygon_repair, counters).await?;
     tracing::debug!(table = %staged.table, seconds = started.elapsed().as_secs_f64(), "validity checked");
     // One round trip (simple query protocol, still inside the transaction): primary
     // key, GiST index, the importer's mark, statistics.
@@ -431,9 +419,12 @@ pub async fn finish(
     tracing::debug!(table = %staged.table, seconds = started.elapsed().as_secs_f64(), "indexed and analysed");
     if !changed {
         // The table holds exactly the rows sent: measured while they were encoded.
-        staged.rows = staged.sent;
+        // The table holds exactly the rows sent (counted as they were copied):
+        // measured while they were encoded.
+        let sent = Counters::get(&counters.written) as i64;
+        staged.rows = sent;
         staged.bounds = staged.extent.bounds;
-        let typical_size = (staged.sent > 0).then(|| staged.extent.size_sum / staged.sent as f64);
+        let typical_size = (sent > 0).then(|| staged.extent.size_sum / sent as f64);
         staged.min_zoom = catalog::default_min_zoom(staged.geometry.family(), typical_size);
         return Ok(staged);
     }
@@ -473,6 +464,7 @@ pub async fn finish(
 async fn repair(
     conn: &mut PgConnection,
     staged: &mut Staged,
+    polygon_repair: PolygonRepair,
     counters: &Counters,
 ) -> Result<bool, ImportError> {
     let t = layer_table(&staged.table);
@@ -495,7 +487,7 @@ async fn repair(
     let Some(bad) = bad.filter(|b| !b.is_empty()) else {
         return Ok(false);
     };
-    let make_valid = match (staged.polygon_repair, staged.geometry) {
+    let make_valid = match (polygon_repair, staged.geometry) {
         (PolygonRepair::Structure, GeomColumn::Typed(k)) if k.family() == 2 => {
             "ST_MakeValid(geom, 'method=structure')"
         }

@@ -407,12 +407,10 @@ pub async fn open_writers(pool: &PgPool) -> Result<Writers, ImportError> {
         return Err(ImportError::Internal("no database connection".into()));
     };
     citygrid_db::migrate_using(pool, first).await?;
+    stage::cleanup_stale(first).await?;
     let repairs =
         futures_util::future::try_join_all(conns.iter_mut().map(stage::setup_session)).await?;
     let polygon_repair = repairs.first().copied().unwrap_or_default();
-    if let Some(first) = conns.first_mut() {
-        stage::cleanup_stale(first).await?;
-    }
     Ok(Writers {
         conns,
         polygon_repair,
@@ -655,7 +653,7 @@ pub(crate) async fn stage_layer(
     if cancel.is_cancelled() {
         return Err(ImportError::Interrupted);
     }
-    let staged = stage::finish(conn, staged, counters).await?;
+    let staged = stage::finish(conn, staged, spec.polygon_repair, counters).await?;
     let invalid = Counters::get(&counters.skipped_invalid);
     if invalid > 0 {
         let first = counters.first_invalid.lock().ok().and_then(|f| f.clone());

@@ -90,7 +90,7 @@ pub fn open(path: &Path, crs: Option<SourceCrs>) -> Result<NativeSource, ImportE
 
 /// The order layers come out of [`NativeSource::stream`] (indexes into
 /// [`NativeSource::infos`]): writers should take them in this order.
-pub const STREAM_ORDER: [usize; 5] = [0, 1, 3, 4, 2];
+pub const STREAM_ORDER: [usize; 5] = ogr_layers::EMIT_ORDER;
 
 impl NativeSource {
     /// Builds the layers (blocking: run it on a thread of its own) and sends each one

@@ -237,7 +237,7 @@ pub fn read_bytes(bytes: &[u8]) -> Result<OsmData, String> {
     // it would be decoded alone after the others.
     let mut order: Vec<usize> = (0..data_blobs.len()).collect();
     order.sort_by_key(|&i| std::cmp::Reverse(data_blobs[i].data.len()));
-    let decoded: Vec<(usize, Block)> = order
+    let mut decoded: Vec<(usize, Block)> = order
         .par_iter()
         .with_max_len(1)
         .map(|&i| {
@@ -248,11 +248,8 @@ pub fn read_bytes(bytes: &[u8]) -> Result<OsmData, String> {
                 .map_err(|e| format!("block at byte {}: {e}", b.offset))
         })
         .collect::<Result<_, String>>()?;
-    let mut blocks: Vec<Option<Block>> = (0..data_blobs.len()).map(|_| None).collect();
-    for (i, block) in decoded {
-        blocks[i] = Some(block);
-    }
-    Ok(merge(blocks.into_iter().flatten().collect()))
+    decoded.sort_unstable_by_key(|(i, _)| *i);
+    Ok(merge(decoded.into_iter().map(|(_, block)| block).collect()))
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

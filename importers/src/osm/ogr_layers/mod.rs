@@ -102,6 +102,16 @@ const MULTILINESTRINGS: usize = 2;
 const MULTIPOLYGONS: usize = 3;
 const OTHER_RELATIONS: usize = 4;
 
+/// The order in which [`build_layers_each`] hands the layers out (indexes in GDAL's
+/// order): points, lines, then the layers that need the relations.
+pub const EMIT_ORDER: [usize; 5] = [
+    POINTS,
+    LINES,
+    MULTIPOLYGONS,
+    OTHER_RELATIONS,
+    MULTILINESTRINGS,
+];
+
 /// Longest tag list the driver keeps for an area way (`MAX_COUNT_FOR_TAGS_IN_WAY`).
 const MAX_TAGS_IN_WAY: usize = 255;
 
@@ -250,7 +260,7 @@ pub fn build_layers_each(data: &OsmData, emit: &mut dyn FnMut(usize, OgrLayer)) 
         })
         .collect();
     by_layer[MULTIPOLYGONS].extend(areas);
-    for i in [MULTIPOLYGONS, OTHER_RELATIONS, MULTILINESTRINGS] {
+    for &i in &EMIT_ORDER[2..] {
         send(i, std::mem::take(&mut by_layer[i]));
     }
 }
