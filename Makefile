@@ -30,8 +30,8 @@ lint: deps
 # against a real PostGIS (started by the harness under target/test-pg) and the
 # real citygrid binary on 127.0.0.1.
 test: lint web
-	$(CARGO) test --workspace --all-targets
-	$(CARGO) test --workspace --doc
+	$(CARGO) test --workspace --all-targets --no-fail-fast
+	$(CARGO) test --workspace --doc --no-fail-fast
 
 # Stops the test cluster and removes it.
 clean-test-db:

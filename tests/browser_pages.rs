@@ -353,8 +353,20 @@ async fn case_workflow_through_the_pages() {
     for id in ["buildings", "components", "unit_grids", "cases"] {
         wait_loaded(&server, id, Some(key.trim())).await;
     }
-    // Someone reported the same cover an hour ago: the new report is its duplicate.
+    // The inspector stands by the cover, in a unit grid he answers for, so its
+    // field tasks are his (a pool task, in a grid of nobody, is never for the
+    // reporter of the case).
     let point = (cover.0 + 0.00003, cover.1 + 0.00002);
+    sql(
+        &db,
+        &format!(
+            "UPDATE layers.unit_grids SET responsible = 'insp_li' \
+             WHERE ST_Intersects(geom, ST_SetSRID(ST_MakePoint({}, {}), 4326))",
+            point.0, point.1
+        ),
+    )
+    .await;
+    // Someone reported the same cover an hour ago: the new report is its duplicate.
     let client = http();
     let inspector = &accounts["inspector"];
     let login: Value = client
@@ -429,6 +441,172 @@ async fn case_workflow_through_the_pages() {
     assert_eq!(status, "closed");
     assert_eq!(department.as_deref(), Some("roads"));
     assert_eq!(photos, 2);
+}
+
+/// The next instant after now (by the real clock) at `hour:minute` in Beijing.
+fn next_in_beijing(hour: u32, minute: u32) -> chrono::DateTime<chrono::FixedOffset> {
+    use chrono::{Duration as Days, FixedOffset, TimeZone, Utc};
+    let beijing = FixedOffset::east_opt(8 * 3600).expect("UTC+8");
+    let now = Utc::now().with_timezone(&beijing);
+    let at = |date: chrono::NaiveDate| {
+        beijing
+            .from_local_datetime(&date.and_hms_opt(hour, minute, 0).expect("time"))
+            .single()
+            .expect("Beijing has no gaps")
+    };
+    let today = at(now.date_naive());
+    // A minute's margin: the server must start before the hour comes round.
+    if today > now + Days::minutes(1) {
+        today
+    } else {
+        at(now.date_naive() + Days::days(1))
+    }
+}
+
+/// The evaluation period is the city's days at any hour: with the service's and the
+/// browser's clocks at 00:30 and at 23:30 Beijing time (16:30 and 15:30 UTC, on
+/// either side of the UTC date change), a case just reported is in the dashboard's
+/// default period, whose "To" is today in Beijing and inclusive.
+#[tokio::test(flavor = "multi_thread")]
+async fn evaluation_period_around_midnight_in_beijing() {
+    let db = TestDb::new().await;
+    make_layer(
+        &db,
+        "district",
+        "District",
+        "Polygon",
+        &format!(
+            "SELECT 1::bigint AS fid, ST_MakeEnvelope({W} - 0.001, {S} - 0.001, {W} + 0.021, {S} + 0.011, 4326) AS geom, \
+                    'district' AS name, 1 AS rank"
+        ),
+    )
+    .await;
+    cli(&db, &["grid", "seed-reference"]);
+    cli(
+        &db,
+        &[
+            "grid",
+            "generate",
+            "--area",
+            "district",
+            "--admin-code",
+            "420102",
+            "--cell-m",
+            "100",
+        ],
+    );
+    let inspector = format!("pw-insp-{}", rand::random::<u32>());
+    let leader = format!("pw-lead-{}", rand::random::<u32>());
+    common::add_user(&db, "insp_mid", "inspector", None, &inspector);
+    common::add_user(&db, "lead_mid", "shift_leader", None, &leader);
+    let client = http();
+    let mut reported_days: Vec<chrono::NaiveDate> = Vec::new();
+    for (label, hour, minute) in [("0030", 0, 30), ("2330", 23, 30)] {
+        let clock = next_in_beijing(hour, minute);
+        let today = clock.date_naive();
+        let server = start(&db, &[("CITYGRID_CLOCK", &clock.to_rfc3339())]);
+        let token = |user: &'static str, password: String| {
+            let client = client.clone();
+            let url = server.url("/api/auth/login");
+            async move {
+                let login: Value = client
+                    .post(url)
+                    .json(&json!({"username": user, "password": password}))
+                    .send()
+                    .await
+                    .expect("login")
+                    .json()
+                    .await
+                    .expect("login json");
+                login["token"].as_str().expect("token").to_string()
+            }
+        };
+        let insp = token("insp_mid", inspector.clone()).await;
+        let lead = token("lead_mid", leader.clone()).await;
+        let r = client
+            .post(server.url("/api/cases"))
+            .bearer_auth(&insp)
+            .json(&json!({"category": "P0101", "lon": W + 0.005, "lat": S + 0.005, "description": label}))
+            .send()
+            .await
+            .expect("report");
+        assert_eq!(r.status(), 201, "report at {clock}");
+        let case: Value = r.json().await.expect("case json");
+        let reported_at = chrono::DateTime::parse_from_rfc3339(
+            case["reported_at"].as_str().expect("reported_at"),
+        )
+        .expect("reported_at is RFC 3339");
+        assert_eq!(
+            reported_at.with_timezone(&clock.timezone()).date_naive(),
+            today,
+            "the case is reported by the service's clock ({clock}): {case}"
+        );
+        reported_days.push(today);
+        let first_day = today - chrono::Duration::days(29);
+        let in_period = |from: chrono::NaiveDate, to: chrono::NaiveDate| {
+            reported_days
+                .iter()
+                .filter(|d| **d >= from && **d <= to)
+                .count()
+        };
+        let evaluation = |query: String| {
+            let client = client.clone();
+            let url = server.url(&format!("/api/stats/evaluation{query}"));
+            let lead = lead.clone();
+            async move {
+                let r = client
+                    .get(url)
+                    .bearer_auth(lead)
+                    .send()
+                    .await
+                    .expect("evaluation");
+                assert_eq!(r.status(), 200);
+                r.json::<Value>().await.expect("evaluation json")
+            }
+        };
+        // The default period: the 30 days up to and including today in Beijing.
+        let ev = evaluation(String::new()).await;
+        assert_eq!(ev["today"], today.to_string(), "{ev}");
+        assert_eq!(ev["to_date"], today.to_string(), "{ev}");
+        assert_eq!(ev["from_date"], first_day.to_string(), "{ev}");
+        assert_eq!(
+            ev["total"]["counts"]["reported"],
+            in_period(first_day, today),
+            "{label}: {ev}"
+        );
+        // "To" is inclusive: today..today has today's case, yesterday..yesterday not.
+        let day = |d: chrono::NaiveDate| format!("?from={d}&to={d}");
+        let ev = evaluation(day(today)).await;
+        assert_eq!(
+            ev["total"]["counts"]["reported"],
+            in_period(today, today),
+            "{ev}"
+        );
+        assert!(in_period(today, today) >= 1);
+        let yesterday = today - chrono::Duration::days(1);
+        let ev = evaluation(day(yesterday)).await;
+        assert_eq!(
+            ev["total"]["counts"]["reported"],
+            in_period(yesterday, yesterday),
+            "{ev}"
+        );
+        let fixture = json!({
+            "label": label,
+            "clock": clock.to_rfc3339(),
+            "today": today.to_string(),
+            "first_day": first_day.to_string(),
+            "reported": in_period(first_day, today),
+            "user": ["lead_mid", leader],
+        });
+        let _browser = BROWSER.lock().await;
+        node(
+            "evaluation.mjs",
+            &[
+                ("CITYGRID_URL", server.base.clone()),
+                ("FIXTURE", fixture.to_string()),
+            ],
+        );
+    }
 }
 
 /// The page and CORS headers, without a browser.

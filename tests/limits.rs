@@ -727,3 +727,63 @@ async fn security_headers_on_pages_data_and_embeds() {
     assert_eq!(r.status(), 200);
     assert_eq!(r.headers()["cache-control"], "no-store");
 }
+
+/// A client that sends a whole oversized body before it reads the answer (as curl
+/// and most HTTP libraries do without `Expect: 100-continue`) gets the 413, not a
+/// connection reset: the server reads and discards a bounded amount first. With
+/// `Expect: 100-continue` nothing is read and the 413 comes at once.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_oversized_body_sent_whole_gets_413_not_a_reset() {
+    let db = TestDb::new().await;
+    let server = TestServer::start(&db);
+    let addr = server.base.trim_start_matches("http://").to_string();
+    // 8 MiB: far more than the socket buffers of both ends hold together.
+    let body = vec![b'x'; 8 * 1024 * 1024];
+    for (path, head_extra) in [
+        ("/api/query", "Content-Type: application/json\r\n"),
+        ("/api/cases", "Content-Type: application/json\r\n"),
+    ] {
+        let mut stream = TcpStream::connect(&addr).await.unwrap();
+        let head = format!(
+            "POST {path} HTTP/1.1\r\nHost: x\r\n{head_extra}Content-Length: {}\r\n\r\n",
+            body.len()
+        );
+        stream.write_all(head.as_bytes()).await.unwrap();
+        let sent = stream.write_all(&body).await;
+        assert!(
+            sent.is_ok(),
+            "{path}: the server reset the connection while the body was sent: {sent:?}"
+        );
+        let mut answer = Vec::new();
+        let read = tokio::time::timeout(Duration::from_secs(30), async {
+            let mut buf = [0u8; 8192];
+            loop {
+                match stream.read(&mut buf).await {
+                    Ok(0) => return Ok(()),
+                    Ok(n) => answer.extend_from_slice(&buf[..n]),
+                    Err(e) => return Err(e),
+                }
+            }
+        })
+        .await
+        .expect("an answer within 30 s");
+        let text = String::from_utf8_lossy(&answer).to_string();
+        assert!(read.is_ok() || !answer.is_empty(), "{path}: {read:?}");
+        assert!(text.starts_with("HTTP/1.1 413"), "{path}: {text:?}");
+        assert!(text.contains("limit_bytes"), "{path}: {text}");
+    }
+    // Expect: 100-continue: refused before the body is sent.
+    let mut stream = TcpStream::connect(&addr).await.unwrap();
+    let head = format!(
+        "POST /api/query HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nExpect: 100-continue\r\nContent-Length: {}\r\n\r\n",
+        body.len()
+    );
+    stream.write_all(head.as_bytes()).await.unwrap();
+    let mut buf = [0u8; 4096];
+    let n = tokio::time::timeout(Duration::from_secs(10), stream.read(&mut buf))
+        .await
+        .expect("answered without the body")
+        .unwrap();
+    let text = String::from_utf8_lossy(&buf[..n]);
+    assert!(text.starts_with("HTTP/1.1 413"), "{text:?}");
+}

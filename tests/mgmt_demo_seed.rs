@@ -47,4 +47,61 @@ async fn demo_seed_fills_the_console_once() {
         counts("SELECT count(*) FROM layers.components").await,
         components
     );
+    // One layer per thing users see: the OSM source of the components left the
+    // catalogue (its table stays), and the counts users read are the live ones.
+    let listed = counts("SELECT count(*) FROM layer_catalog WHERE id = 'osm_components'").await;
+    assert_eq!(listed, 0, "osm_components is listed beside components");
+    let server = common::TestServer::start(&db);
+    let client = common::http();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        let catalog: serde_json::Value = client
+            .get(server.url("/catalog"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let layers = catalog["layers"].as_array().unwrap();
+        let count = |id: &str| {
+            layers
+                .iter()
+                .find(|l| l["id"] == id)
+                .map(|l| l["feature_count"].as_i64().unwrap_or(-1))
+        };
+        assert_eq!(count("osm_components"), None, "{catalog}");
+        if count("cases") == Some(cases) && count("components") == Some(components) {
+            let one: serde_json::Value = client
+                .get(server.url("/catalog/cases"))
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            assert_eq!(one["feature_count"], cases);
+            let ogc: serde_json::Value = client
+                .get(server.url("/ogc/collections/cases"))
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            assert!(
+                ogc["description"]
+                    .as_str()
+                    .unwrap_or("")
+                    .contains(&format!("({cases} features")),
+                "{ogc}"
+            );
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the catalogue never counted {cases} cases and {components} components: {catalog}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
 }

@@ -302,7 +302,21 @@ async fn evaluation_figures_of_a_hand_made_scenario() {
         let (status, _) = e.call(Some(user), Method::GET, &q, None).await;
         assert_eq!(status, 200, "{user} by department");
     }
-    // a period before everything has nothing
+    // a period before everything has nothing ("to" is inclusive: the day before d)
+    let ev = e
+        .get(
+            "leader",
+            &format!(
+                "/api/stats/evaluation?from={}&to={}",
+                d.plus_days(-7).iso(),
+                d.plus_days(-1).iso()
+            ),
+        )
+        .await;
+    assert_eq!(ev["total"]["counts"]["reported"], 0);
+    assert_eq!(ev["to_date"], d.plus_days(-1).iso(), "{ev}");
+    assert!(ev["total"]["figures"]["registration_rate"].is_null());
+    // ... and a period ending on d has d's reports
     let ev = e
         .get(
             "leader",
@@ -313,8 +327,10 @@ async fn evaluation_figures_of_a_hand_made_scenario() {
             ),
         )
         .await;
-    assert_eq!(ev["total"]["counts"]["reported"], 0);
-    assert!(ev["total"]["figures"]["registration_rate"].is_null());
+    assert!(
+        ev["total"]["counts"]["reported"].as_i64().unwrap_or(0) >= 1,
+        "{ev}"
+    );
     let (s, _) = e
         .call(
             Some("leader"),

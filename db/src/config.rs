@@ -22,6 +22,7 @@
 //! | `rate_limit_key_burst` | `CITYGRID_RATE_LIMIT_KEY_BURST` | 10000 |
 //! | `rate_limit_login_per_min` | `CITYGRID_RATE_LIMIT_LOGIN_PER_MIN` | 10 failed logins per minute per address (0: no limit) |
 //! | `rate_limit_login_burst` | `CITYGRID_RATE_LIMIT_LOGIN_BURST` | 10 |
+//! | `webhook_ca_file` | `CITYGRID_WEBHOOK_CA_FILE` | none: webhooks over https trust the system's certificate authorities (`/etc/ssl/certs`); a PEM file of further ones (a government's private CA) is trusted as well |
 //! | `trusted_proxies` | `CITYGRID_TRUSTED_PROXIES` | none: the client address is the TCP peer; list reverse proxies' IP addresses (comma-separated in the environment) to take it from `X-Forwarded-For` |
 //!
 //! The connection pool never holds more than `db_max_connections` connections (plus
@@ -81,6 +82,8 @@ pub struct Config {
     pub rate_limit_login_burst: u32,
     /// Reverse proxies whose `X-Forwarded-For` is believed (IP addresses).
     pub trusted_proxies: Vec<String>,
+    /// A PEM file of certificate authorities trusted for https webhooks, beside the system's.
+    pub webhook_ca_file: Option<PathBuf>,
 }
 
 impl Default for Config {
@@ -107,6 +110,7 @@ impl Default for Config {
             rate_limit_login_per_min: 10.0,
             rate_limit_login_burst: 10,
             trusted_proxies: Vec::new(),
+            webhook_ca_file: None,
         }
     }
 }
@@ -176,6 +180,7 @@ struct FileConfig {
     rate_limit_login_per_min: Option<f64>,
     rate_limit_login_burst: Option<u32>,
     trusted_proxies: Option<Vec<String>>,
+    webhook_ca_file: Option<PathBuf>,
 }
 
 impl Config {
@@ -341,6 +346,9 @@ impl Config {
         if let Some(v) = file.trusted_proxies {
             self.trusted_proxies = v;
         }
+        if let Some(v) = file.webhook_ca_file {
+            self.webhook_ca_file = Some(v);
+        }
     }
 
     fn apply_env(&mut self, env: &HashMap<String, String>) -> Result<(), ConfigError> {
@@ -420,6 +428,12 @@ impl Config {
                 .map(|s| s.trim().to_string())
                 .filter(|s| !s.is_empty())
                 .collect();
+        }
+        if let Some(v) = env
+            .get("CITYGRID_WEBHOOK_CA_FILE")
+            .filter(|s| !s.is_empty())
+        {
+            self.webhook_ca_file = Some(PathBuf::from(v));
         }
         Ok(())
     }

@@ -90,8 +90,12 @@ impl From<sqlx::Error> for ApiError {
             sqlx::Error::PoolTimedOut
             | sqlx::Error::PoolClosed
             | sqlx::Error::Io(_)
-            | sqlx::Error::Tls(_) => ApiError::Unavailable,
+            | sqlx::Error::Tls(_) => {
+                crate::db_health::observe(false);
+                ApiError::Unavailable
+            }
             sqlx::Error::Database(db) if is_unavailable_code(db.code().as_deref()) => {
+                crate::db_health::observe(false);
                 ApiError::Unavailable
             }
             sqlx::Error::Database(db) if is_bad_text_code(db.code().as_deref()) => {

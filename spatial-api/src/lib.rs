@@ -12,6 +12,8 @@ pub mod accounts;
 pub mod audit;
 pub mod auth;
 pub mod catalog;
+pub mod clock;
+pub mod db_health;
 pub mod error;
 pub mod layers;
 pub mod metrics;
@@ -55,7 +57,10 @@ async fn prepare(state: &AppState) {
 
 /// Serves on `listener` until SIGTERM or Ctrl-C, then drains open requests.
 pub async fn serve(config: Config, pool: PgPool, listener: TcpListener) -> anyhow::Result<()> {
+    clock::init_from_env()?;
     let state = AppState::new(pool, config);
+    db_health::ping(&state.pool).await;
+    tokio::spawn(db_health::watch(state.pool.clone()));
     prepare(&state).await;
     tokio::spawn(layers::follow_changes(
         Arc::clone(&state.layers),
@@ -66,7 +71,7 @@ pub async fn serve(config: Config, pool: PgPool, listener: TcpListener) -> anyho
         Arc::clone(&state.catalog),
         state.pool.clone(),
     ));
-    mgmt::spawn_tasks(&state);
+    mgmt::spawn_tasks(&state)?;
     let addr = listener.local_addr()?;
     let app = app(state.clone());
     // Scripts and tests read this line to learn the address.

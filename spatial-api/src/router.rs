@@ -136,6 +136,50 @@ pub fn is_upload_route(pattern: &str) -> bool {
 /// The most header bytes (names and values) a request may carry; more is 431.
 pub const MAX_HEADER_BYTES: usize = 64 * 1024;
 
+/// At most this much of a refused body is read and discarded before the 413 is sent.
+pub const DRAIN_CAP_BYTES: usize = 32 * 1024 * 1024;
+/// ... and for at most this long.
+pub const DRAIN_TIME: Duration = Duration::from_secs(10);
+
+/// Reads and discards what is left of a refused body — at most [`DRAIN_CAP_BYTES`]
+/// for at most [`DRAIN_TIME`] — so that a client that sends its whole body before it
+/// reads the answer gets the 413 instead of a connection reset (the server would
+/// otherwise close a socket holding unread data, as nginx's lingering close avoids).
+/// A client that asked `Expect: 100-continue` has sent nothing: nothing is read.
+async fn drain_refused(expects_continue: bool, body: Body) {
+    if expects_continue {
+        return;
+    }
+    use futures_util::StreamExt;
+    let mut stream = body.into_data_stream();
+    let _ = tokio::time::timeout(DRAIN_TIME, async {
+        let mut seen = 0usize;
+        while let Some(Ok(data)) = stream.next().await {
+            seen = seen.saturating_add(data.len());
+            if seen > DRAIN_CAP_BYTES {
+                break;
+            }
+        }
+    })
+    .await;
+}
+
+fn expects_continue(headers: &axum::http::HeaderMap) -> bool {
+    headers
+        .get(header::EXPECT)
+        .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"100-continue"))
+}
+
+/// A 413 that closes the connection after it (the rest of the body is not read).
+fn refused_body(limit: usize, message: &str) -> Response {
+    let mut r = too_large(StatusCode::PAYLOAD_TOO_LARGE, message, limit);
+    r.headers_mut().insert(
+        header::CONNECTION,
+        axum::http::HeaderValue::from_static("close"),
+    );
+    r
+}
+
 fn too_large(status: StatusCode, message: &str, limit: usize) -> Response {
     (
         status,
@@ -201,13 +245,27 @@ async fn limit_body(
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
     if declared.is_some_and(|n| n > limit as u64) {
-        return too_large(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "request body too large",
-            limit,
-        );
+        let expects = expects_continue(request.headers());
+        drain_refused(expects, request.into_body()).await;
+        return refused_body(limit, "request body too large");
     }
     next.run(request).await
+}
+
+/// The whole body if it is at most `limit` bytes; `Err(Some(rest))` with the unread
+/// rest when it is longer, `Err(None)` when it broke off.
+async fn read_within(body: Body, limit: usize) -> Result<axum::body::Bytes, Option<Body>> {
+    use futures_util::StreamExt;
+    let mut stream = body.into_data_stream();
+    let mut out = Vec::new();
+    while let Some(next) = stream.next().await {
+        let data = next.map_err(|_| None)?;
+        if out.len() + data.len() > limit {
+            return Err(Some(Body::from_stream(stream)));
+        }
+        out.extend_from_slice(&data);
+    }
+    Ok(out.into())
 }
 
 /// Whether `hay` contains `needle`, ASCII case-insensitively.
@@ -239,13 +297,18 @@ async fn refuse_nul(
         return next.run(request).await;
     };
     let limit = body_limit(&state, &request);
+    let expects = expects_continue(request.headers());
     let (parts, body) = request.into_parts();
-    let bytes = match axum::body::to_bytes(body, limit).await {
+    let bytes = match read_within(body, limit).await {
         Ok(bytes) => bytes,
-        Err(_) => {
+        Err(Some(rest)) => {
+            drain_refused(expects, rest).await;
+            return refused_body(limit, "request body too large");
+        }
+        Err(None) => {
             return too_large(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "request body too large (or it broke off)",
+                StatusCode::BAD_REQUEST,
+                "the request body broke off before its end",
                 limit,
             )
         }

@@ -212,9 +212,7 @@ fn object(body: Value) -> Result<Map<String, Value>, ApiError> {
 
 fn url_ok(v: Option<&Value>) -> Result<(), ApiError> {
     if let Some(Value::String(u)) = v {
-        if !(u.starts_with("http://") || u.starts_with("https://")) || u.len() > 2000 {
-            return Err(bad("URLs must start with http:// or https://"));
-        }
+        super::outbox::check_webhook_url(u).map_err(bad)?;
     }
     Ok(())
 }

@@ -1,6 +1,6 @@
 //! Small helpers shared by the grid-management handlers.
 
-use chrono::{DateTime, FixedOffset, Utc};
+use chrono::{DateTime, FixedOffset};
 use citygrid_grid_mgmt::workflow;
 use serde::Deserialize;
 
@@ -43,9 +43,9 @@ pub async fn fetch_page(
     Ok(rows.into_iter().map(|(v,)| v).collect())
 }
 
-/// Now, as a fixed-offset time (UTC).
+/// Now, by the service's clock ([`crate::clock`]), as a fixed-offset time (UTC).
 pub fn now() -> DateTime<FixedOffset> {
-    Utc::now().fixed_offset()
+    crate::clock::now()
 }
 
 /// A 400 with the error's message.

@@ -641,6 +641,19 @@ pub async fn import_components(pool: &PgPool, layer: &str) -> Result<u64, GridSt
     .map_err(|e| input(format!("cannot read components from layer {layer}: {e}")))?;
     assign_components(&mut tx, None).await?;
     refresh_catalog(&mut tx, "components", true).await?;
+    // One layer per thing users see: the source's features are now the components
+    // layer, so the source leaves the catalogue (maps, OGC API, viewer). Its table
+    // stays, for a later import from it.
+    if layer != "components" {
+        sqlx::query("DELETE FROM layer_catalog WHERE id = $1")
+            .bind(layer)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("SELECT pg_notify('citygrid_layers', $1)")
+            .bind(layer)
+            .execute(&mut *tx)
+            .await?;
+    }
     tx.commit().await?;
     Ok(done.rows_affected())
 }

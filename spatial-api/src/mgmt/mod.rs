@@ -123,11 +123,13 @@ pub fn routes(t: RouteTable) -> RouteTable {
 
 /// Background tasks: the reference-data listener, the outbox deliverer, the overdue
 /// refresher of the cases layer and the announcer of queued layer changes.
-pub fn spawn_tasks(state: &AppState) {
+pub fn spawn_tasks(state: &AppState) -> Result<(), outbox::ClientError> {
+    let webhooks = outbox::client(state.config.webhook_ca_file.as_deref())?;
     tokio::spawn(follow_reference_changes(state.clone()));
-    tokio::spawn(outbox::run(state.clone()));
+    tokio::spawn(outbox::run(state.clone(), webhooks));
     tokio::spawn(cases::refresh_overdue(state.clone()));
     tokio::spawn(cases::announce_changes(state.clone()));
+    Ok(())
 }
 
 async fn follow_reference_changes(state: AppState) {

@@ -3,8 +3,10 @@
 //! webhook with an `Idempotency-Key` header and, when the department has a secret, an
 //! `X-Citygrid-Signature: sha256=<HMAC-SHA256 of the body>` header. A row stays until a
 //! 2xx answer; failures are retried with exponential backoff (1 s, 2 s, 4 s … 5 min).
-//! Rows of one case and department go out in order. Plain `http://` only for now
-//! (reqwest is built without TLS).
+//! Rows of one case and department go out in order. `https://` webhooks are sent over
+//! TLS (rustls) trusting the system's certificate authorities and, when configured,
+//! those of `webhook_ca_file` (a private government CA); the client is built when the
+//! service starts, so an unreadable CA file stops the start with a clear error.
 
 use std::time::Duration;
 
@@ -46,19 +48,105 @@ pub fn backoff_secs(attempts: i32) -> i64 {
 
 type Claimed = (i64, String, String, Value, String, i32);
 
-/// Runs the deliverer forever.
-pub async fn run(state: AppState) {
-    let client = match reqwest::Client::builder()
+/// The webhook client could not be built.
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    /// The CA file could not be read.
+    #[error("cannot read the webhook CA file {path}: {source}")]
+    Read {
+        /// The file.
+        path: std::path::PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The CA file holds no usable PEM certificate.
+    #[error("the webhook CA file {path} holds no PEM certificate (expected -----BEGIN CERTIFICATE-----): {message}")]
+    Pem {
+        /// The file.
+        path: std::path::PathBuf,
+        /// The parser's message.
+        message: String,
+    },
+    /// The HTTP client could not be built.
+    #[error("cannot build the webhook client: {0}")]
+    Build(#[from] reqwest::Error),
+}
+
+/// The client webhooks are sent with: TLS with the system's CAs plus `ca_file`'s.
+pub fn client(ca_file: Option<&std::path::Path>) -> Result<reqwest::Client, ClientError> {
+    let mut builder = reqwest::Client::builder()
+        .use_rustls_tls()
         .timeout(Duration::from_secs(10))
         .connect_timeout(Duration::from_secs(3))
-        .build()
-    {
-        Ok(c) => c,
-        Err(e) => {
-            tracing::error!(error = %e, "cannot build the webhook client; no deliveries");
-            return;
+        // A department's endpoint is configured, not discovered: no redirects to
+        // elsewhere with the signed body.
+        .redirect(reqwest::redirect::Policy::none());
+    if let Some(path) = ca_file {
+        let pem = std::fs::read(path).map_err(|source| ClientError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        let certs = reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| ClientError::Pem {
+            path: path.to_path_buf(),
+            message: e.to_string(),
+        })?;
+        if certs.is_empty() {
+            return Err(ClientError::Pem {
+                path: path.to_path_buf(),
+                message: "no certificate found".into(),
+            });
         }
-    };
+        for cert in certs {
+            builder = builder.add_root_certificate(cert);
+        }
+    }
+    Ok(builder.build()?)
+}
+
+/// Whether `url` is one the deliverer can send to: `http://` or `https://` with a
+/// host, no user name or password, at most 2000 bytes. The error says what to fix.
+pub fn check_webhook_url(url: &str) -> Result<(), String> {
+    if url.len() > 2000 {
+        return Err("a webhook URL is at most 2000 bytes".into());
+    }
+    let parsed = reqwest::Url::parse(url)
+        .map_err(|e| format!("{url:?} is not a valid URL ({e}); expected https://host/path"))?;
+    if !matches!(parsed.scheme(), "http" | "https") {
+        return Err(format!(
+            "webhooks are sent over http:// or https://, not {}://",
+            parsed.scheme()
+        ));
+    }
+    if parsed.host_str().is_none_or(str::is_empty) {
+        return Err(format!("{url:?} has no host"));
+    }
+    if !parsed.username().is_empty() || parsed.password().is_some() {
+        return Err(
+            "put no user name or password in a webhook URL; set webhook_secret to sign deliveries"
+                .into(),
+        );
+    }
+    Ok(())
+}
+
+/// An error with its causes ("error sending request …: … invalid peer certificate:
+/// UnknownIssuer"), so that the outbox row says why a delivery failed.
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut cause = e.source();
+    while let Some(c) = cause {
+        let next = c.to_string();
+        if !text.contains(&next) {
+            text.push_str(": ");
+            text.push_str(&next);
+        }
+        cause = c.source();
+    }
+    text.chars().take(1000).collect()
+}
+
+/// Runs the deliverer forever with `client`.
+pub async fn run(state: AppState, client: reqwest::Client) {
     loop {
         let delivered = match deliver_batch(&state, &client).await {
             Ok(n) => n,
@@ -124,7 +212,7 @@ pub async fn deliver_batch(
         let outcome = match req.send().await {
             Ok(r) if r.status().is_success() => Ok(()),
             Ok(r) => Err(format!("HTTP {}", r.status())),
-            Err(e) => Err(e.to_string()),
+            Err(e) => Err(error_chain(&e)),
         };
         match outcome {
             Ok(()) => {

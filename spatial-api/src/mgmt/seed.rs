@@ -198,7 +198,7 @@ pub async fn demo(pool: &PgPool) -> Result<(), DemoError> {
         );
     }
     let (has_osm,): (bool,) =
-        sqlx::query_as("SELECT EXISTS (SELECT 1 FROM layer_catalog WHERE id = 'osm_components')")
+        sqlx::query_as("SELECT to_regclass('layers.osm_components') IS NOT NULL")
             .fetch_one(pool)
             .await?;
     let (components,): (i64,) = sqlx::query_as("SELECT count(*) FROM layers.components")

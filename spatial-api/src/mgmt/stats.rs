@@ -25,14 +25,42 @@ pub struct EvalQuery {
     by: Option<String>,
 }
 
-fn instant(field: &str, s: &str, offset: FixedOffset) -> Result<DateTime<FixedOffset>, ApiError> {
+/// Which end of a period a date stands for.
+#[derive(Clone, Copy)]
+enum End {
+    /// From the start of the day.
+    From,
+    /// Through the end of the day (the period ends at the next day's start).
+    To,
+}
+
+/// A period bound: a date (`2026-03-02`, a day in the city's time zone; "to" is
+/// inclusive, as people read "1 to 31 March") or an RFC 3339 instant (taken as is).
+fn instant(
+    field: &str,
+    s: &str,
+    offset: FixedOffset,
+    end: End,
+) -> Result<DateTime<FixedOffset>, ApiError> {
     if let Ok(d) = NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d") {
-        return offset
-            .from_local_datetime(&d.and_time(chrono::NaiveTime::MIN))
-            .single()
+        let day = match end {
+            End::From => Some(d),
+            End::To => d.succ_opt(),
+        };
+        return day
+            .and_then(|d| {
+                offset
+                    .from_local_datetime(&d.and_time(chrono::NaiveTime::MIN))
+                    .single()
+            })
             .ok_or_else(|| bad(format!("{field} is not a valid date")));
     }
     parse_time(field, s)
+}
+
+/// Today's date in the city's time zone, by the service's clock.
+fn today(offset: FixedOffset) -> NaiveDate {
+    now().with_timezone(&offset).date_naive()
 }
 
 type Row = (
@@ -70,12 +98,13 @@ pub async fn evaluation(
     let Query(q) = q.map_err(bad)?;
     let reference = state.mgmt.reference.get(&state.pool).await?;
     let offset = reference.calendar.offset();
+    // Without dates: the 30 days up to and including today in the city's time zone.
     let to = match q.to.as_deref() {
-        Some(s) => instant("to", s, offset)?,
-        None => now(),
+        Some(s) => instant("to", s, offset, End::To)?,
+        None => instant("to", &today(offset).to_string(), offset, End::To)?,
     };
     let from = match q.from.as_deref() {
-        Some(s) => instant("from", s, offset)?,
+        Some(s) => instant("from", s, offset, End::From)?,
         None => to - chrono::Duration::days(30),
     };
     if from >= to {
@@ -167,9 +196,17 @@ pub async fn evaluation(
     })
     .await
     .map_err(|e| ApiError::Internal(e.to_string()))?;
+    // The period as the city reads it: its first and last day (inclusive).
+    let first_day = from.with_timezone(&offset).date_naive();
+    let last_day = (to - chrono::Duration::nanoseconds(1))
+        .with_timezone(&offset)
+        .date_naive();
     Ok(Json(json!({
         "from": from,
         "to": to,
+        "from_date": first_day.to_string(),
+        "to_date": last_day.to_string(),
+        "today": today(offset).to_string(),
         "by": q.by.as_deref().unwrap_or("department"),
         "groups": groups,
         "total": {"counts": total, "figures": Figures::from_counts(&total)},

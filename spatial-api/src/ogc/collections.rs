@@ -33,10 +33,14 @@ pub fn describe(base: &str, meta: &LayerMeta, layer: Option<&LoadedLayer>) -> Va
         .or_else(|| meta.bounds.clone().filter(|b| b.len() == 4))
         .unwrap_or_else(|| vec![-180.0, -90.0, 180.0, 90.0]);
     let href = format!("{base}/collections/{id}");
+    // The loaded layer's count: the catalogue row is not rewritten for every case.
+    let count = layer.map_or(meta.feature_count, |l| {
+        i64::try_from(l.len()).unwrap_or(i64::MAX)
+    });
     json!({
         "id": id,
         "title": meta.title,
-        "description": format!("{} ({} features, {})", meta.title, meta.feature_count,
+        "description": format!("{} ({} features, {})", meta.title, count,
             meta.geometry_type.as_deref().unwrap_or("geometry")),
         "itemType": "feature",
         "extent": { "spatial": { "bbox": [bbox], "crs": CRS84 } },

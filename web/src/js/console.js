@@ -184,6 +184,10 @@ async function dashboard() {
     api(`/api/stats/evaluation${qs({ ...period, by: 'department' })}`),
     api(`/api/stats/evaluation${qs({ ...period, by: 'street' })}`),
   ]);
+  // "To" is inclusive and both are days in the city's time zone; show the period
+  // the server evaluated (its default is the 30 days up to today).
+  document.getElementById('from').value = byDep.from_date || from;
+  document.getElementById('to').value = byDep.to_date || to;
   const series = [{ name: t('report'), colour: '#1c7ed6' }, { name: t('close'), colour: '#2b8a3e' }];
   const rowsOf = (answer, label) => (answer.groups || []).map((g) => ({ label: label(g.key), values: [g.counts.reported, g.counts.closed] }));
   document.getElementById('chart-department').replaceChildren(barChart(rowsOf(byDep, (k) => (k ? depName(k) : '—')), series));
@@ -233,9 +237,8 @@ async function start(who) {
   } catch {
     departments = [];
   }
-  const today = new Date();
-  document.getElementById('to').value = new Date(today.getTime() + 86400000).toISOString().slice(0, 10);
-  document.getElementById('from').value = new Date(today.getTime() - 30 * 86400000).toISOString().slice(0, 10);
+  // The period's dates are left to the server: it knows the city's time zone and
+  // clock (the browser's may be another), and dashboard() shows the days it used.
   setupTabs();
   await loadList();
   document.body.dataset.ready = 'true';
