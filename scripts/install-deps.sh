@@ -4,7 +4,8 @@
 set -euo pipefail
 
 packages=(postgresql-15-postgis-3 postgresql-15 libgdal-dev gdal-bin libproj-dev
-          libclang-dev clang pkg-config python3-gdal libsqlite3-dev chromium)
+          libclang-dev clang pkg-config python3-gdal python3-venv libsqlite3-dev chromium
+          openssl fonts-noto-core fonts-noto-cjk)
 # Ubuntu and newer Debian ship another PostgreSQL major version: use what apt has.
 if command -v apt-cache >/dev/null 2>&1 && ! apt-cache show postgresql-15-postgis-3 >/dev/null 2>&1; then
   pg=$(apt-cache search --names-only '^postgresql-[0-9]+-postgis-3$' 2>/dev/null | sed -E 's/^postgresql-([0-9]+)-.*/\1/' | sort -n | tail -1)
@@ -26,16 +27,26 @@ if ! command -v cargo >/dev/null 2>&1; then
   echo "citygrid needs Rust (cargo): install it with rustup, then run this again." >&2
   exit 1
 fi
-if [ ${#missing[@]} -eq 0 ]; then
-  exit 0
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "installing system packages: ${missing[*]}"
+  if [ "$(id -u)" -eq 0 ]; then
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}"
+  elif command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then
+    sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}"
+  else
+    echo "citygrid needs these packages; run:" >&2
+    echo "  sudo apt-get install -y ${missing[*]}" >&2
+    exit 1
+  fi
 fi
-echo "installing system packages: ${missing[*]}"
-if [ "$(id -u)" -eq 0 ]; then
-  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}"
-elif command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then
-  sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}"
-else
-  echo "citygrid needs these packages; run:" >&2
-  echo "  sudo apt-get install -y ${missing[*]}" >&2
-  exit 1
+
+# The tests read exported PMTiles archives with an independent reader, the Python
+# pmtiles package (pinned), installed into a virtual environment under target/.
+pytools="$(cd "$(dirname "$0")/.." && pwd)/target/pytools"
+pmtiles_version=3.8.1
+if ! "$pytools/bin/python" -c "import importlib.metadata as m, sys; sys.exit(m.version('pmtiles') != '$pmtiles_version')" 2>/dev/null; then
+  echo "installing the Python pmtiles reader $pmtiles_version into $pytools"
+  rm -rf "$pytools"
+  python3 -m venv "$pytools"
+  "$pytools/bin/python" -m pip install -q --disable-pip-version-check "pmtiles==$pmtiles_version"
 fi
