@@ -276,12 +276,12 @@ async fn csv_with_chinese_coordinate_columns_and_gcj02() {
     .expect("write csv");
     assert_ok(&import(&db, &csv, &["--source-crs", "gcj02"]));
     let rows =
-        sqlx::query("SELECT field_1, ST_X(geom) x, ST_Y(geom) y FROM layers.pois ORDER BY fid")
+        sqlx::query("SELECT \"名称\", ST_X(geom) x, ST_Y(geom) y FROM layers.pois ORDER BY fid")
             .fetch_all(&db.pool)
             .await
             .expect("rows");
     assert_eq!(rows.len(), 2);
-    assert_eq!(rows[0].get::<String, _>("field_1"), "上海");
+    assert_eq!(rows[0].get::<String, _>("名称"), "上海");
     // Back to WGS84: the test table's WGS84 values.
     let (x, y): (f64, f64) = (rows[1].get("x"), rows[1].get("y"));
     assert!(
@@ -294,6 +294,7 @@ async fn csv_with_chinese_coordinate_columns_and_gcj02() {
             .await
             .expect("fields");
     assert_eq!(fields[0]["source_name"], "名称");
+    assert_eq!(fields[0]["name"], "名称");
     assert_eq!(fields[1]["type"], "bigint", "{fields}");
     let crs: String = sqlx::query_scalar("SELECT source_crs FROM layer_catalog WHERE id = 'pois'")
         .fetch_one(&db.pool)

@@ -40,7 +40,8 @@ enum Read {
 pub struct FieldPlan {
     /// GDAL field index.
     pub index: i32,
-    /// Column name (safe).
+    /// Column name (see [`ColumnNamer`]: the source name lower-cased, in Unicode
+    /// identifier characters; always quoted in SQL).
     pub name: String,
     /// Field name in the source.
     pub source_name: String,
@@ -97,13 +98,16 @@ impl FieldPlan {
 }
 
 /// Plans the columns of a layer from its GDAL field definitions
-/// (`OGRFeatureDefnH`), naming them with `namer`.
+/// (`OGRFeatureDefnH`), naming them with `namer`. Field names are decoded like
+/// text values (`--encoding` where GDAL did not recode them itself); a name that
+/// still is not UTF-8 is read lossily.
 ///
 /// # Safety
 /// `defn` must be a valid feature definition handle.
 pub unsafe fn plan_fields(
     defn: gdal_sys::OGRFeatureDefnH,
     namer: &mut ColumnNamer,
+    decoder: &TextDecoder,
 ) -> Vec<FieldPlan> {
     let count = gdal_sys::OGR_FD_GetFieldCount(defn);
     let mut plans = Vec::with_capacity(count.max(0) as usize);
@@ -112,7 +116,14 @@ pub unsafe fn plan_fields(
         if fd.is_null() {
             continue;
         }
-        let source_name = cstr(gdal_sys::OGR_Fld_GetNameRef(fd));
+        let raw = gdal_sys::OGR_Fld_GetNameRef(fd);
+        let source_name = if raw.is_null() {
+            String::new()
+        } else {
+            decoder
+                .decode(CStr::from_ptr(raw))
+                .unwrap_or_else(|NotUtf8| cstr(raw))
+        };
         let subtype = gdal_sys::OGR_Fld_GetSubType(fd);
         let (column_type, read) = match gdal_sys::OGR_Fld_GetType(fd) {
             OGRFieldType::OFTInteger if subtype == OGRFieldSubType::OFSTBoolean => {

@@ -319,7 +319,7 @@ pub fn declared_type(code: OGRwkbGeometryType::Type) -> Option<GeomType> {
     }
 }
 
-unsafe fn describe(ds: &Dataset, options: &OpenOptions) -> Vec<LayerInfo> {
+unsafe fn describe(ds: &Dataset, options: &OpenOptions, decoder: &TextDecoder) -> Vec<LayerInfo> {
     let h = ds.c_dataset();
     let count = gdal_sys::OGR_DS_GetLayerCount(h);
     let mut out = Vec::new();
@@ -335,7 +335,7 @@ unsafe fn describe(ds: &Dataset, options: &OpenOptions) -> Vec<LayerInfo> {
         let has_geometry = gtype != OGRwkbGeometryType::wkbNone;
         let count = gdal_sys::OGR_L_GetFeatureCount(layer, 0);
         let mut namer = ColumnNamer::new();
-        let fields = fields::plan_fields(gdal_sys::OGR_L_GetLayerDefn(layer), &mut namer);
+        let fields = fields::plan_fields(gdal_sys::OGR_L_GetLayerDefn(layer), &mut namer, decoder);
         let crs = match &options.source_crs {
             Some(c) => Ok((c.clone(), false)),
             None => layer_crs(layer),
@@ -400,10 +400,10 @@ impl SourceReader {
                         return;
                     }
                 };
-                // SAFETY: the dataset is valid for the whole call.
-                let layers = unsafe { describe(&ds, &options) };
-                let _ = info_tx.send(Ok(layers));
                 let decoder = TextDecoder::new(recode.as_deref());
+                // SAFETY: the dataset is valid for the whole call.
+                let layers = unsafe { describe(&ds, &options, &decoder) };
+                let _ = info_tx.send(Ok(layers));
                 serve(&ds, &path, &decoder, jobs_rx, &closed_flag);
             })
             .map_err(|e| ImportError::Internal(format!("cannot start the reader thread: {e}")))?;

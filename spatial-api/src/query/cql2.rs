@@ -363,10 +363,15 @@ fn tokenize(chars: &[char]) -> Result<Vec<Token>, Cql2Error> {
                     _ => return err(start, format!("invalid number {text:?}")),
                 }
             }
+            // Property names: letters of any script first, then identifier
+            // characters (`XID_Continue`, as imported column names are made of:
+            // `名称`, `人口·户籍`, combining marks), `:` and `.`.
             c if c.is_alphabetic() || c == '_' => {
                 i += 1;
                 while i < chars.len()
-                    && (chars[i].is_alphanumeric() || matches!(chars[i], '_' | ':' | '.'))
+                    && (chars[i].is_alphanumeric()
+                        || unicode_ident::is_xid_continue(chars[i])
+                        || matches!(chars[i], '_' | ':' | '.'))
                 {
                     i += 1;
                 }
@@ -993,6 +998,31 @@ mod tests {
                 _ => None,
             }
         }
+    }
+
+    #[test]
+    fn property_names_in_any_script() {
+        struct Chinese;
+        impl Resolver for Chinese {
+            fn resolve(&self, name: &str) -> Option<Property> {
+                let index = ["名称", "人口·户籍", "cafe\u{301}"]
+                    .iter()
+                    .position(|n| *n == name)?;
+                Some(Property::Field {
+                    index,
+                    numeric: index == 1,
+                })
+            }
+        }
+        for ok in [
+            "名称 = '江岸区'",
+            "人口·户籍 > 3 AND 名称 LIKE '江%'",
+            "\"名称\" <> 'x'",
+            "cafe\u{301} IS NULL",
+        ] {
+            parse(ok, &Chinese).unwrap_or_else(|e| panic!("{ok}: {e}"));
+        }
+        assert!(parse("名字 = 'x'", &Chinese).is_err());
     }
 
     #[test]
