@@ -141,9 +141,10 @@ const TABLE: &[Row] = &[
     row("POST", "/api/components", "/api/components", Body::Json("{}"), "U FFFFFA FFF UU"),
     row("GET", "/api/components/{id}", "/api/components/{component}", Body::None, "U AAAAAA FFF UU"),
     row("PATCH", "/api/components/{id}", "/api/components/{component}", Body::Json("{}"), "U FFFFFA FFF UU"),
-    // Open311 (public; POST carries its own api_key in the form)
+    // Open311 (public; POST carries its own api_key in the form: a key with the
+    // `open311:write` scope and the embed key's origin)
     row("GET", "/open311/v2/{file}", "/open311/v2/discovery.json", Body::None, "A AAAAAA AFA UU"),
-    row("POST", "/open311/v2/{file}", "/open311/v2/requests.json", Body::Form("api_key={key}&service_code=E0101&lat={lat}&long={lon}&description=matrix"), "A AAAAAA AFA UU"),
+    row("POST", "/open311/v2/{file}", "/open311/v2/requests.json", Body::Form("api_key={o311key}&service_code=E0101&lat={lat}&long={lon}&description=matrix"), "A AAAAAA AFA UU"),
     row("GET", "/open311/v2/services/{file}", "/open311/v2/services/E0101.json", Body::None, "A AAAAAA AFA UU"),
     row("GET", "/open311/v2/requests/{file}", "/open311/v2/requests/{case_no}.json", Body::None, "A AAAAAA AFA UU"),
     row("GET", "/open311/v2/tokens/{file}", "/open311/v2/tokens/o311_unknown.json", Body::None, "A AAAAAA AFA UU"),
@@ -217,19 +218,17 @@ async fn login(e: &Env, user: &str) -> String {
 
 /// Creates an API key with the real CLI; returns the secret.
 fn create_key(e: &Env, name: &str, layers: &str, origins: &str) -> String {
-    let out = mgmt_common::cli(
-        &e.db,
-        &[
-            "key",
-            "create",
-            "--name",
-            name,
-            "--layers",
-            layers,
-            "--origins",
-            origins,
-        ],
-    );
+    create_key_with(
+        e,
+        &["--name", name, "--layers", layers, "--origins", origins],
+    )
+}
+
+/// `citygrid key create` with `args`; returns the secret.
+fn create_key_with(e: &Env, args: &[&str]) -> String {
+    let mut all = vec!["key", "create"];
+    all.extend_from_slice(args);
+    let out = mgmt_common::cli(&e.db, &all);
     let key = out.trim().to_string();
     assert!(key.starts_with("cgk_"), "key create printed {out:?}");
     key
@@ -349,6 +348,17 @@ async fn every_route_for_every_principal() {
 
     // the credentials
     let key = create_key(&e, "water embed", KEY_LAYER, KEY_ORIGIN);
+    let o311key = create_key_with(
+        &e,
+        &[
+            "--name",
+            "civic app",
+            "--scopes",
+            "open311:write",
+            "--origins",
+            KEY_ORIGIN,
+        ],
+    );
     let expired = login(&e, "acceptor").await;
     sqlx::query(
         "UPDATE sessions SET expires_at = now() - interval '1 second' \
@@ -453,6 +463,7 @@ async fn every_route_for_every_principal() {
     values.insert("x", x.to_string());
     values.insert("y", y.to_string());
     values.insert("key", key.clone());
+    values.insert("o311key", o311key.clone());
     values.insert("password", PASSWORD.to_string());
     let client = common::http();
     let limit = Arc::new(tokio::sync::Semaphore::new(16));
@@ -1100,4 +1111,190 @@ async fn departments_inspectors_and_keys_see_only_their_own() {
         .await
         .expect("catalog");
     assert_eq!(r.status(), 401);
+}
+
+/// Issue 26: a secret is accepted only as what it is (a key never as a bearer token,
+/// a token never as a key), and a key only for what its scopes allow, with its
+/// origins and rate limit on every route it reaches, Open311 writes included.
+#[tokio::test(flavor = "multi_thread")]
+async fn credentials_keep_their_kind_and_keys_their_scopes() {
+    let e = env(
+        "authz_kinds",
+        &["dep1"],
+        &[
+            ("CITYGRID_PUBLIC_LAYERS", "false"),
+            // a small budget per key (refilled once per 100 s): the 7th write is refused
+            ("CITYGRID_RATE_LIMIT_KEY_BURST", "6"),
+            ("CITYGRID_RATE_LIMIT_KEY_PER_SEC", "0.01"),
+        ],
+    )
+    .await;
+    e.wait_grids().await;
+    e.category("E0101", None).await;
+    let client = common::http();
+    let acao = |r: &reqwest::Response| {
+        r.headers()
+            .get("access-control-allow-origin")
+            .map(|v| v.to_str().unwrap_or_default().to_string())
+    };
+
+    // ---- a key used properly, then sent as a bearer token from anywhere: refused
+    let key = create_key(&e, "water embed", KEY_LAYER, KEY_ORIGIN);
+    let r = client
+        .get(e.server.url("/catalog"))
+        .header("x-api-key", &key)
+        .header("origin", KEY_ORIGIN)
+        .send()
+        .await
+        .expect("catalog");
+    assert_eq!(r.status(), 200);
+    assert_eq!(acao(&r).as_deref(), Some(KEY_ORIGIN));
+    for origin in [FOREIGN_ORIGIN, KEY_ORIGIN] {
+        let r = client
+            .get(e.server.url("/catalog"))
+            .bearer_auth(&key)
+            .header("origin", origin)
+            .send()
+            .await
+            .expect("catalog");
+        assert_eq!(r.status(), 401, "a key as a bearer token from {origin}");
+        assert_eq!(acao(&r), None, "no CORS grant for {origin}");
+    }
+    // from the cache or not, a foreign origin is refused on every use of the key
+    for _ in 0..2 {
+        let r = client
+            .get(e.server.url("/catalog"))
+            .header("x-api-key", &key)
+            .header("origin", FOREIGN_ORIGIN)
+            .send()
+            .await
+            .expect("catalog");
+        assert_eq!(r.status(), 403);
+        assert_eq!(acao(&r), None);
+    }
+
+    // ---- a token used properly, then sent as a key: refused
+    let token = e.tokens["acceptor"].clone();
+    let (s, _) = e
+        .call(Some("acceptor"), Method::GET, "/catalog", None)
+        .await;
+    assert_eq!(s, 200);
+    let r = client
+        .get(e.server.url("/catalog"))
+        .header("x-api-key", &token)
+        .send()
+        .await
+        .expect("catalog");
+    assert_eq!(r.status(), 401, "a token as X-API-Key");
+    let r = client
+        .get(e.server.url(&format!("/catalog?key={token}")))
+        .send()
+        .await
+        .expect("catalog");
+    assert_eq!(r.status(), 401, "a token as ?key=");
+    let r = client
+        .get(
+            e.server
+                .url(&format!("/embed/map?key={token}&layers={KEY_LAYER}")),
+        )
+        .send()
+        .await
+        .expect("embed");
+    assert_eq!(r.status(), 401, "a token as the embed's key");
+
+    // ---- scopes: a map embed key files no Open311 request, from anywhere
+    let form = |k: &str| {
+        format!(
+            "api_key={k}&service_code=E0101&lat={}&long={}&description=scoped",
+            AREA_S + 0.0011,
+            AREA_W + 0.0012
+        )
+    };
+    let post = |k: String, origin: Option<&'static str>| {
+        let mut r = client
+            .post(e.server.url("/open311/v2/requests.json"))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(form(&k));
+        if let Some(o) = origin {
+            r = r.header("origin", o);
+        }
+        r.send()
+    };
+    let cases_before: i64 = sqlx::query_scalar("SELECT count(*) FROM cases")
+        .fetch_one(&e.db.pool)
+        .await
+        .expect("count");
+    for origin in [None, Some(FOREIGN_ORIGIN), Some(KEY_ORIGIN)] {
+        let r = post(key.clone(), origin).await.expect("post");
+        assert_eq!(r.status(), 403, "map key files a case from {origin:?}");
+    }
+    // a key with `open311:write` files from its origins only...
+    let writer = create_key_with(
+        &e,
+        &[
+            "--name",
+            "civic app",
+            "--scopes",
+            "open311:write",
+            "--origins",
+            KEY_ORIGIN,
+        ],
+    );
+    for origin in [FOREIGN_ORIGIN, "null"] {
+        let r = post(writer.clone(), Some(origin)).await.expect("post");
+        assert_eq!(r.status(), 403, "open311 key from {origin}");
+    }
+    let cases_after: i64 = sqlx::query_scalar("SELECT count(*) FROM cases")
+        .fetch_one(&e.db.pool)
+        .await
+        .expect("count");
+    assert_eq!(cases_before, cases_after, "no refused request filed a case");
+    // ... and reads no map layer (it has no `maps` scope)
+    let r = client
+        .get(e.server.url("/catalog"))
+        .header("x-api-key", &writer)
+        .send()
+        .await
+        .expect("catalog");
+    assert_eq!(r.status(), 403, "an open311-only key on the map");
+    let listed = mgmt_common::cli(&e.db, &["key", "list"]);
+    assert!(
+        listed.contains("\tmaps\t") && listed.contains("\topen311:write\t"),
+        "{listed}"
+    );
+    let (ok, _, err) = common::run(
+        common::citygrid(&e.db).args(["key", "create", "--name", "x", "--scopes", "admin"]),
+    );
+    assert!(!ok && err.contains("unknown key scope"), "{err}");
+    // ... within its own rate limit: 6 writes, then 429 with Retry-After
+    let mut created = 0;
+    let refused = loop {
+        let origin = if created % 2 == 0 {
+            Some(KEY_ORIGIN)
+        } else {
+            None
+        };
+        let r = post(writer.clone(), origin).await.expect("post");
+        if r.status() == 429 {
+            break r;
+        }
+        assert_eq!(r.status(), 201, "write {}", created + 1);
+        created += 1;
+        assert!(
+            created <= 6,
+            "the key's rate limit does not apply to Open311"
+        );
+    };
+    assert_eq!(created, 6);
+    assert!(refused.headers().contains_key("retry-after"));
+    let body: Value = refused.json().await.expect("json");
+    assert_eq!(body["detail"]["scope"], "key", "{body}");
+    // the budget is the key's: another key is not affected
+    let r = client
+        .get(e.server.url("/catalog"))
+        .header("x-api-key", &key)
+        .send()
+        .await
+        .expect("catalog");
+    assert_eq!(r.status(), 200);
 }

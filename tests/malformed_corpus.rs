@@ -236,6 +236,8 @@ async fn malformed_requests_get_4xx_and_the_server_stays_healthy() {
             "corpus",
             "--origins",
             "https://allowed.example",
+            "--scopes",
+            "maps,open311:write",
         ],
     )
     .trim()

@@ -14,9 +14,19 @@ async fn open311_client_posts_and_reads_back_in_json_and_xml() {
     e.wait_grids().await;
     let seeded = cli(&e.db, &["grid", "seed-reference"]);
     assert!(seeded.contains("categories"), "{seeded}");
-    let key = cli(&e.db, &["key", "create", "--name", "civic-app"])
-        .trim()
-        .to_string();
+    let key = cli(
+        &e.db,
+        &[
+            "key",
+            "create",
+            "--name",
+            "civic-app",
+            "--scopes",
+            "open311:write",
+        ],
+    )
+    .trim()
+    .to_string();
     let base = e.server.url("/open311/v2");
 
     // discovery and services

@@ -4,7 +4,7 @@ use sqlx::PgPool;
 
 use crate::auth::password::hash_password;
 use crate::auth::secret::{new_secret, secret_hash};
-use crate::auth::Role;
+use crate::auth::{KeyScope, Role};
 
 /// Why an account or key could not be created.
 #[derive(Debug, thiserror::Error)]
@@ -102,18 +102,30 @@ pub struct NewKey {
     pub key: String,
 }
 
-/// Creates an API key limited to `layers` and `origins` (`None`: any).
+/// Creates an API key limited to `layers` and `origins` (`None`: any) that may do
+/// what `scopes` say (empty: `maps` only).
 pub async fn create_key(
     pool: &PgPool,
     name: &str,
     department: Option<&str>,
     layers: Option<Vec<String>>,
     origins: Option<Vec<String>>,
+    scopes: &[KeyScope],
 ) -> Result<NewKey, AccountError> {
     if name.trim().is_empty() || name.len() > 128 {
         return Err(AccountError::Invalid(
             "a key needs a name of 1-128 characters".to_string(),
         ));
+    }
+    let mut scope_names: Vec<&str> = Vec::new();
+    for scope in if scopes.is_empty() {
+        &[KeyScope::Maps][..]
+    } else {
+        scopes
+    } {
+        if !scope_names.contains(&scope.as_str()) {
+            scope_names.push(scope.as_str());
+        }
     }
     if let Some(code) = department {
         check_department(pool, code).await?;
@@ -149,8 +161,8 @@ pub async fn create_key(
     let key = new_secret("cgk");
     let prefix: String = key.chars().take(12).collect();
     let id: i64 = sqlx::query_scalar(
-        "INSERT INTO api_keys (name, key_prefix, key_hash, department_code, layers, origins) \
-         VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
+        "INSERT INTO api_keys (name, key_prefix, key_hash, department_code, layers, origins, scopes) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
     )
     .bind(name)
     .bind(&prefix)
@@ -158,6 +170,7 @@ pub async fn create_key(
     .bind(department)
     .bind(&layers)
     .bind(&origins)
+    .bind(&scope_names)
     .fetch_one(pool)
     .await?;
     crate::audit::record(
@@ -165,7 +178,7 @@ pub async fn create_key(
         "cli",
         "key_create",
         serde_json::json!({"key_id": id, "name": name, "prefix": prefix, "department": department,
-            "layers": layers, "origins": origins}),
+            "layers": layers, "origins": origins, "scopes": scope_names}),
     )
     .await?;
     Ok(NewKey { id, key })
@@ -186,6 +199,8 @@ pub struct KeySummary {
     pub layers: Option<Vec<String>>,
     /// Origins it may be used from (`None`: any).
     pub origins: Option<Vec<String>>,
+    /// What it may do (`maps`, `open311:write`).
+    pub scopes: Vec<String>,
     /// When it was revoked.
     pub revoked_at: Option<chrono::DateTime<chrono::Utc>>,
 }
@@ -193,7 +208,7 @@ pub struct KeySummary {
 /// Every API key, newest first.
 pub async fn list_keys(pool: &PgPool) -> Result<Vec<KeySummary>, AccountError> {
     Ok(sqlx::query_as(
-        "SELECT id, name, key_prefix, department_code, layers, origins, revoked_at \
+        "SELECT id, name, key_prefix, department_code, layers, origins, scopes, revoked_at \
          FROM api_keys ORDER BY id DESC",
     )
     .fetch_all(pool)

@@ -216,6 +216,11 @@ impl IntoResponse for Refusal {
     }
 }
 
+/// Request extension: the server's limiter, for a handler that meets a credential
+/// the middleware cannot see (the `api_key` of an Open311 form).
+#[derive(Clone)]
+pub struct Limiter(pub Arc<RateLimiter>);
+
 /// The buckets of one server.
 pub struct RateLimiter {
     limits: Limits,
@@ -279,6 +284,14 @@ impl RateLimiter {
                 retry_after_secs: (wait.ceil() as u64).max(1),
             })
         }
+    }
+
+    /// Charges API key `key_id` for a request with `method` (when limits are on).
+    pub fn charge_key(&self, key_id: i64, method: &Method) -> Result<(), Refusal> {
+        if !self.limits.enabled {
+            return Ok(());
+        }
+        self.take((Scope::Key(key_id), Class::of(method)))
     }
 
     /// Gives a token back to `key`'s bucket (a login that succeeded).
@@ -398,7 +411,10 @@ fn peer(request: &Request) -> Option<IpAddr> {
 
 /// Middleware before the credential check: charges the client address (failed
 /// logins to the login bucket, everything else to the read or write bucket).
-pub async fn by_address(limiter: Arc<RateLimiter>, request: Request, next: Next) -> Response {
+pub async fn by_address(limiter: Arc<RateLimiter>, mut request: Request, next: Next) -> Response {
+    request
+        .extensions_mut()
+        .insert(Limiter(Arc::clone(&limiter)));
     if !limiter.limits.enabled || request.uri().path() == "/health" {
         return next.run(request).await;
     }

@@ -8,8 +8,8 @@ mod principal;
 pub mod secret;
 
 pub use principal::{
-    normalize_origin as principal_origin, request_origin, resolve, CredentialCache, KeyPrincipal,
-    Principal, UserPrincipal, CREDENTIAL_CACHE_SECS,
+    normalize_origin as principal_origin, request_origin, resolve, resolve_key, CredentialCache,
+    CredentialKind, KeyPrincipal, Principal, UserPrincipal, CREDENTIAL_CACHE_SECS,
 };
 
 use axum::extract::Request;
@@ -81,6 +81,46 @@ impl std::fmt::Display for Role {
     }
 }
 
+/// What an API key may do, chosen when it is created (`citygrid key create
+/// --scopes …`); a key without `maps` reads no map layer, a key without
+/// `open311:write` files no Open311 request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum KeyScope {
+    /// Read the map layers of its list (tiles, styles, OGC API, queries, embeds).
+    Maps,
+    /// File Open311 requests (`POST /open311/v2/requests.{json,xml}`).
+    Open311Write,
+}
+
+impl KeyScope {
+    /// Every scope, in a stable order.
+    pub const ALL: [KeyScope; 2] = [KeyScope::Maps, KeyScope::Open311Write];
+
+    /// The scope's name as stored and given on the command line.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            KeyScope::Maps => "maps",
+            KeyScope::Open311Write => "open311:write",
+        }
+    }
+}
+
+impl std::str::FromStr for KeyScope {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        KeyScope::ALL
+            .into_iter()
+            .find(|k| k.as_str() == s.trim())
+            .ok_or_else(|| format!("unknown key scope {s:?}: use maps or open311:write"))
+    }
+}
+
+impl std::fmt::Display for KeyScope {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// Who may call a route.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Access {
@@ -118,7 +158,11 @@ pub fn check(access: Access, principal: &Principal, public_layers: bool) -> Resu
     match (access, principal) {
         (Access::Public, _) => Ok(()),
         (Access::Layers, Principal::Anonymous) if public_layers => Ok(()),
-        (Access::Layers, Principal::User(_) | Principal::Key(_)) => Ok(()),
+        (Access::Layers, Principal::User(_)) => Ok(()),
+        (Access::Layers, Principal::Key(key)) if key.has_scope(KeyScope::Maps) => Ok(()),
+        (Access::Layers, Principal::Key(_)) => Err(ApiError::Forbidden(
+            "this API key may not read map layers (it has no `maps` scope)".to_string(),
+        )),
         (Access::Layers, Principal::Anonymous) => Err(ApiError::Unauthorized(
             "map layers are not public here: sign in or send an API key".to_string(),
         )),
@@ -188,7 +232,25 @@ mod tests {
             department: None,
             layers: None,
             origins: None,
+            scopes: vec![KeyScope::Maps],
         });
+        let writer = Principal::Key(KeyPrincipal {
+            scopes: vec![KeyScope::Open311Write],
+            ..match &key {
+                Principal::Key(k) => k.clone(),
+                _ => unreachable!(),
+            }
+        });
+        assert!(matches!(
+            check(Access::Layers, &writer, true),
+            Err(ApiError::Forbidden(_))
+        ));
+        assert!(check(Access::Public, &writer, false).is_ok());
+        assert_eq!(
+            "open311:write".parse::<KeyScope>(),
+            Ok(KeyScope::Open311Write)
+        );
+        assert!("admin".parse::<KeyScope>().is_err());
         assert!(check(Access::Public, &Principal::Anonymous, false).is_ok());
         assert!(check(Access::Layers, &Principal::Anonymous, true).is_ok());
         assert!(matches!(

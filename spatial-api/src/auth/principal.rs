@@ -12,7 +12,7 @@ use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
 
 use super::secret::secret_hash;
-use super::{PublicLayers, Role};
+use super::{KeyScope, PublicLayers, Role};
 use crate::error::ApiError;
 use crate::state::AppState;
 
@@ -44,6 +44,16 @@ pub struct KeyPrincipal {
     pub layers: Option<Vec<String>>,
     /// The browser origins the key may be used from (`None`: any).
     pub origins: Option<Vec<String>>,
+    /// What the key may do (`maps`: read map layers; `open311:write`: file
+    /// Open311 requests).
+    pub scopes: Vec<KeyScope>,
+}
+
+impl KeyPrincipal {
+    /// Whether the key was given `scope`.
+    pub fn has_scope(&self, scope: KeyScope) -> bool {
+        self.scopes.contains(&scope)
+    }
 }
 
 /// Who is asking.
@@ -170,6 +180,29 @@ pub fn normalize_origin(origin: &str) -> String {
     origin.trim().trim_end_matches('/').to_ascii_lowercase()
 }
 
+/// What a secret was presented as. The cache keeps the kinds apart, so that a key
+/// is never taken for a token (nor a token for a key) because the same secret was
+/// resolved the other way a moment ago.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum CredentialKind {
+    /// A bearer token (`Authorization: Bearer`), looked up in `sessions`.
+    Token,
+    /// An API key (`X-API-Key`, `?key=`, an Open311 `api_key`), looked up in `api_keys`.
+    Key,
+}
+
+impl CredentialKind {
+    /// Whether `principal` is what a credential of this kind resolves to.
+    fn fits(self, principal: &Principal) -> bool {
+        matches!(
+            (self, principal),
+            (CredentialKind::Token, Principal::User(_)) | (CredentialKind::Key, Principal::Key(_))
+        )
+    }
+}
+
+type CacheKey = (CredentialKind, Vec<u8>);
+
 struct Cached {
     principal: Principal,
     /// When the token itself expires (None for API keys).
@@ -187,7 +220,7 @@ pub const CREDENTIAL_CACHE_SECS: u64 = 10;
 /// valid until the token expires). Logout removes its entry at once; revocations
 /// made elsewhere apply within [`CREDENTIAL_CACHE_SECS`].
 pub struct CredentialCache {
-    entries: Mutex<HashMap<Vec<u8>, Cached>>,
+    entries: Mutex<HashMap<CacheKey, Cached>>,
     ttl: Duration,
 }
 
@@ -205,20 +238,20 @@ impl CredentialCache {
     /// database is away: any age will do (until the token expires), and the entry
     /// counts as fresh again, so that the requests that follow do not each wait for
     /// the database before falling back.
-    fn get_stale(&self, hash: &[u8]) -> Option<Principal> {
-        let principal = self.get(hash, true)?;
+    fn get_stale(&self, kind: CredentialKind, hash: &[u8]) -> Option<Principal> {
+        let principal = self.get(kind, hash, true)?;
         if let Ok(mut entries) = self.entries.lock() {
-            if let Some(cached) = entries.get_mut(hash) {
+            if let Some(cached) = entries.get_mut(&(kind, hash.to_vec())) {
                 cached.fetched = Instant::now();
             }
         }
         Some(principal)
     }
 
-    fn get(&self, hash: &[u8], allow_stale: bool) -> Option<Principal> {
+    fn get(&self, kind: CredentialKind, hash: &[u8], allow_stale: bool) -> Option<Principal> {
         let entries = self.entries.lock().ok()?;
-        let cached = entries.get(hash)?;
-        if cached.expires_at.is_some_and(|e| e <= Utc::now()) {
+        let cached = entries.get(&(kind, hash.to_vec()))?;
+        if cached.expires_at.is_some_and(|e| e <= Utc::now()) || !kind.fits(&cached.principal) {
             return None;
         }
         if allow_stale || cached.fetched.elapsed() < self.ttl {
@@ -228,13 +261,22 @@ impl CredentialCache {
         }
     }
 
-    fn put(&self, hash: Vec<u8>, principal: Principal, expires_at: Option<DateTime<Utc>>) {
+    fn put(
+        &self,
+        kind: CredentialKind,
+        hash: Vec<u8>,
+        principal: Principal,
+        expires_at: Option<DateTime<Utc>>,
+    ) {
+        if !kind.fits(&principal) {
+            return;
+        }
         if let Ok(mut entries) = self.entries.lock() {
             if entries.len() > 10_000 {
                 entries.clear();
             }
             entries.insert(
-                hash,
+                (kind, hash),
                 Cached {
                     principal,
                     expires_at,
@@ -245,9 +287,16 @@ impl CredentialCache {
     }
 
     /// Forgets one credential (after logout or revocation).
-    pub fn forget(&self, hash: &[u8]) {
+    pub fn forget(&self, kind: CredentialKind, hash: &[u8]) {
         if let Ok(mut entries) = self.entries.lock() {
-            entries.remove(hash);
+            entries.remove(&(kind, hash.to_vec()));
+        }
+    }
+
+    /// Forgets every session of user `user_id` (after a password reset in this process).
+    pub fn forget_user(&self, user_id: i64) {
+        if let Ok(mut entries) = self.entries.lock() {
+            entries.retain(|_, c| !matches!(&c.principal, Principal::User(u) if u.id == user_id));
         }
     }
 
@@ -262,8 +311,13 @@ impl CredentialCache {
 type SessionRow = (i64, String, String, Option<String>, DateTime<Utc>);
 
 async fn lookup_token(state: &AppState, token: &str) -> Result<Principal, ApiError> {
+    if token.starts_with("cgk_") {
+        return Err(ApiError::Unauthorized(
+            "an API key is not a bearer token: send it as `X-API-Key` or `?key=`".into(),
+        ));
+    }
     let hash = secret_hash(token);
-    if let Some(p) = state.credentials.get(&hash, false) {
+    if let Some(p) = state.credentials.get(CredentialKind::Token, &hash, false) {
         return Ok(p);
     }
     let row: Result<Option<SessionRow>, sqlx::Error> = sqlx::query_as(
@@ -281,7 +335,7 @@ async fn lookup_token(state: &AppState, token: &str) -> Result<Principal, ApiErr
             // The database is away: a token seen recently stays valid until it expires.
             return state
                 .credentials
-                .get_stale(&hash)
+                .get_stale(CredentialKind::Token, &hash)
                 .ok_or_else(|| ApiError::from(e));
         }
     };
@@ -298,9 +352,12 @@ async fn lookup_token(state: &AppState, token: &str) -> Result<Principal, ApiErr
         department,
         token_hash: hash.clone(),
     });
-    state
-        .credentials
-        .put(hash, principal.clone(), Some(expires_at));
+    state.credentials.put(
+        CredentialKind::Token,
+        hash,
+        principal.clone(),
+        Some(expires_at),
+    );
     Ok(principal)
 }
 
@@ -310,15 +367,21 @@ type KeyRow = (
     Option<String>,
     Option<Vec<String>>,
     Option<Vec<String>>,
+    Vec<String>,
 );
 
 async fn lookup_key(state: &AppState, key: &str) -> Result<Principal, ApiError> {
+    if key.starts_with("cgt_") {
+        return Err(ApiError::Unauthorized(
+            "a bearer token is not an API key: send it as `Authorization: Bearer`".into(),
+        ));
+    }
     let hash = secret_hash(key);
-    if let Some(p) = state.credentials.get(&hash, false) {
+    if let Some(p) = state.credentials.get(CredentialKind::Key, &hash, false) {
         return Ok(p);
     }
     let row: Result<Option<KeyRow>, sqlx::Error> = sqlx::query_as(
-        "SELECT id, name, department_code, layers, origins FROM api_keys \
+        "SELECT id, name, department_code, layers, origins, scopes FROM api_keys \
          WHERE key_hash = $1 AND revoked_at IS NULL",
     )
     .bind(&hash)
@@ -329,24 +392,45 @@ async fn lookup_key(state: &AppState, key: &str) -> Result<Principal, ApiError> 
         Err(e) => {
             return state
                 .credentials
-                .get_stale(&hash)
+                .get_stale(CredentialKind::Key, &hash)
                 .ok_or_else(|| ApiError::from(e))
         }
     };
-    let Some((id, name, department, layers, origins)) = row else {
+    let Some((id, name, department, layers, origins, scopes)) = row else {
         return Err(ApiError::Unauthorized(
             "the API key is unknown or revoked".into(),
         ));
     };
+    // A scope this build does not know (a newer version's) grants nothing here.
+    let scopes = scopes.iter().filter_map(|s| s.parse().ok()).collect();
     let principal = Principal::Key(KeyPrincipal {
         id,
         name,
         department,
         layers,
         origins,
+        scopes,
     });
-    state.credentials.put(hash, principal.clone(), None);
+    state
+        .credentials
+        .put(CredentialKind::Key, hash, principal.clone(), None);
     Ok(principal)
+}
+
+/// Resolves an API key that came in a request's body (an Open311 form's `api_key`)
+/// exactly as the middleware resolves `X-API-Key`: through the same cache, and
+/// refused (403) when the request's `Origin`/`Referer` is not one of the key's.
+pub async fn resolve_key(
+    state: &AppState,
+    key: &str,
+    headers: &HeaderMap,
+) -> Result<KeyPrincipal, ApiError> {
+    let principal = lookup_key(state, key).await?;
+    check_origin(&principal, headers)?;
+    match principal {
+        Principal::Key(k) => Ok(k),
+        _ => Err(ApiError::Unauthorized("not an API key".into())),
+    }
 }
 
 fn check_origin(principal: &Principal, headers: &HeaderMap) -> Result<(), ApiError> {
@@ -378,22 +462,20 @@ fn check_origin(principal: &Principal, headers: &HeaderMap) -> Result<(), ApiErr
 /// an API key used from an origin it does not allow is refused (403).
 pub async fn resolve(State(state): State<AppState>, mut request: Request, next: Next) -> Response {
     let credential = credential(request.headers(), request.uri().query());
-    let origin_check = match &credential {
-        Ok(Some(Credential::Key(_))) => Some(request.headers().clone()),
-        _ => None,
-    };
     let result = async {
         let principal = match credential? {
             None => Principal::Anonymous,
             Some(Credential::Bearer(token)) => lookup_token(&state, &token).await?,
             Some(Credential::Key(key)) => lookup_key(&state, &key).await?,
         };
-        if let Some(headers) = &origin_check {
-            check_origin(&principal, headers)?;
-        }
         Ok::<_, ApiError>(principal)
     }
-    .await;
+    .await
+    // Every request made with a key, resolved from the cache or not.
+    .and_then(|principal| {
+        check_origin(&principal, request.headers())?;
+        Ok(principal)
+    });
     match result {
         Ok(principal) => {
             request.extensions_mut().insert(principal);
@@ -431,28 +513,70 @@ mod tests {
     #[test]
     fn cache_is_fresh_for_a_while_and_stale_only_when_asked() {
         let cache = CredentialCache::default();
-        let age = |cache: &CredentialCache, hash: &[u8], by: Duration| {
+        let age = |cache: &CredentialCache, key: &CacheKey, by: Duration| {
             let mut entries = cache.entries.lock().unwrap();
-            let e = entries.get_mut(hash).unwrap();
+            let e = entries.get_mut(key).unwrap();
             e.fetched = e.fetched.checked_sub(by).unwrap();
         };
         let ttl = Duration::from_secs(CREDENTIAL_CACHE_SECS);
-        cache.put(b"a".to_vec(), Principal::Anonymous, None);
-        assert!(cache.get(b"a", false).is_some());
-        age(&cache, b"a", ttl * 2);
-        assert!(cache.get(b"a", false).is_none(), "older than the TTL");
-        assert!(cache.get_stale(b"a").is_some(), "the database is away");
-        assert!(cache.get(b"a", false).is_some(), "counted as fresh again");
+        use CredentialKind::Token;
+        let user = Principal::User(UserPrincipal {
+            id: 7,
+            username: "u".into(),
+            role: Role::Inspector,
+            department: None,
+            token_hash: b"a".to_vec(),
+        });
+        cache.put(Token, b"a".to_vec(), user.clone(), None);
+        assert!(cache.get(Token, b"a", false).is_some());
+        age(&cache, &(Token, b"a".to_vec()), ttl * 2);
+        assert!(
+            cache.get(Token, b"a", false).is_none(),
+            "older than the TTL"
+        );
+        assert!(
+            cache.get_stale(Token, b"a").is_some(),
+            "the database is away"
+        );
+        assert!(
+            cache.get(Token, b"a", false).is_some(),
+            "counted as fresh again"
+        );
         // an expired token is never served, stale or not
         cache.put(
+            Token,
             b"b".to_vec(),
-            Principal::Anonymous,
+            user.clone(),
             Some(Utc::now() - chrono::Duration::seconds(1)),
         );
-        assert!(cache.get(b"b", false).is_none());
-        assert!(cache.get_stale(b"b").is_none());
-        cache.forget(b"a");
-        assert!(cache.get_stale(b"a").is_none());
+        assert!(cache.get(Token, b"b", false).is_none());
+        assert!(cache.get_stale(Token, b"b").is_none());
+        cache.forget(Token, b"a");
+        assert!(cache.get_stale(Token, b"a").is_none());
+        cache.put(Token, b"c".to_vec(), user, None);
+        cache.forget_user(7);
+        assert!(cache.get(Token, b"c", false).is_none(), "a reset user");
+    }
+
+    #[test]
+    fn tokens_and_keys_are_kept_apart() {
+        use CredentialKind::{Key, Token};
+        let cache = CredentialCache::default();
+        let key = Principal::Key(KeyPrincipal {
+            id: 1,
+            name: "k".into(),
+            department: None,
+            layers: None,
+            origins: Some(vec!["https://a.example".into()]),
+            scopes: vec![KeyScope::Maps],
+        });
+        cache.put(Key, b"s".to_vec(), key.clone(), None);
+        assert_eq!(cache.get(Key, b"s", false), Some(key.clone()));
+        assert!(cache.get(Token, b"s", false).is_none(), "a key as a token");
+        assert!(cache.get_stale(Token, b"s").is_none());
+        // a principal of the other kind is never stored under a kind
+        cache.put(Token, b"t".to_vec(), key, None);
+        assert!(cache.get(Token, b"t", false).is_none());
     }
 
     #[test]
@@ -464,6 +588,7 @@ mod tests {
                 department: None,
                 layers: None,
                 origins,
+                scopes: vec![KeyScope::Maps],
             })
         };
         let limited = key(Some(vec!["https://a.example".into()]));
@@ -498,6 +623,7 @@ mod tests {
             department: None,
             layers: Some(vec!["a".into()]),
             origins: None,
+            scopes: vec![KeyScope::Maps],
         });
         assert!(key.may_read_layer("a"));
         assert!(!key.may_read_layer("b"));

@@ -1,6 +1,8 @@
 //! Open311 GeoReport v2 (JSON and XML, through grid-mgmt's `open311` module). Every
 //! route is public; `POST requests` needs an `api_key` form field (a key from
-//! `citygrid key create`) and goes through the same intake as `POST /api/cases`.
+//! `citygrid key create --scopes open311:write`), held to the key's origins and rate
+//! limit like any other use of the key, and goes through the same intake as
+//! `POST /api/cases`.
 
 use axum::extract::{Path, Query, State};
 use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
@@ -18,8 +20,8 @@ use sqlx::{Postgres, QueryBuilder};
 
 use super::common::{now, ActorInfo};
 use super::intake::{intake, IntakeInput};
-use crate::auth::secret::{new_secret, secret_hash};
-use crate::auth::{Access, Principal};
+use crate::auth::secret::new_secret;
+use crate::auth::{Access, KeyScope, Principal};
 use crate::error::ApiError;
 use crate::router::RouteTable;
 use crate::state::AppState;
@@ -356,6 +358,8 @@ async fn post_request(
     State(state): State<AppState>,
     Path(file): Path<String>,
     principal: Principal,
+    headers: HeaderMap,
+    limiter: Option<axum::Extension<crate::ratelimit::Limiter>>,
     body: String,
 ) -> Response {
     let Some(("requests", format)) = split(&file) else {
@@ -372,16 +376,30 @@ async fn post_request(
     let Some(key) = req.api_key.as_deref() else {
         return error(format, StatusCode::BAD_REQUEST, "api_key is required");
     };
-    let key_row: Result<Option<(i64, String)>, sqlx::Error> =
-        sqlx::query_as("SELECT id, name FROM api_keys WHERE key_hash = $1 AND revoked_at IS NULL")
-            .bind(secret_hash(key))
-            .fetch_optional(&state.pool)
-            .await;
-    let (key_id, key_name) = match key_row {
-        Ok(Some(k)) => k,
-        Ok(None) => return error(format, StatusCode::FORBIDDEN, "invalid api_key"),
-        Err(e) => return api_error(format, e.into()),
+    // The form's key is resolved like `X-API-Key`: same cache, its origins checked.
+    let key = match crate::auth::resolve_key(&state, key, &headers).await {
+        Ok(k) => k,
+        Err(ApiError::Unauthorized(_)) => {
+            return error(format, StatusCode::FORBIDDEN, "invalid api_key")
+        }
+        Err(e) => return api_error(format, e),
     };
+    if !key.has_scope(KeyScope::Open311Write) {
+        return error(
+            format,
+            StatusCode::FORBIDDEN,
+            "this api_key may not file requests (it has no `open311:write` scope)",
+        );
+    }
+    // The key's own rate limit (the middleware charged it already when the same key
+    // came as `X-API-Key`).
+    let charged = matches!(&principal, Principal::Key(k) if k.id == key.id);
+    if let (false, Some(axum::Extension(limiter))) = (charged, &limiter) {
+        if let Err(refusal) = limiter.0.charge_key(key.id, &Method::POST) {
+            return refusal.into_response();
+        }
+    }
+    let (key_id, key_name) = (key.id, key.name);
     let reference = match state.mgmt.reference.get(&state.pool).await {
         Ok(r) => r,
         Err(e) => return api_error(format, e),

@@ -86,6 +86,7 @@ mod tests {
             department: None,
             layers: None,
             origins,
+            scopes: vec![crate::auth::KeyScope::Maps],
         })
     }
 

@@ -82,7 +82,9 @@ pub async fn logout(State(state): State<AppState>, principal: Principal) -> ApiR
     .bind(&user.token_hash)
     .execute(&state.pool)
     .await?;
-    state.credentials.forget(&user.token_hash);
+    state
+        .credentials
+        .forget(crate::auth::CredentialKind::Token, &user.token_hash);
     let detail = json!({"user_id": user.id});
     crate::audit::record(&state.pool, &user.username, "logout", detail).await?;
     Ok(StatusCode::NO_CONTENT)
