@@ -318,131 +318,6 @@ async fn raster_tiles_agree_with_gdal2tiles() {
     }
 }
 
-/// An independent PMTiles v3 reader: header, varint directories, leaves.
-mod pmtiles_reader {
-    pub struct Header {
-        pub root: (usize, usize),
-        pub leaves_offset: usize,
-        pub data_offset: usize,
-        pub addressed: u64,
-        pub clustered: u8,
-        pub internal_compression: u8,
-        pub tile_type: u8,
-        pub min_zoom: u8,
-        pub max_zoom: u8,
-    }
-
-    fn u64_at(b: &[u8], at: usize) -> u64 {
-        u64::from_le_bytes(b[at..at + 8].try_into().unwrap())
-    }
-
-    pub fn header(b: &[u8]) -> Header {
-        assert_eq!(&b[0..7], b"PMTiles");
-        assert_eq!(b[7], 3);
-        Header {
-            root: (u64_at(b, 8) as usize, u64_at(b, 16) as usize),
-            leaves_offset: u64_at(b, 40) as usize,
-            data_offset: u64_at(b, 56) as usize,
-            addressed: u64_at(b, 72),
-            clustered: b[96],
-            internal_compression: b[97],
-            tile_type: b[99],
-            min_zoom: b[100],
-            max_zoom: b[101],
-        }
-    }
-
-    fn varint(b: &[u8], pos: &mut usize) -> u64 {
-        let (mut v, mut shift) = (0u64, 0);
-        loop {
-            let byte = b[*pos];
-            *pos += 1;
-            v |= u64::from(byte & 0x7f) << shift;
-            if byte < 0x80 {
-                return v;
-            }
-            shift += 7;
-        }
-    }
-
-    /// (tile_id, offset, length, run_length)
-    pub fn directory(b: &[u8]) -> Vec<(u64, u64, u64, u64)> {
-        let mut pos = 0;
-        let n = varint(b, &mut pos) as usize;
-        let mut e = vec![(0u64, 0u64, 0u64, 0u64); n];
-        let mut last = 0;
-        for item in e.iter_mut() {
-            last += varint(b, &mut pos);
-            item.0 = last;
-        }
-        for item in e.iter_mut() {
-            item.3 = varint(b, &mut pos);
-        }
-        for item in e.iter_mut() {
-            item.2 = varint(b, &mut pos);
-        }
-        for i in 0..n {
-            let v = varint(b, &mut pos);
-            e[i].1 = if v == 0 && i > 0 {
-                e[i - 1].1 + e[i - 1].2
-            } else {
-                v - 1
-            };
-        }
-        e
-    }
-
-    /// Hilbert tile id, written from the spec independently of the exporter.
-    pub fn tile_id(z: u8, x: u64, y: u64) -> u64 {
-        let mut acc = 0u64;
-        for t in 0..z {
-            acc += 1u64 << (2 * t);
-        }
-        let n = 1u64 << z;
-        let (mut x, mut y, mut d) = (x, y, 0u64);
-        let mut s = n >> 1;
-        while s > 0 {
-            let rx = u64::from((x & s) != 0);
-            let ry = u64::from((y & s) != 0);
-            d += s * s * ((3 * rx) ^ ry);
-            if ry == 0 {
-                if rx == 1 {
-                    x = s - 1 - (x & (s - 1));
-                    y = s - 1 - (y & (s - 1));
-                }
-                std::mem::swap(&mut x, &mut y);
-            }
-            x &= s - 1;
-            y &= s - 1;
-            s >>= 1;
-        }
-        acc + d
-    }
-
-    /// The tile with `id`, following leaf directories.
-    pub fn find(b: &[u8], h: &Header, id: u64) -> Option<Vec<u8>> {
-        let mut dir = directory(&b[h.root.0..h.root.0 + h.root.1]);
-        for _ in 0..4 {
-            let i = dir.partition_point(|e| e.0 <= id);
-            if i == 0 {
-                return None;
-            }
-            let e = dir[i - 1];
-            if e.3 == 0 {
-                let at = h.leaves_offset + e.1 as usize;
-                dir = directory(&b[at..at + e.2 as usize]);
-                continue;
-            }
-            if id >= e.0 + e.3 {
-                return None;
-            }
-            let at = h.data_offset + e.1 as usize;
-            return Some(b[at..at + e.2 as usize].to_vec());
-        }
-        None
-    }
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn raster_exports_open_in_independent_readers() {
     let db = common::TestDb::new().await;
@@ -479,8 +354,8 @@ async fn raster_exports_open_in_independent_readers() {
         "{info}"
     );
 
-    // PMTiles: decoded by the reader above; every stored tile is found under
-    // its Hilbert id with identical bytes.
+    // PMTiles: read by the Python `pmtiles` package; every stored tile is
+    // there with identical bytes, and nothing else.
     let pmtiles = dir.join("sfbay.pmtiles");
     let (ok, stdout, stderr) = common::run(
         common::citygrid(&db)
@@ -490,30 +365,30 @@ async fn raster_exports_open_in_independent_readers() {
             .args(["--min-zoom", "11", "--max-zoom", "13"]),
     );
     assert!(ok, "export failed: {stdout} {stderr}");
-    let bytes = std::fs::read(&pmtiles).expect("read pmtiles");
-    let h = pmtiles_reader::header(&bytes);
+    let archive = common::pmtiles::read(&pmtiles);
     assert_eq!(
-        (h.clustered, h.internal_compression, h.tile_type),
-        (1, 1, 2)
+        (
+            archive.header["clustered"].as_bool(),
+            archive.text("internal_compression"),
+            archive.text("tile_compression"),
+            archive.text("tile_type")
+        ),
+        (Some(true), "GZIP", "NONE", "PNG")
     );
-    assert_eq!((h.min_zoom, h.max_zoom), (11, 13));
-    assert!(h.root.0 + h.root.1 <= 16_384);
+    assert_eq!((archive.int("min_zoom"), archive.int("max_zoom")), (11, 13));
+    assert!(archive.int("root_offset") + archive.int("root_length") <= 16_384);
     let rows = sqlx::query("SELECT z, x, y, data FROM layers.sfbay WHERE z BETWEEN 11 AND 13")
         .fetch_all(&db.pool)
         .await
         .expect("tiles");
-    assert_eq!(h.addressed, rows.len() as u64);
+    assert_eq!(archive.int("addressed_tiles_count"), rows.len() as i64);
+    assert_eq!(archive.tiles.len(), rows.len());
     for r in rows {
         let (z, x, y, data): (i16, i32, i32, Vec<u8>) =
             (r.get("z"), r.get("x"), r.get("y"), r.get("data"));
-        let id = pmtiles_reader::tile_id(z as u8, x as u64, y as u64);
-        let found = pmtiles_reader::find(&bytes, &h, id);
-        assert_eq!(found.as_deref(), Some(&data[..]), "tile {z}/{x}/{y}");
+        let found = archive.tiles.get(&(z as u8, x as u32, y as u32));
+        assert_eq!(found, Some(&data), "tile {z}/{x}/{y}");
     }
-    assert_eq!(
-        pmtiles_reader::find(&bytes, &h, pmtiles_reader::tile_id(10, 0, 0)),
-        None
-    );
 }
 
 /// The error line of a failed command: exactly one line starting `citygrid: error:`.
@@ -661,13 +536,19 @@ async fn raster_export_of_a_vector_layer_writes_mvt() {
             .args(["--min-zoom", "10", "--max-zoom", "12"]),
     );
     assert!(ok, "export failed: {stdout} {stderr}");
-    let bytes = std::fs::read(&pmtiles).expect("read");
-    let h = pmtiles_reader::header(&bytes);
-    assert_eq!((h.tile_type, h.min_zoom, h.max_zoom), (1, 10, 12));
+    let archive = common::pmtiles::read(&pmtiles);
+    assert_eq!(
+        (
+            archive.text("tile_type"),
+            archive.text("tile_compression"),
+            archive.int("min_zoom"),
+            archive.int("max_zoom")
+        ),
+        ("MVT", "GZIP", 10, 12)
+    );
     // The tile under East Lake at z12 is there and is an MVT with the layer name.
     let (x, y) = (3348, 1682); // 114.31 E, 30.56 N at z12
-    let tile = pmtiles_reader::find(&bytes, &h, pmtiles_reader::tile_id(12, x, y))
-        .expect("tile under the park");
+    let tile = archive.tiles.get(&(12, x, y)).expect("tile under the park");
     assert!(
         tile.windows(5).any(|w| w == b"parks"),
         "MVT layer name in the tile"

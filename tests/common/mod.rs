@@ -373,3 +373,4 @@ pub fn exists(path: &Path) -> bool {
     path.exists()
 }
 pub mod mvt;
+pub mod pmtiles;

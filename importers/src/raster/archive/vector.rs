@@ -16,13 +16,29 @@ use rayon::prelude::*;
 use super::{write_atomically, ArchiveKind, ArchiveMeta, ExportSummary, TileKind};
 use crate::raster::error::{RasterError, Result};
 use crate::raster::progress::Progress;
-use crate::raster::tms::{tile_range, MAX_ZOOM};
+use crate::raster::tms::{tile_range, tile_span, MAX_ZOOM};
 
 /// The default highest zoom of a vector export: clients overzoom beyond it.
 pub const DEFAULT_VECTOR_MAX_ZOOM: u8 = 14;
 
 /// Tiles encoded per parallel batch (bounds memory).
 const BATCH: usize = 512;
+
+/// The tiles of zoom `z` whose buffered bounds (what the encoder queries, see
+/// `query_bounds`) meet `bbox`: the tiles over the layer's extent and their
+/// neighbours that the buffer reaches into, as the server serves them.
+fn buffered_range(z: u8, bbox: [f64; 4], options: &EncodeOptions) -> (u32, u32, u32, u32) {
+    let margin = tile_span(z) * f64::from(options.buffer) / f64::from(options.extent.max(1));
+    tile_range(
+        z,
+        [
+            bbox[0] - margin,
+            bbox[1] - margin,
+            bbox[2] + margin,
+            bbox[3] + margin,
+        ],
+    )
+}
 
 /// Writes `index` (layer `name`) as MVT tiles for zooms `min_zoom..=max_zoom`
 /// into the archive at `path` (blocking; uses the current rayon pool).
@@ -69,18 +85,18 @@ pub fn export_vector(
         min_zoom,
         max_zoom,
     };
+    let options = EncodeOptions::default();
     let total: u64 = (min_zoom..=max_zoom.min(MAX_ZOOM))
         .map(|z| {
-            let (x0, y0, x1, y1) = tile_range(z, bbox);
+            let (x0, y0, x1, y1) = buffered_range(z, bbox, &options);
             u64::from(x1 - x0 + 1) * u64::from(y1 - y0 + 1)
         })
         .sum();
     let progress = Progress::new(&format!("export {name}"), total, quiet);
-    let options = EncodeOptions::default();
     let (tiles, bytes) = write_atomically(path, kind, meta, |writer| {
         let mut written = 0u64;
         for z in min_zoom..=max_zoom {
-            let (x0, y0, x1, y1) = tile_range(z, bbox);
+            let (x0, y0, x1, y1) = buffered_range(z, bbox, &options);
             let coords: Vec<(u32, u32)> = (y0..=y1)
                 .flat_map(|y| (x0..=x1).map(move |x| (x, y)))
                 .collect();
