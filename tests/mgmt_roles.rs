@@ -218,3 +218,227 @@ async fn forbidden_steps_change_nothing_and_photos_are_checked() {
         .await;
     assert!(r.is_err());
 }
+
+/// Points of `n` different unit grids of the test area, with their grid codes.
+async fn points_in_distinct_grids(e: &mgmt_common::Env, n: usize) -> Vec<(f64, f64, String)> {
+    let mut found: Vec<(f64, f64, String)> = Vec::new();
+    for i in 0..6 {
+        for j in 0..4 {
+            let (lon, lat) = (
+                mgmt_common::AREA_W + 0.0002 + 0.0005 * i as f64,
+                mgmt_common::AREA_S + 0.0002 + 0.0005 * j as f64,
+            );
+            let (s, v) = e
+                .call(
+                    None,
+                    Method::GET,
+                    &format!("/api/locate?lon={lon}&lat={lat}"),
+                    None,
+                )
+                .await;
+            assert_eq!(s, 200, "{v}");
+            if let Some(code) = v["grid"]["code"].as_str() {
+                if !found.iter().any(|f| f.2 == code) {
+                    found.push((lon, lat, code.to_string()));
+                }
+            }
+            if found.len() == n {
+                return found;
+            }
+        }
+    }
+    panic!("the test area has fewer than {n} unit grids: {found:?}");
+}
+
+/// The field tasks of a case: (kind, status, inspector_user_id).
+async fn tasks(e: &mgmt_common::Env, id: i64) -> Vec<(String, String, Option<i64>)> {
+    sqlx::query_as(
+        "SELECT kind, status, inspector_user_id FROM field_tasks WHERE case_id = $1 ORDER BY id",
+    )
+    .bind(id)
+    .fetch_all(&e.db.pool)
+    .await
+    .unwrap()
+}
+
+/// Issue #26 (3): an inspector who can see a case (he reported it) in another
+/// inspector's grid may not verify it nor check its fix; a pool task is anyone's but the
+/// reporter's; a done task records who did it.
+#[tokio::test(flavor = "multi_thread")]
+async fn inspectors_do_only_their_own_field_tasks() {
+    let e = env(
+        "roles_tasks",
+        &["dep1"],
+        &[("CITYGRID_RATE_LIMIT", "false")],
+    )
+    .await;
+    e.wait_grids().await;
+    e.category("E0101", None).await;
+    let grids = points_in_distinct_grids(&e, 3).await;
+    let user_id = |name: &'static str| {
+        let pool = e.db.pool.clone();
+        async move {
+            let (id,): (i64,) = sqlx::query_as("SELECT id FROM users WHERE username = $1")
+                .bind(name)
+                .fetch_one(&pool)
+                .await
+                .unwrap();
+            id
+        }
+    };
+    let (a, b) = (user_id("inspector").await, user_id("inspector2").await);
+    // grid 0 is inspector A's, grid 1 inspector B's, grid 2 nobody's
+    e.patch(
+        &format!("/api/grids/{}", grids[0].2),
+        json!({"responsible": "inspector"}),
+    )
+    .await;
+    e.patch(
+        &format!("/api/grids/{}", grids[1].2),
+        json!({"responsible": "inspector2"}),
+    )
+    .await;
+    let report = |who: &'static str, g: usize| {
+        let body = json!({"category": "E0101", "lon": grids[g].0, "lat": grids[g].1});
+        let e = &e;
+        async move {
+            e.post(who, "/api/cases", body, 201).await["id"]
+                .as_i64()
+                .unwrap()
+        }
+    };
+    let refused = |who: &'static str, id: i64, action: &'static str| {
+        let e = &e;
+        async move {
+            let before = snapshot(e, id).await;
+            let tasks_before = tasks(e, id).await;
+            let (s, v) = e
+                .call(
+                    Some(who),
+                    Method::POST,
+                    &format!("/api/cases/{id}/actions"),
+                    Some(json!({"action": action})),
+                )
+                .await;
+            assert_eq!(s, 403, "{who} {action} on case {id}: {v}");
+            assert!(
+                v.to_string().contains("inspector") || v.to_string().contains("reporter"),
+                "{v}"
+            );
+            assert_eq!(
+                snapshot(e, id).await,
+                before,
+                "{who} {action} changed the case"
+            );
+            assert_eq!(
+                tasks(e, id).await,
+                tasks_before,
+                "{who} {action} changed a task"
+            );
+        }
+    };
+    let to_checking = |id: i64| {
+        let e = &e;
+        async move {
+            e.step("acceptor", id, json!({"action": "register"})).await;
+            e.step(
+                "dispatcher",
+                id,
+                json!({"action": "dispatch", "department": "dep1"}),
+            )
+            .await;
+            e.step("dep_dep1", id, json!({"action": "accept"})).await;
+            e.step(
+                "dep_dep1",
+                id,
+                json!({"action": "feedback", "note": "fixed"}),
+            )
+            .await;
+            e.step("acceptor", id, json!({"action": "request_check"}))
+                .await;
+        }
+    };
+
+    // B reports in A's grid: he sees the case, but its tasks are A's
+    let c1 = report("inspector2", 0).await;
+    e.step("acceptor", c1, json!({"action": "request_verification"}))
+        .await;
+    assert_eq!(
+        tasks(&e, c1).await,
+        [("verify".into(), "open".into(), Some(a))]
+    );
+    assert_eq!(
+        e.get("inspector2", &format!("/api/cases/{c1}")).await["status"],
+        "verifying"
+    );
+    refused("inspector2", c1, "verify").await;
+    e.step("inspector", c1, json!({"action": "verify"})).await;
+    to_checking(c1).await;
+    refused("inspector2", c1, "check_pass").await;
+    refused("inspector2", c1, "check_fail").await;
+    let done = e
+        .step("inspector", c1, json!({"action": "check_pass"}))
+        .await;
+    assert_eq!(done["status"], "checked");
+    assert_eq!(
+        tasks(&e, c1).await,
+        [
+            ("verify".into(), "done".into(), Some(a)),
+            ("check".into(), "done".into(), Some(a))
+        ]
+    );
+
+    // a task follows its grid to the new inspector and records who did it
+    let c2 = report("acceptor", 1).await;
+    e.step("acceptor", c2, json!({"action": "request_verification"}))
+        .await;
+    assert_eq!(
+        tasks(&e, c2).await,
+        [("verify".into(), "open".into(), Some(b))]
+    );
+    e.patch(
+        &format!("/api/grids/{}", grids[1].2),
+        json!({"responsible": "inspector"}),
+    )
+    .await;
+    e.step("inspector", c2, json!({"action": "verify"})).await;
+    assert_eq!(
+        tasks(&e, c2).await,
+        [("verify".into(), "done".into(), Some(a))]
+    );
+
+    // a grid of nobody: a pool task, but never for the reporter of the case
+    let c3 = report("inspector2", 2).await;
+    e.step("acceptor", c3, json!({"action": "request_verification"}))
+        .await;
+    assert_eq!(
+        tasks(&e, c3).await,
+        [("verify".into(), "open".into(), None)]
+    );
+    refused("inspector2", c3, "verify").await;
+    e.step("inspector", c3, json!({"action": "verify"})).await;
+    to_checking(c3).await;
+    refused("inspector2", c3, "check_pass").await;
+    e.step(
+        "inspector",
+        c3,
+        json!({"action": "check_fail", "note": "still there"}),
+    )
+    .await;
+    assert_eq!(
+        tasks(&e, c3).await,
+        [
+            ("verify".into(), "done".into(), Some(a)),
+            ("check".into(), "done".into(), Some(a))
+        ]
+    );
+    // the responsible inspector checks the fix of his own report in his own grid
+    let c4 = report("inspector", 0).await;
+    to_checking(c4).await;
+    e.step("inspector", c4, json!({"action": "check_pass"}))
+        .await;
+    assert_eq!(
+        tasks(&e, c4).await,
+        [("check".into(), "done".into(), Some(a))]
+    );
+}

@@ -33,7 +33,9 @@
 //! caller learns no more than it may: the role may never take this action →
 //! [`WorkflowError::Forbidden`]; the action is not possible in the current state →
 //! [`WorkflowError::InvalidTransition`]; a department acting on another department's
-//! case → `Forbidden`; missing or inconsistent input → [`WorkflowError::BadInput`].
+//! case → `Forbidden`; an inspector doing a field task that is not his
+//! ([`field_task_owner`]) → `Forbidden`; missing or inconsistent input →
+//! [`WorkflowError::BadInput`].
 //!
 //! An extension (延期) moves the handling deadline after approval; it is not a state.
 //!
@@ -344,6 +346,59 @@ pub struct CaseSnapshot {
     pub pending_extension: Option<DateTime<FixedOffset>>,
     /// Whether an extension was ever approved.
     pub extended: bool,
+    /// The user who reported the case, when a signed-in user did ([`Actor::user_id`]).
+    #[serde(default)]
+    pub reporter: Option<String>,
+    /// The open field task (`verify` while verifying, `check` while checking): who it
+    /// belongs to. See [`field_task_owner`].
+    #[serde(default)]
+    pub field_task: Option<FieldTask>,
+}
+
+/// An open field task (核实 verify, 核查 check) of a case.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FieldTask {
+    /// The inspector it belongs to ([`Actor::user_id`]): the active inspector responsible
+    /// for the case's unit grid, else the one it was assigned to; `None` while the grid
+    /// has no responsible inspector (a pool task, open to every inspector).
+    pub assignee: Option<String>,
+}
+
+/// Whether `actor` may do the open field task of `case` with `action` (`verify`,
+/// `check_pass`, `check_fail`); other actions and roles other than inspector pass.
+///
+/// - An assigned task is done by its assignee only: another inspector, even one who can
+///   see the case (he reported it), is refused.
+/// - A pool task (its grid has no responsible inspector) may be taken by any inspector
+///   but the case's reporter: nobody confirms his own report, or the fix of it, from
+///   outside the area he answers for. In his own grid the responsible inspector checks
+///   the fixes of the problems he reported (that is his duty, and nobody else's).
+pub fn field_task_owner(
+    case: &CaseSnapshot,
+    action: Action,
+    actor: &Actor,
+) -> Result<(), WorkflowError> {
+    if actor.role != Role::Inspector
+        || !matches!(
+            action,
+            Action::Verify | Action::CheckPass | Action::CheckFail
+        )
+    {
+        return Ok(());
+    }
+    let forbidden = |reason| WorkflowError::Forbidden {
+        role: actor.role,
+        action,
+        reason,
+    };
+    match case.field_task.as_ref().and_then(|t| t.assignee.as_ref()) {
+        Some(a) if *a == actor.user_id => Ok(()),
+        Some(_) => Err(forbidden("the field task is assigned to another inspector")),
+        None if case.reporter.as_deref() == Some(actor.user_id.as_str()) => Err(forbidden(
+            "the reporter may not do the field task of his own report outside his grids",
+        )),
+        None => Ok(()),
+    }
 }
 
 impl CaseSnapshot {
@@ -357,6 +412,8 @@ impl CaseSnapshot {
             handling_deadline: None,
             pending_extension: None,
             extended: false,
+            reporter: None,
+            field_task: None,
         }
     }
 }
@@ -691,6 +748,7 @@ pub fn apply(
             });
         }
     }
+    field_task_owner(case, action, actor)?;
     let bad = |reason| WorkflowError::BadInput { action, reason };
 
     let mut next = case.clone();
@@ -977,6 +1035,59 @@ mod tests {
         // state is checked before ownership
         let e = apply(&case, &input(Action::Feedback), &other).unwrap_err();
         assert_eq!(e.to_string(), "cannot feedback a case that is dispatched");
+    }
+
+    #[test]
+    fn inspectors_do_only_their_own_field_tasks() {
+        let a = Actor::new("7", Role::Inspector, None);
+        let b = Actor::new("8", Role::Inspector, None);
+        let task = |assignee: Option<&str>, reporter: Option<&str>, state| {
+            let mut c = CaseSnapshot::new(state);
+            c.department = Some("lighting".into());
+            c.reporter = reporter.map(Into::into);
+            c.field_task = Some(FieldTask {
+                assignee: assignee.map(Into::into),
+            });
+            c
+        };
+        for (state, action) in [
+            (S::Verifying, Action::Verify),
+            (S::Checking, Action::CheckPass),
+            (S::Checking, Action::CheckFail),
+        ] {
+            // assigned to A, reported by B: only A
+            let c = task(Some("7"), Some("8"), state);
+            assert!(apply(&c, &input(action), &a).is_ok(), "{action}");
+            let e = apply(&c, &input(action), &b).unwrap_err();
+            assert_eq!(
+                e.to_string(),
+                format!("forbidden: inspector may not {action} this case (the field task is assigned to another inspector)")
+            );
+            // the responsible inspector does the tasks of his own reports in his grid
+            assert!(apply(&task(Some("7"), Some("7"), state), &input(action), &a).is_ok());
+            // a pool task: anyone but the reporter
+            let c = task(None, Some("8"), state);
+            assert!(apply(&c, &input(action), &a).is_ok(), "{action}");
+            assert!(matches!(
+                apply(&c, &input(action), &b),
+                Err(WorkflowError::Forbidden { .. })
+            ));
+            let c = task(None, None, state);
+            assert!(apply(&c, &input(action), &b).is_ok(), "{action}");
+            // an admin may do every step; state is still checked first
+            assert!(apply(
+                &task(Some("7"), Some("8"), state),
+                &input(action),
+                &actor(Role::Admin)
+            )
+            .is_ok());
+            let e = apply(&task(Some("7"), None, S::Handling), &input(action), &b).unwrap_err();
+            assert!(matches!(e, WorkflowError::InvalidTransition { .. }), "{e}");
+        }
+        // other inspector steps are not field tasks
+        let c = task(Some("7"), Some("8"), S::Reported);
+        assert!(apply(&c, &input(Action::Comment), &b).is_ok());
+        assert!(apply(&c, &input(Action::SelfHandle), &b).is_ok());
     }
 
     #[test]

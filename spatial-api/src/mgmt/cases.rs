@@ -381,6 +381,7 @@ struct CaseRow {
     suspended_since: Option<DateTime<Utc>>,
     handling_due: Option<DateTime<Utc>>,
     last_at: Option<DateTime<Utc>>,
+    reporter_user_id: Option<i64>,
 }
 
 fn state_of(s: &str) -> Result<CaseState, ApiError> {
@@ -487,7 +488,8 @@ pub async fn perform(
     let row: Option<CaseRow> = sqlx::query_as(
         "SELECT case_no, status, category, department, routed_department, rework_count, \
                 return_count, extended, pending_extension, suspended_since, handling_due, \
-                (SELECT max(at) FROM case_events e WHERE e.case_id = c.id) AS last_at \
+                (SELECT max(at) FROM case_events e WHERE e.case_id = c.id) AS last_at, \
+                reporter_user_id \
          FROM cases c WHERE id = $1 FOR UPDATE",
     )
     .bind(id)
@@ -521,6 +523,31 @@ pub async fn perform(
         .parse()
         .map_err(|e: citygrid_grid_mgmt::codes::CodeError| ApiError::Internal(e.to_string()))?;
     let current = state_of(&row.status)?;
+    // the open field task of this step (verify, check) and who it belongs to now: the
+    // grid's active responsible inspector, else the one it was assigned to (the same
+    // rule as the inspectors' visibility); the case row is locked, so it cannot change
+    let field_task = match action {
+        Action::Verify | Action::CheckPass | Action::CheckFail => {
+            let kind = if action == Action::Verify {
+                "verify"
+            } else {
+                "check"
+            };
+            let task: Option<(Option<i64>,)> = sqlx::query_as(&format!(
+                "SELECT coalesce({GRID_INSPECTOR_SQL}, t.inspector_user_id) \
+                 FROM field_tasks t JOIN cases c ON c.id = t.case_id \
+                 WHERE t.case_id = $1 AND t.kind = $2 AND t.status = 'open' ORDER BY t.id LIMIT 1"
+            ))
+            .bind(id)
+            .bind(kind)
+            .fetch_optional(&mut *tx)
+            .await?;
+            task.map(|(assignee,)| workflow::FieldTask {
+                assignee: assignee.map(|a| a.to_string()),
+            })
+        }
+        _ => None,
+    };
     let snapshot = CaseSnapshot {
         state: current,
         department: row.department.clone(),
@@ -529,6 +556,8 @@ pub async fn perform(
         handling_deadline: row.handling_due.map(|t| t.fixed_offset()),
         pending_extension: row.pending_extension.map(|t| t.fixed_offset()),
         extended: row.extended,
+        reporter: row.reporter_user_id.map(|r| r.to_string()),
+        field_task,
     };
     let mut attachments = Vec::new();
     if !photo_ids.is_empty() {
@@ -722,9 +751,10 @@ pub async fn perform(
             } else {
                 "check"
             };
+            // the task records who did it (the workflow let only him do it)
             sqlx::query(
                 "UPDATE field_tasks SET status = 'done', done_at = $3, result = $4, \
-                     inspector_user_id = coalesce(inspector_user_id, $5) \
+                     inspector_user_id = coalesce($5, inspector_user_id) \
                  WHERE case_id = $1 AND kind = $2 AND status = 'open'",
             )
             .bind(id)
