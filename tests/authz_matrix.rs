@@ -1298,3 +1298,61 @@ async fn credentials_keep_their_kind_and_keys_their_scopes() {
         .expect("catalog");
     assert_eq!(r.status(), 200);
 }
+
+/// Issue 26: `citygrid user add NAME` with a new password (a reset) ends every
+/// session of the user: a token the server never saw at once, a cached one within
+/// the credential cache's seconds; the new password signs in, the old one does not.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_password_reset_ends_every_session() {
+    let e = env("authz_reset", &[], &[("CITYGRID_RATE_LIMIT", "false")]).await;
+    let me = |token: String| {
+        common::http()
+            .get(e.server.url("/api/auth/me"))
+            .bearer_auth(token)
+            .send()
+    };
+    let cached = e.tokens["inspector"].clone();
+    assert_eq!(me(cached.clone()).await.expect("me").status(), 200);
+    let unused = login(&e, "inspector").await;
+    common::add_user(&e.db, "inspector", "inspector", None, "a-new-password-456");
+    assert_eq!(
+        me(unused).await.expect("me").status(),
+        401,
+        "a token the server had not cached"
+    );
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        let status = me(cached.clone()).await.expect("me").status();
+        if status == 401 {
+            break;
+        }
+        assert_eq!(status, 200);
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the token from before the reset still works after 20 s"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    }
+    let sign_in = |password: &'static str| {
+        e.call(
+            None,
+            Method::POST,
+            "/api/auth/login",
+            Some(json!({"username": "inspector", "password": password})),
+        )
+    };
+    assert_eq!(sign_in(PASSWORD).await.0, 401, "the old password");
+    assert_eq!(sign_in("a-new-password-456").await.0, 200, "the new one");
+    let (ended,): (Option<i64>,) = sqlx::query_as(
+        "SELECT (detail->>'sessions_ended')::bigint FROM audit_log \
+         WHERE action = 'user_upsert' AND detail->>'user' = 'inspector' ORDER BY id DESC LIMIT 1",
+    )
+    .fetch_one(&e.db.pool)
+    .await
+    .expect("audit");
+    assert_eq!(
+        ended,
+        Some(2),
+        "the reset is audited with the sessions it ended"
+    );
+}

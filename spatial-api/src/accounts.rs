@@ -33,7 +33,9 @@ async fn check_department(pool: &PgPool, code: &str) -> Result<(), AccountError>
     Ok(())
 }
 
-/// Creates a user, or updates role, department and password of an existing one.
+/// Creates a user, or updates role, department and password of an existing one
+/// (a reset: every session of the user ends, so an old token stops working; a
+/// running server honours it within its credential cache's seconds).
 /// Returns the user's id.
 pub async fn upsert_user(
     pool: &PgPool,
@@ -70,6 +72,7 @@ pub async fn upsert_user(
         .await
         .map_err(|e| AccountError::Invalid(format!("hashing failed: {e}")))?
         .map_err(AccountError::Invalid)?;
+    let mut tx = pool.begin().await?;
     let id: i64 = sqlx::query_scalar(
         "INSERT INTO users (username, password_hash, role, department_code) \
          VALUES ($1, $2, $3, $4) \
@@ -81,15 +84,25 @@ pub async fn upsert_user(
     .bind(&hash)
     .bind(role.as_str())
     .bind(department)
-    .fetch_one(pool)
+    .fetch_one(&mut *tx)
     .await?;
+    let ended = sqlx::query(
+        "UPDATE sessions SET revoked_at = now() \
+         WHERE user_id = $1 AND revoked_at IS NULL AND expires_at > now()",
+    )
+    .bind(id)
+    .execute(&mut *tx)
+    .await?
+    .rows_affected();
     crate::audit::record(
-        pool,
+        &mut *tx,
         "cli",
         "user_upsert",
-        serde_json::json!({"user": username, "user_id": id, "role": role.as_str(), "department": department}),
+        serde_json::json!({"user": username, "user_id": id, "role": role.as_str(),
+            "department": department, "sessions_ended": ended}),
     )
     .await?;
+    tx.commit().await?;
     Ok(id)
 }
 

@@ -12,7 +12,8 @@ use clap::{Args, Subcommand};
 /// Account commands.
 #[derive(Subcommand)]
 pub enum UserCommand {
-    /// Create a user (or reset an existing user's password, role and department).
+    /// Create a user (or reset an existing user's password, role and department;
+    /// a reset ends every session of the user).
     /// The password is read from standard input, or prompted for on a terminal.
     Add(AddArgs),
     /// End every session of a user (a lost or stolen phone); with `--disable` the

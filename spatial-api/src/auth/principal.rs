@@ -293,13 +293,6 @@ impl CredentialCache {
         }
     }
 
-    /// Forgets every session of user `user_id` (after a password reset in this process).
-    pub fn forget_user(&self, user_id: i64) {
-        if let Ok(mut entries) = self.entries.lock() {
-            entries.retain(|_, c| !matches!(&c.principal, Principal::User(u) if u.id == user_id));
-        }
-    }
-
     /// Forgets every credential.
     pub fn clear(&self) {
         if let Ok(mut entries) = self.entries.lock() {
@@ -553,9 +546,6 @@ mod tests {
         assert!(cache.get_stale(Token, b"b").is_none());
         cache.forget(Token, b"a");
         assert!(cache.get_stale(Token, b"a").is_none());
-        cache.put(Token, b"c".to_vec(), user, None);
-        cache.forget_user(7);
-        assert!(cache.get(Token, b"c", false).is_none(), "a reset user");
     }
 
     #[test]
