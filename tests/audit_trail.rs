@@ -139,3 +139,55 @@ async fn security_events_are_audited_and_append_only() {
     }
     assert_eq!(actions(&db).await.len(), log.len());
 }
+
+/// Issue 26: a newline (or any control character) in a value that reaches the log,
+/// such as the user name of a failed sign-in, is written escaped: it cannot end the
+/// server's log line and forge one of its own.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_user_name_cannot_forge_a_log_line() {
+    let db = TestDb::new().await;
+    let log_path = common::temp_dir("log_injection").join("server.log");
+    let log = std::fs::File::create(&log_path).expect("log file");
+    let mut command = citygrid(&db);
+    command
+        .args(["serve", "--bind", "127.0.0.1:0"])
+        .env_remove("CITYGRID_LOG_FORMAT")
+        .env_remove("RUST_LOG")
+        .stdout(std::process::Stdio::piped())
+        .stderr(log);
+    let server = TestServer::spawn(command);
+    let forged = "FORGED  INFO login ok username=admin";
+    for name in [
+        format!("eve\n{forged}"),
+        format!("eve\r\n{forged}"),
+        format!("eve\u{2028}{forged}"),
+    ] {
+        let r = http()
+            .post(server.url("/api/auth/login"))
+            .json(&json!({"username": name, "password": "wrong-password"}))
+            .send()
+            .await
+            .expect("login");
+        assert_eq!(r.status(), 401);
+    }
+    // the log line is written once the answer is on its way: wait for it
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let text = loop {
+        let text = std::fs::read_to_string(&log_path).unwrap_or_default();
+        if text.matches("failed login").count() >= 3 || Instant::now() > deadline {
+            break text;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_eq!(text.matches("failed login").count(), 3, "{text}");
+    for line in text.lines() {
+        assert!(
+            !line.trim_start().starts_with("FORGED"),
+            "a forged log line: {line:?}\n{text}"
+        );
+    }
+    assert!(text.contains("username=eve\\nFORGED"), "{text}");
+    assert!(text.contains("username=eve\\r\\nFORGED"), "{text}");
+    assert!(text.contains("username=eve\\u{2028}FORGED"), "{text}");
+    assert!(!text.contains('\u{2028}'), "{text}");
+}

@@ -6,6 +6,7 @@ pub mod export;
 pub mod grid;
 pub mod import;
 pub mod key;
+pub mod logfmt;
 pub mod raster;
 pub mod seed;
 pub mod serve;
@@ -25,6 +26,8 @@ pub fn init_tracing() {
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
         .with_ansi(std::io::stderr().is_terminal())
+        // Control characters in values are escaped: no value can forge a line.
+        .fmt_fields(logfmt::EscapedFields)
         .try_init();
 }
 
