@@ -5,7 +5,7 @@
 #![no_main]
 
 use citygrid_fuzz::{cql2print, FuzzResolver};
-use citygrid_spatial_api::query::cql2::parse;
+use citygrid_spatial_api::query::cql2::{parse, MAX_FILTER_BYTES};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
@@ -17,13 +17,18 @@ fuzz_target!(|data: &[u8]| {
             let printed = cql2print::to_text(&e);
             match parse(&printed, &FuzzResolver) {
                 Ok(again) => assert_eq!(again, e, "{text:?} re-printed as {printed:?}"),
+                // printing may lengthen a filter (numbers written out, an ILIKE
+                // pattern in lower case) beyond the size limits
+                Err(err)
+                    if printed.len() > MAX_FILTER_BYTES
+                        || err.message.starts_with("a LIKE pattern has at most") => {}
                 Err(err) => panic!("{text:?} re-printed as {printed:?} does not parse: {err}"),
             }
         }
         Err(err) => {
             let chars = text.chars().count();
             assert!(
-                err.offset <= chars.max(citygrid_spatial_api::query::cql2::MAX_FILTER_CHARS),
+                err.offset <= chars,
                 "offset {} beyond the text ({chars} chars)",
                 err.offset
             );

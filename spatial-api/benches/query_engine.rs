@@ -30,6 +30,7 @@ use citygrid_spatial_api::layers::LayerStore;
 use citygrid_spatial_api::mgmt::locate;
 use citygrid_spatial_api::ogc::crs::Crs;
 use citygrid_spatial_api::ogc::items;
+use citygrid_spatial_api::query::eval::{Meter, MAX_WORK};
 use citygrid_spatial_api::query::nearest;
 use serde_json::{json, Value};
 use sqlx::postgres::PgPoolOptions;
@@ -154,8 +155,9 @@ fn mem_items(ctx: &Ctx, x: f64, y: f64, out: &mut String) -> Result<()> {
     let index = layer.index.read().map_err(|_| anyhow!("lock poisoned"))?;
     let plan = items::plan(&params, index.schema()).map_err(|e| anyhow!("{e}"))?;
     let found = items::candidates(&index, &plan);
+    let meter = Meter::new(MAX_WORK);
     let (matched, returned, features) =
-        items::render(&index, &plan, found).map_err(|e| anyhow!("{e}"))?;
+        items::render(&index, &plan, found, &meter).map_err(|e| anyhow!("{e}"))?;
     items::write_collection(
         out, ITEMS_BASE, &params, &plan, matched, returned, &features,
     );

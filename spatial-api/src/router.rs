@@ -136,6 +136,10 @@ pub fn is_upload_route(pattern: &str) -> bool {
 /// The most header bytes (names and values) a request may carry; more is 431.
 pub const MAX_HEADER_BYTES: usize = 64 * 1024;
 
+/// The longest path and query a request may have; more is 414. Room for the longest
+/// filter ([`crate::query::cql2::MAX_FILTER_BYTES`]) percent-encoded, with the rest.
+pub const MAX_URI_BYTES: usize = 32 * 1024;
+
 /// At most this much of a refused body is read and discarded before the 413 is sent.
 pub const DRAIN_CAP_BYTES: usize = 32 * 1024 * 1024;
 /// ... and for at most this long.
@@ -203,7 +207,7 @@ fn body_limit(state: &AppState, request: &Request) -> usize {
 }
 
 /// Refuses oversized requests at once, before any of the body is read: headers over
-/// [`MAX_HEADER_BYTES`] (431), a declared body over the route's limit (413), and a
+/// [`MAX_HEADER_BYTES`] (431), a URL over [`MAX_URI_BYTES`] (414), a declared body over the route's limit (413), and a
 /// URL with an encoded NUL (`%00`, 400: no identifier or text may hold one). Bodies
 /// without a length are bounded by the extractors' limits.
 async fn limit_body(
@@ -221,6 +225,17 @@ async fn limit_body(
             StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
             "request headers too large",
             MAX_HEADER_BYTES,
+        );
+    }
+    if request
+        .uri()
+        .path_and_query()
+        .is_some_and(|pq| pq.as_str().len() > MAX_URI_BYTES)
+    {
+        return too_large(
+            StatusCode::URI_TOO_LONG,
+            "the URL is too long",
+            MAX_URI_BYTES,
         );
     }
     if request

@@ -14,6 +14,7 @@
 
 use std::cmp::Ordering;
 use std::fmt::Write;
+use std::sync::Arc;
 
 use axum::extract::{Path, Query, State};
 use axum::http::{header, HeaderMap, HeaderValue};
@@ -30,7 +31,7 @@ use crate::auth::Principal;
 use crate::error::{ApiError, ApiResult};
 use crate::query::cql2::{self, CmpOp, Expr, GeomOperand, Property, Resolver, Scalar, SpatialOp};
 use crate::query::cql2json;
-use crate::query::eval::{self, Value};
+use crate::query::eval::{self, CancelOnDrop, Meter, Stopped, Value};
 use crate::query::geojson::{write_geometry, write_properties, write_str};
 use crate::query::measure::metres_per_degree;
 use crate::state::AppState;
@@ -427,24 +428,34 @@ pub fn candidates<'a>(index: &'a LayerIndex, plan: &Plan) -> Vec<&'a Feature> {
     }
 }
 
-/// Runs a plan against an index: the number matched and the page, in order.
-pub fn select<'a>(index: &'a LayerIndex, plan: &Plan) -> (usize, Vec<&'a Feature>) {
-    select_from(candidates(index, plan), plan)
+/// Runs a plan against an index: the number matched and the page, in order; the
+/// filter's work is charged to `meter`, which may stop it.
+pub fn select<'a>(
+    index: &'a LayerIndex,
+    plan: &Plan,
+    meter: &Meter,
+) -> Result<(usize, Vec<&'a Feature>), Stopped> {
+    select_from(candidates(index, plan), plan, meter)
 }
 
 /// Like [`select`] on given candidates.
-pub fn select_from<'a>(candidates: Vec<&'a Feature>, plan: &Plan) -> (usize, Vec<&'a Feature>) {
+pub fn select_from<'a>(
+    candidates: Vec<&'a Feature>,
+    plan: &Plan,
+    meter: &Meter,
+) -> Result<(usize, Vec<&'a Feature>), Stopped> {
     let mut matched: Vec<&Feature> = match &plan.expr {
         None => candidates,
         Some(e) if candidates.len() > 20_000 => candidates
             .into_par_iter()
-            .filter(|f| eval::matches(e, f))
+            .filter(|f| eval::matches(e, f, meter))
             .collect(),
         Some(e) => candidates
             .into_iter()
-            .filter(|f| eval::matches(e, f))
+            .filter(|f| eval::matches(e, f, meter))
             .collect(),
     };
+    meter.outcome()?;
     let n = matched.len();
     let cmp = |a: &&Feature, b: &&Feature| {
         for (p, desc) in &plan.sort {
@@ -458,7 +469,7 @@ pub fn select_from<'a>(candidates: Vec<&'a Feature>, plan: &Plan) -> (usize, Vec
     };
     let end = plan.offset.saturating_add(plan.limit).min(n);
     if plan.offset >= n {
-        return (n, Vec::new());
+        return Ok((n, Vec::new()));
     }
     if plan.sort.is_empty() && end < n / 4 {
         // Only the first `end` in id order are needed.
@@ -471,7 +482,19 @@ pub fn select_from<'a>(candidates: Vec<&'a Feature>, plan: &Plan) -> (usize, Vec
         matched.sort_unstable_by(cmp);
     }
     matched.truncate(end);
-    (n, matched.split_off(plan.offset))
+    Ok((n, matched.split_off(plan.offset)))
+}
+
+/// The answer to an evaluation that stopped early.
+fn stopped(s: Stopped) -> ApiError {
+    match s {
+        Stopped::Budget(_) => bad(s.to_string()),
+        Stopped::Cancelled => {
+            // nobody reads this answer: the request timed out or its client left
+            tracing::debug!("items evaluation stopped: {s}");
+            ApiError::Unavailable
+        }
+    }
 }
 
 /// Writes one feature as GeoJSON in `crs`; `swap` writes y before x (the OGC API
@@ -537,13 +560,15 @@ const INLINE_CANDIDATES: usize = 256;
 
 /// Filters, sorts and pages `found` (from [`candidates`]), then writes the page's
 /// features as GeoJSON: (number matched, number returned, the features joined by
-/// commas).
+/// commas). A filter that spends `meter`'s budget is a 400; a cancelled one a 503
+/// (nobody is waiting for it any more).
 pub fn render(
     index: &LayerIndex,
     plan: &Plan,
     found: Vec<&Feature>,
-) -> Result<(usize, usize, String), CrsError> {
-    let (matched, page) = select_from(found, plan);
+    meter: &Meter,
+) -> ApiResult<(usize, usize, String)> {
+    let (matched, page) = select_from(found, plan, meter).map_err(stopped)?;
     let mut features = String::with_capacity(page.len() * 256 + 16);
     for (i, f) in page.iter().enumerate() {
         if i > 0 {
@@ -556,7 +581,8 @@ pub fn render(
             plan.crs,
             plan.crs.lat_first(),
             "",
-        )?;
+        )
+        .map_err(|e| bad(format!("crs: {e}")))?;
     }
     Ok((matched, page.len(), features))
 }
@@ -579,6 +605,10 @@ pub async fn items(
         plan(&params, index.schema())?
     };
     let crs = plan.crs;
+    // The filter's work is metered; when this handler's future is dropped (the
+    // request timed out, or the client went away) the work on the pool stops too.
+    let meter = Arc::new(Meter::new(eval::MAX_WORK));
+    let _cancel = CancelOnDrop(Arc::clone(&meter));
     // Small selections (the common case: a box or a point) are answered on the
     // spot; anything bigger goes to the rayon pool, off the async runtime.
     let inline = {
@@ -589,7 +619,7 @@ pub async fn items(
         if plan.hint.is_some() || index.len() <= INLINE_CANDIDATES {
             let found = candidates(&index, &plan);
             if found.len() <= INLINE_CANDIDATES {
-                Some(render(&index, &plan, found))
+                Some(render(&index, &plan, found, &meter))
             } else {
                 None
             }
@@ -602,10 +632,18 @@ pub async fn items(
         None => {
             let (tx, rx) = tokio::sync::oneshot::channel();
             let job_plan = plan.clone();
+            let job_meter = Arc::clone(&meter);
             rayon::spawn(move || {
-                let result = match layer.index.read() {
-                    Ok(index) => render(&index, &job_plan, candidates(&index, &job_plan)),
-                    Err(_) => Err(CrsError::Transform("layer index lock poisoned".into())),
+                // queued behind other work: nothing to do if the request is gone
+                let result = if job_meter.is_stopped() {
+                    Err(stopped(Stopped::Cancelled))
+                } else {
+                    match layer.index.read() {
+                        Ok(index) => {
+                            render(&index, &job_plan, candidates(&index, &job_plan), &job_meter)
+                        }
+                        Err(_) => Err(ApiError::Internal("layer index lock poisoned".into())),
+                    }
                 };
                 let _ = tx.send(result);
             });
@@ -613,7 +651,7 @@ pub async fn items(
                 .map_err(|_| ApiError::Internal("the query task stopped".into()))?
         }
     };
-    let (matched, returned, features) = result.map_err(|e| bad(format!("crs: {e}")))?;
+    let (matched, returned, features) = result?;
     let base = format!("{}/collections/{id}/items", ogc_base(&headers, &state));
     let mut out = String::with_capacity(features.len() + 1024);
     write_collection(

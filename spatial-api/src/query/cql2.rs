@@ -33,8 +33,10 @@
 
 use geo::{Coord, Geometry, LineString, MultiLineString, MultiPoint, MultiPolygon, Point, Polygon};
 
-/// The longest filter accepted (characters).
-pub const MAX_FILTER_CHARS: usize = 200_000;
+pub use super::like::LikePattern;
+
+/// The longest filter accepted (bytes of UTF-8; a filter travels in a URL).
+pub const MAX_FILTER_BYTES: usize = 8 * 1024;
 /// The deepest nesting of parentheses, `NOT`s and geometry collections.
 pub const MAX_DEPTH: usize = 32;
 /// The most items in one `IN (…)` list.
@@ -160,8 +162,8 @@ pub enum Expr {
     Like {
         /// The tested value.
         value: Scalar,
-        /// The pattern.
-        pattern: String,
+        /// The pattern, compiled (lower case for `ILIKE`).
+        pattern: LikePattern,
         /// `NOT LIKE`.
         negated: bool,
         /// `ILIKE` (an extension): case-insensitive.
@@ -400,13 +402,10 @@ struct Parser<'a> {
 
 /// Parses a CQL2-text filter, resolving property names with `resolver`.
 pub fn parse(text: &str, resolver: &dyn Resolver) -> Result<Expr, Cql2Error> {
-    let chars: Vec<char> = text.chars().collect();
-    if chars.len() > MAX_FILTER_CHARS {
-        return err(
-            MAX_FILTER_CHARS,
-            format!("the filter is longer than {MAX_FILTER_CHARS} characters"),
-        );
+    if text.len() > MAX_FILTER_BYTES {
+        return err(0, too_long(text.len()));
     }
+    let chars: Vec<char> = text.chars().collect();
     let tokens = tokenize(&chars)?;
     let mut p = Parser {
         tokens,
@@ -579,10 +578,11 @@ impl Parser<'_> {
                 Tok::Text(pattern) => Ok(Expr::Like {
                     value,
                     pattern: if case_insensitive {
-                        pattern.to_lowercase()
+                        LikePattern::new_lowercase(&pattern)
                     } else {
-                        pattern
-                    },
+                        LikePattern::new(&pattern)
+                    }
+                    .or_else(|e| err(at, e.to_string()))?,
                     negated,
                     case_insensitive,
                 }),
@@ -963,6 +963,11 @@ pub(crate) fn comparable(a: &Scalar, b: &Scalar) -> bool {
 }
 
 /// The message for two scalars that are not [`comparable`].
+/// The message for a filter over [`MAX_FILTER_BYTES`].
+pub(crate) fn too_long(bytes: usize) -> String {
+    format!("a filter has at most {MAX_FILTER_BYTES} bytes; this one has {bytes}")
+}
+
 pub(crate) const NOT_COMPARABLE: &str = "cannot compare a number with text (check the quotes)";
 
 /// The message for LIKE on a numeric property.
@@ -1081,15 +1086,38 @@ mod tests {
         assert!(parse(&deep, &R).unwrap_err().message.contains("nested"));
         let nots = format!("{}name = 'a'", "NOT ".repeat(100));
         assert!(parse(&nots, &R).is_err());
-        let long = format!("name = '{}'", "x".repeat(MAX_FILTER_CHARS));
-        assert!(parse(&long, &R).is_err());
+        let long = format!("name = '{}'", "x".repeat(MAX_FILTER_BYTES));
+        assert_eq!(
+            parse(&long, &R).unwrap_err().to_string(),
+            "invalid filter at character 0: a filter has at most 8192 bytes; this one has 8201"
+        );
+        let just = format!("name = '{}'", "x".repeat(MAX_FILTER_BYTES - 9));
+        assert!(parse(&just, &R).is_ok());
+        // multi-byte text counts in bytes
+        let wide = format!("name = '{}'", "汉".repeat(3000));
+        assert!(parse(&wide, &R)
+            .unwrap_err()
+            .message
+            .contains("at most 8192 bytes"));
         let many = format!(
             "rank IN ({})",
-            (0..2000)
+            (0..1001)
                 .map(|i| i.to_string())
                 .collect::<Vec<_>>()
                 .join(",")
         );
-        assert!(parse(&many, &R).is_err());
+        assert!(parse(&many, &R)
+            .unwrap_err()
+            .message
+            .contains("at most 1000 items"));
+        // LIKE patterns: at most 256 characters, with the offset of the pattern
+        let ok = format!("name LIKE '{}'", "%a".repeat(128));
+        assert!(parse(&ok, &R).is_ok());
+        let e = parse(&format!("name ILIKE '{}'", "a".repeat(257)), &R).unwrap_err();
+        assert_eq!(e.offset, 11);
+        assert_eq!(
+            e.message,
+            "a LIKE pattern has at most 256 characters; this one has 257"
+        );
     }
 }

@@ -22,9 +22,10 @@ use serde_json::Value;
 
 use super::cql2::{
     comparable, CmpOp, Expr, GeomOperand, Property, Resolver, Scalar, SpatialOp, LIKE_NEEDS_TEXT,
-    MAX_DEPTH, MAX_FILTER_CHARS, MAX_IN_ITEMS, MAX_VERTICES, NOT_COMPARABLE,
+    MAX_DEPTH, MAX_FILTER_BYTES, MAX_IN_ITEMS, MAX_VERTICES, NOT_COMPARABLE,
 };
 use super::geojson::read_geometry;
+use super::like::LikePattern;
 
 /// A CQL2-JSON error with the JSON pointer where it was found.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -49,11 +50,8 @@ fn err<T>(pointer: &str, message: impl Into<String>) -> Result<T, Cql2JsonError>
 
 /// Parses a CQL2-JSON filter.
 pub fn parse(text: &str, resolver: &dyn Resolver) -> Result<Expr, Cql2JsonError> {
-    if text.len() > MAX_FILTER_CHARS {
-        return err(
-            "",
-            format!("the filter is longer than {MAX_FILTER_CHARS} bytes"),
-        );
+    if text.len() > MAX_FILTER_BYTES {
+        return err("", super::cql2::too_long(text.len()));
     }
     // serde_json itself refuses nesting deeper than 128.
     let v: Value = serde_json::from_str(text).map_err(|e| Cql2JsonError {
@@ -130,7 +128,7 @@ fn boolean(v: &Value, at: &str, depth: usize, r: &dyn Resolver) -> Result<Expr, 
         "like" => {
             count(2)?;
             let pattern = match &a[1] {
-                Value::String(s) => s.clone(),
+                Value::String(s) => LikePattern::new(s).or_else(|e| err(&arg(1), e.to_string()))?,
                 _ => return err(&arg(1), "LIKE needs a text pattern"),
             };
             let value = scalar(&a[0], &arg(0), r)?;
@@ -352,6 +350,33 @@ mod tests {
         ] {
             assert!(parse(f, &R).is_ok(), "{f}");
         }
+    }
+
+    /// The size limits of CQL2 text hold for CQL2 JSON too.
+    #[test]
+    fn filter_and_pattern_sizes_are_bounded() {
+        let pattern = |n: usize| {
+            format!(
+                r#"{{"op":"like","args":[{{"property":"name"}},"{}"]}}"#,
+                "%".repeat(n)
+            )
+        };
+        assert!(parse(&pattern(256), &R).is_ok());
+        let e = parse(&pattern(257), &R).unwrap_err();
+        assert_eq!(e.pointer, "/args/1");
+        assert!(
+            e.message.contains("at most 256 characters"),
+            "{}",
+            e.message
+        );
+        let long = format!(
+            r#"{{"op":"=","args":[{{"property":"name"}},"{}"]}}"#,
+            "x".repeat(MAX_FILTER_BYTES)
+        );
+        assert!(parse(&long, &R)
+            .unwrap_err()
+            .message
+            .contains("at most 8192 bytes"));
     }
 
     /// Found by the `cql2_json` fuzz target (fuzz/regressions/cql2_json/): an empty

@@ -3,19 +3,138 @@
 //! unknown` is unknown, and only features for which the filter is *true* match.
 //! Spatial predicates are planar in lon/lat (as PostGIS on `geometry(…, 4326)`),
 //! `S_DWITHIN` is in ground metres.
+//!
+//! The work of one request's evaluation is metered ([`Meter`]): each feature looked
+//! at, each character a `LIKE` compares and each vertex a spatial test reads costs
+//! units, and the evaluation stops when the request's budget ([`MAX_WORK`]) is spent
+//! or when the request is cancelled (it timed out or its client went away).
 
 use std::cmp::Ordering;
+use std::sync::atomic::{AtomicU64, AtomicU8, Ordering as AtomicOrdering};
 
 use citygrid_tiles::index::Feature;
 use citygrid_tiles::schema::PropValue;
-use geo::{BoundingRect, Coord, Geometry, Intersects, Rect, Relate};
+use geo::{BoundingRect, Coord, CoordsIter, Geometry, Intersects, Rect, Relate};
 
 use super::cql2::{CmpOp, Expr, GeomOperand, Property, Scalar, SpatialOp};
+use super::like::{Fuel, OutOfFuel};
 use super::measure::ground_distance_m;
 
-/// Whether `f` satisfies `expr`.
-pub fn matches(expr: &Expr, f: &Feature) -> bool {
-    eval(expr, f) == Some(true)
+/// The work one request's filter may do, in units (about a nanosecond or two
+/// each): far above what a real question over a city's layers needs, far below
+/// what a hostile filter would take.
+pub const MAX_WORK: u64 = 250_000_000;
+
+/// Units per vertex of a spatial test (they cost far more than a character compared).
+const SPATIAL_UNITS_PER_VERTEX: u64 = 8;
+
+/// Why an evaluation stopped before the end.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum Stopped {
+    /// The work budget is spent.
+    #[error("the filter needs more work than one request may do ({0} units): narrow it with a bbox, fewer or shorter LIKE patterns, or simpler geometries")]
+    Budget(u64),
+    /// The request is gone (timed out, or the client closed the connection).
+    #[error("the request was cancelled (it timed out or the client went away)")]
+    Cancelled,
+}
+
+const RUNNING: u8 = 0;
+const OVER_BUDGET: u8 = 1;
+const CANCELLED: u8 = 2;
+
+/// The work meter of one request's evaluation, shared by the threads that evaluate
+/// it and by the request (which cancels it when it is dropped: [`CancelOnDrop`]).
+#[derive(Debug)]
+pub struct Meter {
+    budget: u64,
+    used: AtomicU64,
+    state: AtomicU8,
+}
+
+impl Meter {
+    /// A meter with a budget of `budget` units.
+    pub fn new(budget: u64) -> Meter {
+        Meter {
+            budget,
+            used: AtomicU64::new(0),
+            state: AtomicU8::new(RUNNING),
+        }
+    }
+
+    /// Stops the evaluation at the next feature (the request is gone).
+    pub fn cancel(&self) {
+        let _ = self.state.compare_exchange(
+            RUNNING,
+            CANCELLED,
+            AtomicOrdering::Relaxed,
+            AtomicOrdering::Relaxed,
+        );
+    }
+
+    /// Whether the evaluation has to stop.
+    pub fn is_stopped(&self) -> bool {
+        self.state.load(AtomicOrdering::Relaxed) != RUNNING
+    }
+
+    /// The units spent.
+    pub fn used(&self) -> u64 {
+        self.used.load(AtomicOrdering::Relaxed)
+    }
+
+    fn remaining(&self) -> u64 {
+        self.budget.saturating_sub(self.used())
+    }
+
+    fn charge(&self, units: u64, out_of_fuel: bool) {
+        let used = self
+            .used
+            .fetch_add(units, AtomicOrdering::Relaxed)
+            .saturating_add(units);
+        if out_of_fuel || used > self.budget {
+            let _ = self.state.compare_exchange(
+                RUNNING,
+                OVER_BUDGET,
+                AtomicOrdering::Relaxed,
+                AtomicOrdering::Relaxed,
+            );
+        }
+    }
+
+    /// `Ok` when the evaluation ran to the end; otherwise why it stopped (its
+    /// results are then incomplete and must not be answered).
+    pub fn outcome(&self) -> Result<(), Stopped> {
+        match self.state.load(AtomicOrdering::Relaxed) {
+            RUNNING => Ok(()),
+            OVER_BUDGET => Err(Stopped::Budget(self.budget)),
+            _ => Err(Stopped::Cancelled),
+        }
+    }
+}
+
+/// Cancels a [`Meter`] when dropped: held by a request handler's future, so that
+/// work still queued or running on the thread pool stops when the request times out
+/// (the timeout drops the future) or its client disconnects.
+#[derive(Debug)]
+pub struct CancelOnDrop(pub std::sync::Arc<Meter>);
+
+impl Drop for CancelOnDrop {
+    fn drop(&mut self) {
+        self.0.cancel();
+    }
+}
+
+/// Whether `f` satisfies `expr`, charging the work to `meter`; `false` once the
+/// meter has stopped (check [`Meter::outcome`] after the loop).
+pub fn matches(expr: &Expr, f: &Feature, meter: &Meter) -> bool {
+    if meter.is_stopped() {
+        return false;
+    }
+    let mut fuel = Fuel::new(meter.remaining());
+    let r = eval(expr, f, &mut fuel);
+    // one unit for looking at the feature at all
+    meter.charge(fuel.used() + 1, r.is_err());
+    r == Ok(Some(true))
 }
 
 /// A value seen by the evaluator.
@@ -70,8 +189,9 @@ pub fn compare(a: Value<'_>, b: Value<'_>) -> Option<Ordering> {
     }
 }
 
-fn eval(expr: &Expr, f: &Feature) -> Option<bool> {
-    match expr {
+fn eval(expr: &Expr, f: &Feature, fuel: &mut Fuel) -> Result<Option<bool>, OutOfFuel> {
+    fuel.spend(1)?;
+    Ok(match expr {
         Expr::Bool(b) => Some(*b),
         Expr::And(items) => {
             let mut unknown = false;
@@ -79,8 +199,8 @@ fn eval(expr: &Expr, f: &Feature) -> Option<bool> {
             // three-valued AND does not depend on the order, the cost does.
             for spatial_pass in [false, true] {
                 for e in items.iter().filter(|e| is_spatial(e) == spatial_pass) {
-                    match eval(e, f) {
-                        Some(false) => return Some(false),
+                    match eval(e, f, fuel)? {
+                        Some(false) => return Ok(Some(false)),
                         None => unknown = true,
                         Some(true) => {}
                     }
@@ -96,8 +216,8 @@ fn eval(expr: &Expr, f: &Feature) -> Option<bool> {
             let mut unknown = false;
             for spatial_pass in [false, true] {
                 for e in items.iter().filter(|e| is_spatial(e) == spatial_pass) {
-                    match eval(e, f) {
-                        Some(true) => return Some(true),
+                    match eval(e, f, fuel)? {
+                        Some(true) => return Ok(Some(true)),
                         None => unknown = true,
                         Some(false) => {}
                     }
@@ -109,9 +229,11 @@ fn eval(expr: &Expr, f: &Feature) -> Option<bool> {
                 Some(false)
             }
         }
-        Expr::Not(e) => eval(e, f).map(|b| !b),
+        Expr::Not(e) => eval(e, f, fuel)?.map(|b| !b),
         Expr::Cmp(op, a, b) => {
-            let o = compare(scalar(a, f), scalar(b, f))?;
+            let Some(o) = compare(scalar(a, f), scalar(b, f)) else {
+                return Ok(None);
+            };
             Some(match op {
                 CmpOp::Eq => o == Ordering::Equal,
                 CmpOp::Ne => o != Ordering::Equal,
@@ -128,12 +250,13 @@ fn eval(expr: &Expr, f: &Feature) -> Option<bool> {
             case_insensitive,
         } => {
             let Value::Text(s) = scalar(value, f) else {
-                return None;
+                return Ok(None);
             };
             let hit = if *case_insensitive {
-                like(&s.to_lowercase(), pattern)
+                fuel.spend(s.len() as u64)?;
+                pattern.matches(&s.to_lowercase(), fuel)?
             } else {
-                like(s, pattern)
+                pattern.matches(s, fuel)?
             };
             Some(hit != *negated)
         }
@@ -144,8 +267,10 @@ fn eval(expr: &Expr, f: &Feature) -> Option<bool> {
             negated,
         } => {
             let v = scalar(value, f);
-            let lo = compare(v, scalar(low, f))?;
-            let hi = compare(v, scalar(high, f))?;
+            let (Some(lo), Some(hi)) = (compare(v, scalar(low, f)), compare(v, scalar(high, f)))
+            else {
+                return Ok(None);
+            };
             Some((lo != Ordering::Less && hi != Ordering::Greater) != *negated)
         }
         Expr::In {
@@ -155,12 +280,13 @@ fn eval(expr: &Expr, f: &Feature) -> Option<bool> {
         } => {
             let v = scalar(value, f);
             if v == Value::Null {
-                return None;
+                return Ok(None);
             }
+            fuel.spend(list.len() as u64)?;
             let mut unknown = false;
             for item in list {
                 match compare(v, scalar(item, f)) {
-                    Some(Ordering::Equal) => return Some(!*negated),
+                    Some(Ordering::Equal) => return Ok(Some(!*negated)),
                     None => unknown = true,
                     _ => {}
                 }
@@ -180,9 +306,11 @@ fn eval(expr: &Expr, f: &Feature) -> Option<bool> {
         } => {
             let ga = geom(a, f);
             let gb = geom(b, f);
+            let vertices = (ga.coords_count() + gb.coords_count()) as u64;
+            fuel.spend(vertices.saturating_mul(SPATIAL_UNITS_PER_VERTEX))?;
             Some(spatial(*op, ga, gb, *distance_m))
         }
-    }
+    })
 }
 
 /// Whether an expression is a geometry test (costly) rather than an attribute one.
@@ -271,53 +399,6 @@ pub fn spatial(op: SpatialOp, a: &Geometry<f64>, b: &Geometry<f64>, distance_m: 
     }
 }
 
-/// SQL `LIKE`: `%` any run, `_` one character, `\` escapes the next one.
-/// Linear-space dynamic programming: no exponential backtracking.
-pub fn like(text: &str, pattern: &str) -> bool {
-    #[derive(Clone, Copy, PartialEq)]
-    enum P {
-        Any,
-        One,
-        Lit(char),
-    }
-    let mut pat = Vec::new();
-    let mut chars = pattern.chars();
-    while let Some(c) = chars.next() {
-        pat.push(match c {
-            '%' => P::Any,
-            '_' => P::One,
-            '\\' => P::Lit(chars.next().unwrap_or('\\')),
-            c => P::Lit(c),
-        });
-    }
-    let text: Vec<char> = text.chars().collect();
-    // row[j]: pattern[..i] matches text[..j]
-    let mut row = vec![false; text.len() + 1];
-    row[0] = true;
-    for p in &pat {
-        let mut next = vec![false; text.len() + 1];
-        match p {
-            P::Any => {
-                let mut seen = false;
-                for j in 0..=text.len() {
-                    seen |= row[j];
-                    next[j] = seen;
-                }
-            }
-            P::One => {
-                next[1..].copy_from_slice(&row[..text.len()]);
-            }
-            P::Lit(c) => {
-                for j in 1..=text.len() {
-                    next[j] = row[j - 1] && text[j - 1] == *c;
-                }
-            }
-        }
-        row = next;
-    }
-    row[text.len()]
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -351,17 +432,92 @@ mod tests {
         }
     }
 
+    struct R;
+    impl super::super::cql2::Resolver for R {
+        fn resolve(&self, name: &str) -> Option<Property> {
+            match name {
+                "name" => Some(Property::Field {
+                    index: 0,
+                    numeric: false,
+                }),
+                "geometry" => Some(Property::Geometry),
+                _ => None,
+            }
+        }
+    }
+
+    fn features(n: usize, name: &str) -> Vec<Feature> {
+        (0..n)
+            .map(|i| {
+                Feature::from_lonlat(
+                    i as i64,
+                    Geometry::Point(geo::point!(x: 24.9, y: 60.1)),
+                    vec![PropValue::String(format!("{name}{i}"))],
+                )
+            })
+            .collect()
+    }
+
+    fn count(expr: &str, fs: &[Feature], meter: &Meter) -> usize {
+        let e = super::super::cql2::parse(expr, &R).unwrap();
+        fs.iter().filter(|f| matches(&e, f, meter)).count()
+    }
+
     #[test]
-    fn like_patterns() {
-        assert!(like("building", "b%"));
-        assert!(like("building", "%ild%"));
-        assert!(like("b1", "b_"));
-        assert!(!like("b12", "b_"));
-        assert!(like("50%", "50\\%"));
-        assert!(!like("500", "50\\%"));
-        assert!(like("", "%"));
-        assert!(!like("abc", "ABC"));
-        let long = "a".repeat(5000);
-        assert!(!like(&long, &format!("{}b", "%a".repeat(50))));
+    fn the_meter_counts_and_stops_work() {
+        let fs = features(100, &"a".repeat(2000));
+        // an adversarial but allowed pattern: answered, at a cost near text × features
+        let hard = format!("name LIKE '%{}b%'", "_a".repeat(100));
+        let m = Meter::new(MAX_WORK);
+        assert_eq!(count(&hard, &fs, &m), 0);
+        assert_eq!(m.outcome(), Ok(()));
+        let spent = m.used();
+        assert!(spent > 100 * 2000, "{spent}");
+        // the same filter with a tenth of that budget stops, and says why
+        let m = Meter::new(spent / 10);
+        assert_eq!(count(&hard, &fs, &m), 0);
+        assert_eq!(m.outcome(), Err(Stopped::Budget(spent / 10)));
+        assert!(m.used() <= spent / 10 + 1, "{}", m.used());
+        assert!(m
+            .outcome()
+            .unwrap_err()
+            .to_string()
+            .contains("narrow it with a bbox"));
+        // a simple filter costs little and finds what it should
+        let m = Meter::new(MAX_WORK);
+        assert_eq!(count("name LIKE '%a99'", &fs, &m), 1);
+        assert_eq!(count("name ILIKE '%A9_'", &fs, &m), 10);
+        assert_eq!(m.outcome(), Ok(()));
+        assert!(m.used() < 2 * 2 * 100 * 2010, "{}", m.used());
+        // a cancelled evaluation looks at nothing more
+        let m = std::sync::Arc::new(Meter::new(MAX_WORK));
+        drop(CancelOnDrop(std::sync::Arc::clone(&m)));
+        assert_eq!(count("name LIKE 'a%'", &fs, &m), 0);
+        assert_eq!(m.used(), 0);
+        assert_eq!(m.outcome(), Err(Stopped::Cancelled));
+        // cancelling after the end changes nothing, and an exhausted meter stays so
+        let m = Meter::new(10);
+        assert!(count("name LIKE 'a%'", &fs, &m) < 10);
+        m.cancel();
+        assert_eq!(m.outcome(), Err(Stopped::Budget(10)));
+    }
+
+    #[test]
+    fn spatial_tests_are_charged_by_vertex() {
+        let fs = features(10, "x");
+        let m = Meter::new(MAX_WORK);
+        assert_eq!(
+            count(
+                "S_INTERSECTS(geometry, POLYGON((24 60, 25 60, 25 61, 24 61, 24 60)))",
+                &fs,
+                &m
+            ),
+            10
+        );
+        assert!(
+            m.used() >= 10 * 6 * SPATIAL_UNITS_PER_VERTEX,
+            "{}",
+            m.used()
+        );
     }
 }

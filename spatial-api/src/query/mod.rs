@@ -1,5 +1,6 @@
 //! Spatial queries for planners, answered from the in-memory layer index:
-//! CQL2-text and CQL2-JSON filters ([`cql2`], [`cql2json`], [`eval`]), ground measures ([`measure`]),
+//! CQL2-text and CQL2-JSON filters ([`cql2`], [`cql2json`], [`eval`], with `LIKE` in
+//! [`like`]), ground measures ([`measure`]),
 //! GeoJSON in/out ([`geojson`]), `GET /api/nearest` ([`nearest`]) and
 //! `POST /api/query` ([`area`]).
 
@@ -8,6 +9,7 @@ pub mod cql2;
 pub mod cql2json;
 pub mod eval;
 pub mod geojson;
+pub mod like;
 pub mod measure;
 pub mod nearest;
 
