@@ -5,8 +5,8 @@
 //! `S_DWITHIN` is in ground metres.
 //!
 //! The work of one request's evaluation is metered ([`Meter`]): each feature looked
-//! at, each character a `LIKE` compares and each vertex a spatial test reads costs
-//! units, and the evaluation stops when the request's budget ([`MAX_WORK`]) is spent
+//! at, each character a `LIKE` compares and each pair of vertices a spatial test may
+//! compare costs units, and the evaluation stops when the request's budget ([`MAX_WORK`]) is spent
 //! or when the request is cancelled (it timed out or its client went away).
 
 use std::cmp::Ordering;
@@ -25,8 +25,24 @@ use super::measure::ground_distance_m;
 /// what a hostile filter would take.
 pub const MAX_WORK: u64 = 250_000_000;
 
-/// Units per vertex of a spatial test (they cost far more than a character compared).
-const SPATIAL_UNITS_PER_VERTEX: u64 = 8;
+/// Units per pair of vertices a spatial test may compare (the exact tests of `geo`
+/// and the ground distance are at most quadratic in the vertices of the two sides).
+const SPATIAL_UNITS_PER_PAIR: u64 = 4;
+/// The same for the relations built from the DE-9IM matrix (within, touches, …),
+/// which build a whole topology graph.
+const RELATE_UNITS_PER_PAIR: u64 = 16;
+
+/// The units charged for a spatial test of `op` between geometries of `n` and `m`
+/// vertices: an upper bound of its work, (n × m + n + m) pairs.
+fn spatial_cost(op: SpatialOp, n: usize, m: usize) -> u64 {
+    let (n, m) = (n as u64, m as u64);
+    let pairs = n.saturating_mul(m).saturating_add(n).saturating_add(m);
+    let per_pair = match op {
+        SpatialOp::Intersects | SpatialOp::Disjoint | SpatialOp::DWithin => SPATIAL_UNITS_PER_PAIR,
+        _ => RELATE_UNITS_PER_PAIR,
+    };
+    pairs.saturating_mul(per_pair)
+}
 
 /// Why an evaluation stopped before the end.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -306,8 +322,7 @@ fn eval(expr: &Expr, f: &Feature, fuel: &mut Fuel) -> Result<Option<bool>, OutOf
         } => {
             let ga = geom(a, f);
             let gb = geom(b, f);
-            let vertices = (ga.coords_count() + gb.coords_count()) as u64;
-            fuel.spend(vertices.saturating_mul(SPATIAL_UNITS_PER_VERTEX))?;
+            fuel.spend(spatial_cost(*op, ga.coords_count(), gb.coords_count()))?;
             Some(spatial(*op, ga, gb, *distance_m))
         }
     })
@@ -503,7 +518,7 @@ mod tests {
     }
 
     #[test]
-    fn spatial_tests_are_charged_by_vertex() {
+    fn spatial_tests_are_charged_by_vertex_pairs() {
         let fs = features(10, "x");
         let m = Meter::new(MAX_WORK);
         assert_eq!(
@@ -514,10 +529,10 @@ mod tests {
             ),
             10
         );
-        assert!(
-            m.used() >= 10 * 6 * SPATIAL_UNITS_PER_VERTEX,
-            "{}",
-            m.used()
-        );
+        // a point against a closed ring of 5 vertices: 5 + 1 + 5 pairs each
+        assert!(m.used() >= 10 * 11 * SPATIAL_UNITS_PER_PAIR, "{}", m.used());
+        assert_eq!(spatial_cost(SpatialOp::Within, 1000, 500), 501_500 * 16);
+        // a huge literal against a layer of big polygons spends the budget quickly
+        assert!(spatial_cost(SpatialOp::Intersects, 5000, 500) * 100 > MAX_WORK);
     }
 }
