@@ -444,6 +444,29 @@ async fn errors_are_json_and_bodies_are_bounded() {
         .unwrap();
     assert!(metrics.contains("citygrid_http_requests_total{route=\"/api/auth/login\",method=\"POST\",status=\"413\"} 1"), "{metrics}");
     assert!(metrics.contains("citygrid_db_up 1"));
+    // What operators graph besides requests: the tile cache, layers in memory, the
+    // pool, the outbox, intake by source, webhook attempts, the build.
+    for family in [
+        "citygrid_tile_cache_hits_total",
+        "citygrid_tile_cache_misses_total",
+        "citygrid_tile_cache_bytes",
+        "citygrid_layer_features{layer=",
+        "citygrid_layer_memory_bytes{layer=",
+        "citygrid_db_pool_connections{state=\"in_use\"}",
+        "citygrid_db_pool_max_connections",
+        "citygrid_db_pool_acquire_wait_seconds",
+        "citygrid_outbox_pending 0",
+        "citygrid_outbox_failing 0",
+        "# TYPE citygrid_cases_reported_total counter",
+        "citygrid_webhook_attempts_total{outcome=\"failed\"} 0",
+        "citygrid_build_info{version=",
+        "citygrid_http_request_duration_seconds_bucket{route=",
+    ] {
+        assert!(
+            metrics.contains(family),
+            "/metrics lacks {family}:\n{metrics}"
+        );
+    }
 
     // SIGTERM: a graceful exit with status 0.
     assert!(server.terminate(), "serve exits 0 on SIGTERM");
@@ -475,9 +498,18 @@ async fn health_reports_db_down_and_recovers() {
     assert_eq!(health().await["db"], "ok");
     let (ok, _, err) = local(&home, &["db", "stop"]);
     assert!(ok, "{err}");
-    let body = health().await;
-    assert_eq!(body["db"], "down");
-    assert_eq!(body["status"], "degraded");
+    // /health answers from the state the service tracks (pinged every 2 s): poll.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let body = health().await;
+        assert!(body["db_checked_at"].is_string(), "{body}");
+        if body["db"] == "down" {
+            assert_eq!(body["status"], "degraded");
+            break;
+        }
+        assert!(Instant::now() < deadline, "health never said down: {body}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
     let (ok, _, err) = local(&home, &["db", "start"]);
     assert!(ok, "{err}");
     let deadline = Instant::now() + Duration::from_secs(20);
@@ -490,4 +522,76 @@ async fn health_reports_db_down_and_recovers() {
     }
     drop(server);
     let _ = local(&home, &["db", "stop"]);
+}
+
+/// The access log: one JSON line per request with its request id (the client's
+/// `X-Request-Id` when it is a tame token), credentials in the query masked, and the
+/// client's text escaped (a newline in a path cannot forge a line).
+#[tokio::test(flavor = "multi_thread")]
+async fn access_log_lines_carry_request_ids() {
+    let db = TestDb::new().await;
+    let log_path = temp_dir("access_log").join("stderr.log");
+    let log = std::fs::File::create(&log_path).unwrap();
+    let mut command = common::citygrid(&db);
+    command
+        .args(["serve", "--bind", "127.0.0.1:0"])
+        .env("CITYGRID_LOG_FORMAT", "json")
+        .env_remove("RUST_LOG")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::from(log));
+    let server = TestServer::spawn(command);
+    let client = http();
+    let r = client
+        .get(server.url("/catalog?key=secret-key-123&x=1"))
+        .header("x-request-id", "dept-system.42")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.headers()["x-request-id"], "dept-system.42");
+    let r = client
+        .get(server.url("/no/such%0Aforged"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 404);
+    let generated = r.headers()["x-request-id"].to_str().unwrap().to_string();
+    assert_eq!(generated.len(), 16, "{generated}");
+    assert!(server.terminate());
+    let text = std::fs::read_to_string(&log_path).unwrap();
+    assert!(
+        !text.contains("secret-key-123"),
+        "a key reached the log:\n{text}"
+    );
+    let lines: Vec<Value> = text
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter(|v| v["target"] == "citygrid_access")
+        .collect();
+    let catalog = lines
+        .iter()
+        .find(|v| v["request_id"] == "dept-system.42")
+        .unwrap_or_else(|| panic!("no access line for the request:\n{text}"));
+    assert_eq!(catalog["method"], "GET");
+    assert_eq!(catalog["status"], 401, "an unknown key: {catalog}");
+    assert!(
+        catalog["path"].as_str().unwrap().contains("/catalog"),
+        "{catalog}"
+    );
+    assert!(
+        catalog["query"].as_str().unwrap().contains("key=***"),
+        "{catalog}"
+    );
+    assert!(catalog["ms"].is_number(), "{catalog}");
+    let missing = lines
+        .iter()
+        .find(|v| v["request_id"] == generated.as_str())
+        .unwrap_or_else(|| panic!("no access line for the 404:\n{text}"));
+    assert_eq!(missing["status"], 404);
+    // Every line of the log is one JSON object: nothing forged a line.
+    for line in text.lines().filter(|l| !l.trim().is_empty()) {
+        assert!(
+            serde_json::from_str::<Value>(line).is_ok(),
+            "not a JSON line: {line:?}"
+        );
+    }
 }

@@ -22,8 +22,10 @@
 //! | `rate_limit_key_burst` | `CITYGRID_RATE_LIMIT_KEY_BURST` | 10000 |
 //! | `rate_limit_login_per_min` | `CITYGRID_RATE_LIMIT_LOGIN_PER_MIN` | 10 failed logins per minute per address (0: no limit) |
 //! | `rate_limit_login_burst` | `CITYGRID_RATE_LIMIT_LOGIN_BURST` | 10 |
+//! | `access_log` | `CITYGRID_ACCESS_LOG` | `true`: one line per request (target `citygrid_access`: request id, method, path, query with credentials masked, status, ms, bytes, client); `CITYGRID_LOG_FORMAT=json` writes every log line as JSON |
 //! | `webhook_ca_file` | `CITYGRID_WEBHOOK_CA_FILE` | none: webhooks over https trust the system's certificate authorities (`/etc/ssl/certs`); a PEM file of further ones (a government's private CA) is trusted as well |
 //! | `trusted_proxies` | `CITYGRID_TRUSTED_PROXIES` | none: the client address is the TCP peer; list reverse proxies' IP addresses (comma-separated in the environment) to take it from `X-Forwarded-For` |
+//! | `public_url` | `CITYGRID_PUBLIC_URL` | none: links in TileJSON, styles, OGC API and Open311 discovery are made from the request's `Host`; set the address the public reaches the service at (`https://gis.example.gov.cn`) so that no `Host` header is ever echoed into them |
 //!
 //! The connection pool never holds more than `db_max_connections` connections (plus
 //! one per change listener); a request that cannot get one within 5 s is answered 503
@@ -82,8 +84,14 @@ pub struct Config {
     pub rate_limit_login_burst: u32,
     /// Reverse proxies whose `X-Forwarded-For` is believed (IP addresses).
     pub trusted_proxies: Vec<String>,
+    /// The address the public reaches the service at (`https://host[:port][/path]`,
+    /// no trailing slash): the base of every link the service writes. `None`: the
+    /// request's `Host`.
+    pub public_url: Option<String>,
     /// A PEM file of certificate authorities trusted for https webhooks, beside the system's.
     pub webhook_ca_file: Option<PathBuf>,
+    /// Whether every request is logged (the access log).
+    pub access_log: bool,
 }
 
 impl Default for Config {
@@ -110,7 +118,9 @@ impl Default for Config {
             rate_limit_login_per_min: 10.0,
             rate_limit_login_burst: 10,
             trusted_proxies: Vec::new(),
+            public_url: None,
             webhook_ca_file: None,
+            access_log: true,
         }
     }
 }
@@ -180,7 +190,9 @@ struct FileConfig {
     rate_limit_login_per_min: Option<f64>,
     rate_limit_login_burst: Option<u32>,
     trusted_proxies: Option<Vec<String>>,
+    public_url: Option<String>,
     webhook_ca_file: Option<PathBuf>,
+    access_log: Option<bool>,
 }
 
 impl Config {
@@ -260,6 +272,23 @@ impl Config {
                     key: "trusted_proxies",
                     value: proxy.clone(),
                     expected: "IP addresses such as 127.0.0.1 or ::1",
+                });
+            }
+        }
+        if let Some(url) = &self.public_url {
+            let rest = url
+                .strip_prefix("https://")
+                .or_else(|| url.strip_prefix("http://"))
+                .unwrap_or("");
+            let host = rest.split('/').next().unwrap_or("");
+            let clean = rest
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b".-:[]/_~%".contains(&b));
+            if host.is_empty() || !clean {
+                return Err(ConfigError::Invalid {
+                    key: "public_url",
+                    value: url.clone(),
+                    expected: "http(s)://host[:port][/path], e.g. https://gis.example.gov.cn",
                 });
             }
         }
@@ -346,8 +375,14 @@ impl Config {
         if let Some(v) = file.trusted_proxies {
             self.trusted_proxies = v;
         }
+        if let Some(v) = file.public_url.filter(|s| !s.trim().is_empty()) {
+            self.public_url = Some(v.trim().trim_end_matches('/').to_string());
+        }
         if let Some(v) = file.webhook_ca_file {
             self.webhook_ca_file = Some(v);
+        }
+        if let Some(v) = file.access_log {
+            self.access_log = v;
         }
     }
 
@@ -369,6 +404,7 @@ impl Config {
             &mut self.token_ttl_minutes,
         )?;
         parse_env(env, "CITYGRID_PUBLIC_LAYERS", &mut self.public_layers)?;
+        parse_env(env, "CITYGRID_ACCESS_LOG", &mut self.access_log)?;
         parse_env(
             env,
             "CITYGRID_DB_MAX_CONNECTIONS",
@@ -428,6 +464,12 @@ impl Config {
                 .map(|s| s.trim().to_string())
                 .filter(|s| !s.is_empty())
                 .collect();
+        }
+        if let Some(v) = env
+            .get("CITYGRID_PUBLIC_URL")
+            .filter(|s| !s.trim().is_empty())
+        {
+            self.public_url = Some(v.trim().trim_end_matches('/').to_string());
         }
         if let Some(v) = env
             .get("CITYGRID_WEBHOOK_CA_FILE")
@@ -535,5 +577,33 @@ mod tests {
         let err = Config::from_sources(&env, None, false).unwrap_err();
         assert!(err.to_string().contains("trusted_proxies"), "{err}");
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn public_url() {
+        let mut env = HashMap::new();
+        assert_eq!(
+            Config::from_sources(&env, None, false).unwrap().public_url,
+            None
+        );
+        env.insert(
+            "CITYGRID_PUBLIC_URL".to_string(),
+            " https://gis.example.gov.cn/ ".to_string(),
+        );
+        let config = Config::from_sources(&env, None, false).unwrap();
+        assert_eq!(
+            config.public_url.as_deref(),
+            Some("https://gis.example.gov.cn")
+        );
+        for bad in [
+            "gis.example.gov.cn",
+            "https://",
+            "https://a.example/x?y=1",
+            "https://a\"b",
+        ] {
+            env.insert("CITYGRID_PUBLIC_URL".to_string(), bad.to_string());
+            let err = Config::from_sources(&env, None, false).unwrap_err();
+            assert!(err.to_string().contains("public_url"), "{bad}: {err}");
+        }
     }
 }

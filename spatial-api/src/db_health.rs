@@ -19,6 +19,8 @@ const DOWN: u8 = 2;
 static STATE: AtomicU8 = AtomicU8::new(UNKNOWN);
 /// When the state was last observed (milliseconds since the Unix epoch).
 static OBSERVED_AT_MS: AtomicI64 = AtomicI64::new(0);
+/// How long the last ping waited for a pool connection (microseconds).
+static ACQUIRE_WAIT_US: AtomicI64 = AtomicI64::new(0);
 
 /// Records what a ping or a request found.
 pub fn observe(up: bool) {
@@ -39,9 +41,23 @@ pub fn observed_at() -> Option<chrono::DateTime<chrono::Utc>> {
     }
 }
 
-/// One ping.
+/// How long the last ping waited for a connection from the pool: a pool that is
+/// used up shows here before requests time out.
+pub fn acquire_wait_seconds() -> f64 {
+    ACQUIRE_WAIT_US.load(Ordering::Relaxed) as f64 / 1e6
+}
+
+/// One ping: a connection from the pool (the wait is recorded) and `SELECT 1`.
 pub async fn ping(pool: &PgPool) -> bool {
-    let ping = sqlx::query_scalar::<_, i32>("SELECT 1").fetch_one(pool);
+    let ping = async {
+        let started = std::time::Instant::now();
+        let mut conn = pool.acquire().await?;
+        let waited = i64::try_from(started.elapsed().as_micros()).unwrap_or(i64::MAX);
+        ACQUIRE_WAIT_US.store(waited, Ordering::Relaxed);
+        sqlx::query_scalar::<_, i32>("SELECT 1")
+            .fetch_one(&mut *conn)
+            .await
+    };
     let up = matches!(tokio::time::timeout(PING_TIMEOUT, ping).await, Ok(Ok(1)));
     observe(up);
     up

@@ -1,5 +1,7 @@
-//! Prometheus metrics: request counts by route, method and status, and latency
-//! histograms by route, rendered in the text exposition format.
+//! Prometheus metrics: request counts by route, method and status, latency histograms
+//! by route, and counters of what the service did (cases reported by source, webhook
+//! deliveries by outcome), rendered in the text exposition format; and the access log,
+//! one line per request with its request id (target `citygrid_access`).
 //!
 //! Recording is lock-free on the hot path: each route pattern gets one
 //! [`RouteStats`] of atomic counters the first time it is seen (a write lock,
@@ -120,6 +122,10 @@ impl RouteStats {
 pub struct Metrics {
     routes: RwLock<HashMap<Box<str>, Arc<RouteStats>>>,
     started: Instant,
+    /// Cases reported, by source (the sources intake accepts: a small fixed set).
+    cases_reported: Mutex<BTreeMap<String, u64>>,
+    /// Webhook delivery attempts, by outcome (`delivered`, `failed`).
+    webhook_attempts: Mutex<BTreeMap<&'static str, u64>>,
 }
 
 impl Default for Metrics {
@@ -127,9 +133,14 @@ impl Default for Metrics {
         Metrics {
             routes: RwLock::new(HashMap::new()),
             started: Instant::now(),
+            cases_reported: Mutex::new(BTreeMap::new()),
+            webhook_attempts: Mutex::new(BTreeMap::new()),
         }
     }
 }
+
+/// At most this many distinct case sources are counted apart (the rest as `other`).
+const MAX_SOURCES: usize = 32;
 
 impl Metrics {
     /// The counters of a route pattern (created on first use).
@@ -148,6 +159,58 @@ impl Metrics {
     pub fn record(&self, route: &str, method: &str, status: u16, seconds: f64) {
         let nanos = (seconds.max(0.0) * 1e9).min(u64::MAX as f64) as u64;
         self.route(route).record(method_of(method), status, nanos);
+    }
+
+    /// Counts one case reported through `source` (inspector, hotline, open311, …).
+    pub fn case_reported(&self, source: &str) {
+        if let Ok(mut m) = self.cases_reported.lock() {
+            let key = if m.contains_key(source) || m.len() < MAX_SOURCES {
+                source.to_string()
+            } else {
+                "other".to_string()
+            };
+            *m.entry(key).or_default() += 1;
+        }
+    }
+
+    /// Counts one webhook delivery attempt.
+    pub fn webhook_attempt(&self, delivered: bool) {
+        if let Ok(mut m) = self.webhook_attempts.lock() {
+            *m.entry(if delivered { "delivered" } else { "failed" })
+                .or_default() += 1;
+        }
+    }
+
+    /// The counters of what the service did.
+    pub fn render_counters(&self, out: &mut String) {
+        let _ = writeln!(
+            out,
+            "# HELP citygrid_cases_reported_total Cases reported by this process, by source."
+        );
+        let _ = writeln!(out, "# TYPE citygrid_cases_reported_total counter");
+        if let Ok(m) = self.cases_reported.lock() {
+            for (source, n) in m.iter() {
+                let _ = writeln!(
+                    out,
+                    "citygrid_cases_reported_total{{source=\"{}\"}} {n}",
+                    escape(source)
+                );
+            }
+        }
+        let _ = writeln!(
+            out,
+            "# HELP citygrid_webhook_attempts_total Webhook delivery attempts by this process, by outcome."
+        );
+        let _ = writeln!(out, "# TYPE citygrid_webhook_attempts_total counter");
+        if let Ok(m) = self.webhook_attempts.lock() {
+            for outcome in ["delivered", "failed"] {
+                let n = m.get(outcome).copied().unwrap_or(0);
+                let _ = writeln!(
+                    out,
+                    "citygrid_webhook_attempts_total{{outcome=\"{outcome}\"}} {n}"
+                );
+            }
+        }
     }
 
     /// Seconds since the service started.
@@ -226,23 +289,153 @@ fn escape(s: &str) -> String {
 /// Middleware: counts every request under its route pattern (not its raw path,
 /// so that ids and tile numbers do not explode the label set).
 pub async fn track(State(state): State<AppState>, request: Request, next: Next) -> Response {
-    let stats = state.metrics.route(
-        request
-            .extensions()
-            .get::<MatchedPath>()
-            .map_or("unmatched", MatchedPath::as_str),
-    );
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or("unmatched", MatchedPath::as_str)
+        .to_string();
+    let stats = state.metrics.route(&route);
     let method = method_index(request.method());
+    let id = request_id(request.headers());
+    let access = state.config.access_log.then(|| AccessLine {
+        method: request.method().to_string(),
+        path: request.uri().path().to_string(),
+        query: redacted_query(request.uri().query()),
+        client: request
+            .extensions()
+            .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+            .map(|c| c.0.ip().to_string()),
+    });
     let start = Instant::now();
-    let response = next.run(request).await;
-    let nanos = start.elapsed().as_nanos().min(u64::MAX as u128) as u64;
-    stats.record(method, response.status().as_u16(), nanos);
+    let mut response = next.run(request).await;
+    let elapsed = start.elapsed();
+    let nanos = elapsed.as_nanos().min(u64::MAX as u128) as u64;
+    let status = response.status().as_u16();
+    stats.record(method, status, nanos);
+    if let Ok(v) = axum::http::HeaderValue::from_str(&id) {
+        response.headers_mut().insert("x-request-id", v);
+    }
+    if let Some(a) = access {
+        let bytes = response
+            .headers()
+            .get(axum::http::header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<u64>().ok());
+        // Debug formatting quotes and escapes the client's text (no forged lines).
+        tracing::info!(
+            target: "citygrid_access",
+            request_id = %id,
+            method = %a.method,
+            path = ?a.path,
+            query = ?a.query,
+            route = ?route,
+            status,
+            ms = (elapsed.as_secs_f64() * 1000.0 * 1000.0).round() / 1000.0,
+            bytes,
+            client = a.client.as_deref().unwrap_or("-"),
+            "request"
+        );
+    }
     response
+}
+
+/// What the access log records of a request.
+struct AccessLine {
+    method: String,
+    path: String,
+    query: String,
+    client: Option<String>,
+}
+
+/// The request id: the client's `X-Request-Id` when it is a short token (a proxy's
+/// or a department system's, so one id follows the request), otherwise a new one.
+fn request_id(headers: &axum::http::HeaderMap) -> String {
+    headers
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| {
+            !v.is_empty()
+                && v.len() <= 64
+                && v.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
+        })
+        .map_or_else(|| format!("{:016x}", rand::random::<u64>()), str::to_string)
+}
+
+/// The query string with the values of credentials replaced by `***`.
+fn redacted_query(query: Option<&str>) -> String {
+    const SECRET: [&str; 5] = ["key", "api_key", "token", "password", "access_token"];
+    let Some(q) = query else {
+        return String::new();
+    };
+    q.split('&')
+        .map(|pair| match pair.split_once('=') {
+            Some((k, _)) if SECRET.iter().any(|s| k.eq_ignore_ascii_case(s)) => {
+                format!("{k}=***")
+            }
+            _ => pair.to_string(),
+        })
+        .collect::<Vec<_>>()
+        .join("&")
+        .chars()
+        .take(2000)
+        .collect()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn credentials_never_reach_the_access_log() {
+        assert_eq!(
+            redacted_query(Some("key=abc&layers=a,b&API_KEY=x&token=t")),
+            "key=***&layers=a,b&API_KEY=***&token=***"
+        );
+        assert_eq!(redacted_query(None), "");
+    }
+
+    #[test]
+    fn request_ids_are_taken_only_when_tame() {
+        let mut h = axum::http::HeaderMap::new();
+        h.insert("x-request-id", "abc-123.x_y".parse().unwrap());
+        assert_eq!(request_id(&h), "abc-123.x_y");
+        h.insert("x-request-id", "a b".parse().unwrap());
+        let fresh = request_id(&h);
+        assert_eq!(fresh.len(), 16, "{fresh}");
+        assert!(fresh.bytes().all(|b| b.is_ascii_hexdigit()));
+    }
+
+    #[test]
+    fn counts_cases_by_source_with_a_bound() {
+        let m = Metrics::default();
+        m.case_reported("hotline");
+        m.case_reported("hotline");
+        for i in 0..100 {
+            m.case_reported(&format!("s{i}"));
+        }
+        m.webhook_attempt(false);
+        let mut out = String::new();
+        m.render_counters(&mut out);
+        assert!(
+            out.contains("citygrid_cases_reported_total{source=\"hotline\"} 2"),
+            "{out}"
+        );
+        assert!(
+            out.contains("citygrid_cases_reported_total{source=\"other\"}"),
+            "{out}"
+        );
+        assert!(
+            out.lines()
+                .filter(|l| l.starts_with("citygrid_cases_reported_total"))
+                .count()
+                <= MAX_SOURCES + 1
+        );
+        assert!(
+            out.contains("citygrid_webhook_attempts_total{outcome=\"failed\"} 1"),
+            "{out}"
+        );
+    }
 
     #[test]
     fn renders_counts_and_cumulative_buckets() {

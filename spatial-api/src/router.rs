@@ -146,10 +146,11 @@ pub const DRAIN_CAP_BYTES: usize = 32 * 1024 * 1024;
 pub const DRAIN_TIME: Duration = Duration::from_secs(10);
 
 /// Reads and discards what is left of a refused body — at most [`DRAIN_CAP_BYTES`]
-/// for at most [`DRAIN_TIME`] — so that a client that sends its whole body before it
-/// reads the answer gets the 413 instead of a connection reset (the server would
-/// otherwise close a socket holding unread data, as nginx's lingering close avoids).
-/// A client that asked `Expect: 100-continue` has sent nothing: nothing is read.
+/// for at most [`DRAIN_TIME`] — while and after the 413 is sent (it runs on its own
+/// task), so that a client that sends its whole body before it reads the answer gets
+/// the 413 instead of a connection reset (the server would otherwise close a socket
+/// holding unread data; nginx's lingering close does the same). A client that asked
+/// `Expect: 100-continue` has sent nothing: nothing is read.
 async fn drain_refused(expects_continue: bool, body: Body) {
     if expects_continue {
         return;
@@ -261,7 +262,7 @@ async fn limit_body(
         .and_then(|v| v.parse::<u64>().ok());
     if declared.is_some_and(|n| n > limit as u64) {
         let expects = expects_continue(request.headers());
-        drain_refused(expects, request.into_body()).await;
+        tokio::spawn(drain_refused(expects, request.into_body()));
         return refused_body(limit, "request body too large");
     }
     next.run(request).await
@@ -317,7 +318,7 @@ async fn refuse_nul(
     let bytes = match read_within(body, limit).await {
         Ok(bytes) => bytes,
         Err(Some(rest)) => {
-            drain_refused(expects, rest).await;
+            tokio::spawn(drain_refused(expects, rest));
             return refused_body(limit, "request body too large");
         }
         Err(None) => {

@@ -18,17 +18,25 @@ use std::process::ExitCode;
 use citygrid_db::Config;
 use sqlx::PgPool;
 
-/// Logs to stderr; `RUST_LOG` overrides the default level (info for citygrid).
+/// Logs to stderr; `RUST_LOG` overrides the default level (info for citygrid, and the
+/// access log `citygrid_access`); `CITYGRID_LOG_FORMAT=json` writes one JSON object a
+/// line (for a log collector) instead of text.
 pub fn init_tracing() {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn,citygrid=info,citygrid_spatial_api=info,citygrid_importers=info,citygrid_db=info,tower_http=warn"));
-    let _ = tracing_subscriber::fmt()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn,citygrid=info,citygrid_access=info,citygrid_spatial_api=info,citygrid_importers=info,citygrid_db=info,tower_http=warn"));
+    let json = std::env::var("CITYGRID_LOG_FORMAT").is_ok_and(|v| v.eq_ignore_ascii_case("json"));
+    let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::stderr().is_terminal())
+        .with_writer(std::io::stderr);
+    let _ = if json {
+        builder.json().flatten_event(true).try_init()
+    } else {
         // Control characters in values are escaped: no value can forge a line.
-        .fmt_fields(logfmt::EscapedFields)
-        .try_init();
+        builder
+            .with_ansi(std::io::stderr().is_terminal())
+            .fmt_fields(logfmt::EscapedFields)
+            .try_init()
+    };
 }
 
 /// Prints the error as one line on stderr and returns a failing exit code.

@@ -506,6 +506,8 @@ pub async fn create_case(
     if input.attributes.to_string().len() > 16 * 1024 {
         return Err(bad("attributes must be at most 16 KiB of JSON"));
     }
+    let source = input.source.clone();
     let result = intake(&state.pool, Some(&state.layers), &reference, input).await?;
+    state.metrics.case_reported(&source);
     Ok((StatusCode::CREATED, Json(result.body)))
 }

@@ -452,8 +452,10 @@ async fn post_request(
         actor,
         token: Some(token.clone()),
     };
+    let source = input.source.clone();
     match intake(&state.pool, Some(&state.layers), &reference, input).await {
         Ok(result) => {
+            state.metrics.case_reported(&source);
             let dups = result.body["duplicates"]
                 .as_array()
                 .map(Vec::len)

@@ -214,6 +214,7 @@ pub async fn deliver_batch(
             Ok(r) => Err(format!("HTTP {}", r.status())),
             Err(e) => Err(error_chain(&e)),
         };
+        state.metrics.webhook_attempt(outcome.is_ok());
         match outcome {
             Ok(()) => {
                 sqlx::query(

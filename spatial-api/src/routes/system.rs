@@ -31,18 +31,94 @@ pub async fn health(State(state): State<AppState>) -> Json<Value> {
     }))
 }
 
-/// `GET /metrics`: Prometheus text format.
+/// `GET /metrics`: Prometheus text format: requests and latencies by route, the tile
+/// cache, the layers in memory, the database pool, the outbox, cases reported by
+/// source, webhook attempts, build information.
 pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
+    use std::fmt::Write;
     let mut out = String::new();
     state.metrics.render(&mut out);
+    state.metrics.render_counters(&mut out);
     let up = db_ok(&state);
+    let _ = writeln!(
+        out,
+        "# HELP citygrid_build_info The running build.\n# TYPE citygrid_build_info gauge\n\
+         citygrid_build_info{{version=\"{}\"}} 1",
+        env!("CARGO_PKG_VERSION")
+    );
     out.push_str("# HELP citygrid_db_up Whether PostGIS answers.\n# TYPE citygrid_db_up gauge\n");
     out.push_str(&format!("citygrid_db_up {}\n", u8::from(up)));
+    let pool_size = state.pool.size();
+    let idle = u32::try_from(state.pool.num_idle()).unwrap_or(u32::MAX);
+    let _ = writeln!(
+        out,
+        "# HELP citygrid_db_pool_connections Connections of the pool, by state.\n\
+         # TYPE citygrid_db_pool_connections gauge\n\
+         citygrid_db_pool_connections{{state=\"in_use\"}} {}\n\
+         citygrid_db_pool_connections{{state=\"idle\"}} {idle}\n\
+         # HELP citygrid_db_pool_max_connections The pool's bound.\n\
+         # TYPE citygrid_db_pool_max_connections gauge\n\
+         citygrid_db_pool_max_connections {}\n\
+         # HELP citygrid_db_pool_acquire_wait_seconds How long the last health ping waited for a connection.\n\
+         # TYPE citygrid_db_pool_acquire_wait_seconds gauge\n\
+         citygrid_db_pool_acquire_wait_seconds {}",
+        pool_size.saturating_sub(idle),
+        state.config.db_max_connections,
+        crate::db_health::acquire_wait_seconds()
+    );
     out.push_str("# HELP citygrid_layers Layers in the catalogue.\n# TYPE citygrid_layers gauge\n");
     out.push_str(&format!(
         "citygrid_layers {}\n",
         state.catalog.layers().len()
     ));
+    let mut loaded = state.layers.all();
+    loaded.sort_by(|a, b| a.meta.id.cmp(&b.meta.id));
+    out.push_str("# HELP citygrid_layer_features Features of a layer in memory.\n# TYPE citygrid_layer_features gauge\n");
+    for l in &loaded {
+        let _ = writeln!(
+            out,
+            "citygrid_layer_features{{layer=\"{}\"}} {}",
+            l.meta.id,
+            l.len()
+        );
+    }
+    out.push_str("# HELP citygrid_layer_memory_bytes Memory of a layer's index.\n# TYPE citygrid_layer_memory_bytes gauge\n");
+    for l in &loaded {
+        let _ = writeln!(
+            out,
+            "citygrid_layer_memory_bytes{{layer=\"{}\"}} {}",
+            l.meta.id,
+            l.memory_bytes()
+        );
+    }
+    out.push_str("# HELP citygrid_tile_cache_hits_total Tile cache lookups that found a tile (and the other tile cache figures below).\n");
+    out.push_str(
+        &state
+            .layers
+            .tiles
+            .stats()
+            .to_prometheus("citygrid_tile_cache"),
+    );
+    // The outbox, when the database answers (bounded: one indexed count, 1 s at most).
+    if up {
+        let backlog = sqlx::query_as::<_, (i64, i64)>(
+            "SELECT count(*), count(*) FILTER (WHERE attempts > 0) FROM outbox WHERE delivered_at IS NULL",
+        )
+        .fetch_one(&state.pool);
+        if let Ok(Ok((pending, failing))) =
+            tokio::time::timeout(std::time::Duration::from_secs(1), backlog).await
+        {
+            let _ = writeln!(
+                out,
+                "# HELP citygrid_outbox_pending Webhook deliveries not yet acknowledged.\n\
+                 # TYPE citygrid_outbox_pending gauge\n\
+                 citygrid_outbox_pending {pending}\n\
+                 # HELP citygrid_outbox_failing Pending deliveries whose last attempt failed.\n\
+                 # TYPE citygrid_outbox_failing gauge\n\
+                 citygrid_outbox_failing {failing}"
+            );
+        }
+    }
     (
         [(
             header::CONTENT_TYPE,
