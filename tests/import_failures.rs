@@ -202,8 +202,12 @@ async fn bad_inputs_fail_cleanly_and_keep_the_previous_version() {
             "EPSG:4326",
         ],
     );
-    assert_clean_failure(&r, "source CRS", "wrong CRS");
-    assert_intact(&db, &before, "wrong CRS").await;
+    assert_clean_failure(
+        &r,
+        "coordinates look like projected metres",
+        "metres declared as degrees",
+    );
+    assert_intact(&db, &before, "metres declared as degrees").await;
 
     // Invalid layer id.
     let r = import(&db, &good, &["--layer", "Bad-Id"]);
@@ -221,6 +225,159 @@ async fn bad_inputs_fail_cleanly_and_keep_the_previous_version() {
     let r = import(&db, &fake, &["--layer", "victim", "--replace"]);
     assert_clean_failure(&r, "not an OSM PBF", "GeoJSON named .osm.pbf");
     assert_intact(&db, &before, "GeoJSON named .osm.pbf").await;
+}
+
+/// Whether layer `id` exists in any form: catalogue row, table, staging table.
+async fn layer_traces(db: &common::TestDb, id: &str) -> i64 {
+    let catalogued: i64 = sqlx::query_scalar("SELECT count(*) FROM layer_catalog WHERE id = $1")
+        .bind(id)
+        .fetch_one(&db.pool)
+        .await
+        .expect("catalogue");
+    let tables: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM pg_tables WHERE schemaname = 'layers' AND (tablename = $1 OR tablename LIKE '\\_stage\\_%')",
+    )
+    .bind(id)
+    .fetch_one(&db.pool)
+    .await
+    .expect("tables");
+    catalogued + tables
+}
+
+/// Issue 15, item 4: coordinates that do not fit the source CRS are refused on
+/// opening, with what they look like and the CRS probably meant, and nothing is
+/// written; `--force` imports them as declared.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_wrong_source_crs_is_refused_with_the_crs_probably_meant() {
+    let db = common::TestDb::new().await;
+    let dir = common::temp_dir("import-wrong-crs");
+    let wuhan = common::data_file("wuhan_districts_cgcs2000.geojson");
+    let good = make_shapefile(&dir, "good");
+    let r = import(&db, &good, &["--layer", "victim"]);
+    assert!(r.0, "{}", r.2);
+    let before = snapshot(&db).await;
+
+    // Lon/lat degrees declared as Gauss-Krüger metres or Web Mercator metres.
+    for (crs, meant) in [("EPSG:4547", "EPSG:4490"), ("EPSG:3857", "EPSG:4326")] {
+        let r = import(&db, &wuhan, &["--layer", "wrong", "--source-crs", crs]);
+        assert_clean_failure(
+            &r,
+            &format!("coordinates look like longitude/latitude degrees (113.7..115.1, 30.0..31.4) but --source-crs {crs} expects metres; did you mean --source-crs {meant}?"),
+            crs,
+        );
+        assert_eq!(
+            layer_traces(&db, "wrong").await,
+            0,
+            "{crs}: something was written"
+        );
+        // Replacing an existing layer: it stays as it was.
+        let r = import(
+            &db,
+            &wuhan,
+            &["--layer", "victim", "--replace", "--source-crs", crs],
+        );
+        assert_clean_failure(&r, &format!("did you mean --source-crs {meant}?"), crs);
+        assert_intact(&db, &before, crs).await;
+    }
+
+    // A CSV (its driver does not know the extent: the first features tell).
+    let csv = dir.join("points.csv");
+    std::fs::write(&csv, "name,x,y\na,114.30,30.59\nb,114.35,30.62\n").expect("write");
+    let r = import(
+        &db,
+        &csv,
+        &[
+            "--layer",
+            "wrong",
+            "--x-field",
+            "x",
+            "--y-field",
+            "y",
+            "--source-crs",
+            "EPSG:4547",
+        ],
+    );
+    assert_clean_failure(
+        &r,
+        "coordinates look like longitude/latitude degrees (114.300..114.350, 30.590..30.620)",
+        "CSV",
+    );
+    assert_eq!(layer_traces(&db, "wrong").await, 0);
+
+    // A file whose own CRS is wrong: lon/lat with a .prj that says EPSG:4547.
+    let mislabelled = dir.join("mislabelled.shp");
+    ogr2ogr(&[
+        "-f",
+        "ESRI Shapefile",
+        "-a_srs",
+        "EPSG:4547",
+        mislabelled.to_str().expect("utf-8"),
+        wuhan.to_str().expect("utf-8"),
+    ]);
+    let r = import(&db, &mislabelled, &["--layer", "wrong"]);
+    assert_clean_failure(
+        &r,
+        "but the file's CRS EPSG:4547 expects metres; did you mean --source-crs EPSG:4490?",
+        "file's own CRS",
+    );
+    assert_eq!(layer_traces(&db, "wrong").await, 0);
+
+    // Metres of Gauss-Krüger zone 38 (easting with the zone number) declared as
+    // zone 37: they would land 10 degrees east, outside zone 37's area of use.
+    let zone38 = dir.join("zone38.shp");
+    ogr2ogr(&[
+        "-f",
+        "ESRI Shapefile",
+        "-t_srs",
+        "EPSG:4526",
+        zone38.to_str().expect("utf-8"),
+        wuhan.to_str().expect("utf-8"),
+    ]);
+    let r = import(
+        &db,
+        &zone38,
+        &["--layer", "wrong", "--source-crs", "EPSG:4525"],
+    );
+    assert_clean_failure(&r, "outside its area of use", "wrong zone");
+    assert_eq!(layer_traces(&db, "wrong").await, 0);
+    // Metres declared as degrees: the zone is in the easting.
+    let r = import(
+        &db,
+        &zone38,
+        &["--layer", "wrong", "--source-crs", "EPSG:4490"],
+    );
+    assert_clean_failure(
+        &r,
+        "coordinates look like projected metres",
+        "zone metres as degrees",
+    );
+    assert!(
+        r.2.contains("did you mean --source-crs EPSG:4526"),
+        "{}",
+        r.2
+    );
+    assert_eq!(layer_traces(&db, "wrong").await, 0);
+
+    // The right CRS imports (the zone file as itself).
+    let r = import(&db, &zone38, &["--layer", "right"]);
+    assert!(r.0, "{}", r.2);
+
+    // --force: imported as declared, near 0°N 0°E.
+    let r = import(
+        &db,
+        &wuhan,
+        &["--layer", "forced", "--source-crs", "EPSG:3857", "--force"],
+    );
+    assert!(r.0, "--force: {}", r.2);
+    let bounds: Vec<f64> =
+        sqlx::query_scalar("SELECT bounds FROM layer_catalog WHERE id = 'forced'")
+            .fetch_one(&db.pool)
+            .await
+            .expect("bounds");
+    assert!(
+        bounds.iter().all(|v| v.abs() < 0.01),
+        "forced layer bounds {bounds:?}"
+    );
 }
 
 /// The layers of one file are written by several connections at once; when one
@@ -295,7 +452,9 @@ async fn a_failing_layer_rolls_back_the_other_layers_of_the_file() {
         ]
     );
     let bad = gpkg("bad", (528773.19, 3385557.62), 10.0);
-    let r = import(&db, &bad, &["--layer", "multi", "--replace"]);
+    // --force: past the check of the extent against the CRS on opening, so that b
+    // fails only when its coordinates are converted.
+    let r = import(&db, &bad, &["--layer", "multi", "--replace", "--force"]);
     assert_clean_failure(&r, "source CRS", "one bad layer");
     assert_eq!(
         state(&db).await,

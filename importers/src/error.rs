@@ -29,6 +29,10 @@ pub enum ImportError {
         /// PROJ's explanation.
         message: String,
     },
+    /// The coordinates do not fit the source CRS (degrees declared as metres,
+    /// outside the CRS's area of use…); `--force` imports them anyway.
+    #[error("{0}")]
+    ImplausibleCrs(String),
     /// A command-line value that cannot be used.
     #[error("{0}")]
     Invalid(String),

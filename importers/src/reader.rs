@@ -93,7 +93,14 @@ pub struct LayerInfo {
     pub fields: Vec<FieldPlan>,
     /// The source CRS and whether x/y must be swapped, or why there is none.
     pub crs: Result<(SourceCrs, bool), String>,
+    /// The coordinates' extent `[min x, min y, max x, max y]` in the data's axis
+    /// order, before any transformation: the driver's when it knows it cheaply,
+    /// otherwise that of the first [`EXTENT_SAMPLE`] features. `None` when unknown.
+    pub extent: Option<[f64; 4]>,
 }
+
+/// Features read for the extent of a layer whose driver does not know it.
+pub const EXTENT_SAMPLE: usize = 10_000;
 
 /// Installs (once) a GDAL error handler that logs through `tracing` instead of
 /// printing to stderr; errors are then read with [`last_gdal_error`].
@@ -306,6 +313,58 @@ unsafe fn layer_crs(layer: OGRLayerH) -> Result<(SourceCrs, bool), String> {
     Ok((SourceCrs::Proj { definition, label }, swap))
 }
 
+/// The layer's extent in the data's axis order (see [`LayerInfo::extent`]);
+/// `sample`: read the first features when the driver does not know it.
+unsafe fn layer_extent(layer: OGRLayerH, sample: bool) -> Option<[f64; 4]> {
+    let finite = |b: [f64; 4]| b.iter().all(|v| v.is_finite()) && b[0] <= b[2] && b[1] <= b[3];
+    let mut env = gdal_sys::OGREnvelope {
+        MinX: 0.0,
+        MaxX: 0.0,
+        MinY: 0.0,
+        MaxY: 0.0,
+    };
+    if gdal_sys::OGR_L_GetExtent(layer, &mut env, 0) == gdal_sys::OGRErr::OGRERR_NONE {
+        let b = [env.MinX, env.MinY, env.MaxX, env.MaxY];
+        if finite(b) {
+            return Some(b);
+        }
+    }
+    if !sample {
+        return None;
+    }
+    // The driver would have to read everything: take the first features.
+    gdal_sys::CPLErrorReset();
+    gdal_sys::OGR_L_ResetReading(layer);
+    let mut out: Option<[f64; 4]> = None;
+    for _ in 0..EXTENT_SAMPLE {
+        let feature = gdal_sys::OGR_L_GetNextFeature(layer);
+        if feature.is_null() {
+            break;
+        }
+        let geom = gdal_sys::OGR_F_GetGeometryRef(feature);
+        if !geom.is_null() && gdal_sys::OGR_G_IsEmpty(geom) == 0 {
+            gdal_sys::OGR_G_GetEnvelope(geom, &mut env);
+            let b = [env.MinX, env.MinY, env.MaxX, env.MaxY];
+            if finite(b) {
+                out = Some(match out {
+                    None => b,
+                    Some(o) => [
+                        o[0].min(b[0]),
+                        o[1].min(b[1]),
+                        o[2].max(b[2]),
+                        o[3].max(b[3]),
+                    ],
+                });
+            }
+        }
+        gdal_sys::OGR_F_Destroy(feature);
+    }
+    gdal_sys::OGR_L_ResetReading(layer);
+    // A read error here is reported when the layer is read.
+    gdal_sys::CPLErrorReset();
+    out
+}
+
 /// Declared linear 2D geometry type of a GDAL type code.
 pub fn declared_type(code: OGRwkbGeometryType::Type) -> Option<GeomType> {
     // SAFETY: pure functions on a type code.
@@ -322,6 +381,9 @@ pub fn declared_type(code: OGRwkbGeometryType::Type) -> Option<GeomType> {
 unsafe fn describe(ds: &Dataset, options: &OpenOptions, decoder: &TextDecoder) -> Vec<LayerInfo> {
     let h = ds.c_dataset();
     let count = gdal_sys::OGR_DS_GetLayerCount(h);
+    // GDAL's OSM driver reads its layers interleaved (and OSM is lon/lat): no
+    // sampling of features there.
+    let sample_extent = ds.driver().short_name() != "OSM";
     let mut out = Vec::new();
     for i in 0..count {
         let layer = gdal_sys::OGR_DS_GetLayer(h, i);
@@ -348,6 +410,11 @@ unsafe fn describe(ds: &Dataset, options: &OpenOptions, decoder: &TextDecoder) -
             declared: declared_type(gtype),
             fields,
             crs,
+            extent: if has_geometry {
+                layer_extent(layer, sample_extent)
+            } else {
+                None
+            },
         });
     }
     out

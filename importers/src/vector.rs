@@ -2,7 +2,8 @@
 //!
 //! 1. [`open_source`]: the file is opened on the reader thread; its layers, fields
 //!    and CRS are checked before the database is touched (missing CRS, unknown EPSG
-//!    code, no features: all fail here), and every selected layer is queued for
+//!    code, no features, coordinates that do not fit the CRS — see
+//!    [`crs::check_extent`], `--force` — all fail here), and every selected layer is queued for
 //!    reading at once. The command line runs this while it connects to the database.
 //!    An `.osm.pbf` is read without GDAL ([`crate::osm::native`]: decoded on every
 //!    core into the same five layers as GDAL's OSM driver); `CITYGRID_OSM_READER=gdal`
@@ -31,7 +32,7 @@ use std::time::Instant;
 use sqlx::{PgConnection, PgPool};
 
 use crate::catalog::{self, CatalogEntry, ImportStats};
-use crate::crs::{SourceCrs, Transformer};
+use crate::crs::{self, SourceCrs, Transformer};
 use crate::error::{DbContext, ImportError};
 use crate::fields::CatalogField;
 use crate::naming;
@@ -62,6 +63,9 @@ pub struct VectorOptions {
     pub replace: bool,
     /// `--title`.
     pub title: Option<String>,
+    /// `--force`: import coordinates that do not fit the source CRS (see
+    /// [`crate::crs::check_extent`]).
+    pub force: bool,
 }
 
 /// The outcome of one imported layer.
@@ -204,6 +208,19 @@ fn select_layers(
         })?;
         // Fail on an unknown CRS now, not in the workers.
         Transformer::new(&crs, swap_xy)?;
+        // Coordinates that do not fit the CRS (lon/lat declared as metres, another
+        // zone…) are refused before anything is read or written.
+        if let Some(extent) = info.extent {
+            if options.force {
+                if let Err(e) =
+                    crs::check_extent(&crs, swap_xy, extent, options.source_crs.is_some())
+                {
+                    tracing::warn!(layer = %info.name, "--force: {e}");
+                }
+            } else {
+                crs::check_extent(&crs, swap_xy, extent, options.source_crs.is_some())?;
+            }
+        }
         out.push(Selected {
             skip_if_empty: !single && info.feature_count.is_none(),
             info,

@@ -49,6 +49,10 @@ pub struct VectorArgs {
     /// Layer title for the catalogue.
     #[arg(long)]
     pub title: Option<String>,
+    /// Import even when the coordinates do not fit the source CRS (lon/lat
+    /// degrees declared as metres, outside the CRS's area of use).
+    #[arg(long)]
+    pub force: bool,
 }
 
 /// `citygrid import osm`.
@@ -85,6 +89,7 @@ pub async fn run(command: ImportCommand, config: Config) -> anyhow::Result<()> {
                 y_field: args.y_field,
                 replace: args.replace,
                 title: args.title,
+                force: args.force,
             };
             // The file is opened and read while the writers connect, check the
             // migrations and their server processes load PostGIS: the two are

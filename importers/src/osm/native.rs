@@ -147,6 +147,8 @@ fn info(index: usize, shape: &OgrLayer, crs: &SourceCrs) -> LayerInfo {
         declared: Some(shape.geometry),
         fields,
         crs: Ok((crs.clone(), false)),
+        // OSM coordinates are lon/lat by definition.
+        extent: None,
     }
 }
 
