@@ -209,7 +209,14 @@ async fn pmtiles_vector_export_reads_back_as_the_server_serves_it() {
                 'East Lake' AS name, 3 AS rank",
     )
     .await;
-    let server = TestServer::start_with(&db, &[("CITYGRID_RATE_LIMIT", "false")]);
+    // 23,000 tile requests: no rate limit, no access log line for each.
+    let server = TestServer::start_with(
+        &db,
+        &[
+            ("CITYGRID_RATE_LIMIT", "false"),
+            ("CITYGRID_ACCESS_LOG", "false"),
+        ],
+    );
     wait_loaded(&server, "grid").await;
     wait_loaded(&server, "lake").await;
 
