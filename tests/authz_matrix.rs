@@ -168,9 +168,10 @@ const TABLE: &[Row] = &[
     row("POST", "/api/query", "/api/query", Body::Json(r#"{"geometry": {"type": "Point", "coordinates": [{lon}, {lat}]}, "layers": ["{layer}"]}"#), "U AAAAAA AFF UU"),
 ];
 
-/// A tiny PNG-looking body (the server decides the type by the magic bytes).
+/// A 1×1 PNG (the server decides the type by the magic bytes and reads the size
+/// from the header).
 fn png() -> Vec<u8> {
-    [&b"\x89PNG\r\n\x1a\n"[..], &[0u8; 64][..]].concat()
+    b"\x89PNG\r\n\x1a\n\0\0\0\x0dIHDR\0\0\0\x01\0\0\0\x01\x08\x06\0\0\0\x1f\x15\xc4\x89\0\0\0\x0aIDATx\x9cc\0\x01\0\0\x05\0\x01\x0d\x0a\x2d\xb4\0\0\0\0IEND\xaeB`\x82".to_vec()
 }
 
 /// How a principal sends its credentials.
@@ -1355,4 +1356,84 @@ async fn a_password_reset_ends_every_session() {
         Some(2),
         "the reset is audited with the sessions it ended"
     );
+}
+
+/// Issue 26: a report carries only a source its caller is entitled to (inspectors
+/// report as `inspector`, nobody but Open311 as `open311`), and the duplicates
+/// listed in a new case's answer are only cases the caller may open.
+#[tokio::test(flavor = "multi_thread")]
+async fn reports_carry_their_callers_source_and_only_visible_duplicates() {
+    let e = env("authz_report", &[], &[("CITYGRID_RATE_LIMIT", "false")]).await;
+    e.wait_grids().await;
+    e.category("E0101", None).await;
+    let (lon, lat) = (AREA_W + 0.0012, AREA_S + 0.0011);
+    let report = |user: &'static str, source: Option<&'static str>| {
+        let mut body = json!({"category": "E0101", "lon": lon, "lat": lat, "description": user});
+        if let Some(s) = source {
+            body["source"] = json!(s);
+        }
+        e.call(Some(user), Method::POST, "/api/cases", Some(body))
+    };
+    for (user, source) in [
+        ("inspector", "open311"),
+        ("inspector", "hotline"),
+        ("inspector", "console"),
+        ("acceptor", "open311"),
+        ("acceptor", "inspector"),
+        ("admin", "open311"),
+    ] {
+        let (s, v) = report(user, Some(source)).await;
+        assert_eq!(s, 403, "{user} labels a report {source}: {v}");
+    }
+    let count: i64 = sqlx::query_scalar("SELECT count(*) FROM cases")
+        .fetch_one(&e.db.pool)
+        .await
+        .expect("count");
+    assert_eq!(count, 0, "no refused report was filed");
+
+    // inspector2 reports a case; inspector may not open it
+    let (s, theirs) = report("inspector2", None).await;
+    assert_eq!(s, 201, "{theirs}");
+    assert_eq!(
+        e.get("admin", &format!("/api/cases/{}", theirs["id"]))
+            .await["source"],
+        "inspector"
+    );
+    let (s, _) = e
+        .call(
+            Some("inspector"),
+            Method::GET,
+            &format!("/api/cases/{}", theirs["id"]),
+            None,
+        )
+        .await;
+    assert_eq!(s, 404);
+    // ... so it is not among the duplicates of his report at the same spot
+    let (s, mine) = report("inspector", Some("inspector")).await;
+    assert_eq!(s, 201, "{mine}");
+    assert_eq!(mine["duplicates"], json!([]), "{mine}");
+    // the centre sees both, and its hotline report lists both as duplicates
+    let (s, centre) = report("acceptor", Some("hotline")).await;
+    assert_eq!(s, 201, "{centre}");
+    let dups: BTreeSet<i64> = centre["duplicates"]
+        .as_array()
+        .expect("duplicates")
+        .iter()
+        .filter_map(|d| d["id"].as_i64())
+        .collect();
+    let both: BTreeSet<i64> = [&theirs, &mine]
+        .iter()
+        .filter_map(|c| c["id"].as_i64())
+        .collect();
+    assert_eq!(dups, both, "{centre}");
+    // inspector2 sees his own report among the duplicates of a new one, not the others
+    let (s, again) = report("inspector2", None).await;
+    assert_eq!(s, 201, "{again}");
+    let ids: Vec<i64> = again["duplicates"]
+        .as_array()
+        .expect("duplicates")
+        .iter()
+        .filter_map(|d| d["id"].as_i64())
+        .collect();
+    assert_eq!(ids, [theirs["id"].as_i64().expect("id")], "{again}");
 }

@@ -350,7 +350,11 @@ async fn body_photo_geometry_and_header_limits() {
 
     // Photos: the type comes from the bytes, not from Content-Type.
     let url = e.server.url(&format!("/api/cases/{case}/photos"));
-    let jpeg: Vec<u8> = [&[0xFF, 0xD8, 0xFF, 0xE0][..], &[7u8; 500][..]].concat();
+    // a JPEG frame header (SOF0, 1×1: the size is read from it), then filler
+    let sof: [u8; 21] = [
+        0xFF, 0xD8, 0xFF, 0xC0, 0, 17, 8, 0, 1, 0, 1, 3, 1, 0x22, 0, 2, 0x11, 1, 3, 0x11, 1,
+    ];
+    let jpeg: Vec<u8> = [&sof[..], &[7u8; 500][..]].concat();
     let r = client
         .post(&url)
         .bearer_auth(&token)
@@ -732,6 +736,60 @@ async fn security_headers_on_pages_data_and_embeds() {
 /// and most HTTP libraries do without `Expect: 100-continue`) gets the 413, not a
 /// connection reset: the server reads and discards a bounded amount first. With
 /// `Expect: 100-continue` nothing is read and the 413 comes at once.
+/// Issue 26: with `public_url` set, every link the service writes (TileJSON, styles,
+/// OGC API, Open311 discovery) starts with it, whatever `Host` the request carried.
+#[tokio::test(flavor = "multi_thread")]
+async fn links_use_the_public_url_never_the_host_header() {
+    let e = mgmt_common::env(
+        "public_url",
+        &[],
+        &[("CITYGRID_PUBLIC_URL", "https://gis.example.gov.cn/")],
+    )
+    .await;
+    e.wait_grids().await;
+    let public = "https://gis.example.gov.cn";
+    let get = |path: &'static str| {
+        http()
+            .get(e.server.url(path))
+            .header("host", "evil.example.net")
+            .header("x-forwarded-proto", "http")
+            .send()
+    };
+    let mut seen = 0;
+    for path in [
+        "/tiles/unit_grids.json",
+        "/styles/default.json",
+        "/ogc",
+        "/ogc/collections",
+        "/ogc/collections/unit_grids/items?limit=1",
+        "/open311/v2/discovery.json",
+    ] {
+        let r = get(path).await.expect(path);
+        assert_eq!(r.status(), 200, "{path}");
+        let text = r.text().await.expect("body");
+        assert!(!text.contains("evil.example"), "{path} echoes Host: {text}");
+        assert!(
+            text.contains(public),
+            "{path} has no link to {public}: {text}"
+        );
+        // every absolute link of ours starts with the public URL
+        for (i, _) in text.match_indices("://") {
+            let start = text[..i].rfind('"').map_or(0, |q| q + 1);
+            let url = &text[start..];
+            let external = ["http://www.opengis.net", "http://wiki.open311.org"];
+            if url.starts_with("http") && !external.iter().any(|x| url.starts_with(x)) {
+                assert!(
+                    url.starts_with(public),
+                    "{path}: {}",
+                    &url[..url.len().min(80)]
+                );
+                seen += 1;
+            }
+        }
+    }
+    assert!(seen >= 6, "only {seen} links checked");
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn an_oversized_body_sent_whole_gets_413_not_a_reset() {
     let db = TestDb::new().await;

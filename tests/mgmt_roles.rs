@@ -142,8 +142,9 @@ async fn forbidden_steps_change_nothing_and_photos_are_checked() {
         .await;
     assert_eq!(s, 404);
 
-    // photos: PNG by magic bytes, refused types and sizes
-    let png: Vec<u8> = [&b"\x89PNG\r\n\x1a\n"[..], &[0u8; 100][..]].concat();
+    // photos: PNG by magic bytes, refused types and sizes (a real 1×1 PNG: the size
+    // is read from its header)
+    let png: Vec<u8> = b"\x89PNG\r\n\x1a\n\0\0\0\x0dIHDR\0\0\0\x01\0\0\0\x01\x08\x06\0\0\0\x1f\x15\xc4\x89\0\0\0\x0aIDATx\x9cc\0\x01\0\0\x05\0\x01\x0d\x0a\x2d\xb4\0\0\0\0IEND\xaeB`\x82".to_vec();
     let client = common::http();
     let url = e.server.url(&format!("/api/cases/{id}/photos"));
     let up = |body: Vec<u8>, ct: &'static str, user: &str| {
@@ -172,7 +173,11 @@ async fn forbidden_steps_change_nothing_and_photos_are_checked() {
     assert_eq!(r.status(), 404);
     // multipart
     let mut mp = b"--BOUND\r\nContent-Disposition: form-data; name=\"photo\"; filename=\"x.jpg\"\r\nContent-Type: image/jpeg\r\n\r\n".to_vec();
-    mp.extend_from_slice(&[0xFF, 0xD8, 0xFF, 0xE0, 1, 2, 3]);
+    // a JPEG's frame header (SOF0): 1×1, three components
+    mp.extend_from_slice(&[
+        0xFF, 0xD8, 0xFF, 0xC0, 0, 17, 8, 0, 1, 0, 1, 3, 1, 0x22, 0, 2, 0x11, 1, 3, 0x11, 1, 0xFF,
+        0xD9,
+    ]);
     mp.extend_from_slice(b"\r\n--BOUND--\r\n");
     let r = up(mp, "multipart/form-data; boundary=BOUND", "dep_dep1")
         .await
@@ -180,7 +185,32 @@ async fn forbidden_steps_change_nothing_and_photos_are_checked() {
     assert_eq!(r.status(), 201);
     let jpg: Value = r.json().await.unwrap();
     assert_eq!(jpg["content_type"], "image/jpeg");
-    assert_eq!(jpg["size_bytes"], 7);
+    assert_eq!(jpg["size_bytes"], 23);
+    // a tiny file declaring a huge picture (a decompression bomb for every browser
+    // that shows it) is refused before it is stored, and so is an unreadable header
+    let mut bomb = png[..16].to_vec();
+    bomb.extend_from_slice(&50_000u32.to_be_bytes());
+    bomb.extend_from_slice(&50_000u32.to_be_bytes());
+    bomb.extend_from_slice(&png[24..]);
+    let photos_before: i64 = sqlx::query_scalar("SELECT count(*) FROM case_photos")
+        .fetch_one(&e.db.pool)
+        .await
+        .unwrap();
+    for (bytes, what) in [
+        (bomb, "50000×50000 PNG"),
+        (
+            [&png[..8], &[0u8; 100][..]].concat(),
+            "PNG without a header",
+        ),
+    ] {
+        let r = up(bytes, "image/png", "dep_dep1").await.unwrap();
+        assert_eq!(r.status(), 422, "{what}");
+    }
+    let photos_after: i64 = sqlx::query_scalar("SELECT count(*) FROM case_photos")
+        .fetch_one(&e.db.pool)
+        .await
+        .unwrap();
+    assert_eq!(photos_before, photos_after, "nothing refused was stored");
     // the photo is served back, and attached to a step
     let pid = photo["id"].as_i64().unwrap();
     let r = client
@@ -191,6 +221,16 @@ async fn forbidden_steps_change_nothing_and_photos_are_checked() {
         .unwrap();
     assert_eq!(r.status(), 200);
     assert_eq!(r.headers()["content-type"], "image/png");
+    // served as a download that can run nothing
+    assert_eq!(
+        r.headers()["content-disposition"],
+        format!("attachment; filename=\"photo-{pid}.png\"").as_str()
+    );
+    assert_eq!(
+        r.headers()["content-security-policy"],
+        "default-src 'none'; sandbox"
+    );
+    assert_eq!(r.headers()["x-content-type-options"], "nosniff");
     assert_eq!(r.bytes().await.unwrap().to_vec(), png);
     e.step("dep_dep1", id, json!({"action": "accept"})).await;
     let fb = e

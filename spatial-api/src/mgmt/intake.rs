@@ -16,6 +16,7 @@ use serde::Deserialize;
 use serde_json::{json, Map, Value};
 use sqlx::PgPool;
 
+use super::cases::{push_visibility, visibility, Visibility};
 use super::common::{bad, now, parse_time, ActorInfo};
 use super::locate::{self, Located};
 use super::reference::Reference;
@@ -446,6 +447,46 @@ pub fn check_past(field: &str, t: DateTime<FixedOffset>) -> Result<(), ApiError>
     Ok(())
 }
 
+/// Whether a caller of `role` may label its report with `source`: `open311` is set
+/// only by Open311 requests, `inspector` only by inspectors, who report what they
+/// saw themselves and nothing else; the supervision centre records the other ways a
+/// report reached it.
+pub fn may_label(role: Option<Role>, source: &str) -> Result<(), &'static str> {
+    let inspector = role == Some(Role::Inspector);
+    match source {
+        "open311" => Err("the source open311 is set by Open311 requests only"),
+        "inspector" if !inspector => Err("the source inspector is set by inspectors only"),
+        "inspector" => Ok(()),
+        _ if inspector => Err("an inspector's reports have the source inspector"),
+        _ => Ok(()),
+    }
+}
+
+/// Drops from a new case's `duplicates` the cases the caller may not open.
+async fn keep_visible_duplicates(
+    pool: &PgPool,
+    visible: &Visibility,
+    body: &mut Value,
+) -> Result<(), ApiError> {
+    if matches!(visible, Visibility::All) {
+        return Ok(());
+    }
+    let Some(list) = body.get_mut("duplicates").and_then(Value::as_array_mut) else {
+        return Ok(());
+    };
+    let ids: Vec<i64> = list.iter().filter_map(|d| d["id"].as_i64()).collect();
+    if ids.is_empty() {
+        return Ok(());
+    }
+    let mut qb: sqlx::QueryBuilder<sqlx::Postgres> =
+        sqlx::QueryBuilder::new("SELECT c.id FROM cases c WHERE c.id = ANY(");
+    qb.push_bind(ids).push(")");
+    push_visibility(&mut qb, visible);
+    let open: Vec<i64> = qb.build_query_scalar().fetch_all(pool).await?;
+    list.retain(|d| d["id"].as_i64().is_some_and(|id| open.contains(&id)));
+    Ok(())
+}
+
 /// `POST /api/cases` (inspectors, acceptors, shift leaders, dispatchers, admins).
 pub async fn create_case(
     State(state): State<AppState>,
@@ -466,6 +507,10 @@ pub async fn create_case(
         None if actor.role == Some(Role::Inspector) => "inspector".into(),
         None => "console".into(),
     };
+    if let Err(why) = may_label(actor.role, &source) {
+        return Err(ApiError::Forbidden(why.to_string()));
+    }
+    let visible = visibility(&principal)?;
     let reported_at = match body.reported_at.as_deref() {
         Some(s) => {
             if actor.role == Some(Role::Inspector) {
@@ -507,7 +552,9 @@ pub async fn create_case(
         return Err(bad("attributes must be at most 16 KiB of JSON"));
     }
     let source = input.source.clone();
-    let result = intake(&state.pool, Some(&state.layers), &reference, input).await?;
+    let mut result = intake(&state.pool, Some(&state.layers), &reference, input).await?;
+    // The duplicates listed are only the cases the caller may open.
+    keep_visible_duplicates(&state.pool, &visible, &mut result.body).await?;
     state.metrics.case_reported(&source);
     Ok((StatusCode::CREATED, Json(result.body)))
 }

@@ -132,12 +132,9 @@ async fn top(
     let _ = &q.jurisdiction_id;
     match stem {
         "discovery" => {
-            let host = headers
-                .get(header::HOST)
-                .and_then(|h| h.to_str().ok())
-                .unwrap_or("localhost");
+            let base = crate::routes::maps::base_url(&headers, &state);
             let d = o311::discovery(
-                &format!("http://{host}/open311/v2"),
+                &format!("{base}/open311/v2"),
                 "citygrid supervision centre",
                 "API keys are issued by the city's administrators (citygrid key create)",
                 DateTime::parse_from_rfc3339("2025-01-01T00:00:00+08:00").unwrap_or_else(|_| now()),

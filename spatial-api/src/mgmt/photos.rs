@@ -3,7 +3,14 @@
 //! the type is decided by the magic bytes (JPEG, PNG, WebP only) and the size by
 //! `max_upload_bytes` (413 beyond it). The body is read only up to that size (plus
 //! room for the multipart framing), whether or not it declares its length, so a
-//! client cannot make the server buffer more.
+//! client cannot make the server buffer more. The picture's width and height are
+//! read from its header before it is accepted: a header that cannot be read, or a
+//! picture of more than [`MAX_PIXELS`] (a tiny file can declare 50000×50000 and
+//! take gigabytes to decode in the browsers that show it), is refused with 422.
+//!
+//! Photos are served as attachments that nothing may execute: `Content-Disposition:
+//! attachment`, `Content-Security-Policy: default-src 'none'; sandbox` and
+//! `X-Content-Type-Options: nosniff`.
 
 use axum::body::Body;
 use axum::extract::{Path, State};
@@ -19,6 +26,38 @@ use crate::state::AppState;
 
 /// Room for the multipart framing (boundaries, part headers) beyond the photo itself.
 const MULTIPART_ROOM: usize = 64 * 1024;
+
+/// The most pixels a photo may have (100 megapixels: more than any phone camera).
+pub const MAX_PIXELS: u64 = 100_000_000;
+/// The longest side a photo may have, in pixels.
+pub const MAX_SIDE: u64 = 30_000;
+
+/// The policy photos are served with: nothing in them may run or load anything.
+pub const PHOTO_CSP: &str = "default-src 'none'; sandbox";
+
+/// Checks the width and height that the header of `data` (a JPEG, PNG or WebP)
+/// declares, without decoding the picture: both at least 1, at most [`MAX_SIDE`],
+/// and at most [`MAX_PIXELS`] together. Returns them.
+pub fn check_dimensions(data: &[u8]) -> Result<(u64, u64), ApiError> {
+    let size = imagesize::blob_size(data).map_err(|_| {
+        ApiError::Unprocessable(
+            "the photo's header cannot be read (a truncated or damaged image)".into(),
+        )
+    })?;
+    let (w, h) = (size.width as u64, size.height as u64);
+    if w == 0 || h == 0 {
+        return Err(ApiError::Unprocessable(format!(
+            "the photo declares {w}×{h} pixels: not a picture"
+        )));
+    }
+    if w > MAX_SIDE || h > MAX_SIDE || w.saturating_mul(h) > MAX_PIXELS {
+        return Err(ApiError::Unprocessable(format!(
+            "the photo declares {w}×{h} pixels: at most {MAX_SIDE} a side and {} megapixels",
+            MAX_PIXELS / 1_000_000
+        )));
+    }
+    Ok((w, h))
+}
 
 /// The image type of `data` by its magic bytes.
 pub fn sniff(data: &[u8]) -> Option<&'static str> {
@@ -112,6 +151,7 @@ pub async fn upload(
                 .into(),
         )
     })?;
+    check_dimensions(data)?;
     let label = principal.label();
     let (photo_id,): (i64,) = sqlx::query_as(
         "INSERT INTO case_photos (case_id, content_type, size_bytes, data, uploaded_by) \
@@ -158,9 +198,30 @@ pub async fn download(
         HeaderValue::from_str(&kind)
             .unwrap_or(HeaderValue::from_static("application/octet-stream")),
     );
-    response.headers_mut().insert(
+    let headers = response.headers_mut();
+    headers.insert(
         header::CACHE_CONTROL,
         HeaderValue::from_static("private, max-age=3600"),
+    );
+    // Opened directly, a photo is a download that can run nothing.
+    let extension = match kind.as_str() {
+        "image/jpeg" => "jpg",
+        "image/png" => "png",
+        "image/webp" => "webp",
+        _ => "bin",
+    };
+    if let Ok(v) =
+        HeaderValue::from_str(&format!("attachment; filename=\"photo-{id}.{extension}\""))
+    {
+        headers.insert(header::CONTENT_DISPOSITION, v);
+    }
+    headers.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(PHOTO_CSP),
+    );
+    headers.insert(
+        "x-content-type-options",
+        HeaderValue::from_static("nosniff"),
     );
     Ok(response)
 }
@@ -175,6 +236,45 @@ mod tests {
         assert_eq!(sniff(b"\x89PNG\r\n\x1a\n...."), Some("image/png"));
         assert_eq!(sniff(b"RIFF\0\0\0\0WEBPVP8 "), Some("image/webp"));
         assert_eq!(sniff(b"GIF89a"), None);
+    }
+
+    /// A PNG signature and IHDR declaring `w`×`h` (no pixel data: the header is all
+    /// that is read).
+    fn png_header(w: u32, h: u32) -> Vec<u8> {
+        let mut v = b"\x89PNG\r\n\x1a\n\0\0\0\x0dIHDR".to_vec();
+        v.extend_from_slice(&w.to_be_bytes());
+        v.extend_from_slice(&h.to_be_bytes());
+        v.extend_from_slice(&[8, 2, 0, 0, 0, 0, 0, 0, 0]);
+        v
+    }
+
+    #[test]
+    fn dimensions() {
+        assert_eq!(
+            check_dimensions(&png_header(4000, 3000)).ok(),
+            Some((4000, 3000))
+        );
+        for bad in [
+            png_header(50_000, 50_000),
+            png_header(10_001, 10_001),
+            png_header(40_000, 1),
+            png_header(0, 10),
+            b"\x89PNG\r\n\x1a\n".to_vec(),
+            vec![0xFF, 0xD8, 0xFF, 0xE0, 0, 0],
+        ] {
+            assert!(
+                matches!(check_dimensions(&bad), Err(ApiError::Unprocessable(_))),
+                "{bad:?}"
+            );
+        }
+        // a JPEG whose frame header (SOF0) declares 50000×50000
+        let mut jpeg = vec![0xFF, 0xD8, 0xFF, 0xC0, 0x00, 0x11, 0x08];
+        jpeg.extend_from_slice(&50_000u16.to_be_bytes());
+        jpeg.extend_from_slice(&50_000u16.to_be_bytes());
+        jpeg.extend_from_slice(&[3, 1, 0x22, 0, 2, 0x11, 1, 3, 0x11, 1, 0xFF, 0xD9]);
+        assert!(check_dimensions(&jpeg).is_err());
+        jpeg[7..11].copy_from_slice(&[0x0B, 0xB8, 0x0F, 0xA0]); // 3000×4000
+        assert_eq!(check_dimensions(&jpeg).ok(), Some((4000, 3000)));
     }
 
     #[test]

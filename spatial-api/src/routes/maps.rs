@@ -18,8 +18,13 @@ pub struct KeyQuery {
     key: Option<String>,
 }
 
-/// The base URL the client used (`Host`, and `X-Forwarded-Proto` behind a proxy).
+/// The base URL of every link the service writes: the configured `public_url`
+/// when there is one (the `Host` header is then never used), else the one the
+/// client used (`Host`, and `X-Forwarded-Proto` behind a proxy).
 pub fn base_url(headers: &HeaderMap, state: &AppState) -> String {
+    if let Some(url) = &state.config.public_url {
+        return url.clone();
+    }
     let host = headers
         .get("host")
         .and_then(|v| v.to_str().ok())
