@@ -481,6 +481,9 @@ async fn health_reports_db_down_and_recovers() {
     command
         .env_remove("DATABASE_URL")
         .env("CITYGRID_HOME", &home)
+        // Shorter than the pool's 5 s wait for a connection: a read that waited for
+        // the database before falling back to the credential cache would time out.
+        .env("CITYGRID_REQUEST_TIMEOUT_SECS", "3")
         .args(["serve", "--bind", "127.0.0.1:0"])
         .stdout(std::process::Stdio::piped());
     let server = TestServer::spawn(command);
@@ -496,6 +499,18 @@ async fn health_reports_db_down_and_recovers() {
             .unwrap()
     };
     assert_eq!(health().await["db"], "ok");
+    // An API key used before the outage (map reads come from memory).
+    let (ok, key, err) = local(&home, &["key", "create", "--name", "outage"]);
+    assert!(ok, "{err}");
+    let key = key.trim().to_string();
+    let (ok, unused_key, err) = local(&home, &["key", "create", "--name", "never-used"]);
+    assert!(ok, "{err}");
+    let unused_key = unused_key.trim().to_string();
+    let with_key = |key: String| {
+        let request = client.get(server.url("/catalog")).header("X-API-Key", key);
+        async move { request.send().await.unwrap().status().as_u16() }
+    };
+    assert_eq!(with_key(key.clone()).await, 200);
     let (ok, _, err) = local(&home, &["db", "stop"]);
     assert!(ok, "{err}");
     // /health answers from the state the service tracks (pinged every 2 s): poll.
@@ -510,6 +525,13 @@ async fn health_reports_db_down_and_recovers() {
         assert!(Instant::now() < deadline, "health never said down: {body}");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+    // Past the credential cache's freshness the key is confirmed from the last
+    // verification while the database is away: 200, not 503 (and a key the service
+    // has never seen cannot be checked: 503).
+    tokio::time::sleep(Duration::from_secs(11)).await;
+    assert_eq!(with_key(key.clone()).await, 200, "a known key during the outage");
+    assert_eq!(with_key(key.clone()).await, 200);
+    assert_eq!(with_key(unused_key).await, 503, "an unknown key during the outage");
     let (ok, _, err) = local(&home, &["db", "start"]);
     assert!(ok, "{err}");
     let deadline = Instant::now() + Duration::from_secs(20);

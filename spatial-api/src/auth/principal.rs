@@ -207,8 +207,15 @@ struct Cached {
     principal: Principal,
     /// When the token itself expires (None for API keys).
     expires_at: Option<DateTime<Utc>>,
+    /// When it was last used without asking the database (fresh for the TTL).
     fetched: Instant,
+    /// When the database last confirmed it.
+    verified: Instant,
 }
+
+/// While the database is away, a credential the database confirmed within this time
+/// keeps working (map reads go on from memory); older ones get 503.
+pub const STALE_CREDENTIAL_SECS: u64 = 24 * 3600;
 
 /// How long a resolved credential is used without asking the database again: a
 /// session revoked or an account disabled outside this process (`citygrid user
@@ -242,6 +249,9 @@ impl CredentialCache {
         let principal = self.get(kind, hash, true)?;
         if let Ok(mut entries) = self.entries.lock() {
             if let Some(cached) = entries.get_mut(&(kind, hash.to_vec())) {
+                if cached.verified.elapsed() > Duration::from_secs(STALE_CREDENTIAL_SECS) {
+                    return None;
+                }
                 cached.fetched = Instant::now();
             }
         }
@@ -281,6 +291,7 @@ impl CredentialCache {
                     principal,
                     expires_at,
                     fetched: Instant::now(),
+                    verified: Instant::now(),
                 },
             );
         }
@@ -312,6 +323,14 @@ async fn lookup_token(state: &AppState, token: &str) -> Result<Principal, ApiErr
     let hash = secret_hash(token);
     if let Some(p) = state.credentials.get(CredentialKind::Token, &hash, false) {
         return Ok(p);
+    }
+    if !crate::db_health::is_up() {
+        // The database is known to be away: answer from the last confirmation at
+        // once instead of waiting for the pool to give up.
+        return state
+            .credentials
+            .get_stale(CredentialKind::Token, &hash)
+            .ok_or(ApiError::Unavailable);
     }
     let row: Result<Option<SessionRow>, sqlx::Error> = sqlx::query_as(
         "SELECT u.id, u.username, u.role, u.department_code, s.expires_at \
@@ -372,6 +391,14 @@ async fn lookup_key(state: &AppState, key: &str) -> Result<Principal, ApiError> 
     let hash = secret_hash(key);
     if let Some(p) = state.credentials.get(CredentialKind::Key, &hash, false) {
         return Ok(p);
+    }
+    if !crate::db_health::is_up() {
+        // The database is known to be away: a key confirmed before keeps reading
+        // maps from memory at once (its origins and scopes are still checked).
+        return state
+            .credentials
+            .get_stale(CredentialKind::Key, &hash)
+            .ok_or(ApiError::Unavailable);
     }
     let row: Result<Option<KeyRow>, sqlx::Error> = sqlx::query_as(
         "SELECT id, name, department_code, layers, origins, scopes FROM api_keys \
