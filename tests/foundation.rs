@@ -529,9 +529,17 @@ async fn health_reports_db_down_and_recovers() {
     // verification while the database is away: 200, not 503 (and a key the service
     // has never seen cannot be checked: 503).
     tokio::time::sleep(Duration::from_secs(11)).await;
-    assert_eq!(with_key(key.clone()).await, 200, "a known key during the outage");
+    assert_eq!(
+        with_key(key.clone()).await,
+        200,
+        "a known key during the outage"
+    );
     assert_eq!(with_key(key.clone()).await, 200);
-    assert_eq!(with_key(unused_key).await, 503, "an unknown key during the outage");
+    assert_eq!(
+        with_key(unused_key).await,
+        503,
+        "an unknown key during the outage"
+    );
     let (ok, _, err) = local(&home, &["db", "start"]);
     assert!(ok, "{err}");
     let deadline = Instant::now() + Duration::from_secs(20);
