@@ -1437,3 +1437,64 @@ async fn reports_carry_their_callers_source_and_only_visible_duplicates() {
         .collect();
     assert_eq!(ids, [theirs["id"].as_i64().expect("id")], "{again}");
 }
+
+/// Issue 26: account names are not published. The inspector responsible for a unit
+/// grid is kept for the case routes and shown to signed-in users (`/api/grids`),
+/// but is no field of the public map layer (tiles, TileJSON, OGC items and
+/// queryables) nor of `/api/locate`.
+#[tokio::test(flavor = "multi_thread")]
+async fn account_names_are_not_published() {
+    let e = env("authz_names", &[], &[("CITYGRID_RATE_LIMIT", "false")]).await;
+    e.wait_grids().await;
+    let grids = points_in_distinct_grids(&e, 1).await;
+    let (lon, lat, code) = grids[0].clone();
+    e.patch(
+        &format!("/api/grids/{code}"),
+        json!({"responsible": "inspector2"}),
+    )
+    .await;
+    let staff = e.get("admin", &format!("/api/grids/{code}")).await;
+    assert!(staff.to_string().contains("inspector2"), "{staff}");
+    let get = |path: String| {
+        let e = &e;
+        async move {
+            let r = common::http()
+                .get(e.server.url(&path))
+                .send()
+                .await
+                .expect("request");
+            assert_eq!(r.status(), 200, "{path}");
+            r.bytes().await.expect("body").to_vec()
+        }
+    };
+    let (z, x, y) = tile_of(lon, lat, 16);
+    // give the edit time to reach the layer in memory, then look everywhere
+    tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+    for path in [
+        format!("/api/locate?lon={lon}&lat={lat}"),
+        "/ogc/collections/unit_grids/items?limit=100".to_string(),
+        "/ogc/collections/unit_grids/queryables".to_string(),
+        "/tiles/unit_grids.json".to_string(),
+        "/catalog/unit_grids".to_string(),
+    ] {
+        let body = String::from_utf8(get(path.clone()).await).expect("utf-8");
+        assert!(!body.contains("responsible"), "{path}: {body}");
+        assert!(!body.contains("inspector2"), "{path}: {body}");
+    }
+    let located: Value =
+        serde_json::from_slice(&get(format!("/api/locate?lon={lon}&lat={lat}")).await)
+            .expect("json");
+    assert_eq!(located["grid"]["code"], code.as_str(), "{located}");
+    let tile = get(format!("/tiles/unit_grids/{z}/{x}/{y}")).await;
+    let features = common::mvt::decode(&tile);
+    assert!(!features.is_empty(), "the tile holds the grid");
+    for f in &features {
+        assert!(
+            f.props
+                .iter()
+                .all(|(k, v)| k != "responsible" && v != "inspector2"),
+            "{:?}",
+            f.props
+        );
+    }
+}

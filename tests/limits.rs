@@ -736,6 +736,89 @@ async fn security_headers_on_pages_data_and_embeds() {
 /// and most HTTP libraries do without `Expect: 100-continue`) gets the 413, not a
 /// connection reset: the server reads and discards a bounded amount first. With
 /// `Expect: 100-continue` nothing is read and the 413 comes at once.
+/// Issue 26: failed sign-ins are also limited per account, whatever address they
+/// come from: after 5, the account answers 429 for a window that doubles (5 s, 10 s,
+/// …, at most 5 min) without reading the password; an address the account signed in
+/// from before is not held back, and a success clears the count.
+#[tokio::test(flavor = "multi_thread")]
+async fn failed_logins_back_off_per_account_from_any_address() {
+    let db = TestDb::new().await;
+    common::add_user(&db, "li", "inspector", None, "li-pass-12345");
+    common::add_user(&db, "wang", "inspector", None, "wang-pass-12345");
+    let server = TestServer::start_with(
+        &db,
+        &[
+            // every request comes through a "proxy" that names the client
+            ("CITYGRID_TRUSTED_PROXIES", "127.0.0.1"),
+            ("CITYGRID_RATE_LIMIT_LOGIN_PER_MIN", "10"),
+            ("CITYGRID_RATE_LIMIT_LOGIN_BURST", "10"),
+        ],
+    );
+    let client = http();
+    let sign_in = |name: &'static str, password: &'static str, from: &'static str| {
+        client
+            .post(server.url("/api/auth/login"))
+            .header("x-forwarded-for", from)
+            .json(&json!({"username": name, "password": password}))
+            .send()
+    };
+    // li signs in from the office once
+    let r = sign_in("li", "li-pass-12345", "198.51.100.7")
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    // 5 guesses from 5 addresses (each far below its own limit): 401 each
+    for from in [
+        "203.0.113.1",
+        "203.0.113.2",
+        "203.0.113.3",
+        "203.0.113.4",
+        "203.0.113.5",
+    ] {
+        let r = sign_in("li", "guess-guess", from).await.unwrap();
+        assert_eq!(r.status(), 401, "from {from}");
+    }
+    // the account now refuses sign-ins from anywhere new, even with the right password
+    for (password, from) in [
+        ("guess-guess", "203.0.113.6"),
+        ("li-pass-12345", "192.0.2.9"),
+    ] {
+        let r = sign_in("li", password, from).await.unwrap();
+        let retry = assert_429(r, "account").await;
+        assert!((1..=5).contains(&retry), "retry after {retry}");
+    }
+    // other accounts are not affected, nor li at the office
+    let r = sign_in("wang", "wang-pass-12345", "203.0.113.6")
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let r = sign_in("li", "li-pass-12345", "198.51.100.7")
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200, "the office is not held back");
+    // the office's success cleared the count: 5 more failures, then the window
+    // doubles with every failure after its end
+    for _ in 0..5 {
+        let r = sign_in("li", "guess-guess", "203.0.113.7").await.unwrap();
+        assert_eq!(r.status(), 401);
+    }
+    let r = sign_in("li", "guess-guess", "203.0.113.8").await.unwrap();
+    let first = assert_429(r, "account").await;
+    tokio::time::sleep(Duration::from_secs(first)).await;
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let r = sign_in("li", "guess-guess", "203.0.113.9").await.unwrap();
+        if r.status() == 401 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the window never ended");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let r = sign_in("li", "li-pass-12345", "192.0.2.9").await.unwrap();
+    let second = assert_429(r, "account").await;
+    assert!(second > first && second <= 10, "{first} s, then {second} s");
+}
+
 /// Issue 26: with `public_url` set, every link the service writes (TileJSON, styles,
 /// OGC API, Open311 discovery) starts with it, whatever `Host` the request carried.
 #[tokio::test(flavor = "multi_thread")]

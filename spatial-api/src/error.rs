@@ -30,6 +30,17 @@ pub enum ApiError {
     /// 422: well-formed but not acceptable.
     #[error("{0}")]
     Unprocessable(String),
+    /// 429: too many attempts (of a `scope`: an account…); `Retry-After` says when
+    /// to come back.
+    #[error("{message}")]
+    TooManyRequests {
+        /// What to tell the caller.
+        message: String,
+        /// Whose budget ran out (`account`).
+        scope: &'static str,
+        /// Seconds to wait.
+        retry_after_secs: u64,
+    },
     /// 503: the database is unavailable; retry later.
     #[error("the database is unavailable; retry later")]
     Unavailable,
@@ -49,6 +60,7 @@ impl ApiError {
             ApiError::Conflict(_) => StatusCode::CONFLICT,
             ApiError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            ApiError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             ApiError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -67,8 +79,24 @@ impl IntoResponse for ApiError {
         if let ApiError::Internal(detail) = &self {
             tracing::error!(%detail, "internal error");
         }
-        let mut response =
-            (status, error_body(status, &self.to_string(), Value::Null)).into_response();
+        let detail = match &self {
+            ApiError::TooManyRequests {
+                scope,
+                retry_after_secs,
+                ..
+            } => json!({ "scope": scope, "retry_after_secs": retry_after_secs }),
+            _ => Value::Null,
+        };
+        let mut response = (status, error_body(status, &self.to_string(), detail)).into_response();
+        if let ApiError::TooManyRequests {
+            retry_after_secs, ..
+        } = &self
+        {
+            response.headers_mut().insert(
+                "retry-after",
+                axum::http::HeaderValue::from(*retry_after_secs),
+            );
+        }
         if status == StatusCode::SERVICE_UNAVAILABLE {
             response
                 .headers_mut()

@@ -221,6 +221,11 @@ impl IntoResponse for Refusal {
 #[derive(Clone)]
 pub struct Limiter(pub Arc<RateLimiter>);
 
+/// Request extension: the client's address (the TCP peer, or what a trusted proxy
+/// reports), as the rate limits see it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ClientAddress(pub IpAddr);
+
 /// The buckets of one server.
 pub struct RateLimiter {
     limits: Limits,
@@ -415,6 +420,10 @@ pub async fn by_address(limiter: Arc<RateLimiter>, mut request: Request, next: N
     request
         .extensions_mut()
         .insert(Limiter(Arc::clone(&limiter)));
+    if let Some(peer) = peer(&request) {
+        let client = limiter.client_address(peer, request.headers());
+        request.extensions_mut().insert(ClientAddress(client));
+    }
     if !limiter.limits.enabled || request.uri().path() == "/health" {
         return next.run(request).await;
     }

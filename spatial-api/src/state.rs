@@ -19,6 +19,8 @@ pub struct AppState {
     pub config: Arc<Config>,
     /// Recently resolved tokens and API keys.
     pub credentials: Arc<CredentialCache>,
+    /// Failed sign-ins per account name (the per-account back-off).
+    pub login_backoff: Arc<crate::auth::backoff::LoginBackoff>,
     /// Request counters and latencies for `/metrics`.
     pub metrics: Arc<Metrics>,
     /// The layer catalogue, kept in memory and refreshed on change.
@@ -37,6 +39,7 @@ impl AppState {
         AppState {
             pool,
             credentials: Arc::new(CredentialCache::default()),
+            login_backoff: Arc::default(),
             metrics: Arc::new(Metrics::default()),
             catalog: Arc::new(Registry::default()),
             layers: Arc::new(LayerStore::new(config.tile_cache_bytes)),

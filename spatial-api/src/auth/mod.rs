@@ -3,6 +3,7 @@
 //! 401 for bad ones) and every route through [`enforce`] with its own policy, so a
 //! route cannot be added without saying who may call it.
 
+pub mod backoff;
 pub mod password;
 mod principal;
 pub mod secret;

@@ -122,9 +122,10 @@ async fn from_db(
     lon: f64,
     lat: f64,
 ) -> Result<Option<Map<String, Value>>, ApiError> {
-    // `layer` is one of PLACE_LAYERS (constants), safe to quote.
+    // `layer` is one of PLACE_LAYERS (constants), safe to quote. Only the layer's
+    // published fields, as from memory: never `responsible` (an account name).
     let sql = format!(
-        "SELECT to_jsonb(t) - 'geom' - 'fid' FROM layers.\"{layer}\" t \
+        "SELECT to_jsonb(t) - 'geom' - 'fid' - 'responsible' FROM layers.\"{layer}\" t \
          WHERE ST_Intersects(geom, ST_SetSRID(ST_MakePoint($1, $2), 4326)) ORDER BY fid LIMIT 1"
     );
     let row: Option<(Value,)> = sqlx::query_as(&sql)

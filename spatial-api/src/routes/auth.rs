@@ -2,7 +2,7 @@
 
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::Json;
+use axum::{Extension, Json};
 use chrono::{Duration, Utc};
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -11,6 +11,7 @@ use crate::auth::password::{dummy_hash, verify_password};
 use crate::auth::secret::{new_secret, secret_hash};
 use crate::auth::Principal;
 use crate::error::{ApiError, ApiResult};
+use crate::ratelimit::ClientAddress;
 use crate::state::AppState;
 
 /// The login form.
@@ -23,12 +24,26 @@ pub struct Login {
 /// Checks the password and returns a new bearer token with its expiry.
 pub async fn login(
     State(state): State<AppState>,
+    client: Option<Extension<ClientAddress>>,
     Json(form): Json<Login>,
 ) -> ApiResult<Json<Value>> {
     if form.username.len() > 64 || form.password.len() > 1024 {
         return Err(ApiError::BadRequest(
             "user name or password too long".into(),
         ));
+    }
+    // The account's back-off, whichever address the guesses come from (the
+    // per-address limit is the rate limiter's): refused before the password is read.
+    let address = client.map(|Extension(ClientAddress(a))| a);
+    let backoff = &state.login_backoff;
+    if let Err(wait) = backoff.check(&form.username, address, std::time::Instant::now()) {
+        let secs = wait.as_secs_f64().ceil().max(1.0) as u64;
+        tracing::info!(username = %form.username, retry_after_secs = secs, "sign-in refused: the account's failed sign-ins");
+        return Err(ApiError::TooManyRequests {
+            message: format!("too many failed sign-ins for this account: retry after {secs} s"),
+            scope: "account",
+            retry_after_secs: secs,
+        });
     }
     let row: Option<(i64, String, String, Option<String>)> = sqlx::query_as(
         "SELECT id, password_hash, role, department_code FROM users WHERE username = $1 AND active",
@@ -46,11 +61,13 @@ pub async fn login(
         .map_err(|e| ApiError::Internal(e.to_string()))?;
     let known_user = row.is_some();
     let Some((user_id, _, role, department)) = row.filter(|_| ok) else {
-        tracing::info!(username = %form.username, "failed login");
+        let window = backoff.failed(&form.username, std::time::Instant::now());
+        tracing::info!(username = %form.username, window_secs = window.as_secs(), "failed login");
         let detail = json!({"user": form.username, "known_user": known_user});
         crate::audit::record(&state.pool, &form.username, "login_failed", detail).await?;
         return Err(ApiError::Unauthorized("wrong user name or password".into()));
     };
+    backoff.succeeded(&form.username, address, std::time::Instant::now());
     let token = new_secret("cgt");
     let expires_at = Utc::now() + Duration::minutes(state.config.token_ttl_minutes.max(1));
     sqlx::query("INSERT INTO sessions (token_hash, user_id, expires_at) VALUES ($1, $2, $3)")
