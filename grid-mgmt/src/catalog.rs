@@ -78,6 +78,7 @@ pub struct MajorClassInfo {
 /// The data type of an extra attribute of a category (the Open311 datatypes).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum AttributeType {
     /// Short text.
     String,
@@ -109,6 +110,7 @@ impl AttributeType {
 
 /// One allowed value of a list attribute.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct AttributeValue {
     /// Machine key.
     pub key: String,
@@ -118,6 +120,7 @@ pub struct AttributeValue {
 
 /// An extra field asked when reporting a category (an Open311 service attribute).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct CategoryAttribute {
     /// Field code (`attribute[code]` in Open311).
     pub code: String,

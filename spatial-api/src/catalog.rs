@@ -11,7 +11,7 @@ use sqlx::PgPool;
 use tokio::sync::broadcast;
 
 /// One layer of the catalogue.
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, PartialEq, utoipa::ToSchema)]
 pub struct LayerMeta {
     /// `[a-z0-9_]+`
     pub id: String,

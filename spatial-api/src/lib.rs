@@ -19,6 +19,7 @@ pub mod layers;
 pub mod metrics;
 pub mod mgmt;
 pub mod ogc;
+pub mod openapi;
 pub mod pages;
 pub mod query;
 pub mod ratelimit;

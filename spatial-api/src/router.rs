@@ -20,7 +20,7 @@ use crate::ratelimit::{self, Limits, RateLimiter};
 use crate::state::AppState;
 
 /// One row of the route table.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct RouteEntry {
     /// GET, POST, PATCH, DELETE…
     pub method: String,
@@ -28,6 +28,7 @@ pub struct RouteEntry {
     pub path: String,
     /// Who may call it.
     #[serde(serialize_with = "describe")]
+    #[schema(value_type = String)]
     pub access: Access,
 }
 

@@ -224,7 +224,8 @@ const DEPARTMENT_JSON: &str = "jsonb_build_object('code', code, 'name', name, 'n
     'open311_endpoint', open311_endpoint, 'contact', contact)";
 
 /// Query of list endpoints with an `active` filter and a text search.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct RefQuery {
     active: Option<bool>,
     q: Option<String>,
@@ -281,6 +282,7 @@ async fn one_department(
 /// Body of `POST /api/departments`.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
+#[derive(utoipa::ToSchema)]
 pub struct NewDepartment {
     code: String,
     name: String,
@@ -436,6 +438,7 @@ async fn one_category(
 /// Body of `POST /api/categories`.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
+#[derive(utoipa::ToSchema)]
 pub struct NewCategory {
     code: String,
     name_zh: String,
@@ -598,6 +601,7 @@ async fn one_rule(State(state): State<AppState>, Path(id): Path<String>) -> ApiR
 /// Body of `POST /api/routing-rules`.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
+#[derive(utoipa::ToSchema)]
 pub struct NewRule {
     id: String,
     department: String,
@@ -755,6 +759,7 @@ async fn one_sla(State(state): State<AppState>, Path(id): Path<i64>) -> ApiResul
 /// Body of `POST /api/sla-rules`.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
+#[derive(utoipa::ToSchema)]
 pub struct NewSla {
     scope: String,
     stage: String,
@@ -878,6 +883,7 @@ async fn one_calendar(
 /// Body of `POST /api/calendar`.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
+#[derive(utoipa::ToSchema)]
 pub struct NewCalendar {
     code: String,
     name: Option<String>,

@@ -102,7 +102,8 @@ pub fn push_visibility(qb: &mut QueryBuilder<'_, Postgres>, v: &Visibility) {
 }
 
 /// Query of `GET /api/cases`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ListQuery {
     status: Option<String>,
     department: Option<String>,
@@ -348,7 +349,7 @@ pub async fn one(
 /// Body of `POST /api/cases/{id}/actions`.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-#[derive(Default)]
+#[derive(Default, utoipa::ToSchema)]
 pub struct ActionBody {
     /// The step (`register`, `dispatch`, …).
     pub action: String,

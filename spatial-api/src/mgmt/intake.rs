@@ -399,6 +399,7 @@ pub async fn intake(
 /// Body of `POST /api/cases`.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
+#[derive(utoipa::ToSchema)]
 pub struct NewCase {
     /// `P0101`, `E0505`…
     pub category: String,

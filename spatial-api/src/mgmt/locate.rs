@@ -182,7 +182,8 @@ pub fn to_wgs84(lon: f64, lat: f64, crs: Option<&str>) -> Result<(f64, f64), Api
 }
 
 /// Query of `GET /api/locate`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct LocateQuery {
     lon: f64,
     lat: f64,

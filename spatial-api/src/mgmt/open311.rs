@@ -98,7 +98,8 @@ fn not_found(file: &str) -> Response {
 }
 
 /// Query parameters of Open311 GETs.
-#[derive(Debug, Deserialize, Default)]
+#[derive(Debug, Deserialize, Default, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct O311Query {
     service_request_id: Option<String>,
     service_code: Option<String>,

@@ -49,7 +49,8 @@ pub fn routes(t: RouteTable) -> RouteTable {
 }
 
 /// Query of the list endpoints.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct PlaceQuery {
     community: Option<String>,
     street: Option<String>,
@@ -230,6 +231,7 @@ async fn one_grid(
 /// Body of `POST /api/grids`.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
+#[derive(utoipa::ToSchema)]
 pub struct NewGrid {
     code: String,
     geometry: Value,
@@ -420,6 +422,7 @@ async fn one_component(
 /// Body of `POST /api/components`.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
+#[derive(utoipa::ToSchema)]
 pub struct NewComponent {
     component_id: Option<String>,
     category_code: String,

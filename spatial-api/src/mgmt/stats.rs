@@ -18,7 +18,8 @@ use crate::state::AppState;
 pub const MAX_CASES: i64 = 500_000;
 
 /// Query of the evaluation.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct EvalQuery {
     from: Option<String>,
     to: Option<String>,

@@ -17,7 +17,8 @@ use crate::auth::{principal_origin, Principal};
 use crate::routes::tiles::parse_ids;
 
 /// The query of `/embed/map` (`key` is read by the credential middleware).
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct EmbedQuery {
     /// Comma-separated layer ids; empty or absent: every layer the key may read.
     layers: Option<String>,

@@ -17,7 +17,7 @@
 
 mod assets;
 mod edge;
-mod embed;
+pub mod embed;
 mod headers;
 
 pub use assets::web_dir;

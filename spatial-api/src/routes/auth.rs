@@ -15,7 +15,7 @@ use crate::ratelimit::ClientAddress;
 use crate::state::AppState;
 
 /// The login form.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 pub struct Login {
     username: String,
     password: String,

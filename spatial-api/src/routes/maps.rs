@@ -13,7 +13,8 @@ use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
 
 /// `?key=` carried into the URLs of the document, so embedded maps keep using it.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct KeyQuery {
     key: Option<String>,
 }

@@ -25,6 +25,12 @@ pub fn table() -> RouteTable {
         )
         .add(
             Method::GET,
+            crate::openapi::PATH,
+            Access::Public,
+            get(crate::openapi::serve),
+        )
+        .add(
+            Method::GET,
             "/catalog",
             Access::Layers,
             get(system::catalog),
