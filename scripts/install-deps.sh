@@ -50,3 +50,14 @@ if ! "$pytools/bin/python" -c "import importlib.metadata as m, sys; sys.exit(m.v
   python3 -m venv "$pytools"
   "$pytools/bin/python" -m pip install -q --disable-pip-version-check "pmtiles==$pmtiles_version"
 fi
+
+# The OpenAPI document (/openapi.json) is checked by an independent validator in the
+# tests and fuzzed from its schemas by Schemathesis in `make fuzz`; both pinned, in the
+# same virtual environment.
+for pinned in openapi-spec-validator==0.9.0 schemathesis==4.32.5; do
+  name="${pinned%%==*}" version="${pinned##*==}"
+  if ! "$pytools/bin/python" -c "import importlib.metadata as m, sys; sys.exit(m.version('$name') != '$version')" 2>/dev/null; then
+    echo "installing the Python $name $version into $pytools"
+    "$pytools/bin/python" -m pip install -q --disable-pip-version-check "$pinned"
+  fi
+done
