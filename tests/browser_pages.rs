@@ -283,6 +283,35 @@ async fn embedded_maps_on_other_origins() {
 }
 
 /// Runs `citygrid <args>` against `db`; panics with its stderr on failure.
+/// The managed area over the sample district: reference data and 100 m unit grids.
+async fn managed_district(db: &TestDb) {
+    make_layer(
+        db,
+        "district",
+        "District",
+        "Polygon",
+        &format!(
+            "SELECT 1::bigint AS fid, ST_MakeEnvelope({W} - 0.001, {S} - 0.001, {W} + 0.021, {S} + 0.011, 4326) AS geom, \
+                    'district' AS name, 1 AS rank"
+        ),
+    )
+    .await;
+    cli(db, &["grid", "seed-reference"]);
+    cli(
+        db,
+        &[
+            "grid",
+            "generate",
+            "--area",
+            "district",
+            "--admin-code",
+            "420102",
+            "--cell-m",
+            "100",
+        ],
+    );
+}
+
 fn cli(db: &TestDb, args: &[&str]) -> String {
     let (ok, out, err) = common::run(common::citygrid(db).args(args));
     assert!(ok, "citygrid {args:?}: {err}");
@@ -296,31 +325,7 @@ async fn case_workflow_through_the_pages() {
     // The managed area: reference data, unit grids over the district, one water
     // cover maintained by the municipal works (so routing suggests them, not the
     // category's default, the water company).
-    make_layer(
-        &db,
-        "district",
-        "District",
-        "Polygon",
-        &format!(
-            "SELECT 1::bigint AS fid, ST_MakeEnvelope({W} - 0.001, {S} - 0.001, {W} + 0.021, {S} + 0.011, 4326) AS geom, \
-                    'district' AS name, 1 AS rank"
-        ),
-    )
-    .await;
-    cli(&db, &["grid", "seed-reference"]);
-    cli(
-        &db,
-        &[
-            "grid",
-            "generate",
-            "--area",
-            "district",
-            "--admin-code",
-            "420102",
-            "--cell-m",
-            "100",
-        ],
-    );
+    managed_district(&db).await;
     let cover = (W + 0.0071, S + 0.0026);
     sqlx::query(
         "INSERT INTO layers.components (geom, component_id, category_code, name, state, \
@@ -470,31 +475,7 @@ fn next_in_beijing(hour: u32, minute: u32) -> chrono::DateTime<chrono::FixedOffs
 #[tokio::test(flavor = "multi_thread")]
 async fn evaluation_period_around_midnight_in_beijing() {
     let db = TestDb::new().await;
-    make_layer(
-        &db,
-        "district",
-        "District",
-        "Polygon",
-        &format!(
-            "SELECT 1::bigint AS fid, ST_MakeEnvelope({W} - 0.001, {S} - 0.001, {W} + 0.021, {S} + 0.011, 4326) AS geom, \
-                    'district' AS name, 1 AS rank"
-        ),
-    )
-    .await;
-    cli(&db, &["grid", "seed-reference"]);
-    cli(
-        &db,
-        &[
-            "grid",
-            "generate",
-            "--area",
-            "district",
-            "--admin-code",
-            "420102",
-            "--cell-m",
-            "100",
-        ],
-    );
+    managed_district(&db).await;
     let inspector = format!("pw-insp-{}", rand::random::<u32>());
     let leader = format!("pw-lead-{}", rand::random::<u32>());
     common::add_user(&db, "insp_mid", "inspector", None, &inspector);

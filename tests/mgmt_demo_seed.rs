@@ -53,16 +53,21 @@ async fn demo_seed_fills_the_console_once() {
     assert_eq!(listed, 0, "osm_components is listed beside components");
     let server = common::TestServer::start(&db);
     let client = common::http();
+    let get = |path: &str| {
+        let request = client.get(server.url(path));
+        async move {
+            request
+                .send()
+                .await
+                .unwrap()
+                .json::<serde_json::Value>()
+                .await
+                .unwrap()
+        }
+    };
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
     loop {
-        let catalog: serde_json::Value = client
-            .get(server.url("/catalog"))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let catalog = get("/catalog").await;
         let layers = catalog["layers"].as_array().unwrap();
         let count = |id: &str| {
             layers
@@ -72,23 +77,9 @@ async fn demo_seed_fills_the_console_once() {
         };
         assert_eq!(count("osm_components"), None, "{catalog}");
         if count("cases") == Some(cases) && count("components") == Some(components) {
-            let one: serde_json::Value = client
-                .get(server.url("/catalog/cases"))
-                .send()
-                .await
-                .unwrap()
-                .json()
-                .await
-                .unwrap();
+            let one = get("/catalog/cases").await;
             assert_eq!(one["feature_count"], cases);
-            let ogc: serde_json::Value = client
-                .get(server.url("/ogc/collections/cases"))
-                .send()
-                .await
-                .unwrap()
-                .json()
-                .await
-                .unwrap();
+            let ogc = get("/ogc/collections/cases").await;
             assert!(
                 ogc["description"]
                     .as_str()

@@ -31,6 +31,9 @@ pub async fn health(State(state): State<AppState>) -> Json<Value> {
     }))
 }
 
+/// A figure of a layer in memory.
+type LayerGauge = fn(&crate::layers::LoadedLayer) -> usize;
+
 /// `GET /metrics`: Prometheus text format: requests and latencies by route, the tile
 /// cache, the layers in memory, the database pool, the outbox, cases reported by
 /// source, webhook attempts, build information.
@@ -73,23 +76,23 @@ pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
     ));
     let mut loaded = state.layers.all();
     loaded.sort_by(|a, b| a.meta.id.cmp(&b.meta.id));
-    out.push_str("# HELP citygrid_layer_features Features of a layer in memory.\n# TYPE citygrid_layer_features gauge\n");
-    for l in &loaded {
-        let _ = writeln!(
-            out,
-            "citygrid_layer_features{{layer=\"{}\"}} {}",
-            l.meta.id,
-            l.len()
-        );
-    }
-    out.push_str("# HELP citygrid_layer_memory_bytes Memory of a layer's index.\n# TYPE citygrid_layer_memory_bytes gauge\n");
-    for l in &loaded {
-        let _ = writeln!(
-            out,
-            "citygrid_layer_memory_bytes{{layer=\"{}\"}} {}",
-            l.meta.id,
-            l.memory_bytes()
-        );
+    let gauges: [(&str, &str, LayerGauge); 2] = [
+        (
+            "citygrid_layer_features",
+            "Features of a layer in memory.",
+            |l| l.len(),
+        ),
+        (
+            "citygrid_layer_memory_bytes",
+            "Memory of a layer's index.",
+            |l| l.memory_bytes(),
+        ),
+    ];
+    for (name, help, value) in gauges {
+        let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} gauge");
+        for l in &loaded {
+            let _ = writeln!(out, "{name}{{layer=\"{}\"}} {}", l.meta.id, value(l));
+        }
     }
     out.push_str("# HELP citygrid_tile_cache_hits_total Tile cache lookups that found a tile (and the other tile cache figures below).\n");
     out.push_str(
