@@ -39,9 +39,12 @@ clean-test-db:
 	rm -rf target/test-pg target/test-tmp
 
 # Fuzzes the parsers and the MVT encoder with cargo-fuzz, each for a bounded time
-# (FUZZ_SECONDS per target, default 60); crashes are kept under fuzz/artifacts.
-fuzz: deps
+# (FUZZ_SECONDS per target, default 60); crashes are kept under fuzz/artifacts. Then
+# fuzzes the HTTP API from its OpenAPI document with Schemathesis against a real
+# server for FUZZ_SECONDS (API_FUZZ_SECONDS; scripts/api_fuzz.sh).
+fuzz: deps web
 	scripts/fuzz.sh
+	scripts/api_fuzz.sh
 
 # The 60 s load test (tiles, queries, case intake at 200 connections on loopback);
 # prints throughput, p50/p99 and errors per kind.
