@@ -86,6 +86,7 @@ const TABLE: &[Row] = &[
     // system
     row("GET", "/health", "/health", Body::None, "A AAAAAA AFA UU"),
     row("GET", "/metrics", "/metrics", Body::None, "A AAAAAA AFA UU"),
+    row("GET", "/openapi.json", "/openapi.json", Body::None, "A AAAAAA AFA UU"),
     row("GET", "/catalog", "/catalog", Body::None, "U AAAAAA AFA UU"),
     row("GET", "/catalog/{id}", "/catalog/{layer}", Body::None, "U AAAAAA AFF UU"),
     row("GET", "/tiles/{ids}", "/tiles/{layer}.json", Body::None, "U AAAAAA AFF UU"),
