@@ -48,6 +48,7 @@ pub enum CalendarError {
 
 /// One working period of a day, e.g. 08:30–12:00. `end` is exclusive and after `start`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct WorkPeriod {
     /// Local start time.
     pub start: NaiveTime,
@@ -67,12 +68,14 @@ impl WorkPeriod {
 
 /// The plain, serialisable description of a calendar (what is stored in configuration).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct CalendarSpec {
     /// Offset of local time from UTC in minutes (+480 for China).
     pub utc_offset_minutes: i32,
     /// Working periods of a working day, in order, not overlapping.
     pub periods: Vec<WorkPeriod>,
-    /// Weekdays that are working days unless a holiday.
+    /// Weekdays that are working days unless a holiday (`Mon`, `Tue`, …).
+    #[cfg_attr(feature = "openapi", schema(value_type = Vec<String>))]
     pub working_weekdays: Vec<Weekday>,
     /// Public holidays (days off even on a working weekday).
     pub holidays: BTreeSet<NaiveDate>,

@@ -605,7 +605,11 @@ async fn one_rule(State(state): State<AppState>, Path(id): Path<String>) -> ApiR
 pub struct NewRule {
     id: String,
     department: String,
+    /// `{"level": "kind"|"major"|"sub", "code": …}`.
+    #[schema(value_type = Object)]
     category: Value,
+    /// `{"type": "grids"|"community"|"street"|…, …}` or `{"type": "polygon", "geometry": …}`.
+    #[schema(value_type = Object)]
     area: Value,
     priority: Option<i32>,
     valid_from: Option<String>,
@@ -887,6 +891,7 @@ async fn one_calendar(
 pub struct NewCalendar {
     code: String,
     name: Option<String>,
+    #[schema(value_type = citygrid_grid_mgmt::calendar::CalendarSpec)]
     spec: Value,
 }
 

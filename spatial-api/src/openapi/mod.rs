@@ -349,5 +349,20 @@ mod tests {
         assert_eq!(crate::ogc::items::DEFAULT_LIMIT, 100);
         assert_eq!(crate::ogc::items::MAX_LIMIT, 10_000);
         assert!(schemas.get("OgcItemsParams").is_none());
+        // The calendar body's spec is grid-mgmt's CalendarSpec.
+        assert_eq!(
+            schemas["NewCalendar"]["properties"]["spec"]["$ref"],
+            "#/components/schemas/CalendarSpec"
+        );
+        assert!(schemas["CalendarSpec"]["properties"]["periods"].is_object());
+        // Open311 errors: the GeoReport list, or the service's own error.
+        let any = schemas["Open311ErrorAnswer"]["oneOf"].as_array().unwrap();
+        assert_eq!(any.len(), 2);
+        assert_eq!(any[0]["type"], "array");
+        assert_eq!(any[1]["$ref"], "#/components/schemas/Error");
+        assert_eq!(
+            schemas["FeatureCollection"]["properties"]["type"]["type"],
+            "string"
+        );
     }
 }

@@ -121,7 +121,11 @@ pub fn page_embed() {}
 #[utoipa::path(get, path = "/embed/map", tag = "pages",
     summary = "The frameable map of an API key (HTML; `?key=` is the key)",
     params(EmbedQuery),
-    responses((status = 200, description = "page", content(("text/html; charset=utf-8")))))]
+    responses(
+        (status = 200, description = "page", content(("text/html; charset=utf-8"))),
+        (status = "4XX", description = "a page saying why the map cannot be shown (bad layers, key or origin), or a JSON error",
+            content(("text/html; charset=utf-8"), (Error = "application/json"))),
+    ))]
 pub fn page_embed_map() {}
 
 #[utoipa::path(get, path = "/assets/{path}", tag = "pages",
@@ -324,7 +328,7 @@ reference_paths!(
     params(("file" = String, Path, description = "`discovery.json`, `services.xml`, `requests.json`…"), O311Query),
     responses(
         (status = 200, description = "the document", content((Value = "application/json; charset=utf-8"), (String = "text/xml; charset=utf-8"))),
-        (status = "4XX", description = "Open311 errors", content((Vec<Open311Error> = "application/json; charset=utf-8"), (String = "text/xml; charset=utf-8"))),
+        (status = "4XX", description = "Open311 errors", content((Open311ErrorAnswer = "application/json; charset=utf-8"), (String = "text/xml; charset=utf-8"))),
     ))]
 pub fn open311_top() {}
 
@@ -334,7 +338,7 @@ pub fn open311_top() {}
     request_body(content((Open311Form = "application/x-www-form-urlencoded"))),
     responses(
         (status = 201, description = "the new request's id or token", content((Value = "application/json; charset=utf-8"), (String = "text/xml; charset=utf-8"))),
-        (status = "4XX", description = "Open311 errors", content((Vec<Open311Error> = "application/json; charset=utf-8"), (String = "text/xml; charset=utf-8"))),
+        (status = "4XX", description = "Open311 errors", content((Open311ErrorAnswer = "application/json; charset=utf-8"), (String = "text/xml; charset=utf-8"))),
     ))]
 pub fn open311_post() {}
 
@@ -343,7 +347,7 @@ pub fn open311_post() {}
     params(("file" = String, Path, description = "`P0101.json`…")),
     responses(
         (status = 200, description = "the definition", content((Value = "application/json; charset=utf-8"), (String = "text/xml; charset=utf-8"))),
-        (status = "4XX", description = "Open311 errors", content((Vec<Open311Error> = "application/json; charset=utf-8"), (String = "text/xml; charset=utf-8"))),
+        (status = "4XX", description = "Open311 errors", content((Open311ErrorAnswer = "application/json; charset=utf-8"), (String = "text/xml; charset=utf-8"))),
     ))]
 pub fn open311_service() {}
 
@@ -352,7 +356,7 @@ pub fn open311_service() {}
     params(("file" = String, Path, description = "`{id}.json` or `{id}.xml`"), O311Query),
     responses(
         (status = 200, description = "the request", content((Value = "application/json; charset=utf-8"), (String = "text/xml; charset=utf-8"))),
-        (status = "4XX", description = "Open311 errors", content((Vec<Open311Error> = "application/json; charset=utf-8"), (String = "text/xml; charset=utf-8"))),
+        (status = "4XX", description = "Open311 errors", content((Open311ErrorAnswer = "application/json; charset=utf-8"), (String = "text/xml; charset=utf-8"))),
     ))]
 pub fn open311_request() {}
 
@@ -361,7 +365,7 @@ pub fn open311_request() {}
     params(("file" = String, Path, description = "`{token}.json` or `{token}.xml`")),
     responses(
         (status = 200, description = "the id", content((Value = "application/json; charset=utf-8"), (String = "text/xml; charset=utf-8"))),
-        (status = "4XX", description = "Open311 errors", content((Vec<Open311Error> = "application/json; charset=utf-8"), (String = "text/xml; charset=utf-8"))),
+        (status = "4XX", description = "Open311 errors", content((Open311ErrorAnswer = "application/json; charset=utf-8"), (String = "text/xml; charset=utf-8"))),
     ))]
 pub fn open311_token() {}
 

@@ -27,7 +27,7 @@ impl PartialSchema for Binary {
 impl ToSchema for Binary {}
 
 /// Every error of the service (except Open311's own format): what to fix, and details.
-#[derive(ToSchema)]
+#[derive(ToSchema, serde::Deserialize)]
 #[allow(dead_code)]
 pub struct Error {
     /// What went wrong, in words a caller can act on.
@@ -37,13 +37,26 @@ pub struct Error {
 }
 
 /// One Open311 error (the answer is a list of them, in JSON or XML).
-#[derive(ToSchema)]
+#[derive(ToSchema, serde::Deserialize)]
 #[allow(dead_code)]
 pub struct Open311Error {
     /// The HTTP status.
     pub code: u16,
     /// What went wrong.
     pub description: String,
+}
+
+/// An error of an Open311 route: the GeoReport list, or `{"error", "detail"}` when
+/// the request was refused before it reached Open311 (a NUL in the URL, a body over
+/// the limit, the rate limit).
+#[derive(ToSchema, serde::Deserialize)]
+#[serde(untagged)]
+#[allow(dead_code)]
+pub enum Open311ErrorAnswer {
+    /// GeoReport v2 errors.
+    List(Vec<Open311Error>),
+    /// Refused by the service's common checks.
+    Service(Error),
 }
 
 /// `GET /health`.
