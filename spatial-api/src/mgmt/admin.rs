@@ -227,14 +227,23 @@ const DEPARTMENT_JSON: &str = "jsonb_build_object('code', code, 'name', name, 'n
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct RefQuery {
+    /// Only active (true) or inactive (false) rows.
     active: Option<bool>,
+    /// Text search in codes and names.
     q: Option<String>,
+    /// Categories: `component` (`P`) or `event` (`E`).
     kind: Option<String>,
+    /// Categories: the major class code.
     major: Option<String>,
+    /// Time limits: the scope.
     scope: Option<String>,
+    /// Time limits: the workflow stage.
     stage: Option<String>,
+    /// Categories and routing rules: a department code.
     department: Option<String>,
+    /// Rows per page (default 100, at most 1000).
     limit: Option<i64>,
+    /// Rows to skip.
     offset: Option<i64>,
 }
 

@@ -105,15 +105,25 @@ pub fn push_visibility(qb: &mut QueryBuilder<'_, Postgres>, v: &Visibility) {
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct ListQuery {
+    /// Workflow states, comma-separated (`reported,registered`…).
     status: Option<String>,
+    /// A department code (`mine`: the caller's own).
     department: Option<String>,
+    /// A unit grid code.
     grid: Option<String>,
+    /// A category code (`P0101`…).
     category: Option<String>,
+    /// Only cases past (true) or within (false) their deadline.
     overdue: Option<bool>,
+    /// `w,s,e,n` in degrees.
     bbox: Option<String>,
+    /// Reported at or after (RFC 3339).
     from: Option<String>,
+    /// Reported before (RFC 3339).
     to: Option<String>,
+    /// Rows per page (default 100, at most 1000).
     limit: Option<i64>,
+    /// Rows to skip.
     offset: Option<i64>,
 }
 

@@ -185,8 +185,11 @@ pub fn to_wgs84(lon: f64, lat: f64, crs: Option<&str>) -> Result<(f64, f64), Api
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct LocateQuery {
+    /// Longitude.
     lon: f64,
+    /// Latitude.
     lat: f64,
+    /// The CRS of lon/lat: `EPSG:4326` (default), `EPSG:4490`, `gcj02` or `bd09`.
     crs: Option<String>,
 }
 

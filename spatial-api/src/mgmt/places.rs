@@ -52,16 +52,27 @@ pub fn routes(t: RouteTable) -> RouteTable {
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct PlaceQuery {
+    /// A community code.
     community: Option<String>,
+    /// A street code.
     street: Option<String>,
+    /// An admin division code.
     admin: Option<String>,
+    /// Components: a unit grid code.
     grid: Option<String>,
+    /// Components: a category code.
     category: Option<String>,
+    /// Components: their state.
     state: Option<String>,
+    /// Components: a department code.
     department: Option<String>,
+    /// `w,s,e,n` in degrees.
     bbox: Option<String>,
+    /// Whether to include the geometries (GeoJSON).
     geometry: Option<bool>,
+    /// Rows per page (default 100, at most 1000).
     limit: Option<i64>,
+    /// Rows to skip.
     offset: Option<i64>,
 }
 

@@ -21,8 +21,12 @@ pub const MAX_CASES: i64 = 500_000;
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct EvalQuery {
+    /// First day (`YYYY-MM-DD` in the working calendar's time zone) or an RFC 3339
+    /// instant; default: 29 days before today.
     from: Option<String>,
+    /// Last day, inclusive (or an RFC 3339 instant, exclusive); default: today.
     to: Option<String>,
+    /// `department` (default), `grid`, `community`, `street` or `person`.
     by: Option<String>,
 }
 
