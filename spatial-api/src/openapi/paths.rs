@@ -42,23 +42,23 @@ pub fn catalog() {}
 
 #[utoipa::path(get, path = "/catalog/{id}", tag = "maps",
     summary = "One layer",
-    params(("id" = String, Path, description = "layer id, `[a-z0-9_]+`")),
+    params(("id" = String, Path, description = "layer id, `[a-z0-9_]+`", example = "unit_grids")),
     responses((status = 200, description = "the layer", body = LayerMeta)))]
 pub fn catalog_layer() {}
 
 #[utoipa::path(get, path = "/tiles/{ids}", tag = "maps",
     summary = "TileJSON 3.0.0 of one or more comma-separated layers: `/tiles/{ids}.json`",
-    params(("ids" = String, Path, description = "`a,b,c.json`: layer ids and `.json`"), KeyQuery),
+    params(("ids" = String, Path, description = "`a,b,c.json`: layer ids and `.json`", example = "unit_grids,cases.json"), KeyQuery),
     responses((status = 200, description = "TileJSON", body = Value)))]
 pub fn tilejson() {}
 
 #[utoipa::path(get, path = "/tiles/{ids}/{z}/{x}/{y}", tag = "maps",
     summary = "A tile: MVT of the comma-separated vector layers, or a raster tile",
     params(
-        ("ids" = String, Path, description = "comma-separated layer ids"),
-        ("z" = u32, Path, description = "zoom", maximum = 24),
-        ("x" = u32, Path, description = "column"),
-        ("y" = String, Path, description = "row, with an optional extension: `.mvt`, `.pbf`, `.png`, `.jpg`, `.webp`"),
+        ("ids" = String, Path, description = "comma-separated layer ids", example = "unit_grids"),
+        ("z" = u32, Path, description = "zoom", maximum = 24, example = 14),
+        ("x" = u32, Path, description = "column", example = 9326),
+        ("y" = String, Path, description = "row, with an optional extension: `.mvt`, `.pbf`, `.png`, `.jpg`, `.webp`", example = "4743.mvt"),
     ),
     responses(
         (status = 200, description = "the tile", content(
@@ -73,7 +73,7 @@ pub fn tile() {}
 
 #[utoipa::path(get, path = "/styles/{name}", tag = "maps",
     summary = "A MapLibre style showing every layer: `/styles/default.json`",
-    params(("name" = String, Path, description = "`default.json`"), KeyQuery),
+    params(("name" = String, Path, description = "`default.json`", example = "default.json"), KeyQuery),
     responses((status = 200, description = "MapLibre style", body = Value)))]
 pub fn style() {}
 
@@ -325,7 +325,7 @@ reference_paths!(
 
 #[utoipa::path(get, path = "/open311/v2/{file}", tag = "open311",
     summary = "`discovery`, `services` or `requests`, as `.json` or `.xml`",
-    params(("file" = String, Path, description = "`discovery.json`, `services.xml`, `requests.json`…"), O311Query),
+    params(("file" = String, Path, description = "`discovery.json`, `services.xml`, `requests.json`…", example = "services.json"), O311Query),
     responses(
         (status = 200, description = "the document", content((Value = "application/json; charset=utf-8"), (String = "text/xml; charset=utf-8"))),
         (status = "4XX", description = "Open311 errors", content((Open311ErrorAnswer = "application/json; charset=utf-8"), (String = "text/xml; charset=utf-8"))),
@@ -334,7 +334,7 @@ pub fn open311_top() {}
 
 #[utoipa::path(post, path = "/open311/v2/{file}", tag = "open311",
     summary = "File a service request: `requests.json` or `requests.xml` (form with an `open311:write` key)",
-    params(("file" = String, Path, description = "`requests.json` or `requests.xml`")),
+    params(("file" = String, Path, description = "`requests.json` or `requests.xml`", example = "requests.json")),
     request_body(content((Open311Form = "application/x-www-form-urlencoded"))),
     responses(
         (status = 201, description = "the new request's id or token", content((Value = "application/json; charset=utf-8"), (String = "text/xml; charset=utf-8"))),
@@ -344,7 +344,7 @@ pub fn open311_post() {}
 
 #[utoipa::path(get, path = "/open311/v2/services/{file}", tag = "open311",
     summary = "One service definition: `services/{code}.json|xml`",
-    params(("file" = String, Path, description = "`P0101.json`…")),
+    params(("file" = String, Path, description = "`P0101.json`…", example = "E0101.json")),
     responses(
         (status = 200, description = "the definition", content((Value = "application/json; charset=utf-8"), (String = "text/xml; charset=utf-8"))),
         (status = "4XX", description = "Open311 errors", content((Open311ErrorAnswer = "application/json; charset=utf-8"), (String = "text/xml; charset=utf-8"))),
@@ -394,24 +394,24 @@ pub fn ogc_api() {}
 pub fn ogc_collections() {}
 
 #[utoipa::path(get, path = "/ogc/collections/{id}", tag = "ogc", summary = "One collection",
-    params(("id" = String, Path, description = "collection id, `[a-z0-9_]+`"), OgcFormat),
+    params(("id" = String, Path, description = "collection id, `[a-z0-9_]+`", example = "unit_grids"), OgcFormat),
     responses((status = 200, description = "the collection", body = Value)))]
 pub fn ogc_collection() {}
 
 #[utoipa::path(get, path = "/ogc/collections/{id}/queryables", tag = "ogc",
     summary = "The queryable properties (JSON Schema)",
-    params(("id" = String, Path, description = "collection id"), OgcFormat),
+    params(("id" = String, Path, description = "collection id", example = "unit_grids"), OgcFormat),
     responses((status = 200, description = "JSON Schema", content((Value = "application/schema+json")))))]
 pub fn ogc_queryables() {}
 
 #[utoipa::path(get, path = "/ogc/collections/{id}/items", tag = "ogc",
     summary = "Features (GeoJSON); any queryable may also be given as name=value",
-    params(("id" = String, Path, description = "collection id"), OgcItemsParams),
+    params(("id" = String, Path, description = "collection id", example = "unit_grids"), OgcItemsParams),
     responses((status = 200, description = "a FeatureCollection", content((FeatureCollection = "application/geo+json")))))]
 pub fn ogc_items() {}
 
 #[utoipa::path(get, path = "/ogc/collections/{id}/items/{fid}", tag = "ogc", summary = "One feature (GeoJSON)",
-    params(("id" = String, Path, description = "collection id"), ("fid" = i64, Path, description = "feature id"), OgcItemParams),
+    params(("id" = String, Path, description = "collection id", example = "unit_grids"), ("fid" = i64, Path, description = "feature id"), OgcItemParams),
     responses((status = 200, description = "a Feature", content((Value = "application/geo+json")))))]
 pub fn ogc_item() {}
 
@@ -420,25 +420,25 @@ pub fn ogc_item() {}
 pub fn ogc_matrix_sets() {}
 
 #[utoipa::path(get, path = "/ogc/tileMatrixSets/{tms}", tag = "ogc", summary = "One tile matrix set (TMS 2.0 JSON)",
-    params(("tms" = String, Path, description = "`WebMercatorQuad`"), OgcFormat),
+    params(("tms" = String, Path, description = "`WebMercatorQuad`", example = "WebMercatorQuad"), OgcFormat),
     responses((status = 200, description = "the tile matrix set", body = Value)))]
 pub fn ogc_matrix_set() {}
 
 #[utoipa::path(get, path = "/ogc/collections/{id}/tiles", tag = "ogc", summary = "Tilesets of a collection",
-    params(("id" = String, Path, description = "collection id"), OgcFormat),
+    params(("id" = String, Path, description = "collection id", example = "unit_grids"), OgcFormat),
     responses((status = 200, description = "tilesets", body = Value)))]
 pub fn ogc_tilesets() {}
 
 #[utoipa::path(get, path = "/ogc/collections/{id}/tiles/{tms}", tag = "ogc", summary = "Tileset metadata",
-    params(("id" = String, Path, description = "collection id"), ("tms" = String, Path, description = "`WebMercatorQuad`"), OgcFormat),
+    params(("id" = String, Path, description = "collection id", example = "unit_grids"), ("tms" = String, Path, description = "`WebMercatorQuad`", example = "WebMercatorQuad"), OgcFormat),
     responses((status = 200, description = "tileset", body = Value)))]
 pub fn ogc_tileset() {}
 
 #[utoipa::path(get, path = "/ogc/collections/{id}/tiles/{tms}/{z}/{y}/{x}", tag = "ogc",
     summary = "A vector tile (MVT); note the `{z}/{y}/{x}` order",
     params(
-        ("id" = String, Path, description = "collection id"),
-        ("tms" = String, Path, description = "`WebMercatorQuad`"),
+        ("id" = String, Path, description = "collection id", example = "unit_grids"),
+        ("tms" = String, Path, description = "`WebMercatorQuad`", example = "WebMercatorQuad"),
         ("z" = u32, Path, description = "tile matrix (zoom)", maximum = 24),
         ("y" = u32, Path, description = "tile row"),
         ("x" = u32, Path, description = "tile column"),
