@@ -1,4 +1,4 @@
-//! CQL2-JSON parser (`spatial-api/src/query/cql2json.rs`): any input either parses
+//! CQL2-JSON parser (`cql2/src/json.rs`): any input either parses
 //! or fails with an error naming a JSON pointer; a parsed filter holds only finite
 //! numbers and, when CQL2 text can express it, re-prints as CQL2 text that the
 //! text parser reads to the same expression (or refuses for the one documented
@@ -7,8 +7,9 @@
 //! by both parsers.
 #![no_main]
 
+use citygrid_cql2::json as cql2json;
+use citygrid_cql2::text as cql2;
 use citygrid_fuzz::{cql2print, FuzzResolver};
-use citygrid_spatial_api::query::{cql2, cql2json};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

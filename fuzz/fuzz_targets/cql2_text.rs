@@ -1,11 +1,11 @@
-//! CQL2-text parser (`spatial-api/src/query/cql2.rs`): any input either parses or
+//! CQL2-text parser (`cql2/src/text.rs`): any input either parses or
 //! fails with an error whose offset lies within the text; a parsed filter holds
 //! only finite numbers, re-prints as CQL2 text and re-parses to the same
 //! expression.
 #![no_main]
 
+use citygrid_cql2::text::{parse, MAX_FILTER_BYTES};
 use citygrid_fuzz::{cql2print, FuzzResolver};
-use citygrid_spatial_api::query::cql2::{parse, MAX_FILTER_BYTES};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

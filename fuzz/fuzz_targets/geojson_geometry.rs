@@ -1,12 +1,14 @@
 //! GeoJSON geometry reader of `/api/query` and CQL2-JSON
-//! (`spatial-api/src/query/geojson.rs`): any JSON value is read or refused; a read
+//! (`cql2/src/geojson.rs`): any JSON value is read or refused; a read
 //! geometry has at most the allowed vertices, only finite coordinates, and
-//! written back with `write_geometry` (plain and axis-swapped) is valid JSON that
+//! written back with `write_geometry` (`spatial-api/src/query/geojson.rs`, plain
+//! and axis-swapped) is valid JSON that
 //! reads to the same geometry.
 #![no_main]
 
+use citygrid_cql2::geojson::{read_geometry, GeoJsonError};
 use citygrid_fuzz::geomcmp;
-use citygrid_spatial_api::query::geojson::{read_geometry, write_geometry, GeoJsonError};
+use citygrid_spatial_api::query::geojson::write_geometry;
 use geo::CoordsIter;
 use libfuzzer_sys::fuzz_target;
 use serde_json::Value;

@@ -1,7 +1,7 @@
 //! Prints a parsed CQL2 [`Expr`] back as CQL2 text that the parser reads to the
 //! same expression (names as resolved by [`crate::FuzzResolver`]).
 
-use citygrid_spatial_api::query::cql2::{CmpOp, Expr, GeomOperand, Property, Scalar, SpatialOp};
+use citygrid_cql2::{CmpOp, Expr, GeomOperand, Property, Scalar, SpatialOp};
 use geo::{Coord, Geometry, LineString, Polygon};
 
 /// CQL2 text for `e`.
@@ -290,7 +290,7 @@ pub fn text_expressible(e: &Expr) -> bool {
 mod tests {
     use super::*;
     use crate::FuzzResolver;
-    use citygrid_spatial_api::query::cql2::parse;
+    use citygrid_cql2::text::parse;
 
     #[test]
     fn round_trips_the_unit_test_filters() {

@@ -6,7 +6,7 @@ pub mod cql2print;
 pub mod geomcmp;
 pub mod mvtcheck;
 
-use citygrid_spatial_api::query::cql2::{Property, Resolver};
+use citygrid_cql2::{Property, Resolver};
 
 /// The queryables the CQL2 targets resolve against: a text field `name`, a number
 /// field `rank`, the feature `id` and the `geometry`.

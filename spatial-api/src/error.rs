@@ -137,6 +137,26 @@ impl From<sqlx::Error> for ApiError {
     }
 }
 
+/// A refused filter, or a filter whose evaluation needed more work than one request
+/// may do, is the client's to fix (400, the parser's message with its offset or JSON
+/// pointer); a cancelled evaluation means the request timed out or its client left,
+/// so nobody reads the answer (503).
+impl From<citygrid_cql2::Error> for ApiError {
+    fn from(e: citygrid_cql2::Error) -> Self {
+        match e {
+            citygrid_cql2::Error::Text(_)
+            | citygrid_cql2::Error::Json(_)
+            | citygrid_cql2::Error::Stopped(citygrid_cql2::Stopped::Budget(_)) => {
+                ApiError::BadRequest(e.to_string())
+            }
+            citygrid_cql2::Error::Stopped(citygrid_cql2::Stopped::Cancelled) => {
+                tracing::debug!("items evaluation stopped: {e}");
+                ApiError::Unavailable
+            }
+        }
+    }
+}
+
 fn is_unavailable_code(code: Option<&str>) -> bool {
     // 57P01 admin shutdown, 57P02 crash shutdown, 57P03 cannot connect now,
     // 08xxx connection exceptions, 53300 too many connections.

@@ -138,7 +138,7 @@ pub fn is_upload_route(pattern: &str) -> bool {
 pub const MAX_HEADER_BYTES: usize = 64 * 1024;
 
 /// The longest path and query a request may have; more is 414. Room for the longest
-/// filter ([`crate::query::cql2::MAX_FILTER_BYTES`]) percent-encoded, with the rest.
+/// filter ([`citygrid_cql2::MAX_FILTER_BYTES`]) percent-encoded, with the rest.
 pub const MAX_URI_BYTES: usize = 32 * 1024;
 
 /// At most this much of a refused body is read and discarded before the 413 is sent.

@@ -29,12 +29,13 @@ use super::crs::{Crs, CrsError};
 use super::{check_format, collection, ogc_base, Queryables, GEOJSON_TYPE};
 use crate::auth::Principal;
 use crate::error::{ApiError, ApiResult};
-use crate::query::cql2::{self, CmpOp, Expr, GeomOperand, Property, Resolver, Scalar, SpatialOp};
-use crate::query::cql2json;
-use crate::query::eval::{self, CancelOnDrop, Meter, Stopped, Value};
 use crate::query::geojson::{write_geometry, write_properties, write_str};
 use crate::query::measure::metres_per_degree;
 use crate::state::AppState;
+use citygrid_cql2::eval::{self, CancelOnDrop, Meter, Stopped, Value};
+use citygrid_cql2::json as cql2json;
+use citygrid_cql2::text as cql2;
+use citygrid_cql2::{CmpOp, Expr, GeomOperand, Property, Resolver, Scalar, SpatialOp};
 
 /// Page size when `limit` is not given.
 pub const DEFAULT_LIMIT: usize = 100;
@@ -183,9 +184,9 @@ pub fn plan(params: &[(String, String)], schema: &Schema) -> ApiResult<Plan> {
         let mut e = match filter_lang.unwrap_or("cql2-text") {
             // `cql-text` is the pre-standard name some clients (GDAL ≤ 3.6) send.
             "cql2-text" | "cql-text" => {
-                cql2::parse(text, &resolver).map_err(|e| bad(e.to_string()))?
+                cql2::parse(text, &resolver).map_err(citygrid_cql2::Error::from)?
             }
-            "cql2-json" => cql2json::parse(text, &resolver).map_err(|e| bad(e.to_string()))?,
+            "cql2-json" => cql2json::parse(text, &resolver).map_err(citygrid_cql2::Error::from)?,
             other => {
                 return Err(bad(format!(
                     "filter-lang {:?} is not supported: use cql2-text or cql2-json",
@@ -487,14 +488,9 @@ pub fn select_from<'a>(
 
 /// The answer to an evaluation that stopped early.
 fn stopped(s: Stopped) -> ApiError {
-    match s {
-        Stopped::Budget(_) => bad(s.to_string()),
-        Stopped::Cancelled => {
-            // nobody reads this answer: the request timed out or its client left
-            tracing::debug!("items evaluation stopped: {s}");
-            ApiError::Unavailable
-        }
-    }
+    // Budget: 400 with the message; Cancelled: nobody reads this answer (the request
+    // timed out or its client left).
+    citygrid_cql2::Error::from(s).into()
 }
 
 /// Writes one feature as GeoJSON in `crs`; `swap` writes y before x (the OGC API

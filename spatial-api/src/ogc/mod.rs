@@ -29,9 +29,9 @@ use crate::auth::{Access, Principal};
 use crate::catalog::LayerMeta;
 use crate::error::{ApiError, ApiResult};
 use crate::layers::LoadedLayer;
-use crate::query::cql2::{Property, Resolver};
 use crate::router::RouteTable;
 use crate::state::AppState;
+use citygrid_cql2::{Property, Resolver};
 
 /// The media type of the OpenAPI document.
 pub const OPENAPI_TYPE: &str = "application/vnd.oai.openapi+json;version=3.0";

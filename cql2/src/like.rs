@@ -12,7 +12,7 @@
 //! (`%word%`, `abc%`), whatever the pattern's shape.
 //!
 //! Every step is counted against a [`Fuel`] allowance, so that a filter's total work
-//! can be bounded (see [`super::eval::Meter`]).
+//! can be bounded (see [`crate::eval::Meter`]).
 
 use std::fmt;
 

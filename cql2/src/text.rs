@@ -12,10 +12,10 @@
 //! Property names are resolved while parsing through a [`Resolver`], so a filter
 //! on anything but a queryable property is refused with the character offset of
 //! the name. Nothing here builds SQL: the parsed [`Expr`] is evaluated against the
-//! in-memory features (see [`super::eval`]).
+//! in-memory features (see [`crate::eval`]).
 //!
 //! ```
-//! use citygrid_spatial_api::query::cql2::{parse, Property, Resolver};
+//! use citygrid_cql2::text::{parse, Property, Resolver};
 //! struct R;
 //! impl Resolver for R {
 //!     fn resolve(&self, name: &str) -> Option<Property> {
@@ -33,7 +33,7 @@
 
 use geo::{Coord, Geometry, LineString, MultiLineString, MultiPoint, MultiPolygon, Point, Polygon};
 
-pub use super::like::LikePattern;
+pub use crate::like::LikePattern;
 
 /// The longest filter accepted (bytes of UTF-8; a filter travels in a URL).
 pub const MAX_FILTER_BYTES: usize = 8 * 1024;

@@ -1,10 +1,10 @@
-//! CQL2-JSON (`filter-lang=cql2-json`): the same filters as [`super::cql2`] in
+//! CQL2-JSON (`filter-lang=cql2-json`): the same filters as [`crate::text`] in
 //! their JSON encoding, turned into the same [`Expr`]. Errors name the JSON
 //! pointer of the offending node (e.g. `/args/1`).
 //!
 //! ```
-//! use citygrid_spatial_api::query::cql2::{Property, Resolver};
-//! use citygrid_spatial_api::query::cql2json::parse;
+//! use citygrid_cql2::text::{Property, Resolver};
+//! use citygrid_cql2::json::parse;
 //! struct R;
 //! impl Resolver for R {
 //!     fn resolve(&self, name: &str) -> Option<Property> {
@@ -20,12 +20,12 @@
 use geo::{Geometry, LineString, Polygon};
 use serde_json::Value;
 
-use super::cql2::{
+use crate::geojson::read_geometry;
+use crate::like::LikePattern;
+use crate::text::{
     comparable, CmpOp, Expr, GeomOperand, Property, Resolver, Scalar, SpatialOp, LIKE_NEEDS_TEXT,
     MAX_DEPTH, MAX_FILTER_BYTES, MAX_IN_ITEMS, MAX_VERTICES, NOT_COMPARABLE,
 };
-use super::geojson::read_geometry;
-use super::like::LikePattern;
 
 /// A CQL2-JSON error with the JSON pointer where it was found.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -51,7 +51,7 @@ fn err<T>(pointer: &str, message: impl Into<String>) -> Result<T, Cql2JsonError>
 /// Parses a CQL2-JSON filter.
 pub fn parse(text: &str, resolver: &dyn Resolver) -> Result<Expr, Cql2JsonError> {
     if text.len() > MAX_FILTER_BYTES {
-        return err("", super::cql2::too_long(text.len()));
+        return err("", crate::text::too_long(text.len()));
     }
     // serde_json itself refuses nesting deeper than 128.
     let v: Value = serde_json::from_str(text).map_err(|e| Cql2JsonError {

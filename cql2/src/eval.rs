@@ -16,9 +16,9 @@ use citygrid_tiles::index::Feature;
 use citygrid_tiles::schema::PropValue;
 use geo::{BoundingRect, Coord, CoordsIter, Geometry, Intersects, Rect, Relate};
 
-use super::cql2::{CmpOp, Expr, GeomOperand, Property, Scalar, SpatialOp};
-use super::like::{Fuel, OutOfFuel};
-use super::measure::ground_distance_m;
+use crate::like::{Fuel, OutOfFuel};
+use crate::measure::ground_distance_m;
+use crate::text::{CmpOp, Expr, GeomOperand, Property, Scalar, SpatialOp};
 
 /// The work one request's filter may do, in units (about a nanosecond or two
 /// each): far above what a real question over a city's layers needs, far below
@@ -448,7 +448,7 @@ mod tests {
     }
 
     struct R;
-    impl super::super::cql2::Resolver for R {
+    impl crate::text::Resolver for R {
         fn resolve(&self, name: &str) -> Option<Property> {
             match name {
                 "name" => Some(Property::Field {
@@ -474,7 +474,7 @@ mod tests {
     }
 
     fn count(expr: &str, fs: &[Feature], meter: &Meter) -> usize {
-        let e = super::super::cql2::parse(expr, &R).unwrap();
+        let e = crate::text::parse(expr, &R).unwrap();
         fs.iter().filter(|f| matches(&e, f, meter)).count()
     }
 
