@@ -18,11 +18,14 @@ use citygrid_lazylib as _;
 
 pub mod catalog;
 pub mod chinacrs;
+pub mod control;
 pub mod copy;
 pub mod crs;
+pub mod defaults;
 pub mod error;
 pub mod fields;
 pub mod geometry;
+pub mod load;
 pub mod naming;
 pub mod osm;
 pub mod pipeline;
@@ -31,8 +34,9 @@ pub mod reader;
 pub mod stage;
 pub mod vector;
 
+pub use control::Cancel;
 pub use error::ImportError;
-pub use pipeline::Cancel;
+pub use load::{ImportReport, LayerReport};
 pub use progress::ProgressMode;
-pub use vector::{import_vector, ImportReport, LayerReport, VectorOptions};
+pub use vector::{import_vector, VectorOptions};
 pub mod raster;

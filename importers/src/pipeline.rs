@@ -1,5 +1,6 @@
-//! The moving parts between the reader and the database: cancellation, counters,
-//! and the conversion workers that turn [`RawBatch`]es into binary COPY rows.
+//! The moving parts between the reader and the database: the conversion workers that
+//! turn [`RawBatch`]es into binary COPY rows (cancellation and counters are in
+//! [`crate::control`]).
 //!
 //! ```text
 //! reader thread ──RawBatch──► N conversion threads ──EncodedBatch──► COPY writer (async)
@@ -8,74 +9,16 @@
 //! Both channels are bounded, so memory stays flat and reading, converting and
 //! writing overlap.
 
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::mpsc::Receiver;
 use std::sync::{Arc, Mutex};
 
-use tokio::sync::Notify;
-
+use crate::control::Counters;
 use crate::copy;
 use crate::crs::{SourceCrs, Transformer};
 use crate::error::ImportError;
 use crate::geometry::{self, GeomType, Outcome, Scratch};
 use crate::reader::RawBatch;
-
-/// Shared cancellation flag (Ctrl-C).
-#[derive(Clone, Default)]
-pub struct Cancel {
-    flag: Arc<AtomicBool>,
-    notify: Arc<Notify>,
-}
-
-impl Cancel {
-    /// A fresh, unset flag.
-    pub fn new() -> Cancel {
-        Cancel::default()
-    }
-    /// Sets the flag and wakes everyone waiting in [`Cancel::cancelled`].
-    pub fn cancel(&self) {
-        self.flag.store(true, Ordering::SeqCst);
-        self.notify.notify_waiters();
-    }
-    /// Whether the flag is set.
-    pub fn is_cancelled(&self) -> bool {
-        self.flag.load(Ordering::SeqCst)
-    }
-    /// Resolves once the flag is set.
-    pub async fn cancelled(&self) {
-        loop {
-            let notified = self.notify.notified();
-            if self.is_cancelled() {
-                return;
-            }
-            notified.await;
-        }
-    }
-}
-
-/// What happened to the features of one layer; shared by all stages.
-#[derive(Debug, Default)]
-pub struct Counters {
-    /// Features read from the source.
-    pub read: AtomicU64,
-    /// Rows sent to the database.
-    pub written: AtomicU64,
-    /// Features with a null or empty geometry, skipped.
-    pub skipped_empty: AtomicU64,
-    /// Features whose geometry could not be used, skipped.
-    pub skipped_invalid: AtomicU64,
-    /// Geometries fixed on the way (rings closed, degenerate parts dropped, `ST_MakeValid`).
-    pub repaired: AtomicU64,
-    /// Why the first invalid geometry was skipped.
-    pub first_invalid: Mutex<Option<String>>,
-}
-
-impl Counters {
-    /// Reads a counter.
-    pub fn get(counter: &AtomicU64) -> u64 {
-        counter.load(Ordering::Relaxed)
-    }
-}
 
 /// Where a row's geometry sits in an [`EncodedBatch`].
 #[derive(Debug, Clone, Copy)]

@@ -15,12 +15,12 @@ use std::sync::{Arc, Once};
 use gdal::{Dataset, DatasetOptions, GdalOpenFlags};
 use gdal_sys::{OGRLayerH, OGRwkbGeometryType};
 
+use crate::control::{Cancel, Counters};
 use crate::crs::SourceCrs;
 use crate::error::ImportError;
 use crate::fields::{self, FieldPlan, TextDecoder};
 use crate::geometry::GeomType;
 use crate::naming::ColumnNamer;
-use crate::pipeline::{Cancel, Counters};
 
 /// Features per batch sent to the conversion workers.
 pub const BATCH_FEATURES: usize = 4096;

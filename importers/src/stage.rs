@@ -13,12 +13,13 @@ use std::sync::atomic::Ordering;
 use sqlx::PgConnection;
 use tokio::sync::mpsc;
 
-use crate::catalog;
+use crate::control::{Cancel, Counters};
 use crate::copy::{self, ColumnType};
+use crate::defaults::{self, IMPORTED_MARK};
 use crate::error::{DbContext, ImportError};
 use crate::geometry::GeomType;
 use crate::naming::{layer_table, quote_ident};
-use crate::pipeline::{Cancel, Counters, EncodedBatch, Extent};
+use crate::pipeline::{EncodedBatch, Extent};
 
 /// The type of the geometry column.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -410,7 +411,7 @@ pub async fn finish(
          ANALYZE {t}",
         pkey = quote_ident(&staged.pkey_index),
         gist = quote_ident(&staged.geom_index),
-        mark = catalog::IMPORTED_MARK,
+        mark = IMPORTED_MARK,
     );
     sqlx::raw_sql(&sql)
         .execute(&mut *conn)
@@ -425,7 +426,7 @@ pub async fn finish(
         staged.rows = sent;
         staged.bounds = staged.extent.bounds;
         let typical_size = (sent > 0).then(|| staged.extent.size_sum / sent as f64);
-        staged.min_zoom = catalog::default_min_zoom(staged.geometry.family(), typical_size);
+        staged.min_zoom = defaults::default_min_zoom(staged.geometry.family(), typical_size);
         return Ok(staged);
     }
     // Repairs changed or dropped rows: measure what the table holds now.
@@ -455,7 +456,7 @@ pub async fn finish(
         (Some(w), Some(s), Some(e), Some(n)) => Some([w, s, e, n]),
         _ => None,
     };
-    staged.min_zoom = catalog::default_min_zoom(staged.geometry.family(), row.5);
+    staged.min_zoom = defaults::default_min_zoom(staged.geometry.family(), row.5);
     Ok(staged)
 }
 

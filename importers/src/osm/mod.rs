@@ -38,17 +38,18 @@ use gdal::{Dataset, DatasetOptions, GdalOpenFlags};
 use sqlx::PgPool;
 
 use crate::catalog;
+use crate::control::{Cancel, Counters};
 use crate::copy::{self, ColumnType};
 use crate::crs::{SourceCrs, Transformer};
 use crate::error::{DbContext, ImportError};
 use crate::fields::CatalogField;
 use crate::geometry::{GeomType, Scratch};
+use crate::load::{self, ImportReport, Prepared};
 use crate::naming;
-use crate::pipeline::{self, Cancel, Counters, EncodedBatch};
+use crate::pipeline::{self, EncodedBatch};
 use crate::progress::{Progress, ProgressMode};
 use crate::reader::{self, BATCH_FEATURES};
 use crate::stage::{self, Column, StageSpec};
-use crate::vector::{self, ImportReport, Prepared};
 use tags::Tags;
 
 /// Default admin code of components: 420102 江岸区 (Wuhan), the demo city's district.
@@ -716,7 +717,7 @@ pub async fn import_osm(
             }
         });
         let counters = target.counters;
-        let staged = vector::stage_layer(&mut tx, &spec, rx_b, cancel, &counters).await;
+        let staged = load::stage_layer(&mut tx, &spec, rx_b, cancel, &counters).await;
         feeder.abort();
         let staged = staged?;
         let fields: Vec<CatalogField> = columns
@@ -733,7 +734,7 @@ pub async fn import_osm(
                 },
             })
             .collect();
-        let mut entry = vector::catalog_entry(
+        let mut entry = load::catalog_entry(
             id,
             Some(kind.title().to_string()),
             kind.suffix(),
@@ -754,7 +755,7 @@ pub async fn import_osm(
             options.file.display()
         )));
     }
-    let layers = vector::swap_all(&mut tx, prepared, options.replace, cancel).await?;
+    let layers = load::swap_all(&mut tx, prepared, options.replace, cancel).await?;
     tx.commit().await.db("committing")?;
     let _ = sqlx::Connection::close(conn).await;
     Ok(ImportReport {

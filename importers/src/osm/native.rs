@@ -10,6 +10,7 @@ use std::sync::atomic::Ordering;
 use std::sync::mpsc::Sender;
 use std::sync::Arc;
 
+use crate::control::Counters;
 use crate::copy;
 use crate::crs::SourceCrs;
 use crate::error::ImportError;
@@ -17,7 +18,6 @@ use crate::fields::FieldPlan;
 use crate::naming::ColumnNamer;
 use crate::osm::ogr_layers::{self, OgrFieldType, OgrLayer, OgrValue};
 use crate::osm::pbf::{self, OsmData};
-use crate::pipeline::Counters;
 use crate::reader::{LayerInfo, RawBatch, BATCH_FEATURES};
 
 /// Environment variable that selects the reader of `.osm.pbf` files for
