@@ -6,7 +6,7 @@
 use serde::Serialize;
 use sqlx::PgConnection;
 
-use crate::defaults::{IMPORTED_MARK, MAX_ZOOM};
+use crate::defaults::{DEFAULT_LAYER_MAX_ZOOM, IMPORTED_MARK};
 use crate::error::{DbContext, ImportError};
 use crate::fields::CatalogField;
 use crate::naming::{layer_table, quote_ident};
@@ -194,7 +194,7 @@ pub async fn swap_in(
     .bind(entry.feature_count)
     .bind(bounds)
     .bind(entry.min_zoom)
-    .bind(MAX_ZOOM)
+    .bind(DEFAULT_LAYER_MAX_ZOOM)
     .bind(stats)
     .bind(citygrid_db::LAYER_CHANNEL)
     .fetch_one(&mut *conn)

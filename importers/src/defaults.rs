@@ -13,10 +13,11 @@
 //! | mixed / collections | 10 |
 //!
 //! "Typically" is the mean of the square root of each feature's bounding-box area.
-//! `max_zoom` is 22 ([`MAX_ZOOM`]).
+//! `max_zoom` is 22 ([`DEFAULT_LAYER_MAX_ZOOM`]).
 
-/// The default maximum zoom.
-pub const MAX_ZOOM: i32 = 22;
+/// The `max_zoom` written in the catalogue row of an imported vector layer (the zoom
+/// up to which it is drawn; not the tile-maths limit, `citygrid_tiles::tms::MAX_ZOOM`).
+pub const DEFAULT_LAYER_MAX_ZOOM: i32 = 22;
 
 /// Default `min_zoom` for a geometry family (0 points, 1 lines, 2 polygons,
 /// 3 mixed) and the typical feature size in degrees.

@@ -18,8 +18,9 @@ pub const MERC_HALF_WORLD_M: f64 = std::f64::consts::PI * EARTH_RADIUS_M;
 /// Largest latitude representable in WebMercatorQuad (the world becomes a square).
 pub const MAX_LATITUDE: f64 = 85.051_128_779_806_59;
 
-/// Zoom levels accepted by default by [`TileCoord::new`].
-pub const DEFAULT_MAX_ZOOM: u8 = 24;
+/// The highest zoom citygrid serves and stores (tiles, raster pyramids, archives; the
+/// catalogue allows 0..=24); the limit of [`TileCoord::new`].
+pub const MAX_ZOOM: u8 = 24;
 
 /// Hard upper limit for a configurable maximum zoom (`2^30` columns still fit `u32`).
 pub const MAX_SUPPORTED_ZOOM: u8 = 30;
@@ -252,9 +253,9 @@ pub struct TileCoord {
 }
 
 impl TileCoord {
-    /// Validates `z ≤ DEFAULT_MAX_ZOOM` (24) and `x, y < 2^z`.
+    /// Validates `z ≤ MAX_ZOOM` (24) and `x, y < 2^z`.
     pub fn new(z: u8, x: u32, y: u32) -> Result<Self, TmsError> {
-        Self::with_max_zoom(z, x, y, DEFAULT_MAX_ZOOM)
+        Self::with_max_zoom(z, x, y, MAX_ZOOM)
     }
 
     /// Validates with a configurable maximum zoom (at most [`MAX_SUPPORTED_ZOOM`]).

@@ -36,9 +36,9 @@ pub use pyramid::Tile;
 pub use store::read_tile;
 pub use warp::Resampling;
 
+use citygrid_tiles::tms::MAX_ZOOM;
 use progress::Progress;
 use pyramid::Plan;
-use tms::MAX_ZOOM;
 use warp::WarperPool;
 
 /// What `citygrid import raster` asks for.

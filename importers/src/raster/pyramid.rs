@@ -13,8 +13,9 @@ use rayon::prelude::*;
 
 use super::encode::{encode, TileFormat};
 use super::error::{RasterError, Result};
-use super::tms::{intersects, tile_range, MAX_ZOOM, TILE_SIZE};
+use super::tms::{intersects, tile_range, TILE_SIZE};
 use super::warp::{Rgba, WarperPool, RGBA_LEN};
+use citygrid_tiles::tms::MAX_ZOOM;
 
 /// One encoded tile, XYZ scheme.
 #[derive(Debug, Clone, PartialEq, Eq)]

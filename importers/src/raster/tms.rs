@@ -1,13 +1,12 @@
 //! Web Mercator (EPSG:3857) tile maths for the XYZ scheme (y counted from the north).
 
+use citygrid_tiles::tms::MAX_ZOOM;
+
 /// Half the width of the Web Mercator square, metres.
 pub const ORIGIN_SHIFT: f64 = 20_037_508.342_789_244;
 
 /// Tile size in pixels.
 pub const TILE_SIZE: usize = 256;
-
-/// The highest zoom level citygrid stores (the catalogue allows 0..=24).
-pub const MAX_ZOOM: u8 = 24;
 
 /// Width of one tile at `z`, metres (Web Mercator).
 pub fn tile_span(z: u8) -> f64 {

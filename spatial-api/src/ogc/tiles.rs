@@ -5,7 +5,7 @@
 use axum::extract::{Path, Query, State};
 use axum::http::HeaderMap;
 use axum::response::Response;
-use citygrid_tiles::tms::web_mercator_quad_json;
+use citygrid_tiles::tms::{web_mercator_quad_json, MAX_ZOOM};
 use serde_json::json;
 
 use super::crs::CRS84;
@@ -56,7 +56,7 @@ pub async fn matrix_set(
     check_format(&params)?;
     check_tms(&tms)?;
     Ok(json_response(
-        &web_mercator_quad_json(tile_routes::MAX_ZOOM),
+        &web_mercator_quad_json(MAX_ZOOM),
         "application/json",
     ))
 }
@@ -121,7 +121,7 @@ pub async fn tileset(
         .unwrap_or_default();
     let template =
         format!("{base}/collections/{id}/tiles/{TMS_ID}/{{tileMatrix}}/{{tileRow}}/{{tileCol}}");
-    let min_zoom = meta.min_zoom.clamp(0, i32::from(tile_routes::MAX_ZOOM));
+    let min_zoom = meta.min_zoom.clamp(0, i32::from(MAX_ZOOM));
     let body = json!({
         "title": meta.title,
         "dataType": "vector",
@@ -134,7 +134,7 @@ pub async fn tileset(
             "dataType": "vector",
             "geometryType": meta.geometry_type.as_deref().map(str::to_ascii_lowercase).unwrap_or_else(|| "geometry".into()),
             "minTileMatrix": min_zoom.to_string(),
-            "maxTileMatrix": tile_routes::MAX_ZOOM.to_string(),
+            "maxTileMatrix": MAX_ZOOM.to_string(),
             "propertiesSchema": { "type": "object", "properties": fields },
         }],
         "links": [

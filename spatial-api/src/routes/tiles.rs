@@ -12,7 +12,7 @@ use axum::response::{IntoResponse, Response};
 use citygrid_tiles::cache::{CachedTile, TileKey};
 use citygrid_tiles::index::Feature;
 use citygrid_tiles::mvt::{encode_tile, query_bounds, EncodeOptions, TileLayer};
-use citygrid_tiles::tms::TileCoord;
+use citygrid_tiles::tms::{TileCoord, MAX_ZOOM};
 use tokio::sync::{OnceCell, Semaphore};
 
 use crate::auth::Principal;
@@ -23,8 +23,6 @@ use crate::state::AppState;
 
 /// The most layers one tile request may combine.
 pub const MAX_LAYERS_PER_TILE: usize = 32;
-/// The highest zoom served.
-pub const MAX_ZOOM: u8 = 24;
 
 /// The MIME type of Mapbox Vector Tiles.
 pub const MVT_TYPE: &str = "application/vnd.mapbox-vector-tile";

@@ -16,7 +16,7 @@ use super::encode::TileFormat;
 use super::error::{RasterError, Result};
 use super::progress::Progress;
 use super::store;
-use super::tms::MAX_ZOOM;
+use citygrid_tiles::tms::MAX_ZOOM;
 
 /// What an archive says about its tiles.
 #[derive(Debug, Clone)]

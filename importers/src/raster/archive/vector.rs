@@ -10,13 +10,13 @@ use std::time::Instant;
 use citygrid_tiles::index::LayerIndex;
 use citygrid_tiles::mvt::{encode_tile, query_bounds, EncodeOptions, TileLayer};
 use citygrid_tiles::schema::FieldType;
-use citygrid_tiles::tms::TileCoord;
+use citygrid_tiles::tms::{TileCoord, MAX_ZOOM};
 use rayon::prelude::*;
 
 use super::{write_atomically, ArchiveKind, ArchiveMeta, ExportSummary, TileKind};
 use crate::raster::error::{RasterError, Result};
 use crate::raster::progress::Progress;
-use crate::raster::tms::{tile_range, tile_span, MAX_ZOOM};
+use crate::raster::tms::{tile_range, tile_span};
 
 /// The default highest zoom of a vector export: clients overzoom beyond it.
 pub const DEFAULT_VECTOR_MAX_ZOOM: u8 = 14;
