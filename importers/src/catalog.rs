@@ -3,6 +3,7 @@
 //!
 //! The defaults it writes (zooms, the table mark) are in [`crate::defaults`].
 
+use citygrid_tiles::LayerKind;
 use serde::Serialize;
 use sqlx::PgConnection;
 
@@ -85,8 +86,12 @@ pub async fn existing(conn: &mut PgConnection, id: &str) -> Result<Existing, Imp
     .fetch_one(&mut *conn)
     .await
     .db("reading the layer catalogue")?;
-    Ok(match (kind.as_deref(), table, comment) {
-        (Some("raster"), _, _) => Existing::Raster,
+    let raster = matches!(
+        kind.as_deref().map(str::parse::<LayerKind>),
+        Some(Ok(LayerKind::Raster))
+    );
+    Ok(match (kind, table, comment) {
+        _ if raster => Existing::Raster,
         (_, Some(_), Some(c)) if c.starts_with(IMPORTED_MARK) => Existing::Imported,
         (_, Some(_), _) => Existing::Managed,
         (Some(_), None, _) => Existing::Imported,

@@ -4,6 +4,7 @@
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
+use citygrid_tiles::LayerKind;
 use serde::Serialize;
 use serde_json::Value;
 use sqlx::postgres::PgListener;
@@ -18,7 +19,8 @@ pub struct LayerMeta {
     /// A human title.
     pub title: String,
     /// `vector` or `raster`.
-    pub kind: String,
+    #[schema(value_type = String)]
+    pub kind: LayerKind,
     /// The geometry type of a vector layer.
     pub geometry_type: Option<String>,
     /// Number of features (vector) or stored tiles (raster).
@@ -63,38 +65,48 @@ pub async fn load(pool: &PgPool) -> Result<Vec<LayerMeta>, sqlx::Error> {
     )
     .fetch_all(pool)
     .await?;
-    Ok(rows
-        .into_iter()
-        .map(
-            |(
-                id,
-                title,
-                kind,
-                geometry_type,
-                feature_count,
-                bounds,
-                min_zoom,
-                max_zoom,
-                tile_format,
-                fields,
-                source_crs,
-                version,
-            )| LayerMeta {
-                id,
-                title,
-                kind,
-                geometry_type,
-                feature_count,
-                bounds,
-                min_zoom,
-                max_zoom,
-                tile_format,
-                fields,
-                source_crs,
-                version,
-            },
-        )
-        .collect())
+    Ok(rows.into_iter().filter_map(from_row).collect())
+}
+
+/// One catalogue row as a layer; `None` (with a warning) for a kind this build does
+/// not know, e.g. one a newer citygrid wrote: such a layer is skipped, not fatal.
+fn from_row(
+    (
+        id,
+        title,
+        kind,
+        geometry_type,
+        feature_count,
+        bounds,
+        min_zoom,
+        max_zoom,
+        tile_format,
+        fields,
+        source_crs,
+        version,
+    ): Row,
+) -> Option<LayerMeta> {
+    let kind = match kind.parse::<LayerKind>() {
+        Ok(kind) => kind,
+        Err(e) => {
+            tracing::warn!(layer = %id, error = %e, "skipping a layer of unknown kind");
+            return None;
+        }
+    };
+    Some(LayerMeta {
+        id,
+        title,
+        kind,
+        geometry_type,
+        feature_count,
+        bounds,
+        min_zoom,
+        max_zoom,
+        tile_format,
+        fields,
+        source_crs,
+        version,
+    })
 }
 
 /// The in-memory catalogue, replaced whole on change (readers never see a
@@ -195,5 +207,43 @@ pub async fn follow_changes(registry: Arc<Registry>, pool: PgPool) {
             return;
         }
         tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(kind: &str) -> Row {
+        (
+            "roads".into(),
+            "Roads".into(),
+            kind.into(),
+            Some("LineString".into()),
+            3,
+            None,
+            0,
+            14,
+            None,
+            Value::Array(Vec::new()),
+            None,
+            1,
+        )
+    }
+
+    #[test]
+    fn known_kinds_load_and_serialise_as_before() {
+        for (name, kind) in [("vector", LayerKind::Vector), ("raster", LayerKind::Raster)] {
+            let meta = from_row(row(name)).expect("a known kind loads");
+            assert_eq!(meta.kind, kind);
+            let json = serde_json::to_value(&meta).expect("serialises");
+            assert_eq!(json["kind"], Value::String(name.into()));
+        }
+    }
+
+    #[test]
+    fn an_unknown_kind_is_skipped_not_fatal() {
+        assert_eq!(from_row(row("pmtiles")), None);
+        assert_eq!(from_row(row("")), None);
     }
 }

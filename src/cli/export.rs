@@ -5,6 +5,7 @@
 
 use citygrid_db::Config;
 use citygrid_importers::raster::archive::{self, ExportOptions};
+use citygrid_tiles::LayerKind;
 use clap::Args;
 
 /// `citygrid export`.
@@ -31,7 +32,7 @@ pub async fn run(args: ExportArgs, config: Config) -> anyhow::Result<()> {
     citygrid_importers::raster::check_zoom_args(args.min_zoom, args.max_zoom)?;
     let pool = super::database(&config).await?;
     let facts = citygrid_importers::raster::store::layer_facts(&pool, &args.layer).await?;
-    if facts.kind == "vector" {
+    if facts.kind == LayerKind::Vector {
         return export_vector(&pool, args).await;
     }
     let summary = archive::export_layer(

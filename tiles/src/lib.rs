@@ -11,6 +11,7 @@
 //!   deterministic size cap.
 //! - [`cache`]: the byte-bounded tile cache with exact invalidation.
 //! - [`hash`]: stable hashes for ETags and thinning priorities.
+//! - [`kind`]: [`LayerKind`], the kind of a layer (`vector`, `raster`).
 
 #![warn(missing_docs)]
 
@@ -18,6 +19,9 @@ pub mod cache;
 mod geomutil;
 pub mod hash;
 pub mod index;
+pub mod kind;
 pub mod mvt;
 pub mod schema;
 pub mod tms;
+
+pub use kind::LayerKind;

@@ -5,6 +5,7 @@
 //! transaction, so readers see either the old layer or the complete new one.
 //! A session advisory lock keeps two imports of one layer apart.
 
+use citygrid_tiles::LayerKind;
 use sqlx::pool::PoolConnection;
 use sqlx::postgres::PgPool;
 use sqlx::{Postgres, Row};
@@ -304,8 +305,8 @@ impl LayerWriter {
 /// A raster layer's catalogue facts needed to export it.
 #[derive(Debug, Clone)]
 pub struct LayerFacts {
-    /// `vector` or `raster`.
-    pub kind: String,
+    /// Vector or raster.
+    pub kind: LayerKind,
     /// Title.
     pub title: String,
     /// `png` | `jpeg` | `webp` for raster layers.
@@ -326,8 +327,12 @@ pub async fn layer_facts(pool: &PgPool, id: &str) -> Result<LayerFacts> {
         .fetch_optional(pool)
         .await?
         .ok_or_else(|| RasterError::NoLayer(id.to_string()))?;
+    let kind: String = row.try_get("kind")?;
+    let kind = kind
+        .parse::<LayerKind>()
+        .map_err(|e| RasterError::NotAvailable(format!("layer {id:?}: {e}")))?;
     Ok(LayerFacts {
-        kind: row.try_get("kind")?,
+        kind,
         title: row.try_get("title")?,
         tile_format: row.try_get("tile_format")?,
         bounds: row.try_get("bounds")?,

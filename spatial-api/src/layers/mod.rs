@@ -17,6 +17,7 @@ use std::sync::{Arc, Mutex, RwLock};
 use citygrid_tiles::cache::{CacheConfig, CachedTile, TileCache, TileKey};
 use citygrid_tiles::index::LayerIndex;
 use citygrid_tiles::tms::Bbox;
+use citygrid_tiles::LayerKind;
 use sqlx::PgPool;
 
 use crate::catalog::LayerMeta;
@@ -133,7 +134,10 @@ impl LayerStore {
         catalog: &[LayerMeta],
         force: impl Fn(&LayerMeta) -> bool,
     ) {
-        let wanted: Vec<&LayerMeta> = catalog.iter().filter(|m| m.kind == "vector").collect();
+        let wanted: Vec<&LayerMeta> = catalog
+            .iter()
+            .filter(|m| m.kind == LayerKind::Vector)
+            .collect();
         let stale: Vec<&LayerMeta> = wanted
             .iter()
             .copied()

@@ -4,6 +4,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::HeaderMap;
 use axum::response::Response;
 use citygrid_tiles::schema::FieldType;
+use citygrid_tiles::LayerKind;
 use serde_json::{json, Map, Value};
 
 use super::crs::{Crs, CRS84};
@@ -69,7 +70,7 @@ pub async fn list(
         .catalog
         .layers()
         .iter()
-        .filter(|m| m.kind == "vector" && principal.may_read_layer(&m.id))
+        .filter(|m| m.kind == LayerKind::Vector && principal.may_read_layer(&m.id))
         .map(|m| describe(&base, m, state.layers.get(&m.id).as_deref()))
         .collect();
     let body = json!({

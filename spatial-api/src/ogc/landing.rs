@@ -3,6 +3,7 @@
 use axum::extract::{Query, State};
 use axum::http::HeaderMap;
 use axum::response::Response;
+use citygrid_tiles::LayerKind;
 use serde_json::json;
 
 use super::openapi::CollectionDoc;
@@ -89,7 +90,7 @@ pub async fn api(
         .catalog
         .layers()
         .iter()
-        .filter(|m| m.kind == "vector" && principal.may_read_layer(&m.id))
+        .filter(|m| m.kind == LayerKind::Vector && principal.may_read_layer(&m.id))
         .filter_map(|m| {
             let layer = state.layers.get(&m.id)?;
             let index = layer.index.read().ok()?;

@@ -23,6 +23,7 @@ use axum::http::{header, HeaderMap, HeaderValue, Method};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use citygrid_tiles::schema::{FieldType, Schema};
+use citygrid_tiles::LayerKind;
 use serde_json::{json, Value};
 
 use crate::auth::{Access, Principal};
@@ -143,7 +144,7 @@ pub fn collection(
     let meta = state
         .catalog
         .get(id)
-        .filter(|m| m.kind == "vector")
+        .filter(|m| m.kind == LayerKind::Vector)
         .ok_or_else(|| {
             ApiError::NotFound(format!("no collection {id:?} (see /ogc/collections)"))
         })?;

@@ -3,6 +3,7 @@
 use axum::extract::{Path, Query, State};
 use axum::http::HeaderMap;
 use axum::Json;
+use citygrid_tiles::LayerKind;
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
 
@@ -101,7 +102,7 @@ pub async fn tilejson(
     })?;
     let ids = parse_ids(ids)?;
     let metas = resolve_layers(&state, &principal, &ids)?;
-    let raster = metas.iter().any(|m| m.kind == "raster");
+    let raster = metas.iter().any(|m| m.kind == LayerKind::Raster);
     if raster && metas.len() > 1 {
         return Err(ApiError::BadRequest(
             "a raster layer cannot be combined with other layers".into(),
@@ -257,7 +258,7 @@ pub async fn style(
     let mut layers = vec![json!({
         "id": "background", "type": "background", "paint": {"background-color": "#f4f3ef"}
     })];
-    for m in readable.iter().filter(|m| m.kind == "raster") {
+    for m in readable.iter().filter(|m| m.kind == LayerKind::Raster) {
         sources.insert(
             format!("raster-{}", m.id),
             json!({
@@ -271,7 +272,10 @@ pub async fn style(
             "minzoom": m.min_zoom,
         }));
     }
-    let vectors: Vec<&LayerMeta> = readable.iter().filter(|m| m.kind == "vector").collect();
+    let vectors: Vec<&LayerMeta> = readable
+        .iter()
+        .filter(|m| m.kind == LayerKind::Vector)
+        .collect();
     if !vectors.is_empty() {
         for name in ["citygrid", "citygrid-live"] {
             let ids: Vec<&str> = vectors

@@ -13,6 +13,7 @@ use citygrid_tiles::cache::{CachedTile, TileKey};
 use citygrid_tiles::index::Feature;
 use citygrid_tiles::mvt::{encode_tile, query_bounds, EncodeOptions, TileLayer};
 use citygrid_tiles::tms::{TileCoord, MAX_ZOOM};
+use citygrid_tiles::LayerKind;
 use tokio::sync::{OnceCell, Semaphore};
 
 use crate::auth::Principal;
@@ -158,7 +159,7 @@ pub async fn tile(
     let ids = parse_ids(&ids)?;
     let (tile, suffix) = parse_tile(&z, &x, &y)?;
     let metas = resolve_layers(&state, &principal, &ids)?;
-    let rasters = metas.iter().filter(|m| m.kind == "raster").count();
+    let rasters = metas.iter().filter(|m| m.kind == LayerKind::Raster).count();
     if rasters > 0 {
         if metas.len() > 1 {
             return Err(ApiError::BadRequest(

@@ -17,6 +17,7 @@ use super::error::{RasterError, Result};
 use super::progress::Progress;
 use super::store;
 use citygrid_tiles::tms::MAX_ZOOM;
+use citygrid_tiles::LayerKind;
 
 /// What an archive says about its tiles.
 #[derive(Debug, Clone)]
@@ -167,7 +168,7 @@ pub async fn export_layer(pool: &PgPool, options: ExportOptions) -> Result<Expor
     let kind = ArchiveKind::from_path(&options.path)?;
     super::check_zoom_args(options.min_zoom, options.max_zoom)?;
     let facts = store::layer_facts(pool, &options.layer).await?;
-    if facts.kind != "raster" {
+    if facts.kind != LayerKind::Raster {
         return Err(RasterError::NotAvailable(
             "export of vector layers needs the tile engine: not yet available".into(),
         ));
