@@ -176,10 +176,11 @@ pub fn document(base: &str, collections: &[CollectionDoc]) -> Value {
     doc
 }
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
-    fn refs(v: &Value, out: &mut Vec<String>) {
+    /// Every `$ref` in `v` (also used by the whole service's document's tests).
+    pub(crate) fn refs(v: &Value, out: &mut Vec<String>) {
         match v {
             Value::Object(m) => {
                 for (k, v) in m {

@@ -228,20 +228,7 @@ pub async fn serve(State(state): State<AppState>) -> Response {
 mod tests {
     use super::*;
 
-    fn refs(v: &Value, out: &mut Vec<String>) {
-        match v {
-            Value::Object(m) => {
-                for (k, v) in m {
-                    if k == "$ref" {
-                        out.push(v.as_str().unwrap_or_default().to_string());
-                    }
-                    refs(v, out);
-                }
-            }
-            Value::Array(a) => a.iter().for_each(|v| refs(v, out)),
-            _ => {}
-        }
-    }
+    use crate::ogc::openapi::tests::refs;
 
     #[test]
     fn every_route_is_documented_and_every_operation_is_a_route() {

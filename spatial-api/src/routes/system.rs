@@ -10,18 +10,13 @@ use crate::auth::Principal;
 use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
 
-/// Whether the database answered when the service last tried (see [`crate::db_health`]).
-pub fn db_ok(_state: &AppState) -> bool {
-    crate::db_health::is_up()
-}
-
 /// `GET /health`: `{"status": "ok"|"degraded", "db": "ok"|"down"}`, always 200 so
 /// that the body can be read; `degraded` means reads are served from memory and
 /// writes are refused until the database is back. It answers at once from the state
 /// the service tracks (a ping every 2 s, and every request that could not reach the
 /// database); `db_checked_at` says when that was.
 pub async fn health(State(state): State<AppState>) -> Json<Value> {
-    let db = db_ok(&state);
+    let db = crate::db_health::is_up();
     Json(json!({
         "status": if db { "ok" } else { "degraded" },
         "db": if db { "ok" } else { "down" },
@@ -42,7 +37,7 @@ pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
     let mut out = String::new();
     state.metrics.render(&mut out);
     state.metrics.render_counters(&mut out);
-    let up = db_ok(&state);
+    let up = crate::db_health::is_up();
     let _ = writeln!(
         out,
         "# HELP citygrid_build_info The running build.\n# TYPE citygrid_build_info gauge\n\
