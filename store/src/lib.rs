@@ -1,0 +1,53 @@
+//! citygrid-store: every SQL statement of the service and the CLI, behind typed functions.
+//!
+//! The HTTP service (`citygrid-spatial-api`) and the command line call these functions and
+//! never build SQL themselves; the city-management rules live in `citygrid-grid-mgmt` and
+//! stay free of SQL. Every statement is parameterised.
+//!
+//! Conventions:
+//! - a function that runs one statement takes `impl sqlx::PgExecutor<'_>` (a pool, a
+//!   connection or a transaction); one that runs several takes `&mut PgConnection` (a
+//!   transaction derefs to it) so the caller decides the transaction;
+//! - errors are [`sqlx::Error`] unchanged, so the service maps them to HTTP exactly as
+//!   before (unavailable → 503, bad text → 400, unique violation → 409);
+//! - rows come back as the structs of each module (or of `citygrid-grid-mgmt`), never as
+//!   `PgRow`.
+//!
+//! | module | what it stores |
+//! |---|---|
+//! | [`accounts`] | accounts, sessions, API keys, sign-in lookups |
+//! | [`audit`] | the audit log |
+//! | [`health`] | the database ping |
+//! | [`catalog`] | the layer catalogue |
+//! | [`layers`] | reading layers into the in-memory index, raster tiles |
+//! | [`cases`] | cases, their events, workflow steps, field tasks |
+//! | [`reference`] | reading the reference data (categories, time limits, routing, calendar) |
+//! | [`reference_admin`] | editing the reference data (one generic table-driven CRUD) |
+//! | [`places`] | unit grids, components, point-in-grid, writing generated grids |
+//! | [`photos`] | case photos |
+//! | [`open311`] | Open311 service requests |
+//! | [`outbox`] | webhook deliveries |
+//! | [`stats`] | evaluation figures |
+//! | [`seed`] | default reference data and the demo city |
+//! | [`notify`] | LISTEN/NOTIFY of reference-data changes |
+
+pub mod accounts;
+pub mod audit;
+pub mod cases;
+pub mod catalog;
+pub mod health;
+pub mod layers;
+pub mod notify;
+pub mod open311;
+pub mod outbox;
+pub mod photos;
+pub mod places;
+pub mod reference;
+pub mod reference_admin;
+pub mod seed;
+pub mod stats;
+
+pub use sqlx::{Error, PgConnection, PgPool, Postgres, Transaction};
+
+/// The result of a store call.
+pub type Result<T, E = sqlx::Error> = std::result::Result<T, E>;
