@@ -153,16 +153,14 @@ pub async fn upload(
     })?;
     check_dimensions(data)?;
     let label = principal.label();
-    let (photo_id,): (i64,) = sqlx::query_as(
-        "INSERT INTO case_photos (case_id, content_type, size_bytes, data, uploaded_by) \
-         VALUES ($1, $2, $3, $4, $5) RETURNING id",
+    let photo_id = citygrid_store::photos::insert(
+        &state.pool,
+        id,
+        kind,
+        i32::try_from(data.len()).unwrap_or(i32::MAX),
+        data,
+        &label,
     )
-    .bind(id)
-    .bind(kind)
-    .bind(i32::try_from(data.len()).unwrap_or(i32::MAX))
-    .bind(data)
-    .bind(&label)
-    .fetch_one(&state.pool)
     .await?;
     Ok((
         StatusCode::CREATED,
@@ -183,12 +181,13 @@ pub async fn download(
     Path(id): Path<i64>,
 ) -> ApiResult<Response> {
     let vis = visibility(&principal)?;
-    let row: Option<(i64, String, Vec<u8>)> =
-        sqlx::query_as("SELECT case_id, content_type, data FROM case_photos WHERE id = $1")
-            .bind(id)
-            .fetch_optional(&state.pool)
-            .await?;
-    let (case, kind, data) = row.ok_or_else(|| ApiError::NotFound(format!("no photo {id}")))?;
+    let citygrid_store::photos::Photo {
+        case_id: case,
+        content_type: kind,
+        data,
+    } = citygrid_store::photos::get(&state.pool, id)
+        .await?
+        .ok_or_else(|| ApiError::NotFound(format!("no photo {id}")))?;
     require_visible(&state.pool, &vis, case)
         .await
         .map_err(|_| ApiError::NotFound(format!("no photo {id}")))?;
