@@ -68,24 +68,6 @@ fn today(offset: FixedOffset) -> NaiveDate {
     now().with_timezone(&offset).date_naive()
 }
 
-type Row = (
-    String,
-    Option<String>,
-    Option<String>,
-    DateTime<Utc>,
-    Option<DateTime<Utc>>,
-    Option<DateTime<Utc>>,
-    Option<DateTime<Utc>>,
-    Option<DateTime<Utc>>,
-    Option<DateTime<Utc>>,
-    Option<DateTime<Utc>>,
-    Option<DateTime<Utc>>,
-    i32,
-    i32,
-    bool,
-    Value,
-);
-
 /// The roles that may read evaluation figures by person.
 const PERSON_FIGURES_ROLES: [Role; 4] = [
     Role::ShiftLeader,
@@ -139,23 +121,7 @@ pub async fn evaluation(
             )))
         }
     };
-    let rows: Vec<Row> = sqlx::query_as(
-        "SELECT c.case_no, c.grid_code, c.department, c.reported_at, c.registered_at, c.dispatched_at, \
-                c.dispatch_due, c.handling_due, c.handled_at, c.checking_due, c.closed_at, \
-                c.return_count, c.rework_count, c.extended, \
-                jsonb_build_object( \
-                  'reporter', (SELECT actor FROM case_events e WHERE e.case_id = c.id AND e.action = 'report' ORDER BY id LIMIT 1), \
-                  'acceptor', (SELECT actor FROM case_events e WHERE e.case_id = c.id AND e.action = 'register' ORDER BY id LIMIT 1), \
-                  'dispatcher', (SELECT actor FROM case_events e WHERE e.case_id = c.id AND e.action = 'dispatch' ORDER BY id LIMIT 1), \
-                  'handler', (SELECT actor FROM case_events e WHERE e.case_id = c.id AND e.action = 'feedback' ORDER BY id DESC LIMIT 1), \
-                  'suspended', coalesce((SELECT action = 'suspend' FROM case_events e WHERE e.case_id = c.id \
-                       AND e.action IN ('suspend', 'resume') AND e.at < $1 ORDER BY e.at DESC, e.id DESC LIMIT 1), false)) \
-         FROM cases c WHERE c.reported_at < $1 ORDER BY c.id LIMIT $2",
-    )
-    .bind(to)
-    .bind(MAX_CASES)
-    .fetch_all(&state.pool)
-    .await?;
+    let rows = citygrid_store::stats::evaluation_rows(&state.pool, to, MAX_CASES).await?;
     let fx = |t: Option<DateTime<Utc>>| t.map(|t| t.with_timezone(&offset));
     let records: Vec<CaseRecord> = rows
         .into_iter()
