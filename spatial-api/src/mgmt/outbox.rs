@@ -10,7 +10,6 @@
 
 use std::time::Duration;
 
-use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 use crate::state::AppState;
@@ -45,8 +44,6 @@ pub fn backoff_secs(attempts: i32) -> i64 {
     let n = attempts.clamp(0, 20) as u32;
     (1i64 << n).min(MAX_BACKOFF_SECS)
 }
-
-type Claimed = (i64, String, String, Value, String, i32);
 
 /// The webhook client could not be built.
 #[derive(Debug, thiserror::Error)]
@@ -171,18 +168,7 @@ pub async fn deliver_batch(
     state: &AppState,
     client: &reqwest::Client,
 ) -> Result<usize, sqlx::Error> {
-    let rows: Vec<Claimed> = sqlx::query_as(
-        "UPDATE outbox SET next_attempt_at = now() + interval '60 seconds' \
-         WHERE id IN ( \
-           SELECT o.id FROM outbox o \
-           WHERE o.delivered_at IS NULL AND o.next_attempt_at <= now() \
-             AND NOT EXISTS (SELECT 1 FROM outbox p WHERE p.case_id = o.case_id \
-                 AND p.department = o.department AND p.delivered_at IS NULL AND p.id < o.id) \
-           ORDER BY o.id LIMIT 20 FOR UPDATE SKIP LOCKED) \
-         RETURNING id, department, url, payload, idempotency_key, attempts",
-    )
-    .fetch_all(&state.pool)
-    .await?;
+    let rows = citygrid_store::outbox::claim_due(&state.pool).await?;
     if rows.is_empty() {
         return Ok(0);
     }
@@ -217,24 +203,17 @@ pub async fn deliver_batch(
         state.metrics.webhook_attempt(outcome.is_ok());
         match outcome {
             Ok(()) => {
-                sqlx::query(
-                    "UPDATE outbox SET delivered_at = now(), attempts = attempts + 1, last_error = NULL WHERE id = $1",
-                )
-                .bind(id)
-                .execute(&state.pool)
-                .await?;
+                citygrid_store::outbox::mark_delivered(&state.pool, id).await?;
             }
             Err(e) => {
                 let wait = backoff_secs(attempts);
                 tracing::debug!(outbox = id, error = %e, retry_in_s = wait, "webhook delivery failed");
-                sqlx::query(
-                    "UPDATE outbox SET attempts = attempts + 1, last_error = $2, \
-                        next_attempt_at = now() + make_interval(secs => $3) WHERE id = $1",
+                citygrid_store::outbox::mark_failed(
+                    &state.pool,
+                    id,
+                    &e.chars().take(500).collect::<String>(),
+                    wait as f64,
                 )
-                .bind(id)
-                .bind(e.chars().take(500).collect::<String>())
-                .bind(wait as f64)
-                .execute(&state.pool)
                 .await?;
             }
         }
