@@ -8,15 +8,15 @@ use axum::extract::{Path, Query, State};
 use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use chrono::{DateTime, Utc};
+use chrono::DateTime;
 use citygrid_grid_mgmt::codes::CategoryCode;
 use citygrid_grid_mgmt::open311::{
     self as o311, CaseSummary, ErrorItem, Format, Lang, Open311Error, RequestCreated,
 };
 use citygrid_grid_mgmt::workflow::CaseState;
+use citygrid_store::open311::{self as store, RequestFilter, Status, SummaryRow};
 use serde::Deserialize;
 use serde_json::json;
-use sqlx::{Postgres, QueryBuilder};
 
 use super::common::{now, ActorInfo};
 use super::intake::{intake, IntakeInput};
@@ -178,26 +178,6 @@ async fn service(State(state): State<AppState>, Path(file): Path<String>) -> Res
     }
 }
 
-type SummaryRow = (
-    String,
-    String,
-    String,
-    Option<String>,
-    Option<String>,
-    Option<String>,
-    DateTime<Utc>,
-    DateTime<Utc>,
-    Option<DateTime<Utc>>,
-    Option<String>,
-    f64,
-    f64,
-    Option<String>,
-);
-
-const SUMMARY_SQL: &str = "SELECT c.case_no, c.status, c.category, c.description, d.name, c.last_public_note, \
-    c.reported_at, c.updated_at, c.handling_due, c.address, ST_Y(c.geom), ST_X(c.geom), c.media_url \
-    FROM cases c LEFT JOIN departments d ON d.code = c.department WHERE true";
-
 fn summary(r: SummaryRow) -> Option<CaseSummary> {
     let state = CaseState::ALL.into_iter().find(|s| s.as_str() == r.1)?;
     Some(CaseSummary {
@@ -241,14 +221,13 @@ async fn list_requests(
     q: &O311Query,
     format: Format,
 ) -> Result<Response, ApiError> {
-    let mut qb: QueryBuilder<Postgres> = QueryBuilder::new(SUMMARY_SQL);
-    if let Some(ids) = q.service_request_id.as_deref().filter(|s| !s.is_empty()) {
+    let filter = if let Some(ids) = q.service_request_id.as_deref().filter(|s| !s.is_empty()) {
         let ids: Vec<String> = ids
             .split(',')
             .map(|s| s.trim().to_string())
             .take(1000)
             .collect();
-        qb.push(" AND c.case_no = ANY(").push_bind(ids).push(")");
+        RequestFilter::Ids(ids)
     } else {
         let end = q
             .end_date
@@ -262,38 +241,38 @@ async fn list_requests(
             .map(|s| super::common::parse_time("start_date", s))
             .transpose()?
             .unwrap_or(end - chrono::Duration::days(90));
-        qb.push(" AND c.reported_at >= ")
-            .push_bind(start)
-            .push(" AND c.reported_at <= ")
-            .push_bind(end);
+        let mut categories = None;
         if let Some(codes) = q.service_code.as_deref().filter(|s| !s.is_empty()) {
             let mut list = Vec::new();
             for c in codes.split(',') {
                 let code: CategoryCode = c.trim().parse().map_err(super::common::bad)?;
                 list.push(code.to_string());
             }
-            qb.push(" AND c.category = ANY(").push_bind(list).push(")");
+            categories = Some(list);
         }
-        match q.status.as_deref() {
-            None | Some("") => {}
+        let status = match q.status.as_deref() {
+            None | Some("") => None,
             Some(s) => {
                 let want_open = s.split(',').any(|x| x.trim() == "open");
                 let want_closed = s.split(',').any(|x| x.trim() == "closed");
                 if !want_open && !want_closed {
                     return Err(super::common::bad("status must be open or closed"));
                 }
-                if want_open != want_closed {
-                    qb.push(if want_closed {
-                        " AND c.status IN ('closed', 'voided')"
-                    } else {
-                        " AND c.status NOT IN ('closed', 'voided')"
-                    });
+                match (want_open, want_closed) {
+                    (false, true) => Some(Status::Closed),
+                    (true, false) => Some(Status::Open),
+                    _ => None,
                 }
             }
+        };
+        RequestFilter::Period {
+            start,
+            end,
+            categories,
+            status,
         }
-    }
-    qb.push(" ORDER BY c.reported_at DESC LIMIT 1000");
-    let rows: Vec<SummaryRow> = qb.build_query_as().fetch_all(&state.pool).await?;
+    };
+    let rows = store::list(&state.pool, filter).await?;
     render_rows(state, rows, format, lang(q)).await
 }
 
@@ -310,10 +289,7 @@ async fn request(
         Err(e) => return error(format, StatusCode::BAD_REQUEST, e.body_text()),
     };
     let result = async {
-        let rows: Vec<SummaryRow> = sqlx::query_as(&format!("{SUMMARY_SQL} AND c.case_no = $1"))
-            .bind(id)
-            .fetch_all(&state.pool)
-            .await?;
+        let rows = store::by_case_no(&state.pool, id).await?;
         if rows.is_empty() {
             return Err(ApiError::NotFound(format!("no service request {id}")));
         }
@@ -327,14 +303,9 @@ async fn token(State(state): State<AppState>, Path(file): Path<String>) -> Respo
     let Some((tok, format)) = split(&file) else {
         return not_found(&file);
     };
-    let row: Result<Option<(String,)>, sqlx::Error> = sqlx::query_as(
-        "SELECT c.case_no FROM open311_tokens t JOIN cases c ON c.id = t.case_id WHERE t.token = $1",
-    )
-    .bind(tok)
-    .fetch_optional(&state.pool)
-    .await;
+    let row = store::case_no_of_token(&state.pool, tok).await;
     match row {
-        Ok(Some((case_no,))) => {
+        Ok(Some(case_no)) => {
             let created = RequestCreated {
                 service_request_id: Some(case_no),
                 token: Some(tok.to_string()),
