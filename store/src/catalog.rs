@@ -1,1 +1,235 @@
-//! (being moved here from spatial-api; see lib.rs)
+//! The layer catalogue (`layer_catalog`): what the service serves at `/catalog`, and
+//! what an import checks before it writes a layer and swaps in with its row.
+//!
+//! Layer ids are `[a-z0-9_]+` (the table's constraint, checked again by callers)
+//! and quoted into the statements that name a layer's table.
+
+use serde_json::Value;
+
+/// One catalogue row as stored (`kind` is the stored text; the service turns it
+/// into `citygrid_tiles::LayerKind` and skips kinds it does not know).
+#[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
+pub struct CatalogRow {
+    /// `[a-z0-9_]+`
+    pub id: String,
+    /// A human title.
+    pub title: String,
+    /// `vector` or `raster`.
+    pub kind: String,
+    /// The geometry type of a vector layer.
+    pub geometry_type: Option<String>,
+    /// Number of features (vector) or stored tiles (raster).
+    pub feature_count: i64,
+    /// `[west, south, east, north]` in degrees.
+    pub bounds: Option<Vec<f64>>,
+    /// Lowest zoom at which the layer is drawn.
+    pub min_zoom: i32,
+    /// Highest zoom with own detail.
+    pub max_zoom: i32,
+    /// Raster tile format: png, jpeg or webp.
+    pub tile_format: Option<String>,
+    /// The attribute fields: `[{"name", "type"}]`.
+    pub fields: Value,
+    /// The CRS the data came in.
+    pub source_crs: Option<String>,
+    /// Bumped on every change of the layer's data.
+    pub version: i64,
+}
+
+/// Every catalogue row, raster layers first, then by id.
+pub async fn load(executor: impl sqlx::PgExecutor<'_>) -> Result<Vec<CatalogRow>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT id, title, kind, geometry_type, feature_count, bounds, min_zoom, max_zoom, \
+                tile_format, fields, source_crs, version \
+         FROM layer_catalog ORDER BY kind DESC, id",
+    )
+    .fetch_all(executor)
+    .await
+}
+
+/// Whether the catalogue has layer `id`.
+pub async fn exists(executor: impl sqlx::PgExecutor<'_>, id: &str) -> Result<bool, sqlx::Error> {
+    let found: Option<i32> = sqlx::query_scalar("SELECT 1 FROM layer_catalog WHERE id = $1")
+        .bind(id)
+        .fetch_optional(executor)
+        .await?;
+    Ok(found.is_some())
+}
+
+/// What goes by a layer id, as stored: the catalogue row's kind, the table
+/// `layers."<id>"` if it exists, and that table's comment (imports mark theirs).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Occupant {
+    /// `layer_catalog.kind` of the id, if it has a row.
+    pub kind: Option<String>,
+    /// The table's name, if it exists.
+    pub table: Option<String>,
+    /// The table's comment.
+    pub comment: Option<String>,
+}
+
+/// What goes by layer id `id` (one round trip).
+pub async fn occupant(
+    executor: impl sqlx::PgExecutor<'_>,
+    id: &str,
+) -> Result<Occupant, sqlx::Error> {
+    let (kind, table, comment): (Option<String>, Option<String>, Option<String>) = sqlx::query_as(
+        "SELECT (SELECT kind FROM layer_catalog WHERE id = $1),
+                to_regclass($2)::text,
+                obj_description(to_regclass($2), 'pg_class')",
+    )
+    .bind(id)
+    .bind(layer_table(id))
+    .fetch_one(executor)
+    .await?;
+    Ok(Occupant {
+        kind,
+        table,
+        comment,
+    })
+}
+
+/// Takes the transaction's lock on layer id `id` (imports of one id one at a time).
+pub async fn lock_layer(executor: impl sqlx::PgExecutor<'_>, id: &str) -> Result<(), sqlx::Error> {
+    sqlx::query("SELECT pg_advisory_xact_lock(hashtext('citygrid.layer'), hashtext($1))")
+        .bind(id)
+        .execute(executor)
+        .await?;
+    Ok(())
+}
+
+/// A staged layer table, written by an import under a temporary name.
+#[derive(Debug, Clone, Copy)]
+pub struct StagedTable<'a> {
+    /// Its name in schema `layers`.
+    pub table: &'a str,
+    /// Its primary-key index.
+    pub pkey_index: &'a str,
+    /// Its geometry index.
+    pub geom_index: &'a str,
+}
+
+/// Replaces the table of layer `id` with `staged` (dropping the old one) and renames
+/// the staged indexes to `<id>:pkey` and `<id>:geom`, in one round trip (simple
+/// query protocol: run it inside the caller's transaction).
+pub async fn replace_table(
+    conn: &mut sqlx::PgConnection,
+    id: &str,
+    staged: StagedTable<'_>,
+) -> Result<(), sqlx::Error> {
+    let sql = format!(
+        "DROP TABLE IF EXISTS {old};
+         ALTER TABLE {staged} RENAME TO {name};
+         ALTER INDEX layers.{pkey} RENAME TO {new_pkey};
+         ALTER INDEX layers.{gist} RENAME TO {new_gist}",
+        old = layer_table(id),
+        staged = layer_table(staged.table),
+        name = quote_ident(id),
+        pkey = quote_ident(staged.pkey_index),
+        new_pkey = quote_ident(&format!("{id}:pkey")),
+        gist = quote_ident(staged.geom_index),
+        new_gist = quote_ident(&format!("{id}:geom")),
+    );
+    sqlx::raw_sql(&sql).execute(conn).await?;
+    Ok(())
+}
+
+/// The catalogue row of an imported vector layer.
+#[derive(Debug, Clone)]
+pub struct VectorLayerRow<'a> {
+    /// Layer id.
+    pub id: &'a str,
+    /// A title given for this import, kept over any previous title.
+    pub title: Option<&'a str>,
+    /// The title of a new layer without one.
+    pub default_title: &'a str,
+    /// `Point`, …, `Geometry`.
+    pub geometry_type: &'a str,
+    /// The file, as given.
+    pub source_file: &'a str,
+    /// `EPSG:4547`, `gcj02`…
+    pub source_crs: &'a str,
+    /// The attribute fields: `[{"name", "type"}]`.
+    pub fields: Value,
+    /// Rows.
+    pub feature_count: i64,
+    /// `[west, south, east, north]`.
+    pub bounds: Option<Vec<f64>>,
+    /// Lowest zoom drawn.
+    pub min_zoom: i32,
+    /// Highest zoom with own detail.
+    pub max_zoom: i32,
+    /// The import's statistics.
+    pub import_stats: Value,
+}
+
+/// Upserts the catalogue row of an imported vector layer (version + 1) and announces
+/// the change on [`citygrid_db::LAYER_CHANNEL`] (delivered at commit), in one
+/// statement. Returns the new version.
+pub async fn upsert_vector(
+    executor: impl sqlx::PgExecutor<'_>,
+    row: &VectorLayerRow<'_>,
+) -> Result<i64, sqlx::Error> {
+    let (version,): (i64,) = sqlx::query_as(
+        "WITH up AS (
+         INSERT INTO layer_catalog (id, title, kind, geometry_type, source_file, source_crs, srid,
+                                    fields, feature_count, bounds, min_zoom, max_zoom, import_stats,
+                                    version, imported_at, updated_at)
+         VALUES ($1, COALESCE($2, $3), 'vector', $4, $5, $6, 4326, $7, $8, $9, $10, $11, $12, 1, now(), now())
+         ON CONFLICT (id) DO UPDATE SET
+             title = COALESCE($2, layer_catalog.title),
+             kind = 'vector',
+             geometry_type = EXCLUDED.geometry_type,
+             source_file = EXCLUDED.source_file,
+             source_crs = EXCLUDED.source_crs,
+             srid = 4326,
+             fields = EXCLUDED.fields,
+             feature_count = EXCLUDED.feature_count,
+             bounds = EXCLUDED.bounds,
+             min_zoom = EXCLUDED.min_zoom,
+             max_zoom = EXCLUDED.max_zoom,
+             import_stats = EXCLUDED.import_stats,
+             version = layer_catalog.version + 1,
+             imported_at = now(),
+             updated_at = now()
+         RETURNING version)
+         SELECT up.version FROM up CROSS JOIN LATERAL (SELECT pg_notify($13, $1)) AS announced",
+    )
+    .bind(row.id)
+    .bind(row.title)
+    .bind(row.default_title)
+    .bind(row.geometry_type)
+    .bind(row.source_file)
+    .bind(row.source_crs)
+    .bind(&row.fields)
+    .bind(row.feature_count)
+    .bind(&row.bounds)
+    .bind(row.min_zoom)
+    .bind(row.max_zoom)
+    .bind(&row.import_stats)
+    .bind(citygrid_db::LAYER_CHANNEL)
+    .fetch_one(executor)
+    .await?;
+    Ok(version)
+}
+
+/// `"name"`, with embedded quotes doubled.
+fn quote_ident(name: &str) -> String {
+    format!("\"{}\"", name.replace('"', "\"\""))
+}
+
+/// The quoted table of layer `id`: `layers."<id>"`.
+pub fn layer_table(id: &str) -> String {
+    format!("layers.{}", quote_ident(id))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn layer_tables_are_quoted() {
+        assert_eq!(layer_table("roads"), "layers.\"roads\"");
+        assert_eq!(layer_table("a\"b"), "layers.\"a\"\"b\"");
+    }
+}

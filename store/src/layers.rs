@@ -1,1 +1,93 @@
-//! (being moved here from spatial-api; see lib.rs)
+//! Reading layers: the features of a vector layer (into the in-memory index) and the
+//! stored tiles of a raster layer.
+
+use serde_json::Value;
+
+/// A layer id checked to be `[a-z0-9_]+`, so it may be quoted into SQL as a table
+/// name of schema `layers` (the catalogue's constraint, checked again here).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LayerId<'a>(&'a str);
+
+impl<'a> LayerId<'a> {
+    /// `id` if it is a safe layer id.
+    pub fn new(id: &'a str) -> Option<LayerId<'a>> {
+        citygrid_db::is_identifier(id, usize::MAX).then_some(LayerId(id))
+    }
+
+    /// The id.
+    pub fn as_str(&self) -> &'a str {
+        self.0
+    }
+}
+
+/// One feature as read: its id, its geometry as WKB (lon/lat) and its attributes
+/// (every column but `fid` and `geom`, as a JSON object).
+pub type FeatureRow = (i64, Vec<u8>, Value);
+
+/// The SQL that reads a layer's features.
+fn select_sql(id: LayerId<'_>, filter: &str) -> String {
+    format!(
+        "SELECT fid::bigint, ST_AsBinary(geom), to_jsonb(t) - 'geom' - 'fid' FROM layers.\"{}\" t {filter}",
+        id.0
+    )
+}
+
+/// Every feature of vector layer `id`.
+pub async fn features(
+    executor: impl sqlx::PgExecutor<'_>,
+    id: LayerId<'_>,
+) -> Result<Vec<FeatureRow>, sqlx::Error> {
+    sqlx::query_as(&select_sql(id, ""))
+        .fetch_all(executor)
+        .await
+}
+
+/// The features of vector layer `id` with ids `fids` (ids not returned were deleted).
+pub async fn features_by_id(
+    executor: impl sqlx::PgExecutor<'_>,
+    id: LayerId<'_>,
+    fids: &[i64],
+) -> Result<Vec<FeatureRow>, sqlx::Error> {
+    sqlx::query_as(&select_sql(id, "WHERE fid = ANY($1)"))
+        .bind(fids)
+        .fetch_all(executor)
+        .await
+}
+
+/// The stored bytes of tile `z/x/y` of raster layer `id` (`None`: no tile there).
+pub async fn raster_tile(
+    executor: impl sqlx::PgExecutor<'_>,
+    id: LayerId<'_>,
+    z: u8,
+    x: u32,
+    y: u32,
+) -> Result<Option<Vec<u8>>, sqlx::Error> {
+    let sql = format!(
+        "SELECT data FROM layers.\"{}\" WHERE z = $1 AND x = $2 AND y = $3",
+        id.0
+    );
+    sqlx::query_scalar(&sql)
+        .bind(i16::from(z))
+        .bind(x as i32)
+        .bind(y as i32)
+        .fetch_optional(executor)
+        .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_safe_ids_reach_the_sql() {
+        assert!(LayerId::new("osm_roads").is_some());
+        for bad in ["", "Roads", "a\"; drop table x; --", "a b"] {
+            assert!(LayerId::new(bad).is_none(), "{bad:?}");
+        }
+        let sql = select_sql(LayerId::new("roads").unwrap(), "WHERE fid = ANY($1)");
+        assert!(
+            sql.contains("FROM layers.\"roads\" t WHERE fid = ANY($1)"),
+            "{sql}"
+        );
+    }
+}
