@@ -8,16 +8,14 @@ use std::path::Path;
 
 use citygrid_grid_mgmt::codes::{AdminCode, CommunityCode, GridCode, StreetCode};
 use citygrid_grid_mgmt::gridgen::{self, CommunityGrids, GridOptions};
+use citygrid_store::places::{self as store, is_ident, Retire};
 use geo::MultiPolygon;
 use geozero::geojson::GeoJson;
 use geozero::wkb::Wkb;
 use geozero::{CoordDimensions, ToGeo, ToWkb};
 use serde::Serialize;
 use serde_json::Value;
-use sqlx::{PgPool, Postgres, Transaction};
-
-use super::common::is_ident;
-use super::places::{assign_components, refresh_catalog};
+use sqlx::{PgConnection, PgPool};
 
 /// Errors of grid storage.
 #[derive(Debug, thiserror::Error)]
@@ -159,28 +157,16 @@ pub async fn load_area(
             "{source} is neither a file nor a layer id ([a-z0-9_]+)"
         )));
     }
-    let exists: Option<(String,)> =
-        sqlx::query_as("SELECT id FROM layer_catalog WHERE id = $1 AND kind = 'vector'")
-            .bind(source)
-            .fetch_optional(pool)
-            .await?;
-    if exists.is_none() {
+    let exists = store::is_vector_layer(pool, source).await?;
+    if !exists {
         return Err(input(format!("no file and no vector layer named {source}")));
     }
-    let (where_sql, value) = match &filter {
-        Some((k, v)) if is_ident(k) => (format!("WHERE \"{k}\"::text = $1"), Some(v.clone())),
+    let filter = match &filter {
+        Some((k, v)) if is_ident(k) => Some((k.as_str(), v.as_str())),
         Some((k, _)) => return Err(input(format!("filter field {k:?} must match [a-z0-9_]+"))),
-        None => (String::new(), None),
+        None => None,
     };
-    let sql = format!(
-        "SELECT ST_AsBinary(ST_Multi(ST_CollectionExtract(ST_UnaryUnion(ST_Collect(ST_MakeValid(geom))), 3))) \
-         FROM layers.\"{source}\" {where_sql}"
-    );
-    let mut q = sqlx::query_as::<_, (Option<Vec<u8>>,)>(&sql);
-    if let Some(v) = value {
-        q = q.bind(v);
-    }
-    let (wkb,) = q.fetch_one(pool).await?;
+    let wkb = store::layer_union_wkb(pool, source, filter).await?;
     let wkb =
         wkb.ok_or_else(|| input(format!("no polygon in layer {source} matches the filter")))?;
     let geom = Wkb(wkb)
@@ -233,103 +219,30 @@ pub struct GridReport {
     pub components_assigned: usize,
 }
 
-async fn bump_layers(tx: &mut Transaction<'_, Postgres>) -> Result<(), sqlx::Error> {
+async fn bump_layers(conn: &mut PgConnection) -> Result<(), sqlx::Error> {
     for layer in PLACE_LAYERS {
-        refresh_catalog(tx, layer, true).await?;
+        store::refresh_catalog(conn, layer, true).await?;
     }
     Ok(())
-}
-
-async fn retire(
-    tx: &mut Transaction<'_, Postgres>,
-    where_sql: &str,
-    value: &str,
-) -> Result<u64, sqlx::Error> {
-    sqlx::query(&format!(
-        "INSERT INTO unit_grid_history (code, community_code, geom, area_m2, valid_from, valid_to, responsible) \
-         SELECT code, community_code, geom, area_m2, valid_from, current_date, responsible FROM layers.unit_grids WHERE {where_sql}"
-    ))
-    .bind(value)
-    .execute(&mut **tx)
-    .await?;
-    Ok(
-        sqlx::query(&format!("DELETE FROM layers.unit_grids WHERE {where_sql}"))
-            .bind(value)
-            .execute(&mut **tx)
-            .await?
-            .rows_affected(),
-    )
 }
 
 async fn insert_grids(
-    tx: &mut Transaction<'_, Postgres>,
+    conn: &mut PgConnection,
     grids: &[(GridCode, Vec<u8>)],
 ) -> Result<(), GridStoreError> {
-    for chunk in grids.chunks(2000) {
-        let codes: Vec<String> = chunk.iter().map(|(c, _)| c.to_string()).collect();
-        let wkbs: Vec<Vec<u8>> = chunk.iter().map(|(_, w)| w.clone()).collect();
-        sqlx::query(
-            "INSERT INTO layers.unit_grids (fid, geom, code, community_code, street_code, admin_code, area_m2) \
-             SELECT coalesce((SELECT max(fid) FROM layers.unit_grids), 0) + n, g, code, left(code, 12), left(code, 9), left(code, 6), \
-                    ST_Area(g::geography) \
-             FROM (SELECT code, ST_Multi(ST_SetSRID(ST_GeomFromWKB(w), 4326)) AS g, n \
-                   FROM unnest($1::text[], $2::bytea[]) WITH ORDINALITY AS u(code, w, n)) x",
-        )
-        .bind(&codes)
-        .bind(&wkbs)
-        .execute(&mut **tx)
+    let grids: Vec<(String, Vec<u8>)> = grids
+        .iter()
+        .map(|(c, w)| (c.to_string(), w.clone()))
+        .collect();
+    store::insert_grids(conn, &grids)
         .await
         .map_err(|e| match &e {
-            sqlx::Error::Database(d) if d.code().as_deref() == Some("23505") => {
-                input(format!("a grid code already exists ({}); use --replace", d.message()))
-            }
+            sqlx::Error::Database(d) if d.code().as_deref() == Some("23505") => input(format!(
+                "a grid code already exists ({}); use --replace",
+                d.message()
+            )),
             _ => GridStoreError::Db(e),
-        })?;
-    }
-    Ok(())
-}
-
-/// Creates the admin division, street and communities that grids refer to but that do
-/// not exist yet, with the union of their grids as outline.
-async fn fill_places(
-    tx: &mut Transaction<'_, Postgres>,
-    admin_name: Option<&str>,
-    street_name: Option<&str>,
-    default_department: Option<&str>,
-) -> Result<(), sqlx::Error> {
-    sqlx::query(
-        "INSERT INTO layers.communities (fid, geom, code, street_code, admin_code, name) \
-         SELECT coalesce((SELECT max(fid) FROM layers.communities), 0) + row_number() OVER (ORDER BY community_code), \
-                ST_Multi(ST_CollectionExtract(ST_UnaryUnion(ST_Collect(geom)), 3)), community_code, \
-                left(community_code, 9), left(community_code, 6), 'Community ' || right(community_code, 3) \
-         FROM layers.unit_grids g WHERE NOT EXISTS (SELECT 1 FROM layers.communities c WHERE c.code = g.community_code) \
-         GROUP BY community_code",
-    )
-    .execute(&mut **tx)
-    .await?;
-    sqlx::query(
-        "INSERT INTO layers.streets (fid, geom, code, admin_code, name, default_department) \
-         SELECT coalesce((SELECT max(fid) FROM layers.streets), 0) + row_number() OVER (ORDER BY street_code), \
-                ST_Multi(ST_CollectionExtract(ST_UnaryUnion(ST_Collect(geom)), 3)), street_code, left(street_code, 6), \
-                coalesce($1, 'Street ' || right(street_code, 3)), $2 \
-         FROM layers.communities c WHERE NOT EXISTS (SELECT 1 FROM layers.streets s WHERE s.code = c.street_code) \
-         GROUP BY street_code",
-    )
-    .bind(street_name)
-    .bind(default_department)
-    .execute(&mut **tx)
-    .await?;
-    sqlx::query(
-        "INSERT INTO layers.admin_divisions (fid, geom, code, name) \
-         SELECT coalesce((SELECT max(fid) FROM layers.admin_divisions), 0) + row_number() OVER (ORDER BY admin_code), \
-                ST_Multi(ST_CollectionExtract(ST_UnaryUnion(ST_Collect(geom)), 3)), admin_code, coalesce($1, admin_code) \
-         FROM layers.streets s WHERE NOT EXISTS (SELECT 1 FROM layers.admin_divisions a WHERE a.code = s.admin_code) \
-         GROUP BY admin_code",
-    )
-    .bind(admin_name)
-    .execute(&mut **tx)
-    .await?;
-    Ok(())
+        })
 }
 
 /// Generates the unit grids of `area` and writes them (with their communities, street
@@ -369,11 +282,7 @@ pub async fn generate(
 
     let street_key = format!("{}{}", opts.admin, opts.street);
     let mut tx = pool.begin().await?;
-    let existing: (i64,) =
-        sqlx::query_as("SELECT count(*) FROM layers.unit_grids WHERE street_code = $1")
-            .bind(&street_key)
-            .fetch_one(&mut *tx)
-            .await?;
+    let existing = (store::count_street_grids(&mut *tx, &street_key).await?,);
     let mut replaced = 0;
     if existing.0 > 0 {
         if !opts.replace {
@@ -382,28 +291,23 @@ pub async fn generate(
                 existing.0
             )));
         }
-        replaced = retire(&mut tx, "street_code = $1", &street_key).await?;
-        sqlx::query("DELETE FROM layers.communities WHERE street_code = $1")
-            .bind(&street_key)
-            .execute(&mut *tx)
-            .await?;
+        replaced = store::retire_grids(&mut tx, Retire::Street(&street_key)).await?;
+        store::delete_street_communities(&mut *tx, &street_key).await?;
     }
     let mut grids = Vec::new();
     let (mut min, mut max) = (f64::INFINITY, 0.0f64);
     for c in &generated {
         let key = format!("{street_key}{}", c.community);
-        sqlx::query(
-            "INSERT INTO layers.communities (fid, geom, code, street_code, admin_code, name) \
-             VALUES (coalesce((SELECT max(fid) FROM layers.communities), 0) + 1, \
-                     ST_Multi(ST_SetSRID(ST_GeomFromWKB($1), 4326)), $2, $3, $4, $5) \
-             ON CONFLICT (code) DO UPDATE SET geom = EXCLUDED.geom",
+        store::upsert_community(
+            &mut *tx,
+            store::NewCommunity {
+                wkb: wkb_of(&c.area)?,
+                key: &key,
+                street_key: &street_key,
+                admin: opts.admin.as_str(),
+                name: format!("Community {}", c.community),
+            },
         )
-        .bind(wkb_of(&c.area)?)
-        .bind(&key)
-        .bind(&street_key)
-        .bind(opts.admin.as_str())
-        .bind(format!("Community {}", c.community))
-        .execute(&mut *tx)
         .await?;
         for cell in &c.cells {
             min = min.min(cell.area_m2);
@@ -416,29 +320,28 @@ pub async fn generate(
         .iter()
         .map(|c| wkb_of(&c.area))
         .collect::<Result<_, _>>()?;
-    sqlx::query(
-        "INSERT INTO layers.streets (fid, geom, code, admin_code, name, default_department) \
-         SELECT coalesce((SELECT max(fid) FROM layers.streets), 0) + 1, \
-                ST_Multi(ST_CollectionExtract(ST_UnaryUnion(ST_Collect(ST_SetSRID(ST_GeomFromWKB(w), 4326))), 3)), $2, $3, $4, $5 \
-         FROM unnest($1::bytea[]) AS u(w) \
-         ON CONFLICT (code) DO UPDATE SET geom = EXCLUDED.geom, \
-             default_department = coalesce(EXCLUDED.default_department, layers.streets.default_department)",
+    store::upsert_street(
+        &mut *tx,
+        store::NewStreet {
+            wkbs: &whole,
+            key: &street_key,
+            admin: opts.admin.as_str(),
+            name: opts
+                .street_name
+                .clone()
+                .unwrap_or_else(|| format!("Street {}", opts.street)),
+            default_department: opts.default_department.as_deref(),
+        },
     )
-    .bind(&whole)
-    .bind(&street_key)
-    .bind(opts.admin.as_str())
-    .bind(opts.street_name.clone().unwrap_or_else(|| format!("Street {}", opts.street)))
-    .bind(&opts.default_department)
-    .execute(&mut *tx)
     .await?;
-    fill_places(
+    store::fill_places(
         &mut tx,
         opts.admin_name.as_deref(),
         opts.street_name.as_deref(),
         opts.default_department.as_deref(),
     )
     .await?;
-    let assigned = assign_components(&mut tx, None).await?;
+    let assigned = store::assign_components(&mut tx, None).await?;
     bump_layers(&mut tx).await?;
     tx.commit().await?;
     Ok(GridReport {
@@ -468,16 +371,13 @@ pub async fn import(
                 "{source} is neither a file nor a layer id, or the code field is not [a-z0-9_]+"
             )));
         }
-        let rows: Vec<(Option<String>, Vec<u8>)> = sqlx::query_as(&format!(
-            "SELECT \"{code_field}\"::text, ST_AsBinary(geom) FROM layers.\"{source}\" ORDER BY fid"
-        ))
-        .fetch_all(pool)
-        .await
-        .map_err(|e| {
-            input(format!(
-                "cannot read layer {source} with field {code_field}: {e}"
-            ))
-        })?;
+        let rows = store::layer_codes(pool, source, code_field)
+            .await
+            .map_err(|e| {
+                input(format!(
+                    "cannot read layer {source} with field {code_field}: {e}"
+                ))
+            })?;
         rows.into_iter()
             .filter_map(|(code, wkb)| {
                 let geom = Wkb(wkb).to_geo().ok()?;
@@ -511,11 +411,7 @@ pub async fn import(
     }
     let mut tx = pool.begin().await?;
     let codes: Vec<String> = by_code.keys().map(|c| c.to_string()).collect();
-    let clash: (i64,) =
-        sqlx::query_as("SELECT count(*) FROM layers.unit_grids WHERE code = ANY($1)")
-            .bind(&codes)
-            .fetch_one(&mut *tx)
-            .await?;
+    let clash = (store::count_grids_with_codes(&mut *tx, &codes).await?,);
     let mut replaced = 0;
     if clash.0 > 0 {
         if !replace {
@@ -525,7 +421,7 @@ pub async fn import(
             )));
         }
         for code in &codes {
-            replaced += retire(&mut tx, "code = $1", code).await?;
+            replaced += store::retire_grids(&mut tx, Retire::Code(code)).await?;
         }
     }
     let grids: Vec<(GridCode, Vec<u8>)> = by_code
@@ -533,15 +429,10 @@ pub async fn import(
         .map(|(c, g)| Ok((c.clone(), wkb_of(g)?)))
         .collect::<Result<_, GridStoreError>>()?;
     insert_grids(&mut tx, &grids).await?;
-    fill_places(&mut tx, None, None, None).await?;
-    let assigned = assign_components(&mut tx, None).await?;
+    store::fill_places(&mut tx, None, None, None).await?;
+    let assigned = store::assign_components(&mut tx, None).await?;
     bump_layers(&mut tx).await?;
-    let (min, max): (Option<f64>, Option<f64>) = sqlx::query_as(
-        "SELECT min(area_m2), max(area_m2) FROM layers.unit_grids WHERE code = ANY($1)",
-    )
-    .bind(&codes)
-    .fetch_one(&mut *tx)
-    .await?;
+    let (min, max) = store::grid_area_range(&mut *tx, &codes).await?;
     tx.commit().await?;
     let communities: std::collections::BTreeSet<&str> =
         by_code.keys().map(|c| c.community_key()).collect();
@@ -577,15 +468,7 @@ pub async fn validate(
     community: Option<&str>,
     tolerance_m2: f64,
 ) -> Result<Vec<CommunityCheck>, GridStoreError> {
-    type Row = (String, String, Vec<u8>, Option<Vec<u8>>);
-    let rows: Vec<Row> = sqlx::query_as(
-        "SELECT g.community_code, g.code, ST_AsBinary(g.geom), ST_AsBinary(c.geom) \
-         FROM layers.unit_grids g LEFT JOIN layers.communities c ON c.code = g.community_code \
-         WHERE $1::text IS NULL OR g.community_code = $1 ORDER BY g.community_code, g.code",
-    )
-    .bind(community)
-    .fetch_all(pool)
-    .await?;
+    let rows = store::grids_for_validation(pool, community).await?;
     let mut groups: BTreeMap<String, Community> = BTreeMap::new();
     for (comm, code, wkb, boundary) in rows {
         let entry = groups.entry(comm).or_insert_with(|| {
@@ -626,34 +509,17 @@ pub async fn import_components(pool: &PgPool, layer: &str) -> Result<u64, GridSt
         return Err(input("the layer id must match [a-z0-9_]+"));
     }
     let mut tx = pool.begin().await?;
-    let done = sqlx::query(&format!(
-        "INSERT INTO layers.components (geom, component_id, category_code, name, state, maintaining_department, \
-             grid_code, survey_date, change_date, source, note) \
-         SELECT ST_PointOnSurface(o.geom), o.component_id, 'P' || o.class_code, o.name, 'intact', c.default_department, \
-                NULL, current_date, current_date, 'osm', 'OSM ' || coalesce(o.osm_id::text, '') \
-         FROM layers.\"{layer}\" o LEFT JOIN categories c ON c.code = 'P' || o.class_code \
-         WHERE o.component_id ~ '^[0-9]{{16}}$' AND o.class_code ~ '^[0-9]{{4}}$' \
-         ON CONFLICT (component_id) DO UPDATE SET geom = EXCLUDED.geom, name = EXCLUDED.name, \
-             change_date = current_date"
-    ))
-    .execute(&mut *tx)
-    .await
-    .map_err(|e| input(format!("cannot read components from layer {layer}: {e}")))?;
-    assign_components(&mut tx, None).await?;
-    refresh_catalog(&mut tx, "components", true).await?;
+    let done = store::upsert_osm_components(&mut *tx, layer)
+        .await
+        .map_err(|e| input(format!("cannot read components from layer {layer}: {e}")))?;
+    store::assign_components(&mut tx, None).await?;
+    store::refresh_catalog(&mut tx, "components", true).await?;
     // One layer per thing users see: the source's features are now the components
     // layer, so the source leaves the catalogue (maps, OGC API, viewer). Its table
     // stays, for a later import from it.
     if layer != "components" {
-        sqlx::query("DELETE FROM layer_catalog WHERE id = $1")
-            .bind(layer)
-            .execute(&mut *tx)
-            .await?;
-        sqlx::query("SELECT pg_notify('citygrid_layers', $1)")
-            .bind(layer)
-            .execute(&mut *tx)
-            .await?;
+        store::remove_from_catalog(&mut tx, layer).await?;
     }
     tx.commit().await?;
-    Ok(done.rows_affected())
+    Ok(done)
 }

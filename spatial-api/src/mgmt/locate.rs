@@ -116,29 +116,6 @@ fn from_memory(
     }))
 }
 
-async fn from_db(
-    pool: &PgPool,
-    layer: &str,
-    lon: f64,
-    lat: f64,
-) -> Result<Option<Map<String, Value>>, ApiError> {
-    // `layer` is one of PLACE_LAYERS (constants), safe to quote. Only the layer's
-    // published fields, as from memory: never `responsible` (an account name).
-    let sql = format!(
-        "SELECT to_jsonb(t) - 'geom' - 'fid' - 'responsible' FROM layers.\"{layer}\" t \
-         WHERE ST_Intersects(geom, ST_SetSRID(ST_MakePoint($1, $2), 4326)) ORDER BY fid LIMIT 1"
-    );
-    let row: Option<(Value,)> = sqlx::query_as(&sql)
-        .bind(lon)
-        .bind(lat)
-        .fetch_optional(pool)
-        .await?;
-    Ok(row.and_then(|(v,)| match v {
-        Value::Object(m) => Some(m),
-        _ => None,
-    }))
-}
-
 /// Locates a WGS84 point. `store` is the service's layer store (None: PostGIS only).
 pub async fn locate(
     store: Option<&LayerStore>,
@@ -150,7 +127,7 @@ pub async fn locate(
     for layer in PLACE_LAYERS {
         let hit = match store.and_then(|s| from_memory(s, layer, lon, lat)) {
             Some(Some(m)) => Some(m),
-            _ => from_db(pool, layer, lon, lat).await?,
+            _ => citygrid_store::places::feature_at(pool, layer, lon, lat).await?,
         };
         found.push(hit);
     }

@@ -7,11 +7,11 @@ use axum::http::{Method, StatusCode};
 use axum::routing::{get, patch, post};
 use axum::Json;
 use citygrid_grid_mgmt::codes::{CategoryCode, CategoryKind, ComponentId, GridCode};
+use citygrid_store::places::{self as store, ComponentFilter, GridFilter};
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
-use sqlx::{Postgres, QueryBuilder};
 
-use super::common::{bad, constraint_error, fetch_json, fetch_page, Page};
+use super::common::{bad, constraint_error, Page};
 use crate::auth::{Access, Role};
 use crate::error::{ApiError, ApiResult};
 use crate::router::RouteTable;
@@ -78,27 +78,20 @@ pub struct PlaceQuery {
 
 type QueryResult<T> = Result<Query<T>, axum::extract::rejection::QueryRejection>;
 
-fn push_bbox(qb: &mut QueryBuilder<'_, Postgres>, bbox: Option<&str>) -> Result<(), ApiError> {
-    if let Some(b) = bbox.filter(|s| !s.is_empty()) {
-        let v: Vec<f64> = b
-            .split(',')
-            .map(|x| x.trim().parse::<f64>())
-            .collect::<Result<_, _>>()
-            .map_err(|_| bad("bbox must be w,s,e,n in degrees"))?;
-        if v.len() != 4 || v.iter().any(|x| !x.is_finite()) {
-            return Err(bad("bbox must be w,s,e,n in degrees"));
-        }
-        qb.push(" AND t.geom && ST_MakeEnvelope(")
-            .push_bind(v[0])
-            .push(", ")
-            .push_bind(v[1])
-            .push(", ")
-            .push_bind(v[2])
-            .push(", ")
-            .push_bind(v[3])
-            .push(", 4326)");
+/// The `bbox` parameter: `w,s,e,n` in degrees.
+fn parse_bbox(bbox: Option<&str>) -> Result<Option<[f64; 4]>, ApiError> {
+    let Some(b) = bbox.filter(|s| !s.is_empty()) else {
+        return Ok(None);
+    };
+    let v: Vec<f64> = b
+        .split(',')
+        .map(|x| x.trim().parse::<f64>())
+        .collect::<Result<_, _>>()
+        .map_err(|_| bad("bbox must be w,s,e,n in degrees"))?;
+    if v.len() != 4 || v.iter().any(|x| !x.is_finite()) {
+        return Err(bad("bbox must be w,s,e,n in degrees"));
     }
-    Ok(())
+    Ok(Some([v[0], v[1], v[2], v[3]]))
 }
 
 fn digits(field: &str, s: &str, n: usize) -> Result<String, ApiError> {
@@ -109,111 +102,41 @@ fn digits(field: &str, s: &str, n: usize) -> Result<String, ApiError> {
     }
 }
 
-fn row_json(geometry: bool) -> &'static str {
-    if geometry {
-        "(to_jsonb(t) - 'geom' - 'fid') || jsonb_build_object('geometry', ST_AsGeoJSON(t.geom, 7)::jsonb)"
-    } else {
-        "(to_jsonb(t) - 'geom' - 'fid')"
-    }
-}
-
-async fn notify(
-    tx: &mut sqlx::Transaction<'_, Postgres>,
-    layer: &str,
-    fids: &[i64],
-) -> Result<(), sqlx::Error> {
-    for chunk in fids.chunks(500) {
-        let ids: Vec<String> = chunk.iter().map(i64::to_string).collect();
-        sqlx::query("SELECT pg_notify('citygrid_layers', $1)")
-            .bind(format!("{layer}:{}", ids.join(",")))
-            .execute(&mut **tx)
-            .await?;
-    }
-    Ok(())
-}
-
-/// Re-assigns the grid of the components whose grid changed (all, or those within
-/// `grid`'s area) and announces them; returns how many moved.
-pub async fn assign_components(
-    tx: &mut sqlx::Transaction<'_, Postgres>,
-    grid: Option<&str>,
-) -> Result<usize, sqlx::Error> {
-    let fids: Vec<(i64,)> = sqlx::query_as(
-        "WITH target AS ( \
-           SELECT c.fid, (SELECT g.code FROM layers.unit_grids g \
-                          WHERE ST_Intersects(g.geom, c.geom) ORDER BY g.fid LIMIT 1) AS code \
-           FROM layers.components c \
-           WHERE $1::text IS NULL OR c.grid_code = $1 \
-              OR ST_Intersects(c.geom, (SELECT geom FROM layers.unit_grids WHERE code = $1))) \
-         UPDATE layers.components c SET grid_code = target.code FROM target \
-         WHERE c.fid = target.fid AND c.grid_code IS DISTINCT FROM target.code RETURNING c.fid",
-    )
-    .bind(grid)
-    .fetch_all(&mut **tx)
-    .await?;
-    let fids: Vec<i64> = fids.into_iter().map(|(f,)| f).collect();
-    notify(tx, "components", &fids).await?;
-    Ok(fids.len())
-}
-
-/// Refreshes the catalogue entry (count, bounds, version) of a layer after a change.
-pub async fn refresh_catalog(
-    tx: &mut sqlx::Transaction<'_, Postgres>,
-    layer: &str,
-    bump: bool,
-) -> Result<(), sqlx::Error> {
-    if !super::common::is_ident(layer) {
-        return Ok(());
-    }
-    sqlx::query(&format!(
-        "UPDATE layer_catalog SET feature_count = s.n, \
-            bounds = CASE WHEN s.e IS NULL THEN NULL ELSE ARRAY[ST_XMin(s.e), ST_YMin(s.e), ST_XMax(s.e), ST_YMax(s.e)] END, \
-            version = version + CASE WHEN $2 THEN 1 ELSE 0 END, updated_at = now() \
-         FROM (SELECT count(*) AS n, ST_Extent(geom)::geometry AS e FROM layers.\"{layer}\") s WHERE id = $1"
-    ))
-    .bind(layer)
-    .bind(bump)
-    .execute(&mut **tx)
-    .await?;
-    if bump {
-        sqlx::query("SELECT pg_notify('citygrid_layers', $1)")
-            .bind(layer)
-            .execute(&mut **tx)
-            .await?;
-    }
-    Ok(())
-}
-
 // ----------------------------------------------------------------------------- grids
 
-async fn list_grids(
-    State(state): State<AppState>,
-    q: QueryResult<PlaceQuery>,
-) -> ApiResult<Json<Value>> {
+/// The query of a list, checked, and its page.
+fn list_query(q: QueryResult<PlaceQuery>) -> Result<(PlaceQuery, i64, i64), ApiError> {
     let Query(q) = q.map_err(bad)?;
     let (limit, offset) = Page {
         limit: q.limit,
         offset: q.offset,
     }
     .bounds()?;
-    let mut qb = QueryBuilder::new(format!(
-        "SELECT {} FROM layers.unit_grids t WHERE true",
-        row_json(q.geometry.unwrap_or(false))
-    ));
-    if let Some(c) = q.community.as_deref().filter(|s| !s.is_empty()) {
-        qb.push(" AND t.community_code = ")
-            .push_bind(digits("community", c, 12)?);
-    }
-    if let Some(s) = q.street.as_deref().filter(|s| !s.is_empty()) {
-        qb.push(" AND t.street_code = ")
-            .push_bind(digits("street", s, 9)?);
-    }
-    if let Some(a) = q.admin.as_deref().filter(|s| !s.is_empty()) {
-        qb.push(" AND t.admin_code = ")
-            .push_bind(digits("admin", a, 6)?);
-    }
-    push_bbox(&mut qb, q.bbox.as_deref())?;
-    let rows = fetch_page(&state.pool, qb, "t.code", limit, offset).await?;
+    Ok((q, limit, offset))
+}
+
+/// A non-empty query value.
+fn given(v: &Option<String>) -> Option<&str> {
+    v.as_deref().filter(|s| !s.is_empty())
+}
+
+async fn list_grids(
+    State(state): State<AppState>,
+    q: QueryResult<PlaceQuery>,
+) -> ApiResult<Json<Value>> {
+    let (q, limit, offset) = list_query(q)?;
+    let filter = GridFilter {
+        community: given(&q.community)
+            .map(|c| digits("community", c, 12))
+            .transpose()?,
+        street: given(&q.street)
+            .map(|s| digits("street", s, 9))
+            .transpose()?,
+        admin: given(&q.admin).map(|a| digits("admin", a, 6)).transpose()?,
+        bbox: parse_bbox(q.bbox.as_deref())?,
+        geometry: q.geometry.unwrap_or(false),
+    };
+    let rows = store::list_grids(&state.pool, &filter, limit, offset).await?;
     Ok(Json(
         json!({"grids": rows, "limit": limit, "offset": offset}),
     ))
@@ -221,15 +144,9 @@ async fn list_grids(
 
 async fn grid_json(state: &AppState, code: &str) -> Result<Value, ApiError> {
     let code: GridCode = code.parse().map_err(bad)?;
-    let sql = format!(
-        "SELECT {} || jsonb_build_object('components', (SELECT count(*) FROM layers.components c WHERE c.grid_code = t.code)) \
-         FROM layers.unit_grids t WHERE code = $1",
-        row_json(true)
-    );
-    fetch_json(&state.pool, &sql, code.as_str(), || {
-        format!("no unit grid {code}")
-    })
-    .await
+    store::grid(&state.pool, code.as_str())
+        .await?
+        .ok_or_else(|| ApiError::NotFound(format!("no unit grid {code}")))
 }
 
 async fn one_grid(
@@ -265,30 +182,30 @@ async fn create_grid(
     let code: GridCode = b.code.parse().map_err(bad)?;
     let geom = geometry_text(&b.geometry)?;
     let mut tx = state.pool.begin().await?;
-    let (fid,): (i64,) = sqlx::query_as(
-        "WITH g AS (SELECT ST_Multi(ST_CollectionExtract(ST_MakeValid(ST_SetSRID(ST_GeomFromGeoJSON($2), 4326)), 3)) AS geom) \
-         INSERT INTO layers.unit_grids (fid, geom, code, community_code, street_code, admin_code, area_m2, responsible) \
-         SELECT coalesce((SELECT max(fid) FROM layers.unit_grids), 0) + 1, g.geom, $1, $3, $4, $5, \
-                ST_Area(g.geom::geography), $6 FROM g WHERE NOT ST_IsEmpty(g.geom) RETURNING fid",
-    )
-    .bind(code.as_str())
-    .bind(&geom)
-    .bind(code.community_key())
-    .bind(code.street_key())
-    .bind(code.admin().as_str())
-    .bind(&b.responsible)
-    .fetch_one(&mut *tx)
-    .await
-    .map_err(|e| match e {
-        sqlx::Error::RowNotFound => ApiError::Unprocessable("the geometry is empty".into()),
-        sqlx::Error::Database(ref d) if d.code().as_deref() == Some("XX000") => {
-            ApiError::Unprocessable(format!("the geometry is not valid GeoJSON: {}", d.message()))
-        }
-        other => constraint_error(other, &format!("unit grid {code}")),
-    })?;
-    notify(&mut tx, "unit_grids", &[fid]).await?;
-    assign_components(&mut tx, Some(code.as_str())).await?;
-    refresh_catalog(&mut tx, "unit_grids", false).await?;
+    let admin = code.admin();
+    let new = store::NewGrid {
+        code: code.as_str(),
+        geojson: &geom,
+        community_key: code.community_key(),
+        street_key: code.street_key(),
+        admin: admin.as_str(),
+        responsible: b.responsible.as_deref(),
+    };
+    let fid = store::insert_grid(&mut *tx, &new)
+        .await
+        .map_err(|e| match e {
+            sqlx::Error::RowNotFound => ApiError::Unprocessable("the geometry is empty".into()),
+            sqlx::Error::Database(ref d) if d.code().as_deref() == Some("XX000") => {
+                ApiError::Unprocessable(format!(
+                    "the geometry is not valid GeoJSON: {}",
+                    d.message()
+                ))
+            }
+            other => constraint_error(other, &format!("unit grid {code}")),
+        })?;
+    store::notify_features(&mut tx, "unit_grids", &[fid]).await?;
+    store::assign_components(&mut tx, Some(code.as_str())).await?;
+    store::refresh_catalog(&mut tx, "unit_grids", false).await?;
     tx.commit().await?;
     Ok((
         StatusCode::CREATED,
@@ -313,18 +230,11 @@ async fn patch_grid(
         }
     }
     let mut tx = state.pool.begin().await?;
-    let row: Option<(i64,)> =
-        sqlx::query_as("SELECT fid FROM layers.unit_grids WHERE code = $1 FOR UPDATE")
-            .bind(code.as_str())
-            .fetch_optional(&mut *tx)
-            .await?;
-    let (fid,) = row.ok_or_else(|| ApiError::NotFound(format!("no unit grid {code}")))?;
+    let fid = store::lock_grid(&mut *tx, code.as_str())
+        .await?
+        .ok_or_else(|| ApiError::NotFound(format!("no unit grid {code}")))?;
     if let Some(r) = body.get("responsible") {
-        sqlx::query("UPDATE layers.unit_grids SET responsible = $2 WHERE fid = $1")
-            .bind(fid)
-            .bind(r.as_str())
-            .execute(&mut *tx)
-            .await?;
+        store::set_grid_responsible(&mut *tx, fid, r.as_str()).await?;
     }
     if let Some(v) = body.get("valid_to") {
         let d = match v {
@@ -335,38 +245,21 @@ async fn patch_grid(
             ),
             _ => return Err(bad("valid_to must be YYYY-MM-DD or null")),
         };
-        sqlx::query("UPDATE layers.unit_grids SET valid_to = $2 WHERE fid = $1")
-            .bind(fid)
-            .bind(d)
-            .execute(&mut *tx)
-            .await?;
+        store::set_grid_valid_to(&mut *tx, fid, d).await?;
     }
     if let Some(g) = body.get("geometry") {
         let geom = geometry_text(g)?;
         // keep the old outline in the history
-        sqlx::query(
-            "INSERT INTO unit_grid_history (code, community_code, geom, area_m2, valid_from, valid_to, responsible) \
-             SELECT code, community_code, geom, area_m2, valid_from, current_date, responsible FROM layers.unit_grids WHERE fid = $1",
-        )
-        .bind(fid)
-        .execute(&mut *tx)
-        .await?;
-        sqlx::query(
-            "UPDATE layers.unit_grids SET geom = g.geom, area_m2 = ST_Area(g.geom::geography), valid_from = current_date \
-             FROM (SELECT ST_Multi(ST_CollectionExtract(ST_MakeValid(ST_SetSRID(ST_GeomFromGeoJSON($2), 4326)), 3)) AS geom) g \
-             WHERE fid = $1",
-        )
-        .bind(fid)
-        .bind(&geom)
-        .execute(&mut *tx)
-        .await
-        .map_err(|e| constraint_error(e, "the geometry"))?;
+        store::archive_grid(&mut *tx, fid).await?;
+        store::set_grid_geometry(&mut *tx, fid, &geom)
+            .await
+            .map_err(|e| constraint_error(e, "the geometry"))?;
     }
-    notify(&mut tx, "unit_grids", &[fid]).await?;
-    assign_components(&mut tx, Some(code.as_str())).await?;
+    store::notify_features(&mut tx, "unit_grids", &[fid]).await?;
+    store::assign_components(&mut tx, Some(code.as_str())).await?;
     if body.contains_key("geometry") {
-        assign_components(&mut tx, None).await?;
-        refresh_catalog(&mut tx, "unit_grids", false).await?;
+        store::assign_components(&mut tx, None).await?;
+        store::refresh_catalog(&mut tx, "unit_grids", false).await?;
     }
     tx.commit().await?;
     Ok(Json(grid_json(&state, code.as_str()).await?))
@@ -378,34 +271,21 @@ async fn list_components(
     State(state): State<AppState>,
     q: QueryResult<PlaceQuery>,
 ) -> ApiResult<Json<Value>> {
-    let Query(q) = q.map_err(bad)?;
-    let (limit, offset) = Page {
-        limit: q.limit,
-        offset: q.offset,
-    }
-    .bounds()?;
-    let mut qb = QueryBuilder::new(format!(
-        "SELECT {} || jsonb_build_object('lon', ST_X(t.geom), 'lat', ST_Y(t.geom)) FROM layers.components t WHERE true",
-        row_json(false)
-    ));
-    if let Some(c) = q.category.as_deref().filter(|s| !s.is_empty()) {
-        let code: CategoryCode = c.parse().map_err(bad)?;
-        qb.push(" AND t.category_code = ")
-            .push_bind(code.to_string());
-    }
-    if let Some(g) = q.grid.as_deref().filter(|s| !s.is_empty()) {
-        let code: GridCode = g.parse().map_err(bad)?;
-        qb.push(" AND t.grid_code = ").push_bind(code.to_string());
-    }
-    if let Some(s) = q.state.as_deref().filter(|s| !s.is_empty()) {
-        qb.push(" AND t.state = ").push_bind(s.to_string());
-    }
-    if let Some(d) = q.department.as_deref().filter(|s| !s.is_empty()) {
-        qb.push(" AND t.maintaining_department = ")
-            .push_bind(d.to_string());
-    }
-    push_bbox(&mut qb, q.bbox.as_deref())?;
-    let rows = fetch_page(&state.pool, qb, "t.component_id", limit, offset).await?;
+    let (q, limit, offset) = list_query(q)?;
+    let filter = ComponentFilter {
+        category: given(&q.category)
+            .map(|c| c.parse::<CategoryCode>().map(|c| c.to_string()))
+            .transpose()
+            .map_err(bad)?,
+        grid: given(&q.grid)
+            .map(|g| g.parse::<GridCode>().map(|g| g.to_string()))
+            .transpose()
+            .map_err(bad)?,
+        state: given(&q.state).map(str::to_string),
+        department: given(&q.department).map(str::to_string),
+        bbox: parse_bbox(q.bbox.as_deref())?,
+    };
+    let rows = store::list_components(&state.pool, &filter, limit, offset).await?;
     Ok(Json(
         json!({"components": rows, "limit": limit, "offset": offset}),
     ))
@@ -413,14 +293,9 @@ async fn list_components(
 
 async fn component_json(state: &AppState, id: &str) -> Result<Value, ApiError> {
     let id: ComponentId = id.parse().map_err(bad)?;
-    let sql = format!(
-        "SELECT {} || jsonb_build_object('lon', ST_X(t.geom), 'lat', ST_Y(t.geom)) FROM layers.components t WHERE component_id = $1",
-        row_json(false)
-    );
-    fetch_json(&state.pool, &sql, id.as_str(), || {
-        format!("no component {id}")
-    })
-    .await
+    store::component(&state.pool, id.as_str())
+        .await?
+        .ok_or_else(|| ApiError::NotFound(format!("no component {id}")))
 }
 
 async fn one_component(
@@ -483,25 +358,15 @@ async fn create_component(
             id.to_string()
         }
         None => {
-            let admin: Option<(String,)> = sqlx::query_as(
-                "SELECT admin_code FROM layers.unit_grids WHERE ST_Intersects(geom, ST_SetSRID(ST_MakePoint($1, $2), 4326)) LIMIT 1",
-            )
-            .bind(lon)
-            .bind(lat)
-            .fetch_optional(&mut *tx)
-            .await?;
-            let (admin,) = admin.ok_or_else(|| {
-                ApiError::Unprocessable(
-                    "the point is outside every unit grid; give component_id explicitly".into(),
-                )
-            })?;
+            let admin = store::admin_code_at(&mut *tx, lon, lat)
+                .await?
+                .ok_or_else(|| {
+                    ApiError::Unprocessable(
+                        "the point is outside every unit grid; give component_id explicitly".into(),
+                    )
+                })?;
             let prefix = format!("{admin}{}", category.plain());
-            let (serial,): (i64,) = sqlx::query_as(
-                "SELECT coalesce(max(right(component_id, 6)::bigint), 0) + 1 FROM layers.components WHERE left(component_id, 10) = $1",
-            )
-            .bind(&prefix)
-            .fetch_one(&mut *tx)
-            .await?;
+            let serial = store::next_component_serial(&mut *tx, &prefix).await?;
             if serial > 999_999 {
                 return Err(ApiError::Conflict(format!(
                     "no free serial left for {prefix}"
@@ -510,30 +375,25 @@ async fn create_component(
             format!("{prefix}{serial:06}")
         }
     };
-    let (fid,): (i64,) = sqlx::query_as(
-        "INSERT INTO layers.components (geom, component_id, category_code, name, state, supervising_department, \
-             owning_department, maintaining_department, grid_code, survey_date, change_date, source, note) \
-         VALUES (ST_SetSRID(ST_MakePoint($1, $2), 4326), $3, $4, $5, $6, $7, $8, $9, \
-             (SELECT code FROM layers.unit_grids WHERE ST_Intersects(geom, ST_SetSRID(ST_MakePoint($1, $2), 4326)) ORDER BY fid LIMIT 1), \
-             coalesce($10, current_date), current_date, $11, $12) RETURNING fid",
-    )
-    .bind(lon)
-    .bind(lat)
-    .bind(&id)
-    .bind(category.to_string())
-    .bind(&b.name)
-    .bind(&st)
-    .bind(&b.supervising_department)
-    .bind(&b.owning_department)
-    .bind(&b.maintaining_department)
-    .bind(b.survey_date)
-    .bind(b.source.unwrap_or_else(|| "api".into()))
-    .bind(&b.note)
-    .fetch_one(&mut *tx)
-    .await
-    .map_err(|e| constraint_error(e, &format!("component {id}")))?;
-    notify(&mut tx, "components", &[fid]).await?;
-    refresh_catalog(&mut tx, "components", false).await?;
+    let new = store::NewComponent {
+        lon,
+        lat,
+        component_id: id.clone(),
+        category_code: category.to_string(),
+        name: b.name,
+        state: st,
+        supervising_department: b.supervising_department,
+        owning_department: b.owning_department,
+        maintaining_department: b.maintaining_department,
+        survey_date: b.survey_date,
+        source: b.source.unwrap_or_else(|| "api".into()),
+        note: b.note,
+    };
+    let fid = store::insert_component(&mut *tx, &new)
+        .await
+        .map_err(|e| constraint_error(e, &format!("component {id}")))?;
+    store::notify_features(&mut tx, "components", &[fid]).await?;
+    store::refresh_catalog(&mut tx, "components", false).await?;
     tx.commit().await?;
     Ok((
         StatusCode::CREATED,
@@ -550,17 +410,8 @@ async fn patch_component(
     let Value::Object(body) = body else {
         return Err(bad("the body must be a JSON object"));
     };
-    let text_cols = [
-        "name",
-        "state",
-        "supervising_department",
-        "owning_department",
-        "maintaining_department",
-        "source",
-        "note",
-    ];
-    let mut qb: QueryBuilder<Postgres> =
-        QueryBuilder::new("UPDATE layers.components SET change_date = current_date");
+    let text_cols = store::COMPONENT_TEXT_COLUMNS;
+    let mut texts = Vec::new();
     let mut moved = false;
     let mut rest = Map::new();
     for (k, v) in &body {
@@ -573,7 +424,7 @@ async fn patch_component(
                 Value::String(s) if s.chars().count() <= 2000 => Some(s.clone()),
                 _ => return Err(bad(format!("{k} must be text"))),
             };
-            qb.push(format!(", {k} = ")).push_bind(s);
+            texts.push((k.clone(), s));
         } else if k == "lon" || k == "lat" {
             moved = true;
         } else {
@@ -587,6 +438,7 @@ async fn patch_component(
             text_cols.join(", ")
         )));
     }
+    let mut point = None;
     if moved {
         let lon = body
             .get("lon")
@@ -596,33 +448,17 @@ async fn patch_component(
             .get("lat")
             .and_then(Value::as_f64)
             .ok_or_else(|| bad("lon and lat must both be numbers"))?;
-        let (lon, lat) = super::locate::to_wgs84(lon, lat, None)?;
-        qb.push(", geom = ST_SetSRID(ST_MakePoint(")
-            .push_bind(lon)
-            .push(", ")
-            .push_bind(lat)
-            .push("), 4326)");
+        point = Some(super::locate::to_wgs84(lon, lat, None)?);
     }
-    qb.push(" WHERE component_id = ")
-        .push_bind(id.to_string())
-        .push(" RETURNING fid");
     let mut tx = state.pool.begin().await?;
-    let row: Option<(i64,)> = qb
-        .build_query_as()
-        .fetch_optional(&mut *tx)
+    let fid = store::update_component(&mut *tx, &id.to_string(), &texts, point)
         .await
-        .map_err(|e| constraint_error(e, "the component"))?;
-    let (fid,) = row.ok_or_else(|| ApiError::NotFound(format!("no component {id}")))?;
+        .map_err(|e| constraint_error(e, "the component"))?
+        .ok_or_else(|| ApiError::NotFound(format!("no component {id}")))?;
     if moved {
-        sqlx::query(
-            "UPDATE layers.components c SET grid_code = (SELECT g.code FROM layers.unit_grids g \
-               WHERE ST_Intersects(g.geom, c.geom) ORDER BY g.fid LIMIT 1) WHERE fid = $1",
-        )
-        .bind(fid)
-        .execute(&mut *tx)
-        .await?;
+        store::regrid_component(&mut *tx, fid).await?;
     }
-    notify(&mut tx, "components", &[fid]).await?;
+    store::notify_features(&mut tx, "components", &[fid]).await?;
     tx.commit().await?;
     Ok(Json(component_json(&state, id.as_str()).await?))
 }
