@@ -3,6 +3,7 @@
 //!
 //! The defaults it writes (zooms, the table mark) are in [`crate::defaults`].
 
+use citygrid_store::catalog as store;
 use citygrid_tiles::LayerKind;
 use serde::Serialize;
 use sqlx::PgConnection;
@@ -10,7 +11,6 @@ use sqlx::PgConnection;
 use crate::defaults::{DEFAULT_LAYER_MAX_ZOOM, IMPORTED_MARK};
 use crate::error::{DbContext, ImportError};
 use crate::fields::CatalogField;
-use crate::naming::{layer_table, quote_ident};
 use crate::stage::Staged;
 
 /// Import statistics kept in the catalogue row.
@@ -76,16 +76,13 @@ pub enum Existing {
 
 /// What goes by layer id `id`.
 pub async fn existing(conn: &mut PgConnection, id: &str) -> Result<Existing, ImportError> {
-    let (kind, table, comment): (Option<String>, Option<String>, Option<String>) = sqlx::query_as(
-        "SELECT (SELECT kind FROM layer_catalog WHERE id = $1),
-                to_regclass($2)::text,
-                obj_description(to_regclass($2), 'pg_class')",
-    )
-    .bind(id)
-    .bind(layer_table(id))
-    .fetch_one(&mut *conn)
-    .await
-    .db("reading the layer catalogue")?;
+    let store::Occupant {
+        kind,
+        table,
+        comment,
+    } = store::occupant(&mut *conn, id)
+        .await
+        .db("reading the layer catalogue")?;
     let raster = matches!(
         kind.as_deref().map(str::parse::<LayerKind>),
         Some(Ok(LayerKind::Raster))
@@ -135,75 +132,40 @@ pub async fn swap_in(
     replace: bool,
 ) -> Result<i64, ImportError> {
     let id = &entry.id;
-    sqlx::query("SELECT pg_advisory_xact_lock(hashtext('citygrid.layer'), hashtext($1))")
-        .bind(id)
-        .execute(&mut *conn)
+    store::lock_layer(&mut *conn, id)
         .await
         .db("locking the layer")?;
     // Checked again under the lock: another import may have finished meanwhile.
     check_targets(conn, std::slice::from_ref(id), replace).await?;
     // One round trip (simple query protocol, inside the caller's transaction).
-    let sql = format!(
-        "DROP TABLE IF EXISTS {old};
-         ALTER TABLE {staged} RENAME TO {name};
-         ALTER INDEX layers.{pkey} RENAME TO {new_pkey};
-         ALTER INDEX layers.{gist} RENAME TO {new_gist}",
-        old = layer_table(id),
-        staged = layer_table(&staged.table),
-        name = quote_ident(id),
-        pkey = quote_ident(&staged.pkey_index),
-        new_pkey = quote_ident(&format!("{id}:pkey")),
-        gist = quote_ident(&staged.geom_index),
-        new_gist = quote_ident(&format!("{id}:geom")),
-    );
-    sqlx::raw_sql(&sql)
-        .execute(&mut *conn)
+    let table = store::StagedTable {
+        table: &staged.table,
+        pkey_index: &staged.pkey_index,
+        geom_index: &staged.geom_index,
+    };
+    store::replace_table(&mut *conn, id, table)
         .await
         .db(&format!("replacing layer {id}"))?;
     let fields = serde_json::to_value(&entry.fields).unwrap_or_default();
     let stats = serde_json::to_value(&entry.stats).unwrap_or_default();
     let bounds: Option<Vec<f64>> = entry.bounds.map(|b| b.to_vec());
     // The upsert and the NOTIFY (delivered at commit) in one statement.
-    let (version,): (i64,) = sqlx::query_as(
-        "WITH up AS (
-         INSERT INTO layer_catalog (id, title, kind, geometry_type, source_file, source_crs, srid,
-                                    fields, feature_count, bounds, min_zoom, max_zoom, import_stats,
-                                    version, imported_at, updated_at)
-         VALUES ($1, COALESCE($2, $3), 'vector', $4, $5, $6, 4326, $7, $8, $9, $10, $11, $12, 1, now(), now())
-         ON CONFLICT (id) DO UPDATE SET
-             title = COALESCE($2, layer_catalog.title),
-             kind = 'vector',
-             geometry_type = EXCLUDED.geometry_type,
-             source_file = EXCLUDED.source_file,
-             source_crs = EXCLUDED.source_crs,
-             srid = 4326,
-             fields = EXCLUDED.fields,
-             feature_count = EXCLUDED.feature_count,
-             bounds = EXCLUDED.bounds,
-             min_zoom = EXCLUDED.min_zoom,
-             max_zoom = EXCLUDED.max_zoom,
-             import_stats = EXCLUDED.import_stats,
-             version = layer_catalog.version + 1,
-             imported_at = now(),
-             updated_at = now()
-         RETURNING version)
-         SELECT up.version FROM up CROSS JOIN LATERAL (SELECT pg_notify($13, $1)) AS announced",
-    )
-    .bind(id)
-    .bind(&entry.title)
-    .bind(&entry.default_title)
-    .bind(&entry.geometry_type)
-    .bind(&entry.source_file)
-    .bind(&entry.source_crs)
-    .bind(fields)
-    .bind(entry.feature_count)
-    .bind(bounds)
-    .bind(entry.min_zoom)
-    .bind(DEFAULT_LAYER_MAX_ZOOM)
-    .bind(stats)
-    .bind(citygrid_db::LAYER_CHANNEL)
-    .fetch_one(&mut *conn)
-    .await
-    .db("writing the catalogue row")?;
+    let row = store::VectorLayerRow {
+        id,
+        title: entry.title.as_deref(),
+        default_title: &entry.default_title,
+        geometry_type: &entry.geometry_type,
+        source_file: &entry.source_file,
+        source_crs: &entry.source_crs,
+        fields,
+        feature_count: entry.feature_count,
+        bounds,
+        min_zoom: entry.min_zoom,
+        max_zoom: DEFAULT_LAYER_MAX_ZOOM,
+        import_stats: stats,
+    };
+    let version = store::upsert_vector(&mut *conn, &row)
+        .await
+        .db("writing the catalogue row")?;
     Ok(version)
 }

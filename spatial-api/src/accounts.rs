@@ -1,5 +1,6 @@
 //! Creating accounts and API keys (used by the command line and admin routes).
 
+use citygrid_store::accounts as store;
 use sqlx::PgPool;
 
 use crate::auth::password::hash_password;
@@ -21,11 +22,7 @@ pub enum AccountError {
 pub const MIN_PASSWORD_LEN: usize = 8;
 
 async fn check_department(pool: &PgPool, code: &str) -> Result<(), AccountError> {
-    let exists: Option<i32> = sqlx::query_scalar("SELECT 1 FROM departments WHERE code = $1")
-        .bind(code)
-        .fetch_optional(pool)
-        .await?;
-    if exists.is_none() {
+    if !store::department_exists(pool, code).await? {
         return Err(AccountError::Invalid(format!(
             "no department with code {code:?}: create it first (see /api/departments)"
         )));
@@ -73,27 +70,8 @@ pub async fn upsert_user(
         .map_err(|e| AccountError::Invalid(format!("hashing failed: {e}")))?
         .map_err(AccountError::Invalid)?;
     let mut tx = pool.begin().await?;
-    let id: i64 = sqlx::query_scalar(
-        "INSERT INTO users (username, password_hash, role, department_code) \
-         VALUES ($1, $2, $3, $4) \
-         ON CONFLICT (username) DO UPDATE SET password_hash = EXCLUDED.password_hash, \
-           role = EXCLUDED.role, department_code = EXCLUDED.department_code, active = true \
-         RETURNING id",
-    )
-    .bind(username)
-    .bind(&hash)
-    .bind(role.as_str())
-    .bind(department)
-    .fetch_one(&mut *tx)
-    .await?;
-    let ended = sqlx::query(
-        "UPDATE sessions SET revoked_at = now() \
-         WHERE user_id = $1 AND revoked_at IS NULL AND expires_at > now()",
-    )
-    .bind(id)
-    .execute(&mut *tx)
-    .await?
-    .rows_affected();
+    let id = store::upsert_user(&mut *tx, username, &hash, role.as_str(), department).await?;
+    let ended = store::end_sessions(&mut *tx, id).await?;
     crate::audit::record(
         &mut *tx,
         "cli",
@@ -173,18 +151,18 @@ pub async fn create_key(
     };
     let key = new_secret("cgk");
     let prefix: String = key.chars().take(12).collect();
-    let id: i64 = sqlx::query_scalar(
-        "INSERT INTO api_keys (name, key_prefix, key_hash, department_code, layers, origins, scopes) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
+    let id = store::insert_key(
+        pool,
+        store::NewKeyRow {
+            name,
+            key_prefix: &prefix,
+            key_hash: &secret_hash(&key),
+            department_code: department,
+            layers: layers.as_deref(),
+            origins: origins.as_deref(),
+            scopes: &scope_names,
+        },
     )
-    .bind(name)
-    .bind(&prefix)
-    .bind(secret_hash(&key))
-    .bind(department)
-    .bind(&layers)
-    .bind(&origins)
-    .bind(&scope_names)
-    .fetch_one(pool)
     .await?;
     crate::audit::record(
         pool,
@@ -198,34 +176,11 @@ pub async fn create_key(
 }
 
 /// One API key as listed by `citygrid key list` (never the secret).
-#[derive(Debug, Clone, serde::Serialize, sqlx::FromRow)]
-pub struct KeySummary {
-    /// `api_keys.id`
-    pub id: i64,
-    /// Who uses it.
-    pub name: String,
-    /// The first characters of the secret, to recognise it.
-    pub key_prefix: String,
-    /// The department it was issued to.
-    pub department_code: Option<String>,
-    /// Layers it may read (`None`: all).
-    pub layers: Option<Vec<String>>,
-    /// Origins it may be used from (`None`: any).
-    pub origins: Option<Vec<String>>,
-    /// What it may do (`maps`, `open311:write`).
-    pub scopes: Vec<String>,
-    /// When it was revoked.
-    pub revoked_at: Option<chrono::DateTime<chrono::Utc>>,
-}
+pub use citygrid_store::accounts::KeySummary;
 
 /// Every API key, newest first.
 pub async fn list_keys(pool: &PgPool) -> Result<Vec<KeySummary>, AccountError> {
-    Ok(sqlx::query_as(
-        "SELECT id, name, key_prefix, department_code, layers, origins, scopes, revoked_at \
-         FROM api_keys ORDER BY id DESC",
-    )
-    .fetch_all(pool)
-    .await?)
+    Ok(store::list_keys(pool).await?)
 }
 
 /// Revokes the API key with this id or secret prefix (e.g. `cgk_AbCdEfGh`); a running
@@ -234,14 +189,7 @@ pub async fn list_keys(pool: &PgPool) -> Result<Vec<KeySummary>, AccountError> {
 pub async fn revoke_key(pool: &PgPool, id_or_prefix: &str) -> Result<i64, AccountError> {
     let by_id = id_or_prefix.parse::<i64>().ok();
     let mut tx = pool.begin().await?;
-    let ids: Vec<i64> = sqlx::query_scalar(
-        "UPDATE api_keys SET revoked_at = coalesce(revoked_at, now()) \
-         WHERE id = $1 OR ($1 IS NULL AND key_prefix = $2) RETURNING id",
-    )
-    .bind(by_id)
-    .bind(id_or_prefix)
-    .fetch_all(&mut *tx)
-    .await?;
+    let ids = store::revoke_keys(&mut *tx, by_id, id_or_prefix).await?;
     let id = match ids.as_slice() {
         [id] => *id,
         [] => {

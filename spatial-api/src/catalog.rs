@@ -4,6 +4,7 @@
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
+use citygrid_store::catalog::CatalogRow;
 use citygrid_tiles::LayerKind;
 use serde::Serialize;
 use serde_json::Value;
@@ -41,37 +42,16 @@ pub struct LayerMeta {
     pub version: i64,
 }
 
-type Row = (
-    String,
-    String,
-    String,
-    Option<String>,
-    i64,
-    Option<Vec<f64>>,
-    i32,
-    i32,
-    Option<String>,
-    Value,
-    Option<String>,
-    i64,
-);
-
 /// Reads every catalogue row.
 pub async fn load(pool: &PgPool) -> Result<Vec<LayerMeta>, sqlx::Error> {
-    let rows: Vec<Row> = sqlx::query_as(
-        "SELECT id, title, kind, geometry_type, feature_count, bounds, min_zoom, max_zoom, \
-                tile_format, fields, source_crs, version \
-         FROM layer_catalog ORDER BY kind DESC, id",
-    )
-    .fetch_all(pool)
-    .await?;
+    let rows = citygrid_store::catalog::load(pool).await?;
     Ok(rows.into_iter().filter_map(from_row).collect())
 }
 
 /// One catalogue row as a layer; `None` (with a warning) for a kind this build does
 /// not know, e.g. one a newer citygrid wrote: such a layer is skipped, not fatal.
 fn from_row(
-    (
+    CatalogRow {
         id,
         title,
         kind,
@@ -84,7 +64,7 @@ fn from_row(
         fields,
         source_crs,
         version,
-    ): Row,
+    }: CatalogRow,
 ) -> Option<LayerMeta> {
     let kind = match kind.parse::<LayerKind>() {
         Ok(kind) => kind,
@@ -214,21 +194,21 @@ pub async fn follow_changes(registry: Arc<Registry>, pool: PgPool) {
 mod tests {
     use super::*;
 
-    fn row(kind: &str) -> Row {
-        (
-            "roads".into(),
-            "Roads".into(),
-            kind.into(),
-            Some("LineString".into()),
-            3,
-            None,
-            0,
-            14,
-            None,
-            Value::Array(Vec::new()),
-            None,
-            1,
-        )
+    fn row(kind: &str) -> CatalogRow {
+        CatalogRow {
+            id: "roads".into(),
+            title: "Roads".into(),
+            kind: kind.into(),
+            geometry_type: Some("LineString".into()),
+            feature_count: 3,
+            bounds: None,
+            min_zoom: 0,
+            max_zoom: 14,
+            tile_format: None,
+            fields: Value::Array(Vec::new()),
+            source_crs: None,
+            version: 1,
+        }
     }
 
     #[test]

@@ -54,9 +54,7 @@ pub async fn ping(pool: &PgPool) -> bool {
         let mut conn = pool.acquire().await?;
         let waited = i64::try_from(started.elapsed().as_micros()).unwrap_or(i64::MAX);
         ACQUIRE_WAIT_US.store(waited, Ordering::Relaxed);
-        sqlx::query_scalar::<_, i32>("SELECT 1")
-            .fetch_one(&mut *conn)
-            .await
+        citygrid_store::health::ping(&mut *conn).await
     };
     let up = matches!(tokio::time::timeout(PING_TIMEOUT, ping).await, Ok(Ok(1)));
     observe(up);

@@ -30,7 +30,7 @@ pub struct AppState {
     /// Grid management: cached reference data and the outbox wake-up.
     pub mgmt: Arc<crate::mgmt::MgmtState>,
     /// Vector tiles being encoded or recently encoded (shared encodes, stale-while-revalidate).
-    pub tile_flights: Arc<crate::routes::tiles::TileFlights>,
+    pub tile_flights: Arc<crate::layers::flights::TileFlights>,
 }
 
 impl AppState {

@@ -80,10 +80,7 @@ pub async fn run(command: DbCommand, config: Config) -> anyhow::Result<()> {
         },
         DbCommand::Migrate => {
             let pool = super::database(&config).await?;
-            let version: Option<i64> =
-                sqlx::query_scalar("SELECT max(version) FROM _sqlx_migrations WHERE success")
-                    .fetch_one(&pool)
-                    .await?;
+            let version = citygrid_store::health::schema_version(&pool).await?;
             println!("schema is at version {}", version.unwrap_or(0));
         }
     }

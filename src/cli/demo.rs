@@ -69,12 +69,7 @@ fn demo_passwords(home: &Path) -> anyhow::Result<Vec<(String, String)>> {
 }
 
 async fn seed_accounts(pool: &PgPool, home: &Path) -> anyhow::Result<Vec<(String, String)>> {
-    sqlx::query(
-        "INSERT INTO departments (code, name, name_en) VALUES ('water', '供水公司', 'Water supply') \
-         ON CONFLICT (code) DO NOTHING",
-    )
-    .execute(pool)
-    .await?;
+    citygrid_store::accounts::ensure_demo_department(pool).await?;
     let passwords = demo_passwords(home)?;
     for ((name, role, department), (_, password)) in DEMO_USERS.iter().zip(&passwords) {
         accounts::upsert_user(pool, name, password, *role, *department).await?;
@@ -95,11 +90,7 @@ fn parse<T: Args>(argv: &[&str]) -> anyhow::Result<T> {
 }
 
 async fn has_layer(pool: &PgPool, id: &str) -> anyhow::Result<bool> {
-    let found: Option<i32> = sqlx::query_scalar("SELECT 1 FROM layer_catalog WHERE id = $1")
-        .bind(id)
-        .fetch_optional(pool)
-        .await?;
-    Ok(found.is_some())
+    Ok(citygrid_store::catalog::exists(pool, id).await?)
 }
 
 /// Imports the bundled sample city once: the Helsinki OSM extract (layers and

@@ -7,6 +7,7 @@ use anyhow::{bail, Context};
 use citygrid_db::Config;
 use citygrid_spatial_api::accounts;
 use citygrid_spatial_api::auth::Role;
+use citygrid_store::accounts as store;
 use clap::{Args, Subcommand};
 
 /// Account commands.
@@ -83,25 +84,12 @@ pub async fn run(command: UserCommand, config: Config) -> anyhow::Result<()> {
         UserCommand::Revoke(args) => {
             let pool = super::database(&config).await?;
             let mut tx = pool.begin().await?;
-            let id: Option<i64> = sqlx::query_scalar(
-                "UPDATE users SET active = active AND NOT $2 WHERE username = $1 RETURNING id",
-            )
-            .bind(&args.name)
-            .bind(args.disable)
-            .fetch_optional(&mut *tx)
-            .await?;
+            let id = store::disable_user(&mut *tx, &args.name, args.disable).await?;
             let Some(id) = id else {
                 bail!("no user {:?}", args.name);
             };
-            let ended = sqlx::query(
-                "UPDATE sessions SET revoked_at = now() \
-                 WHERE user_id = $1 AND revoked_at IS NULL AND expires_at > now()",
-            )
-            .bind(id)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
-            citygrid_spatial_api::audit::record(
+            let ended = store::end_sessions(&mut *tx, id).await?;
+            citygrid_store::audit::record(
                 &mut *tx,
                 "cli",
                 "user_revoke",

@@ -10,6 +10,7 @@ use axum::http::HeaderMap;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
+use citygrid_store::accounts;
 
 use super::secret::secret_hash;
 use super::{KeyScope, PublicLayers, Role};
@@ -312,8 +313,6 @@ impl CredentialCache {
     }
 }
 
-type SessionRow = (i64, String, String, Option<String>, DateTime<Utc>);
-
 async fn lookup_token(state: &AppState, token: &str) -> Result<Principal, ApiError> {
     if token.starts_with("cgk_") {
         return Err(ApiError::Unauthorized(
@@ -332,15 +331,7 @@ async fn lookup_token(state: &AppState, token: &str) -> Result<Principal, ApiErr
             .get_stale(CredentialKind::Token, &hash)
             .ok_or(ApiError::Unavailable);
     }
-    let row: Result<Option<SessionRow>, sqlx::Error> = sqlx::query_as(
-        "SELECT u.id, u.username, u.role, u.department_code, s.expires_at \
-             FROM sessions s JOIN users u ON u.id = s.user_id \
-             WHERE s.token_hash = $1 AND s.revoked_at IS NULL AND s.expires_at > now() \
-               AND u.active",
-    )
-    .bind(&hash)
-    .fetch_optional(&state.pool)
-    .await;
+    let row = accounts::session_user(&state.pool, &hash).await;
     let row = match row {
         Ok(row) => row,
         Err(e) => {
@@ -351,7 +342,14 @@ async fn lookup_token(state: &AppState, token: &str) -> Result<Principal, ApiErr
                 .ok_or_else(|| ApiError::from(e));
         }
     };
-    let Some((id, username, role, department, expires_at)) = row else {
+    let Some(accounts::SessionUser {
+        id,
+        username,
+        role,
+        department_code: department,
+        expires_at,
+    }) = row
+    else {
         return Err(ApiError::Unauthorized(
             "the token is unknown, expired or revoked: sign in again".into(),
         ));
@@ -373,15 +371,6 @@ async fn lookup_token(state: &AppState, token: &str) -> Result<Principal, ApiErr
     Ok(principal)
 }
 
-type KeyRow = (
-    i64,
-    String,
-    Option<String>,
-    Option<Vec<String>>,
-    Option<Vec<String>>,
-    Vec<String>,
-);
-
 async fn lookup_key(state: &AppState, key: &str) -> Result<Principal, ApiError> {
     if key.starts_with("cgt_") {
         return Err(ApiError::Unauthorized(
@@ -400,13 +389,7 @@ async fn lookup_key(state: &AppState, key: &str) -> Result<Principal, ApiError> 
             .get_stale(CredentialKind::Key, &hash)
             .ok_or(ApiError::Unavailable);
     }
-    let row: Result<Option<KeyRow>, sqlx::Error> = sqlx::query_as(
-        "SELECT id, name, department_code, layers, origins, scopes FROM api_keys \
-         WHERE key_hash = $1 AND revoked_at IS NULL",
-    )
-    .bind(&hash)
-    .fetch_optional(&state.pool)
-    .await;
+    let row = accounts::active_key(&state.pool, &hash).await;
     let row = match row {
         Ok(row) => row,
         Err(e) => {
@@ -416,7 +399,15 @@ async fn lookup_key(state: &AppState, key: &str) -> Result<Principal, ApiError> 
                 .ok_or_else(|| ApiError::from(e))
         }
     };
-    let Some((id, name, department, layers, origins, scopes)) = row else {
+    let Some(accounts::ApiKey {
+        id,
+        name,
+        department_code: department,
+        layers,
+        origins,
+        scopes,
+    }) = row
+    else {
         return Err(ApiError::Unauthorized(
             "the API key is unknown or revoked".into(),
         ));

@@ -1,8 +1,8 @@
 //! Reading a vector layer out of PostGIS into a [`LayerIndex`].
 
+use citygrid_store::layers::{self as store, LayerId};
 use citygrid_tiles::index::{Feature, LayerIndex};
 use citygrid_tiles::schema::{FieldType, PropValue, Schema};
-use futures_util::TryStreamExt;
 use geozero::wkb::Wkb;
 use geozero::ToGeo;
 use rayon::prelude::*;
@@ -77,28 +77,18 @@ pub fn feature_from_row(schema: &Schema, fid: i64, wkb: &[u8], props: &Value) ->
     Some(Feature::from_lonlat(fid, geometry, values))
 }
 
-type Row = (i64, Vec<u8>, Value);
-
-/// The SQL that reads a layer (the id is checked against `[a-z0-9_]+` by the
-/// catalogue constraint and again here, so quoting it is safe).
-fn select_sql(id: &str, filter: &str) -> Option<String> {
-    let ok = citygrid_db::is_identifier(id, usize::MAX);
-    ok.then(|| {
-        format!(
-            "SELECT fid::bigint, ST_AsBinary(geom), to_jsonb(t) - 'geom' - 'fid' FROM layers.\"{id}\" t {filter}"
-        )
+/// The layer's id checked against `[a-z0-9_]+` (by the catalogue constraint and
+/// again here, so the store may quote it into SQL).
+fn layer_id(meta: &LayerMeta) -> Result<LayerId<'_>, LoadError> {
+    LayerId::new(&meta.id).ok_or_else(|| LoadError::Index {
+        layer: meta.id.clone(),
+        message: "invalid layer id".into(),
     })
 }
 
 /// Loads every feature of a vector layer and builds its index (CPU work on rayon).
 pub async fn load_layer(pool: &PgPool, meta: &LayerMeta) -> Result<LayerIndex, LoadError> {
-    let sql = select_sql(&meta.id, "").ok_or_else(|| LoadError::Index {
-        layer: meta.id.clone(),
-        message: "invalid layer id".into(),
-    })?;
-    let rows: Vec<Row> = sqlx::query_as(&sql)
-        .fetch(pool)
-        .try_collect()
+    let rows = store::features(pool, layer_id(meta)?)
         .await
         .map_err(|source| LoadError::Db {
             layer: meta.id.clone(),
@@ -129,13 +119,7 @@ pub async fn load_features(
     meta: &LayerMeta,
     fids: &[i64],
 ) -> Result<Vec<Feature>, LoadError> {
-    let sql = select_sql(&meta.id, "WHERE fid = ANY($1)").ok_or_else(|| LoadError::Index {
-        layer: meta.id.clone(),
-        message: "invalid layer id".into(),
-    })?;
-    let rows: Vec<Row> = sqlx::query_as(&sql)
-        .bind(fids)
-        .fetch_all(pool)
+    let rows = store::features_by_id(pool, layer_id(meta)?, fids)
         .await
         .map_err(|source| LoadError::Db {
             layer: meta.id.clone(),

@@ -8,6 +8,7 @@
 //! half-built one; a patch invalidates exactly the cached tiles that touch the old
 //! or the new geometry.
 
+pub mod flights;
 pub mod load;
 
 use std::collections::HashMap;

@@ -4,6 +4,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::{Extension, Json};
 use chrono::{Duration, Utc};
+use citygrid_store::accounts;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
@@ -45,22 +46,23 @@ pub async fn login(
             retry_after_secs: secs,
         });
     }
-    let row: Option<(i64, String, String, Option<String>)> = sqlx::query_as(
-        "SELECT id, password_hash, role, department_code FROM users WHERE username = $1 AND active",
-    )
-    .bind(&form.username)
-    .fetch_optional(&state.pool)
-    .await?;
+    let row = accounts::sign_in(&state.pool, &form.username).await?;
     let hash = row
         .as_ref()
-        .map(|r| r.1.clone())
+        .map(|r| r.password_hash.clone())
         .unwrap_or_else(|| dummy_hash().to_string());
     let password = form.password.clone();
     let ok = tokio::task::spawn_blocking(move || verify_password(&password, &hash))
         .await
         .map_err(|e| ApiError::Internal(e.to_string()))?;
     let known_user = row.is_some();
-    let Some((user_id, _, role, department)) = row.filter(|_| ok) else {
+    let Some(accounts::SignIn {
+        id: user_id,
+        role,
+        department_code: department,
+        ..
+    }) = row.filter(|_| ok)
+    else {
         let window = backoff.failed(&form.username, std::time::Instant::now());
         tracing::info!(username = %form.username, window_secs = window.as_secs(), "failed login");
         let detail = json!({"user": form.username, "known_user": known_user});
@@ -70,12 +72,7 @@ pub async fn login(
     backoff.succeeded(&form.username, address, std::time::Instant::now());
     let token = new_secret("cgt");
     let expires_at = Utc::now() + Duration::minutes(state.config.token_ttl_minutes.max(1));
-    sqlx::query("INSERT INTO sessions (token_hash, user_id, expires_at) VALUES ($1, $2, $3)")
-        .bind(secret_hash(&token))
-        .bind(user_id)
-        .bind(expires_at)
-        .execute(&state.pool)
-        .await?;
+    accounts::insert_session(&state.pool, &secret_hash(&token), user_id, expires_at).await?;
     let detail = json!({"user_id": user_id, "role": role, "expires_at": expires_at.to_rfc3339()});
     crate::audit::record(&state.pool, &form.username, "login", detail).await?;
     Ok(Json(json!({
@@ -93,12 +90,7 @@ pub async fn logout(State(state): State<AppState>, principal: Principal) -> ApiR
     let user = principal
         .user()
         .ok_or_else(|| ApiError::Unauthorized("not signed in".into()))?;
-    sqlx::query(
-        "UPDATE sessions SET revoked_at = now() WHERE token_hash = $1 AND revoked_at IS NULL",
-    )
-    .bind(&user.token_hash)
-    .execute(&state.pool)
-    .await?;
+    accounts::revoke_session(&state.pool, &user.token_hash).await?;
     state
         .credentials
         .forget(crate::auth::CredentialKind::Token, &user.token_hash);

@@ -2,23 +2,23 @@
 //! in-memory index (several layers in one tile) and raster tiles from PostGIS,
 //! both through the tile cache, with ETag/304 and Cache-Control.
 
-use std::collections::HashMap;
-use std::sync::{Arc, LazyLock, Mutex, PoisonError};
-use std::time::{Duration, Instant};
+use std::sync::{Arc, LazyLock};
 
 use axum::extract::{Path, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
+use citygrid_store::layers::LayerId;
 use citygrid_tiles::cache::{CachedTile, TileKey};
 use citygrid_tiles::index::Feature;
 use citygrid_tiles::mvt::{encode_tile, query_bounds, EncodeOptions, TileLayer};
 use citygrid_tiles::tms::{TileCoord, MAX_ZOOM};
 use citygrid_tiles::LayerKind;
-use tokio::sync::{OnceCell, Semaphore};
+use tokio::sync::Semaphore;
 
 use crate::auth::Principal;
 use crate::catalog::LayerMeta;
 use crate::error::{ApiError, ApiResult};
+use crate::layers::flights::{on_miss, Miss};
 use crate::layers::LoadedLayer;
 use crate::state::AppState;
 
@@ -187,16 +187,10 @@ async fn raster_tile(
     if let Some(cached) = state.layers.tiles.get(&key) {
         return Ok(respond(state, &cached, content_type, headers, 3600));
     }
-    let sql = format!(
-        "SELECT data FROM layers.\"{}\" WHERE z = $1 AND x = $2 AND y = $3",
-        meta.id
-    );
-    let data: Option<Vec<u8>> = sqlx::query_scalar(&sql)
-        .bind(i16::from(tile.z()))
-        .bind(tile.x() as i32)
-        .bind(tile.y() as i32)
-        .fetch_optional(&state.pool)
-        .await?;
+    let id = LayerId::new(&meta.id)
+        .ok_or_else(|| ApiError::Internal(format!("invalid layer id {:?}", meta.id)))?;
+    let data =
+        citygrid_store::layers::raster_tile(&state.pool, id, tile.z(), tile.x(), tile.y()).await?;
     // No patch generations to check: straight into the cache, without waiting for
     // the store's invalidation lock (a vector layer patch may hold it a while).
     let cached = state.layers.tiles.insert(key, data.unwrap_or_default());
@@ -216,134 +210,6 @@ static ENCODERS: LazyLock<Arc<Semaphore>> =
 /// Background re-encodings of changed tiles run one at a time, so a stream of edits
 /// (cases reported every few hundred milliseconds) cannot take the CPU from requests.
 static REFRESHERS: LazyLock<Arc<Semaphore>> = LazyLock::new(|| Arc::new(Semaphore::new(1)));
-
-/// The oldest encoding served while a fresh one of the same tile runs in the
-/// background; an older one makes the request wait for the fresh encoding. Within
-/// the `max-age=60` the tile responses already allow clients; the age only grows
-/// this far when re-encodings queue up on a saturated machine.
-pub const STALE_AT_MOST: Duration = Duration::from_secs(30);
-
-/// Tiles tracked in [`TileFlights`] before finished entries are pruned.
-const RECENT_PRUNE_AT: usize = 256;
-
-/// One encoding of a tile, shared by every request that waits for it.
-struct Flight {
-    /// When the encoding started (the age of the data it shows).
-    started: Instant,
-    outcome: OnceCell<Result<CachedTile, String>>,
-}
-
-impl Flight {
-    fn new() -> Arc<Flight> {
-        Arc::new(Flight {
-            started: Instant::now(),
-            outcome: OnceCell::new(),
-        })
-    }
-}
-
-/// What is known of one tile (layer store, layer ids and versions, z/x/y) besides
-/// the cache: the encoding running or last finished, and the finished one before it.
-struct Recent {
-    current: Arc<Flight>,
-    previous: Option<(Instant, CachedTile)>,
-}
-
-/// Recently encoded vector tiles.
-///
-/// The tile cache drops a tile as soon as a feature in it changes, and does not keep
-/// a tile encoded while one of its layers changed. A tile that combines a live layer
-/// (the cases, which every intake changes) with large ones could then never stay
-/// cached under a few reports a second: every request re-encoded it, hundreds of
-/// milliseconds each. Here concurrent misses share one encoding, and while a changed
-/// tile is re-encoded (in the background, one at a time) requests get its previous
-/// encoding, at most [`STALE_AT_MOST`] old — an edit shows as soon as the fresh
-/// encoding is done, typically within milliseconds of the change on an idle server.
-#[derive(Default)]
-pub struct TileFlights {
-    recent: Mutex<HashMap<TileKey, Recent>>,
-}
-
-impl TileFlights {
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<TileKey, Recent>> {
-        self.recent.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-}
-
-/// What a cache miss does.
-enum Miss {
-    /// Answer with this encoding (fresh enough, or served while a new one runs).
-    Serve(CachedTile),
-    /// Wait for this encoding (run it if no one else does).
-    Wait(Arc<Flight>),
-    /// Serve this previous encoding and start this one in the background.
-    Refresh(CachedTile, Arc<Flight>),
-}
-
-fn prune(map: &mut HashMap<TileKey, Recent>) {
-    let now = Instant::now();
-    map.retain(|_, r| match r.current.outcome.get() {
-        // running, or left by cancelled requests and free to be taken over
-        None => Arc::strong_count(&r.current) > 1,
-        Some(_) => now.duration_since(r.current.started) < STALE_AT_MOST,
-    });
-}
-
-fn on_miss(flights: &TileFlights, key: TileKey) -> Miss {
-    let mut map = flights.lock();
-    let now = Instant::now();
-    let usable = |at: Instant, tile: &CachedTile| {
-        (now.duration_since(at) < STALE_AT_MOST).then(|| tile.clone())
-    };
-    if let Some(r) = map.get_mut(&key) {
-        let done = r.current.outcome.get().cloned();
-        match done {
-            // running: show the previous encoding meanwhile if there is a recent one
-            None => {
-                let previous = r.previous.as_ref().and_then(|(at, t)| usable(*at, t));
-                // only the map holds it: its requests were cancelled, no one encodes
-                let abandoned = Arc::strong_count(&r.current) == 1;
-                return match previous {
-                    Some(tile) if abandoned => {
-                        let fresh = Flight::new();
-                        r.current = Arc::clone(&fresh);
-                        Miss::Refresh(tile, fresh)
-                    }
-                    Some(tile) => Miss::Serve(tile),
-                    None => Miss::Wait(Arc::clone(&r.current)),
-                };
-            }
-            // finished but not in the cache any more: it changed since, re-encode
-            Some(Ok(tile)) => {
-                let at = r.current.started;
-                let fresh = Flight::new();
-                r.previous = Some((at, tile.clone()));
-                r.current = Arc::clone(&fresh);
-                return match usable(at, &tile) {
-                    Some(tile) => Miss::Refresh(tile, fresh),
-                    None => Miss::Wait(fresh),
-                };
-            }
-            Some(Err(_)) => {
-                let fresh = Flight::new();
-                r.current = Arc::clone(&fresh);
-                return Miss::Wait(fresh);
-            }
-        }
-    }
-    if map.len() >= RECENT_PRUNE_AT {
-        prune(&mut map);
-    }
-    let fresh = Flight::new();
-    map.insert(
-        key,
-        Recent {
-            current: Arc::clone(&fresh),
-            previous: None,
-        },
-    );
-    Miss::Wait(fresh)
-}
 
 async fn vector_tile(
     state: &AppState,
