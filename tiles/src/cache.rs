@@ -7,7 +7,7 @@
 //!
 //! ```
 //! use citygrid_tiles::cache::{CacheConfig, TileCache, TileKey};
-//! use citygrid_tiles::tms::TileCoord;
+//! use citygrid_geo::tms::TileCoord;
 //!
 //! let cache = TileCache::new(CacheConfig { max_bytes: 1 << 20, ..CacheConfig::default() });
 //! let key = TileKey::new(TileCoord::new(3, 1, 2).unwrap(), [("roads", 7), ("buildings", 3)]);
@@ -22,7 +22,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use crate::hash::hash_bytes;
-use crate::tms::{Bbox, TileCoord};
+use citygrid_geo::tms::{Bbox, TileCoord};
 
 /// Cache key: a tile of a sorted set of layers at given versions.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]

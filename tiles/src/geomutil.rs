@@ -3,7 +3,7 @@
 
 use geo::{Coord, CoordsIter, Geometry, LineString};
 
-use crate::tms::Bbox;
+use citygrid_geo::tms::Bbox;
 
 /// One primitive part of a geometry, borrowed where possible.
 pub(crate) enum PartRef<'a> {

@@ -5,7 +5,7 @@
 //! ```
 //! use citygrid_tiles::index::{Feature, LayerIndex};
 //! use citygrid_tiles::schema::{FieldType, PropValue, Schema};
-//! use citygrid_tiles::tms::Bbox;
+//! use citygrid_geo::tms::Bbox;
 //! use geo::{point, Geometry};
 //!
 //! let schema = Schema::new([("name", FieldType::String)]);
@@ -28,7 +28,7 @@ use thiserror::Error;
 
 use crate::geomutil::{self, PartRef};
 use crate::schema::{PropValue, Schema};
-use crate::tms::{self, lonlat_to_mercator, mercator_to_lonlat, Bbox};
+use citygrid_geo::tms::{self, lonlat_to_mercator, mercator_to_lonlat, Bbox};
 
 /// One feature of a layer.
 #[derive(Debug, Clone, PartialEq)]

@@ -3,8 +3,8 @@
 //! The pure tile engine of citygrid: plain values in, plain values out, no I/O, no
 //! async, safe to call from rayon threads.
 //!
-//! - [`tms`]: WebMercatorQuad tile maths (z/x/y ↔ bounds, lon/lat ↔ EPSG:3857, tile
-//!   covers, pixel sizes, the OGC TileMatrixSet description).
+//!
+//! The tile maths (WebMercatorQuad, `MAX_ZOOM`) is `citygrid_geo::tms`.
 //! - [`schema`]: attribute values and layer schemas.
 //! - [`index`]: the in-memory layer index (R-tree, bbox and nearest queries, patches).
 //! - [`mvt`]: the Mapbox Vector Tile 2.1 encoder with clipping, simplification and a
@@ -22,6 +22,7 @@ pub mod index;
 pub mod kind;
 pub mod mvt;
 pub mod schema;
-pub mod tms;
+/// Moved to `citygrid_geo::tms` (issue 16); re-exported only until every caller has moved.
+pub use citygrid_geo::tms;
 
 pub use kind::LayerKind;

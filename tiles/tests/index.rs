@@ -3,7 +3,7 @@
 
 use citygrid_tiles::index::{Feature, LayerIndex};
 use citygrid_tiles::schema::{FieldType, PropValue, Schema};
-use citygrid_tiles::tms::Bbox;
+use citygrid_geo::tms::Bbox;
 use geo::{point, Distance, Geodesic, Geometry, LineString, Polygon};
 use rand::{rngs::StdRng, Rng, SeedableRng};
 
@@ -58,7 +58,7 @@ fn bbox_queries_match_brute_force() {
         let q = Bbox::new(lon, lat, lon + 0.02, lat + 0.015);
         let mut got: Vec<i64> = idx.query_bbox_lonlat(&q).iter().map(|f| f.id).collect();
         got.sort();
-        let qm = citygrid_tiles::tms::lonlat_bbox_to_mercator(&q);
+        let qm = citygrid_geo::tms::lonlat_bbox_to_mercator(&q);
         let mut want: Vec<i64> = feats
             .iter()
             .filter(|f| f.envelope_merc().is_some_and(|e| e.intersects(&qm)))

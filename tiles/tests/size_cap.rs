@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use citygrid_tiles::index::Feature;
 use citygrid_tiles::mvt::{encode_tile, query_bounds, EncodeOptions, TileLayer, POINT_COUNT_KEY};
 use citygrid_tiles::schema::{FieldType, PropValue, Schema};
-use citygrid_tiles::tms::{tiles_covering, Bbox, TileCoord};
+use citygrid_geo::tms::{tiles_covering, Bbox, TileCoord};
 use common::{decode, geometry, props, Val, G};
 use geo::{point, Coord, Geometry};
 use rand::{rngs::StdRng, Rng, SeedableRng};

@@ -2,7 +2,7 @@
 
 use geo::Geometry;
 
-use crate::tms::{tile_span_m, Bbox};
+use citygrid_geo::tms::{tile_span_m, Bbox};
 
 /// The broad geometry class of a layer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -61,7 +61,7 @@ impl GeometryKind {
 ///
 /// ```
 /// use citygrid_tiles::mvt::{default_min_zoom, GeometryKind};
-/// use citygrid_tiles::tms::Bbox;
+/// use citygrid_geo::tms::Bbox;
 /// let city = Bbox::new(0.0, 0.0, 30_000.0, 30_000.0); // 30 km square
 /// assert_eq!(default_min_zoom(GeometryKind::Point, 2_000_000, Some(&city)), 14);
 /// assert_eq!(default_min_zoom(GeometryKind::Polygon, 200_000, Some(&city)), 8);

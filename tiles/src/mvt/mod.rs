@@ -28,7 +28,7 @@
 //! use citygrid_tiles::index::{Feature, LayerIndex};
 //! use citygrid_tiles::mvt::{encode_tile, query_bounds, EncodeOptions, TileLayer};
 //! use citygrid_tiles::schema::{FieldType, Schema};
-//! use citygrid_tiles::tms::TileCoord;
+//! use citygrid_geo::tms::TileCoord;
 //! use geo::{point, Geometry};
 //!
 //! let schema = Schema::new([("name", FieldType::String)]);
@@ -57,7 +57,7 @@ use thiserror::Error;
 
 use crate::index::Feature;
 use crate::schema::{PropValue, Schema};
-use crate::tms::{Bbox, TileCoord};
+use citygrid_geo::tms::{Bbox, TileCoord};
 use cluster::Grid;
 use pbf::{GeomType, LayerWriter};
 use prepare::{Frame, PGeom, Prepared};

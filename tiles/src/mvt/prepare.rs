@@ -8,7 +8,7 @@ use super::clip::{self, Rect, P};
 use crate::geomutil::{self, PartRef};
 use crate::hash::mix64;
 use crate::index::Feature;
-use crate::tms::{tiles_per_axis, TileCoord, MERC_HALF_WORLD_M};
+use citygrid_geo::tms::{tiles_per_axis, TileCoord, MERC_HALF_WORLD_M};
 
 /// Coordinates are clamped to ±this many tile units (only absurd input gets there:
 /// the world at zoom 30 with extent 65536 is 2^46 units wide).
