@@ -1,11 +1,17 @@
-//! Progress display: an `indicatif` bar when stderr is a terminal, a plain line every
-//! two seconds otherwise, nothing when quiet.
+//! Progress display on stderr: an `indicatif` bar when stderr is a terminal, plain
+//! lines otherwise, nothing when quiet.
+//!
+//! - [`Progress`]: features of a vector import, read from the import's counters (a
+//!   line every two seconds).
+//! - [`TileProgress`]: tiles of a raster import or an archive export, counted by the
+//!   workers (a line at each tenth).
 
 use std::io::IsTerminal;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
+use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use crate::control::Counters;
 
@@ -64,10 +70,7 @@ impl Progress {
                 } else {
                     "{spinner} {msg} {pos} features ({elapsed})"
                 };
-                if let Ok(style) = ProgressStyle::with_template(template) {
-                    bar.set_style(style.progress_chars("=> "));
-                }
-                bar.set_message(label.to_string());
+                style(&bar, template, label);
                 let b = bar.clone();
                 let task = tokio::spawn(async move {
                     loop {
@@ -120,5 +123,84 @@ impl Progress {
 impl Drop for Progress {
     fn drop(&mut self) {
         self.stop();
+    }
+}
+
+/// Gives `bar` the common look: `template`, `=> ` progress characters, `label`.
+fn style(bar: &ProgressBar, template: &str, label: &str) {
+    if let Ok(style) = ProgressStyle::with_template(template) {
+        bar.set_style(style.progress_chars("=> "));
+    }
+    bar.set_message(label.to_string());
+}
+
+/// A thread-safe count of tiles done out of a known total.
+pub struct TileProgress {
+    bar: Option<ProgressBar>,
+    label: String,
+    total: u64,
+    done: AtomicU64,
+    /// Last reported tenth (0..=10) for plain output.
+    reported: AtomicU64,
+    started: Instant,
+    quiet: bool,
+}
+
+impl TileProgress {
+    /// Starts reporting `label` out of `total`; `quiet` shows nothing.
+    pub fn new(label: &str, total: u64, quiet: bool) -> Self {
+        let mode = if quiet {
+            ProgressMode::Quiet
+        } else {
+            ProgressMode::detect()
+        };
+        let bar = (mode == ProgressMode::Bar).then(|| {
+            let bar = ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::stderr());
+            style(
+                &bar,
+                "{msg} [{bar:40}] {pos}/{len} tiles ({elapsed}, ~{eta} left)",
+                label,
+            );
+            bar
+        });
+        Self {
+            bar,
+            label: label.to_string(),
+            total: total.max(1),
+            done: AtomicU64::new(0),
+            reported: AtomicU64::new(0),
+            started: Instant::now(),
+            quiet,
+        }
+    }
+
+    /// Counts `n` more tiles done.
+    pub fn inc(&self, n: u64) {
+        let done = self.done.fetch_add(n, Ordering::Relaxed) + n;
+        if let Some(bar) = &self.bar {
+            bar.inc(n);
+            return;
+        }
+        if self.quiet {
+            return;
+        }
+        let tenth = (done.min(self.total) * 10 / self.total).min(10);
+        let before = self.reported.fetch_max(tenth, Ordering::Relaxed);
+        if tenth > before {
+            eprintln!(
+                "{}: {}% ({done}/{} tiles, {:.1}s)",
+                self.label,
+                tenth * 10,
+                self.total,
+                self.started.elapsed().as_secs_f64()
+            );
+        }
+    }
+
+    /// Ends the display.
+    pub fn finish(&self) {
+        if let Some(bar) = &self.bar {
+            bar.finish_and_clear();
+        }
     }
 }

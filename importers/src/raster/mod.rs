@@ -10,14 +10,13 @@
 //!
 //! Module map, one job each: [`tms`] tile maths, [`source`] inspect the input,
 //! [`warp`] GDAL reprojection per tile, [`pyramid`] the parallel pyramid,
-//! [`encode`] image formats, [`store`] PostGIS, [`archive`] tile archives,
-//! [`progress`] progress display.
+//! [`encode`] image formats, [`store`] PostGIS, [`archive`] tile archives; the
+//! progress display is the crate's [`crate::progress::TileProgress`].
 
 pub mod archive;
 pub mod encode;
 pub mod error;
 mod gdal_util;
-pub mod progress;
 pub mod pyramid;
 pub mod source;
 pub mod store;
@@ -36,8 +35,8 @@ pub use pyramid::Tile;
 pub use store::read_tile;
 pub use warp::Resampling;
 
+use crate::progress::TileProgress;
 use citygrid_tiles::tms::MAX_ZOOM;
-use progress::Progress;
 use pyramid::Plan;
 use warp::WarperPool;
 
@@ -184,7 +183,7 @@ pub async fn import_raster(pool: &PgPool, options: ImportOptions) -> Result<Impo
         .threads
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()))
         .max(1);
-    let progress = Arc::new(Progress::new(
+    let progress = Arc::new(TileProgress::new(
         &format!("import raster {}", options.layer),
         plan.candidate_tiles(),
         options.quiet,

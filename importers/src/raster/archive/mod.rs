@@ -14,8 +14,8 @@ use sqlx::{PgPool, Row};
 
 use super::encode::TileFormat;
 use super::error::{RasterError, Result};
-use super::progress::Progress;
 use super::store;
+use crate::progress::TileProgress;
 use citygrid_tiles::tms::MAX_ZOOM;
 use citygrid_tiles::LayerKind;
 
@@ -217,7 +217,7 @@ pub async fn export_layer(pool: &PgPool, options: ExportOptions) -> Result<Expor
         max_zoom: present("hi")?,
     };
 
-    let progress = std::sync::Arc::new(Progress::new(
+    let progress = std::sync::Arc::new(TileProgress::new(
         &format!("export {}", options.layer),
         u64::try_from(count).unwrap_or(0),
         options.quiet,

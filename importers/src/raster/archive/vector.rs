@@ -14,8 +14,8 @@ use citygrid_tiles::tms::{TileCoord, MAX_ZOOM};
 use rayon::prelude::*;
 
 use super::{write_atomically, ArchiveKind, ArchiveMeta, ExportSummary, TileKind};
+use crate::progress::TileProgress;
 use crate::raster::error::{RasterError, Result};
-use crate::raster::progress::Progress;
 use crate::raster::tms::{tile_range, tile_span};
 
 /// The default highest zoom of a vector export: clients overzoom beyond it.
@@ -92,7 +92,7 @@ pub fn export_vector(
             u64::from(x1 - x0 + 1) * u64::from(y1 - y0 + 1)
         })
         .sum();
-    let progress = Progress::new(&format!("export {name}"), total, quiet);
+    let progress = TileProgress::new(&format!("export {name}"), total, quiet);
     let (tiles, bytes) = write_atomically(path, kind, meta, |writer| {
         let mut written = 0u64;
         for z in min_zoom..=max_zoom {
