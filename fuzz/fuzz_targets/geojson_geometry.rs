@@ -8,7 +8,7 @@
 
 use citygrid_cql2::geojson::{read_geometry, GeoJsonError};
 use citygrid_fuzz::geomcmp;
-use citygrid_spatial_api::query::geojson::write_geometry;
+use citygrid_spatial_api::geojson::write_geometry;
 use geo::CoordsIter;
 use libfuzzer_sys::fuzz_target;
 use serde_json::Value;

@@ -1,8 +1,8 @@
 //! GeoJSON in and out: a bounded reader of request geometries and a fast writer of
-//! features straight into a string.
+//! features straight into a string (shared by the OGC API and the spatial queries).
 //!
 //! ```
-//! use citygrid_spatial_api::query::geojson::{read_geometry, write_geometry};
+//! use citygrid_spatial_api::geojson::{read_geometry, write_geometry};
 //! let v = serde_json::json!({"type": "Point", "coordinates": [24.9, 60.2]});
 //! let g = read_geometry(&v, 10).unwrap();
 //! let mut out = String::new();
@@ -10,8 +10,13 @@
 //! assert_eq!(out, r#"{"type":"Point","coordinates":[24.9,60.2]}"#);
 //! ```
 
+use std::fmt::Write;
+
+use citygrid_tiles::index::Feature;
 use citygrid_tiles::schema::{PropValue, Schema};
 use geo::{Coord, Geometry, Polygon};
+
+use crate::ogc::crs::{Crs, CrsError};
 
 /// The bounded reader of GeoJSON geometries lives with the CQL2-JSON parser, which reads
 /// its geometry literals with it.
@@ -173,6 +178,33 @@ pub fn write_properties(out: &mut String, schema: &Schema, props: &[PropValue]) 
         }
     }
     out.push('}');
+}
+
+/// Writes one feature as GeoJSON in `crs`; `swap` writes y before x (the OGC API
+/// follows the CRS's axis order, plain GeoJSON is always easting first); `extra`
+/// is appended inside the feature object (`,"key":value…`).
+pub fn write_feature(
+    out: &mut String,
+    schema: &Schema,
+    f: &Feature,
+    crs: Crs,
+    swap: bool,
+    extra: &str,
+) -> Result<(), CrsError> {
+    out.push_str(r#"{"type":"Feature","id":"#);
+    let _ = write!(out, "{}", f.id);
+    out.push_str(r#","geometry":"#);
+    if crs.is_wgs84() {
+        write_geometry(out, &f.geom_lonlat, swap);
+    } else {
+        let g = crs.geometry_from_lonlat(&f.geom_lonlat)?;
+        write_geometry(out, &g, swap);
+    }
+    out.push_str(r#","properties":"#);
+    write_properties(out, schema, &f.props);
+    out.push_str(extra);
+    out.push('}');
+    Ok(())
 }
 
 #[cfg(test)]

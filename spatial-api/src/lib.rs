@@ -15,6 +15,8 @@ pub mod catalog;
 pub mod clock;
 pub mod db_health;
 pub mod error;
+pub mod extract;
+pub mod geojson;
 pub mod layers;
 pub mod metrics;
 pub mod mgmt;

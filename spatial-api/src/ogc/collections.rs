@@ -1,18 +1,18 @@
 //! `GET /ogc/collections`, `/ogc/collections/{id}` and `…/queryables`.
 
-use axum::extract::{Path, Query, State};
-use axum::http::HeaderMap;
+use axum::extract::State;
 use axum::response::Response;
 use citygrid_tiles::schema::FieldType;
 use citygrid_tiles::LayerKind;
 use serde_json::{json, Map, Value};
 
-use super::crs::{Crs, CRS84};
-use super::{check_format, collection, json_response, link, ogc_base, GEOJSON_TYPE};
+use super::{json_response, link, OgcBase, GEOJSON_TYPE};
 use crate::auth::Principal;
 use crate::catalog::LayerMeta;
 use crate::error::ApiResult;
+use crate::extract::{Collection, JsonFormat};
 use crate::layers::LoadedLayer;
+use crate::ogc::crs::{Crs, CRS84};
 use crate::state::AppState;
 
 /// The JSON Schema type of a field.
@@ -59,13 +59,11 @@ pub fn describe(base: &str, meta: &LayerMeta, layer: Option<&LoadedLayer>) -> Va
 
 /// `GET /ogc/collections`: every vector layer the caller may read.
 pub async fn list(
+    _: JsonFormat,
     State(state): State<AppState>,
     principal: Principal,
-    headers: HeaderMap,
-    Query(params): Query<Vec<(String, String)>>,
+    OgcBase(base): OgcBase,
 ) -> ApiResult<Response> {
-    check_format(&params)?;
-    let base = ogc_base(&headers, &state);
     let collections: Vec<Value> = state
         .catalog
         .layers()
@@ -82,18 +80,9 @@ pub async fn list(
 }
 
 /// `GET /ogc/collections/{id}`.
-pub async fn one(
-    State(state): State<AppState>,
-    principal: Principal,
-    headers: HeaderMap,
-    Path(id): Path<String>,
-    Query(params): Query<Vec<(String, String)>>,
-) -> ApiResult<Response> {
-    check_format(&params)?;
-    let (meta, layer) = collection(&state, &principal, &id)?;
-    let base = ogc_base(&headers, &state);
+pub async fn one(_: JsonFormat, c: Collection, OgcBase(base): OgcBase) -> ApiResult<Response> {
     Ok(json_response(
-        &describe(&base, &meta, Some(&layer)),
+        &describe(&base, &c.meta, Some(&c.layer)),
         "application/json",
     ))
 }
@@ -101,15 +90,10 @@ pub async fn one(
 /// `GET /ogc/collections/{id}/queryables`: a JSON Schema of the filterable
 /// properties (the layer's attribute fields and its geometry).
 pub async fn queryables(
-    State(state): State<AppState>,
-    principal: Principal,
-    headers: HeaderMap,
-    Path(id): Path<String>,
-    Query(params): Query<Vec<(String, String)>>,
+    _: JsonFormat,
+    Collection { id, meta, layer }: Collection,
+    OgcBase(base): OgcBase,
 ) -> ApiResult<Response> {
-    check_format(&params)?;
-    let (meta, layer) = collection(&state, &principal, &id)?;
-    let base = ogc_base(&headers, &state);
     let mut properties = Map::new();
     // Pre-standard clients (GDAL ≤ 3.6) read a "queryables" array of {id, type}.
     let mut legacy: Vec<Value> = Vec::new();

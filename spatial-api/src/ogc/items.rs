@@ -16,33 +16,27 @@ use std::cmp::Ordering;
 use std::fmt::Write;
 use std::sync::Arc;
 
-use axum::extract::{Path, Query, State};
-use axum::http::{header, HeaderMap, HeaderValue};
+use axum::extract::{Path, Query};
+use axum::http::{header, HeaderValue};
 use axum::response::{IntoResponse, Response};
 use citygrid_tiles::index::{Feature, LayerIndex};
 use citygrid_tiles::schema::{FieldType, Schema};
 use citygrid_tiles::tms::Bbox;
-use geo::{BoundingRect, Coord, Geometry, LineString, MultiPolygon, Polygon};
+use geo::{BoundingRect, Coord, Geometry};
 use rayon::prelude::*;
 
-use super::crs::{Crs, CrsError};
-use super::{check_format, collection, ogc_base, Queryables, GEOJSON_TYPE};
-use crate::auth::Principal;
+use super::{OgcBase, Queryables, GEOJSON_TYPE};
 use crate::error::{ApiError, ApiResult};
-use crate::query::geojson::{write_geometry, write_properties, write_str};
-use crate::query::measure::metres_per_degree;
-use crate::state::AppState;
+use crate::extract::{check_lonlat, crs_param, Bbox as BboxParam, Collection, JsonFormat, Paging};
+use crate::geojson::{write_feature, write_str};
+use crate::ogc::crs::{Crs, CrsError};
 use citygrid_cql2::eval::{self, CancelOnDrop, Meter, Stopped, Value};
 use citygrid_cql2::json as cql2json;
+use citygrid_cql2::measure::metres_per_degree;
 use citygrid_cql2::text as cql2;
 use citygrid_cql2::{CmpOp, Expr, GeomOperand, Property, Resolver, Scalar, SpatialOp};
 
-/// Page size when `limit` is not given.
-pub const DEFAULT_LIMIT: usize = 100;
-/// The largest page; larger `limit`s are clamped to it.
-pub const MAX_LIMIT: usize = 10_000;
-/// The largest `offset` accepted.
-pub const MAX_OFFSET: usize = 1_000_000_000;
+pub use crate::extract::{bbox_geometry, DEFAULT_LIMIT, MAX_LIMIT, MAX_OFFSET};
 /// The most `sortby` keys.
 pub const MAX_SORT_KEYS: usize = 8;
 
@@ -67,13 +61,23 @@ fn bad(m: impl Into<String>) -> ApiError {
     ApiError::BadRequest(m.into())
 }
 
-fn crs_param(value: &str, name: &str) -> ApiResult<Crs> {
-    Crs::parse(value).map_err(|e| bad(format!("{name}: {e}")))
-}
-
 /// Parses the query parameters of an items request against a layer schema.
 pub fn plan(params: &[(String, String)], schema: &Schema) -> ApiResult<Plan> {
+    let paging = Paging::from_params(params)?;
+    let bbox = BboxParam::from_params(params)?;
+    plan_with(params, schema, paging, bbox)
+}
+
+/// Like [`plan`], with the paging and the bbox already read from `params`.
+pub fn plan_with(
+    params: &[(String, String)],
+    schema: &Schema,
+    paging: Paging,
+    bbox: BboxParam,
+) -> ApiResult<Plan> {
     let mut seen: Vec<&str> = Vec::new();
+    seen.extend(Paging::PARAMS);
+    seen.extend(BboxParam::PARAMS);
     let mut get = |name: &'static str| -> ApiResult<Option<&str>> {
         let mut found = None;
         for (k, v) in params {
@@ -87,49 +91,14 @@ pub fn plan(params: &[(String, String)], schema: &Schema) -> ApiResult<Plan> {
         seen.push(name);
         Ok(found)
     };
-    let limit = match get("limit")? {
-        None => DEFAULT_LIMIT,
-        Some(v)
-            if !v.is_empty()
-                && v.len() <= 1000
-                && v.bytes().all(|b| b.is_ascii_digit())
-                && v.trim_start_matches('0').len() > 19 =>
-        {
-            MAX_LIMIT
-        }
-        Some(v) => match v.trim().parse::<u64>() {
-            Ok(0) | Err(_) => {
-                return Err(bad(format!(
-                    "limit must be a positive integer (values above {MAX_LIMIT} are clamped)"
-                )))
-            }
-            Ok(n) => (n.min(MAX_LIMIT as u64)) as usize,
-        },
-    };
-    let offset = match get("offset")? {
-        None => 0,
-        Some(v) => match v.trim().parse::<u64>() {
-            Ok(n) if n <= MAX_OFFSET as u64 => n as usize,
-            _ => {
-                return Err(bad(format!(
-                    "offset must be an integer between 0 and {MAX_OFFSET}"
-                )))
-            }
-        },
-    };
     let crs = get("crs")?
         .map(|c| crs_param(c, "crs"))
-        .transpose()?
-        .unwrap_or(Crs::Crs84);
-    let bbox_crs = get("bbox-crs")?
-        .map(|c| crs_param(c, "bbox-crs"))
         .transpose()?
         .unwrap_or(Crs::Crs84);
     let filter_crs = get("filter-crs")?
         .map(|c| crs_param(c, "filter-crs"))
         .transpose()?
         .unwrap_or(Crs::Crs84);
-    let bbox = get("bbox")?;
     let filter = get("filter")?;
     let filter_lang = get("filter-lang")?;
     let sortby = get("sortby")?;
@@ -143,11 +112,11 @@ pub fn plan(params: &[(String, String)], schema: &Schema) -> ApiResult<Plan> {
 
     let resolver = Queryables(schema);
     let mut conditions: Vec<Expr> = Vec::new();
-    if let Some(b) = bbox {
+    if let BboxParam(Some(b)) = bbox {
         conditions.push(Expr::Spatial {
             op: SpatialOp::Intersects,
             a: GeomOperand::Prop,
-            b: GeomOperand::Literal(bbox_geometry(b, bbox_crs)?),
+            b: GeomOperand::Literal(b),
             distance_m: 0.0,
         });
     }
@@ -222,28 +191,10 @@ pub fn plan(params: &[(String, String)], schema: &Schema) -> ApiResult<Plan> {
         expr,
         hint,
         sort,
-        limit,
-        offset,
+        limit: paging.limit,
+        offset: paging.offset,
         crs,
     })
-}
-
-fn check_lonlat(g: &Geometry<f64>) -> Result<(), CrsError> {
-    if let Some(r) = g.bounding_rect() {
-        let ok = [r.min().x, r.min().y, r.max().x, r.max().y]
-            .iter()
-            .all(|v| v.is_finite())
-            && r.min().y >= -90.0
-            && r.max().y <= 90.0
-            && r.min().x >= -180.0
-            && r.max().x <= 180.0;
-        if !ok {
-            return Err(CrsError::Transform(
-                "coordinates outside ±180° longitude / ±90° latitude".into(),
-            ));
-        }
-    }
-    Ok(())
 }
 
 /// `+a,-b,c` (a `+` decoded as a space counts as `+`).
@@ -271,88 +222,6 @@ fn parse_sortby(text: &str, resolver: &Queryables<'_>) -> ApiResult<Vec<(Propert
         }
     }
     Ok(out)
-}
-
-fn rect(x0: f64, y0: f64, x1: f64, y1: f64) -> Polygon<f64> {
-    Polygon::new(
-        LineString::from(vec![(x0, y0), (x1, y0), (x1, y1), (x0, y1), (x0, y0)]),
-        vec![],
-    )
-}
-
-/// The lon/lat geometry of a `bbox` parameter given in `crs` (axis order of `crs`).
-pub fn bbox_geometry(text: &str, crs: Crs) -> ApiResult<Geometry<f64>> {
-    let nums: Vec<f64> = text
-        .split(',')
-        .map(|v| v.trim().parse::<f64>())
-        .collect::<Result<_, _>>()
-        .map_err(|_| bad("bbox must be 4 (or 6) comma-separated numbers"))?;
-    let (mut x0, mut y0, mut x1, mut y1) = match nums.as_slice() {
-        [a, b, c, d] => (*a, *b, *c, *d),
-        [a, b, _, c, d, _] => (*a, *b, *c, *d),
-        _ => return Err(bad("bbox must be 4 (or 6) comma-separated numbers")),
-    };
-    if ![x0, y0, x1, y1].iter().all(|v| v.is_finite()) {
-        return Err(bad("bbox coordinates must be finite numbers"));
-    }
-    if crs.lat_first() {
-        std::mem::swap(&mut x0, &mut y0);
-        std::mem::swap(&mut x1, &mut y1);
-    }
-    let geographic = crs.is_wgs84() || matches!(crs, Crs::Gcj02 | Crs::Bd09);
-    if geographic {
-        if y0 < -90.0
-            || y1 > 90.0
-            || !(-180.0..=180.0).contains(&x0)
-            || !(-180.0..=180.0).contains(&x1)
-        {
-            return Err(bad(
-                "bbox: longitudes must be within ±180° and latitudes within ±90°",
-            ));
-        }
-        if y0 > y1 {
-            return Err(bad("bbox: the minimum latitude is above the maximum"));
-        }
-    } else if x0 > x1 || y0 > y1 {
-        return Err(bad("bbox: minimum above maximum"));
-    }
-    if crs.is_wgs84() {
-        if x0 > x1 {
-            return Ok(Geometry::MultiPolygon(MultiPolygon(vec![
-                rect(x0, y0, 180.0, y1),
-                rect(-180.0, y0, x1, y1),
-            ])));
-        }
-        return Ok(Geometry::Polygon(rect(x0, y0, x1, y1)));
-    }
-    if crs == Crs::WebMercator {
-        let (a, b) = crs
-            .to_lonlat(x0, y0)
-            .map_err(|e| bad(format!("bbox: {e}")))?;
-        let (c, d) = crs
-            .to_lonlat(x1, y1)
-            .map_err(|e| bad(format!("bbox: {e}")))?;
-        return Ok(Geometry::Polygon(rect(a, b, c, d)));
-    }
-    // Projected or shifted CRSs: densify the edges, then transform.
-    const STEPS: usize = 16;
-    let mut ring = Vec::with_capacity(4 * STEPS + 1);
-    let corners = [(x0, y0), (x1, y0), (x1, y1), (x0, y1), (x0, y0)];
-    for w in corners.windows(2) {
-        let ((ax, ay), (bx, by)) = (w[0], w[1]);
-        for i in 0..STEPS {
-            let t = i as f64 / STEPS as f64;
-            ring.push((ax + (bx - ax) * t, ay + (by - ay) * t));
-        }
-    }
-    ring.push((x0, y0));
-    let mut lonlat = Vec::with_capacity(ring.len());
-    for (x, y) in ring {
-        lonlat.push(crs.to_lonlat(x, y).map_err(|e| bad(format!("bbox: {e}")))?);
-    }
-    let g = Geometry::Polygon(Polygon::new(LineString::from(lonlat), vec![]));
-    check_lonlat(&g).map_err(|e| bad(format!("bbox: {e}")))?;
-    Ok(g)
 }
 
 /// A lon/lat box that every feature matching `expr` touches, when the
@@ -493,33 +362,6 @@ fn stopped(s: Stopped) -> ApiError {
     citygrid_cql2::Error::from(s).into()
 }
 
-/// Writes one feature as GeoJSON in `crs`; `swap` writes y before x (the OGC API
-/// follows the CRS's axis order, plain GeoJSON is always easting first); `extra`
-/// is appended inside the feature object (`,"key":value…`).
-pub fn write_feature(
-    out: &mut String,
-    schema: &Schema,
-    f: &Feature,
-    crs: Crs,
-    swap: bool,
-    extra: &str,
-) -> Result<(), CrsError> {
-    out.push_str(r#"{"type":"Feature","id":"#);
-    let _ = write!(out, "{}", f.id);
-    out.push_str(r#","geometry":"#);
-    if crs.is_wgs84() {
-        write_geometry(out, &f.geom_lonlat, swap);
-    } else {
-        let g = crs.geometry_from_lonlat(&f.geom_lonlat)?;
-        write_geometry(out, &g, swap);
-    }
-    out.push_str(r#","properties":"#);
-    write_properties(out, schema, &f.props);
-    out.push_str(extra);
-    out.push('}');
-    Ok(())
-}
-
 fn query_string(params: &[(String, String)], offset: Option<usize>) -> String {
     let mut pairs: Vec<(String, String)> = params
         .iter()
@@ -585,20 +427,19 @@ pub fn render(
 
 /// `GET /ogc/collections/{id}/items`.
 pub async fn items(
-    State(state): State<AppState>,
-    principal: Principal,
-    headers: HeaderMap,
-    Path(id): Path<String>,
+    _: JsonFormat,
+    Collection { id, layer, .. }: Collection,
+    paging: Paging,
+    bbox: BboxParam,
+    OgcBase(ogc_base): OgcBase,
     Query(params): Query<Vec<(String, String)>>,
 ) -> ApiResult<Response> {
-    check_format(&params)?;
-    let (_, layer) = collection(&state, &principal, &id)?;
     let plan = {
         let index = layer
             .index
             .read()
             .map_err(|_| ApiError::Internal("layer index lock poisoned".into()))?;
-        plan(&params, index.schema())?
+        plan_with(&params, index.schema(), paging, bbox)?
     };
     let crs = plan.crs;
     // The filter's work is metered; when this handler's future is dropped (the
@@ -648,7 +489,7 @@ pub async fn items(
         }
     };
     let (matched, returned, features) = result?;
-    let base = format!("{}/collections/{id}/items", ogc_base(&headers, &state));
+    let base = format!("{ogc_base}/collections/{id}/items");
     let mut out = String::with_capacity(features.len() + 1024);
     write_collection(
         &mut out, &base, &params, &plan, matched, returned, &features,
@@ -702,14 +543,12 @@ pub fn write_collection(
 
 /// `GET /ogc/collections/{id}/items/{fid}`.
 pub async fn item(
-    State(state): State<AppState>,
-    principal: Principal,
-    headers: HeaderMap,
-    Path((id, fid)): Path<(String, String)>,
+    _: JsonFormat,
+    Collection { id, layer, .. }: Collection,
+    OgcBase(ogc_base): OgcBase,
+    Path((_, fid)): Path<(String, String)>,
     Query(params): Query<Vec<(String, String)>>,
 ) -> ApiResult<Response> {
-    check_format(&params)?;
-    let (_, layer) = collection(&state, &principal, &id)?;
     let mut crs = Crs::Crs84;
     for (k, v) in &params {
         match k.as_str() {
@@ -730,7 +569,7 @@ pub async fn item(
         ))
     };
     let fid_n: i64 = fid.parse().map_err(|_| not_found())?;
-    let base = format!("{}/collections/{id}", ogc_base(&headers, &state));
+    let base = format!("{ogc_base}/collections/{id}");
     let mut extra = String::from(r#","links":["#);
     link_json(
         &mut extra,

@@ -1,15 +1,15 @@
 //! `GET /ogc` (landing page), `/ogc/conformance` and `/ogc/api` (OpenAPI 3.0).
 
-use axum::extract::{Query, State};
-use axum::http::HeaderMap;
+use axum::extract::State;
 use axum::response::Response;
 use citygrid_tiles::LayerKind;
 use serde_json::json;
 
 use super::openapi::CollectionDoc;
-use super::{check_format, json_response, link, ogc_base, OPENAPI_TYPE};
+use super::{json_response, link, OgcBase, OPENAPI_TYPE};
 use crate::auth::Principal;
 use crate::error::ApiResult;
+use crate::extract::JsonFormat;
 use crate::state::AppState;
 
 /// The conformance classes this server implements.
@@ -44,13 +44,7 @@ pub const CONFORMANCE: &[&str] = &[
 ];
 
 /// `GET /ogc`: the landing page.
-pub async fn landing(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    Query(params): Query<Vec<(String, String)>>,
-) -> ApiResult<Response> {
-    check_format(&params)?;
-    let base = ogc_base(&headers, &state);
+pub async fn landing(_: JsonFormat, OgcBase(base): OgcBase) -> ApiResult<Response> {
     let body = json!({
         "title": "citygrid",
         "description": "The city's map layers as OGC API – Features and Tiles: GeoJSON items with bbox, CRS and CQL2 filters, vector tiles.",
@@ -68,8 +62,7 @@ pub async fn landing(
 }
 
 /// `GET /ogc/conformance`.
-pub async fn conformance(Query(params): Query<Vec<(String, String)>>) -> ApiResult<Response> {
-    check_format(&params)?;
+pub async fn conformance(_: JsonFormat) -> ApiResult<Response> {
     Ok(json_response(
         &json!({ "conformsTo": CONFORMANCE }),
         "application/json",
@@ -79,13 +72,11 @@ pub async fn conformance(Query(params): Query<Vec<(String, String)>>) -> ApiResu
 /// `GET /ogc/api`: the OpenAPI 3.0 document (self-contained), with the
 /// collections the caller may read.
 pub async fn api(
+    _: JsonFormat,
     State(state): State<AppState>,
     principal: Principal,
-    headers: HeaderMap,
-    Query(params): Query<Vec<(String, String)>>,
+    OgcBase(base): OgcBase,
 ) -> ApiResult<Response> {
-    check_format(&params)?;
-    let base = ogc_base(&headers, &state);
     let collections: Vec<CollectionDoc> = state
         .catalog
         .layers()

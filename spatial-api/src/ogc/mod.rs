@@ -17,19 +17,15 @@ pub mod landing;
 pub mod openapi;
 pub mod tiles;
 
-use std::sync::Arc;
-
+use axum::extract::{FromRef, FromRequestParts};
+use axum::http::request::Parts;
 use axum::http::{header, HeaderMap, HeaderValue, Method};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use citygrid_tiles::schema::{FieldType, Schema};
-use citygrid_tiles::LayerKind;
 use serde_json::{json, Value};
 
-use crate::auth::{Access, Principal};
-use crate::catalog::LayerMeta;
-use crate::error::{ApiError, ApiResult};
-use crate::layers::LoadedLayer;
+use crate::auth::Access;
 use crate::router::RouteTable;
 use crate::state::AppState;
 use citygrid_cql2::{Property, Resolver};
@@ -89,22 +85,27 @@ pub fn routes(t: RouteTable) -> RouteTable {
         )
 }
 
-/// Checks the `f` parameter: JSON (or GeoJSON) only.
-pub fn check_format(params: &[(String, String)]) -> ApiResult<()> {
-    for (k, v) in params {
-        if k == "f" && !v.contains("json") {
-            return Err(ApiError::BadRequest(format!(
-                "format {:?} is not offered: use f=json",
-                v.chars().take(40).collect::<String>()
-            )));
-        }
-    }
-    Ok(())
-}
-
 /// The base URL of the OGC API as the client sees it (`http://host/ogc`).
 pub fn ogc_base(headers: &HeaderMap, state: &AppState) -> String {
-    format!("{}/ogc", crate::routes::maps::base_url(headers, state))
+    format!("{}/ogc", crate::extract::base_url(headers, state))
+}
+
+/// The base URL of the OGC API ([`ogc_base`]) of a request.
+pub struct OgcBase(pub String);
+
+impl<S> FromRequestParts<S> for OgcBase
+where
+    S: Send + Sync,
+    AppState: FromRef<S>,
+{
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        Ok(OgcBase(ogc_base(
+            &parts.headers,
+            &AppState::from_ref(state),
+        )))
+    }
 }
 
 /// A link object.
@@ -119,40 +120,6 @@ pub fn json_response(value: &Value, content_type: &'static str) -> Response {
     r.headers_mut()
         .insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
     r
-}
-
-/// Checks a collection id's form (`[a-z0-9_]+`) before any lookup.
-pub fn check_id(id: &str) -> ApiResult<()> {
-    let ok = citygrid_db::is_identifier(id, 64);
-    if ok {
-        Ok(())
-    } else {
-        Err(ApiError::NotFound(format!(
-            "no collection {:?}: collection ids are [a-z0-9_]+",
-            id.chars().take(64).collect::<String>()
-        )))
-    }
-}
-
-/// A vector collection the caller may read, with its loaded index.
-pub fn collection(
-    state: &AppState,
-    principal: &Principal,
-    id: &str,
-) -> ApiResult<(LayerMeta, Arc<LoadedLayer>)> {
-    check_id(id)?;
-    let meta = state
-        .catalog
-        .get(id)
-        .filter(|m| m.kind == LayerKind::Vector)
-        .ok_or_else(|| {
-            ApiError::NotFound(format!("no collection {id:?} (see /ogc/collections)"))
-        })?;
-    principal.require_layers([id])?;
-    let layer = state.layers.get(id).ok_or_else(|| {
-        ApiError::Conflict(format!("collection {id:?} is still loading; retry shortly"))
-    })?;
-    Ok((meta, layer))
 }
 
 /// The queryables of a layer: its attribute fields and `geometry`.

@@ -2,16 +2,18 @@
 //! collection, its tileset; tiles are the same MVT as `/tiles/{id}/{z}/{x}/{y}`
 //! (note the `{z}/{y}/{x}` order of OGC paths).
 
-use axum::extract::{Path, Query, State};
+use axum::extract::{FromRequestParts, Path, Query, RawPathParams, State};
+use axum::http::request::Parts;
 use axum::http::HeaderMap;
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use citygrid_tiles::tms::{web_mercator_quad_json, MAX_ZOOM};
 use serde_json::json;
 
-use super::crs::CRS84;
-use super::{check_format, collection, json_response, link, ogc_base};
+use super::{json_response, link, OgcBase};
 use crate::auth::Principal;
 use crate::error::{ApiError, ApiResult};
+use crate::extract::{collection, Collection, JsonFormat};
+use crate::ogc::crs::CRS84;
 use crate::routes::tiles as tile_routes;
 use crate::state::AppState;
 
@@ -29,14 +31,28 @@ fn check_tms(tms: &str) -> ApiResult<()> {
     }
 }
 
+/// A request whose `{tms}` path parameter names the one tile matrix set offered.
+pub struct TileMatrixSet;
+
+impl<S: Send + Sync> FromRequestParts<S> for TileMatrixSet {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let params = RawPathParams::from_request_parts(parts, state)
+            .await
+            .map_err(IntoResponse::into_response)?;
+        let tms = params
+            .iter()
+            .find(|(name, _)| *name == "tms")
+            .map(|(_, value)| value)
+            .unwrap_or_default();
+        check_tms(tms).map_err(IntoResponse::into_response)?;
+        Ok(TileMatrixSet)
+    }
+}
+
 /// `GET /ogc/tileMatrixSets`.
-pub async fn matrix_sets(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    Query(params): Query<Vec<(String, String)>>,
-) -> ApiResult<Response> {
-    check_format(&params)?;
-    let base = ogc_base(&headers, &state);
+pub async fn matrix_sets(_: JsonFormat, OgcBase(base): OgcBase) -> ApiResult<Response> {
     let body = json!({
         "tileMatrixSets": [{
             "id": TMS_ID,
@@ -49,12 +65,7 @@ pub async fn matrix_sets(
 }
 
 /// `GET /ogc/tileMatrixSets/{tms}`.
-pub async fn matrix_set(
-    Path(tms): Path<String>,
-    Query(params): Query<Vec<(String, String)>>,
-) -> ApiResult<Response> {
-    check_format(&params)?;
-    check_tms(&tms)?;
+pub async fn matrix_set(_: JsonFormat, _: TileMatrixSet) -> ApiResult<Response> {
     Ok(json_response(
         &web_mercator_quad_json(MAX_ZOOM),
         "application/json",
@@ -63,15 +74,10 @@ pub async fn matrix_set(
 
 /// `GET /ogc/collections/{id}/tiles`: the tilesets of a collection.
 pub async fn tilesets(
-    State(state): State<AppState>,
-    principal: Principal,
-    headers: HeaderMap,
-    Path(id): Path<String>,
-    Query(params): Query<Vec<(String, String)>>,
+    _: JsonFormat,
+    Collection { id, meta, .. }: Collection,
+    OgcBase(base): OgcBase,
 ) -> ApiResult<Response> {
-    check_format(&params)?;
-    let (meta, _) = collection(&state, &principal, &id)?;
-    let base = ogc_base(&headers, &state);
     let href = format!("{base}/collections/{id}/tiles/{TMS_ID}");
     let body = json!({
         "links": [link(format!("{base}/collections/{id}/tiles"), "self", "application/json", "tilesets")],
@@ -91,16 +97,11 @@ pub async fn tilesets(
 
 /// `GET /ogc/collections/{id}/tiles/{tms}`: tileset metadata.
 pub async fn tileset(
-    State(state): State<AppState>,
-    principal: Principal,
-    headers: HeaderMap,
-    Path((id, tms)): Path<(String, String)>,
-    Query(params): Query<Vec<(String, String)>>,
+    _: JsonFormat,
+    _: TileMatrixSet,
+    Collection { id, meta, layer }: Collection,
+    OgcBase(base): OgcBase,
 ) -> ApiResult<Response> {
-    check_format(&params)?;
-    check_tms(&tms)?;
-    let (meta, layer) = collection(&state, &principal, &id)?;
-    let base = ogc_base(&headers, &state);
     let bounds = layer
         .index
         .read()

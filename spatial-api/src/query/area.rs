@@ -30,13 +30,12 @@ use citygrid_tiles::tms::Bbox;
 use geo::{BooleanOps, BoundingRect, Geometry, Intersects, MultiLineString, MultiPolygon, Relate};
 use serde_json::Value;
 
-use super::geojson::{read_geometry, GeoJsonError};
 use super::measure::ground_measures;
 use crate::auth::Principal;
 use crate::error::{ApiError, ApiResult};
+use crate::geojson::{read_geometry, write_feature, GeoJsonError};
 use crate::layers::LoadedLayer;
 use crate::ogc::crs::Crs;
-use crate::ogc::items::write_feature;
 use crate::state::AppState;
 
 /// The most vertices of a query geometry.
@@ -287,7 +286,7 @@ pub async fn query(
     let req = parse(&body)?;
     let mut layers: Vec<Arc<LoadedLayer>> = Vec::with_capacity(req.layers.len());
     for id in &req.layers {
-        let (_, layer) = crate::ogc::collection(&state, &principal, id)?;
+        let (_, layer) = crate::extract::collection(&state, &principal, id)?;
         layers.push(layer);
     }
     let (tx, rx) = tokio::sync::oneshot::channel();

@@ -1,11 +1,10 @@
 //! Spatial queries for planners, answered from the in-memory layer index:
-//! GeoJSON in/out ([`geojson`]), `GET /api/nearest` ([`nearest`]) and
-//! `POST /api/query` ([`area`]). The CQL2-text and CQL2-JSON filters of the OGC API
+//! `GET /api/nearest` ([`nearest`]) and `POST /api/query` ([`area`]), both writing
+//! GeoJSON with [`crate::geojson`]. The CQL2-text and CQL2-JSON filters of the OGC API
 //! (parsers, type check, evaluation against features) are the crate `citygrid_cql2`;
 //! ground measures ([`measure`]) live there too for now (S_DWITHIN needs them).
 
 pub mod area;
-pub mod geojson;
 pub mod nearest;
 
 pub use citygrid_cql2::measure;

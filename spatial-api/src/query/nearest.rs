@@ -14,9 +14,8 @@ use axum::response::{IntoResponse, Response};
 
 use crate::auth::Principal;
 use crate::error::{ApiError, ApiResult};
+use crate::geojson::{write_feature, write_str};
 use crate::ogc::crs::Crs;
-use crate::ogc::items::write_feature;
-use crate::query::geojson::write_str;
 use crate::state::AppState;
 use citygrid_tiles::index::LayerIndex;
 
@@ -70,7 +69,7 @@ pub async fn nearest(
         }
     }
     let id = layer_id.ok_or_else(|| bad("layer is required"))?;
-    let (_, layer) = crate::ogc::collection(&state, &principal, id)?;
+    let (_, layer) = crate::extract::collection(&state, &principal, id)?;
     let x = number(&params, "lon")?.ok_or_else(|| bad("lon is required"))?;
     let y = number(&params, "lat")?.ok_or_else(|| bad("lat is required"))?;
     let k = match number(&params, "k")? {

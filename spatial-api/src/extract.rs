@@ -1,0 +1,473 @@
+//! Typed extractors for the openings many handlers share, so that each rule (and
+//! each error message) is written once:
+//!
+//! | extractor | what it checks | refusal |
+//! |---|---|---|
+//! | [`JsonFormat`] | the `f` parameter asks for JSON (or is absent) | 400 |
+//! | [`Collection`] | the `{id}` of the path is a vector layer the caller may read, loaded | 404, 403, 409 |
+//! | [`Paging`] | `limit` (default [`DEFAULT_LIMIT`], clamped to [`MAX_LIMIT`]) and `offset` (at most [`MAX_OFFSET`]) | 400 |
+//! | [`Bbox`] | `bbox` in `bbox-crs` (default CRS84), as a lon/lat geometry | 400 |
+//!
+//! Each has a plain function beside it for callers whose input is not in the
+//! request's path or query ([`collection`] for a layer id of a body,
+//! [`Paging::from_params`], [`Bbox::from_params`]), and [`base_url`] gives the
+//! service's address as the client sees it.
+//!
+//! ```ignore
+//! // `GET /ogc/collections/{id}/…`
+//! async fn handler(_: JsonFormat, c: Collection, paging: Paging) -> ApiResult<Response> {
+//!     let index = c.layer.index.read();
+//!     // …
+//! }
+//! ```
+
+use std::sync::Arc;
+
+use axum::extract::{FromRef, FromRequestParts, Query, RawPathParams};
+use axum::http::request::Parts;
+use axum::http::HeaderMap;
+use axum::response::{IntoResponse, Response};
+use citygrid_tiles::LayerKind;
+use geo::{BoundingRect, Geometry, LineString, MultiPolygon, Polygon};
+
+use crate::auth::Principal;
+use crate::catalog::LayerMeta;
+use crate::error::{ApiError, ApiResult};
+use crate::layers::LoadedLayer;
+use crate::ogc::crs::{Crs, CrsError};
+use crate::state::AppState;
+
+/// Page size when `limit` is not given.
+pub const DEFAULT_LIMIT: usize = 100;
+/// The largest page; larger `limit`s are clamped to it.
+pub const MAX_LIMIT: usize = 10_000;
+/// The largest `offset` accepted.
+pub const MAX_OFFSET: usize = 1_000_000_000;
+
+fn bad(m: impl Into<String>) -> ApiError {
+    ApiError::BadRequest(m.into())
+}
+
+/// The query parameters of a request, in order (a malformed query is refused as
+/// axum's `Query` refuses it).
+async fn query_params<S: Send + Sync>(
+    parts: &mut Parts,
+    state: &S,
+) -> Result<Vec<(String, String)>, Response> {
+    Query::<Vec<(String, String)>>::from_request_parts(parts, state)
+        .await
+        .map(|Query(params)| params)
+        .map_err(IntoResponse::into_response)
+}
+
+/// The one value of parameter `name`; a second one is a 400.
+fn single<'a>(params: &'a [(String, String)], name: &str) -> ApiResult<Option<&'a str>> {
+    let mut found = None;
+    for (k, v) in params {
+        if k == name {
+            if found.is_some() {
+                return Err(bad(format!("parameter {name} is given more than once")));
+            }
+            found = Some(v.as_str());
+        }
+    }
+    Ok(found)
+}
+
+/// The base URL of the service as the client sees it (`http://host:port`): the
+/// configured public URL, else the `Host` header (when it looks like a host), else
+/// the bind address; `https` when a proxy says so in `X-Forwarded-Proto`.
+pub fn base_url(headers: &HeaderMap, state: &AppState) -> String {
+    if let Some(url) = &state.config.public_url {
+        return url.clone();
+    }
+    let host = headers
+        .get("host")
+        .and_then(|v| v.to_str().ok())
+        .filter(|h| {
+            h.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b".-:[]".contains(&b))
+        })
+        .map(str::to_string)
+        .unwrap_or_else(|| state.config.bind.clone());
+    let proto = headers
+        .get("x-forwarded-proto")
+        .and_then(|v| v.to_str().ok())
+        .filter(|p| *p == "https")
+        .unwrap_or("http");
+    format!("{proto}://{host}")
+}
+
+/// Checks the `f` parameter: JSON (or GeoJSON) only.
+pub fn check_format(params: &[(String, String)]) -> ApiResult<()> {
+    for (k, v) in params {
+        if k == "f" && !v.contains("json") {
+            return Err(ApiError::BadRequest(format!(
+                "format {:?} is not offered: use f=json",
+                v.chars().take(40).collect::<String>()
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// A request whose `f` parameter, if any, asks for JSON ([`check_format`]).
+#[derive(Debug, Clone, Copy)]
+pub struct JsonFormat;
+
+impl<S: Send + Sync> FromRequestParts<S> for JsonFormat {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let params = query_params(parts, state).await?;
+        check_format(&params).map_err(IntoResponse::into_response)?;
+        Ok(JsonFormat)
+    }
+}
+
+/// Checks a collection id's form (`[a-z0-9_]+`) before any lookup.
+pub fn check_id(id: &str) -> ApiResult<()> {
+    let ok = citygrid_db::is_identifier(id, 64);
+    if ok {
+        Ok(())
+    } else {
+        Err(ApiError::NotFound(format!(
+            "no collection {:?}: collection ids are [a-z0-9_]+",
+            id.chars().take(64).collect::<String>()
+        )))
+    }
+}
+
+/// A vector collection the caller may read, with its loaded index: 404 when there
+/// is no such vector layer, 403 when the caller may not read it, 409 while it loads.
+pub fn collection(
+    state: &AppState,
+    principal: &Principal,
+    id: &str,
+) -> ApiResult<(LayerMeta, Arc<LoadedLayer>)> {
+    check_id(id)?;
+    let meta = state
+        .catalog
+        .get(id)
+        .filter(|m| m.kind == LayerKind::Vector)
+        .ok_or_else(|| {
+            ApiError::NotFound(format!("no collection {id:?} (see /ogc/collections)"))
+        })?;
+    principal.require_layers([id])?;
+    let layer = state.layers.get(id).ok_or_else(|| {
+        ApiError::Conflict(format!("collection {id:?} is still loading; retry shortly"))
+    })?;
+    Ok((meta, layer))
+}
+
+/// The collection named by the `{id}` of the path ([`collection`]).
+pub struct Collection {
+    /// The collection (layer) id.
+    pub id: String,
+    /// Its catalogue entry.
+    pub meta: LayerMeta,
+    /// Its loaded index.
+    pub layer: Arc<LoadedLayer>,
+}
+
+impl<S> FromRequestParts<S> for Collection
+where
+    S: Send + Sync,
+    AppState: FromRef<S>,
+{
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let params = RawPathParams::from_request_parts(parts, state)
+            .await
+            .map_err(IntoResponse::into_response)?;
+        let id = params
+            .iter()
+            .find(|(name, _)| *name == "id")
+            .map(|(_, value)| value.to_string())
+            .ok_or_else(|| {
+                ApiError::Internal("the route has no {id} parameter".into()).into_response()
+            })?;
+        let principal = match Principal::from_request_parts(parts, state).await {
+            Ok(p) => p,
+            Err(never) => match never {},
+        };
+        let app = AppState::from_ref(state);
+        let (meta, layer) =
+            collection(&app, &principal, &id).map_err(IntoResponse::into_response)?;
+        Ok(Collection { id, meta, layer })
+    }
+}
+
+/// `limit` and `offset` of a paged listing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Paging {
+    /// Page size: [`DEFAULT_LIMIT`] when not given, at most [`MAX_LIMIT`].
+    pub limit: usize,
+    /// Items skipped: 0 when not given, at most [`MAX_OFFSET`].
+    pub offset: usize,
+}
+
+impl Paging {
+    /// The parameters these are read from.
+    pub const PARAMS: [&'static str; 2] = ["limit", "offset"];
+
+    /// Reads `limit` and `offset`: `limit` is a positive integer (larger values
+    /// than [`MAX_LIMIT`] are clamped, as OGC API – Features Part 1 allows), `offset`
+    /// an integer from 0 to [`MAX_OFFSET`]; each at most once.
+    pub fn from_params(params: &[(String, String)]) -> ApiResult<Paging> {
+        let limit = match single(params, "limit")? {
+            None => DEFAULT_LIMIT,
+            Some(v)
+                if !v.is_empty()
+                    && v.len() <= 1000
+                    && v.bytes().all(|b| b.is_ascii_digit())
+                    && v.trim_start_matches('0').len() > 19 =>
+            {
+                MAX_LIMIT
+            }
+            Some(v) => match v.trim().parse::<u64>() {
+                Ok(0) | Err(_) => {
+                    return Err(bad(format!(
+                        "limit must be a positive integer (values above {MAX_LIMIT} are clamped)"
+                    )))
+                }
+                Ok(n) => (n.min(MAX_LIMIT as u64)) as usize,
+            },
+        };
+        let offset = match single(params, "offset")? {
+            None => 0,
+            Some(v) => match v.trim().parse::<u64>() {
+                Ok(n) if n <= MAX_OFFSET as u64 => n as usize,
+                _ => {
+                    return Err(bad(format!(
+                        "offset must be an integer between 0 and {MAX_OFFSET}"
+                    )))
+                }
+            },
+        };
+        Ok(Paging { limit, offset })
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for Paging {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let params = query_params(parts, state).await?;
+        Paging::from_params(&params).map_err(IntoResponse::into_response)
+    }
+}
+
+/// Parses a CRS parameter; the message names the parameter.
+pub fn crs_param(value: &str, name: &str) -> ApiResult<Crs> {
+    Crs::parse(value).map_err(|e| bad(format!("{name}: {e}")))
+}
+
+/// The `bbox` of a request (with its `bbox-crs`) as a lon/lat geometry, `None`
+/// when not given ([`bbox_geometry`] says what is accepted).
+#[derive(Debug, Clone, Default)]
+pub struct Bbox(pub Option<Geometry<f64>>);
+
+impl Bbox {
+    /// The parameters this is read from.
+    pub const PARAMS: [&'static str; 2] = ["bbox", "bbox-crs"];
+
+    /// Reads `bbox-crs` (default CRS84) and `bbox`, each at most once.
+    pub fn from_params(params: &[(String, String)]) -> ApiResult<Bbox> {
+        let crs = single(params, "bbox-crs")?
+            .map(|c| crs_param(c, "bbox-crs"))
+            .transpose()?
+            .unwrap_or(Crs::Crs84);
+        match single(params, "bbox")? {
+            Some(text) => Ok(Bbox(Some(bbox_geometry(text, crs)?))),
+            None => Ok(Bbox(None)),
+        }
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for Bbox {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let params = query_params(parts, state).await?;
+        Bbox::from_params(&params).map_err(IntoResponse::into_response)
+    }
+}
+
+fn rect(x0: f64, y0: f64, x1: f64, y1: f64) -> Polygon<f64> {
+    Polygon::new(
+        LineString::from(vec![(x0, y0), (x1, y0), (x1, y1), (x0, y1), (x0, y0)]),
+        vec![],
+    )
+}
+
+/// Checks that a geometry lies within ±180° longitude and ±90° latitude.
+pub fn check_lonlat(g: &Geometry<f64>) -> Result<(), CrsError> {
+    if let Some(r) = g.bounding_rect() {
+        let ok = [r.min().x, r.min().y, r.max().x, r.max().y]
+            .iter()
+            .all(|v| v.is_finite())
+            && r.min().y >= -90.0
+            && r.max().y <= 90.0
+            && r.min().x >= -180.0
+            && r.max().x <= 180.0;
+        if !ok {
+            return Err(CrsError::Transform(
+                "coordinates outside ±180° longitude / ±90° latitude".into(),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// The lon/lat geometry of a `bbox` parameter given in `crs` (axis order of `crs`):
+/// 4 (or 6) finite numbers; a lon/lat box with `minlon > maxlon` crosses the
+/// antimeridian; boxes in projected or shifted CRSs are densified, then transformed.
+pub fn bbox_geometry(text: &str, crs: Crs) -> ApiResult<Geometry<f64>> {
+    let nums: Vec<f64> = text
+        .split(',')
+        .map(|v| v.trim().parse::<f64>())
+        .collect::<Result<_, _>>()
+        .map_err(|_| bad("bbox must be 4 (or 6) comma-separated numbers"))?;
+    let (mut x0, mut y0, mut x1, mut y1) = match nums.as_slice() {
+        [a, b, c, d] => (*a, *b, *c, *d),
+        [a, b, _, c, d, _] => (*a, *b, *c, *d),
+        _ => return Err(bad("bbox must be 4 (or 6) comma-separated numbers")),
+    };
+    if ![x0, y0, x1, y1].iter().all(|v| v.is_finite()) {
+        return Err(bad("bbox coordinates must be finite numbers"));
+    }
+    if crs.lat_first() {
+        std::mem::swap(&mut x0, &mut y0);
+        std::mem::swap(&mut x1, &mut y1);
+    }
+    let geographic = crs.is_wgs84() || matches!(crs, Crs::Gcj02 | Crs::Bd09);
+    if geographic {
+        if y0 < -90.0
+            || y1 > 90.0
+            || !(-180.0..=180.0).contains(&x0)
+            || !(-180.0..=180.0).contains(&x1)
+        {
+            return Err(bad(
+                "bbox: longitudes must be within ±180° and latitudes within ±90°",
+            ));
+        }
+        if y0 > y1 {
+            return Err(bad("bbox: the minimum latitude is above the maximum"));
+        }
+    } else if x0 > x1 || y0 > y1 {
+        return Err(bad("bbox: minimum above maximum"));
+    }
+    if crs.is_wgs84() {
+        if x0 > x1 {
+            return Ok(Geometry::MultiPolygon(MultiPolygon(vec![
+                rect(x0, y0, 180.0, y1),
+                rect(-180.0, y0, x1, y1),
+            ])));
+        }
+        return Ok(Geometry::Polygon(rect(x0, y0, x1, y1)));
+    }
+    if crs == Crs::WebMercator {
+        let (a, b) = crs
+            .to_lonlat(x0, y0)
+            .map_err(|e| bad(format!("bbox: {e}")))?;
+        let (c, d) = crs
+            .to_lonlat(x1, y1)
+            .map_err(|e| bad(format!("bbox: {e}")))?;
+        return Ok(Geometry::Polygon(rect(a, b, c, d)));
+    }
+    // Projected or shifted CRSs: densify the edges, then transform.
+    const STEPS: usize = 16;
+    let mut ring = Vec::with_capacity(4 * STEPS + 1);
+    let corners = [(x0, y0), (x1, y0), (x1, y1), (x0, y1), (x0, y0)];
+    for w in corners.windows(2) {
+        let ((ax, ay), (bx, by)) = (w[0], w[1]);
+        for i in 0..STEPS {
+            let t = i as f64 / STEPS as f64;
+            ring.push((ax + (bx - ax) * t, ay + (by - ay) * t));
+        }
+    }
+    ring.push((x0, y0));
+    let mut lonlat = Vec::with_capacity(ring.len());
+    for (x, y) in ring {
+        lonlat.push(crs.to_lonlat(x, y).map_err(|e| bad(format!("bbox: {e}")))?);
+    }
+    let g = Geometry::Polygon(Polygon::new(LineString::from(lonlat), vec![]));
+    check_lonlat(&g).map_err(|e| bad(format!("bbox: {e}")))?;
+    Ok(g)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn p(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(a, b)| (a.to_string(), b.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn paging_defaults_bounds_and_refusals() {
+        assert_eq!(
+            Paging::from_params(&[]).unwrap(),
+            Paging {
+                limit: DEFAULT_LIMIT,
+                offset: 0
+            }
+        );
+        let huge = Paging::from_params(&p(&[("limit", "99999999999999999999999")])).unwrap();
+        assert_eq!(huge.limit, MAX_LIMIT);
+        assert_eq!(
+            Paging::from_params(&p(&[("limit", "7"), ("offset", "3")])).unwrap(),
+            Paging {
+                limit: 7,
+                offset: 3
+            }
+        );
+        for bad in [
+            vec![("limit", "0")],
+            vec![("limit", "x")],
+            vec![("offset", "-1")],
+            vec![("offset", "1000000001")],
+            vec![("limit", "1"), ("limit", "2")],
+        ] {
+            assert!(Paging::from_params(&p(&bad)).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn bbox_in_its_crs() {
+        assert!(Bbox::from_params(&[]).unwrap().0.is_none());
+        // EPSG:4326 bboxes are lat,lon.
+        let Bbox(Some(g)) = Bbox::from_params(&p(&[
+            ("bbox", "60.1,24.9,60.2,25.0"),
+            ("bbox-crs", "EPSG:4326"),
+        ]))
+        .unwrap() else {
+            panic!("no bbox")
+        };
+        let r = g.bounding_rect().unwrap();
+        assert_eq!((r.min().x, r.min().y), (24.9, 60.1));
+        for bad in [
+            vec![("bbox", "NaN,0,1,1")],
+            vec![("bbox", "0,0,1,91")],
+            vec![("bbox", "0,0,1")],
+            vec![("bbox", "0,0,1,1"), ("bbox-crs", "EPSG:1")],
+            vec![("bbox", "0,0,1,1"), ("bbox", "0,0,1,1")],
+        ] {
+            assert!(Bbox::from_params(&p(&bad)).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn formats_and_ids() {
+        assert!(check_format(&p(&[("f", "json")])).is_ok());
+        assert!(check_format(&p(&[("f", "geojson")])).is_ok());
+        assert!(check_format(&p(&[("f", "html")])).is_err());
+        assert!(check_id("roads_2").is_ok());
+        assert!(matches!(check_id("Roads;--"), Err(ApiError::NotFound(_))));
+    }
+}
