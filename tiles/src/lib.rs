@@ -9,6 +9,7 @@
 //! - [`index`]: the in-memory layer index (R-tree, bbox and nearest queries, patches).
 //! - [`mvt`]: the Mapbox Vector Tile 2.1 encoder with clipping, simplification and a
 //!   deterministic size cap.
+//! - [`decode`]: a strict MVT reader apart from the encoder, for tests and fuzzing.
 //! - [`cache`]: the byte-bounded tile cache with exact invalidation.
 //! - [`hash`]: stable hashes for ETags and thinning priorities.
 //! - [`kind`]: [`LayerKind`], the kind of a layer (`vector`, `raster`).
@@ -16,6 +17,7 @@
 #![warn(missing_docs)]
 
 pub mod cache;
+pub mod decode;
 mod geomutil;
 pub mod hash;
 pub mod index;
