@@ -17,7 +17,7 @@ use std::sync::{Arc, Mutex, RwLock};
 
 use citygrid_tiles::cache::{CacheConfig, CachedTile, TileCache, TileKey};
 use citygrid_tiles::index::LayerIndex;
-use citygrid_tiles::tms::Bbox;
+use citygrid_geo::tms::Bbox;
 use citygrid_tiles::LayerKind;
 use sqlx::PgPool;
 

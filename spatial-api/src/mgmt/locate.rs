@@ -5,9 +5,9 @@
 use axum::extract::{Query, State};
 use axum::Json;
 use citygrid_grid_mgmt::codes::{GridCode, Place};
-use citygrid_importers::chinacrs;
+use citygrid_geo::chinacrs;
 use citygrid_tiles::schema::PropValue;
-use citygrid_tiles::tms::Bbox;
+use citygrid_geo::tms::Bbox;
 use geo::{Intersects, Point};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};

@@ -12,7 +12,7 @@ use crate::catalog::LayerMeta;
 use crate::error::ApiResult;
 use crate::extract::{Collection, JsonFormat};
 use crate::layers::LoadedLayer;
-use crate::ogc::crs::{Crs, CRS84};
+use citygrid_geo::crs::{Crs, CRS84};
 use crate::state::AppState;
 
 /// The JSON Schema type of a field.

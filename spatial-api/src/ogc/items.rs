@@ -21,7 +21,7 @@ use axum::http::{header, HeaderValue};
 use axum::response::{IntoResponse, Response};
 use citygrid_tiles::index::{Feature, LayerIndex};
 use citygrid_tiles::schema::{FieldType, Schema};
-use citygrid_tiles::tms::Bbox;
+use citygrid_geo::tms::Bbox;
 use geo::{BoundingRect, Coord, Geometry};
 use rayon::prelude::*;
 
@@ -29,7 +29,7 @@ use super::{OgcBase, Queryables, GEOJSON_TYPE};
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{check_lonlat, crs_param, Bbox as BboxParam, Collection, JsonFormat, Paging};
 use crate::geojson::{write_feature, write_str};
-use crate::ogc::crs::{Crs, CrsError};
+use citygrid_geo::crs::{Crs, CrsError};
 use citygrid_cql2::eval::{self, CancelOnDrop, Meter, Stopped, Value};
 use citygrid_cql2::json as cql2json;
 use citygrid_cql2::measure::metres_per_degree;

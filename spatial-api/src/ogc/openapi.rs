@@ -3,7 +3,7 @@
 
 use serde_json::{json, Value};
 
-use super::crs::Crs;
+use citygrid_geo::crs::{self, Crs};
 use super::items::{DEFAULT_LIMIT, MAX_LIMIT};
 
 fn param(name: &str, location: &str, required: bool, description: &str, schema: Value) -> Value {
@@ -60,11 +60,11 @@ pub fn document(base: &str, collections: &[CollectionDoc]) -> Value {
         param("bbox", "query", false,
             "minx,miny,maxx,maxy in bbox-crs (axis order of that CRS: lat,lon for EPSG:4326); features intersecting it",
             json!({"type": "array", "minItems": 4, "maxItems": 6, "items": {"type": "number"}})),
-        param("bbox-crs", "query", false, "the CRS of bbox", json!({"type": "string", "format": "uri", "enum": crs_list.clone(), "default": super::crs::CRS84})),
-        param("crs", "query", false, "the CRS of the returned geometries (Content-Crs header)", json!({"type": "string", "format": "uri", "enum": crs_list.clone(), "default": super::crs::CRS84})),
+        param("bbox-crs", "query", false, "the CRS of bbox", json!({"type": "string", "format": "uri", "enum": crs_list.clone(), "default": crs::CRS84})),
+        param("crs", "query", false, "the CRS of the returned geometries (Content-Crs header)", json!({"type": "string", "format": "uri", "enum": crs_list.clone(), "default": crs::CRS84})),
         param("filter", "query", false, "a CQL2 filter (text or JSON, see filter-lang) on the queryables: at most 8192 bytes, LIKE patterns at most 256 characters, and a bounded amount of work per request (400 beyond)", json!({"type": "string"})),
         param("filter-lang", "query", false, "the filter language", json!({"type": "string", "enum": ["cql2-text", "cql2-json", "cql-text"], "default": "cql2-text"})),
-        param("filter-crs", "query", false, "the CRS of geometries in the filter", json!({"type": "string", "format": "uri", "enum": crs_list.clone(), "default": super::crs::CRS84})),
+        param("filter-crs", "query", false, "the CRS of geometries in the filter", json!({"type": "string", "format": "uri", "enum": crs_list.clone(), "default": crs::CRS84})),
         param("sortby", "query", false, "comma-separated queryables, + ascending (default) or - descending; ties by id", json!({"type": "string", "example": "-rank,+name"})),
     ];
     let mut doc = json!({

@@ -6,14 +6,14 @@ use axum::extract::{FromRequestParts, Path, Query, RawPathParams, State};
 use axum::http::request::Parts;
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
-use citygrid_tiles::tms::{web_mercator_quad_json, MAX_ZOOM};
+use citygrid_geo::tms::{web_mercator_quad_json, MAX_ZOOM};
 use serde_json::json;
 
 use super::{json_response, link, OgcBase};
 use crate::auth::Principal;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{collection, Collection, JsonFormat};
-use crate::ogc::crs::CRS84;
+use citygrid_geo::crs::CRS84;
 use crate::routes::tiles as tile_routes;
 use crate::state::AppState;
 

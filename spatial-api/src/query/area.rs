@@ -26,7 +26,7 @@ use axum::extract::State;
 use axum::http::{header, HeaderValue};
 use axum::response::{IntoResponse, Response};
 use citygrid_tiles::index::Feature;
-use citygrid_tiles::tms::Bbox;
+use citygrid_geo::tms::Bbox;
 use geo::{BooleanOps, BoundingRect, Geometry, Intersects, MultiLineString, MultiPolygon, Relate};
 use serde_json::Value;
 
@@ -35,7 +35,7 @@ use crate::auth::Principal;
 use crate::error::{ApiError, ApiResult};
 use crate::geojson::{read_geometry, write_feature, GeoJsonError};
 use crate::layers::LoadedLayer;
-use crate::ogc::crs::Crs;
+use citygrid_geo::crs::Crs;
 use crate::state::AppState;
 
 /// The most vertices of a query geometry.

@@ -15,7 +15,7 @@ use axum::response::{IntoResponse, Response};
 use crate::auth::Principal;
 use crate::error::{ApiError, ApiResult};
 use crate::geojson::{write_feature, write_str};
-use crate::ogc::crs::Crs;
+use citygrid_geo::crs::Crs;
 use crate::state::AppState;
 use citygrid_tiles::index::LayerIndex;
 
