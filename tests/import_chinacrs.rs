@@ -14,7 +14,7 @@
 //!   unstated); the standard algorithm, exact on the tables above, gives
 //!   (116.4036716, 39.9106335): 0.3 m from it, so it is checked to 0.5 m.
 
-use citygrid_importers::chinacrs::*;
+use citygrid_geo::chinacrs::*;
 
 const WGS_GCJ: [(f64, f64, f64, f64); 3] = [
     (121.5272106, 31.1774276, 121.531541859215, 31.17530398364597),

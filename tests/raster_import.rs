@@ -8,7 +8,8 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use citygrid_importers::raster::{decode_rgba, read_tile, tms};
+use citygrid_geo::tms;
+use citygrid_importers::raster::{decode_rgba, read_tile};
 use sqlx::Row;
 
 const PYTHON: &str = "/usr/bin/python3"; // Debian's, with python3-gdal
@@ -190,9 +191,9 @@ print(x, y)
     // 0.5 m ground pixels are 0.575 m in Web Mercator here: z19 (0.30 m) is the first finer zoom.
     assert_eq!(max_zoom, 19);
     let z = max_zoom as u8;
-    let span = tms::tile_span(z);
-    let fx = (mx + tms::ORIGIN_SHIFT) / span;
-    let fy = (tms::ORIGIN_SHIFT - my) / span;
+    let span = tms::tile_span_m(z);
+    let fx = (mx + tms::MERC_HALF_WORLD_M) / span;
+    let fy = (tms::MERC_HALF_WORLD_M - my) / span;
     let (tx, ty) = (fx.floor() as u32, fy.floor() as u32);
     let (want_x, want_y) = ((fx - fx.floor()) * 256.0, (fy - fy.floor()) * 256.0);
     assert!(

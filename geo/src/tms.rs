@@ -696,7 +696,10 @@ mod tests {
     #[test]
     fn raster_tile_bounds_and_range_agree() {
         let b = tile_bounds(1, 1, 0);
-        assert_eq!(b.to_array(), [0.0, 0.0, MERC_HALF_WORLD_M, MERC_HALF_WORLD_M]);
+        assert_eq!(
+            b.to_array(),
+            [0.0, 0.0, MERC_HALF_WORLD_M, MERC_HALF_WORLD_M]
+        );
         assert_eq!(tiles_overlapping(&b, 1).limits(), Some((1, 0, 1, 0)));
         assert_eq!(
             tiles_overlapping(&Bbox::from_array([-1.0, -1.0, 1.0, 1.0]), 3).limits(),

@@ -8,7 +8,7 @@
 //!   i.e. the semantics of the `proj` crate's `Proj::new_known_crs`): input is
 //!   always easting/longitude first, output always longitude first, whatever the
 //!   authority's axis order says;
-//! - by hand for GCJ-02 and BD-09 ([`crate::chinacrs`]), which PROJ does not know;
+//! - by hand for GCJ-02 and BD-09 (`citygrid_geo::chinacrs`), which PROJ does not know;
 //! - not at all for EPSG:4326 / OGC:CRS84.
 //!
 //! PROJ objects are not thread-safe, so every worker thread builds its own
@@ -17,8 +17,8 @@
 use std::ffi::{CStr, CString};
 use std::ptr;
 
-use crate::chinacrs;
 use crate::error::ImportError;
+use citygrid_geo::chinacrs;
 
 /// A CRS that source coordinates are in.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -16,7 +16,7 @@
 //! `max_zoom` is 22 ([`DEFAULT_LAYER_MAX_ZOOM`]).
 
 /// The `max_zoom` written in the catalogue row of an imported vector layer (the zoom
-/// up to which it is drawn; not the tile-maths limit, `citygrid_tiles::tms::MAX_ZOOM`).
+/// up to which it is drawn; not the tile-maths limit, `citygrid_geo::tms::MAX_ZOOM`).
 pub const DEFAULT_LAYER_MAX_ZOOM: i32 = 22;
 
 /// Default `min_zoom` for a geometry family (0 points, 1 lines, 2 polygons,

@@ -5,7 +5,7 @@
 //! - [`vector`]: any GDAL vector source (Shapefile, GeoPackage, GeoJSON, DXF, CSV with
 //!   coordinates, KML, FlatGeobuf, GML…) into layers `layers."<id>"` + `layer_catalog`;
 //! - [`osm`]: an OSM extract into standard layers and city components;
-//! - [`crs`] and [`chinacrs`]: source CRSs through PROJ, GCJ-02 and BD-09 by hand;
+//! - [`crs`]: source CRSs through PROJ, GCJ-02 and BD-09 by hand (`citygrid_geo::chinacrs`);
 //! - `raster`: orthophoto tile pyramids.
 //!
 //! The vector path: [`reader`] (GDAL on its own thread) → [`pipeline`] (conversion
@@ -17,7 +17,6 @@
 use citygrid_lazylib as _;
 
 pub mod catalog;
-pub mod chinacrs;
 pub mod control;
 pub mod copy;
 pub mod crs;

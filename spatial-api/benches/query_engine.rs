@@ -26,10 +26,10 @@ use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, bail, Context, Result};
 use citygrid_cql2::eval::{Meter, MAX_WORK};
+use citygrid_geo::crs::Crs;
 use citygrid_spatial_api::catalog;
 use citygrid_spatial_api::layers::LayerStore;
 use citygrid_spatial_api::mgmt::locate;
-use citygrid_geo::crs::Crs;
 use citygrid_spatial_api::ogc::items;
 use citygrid_spatial_api::query::nearest;
 use serde_json::{json, Value};

@@ -4,8 +4,8 @@
 use std::collections::HashSet;
 use std::sync::Arc;
 
-use citygrid_tiles::cache::{etag_of, CacheConfig, TileCache, TileKey};
 use citygrid_geo::tms::{lonlat_to_mercator, tiles_covering, Bbox, TileCoord};
+use citygrid_tiles::cache::{etag_of, CacheConfig, TileCache, TileKey};
 use rand::{rngs::StdRng, Rng, SeedableRng};
 
 #[test]

@@ -1,9 +1,9 @@
 //! Layer index: parallel build, bbox queries against brute force, nearest with ground
 //! distances, patches.
 
+use citygrid_geo::tms::Bbox;
 use citygrid_tiles::index::{Feature, LayerIndex};
 use citygrid_tiles::schema::{FieldType, PropValue, Schema};
-use citygrid_geo::tms::Bbox;
 use geo::{point, Distance, Geodesic, Geometry, LineString, Polygon};
 use rand::{rngs::StdRng, Rng, SeedableRng};
 

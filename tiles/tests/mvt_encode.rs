@@ -2,10 +2,10 @@
 
 mod common;
 
+use citygrid_geo::tms::{TileCoord, MERC_HALF_WORLD_M as H};
 use citygrid_tiles::index::Feature;
 use citygrid_tiles::mvt::{encode_tile, query_bounds, EncodeOptions, MvtError, TileLayer};
 use citygrid_tiles::schema::{FieldType, PropValue, Schema};
-use citygrid_geo::tms::{TileCoord, MERC_HALF_WORLD_M as H};
 use common::{area2, assert_polygon_valid, decode, geometry, polygons, props, Val, G};
 use geo::{
     point, Area, BooleanOps, Coord, Geometry, GeometryCollection, LineString, MultiPoint,

@@ -5,10 +5,10 @@ mod common;
 
 use std::collections::HashMap;
 
+use citygrid_geo::tms::{tiles_covering, Bbox, TileCoord};
 use citygrid_tiles::index::Feature;
 use citygrid_tiles::mvt::{encode_tile, query_bounds, EncodeOptions, TileLayer, POINT_COUNT_KEY};
 use citygrid_tiles::schema::{FieldType, PropValue, Schema};
-use citygrid_geo::tms::{tiles_covering, Bbox, TileCoord};
 use common::{decode, geometry, props, Val, G};
 use geo::{point, Coord, Geometry};
 use rand::{rngs::StdRng, Rng, SeedableRng};

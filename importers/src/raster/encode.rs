@@ -7,7 +7,10 @@ use image::codecs::webp::WebPEncoder;
 use image::{ExtendedColorType, ImageEncoder};
 
 use super::error::Result;
-use super::tms::TILE_SIZE;
+use citygrid_geo::tms::TILE_SIZE_PX;
+
+/// The tile size in pixels ([`TILE_SIZE_PX`]) as a `usize`, for image buffers.
+pub const TILE_SIZE: usize = TILE_SIZE_PX as usize;
 
 /// The image format of a raster layer's tiles (one per layer).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -8,7 +8,7 @@
 //! [`read_tile`] and [`content_type`] serve them; [`archive`] exports a layer
 //! as MBTiles or PMTiles.
 //!
-//! Module map, one job each: [`tms`] tile maths, [`source`] inspect the input,
+//! Module map, one job each (the tile maths is `citygrid_geo::tms`): [`source`] inspect the input,
 //! [`warp`] GDAL reprojection per tile, [`pyramid`] the parallel pyramid,
 //! [`encode`] image formats, [`store`] PostGIS, [`archive`] tile archives; the
 //! progress display is the crate's [`crate::progress::TileProgress`].
@@ -20,7 +20,6 @@ mod gdal_util;
 pub mod pyramid;
 pub mod source;
 pub mod store;
-pub mod tms;
 pub mod warp;
 
 use std::path::PathBuf;
@@ -36,7 +35,7 @@ pub use store::read_tile;
 pub use warp::Resampling;
 
 use crate::progress::TileProgress;
-use citygrid_tiles::tms::MAX_ZOOM;
+use citygrid_geo::tms::{self, MAX_ZOOM};
 use pyramid::Plan;
 use warp::WarperPool;
 

@@ -11,11 +11,11 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use rayon::prelude::*;
 
+use super::encode::TILE_SIZE;
 use super::encode::{encode, TileFormat};
 use super::error::{RasterError, Result};
-use super::tms::{intersects, tile_range, TILE_SIZE};
 use super::warp::{Rgba, WarperPool, RGBA_LEN};
-use citygrid_tiles::tms::MAX_ZOOM;
+use citygrid_geo::tms::{tile_bounds, tiles_overlapping, Bbox, MAX_ZOOM};
 
 /// One encoded tile, XYZ scheme.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -48,10 +48,7 @@ impl Plan {
     /// most that can be written (for progress).
     pub fn candidate_tiles(&self) -> u64 {
         (self.min_zoom..=self.max_zoom)
-            .map(|z| {
-                let (x0, y0, x1, y1) = tile_range(z, self.bbox);
-                u64::from(x1 - x0 + 1) * u64::from(y1 - y0 + 1)
-            })
+            .map(|z| tiles_overlapping(&Bbox::from_array(self.bbox), z).count())
             .sum()
     }
 }
@@ -107,9 +104,9 @@ pub fn build(
         failed: AtomicBool::new(false),
     };
     let z = plan.min_zoom;
-    let (x0, y0, x1, y1) = tile_range(z, plan.bbox);
-    let roots: Vec<(u32, u32)> = (y0..=y1)
-        .flat_map(|y| (x0..=x1).map(move |x| (x, y)))
+    let roots: Vec<(u32, u32)> = tiles_overlapping(&Bbox::from_array(plan.bbox), z)
+        .iter()
+        .map(|t| (t.x(), t.y()))
         .collect();
     roots
         .par_iter()
@@ -130,7 +127,7 @@ impl Walk<'_> {
     /// Makes tile `z/x/y` and everything above it; returns its image when the
     /// level below needs it.
     fn node(&self, z: u8, x: u32, y: u32) -> Result<Option<Rgba>> {
-        if !intersects(z, x, y, self.plan.bbox) {
+        if !tile_bounds(z, x, y).overlaps(&Bbox::from_array(self.plan.bbox)) {
             return Ok(None);
         }
         if self.failed.load(Ordering::Relaxed) {

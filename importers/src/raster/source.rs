@@ -10,7 +10,7 @@ use gdal::{Dataset, DatasetOptions, GdalOpenFlags};
 
 use super::error::{RasterError, Result};
 use super::gdal_util::{last_error, reset_error};
-use super::tms::ORIGIN_SHIFT;
+use citygrid_geo::tms::{mercator_to_lonlat, MERC_HALF_WORLD_M};
 
 /// How source values become 0..=255 colour values.
 #[derive(Debug, Clone, PartialEq)]
@@ -52,9 +52,9 @@ pub struct SourceInfo {
 impl SourceInfo {
     /// The footprint as lon/lat `[west, south, east, north]`.
     pub fn bounds_lonlat(&self) -> [f64; 4] {
-        let (w, s) = super::tms::mercator_to_lonlat(self.bbox[0], self.bbox[1]);
-        let (e, n) = super::tms::mercator_to_lonlat(self.bbox[2], self.bbox[3]);
-        [w, s, e, n]
+        let sw = mercator_to_lonlat(self.bbox[0], self.bbox[1]);
+        let ne = mercator_to_lonlat(self.bbox[2], self.bbox[3]);
+        [sw.x, sw.y, ne.x, ne.y]
     }
 
     /// Whether the data are 8-bit (warped as Byte) or need a float working type.
@@ -270,7 +270,7 @@ fn suggested_warp_output(ds: &Dataset) -> Result<([f64; 4], f64), String> {
         if rv != gdal_sys::CPLErr::CE_None {
             return Err(last_error());
         }
-        let clamp = |v: f64| v.clamp(-ORIGIN_SHIFT, ORIGIN_SHIFT);
+        let clamp = |v: f64| v.clamp(-MERC_HALF_WORLD_M, MERC_HALF_WORLD_M);
         let bbox = [
             clamp(extents[0]),
             clamp(extents[1]),

@@ -9,10 +9,11 @@ use std::sync::Mutex;
 
 use gdal::Dataset;
 
+use super::encode::TILE_SIZE;
 use super::error::{RasterError, Result};
 use super::gdal_util;
 use super::source::{self, Colour, SourceInfo};
-use super::tms::{tile_bounds, TILE_SIZE};
+use citygrid_geo::tms::tile_bounds;
 
 /// An RGBA tile image, 256×256, row-major, 4 bytes per pixel, not premultiplied.
 pub type Rgba = Vec<u8>;
@@ -80,7 +81,7 @@ impl TileWarper {
 
     /// Warps the tile `z/x/y` (blocking, CPU and I/O).
     pub fn warp_tile(&mut self, z: u8, x: u32, y: u32) -> Result<Rgba> {
-        let b = tile_bounds(z, x, y);
+        let b = tile_bounds(z, x, y).to_array();
         self.warp_window(b, TILE_SIZE, TILE_SIZE, self.resampling)
     }
 

@@ -15,9 +15,9 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 
+use citygrid_geo::tms::Bbox;
 use citygrid_tiles::cache::{CacheConfig, CachedTile, TileCache, TileKey};
 use citygrid_tiles::index::LayerIndex;
-use citygrid_geo::tms::Bbox;
 use citygrid_tiles::LayerKind;
 use sqlx::PgPool;
 

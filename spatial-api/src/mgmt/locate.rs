@@ -4,10 +4,10 @@
 
 use axum::extract::{Query, State};
 use axum::Json;
-use citygrid_grid_mgmt::codes::{GridCode, Place};
 use citygrid_geo::chinacrs;
-use citygrid_tiles::schema::PropValue;
 use citygrid_geo::tms::Bbox;
+use citygrid_grid_mgmt::codes::{GridCode, Place};
+use citygrid_tiles::schema::PropValue;
 use geo::{Intersects, Point};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};

@@ -12,8 +12,8 @@ use crate::catalog::LayerMeta;
 use crate::error::ApiResult;
 use crate::extract::{Collection, JsonFormat};
 use crate::layers::LoadedLayer;
-use citygrid_geo::crs::{Crs, CRS84};
 use crate::state::AppState;
+use citygrid_geo::crs::{Crs, CRS84};
 
 /// The JSON Schema type of a field.
 pub fn json_type(ty: FieldType) -> &'static str {

@@ -19,9 +19,9 @@ use std::sync::Arc;
 use axum::extract::{Path, Query};
 use axum::http::{header, HeaderValue};
 use axum::response::{IntoResponse, Response};
+use citygrid_geo::tms::Bbox;
 use citygrid_tiles::index::{Feature, LayerIndex};
 use citygrid_tiles::schema::{FieldType, Schema};
-use citygrid_geo::tms::Bbox;
 use geo::{BoundingRect, Coord, Geometry};
 use rayon::prelude::*;
 
@@ -29,12 +29,12 @@ use super::{OgcBase, Queryables, GEOJSON_TYPE};
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{check_lonlat, crs_param, Bbox as BboxParam, Collection, JsonFormat, Paging};
 use crate::geojson::{write_feature, write_str};
-use citygrid_geo::crs::{Crs, CrsError};
 use citygrid_cql2::eval::{self, CancelOnDrop, Meter, Stopped, Value};
 use citygrid_cql2::json as cql2json;
 use citygrid_cql2::measure::metres_per_degree;
 use citygrid_cql2::text as cql2;
 use citygrid_cql2::{CmpOp, Expr, GeomOperand, Property, Resolver, Scalar, SpatialOp};
+use citygrid_geo::crs::{Crs, CrsError};
 
 pub use crate::extract::{bbox_geometry, DEFAULT_LIMIT, MAX_LIMIT, MAX_OFFSET};
 /// The most `sortby` keys.

@@ -3,8 +3,8 @@
 
 use serde_json::{json, Value};
 
-use citygrid_geo::crs::{self, Crs};
 use super::items::{DEFAULT_LIMIT, MAX_LIMIT};
+use citygrid_geo::crs::{self, Crs};
 
 fn param(name: &str, location: &str, required: bool, description: &str, schema: Value) -> Value {
     json!({

@@ -13,9 +13,9 @@ use super::{json_response, link, OgcBase};
 use crate::auth::Principal;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{collection, Collection, JsonFormat};
-use citygrid_geo::crs::CRS84;
 use crate::routes::tiles as tile_routes;
 use crate::state::AppState;
+use citygrid_geo::crs::CRS84;
 
 const TMS_ID: &str = "WebMercatorQuad";
 const TMS_URI: &str = "http://www.opengis.net/def/tilematrixset/OGC/1.0/WebMercatorQuad";

@@ -25,8 +25,8 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{header, HeaderValue};
 use axum::response::{IntoResponse, Response};
-use citygrid_tiles::index::Feature;
 use citygrid_geo::tms::Bbox;
+use citygrid_tiles::index::Feature;
 use geo::{BooleanOps, BoundingRect, Geometry, Intersects, MultiLineString, MultiPolygon, Relate};
 use serde_json::Value;
 
@@ -35,8 +35,8 @@ use crate::auth::Principal;
 use crate::error::{ApiError, ApiResult};
 use crate::geojson::{read_geometry, write_feature, GeoJsonError};
 use crate::layers::LoadedLayer;
-use citygrid_geo::crs::Crs;
 use crate::state::AppState;
+use citygrid_geo::crs::Crs;
 
 /// The most vertices of a query geometry.
 pub const MAX_VERTICES: usize = 100_000;

@@ -15,8 +15,8 @@ use axum::response::{IntoResponse, Response};
 use crate::auth::Principal;
 use crate::error::{ApiError, ApiResult};
 use crate::geojson::{write_feature, write_str};
-use citygrid_geo::crs::Crs;
 use crate::state::AppState;
+use citygrid_geo::crs::Crs;
 use citygrid_tiles::index::LayerIndex;
 
 /// The most neighbours one request may ask for.

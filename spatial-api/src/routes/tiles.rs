@@ -7,11 +7,11 @@ use std::sync::{Arc, LazyLock};
 use axum::extract::{Path, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
+use citygrid_geo::tms::{TileCoord, MAX_ZOOM};
 use citygrid_store::layers::LayerId;
 use citygrid_tiles::cache::{CachedTile, TileKey};
 use citygrid_tiles::index::Feature;
 use citygrid_tiles::mvt::{encode_tile, query_bounds, EncodeOptions, TileLayer};
-use citygrid_geo::tms::{TileCoord, MAX_ZOOM};
 use citygrid_tiles::LayerKind;
 use tokio::sync::Semaphore;
 

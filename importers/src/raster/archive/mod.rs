@@ -16,7 +16,7 @@ use super::encode::TileFormat;
 use super::error::{RasterError, Result};
 use super::store;
 use crate::progress::TileProgress;
-use citygrid_tiles::tms::MAX_ZOOM;
+use citygrid_geo::tms::MAX_ZOOM;
 use citygrid_tiles::LayerKind;
 
 /// What an archive says about its tiles.

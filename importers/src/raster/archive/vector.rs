@@ -7,16 +7,15 @@
 use std::path::Path;
 use std::time::Instant;
 
+use citygrid_geo::tms::{tile_span_m, tiles_overlapping, Bbox, TileCoord, TileRange, MAX_ZOOM};
 use citygrid_tiles::index::LayerIndex;
 use citygrid_tiles::mvt::{encode_tile, query_bounds, EncodeOptions, TileLayer};
 use citygrid_tiles::schema::FieldType;
-use citygrid_tiles::tms::{TileCoord, MAX_ZOOM};
 use rayon::prelude::*;
 
 use super::{write_atomically, ArchiveKind, ArchiveMeta, ExportSummary, TileKind};
 use crate::progress::TileProgress;
 use crate::raster::error::{RasterError, Result};
-use crate::raster::tms::{tile_range, tile_span};
 
 /// The default highest zoom of a vector export: clients overzoom beyond it.
 pub const DEFAULT_VECTOR_MAX_ZOOM: u8 = 14;
@@ -27,17 +26,9 @@ const BATCH: usize = 512;
 /// The tiles of zoom `z` whose buffered bounds (what the encoder queries, see
 /// `query_bounds`) meet `bbox`: the tiles over the layer's extent and their
 /// neighbours that the buffer reaches into, as the server serves them.
-fn buffered_range(z: u8, bbox: [f64; 4], options: &EncodeOptions) -> (u32, u32, u32, u32) {
-    let margin = tile_span(z) * f64::from(options.buffer) / f64::from(options.extent.max(1));
-    tile_range(
-        z,
-        [
-            bbox[0] - margin,
-            bbox[1] - margin,
-            bbox[2] + margin,
-            bbox[3] + margin,
-        ],
-    )
+fn buffered_range(z: u8, bbox: &Bbox, options: &EncodeOptions) -> TileRange {
+    let margin = tile_span_m(z) * f64::from(options.buffer) / f64::from(options.extent.max(1));
+    tiles_overlapping(&bbox.expand(margin), z)
 }
 
 /// Writes `index` (layer `name`) as MVT tiles for zooms `min_zoom..=max_zoom`
@@ -59,7 +50,6 @@ pub fn export_vector(
             "layer {name:?} has no features to export"
         )));
     };
-    let bbox = [merc.min_x, merc.min_y, merc.max_x, merc.max_y];
     let fields: serde_json::Map<String, serde_json::Value> = index
         .schema()
         .fields
@@ -87,18 +77,15 @@ pub fn export_vector(
     };
     let options = EncodeOptions::default();
     let total: u64 = (min_zoom..=max_zoom.min(MAX_ZOOM))
-        .map(|z| {
-            let (x0, y0, x1, y1) = buffered_range(z, bbox, &options);
-            u64::from(x1 - x0 + 1) * u64::from(y1 - y0 + 1)
-        })
+        .map(|z| buffered_range(z, &merc, &options).count())
         .sum();
     let progress = TileProgress::new(&format!("export {name}"), total, quiet);
     let (tiles, bytes) = write_atomically(path, kind, meta, |writer| {
         let mut written = 0u64;
         for z in min_zoom..=max_zoom {
-            let (x0, y0, x1, y1) = buffered_range(z, bbox, &options);
-            let coords: Vec<(u32, u32)> = (y0..=y1)
-                .flat_map(|y| (x0..=x1).map(move |x| (x, y)))
+            let coords: Vec<(u32, u32)> = buffered_range(z, &merc, &options)
+                .iter()
+                .map(|t| (t.x(), t.y()))
                 .collect();
             for batch in coords.chunks(BATCH) {
                 let encoded: Vec<Option<(u32, u32, Vec<u8>)>> = batch
