@@ -83,10 +83,10 @@ fn push_eq(qb: &mut QueryBuilder<'_, Postgres>, column: &str, value: Option<&str
     }
 }
 
-/// `AND t.geom && <the box>` when a box (`[w, s, e, n]` in degrees) is given.
-fn push_bbox(qb: &mut QueryBuilder<'_, Postgres>, bbox: Option<[f64; 4]>) {
+/// `AND <column> && <the box>` when a box (`[w, s, e, n]` in degrees) is given.
+pub(crate) fn push_bbox(qb: &mut QueryBuilder<'_, Postgres>, column: &str, bbox: Option<[f64; 4]>) {
     if let Some(v) = bbox {
-        qb.push(" AND t.geom && ST_MakeEnvelope(")
+        qb.push(format!(" AND {column} && ST_MakeEnvelope("))
             .push_bind(v[0])
             .push(", ")
             .push_bind(v[1])
@@ -150,7 +150,7 @@ pub async fn list_grids(
     push_eq(&mut qb, "t.community_code", filter.community.as_deref());
     push_eq(&mut qb, "t.street_code", filter.street.as_deref());
     push_eq(&mut qb, "t.admin_code", filter.admin.as_deref());
-    push_bbox(&mut qb, filter.bbox);
+    push_bbox(&mut qb, "t.geom", filter.bbox);
     fetch_page(db, qb, "t.code", limit, offset).await
 }
 
@@ -198,7 +198,7 @@ pub async fn list_components(
         "t.maintaining_department",
         filter.department.as_deref(),
     );
-    push_bbox(&mut qb, filter.bbox);
+    push_bbox(&mut qb, "t.geom", filter.bbox);
     fetch_page(db, qb, "t.component_id", limit, offset).await
 }
 

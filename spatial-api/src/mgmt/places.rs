@@ -115,6 +115,11 @@ fn list_query(q: QueryResult<PlaceQuery>) -> Result<(PlaceQuery, i64, i64), ApiE
     Ok((q, limit, offset))
 }
 
+/// A page of a list: `{<key>: rows, "limit": …, "offset": …}`.
+fn page(key: &str, rows: Vec<Value>, limit: i64, offset: i64) -> Json<Value> {
+    Json(json!({key: rows, "limit": limit, "offset": offset}))
+}
+
 /// A non-empty query value.
 fn given(v: &Option<String>) -> Option<&str> {
     v.as_deref().filter(|s| !s.is_empty())
@@ -137,9 +142,7 @@ async fn list_grids(
         geometry: q.geometry.unwrap_or(false),
     };
     let rows = store::list_grids(&state.pool, &filter, limit, offset).await?;
-    Ok(Json(
-        json!({"grids": rows, "limit": limit, "offset": offset}),
-    ))
+    Ok(page("grids", rows, limit, offset))
 }
 
 async fn grid_json(state: &AppState, code: &str) -> Result<Value, ApiError> {
@@ -286,9 +289,7 @@ async fn list_components(
         bbox: parse_bbox(q.bbox.as_deref())?,
     };
     let rows = store::list_components(&state.pool, &filter, limit, offset).await?;
-    Ok(Json(
-        json!({"components": rows, "limit": limit, "offset": offset}),
-    ))
+    Ok(page("components", rows, limit, offset))
 }
 
 async fn component_json(state: &AppState, id: &str) -> Result<Value, ApiError> {
