@@ -106,7 +106,7 @@ impl RouteTable {
             .layer(middleware::from_fn(move |req: Request, next: Next| {
                 ratelimit::by_address(Arc::clone(&limiter), req, next)
             }))
-            .layer(middleware::from_fn(crate::pages::edge))
+            .layer(middleware::from_fn(crate::edge::edge))
             .layer(DefaultBodyLimit::max(max_body))
             .layer(middleware::from_fn_with_state(state.clone(), limit_body))
             // Inside json_errors, so that a timed-out request gets a JSON 503 with Retry-After.

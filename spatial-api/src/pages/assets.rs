@@ -7,8 +7,8 @@ use axum::extract::Path as UrlPath;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 
-use super::headers::{page_headers, Framing};
 use crate::error::ApiError;
+use crate::html::{message_page, page_headers, Framing};
 
 /// The largest file served (MapLibre GL JS is about 1 MB).
 const MAX_ASSET_BYTES: u64 = 16 * 1024 * 1024;
@@ -32,38 +32,6 @@ pub fn web_dir() -> PathBuf {
         return built_in;
     }
     local
-}
-
-/// An HTML page that says what went wrong, for people (not for scripts).
-pub fn message_page(status: StatusCode, title: &str, text: &str, framing: &Framing) -> Response {
-    let body = format!(
-        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">\
-         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
-         <title>{title}</title><link rel=\"stylesheet\" href=\"/assets/css/app.css\"></head>\
-         <body><main class=\"page\"><div class=\"notice error\" role=\"alert\" id=\"citygrid-error\">\
-         <h1>{title}</h1><p>{text}</p></div></main></body></html>",
-        title = escape(title),
-        text = escape(text),
-    );
-    let mut response = (status, body).into_response();
-    page_headers(response.headers_mut(), framing);
-    response
-}
-
-/// Escapes text for HTML.
-pub fn escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '&' => out.push_str("&amp;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            _ => out.push(c),
-        }
-    }
-    out
 }
 
 fn not_built(dir: &Path) -> Response {
@@ -207,13 +175,5 @@ mod tests {
         assert!(clean_path("a//b").is_none());
         assert!(clean_path("a/b c").is_none());
         assert!(clean_path("").is_none());
-    }
-
-    #[test]
-    fn escaping() {
-        assert_eq!(
-            escape("<a href=\"x\">&"),
-            "&lt;a href=&quot;x&quot;&gt;&amp;"
-        );
     }
 }

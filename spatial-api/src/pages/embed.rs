@@ -11,9 +11,9 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 
-use super::assets::{message_page, read_page};
-use super::headers::{page_headers, safe_origin, Framing};
+use super::assets::read_page;
 use crate::auth::{principal_origin, Principal};
+use crate::html::{message_page, page_headers, safe_origin, Framing};
 use crate::routes::tiles::parse_ids;
 
 /// The query of `/embed/map` (`key` is read by the credential middleware).

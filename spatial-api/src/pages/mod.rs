@@ -11,17 +11,15 @@
 //!
 //! Every page carries a strict Content-Security-Policy (own origin only; MapLibre
 //! needs `worker-src blob:` and `img-src data: blob:`) and may not be framed, except
-//! `/embed/map`, which the origins allowed by its API key may frame. [`edge`] adds
-//! CORS headers to map data (tiles, TileJSON, styles, catalogue, OGC API) so that
-//! maps embedded on other origins can read them.
+//! `/embed/map`, which the origins allowed by its API key may frame (the headers and
+//! message pages are [`crate::html`]'s). The middleware [`crate::edge`] adds CORS
+//! headers to map data (tiles, TileJSON, styles, catalogue, OGC API) so that maps
+//! embedded on other origins can read them.
 
 mod assets;
-mod edge;
 pub mod embed;
-mod headers;
 
 pub use assets::web_dir;
-pub use edge::edge;
 
 use axum::http::Method;
 use axum::routing::get;

@@ -1,6 +1,9 @@
-//! The security headers of the pages: Content-Security-Policy and framing.
+//! HTML responses shared by the pages and the edge middleware: the pages' security
+//! headers (Content-Security-Policy and framing), escaping and the message page that
+//! tells people (not scripts) what went wrong.
 
-use axum::http::{header, HeaderMap, HeaderValue};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
 
 /// Who may frame a page.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -63,6 +66,38 @@ pub fn page_headers(headers: &mut HeaderMap, framing: &Framing) {
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
 }
 
+/// An HTML page that says what went wrong, for people (not for scripts).
+pub fn message_page(status: StatusCode, title: &str, text: &str, framing: &Framing) -> Response {
+    let body = format!(
+        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">\
+         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
+         <title>{title}</title><link rel=\"stylesheet\" href=\"/assets/css/app.css\"></head>\
+         <body><main class=\"page\"><div class=\"notice error\" role=\"alert\" id=\"citygrid-error\">\
+         <h1>{title}</h1><p>{text}</p></div></main></body></html>",
+        title = escape(title),
+        text = escape(text),
+    );
+    let mut response = (status, body).into_response();
+    page_headers(response.headers_mut(), framing);
+    response
+}
+
+/// Escapes text for HTML.
+pub fn escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '&' => out.push_str("&amp;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            _ => out.push(c),
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -82,5 +117,13 @@ mod tests {
         assert!(!safe_origin("https://a.example; script-src *"));
         assert!(!safe_origin("javascript:alert(1)"));
         assert!(!safe_origin("https://"));
+    }
+
+    #[test]
+    fn escaping() {
+        assert_eq!(
+            escape("<a href=\"x\">&"),
+            "&lt;a href=&quot;x&quot;&gt;&amp;"
+        );
     }
 }

@@ -14,8 +14,7 @@ use axum::http::{header, HeaderValue, Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
-use super::assets::message_page;
-use super::headers::Framing;
+use crate::html::{message_page, Framing};
 
 /// Whether `path` serves map data that embedded maps read from other origins.
 fn is_map_data(path: &str) -> bool {
