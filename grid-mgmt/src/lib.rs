@@ -6,8 +6,14 @@
 //! - [`codes`]: validated place, grid, component and category codes;
 //! - [`catalog`]: default seed data (classes, categories, departments, time limits);
 //! - [`calendar`] and [`deadline`]: working calendar, time limits, deadlines, elapsed time;
+//! - [`reference`]: the reference data of an installation and the time-limit rules read
+//!   from it (most specific scope wins, stage deadlines, deadlines after a suspension);
 //! - [`routing`]: which department handles a case, and why;
+//! - [`intake`]: what a new report is given (routing, registration deadline, case-number
+//!   year) and who may label it with which source;
 //! - [`workflow`]: the case state machine with roles and permissions;
+//! - [`step`]: one complete workflow step on a stored case (new state, timestamps, stage
+//!   deadlines, event, field-task and delivery intents);
 //! - [`evaluation`]: the evaluation figures (立案率, 按期处置率, …) for a period;
 //! - [`open311`]: the Open311 GeoReport v2 mapping, JSON/XML output and form parsing;
 //! - [`gridgen`]: unit grid generation and validation;
@@ -21,8 +27,11 @@ pub mod codes;
 pub mod deadline;
 pub mod evaluation;
 pub mod gridgen;
+pub mod intake;
 pub mod open311;
 pub mod projection;
+pub mod reference;
 pub mod routing;
+pub mod step;
 pub mod workflow;
 mod xml;

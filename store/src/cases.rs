@@ -1,1 +1,743 @@
-//! (being moved here from spatial-api; see lib.rs)
+//! Cases: intake (one statement with duplicates, first event and Open311 token), lists
+//! and details filtered by who may see them, workflow steps (the locked read and the
+//! writes of a `citygrid-grid-mgmt` [`Step`]), field tasks, and the background jobs that
+//! keep the cases layer current (overdue flags, change announcements).
+
+use chrono::{DateTime, FixedOffset, Utc};
+use citygrid_grid_mgmt::step::{FieldTaskIntent, Step};
+use serde_json::{json, Value};
+use sqlx::{PgConnection, PgPool, Postgres, QueryBuilder};
+
+use crate::Result;
+
+/// SQL: whether a case row `c` is overdue now.
+pub const OVERDUE_SQL: &str =
+    "(c.due_at IS NOT NULL AND c.due_at < now() AND c.status NOT IN ('suspended', 'closed', 'voided'))";
+
+/// SQL: a case row `c` as JSON (without geometry, with lon/lat and overdue).
+pub fn case_json_sql() -> String {
+    format!(
+        "(to_jsonb(c) - 'geom') || jsonb_build_object('lon', ST_X(c.geom), 'lat', ST_Y(c.geom), 'overdue', {OVERDUE_SQL})"
+    )
+}
+
+/// Which cases a caller may see.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Visibility {
+    /// Every case (supervision and command centre, admins).
+    All,
+    /// The cases assigned to a department.
+    Department(String),
+    /// An inspector (`users.id`): see [`push_visibility`].
+    Inspector(i64),
+}
+
+/// SQL: the `users.id` of the active inspector responsible for the unit grid of case
+/// row `c` (`layers.unit_grids.responsible` names the user), NULL when there is none.
+const GRID_INSPECTOR_SQL: &str = "(SELECT u.id FROM layers.unit_grids g \
+     JOIN users u ON u.username = g.responsible AND u.role = 'inspector' AND u.active \
+     WHERE g.code = c.grid_code LIMIT 1)";
+
+/// Adds the visibility condition of `v` on case row `c`.
+///
+/// An inspector works the unit grids whose `responsible` is his user name (domain.md
+/// §1: a set of unit grids is the responsibility area of one inspector). He sees
+/// - the cases he reported;
+/// - the cases of field tasks he finished (done or cancelled while his), as history;
+/// - the cases with an open field task in one of his grids. When a case's grid has no
+///   active responsible inspector, its open tasks go to the one they were assigned
+///   to, or, unassigned, to every inspector (so that no task is stranded while the
+///   grids are not assigned yet). Reassigning a grid moves its open tasks with it.
+pub fn push_visibility(qb: &mut QueryBuilder<'_, Postgres>, v: &Visibility) {
+    match v {
+        Visibility::All => {}
+        Visibility::Department(d) => {
+            qb.push(" AND c.department = ").push_bind(d.clone());
+        }
+        Visibility::Inspector(id) => {
+            qb.push(" AND (c.reporter_user_id = ")
+                .push_bind(*id)
+                .push(
+                    " OR EXISTS (SELECT 1 FROM field_tasks t WHERE t.case_id = c.id AND \
+                     ((t.status <> 'open' AND t.inspector_user_id = ",
+                )
+                .push_bind(*id)
+                .push(") OR (t.status = 'open' AND coalesce(")
+                .push(GRID_INSPECTOR_SQL)
+                .push(", t.inspector_user_id, ")
+                .push_bind(*id)
+                .push(") = ")
+                .push_bind(*id)
+                .push("))))");
+        }
+    }
+}
+
+/// The filters of a case list (already validated).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ListFilter {
+    /// Workflow states.
+    pub states: Option<Vec<String>>,
+    /// Department code.
+    pub department: Option<String>,
+    /// Unit grid code.
+    pub grid: Option<String>,
+    /// Category code.
+    pub category: Option<String>,
+    /// Only cases past (true) or within (false) their deadline.
+    pub overdue: Option<bool>,
+    /// `w, s, e, n` in degrees.
+    pub bbox: Option<[f64; 4]>,
+    /// Reported at or after.
+    pub from: Option<DateTime<FixedOffset>>,
+    /// Reported before.
+    pub to: Option<DateTime<FixedOffset>>,
+    /// Rows per page.
+    pub limit: i64,
+    /// Rows to skip.
+    pub offset: i64,
+}
+
+/// One page of cases (newest first) as JSON, and the number of cases that match.
+pub async fn list(pool: &PgPool, vis: &Visibility, f: &ListFilter) -> Result<(Vec<Value>, i64)> {
+    let mut qb: QueryBuilder<Postgres> = QueryBuilder::new(format!(
+        "SELECT {} || jsonb_build_object('total', count(*) OVER ()) FROM cases c WHERE true",
+        case_json_sql()
+    ));
+    push_visibility(&mut qb, vis);
+    if let Some(states) = &f.states {
+        qb.push(" AND c.status = ANY(")
+            .push_bind(states.clone())
+            .push(")");
+    }
+    if let Some(dep) = &f.department {
+        qb.push(" AND c.department = ").push_bind(dep.clone());
+    }
+    if let Some(g) = &f.grid {
+        qb.push(" AND c.grid_code = ").push_bind(g.clone());
+    }
+    if let Some(c) = &f.category {
+        qb.push(" AND c.category = ").push_bind(c.clone());
+    }
+    match f.overdue {
+        Some(true) => {
+            qb.push(format!(" AND {OVERDUE_SQL}"));
+        }
+        Some(false) => {
+            qb.push(format!(" AND NOT {OVERDUE_SQL}"));
+        }
+        None => {}
+    }
+    if let Some(v) = f.bbox {
+        qb.push(" AND c.geom && ST_MakeEnvelope(")
+            .push_bind(v[0])
+            .push(", ")
+            .push_bind(v[1])
+            .push(", ")
+            .push_bind(v[2])
+            .push(", ")
+            .push_bind(v[3])
+            .push(", 4326)");
+    }
+    if let Some(t) = f.from {
+        qb.push(" AND c.reported_at >= ").push_bind(t);
+    }
+    if let Some(t) = f.to {
+        qb.push(" AND c.reported_at < ").push_bind(t);
+    }
+    qb.push(" ORDER BY c.id DESC LIMIT ")
+        .push_bind(f.limit)
+        .push(" OFFSET ")
+        .push_bind(f.offset);
+    let rows: Vec<(Value,)> = qb.build_query_as().fetch_all(pool).await?;
+    let total = rows
+        .first()
+        .and_then(|(v,)| v.get("total")?.as_i64())
+        .unwrap_or(0);
+    let cases = rows
+        .into_iter()
+        .map(|(mut v,)| {
+            if let Some(o) = v.as_object_mut() {
+                o.remove("total");
+            }
+            v
+        })
+        .collect();
+    Ok((cases, total))
+}
+
+/// The id of the case numbered `case_no`.
+pub async fn id_by_number(
+    executor: impl sqlx::PgExecutor<'_>,
+    case_no: &str,
+) -> Result<Option<i64>> {
+    let row: Option<(i64,)> = sqlx::query_as("SELECT id FROM cases WHERE case_no = $1")
+        .bind(case_no)
+        .fetch_optional(executor)
+        .await?;
+    Ok(row.map(|(i,)| i))
+}
+
+/// Whether case `id` exists and `vis` may see it.
+pub async fn is_visible(
+    executor: impl sqlx::PgExecutor<'_>,
+    vis: &Visibility,
+    id: i64,
+) -> Result<bool> {
+    let mut qb: QueryBuilder<Postgres> =
+        QueryBuilder::new("SELECT c.id FROM cases c WHERE c.id = ");
+    qb.push_bind(id);
+    push_visibility(&mut qb, vis);
+    let row: Option<(i64,)> = qb.build_query_as().fetch_optional(executor).await?;
+    Ok(row.is_some())
+}
+
+/// Of the cases `ids`, those `vis` may see.
+pub async fn visible_among(pool: &PgPool, vis: &Visibility, ids: Vec<i64>) -> Result<Vec<i64>> {
+    let mut qb: QueryBuilder<Postgres> =
+        QueryBuilder::new("SELECT c.id FROM cases c WHERE c.id = ANY(");
+    qb.push_bind(ids).push(")");
+    push_visibility(&mut qb, vis);
+    qb.build_query_scalar().fetch_all(pool).await
+}
+
+/// One case with its timeline, photos and field tasks, as JSON.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Detail {
+    /// The case row (see [`case_json_sql`]).
+    pub case: Value,
+    /// Its events, oldest first.
+    pub events: Vec<Value>,
+    /// Its photos (id, type, size, uploader, time, url).
+    pub photos: Vec<Value>,
+    /// Its field tasks.
+    pub tasks: Vec<Value>,
+}
+
+/// Case `id` with its timeline, photos and field tasks (`None`: no such case).
+pub async fn detail(pool: &PgPool, id: i64) -> Result<Option<Detail>> {
+    let row: Option<(Value,)> = sqlx::query_as(&format!(
+        "SELECT {} FROM cases c WHERE c.id = $1",
+        case_json_sql()
+    ))
+    .bind(id)
+    .fetch_optional(pool)
+    .await?;
+    let Some((case,)) = row else {
+        return Ok(None);
+    };
+    let events: Vec<(Value,)> = sqlx::query_as(
+        "SELECT to_jsonb(e) - 'case_id' FROM case_events e WHERE case_id = $1 ORDER BY id",
+    )
+    .bind(id)
+    .fetch_all(pool)
+    .await?;
+    let photos: Vec<(Value,)> = sqlx::query_as(
+        "SELECT jsonb_build_object('id', id, 'content_type', content_type, 'size_bytes', size_bytes, \
+                'uploaded_by', uploaded_by, 'uploaded_at', uploaded_at, 'url', '/api/photos/' || id) \
+         FROM case_photos WHERE case_id = $1 ORDER BY id",
+    )
+    .bind(id)
+    .fetch_all(pool)
+    .await?;
+    let tasks: Vec<(Value,)> =
+        sqlx::query_as("SELECT to_jsonb(t) FROM field_tasks t WHERE case_id = $1 ORDER BY id")
+            .bind(id)
+            .fetch_all(pool)
+            .await?;
+    let unwrap = |rows: Vec<(Value,)>| rows.into_iter().map(|(v,)| v).collect();
+    Ok(Some(Detail {
+        case,
+        events: unwrap(events),
+        photos: unwrap(photos),
+        tasks: unwrap(tasks),
+    }))
+}
+
+/// A case row read for a workflow step.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct LockedCase {
+    /// `cases.id`.
+    pub id: i64,
+    /// Case number.
+    pub case_no: String,
+    /// Workflow state.
+    pub status: String,
+    /// Category code.
+    pub category: String,
+    /// Assigned department.
+    pub department: Option<String>,
+    /// Department found by routing at intake.
+    pub routed_department: Option<String>,
+    /// Failed checks.
+    pub rework_count: i32,
+    /// Returns.
+    pub return_count: i32,
+    /// Whether an extension was approved.
+    pub extended: bool,
+    /// Deadline of a pending extension request.
+    pub pending_extension: Option<DateTime<Utc>>,
+    /// Suspended since.
+    pub suspended_since: Option<DateTime<Utc>>,
+    /// Registration deadline.
+    pub registration_due: Option<DateTime<Utc>>,
+    /// (First) dispatch deadline.
+    pub dispatch_due: Option<DateTime<Utc>>,
+    /// Handling deadline.
+    pub handling_due: Option<DateTime<Utc>>,
+    /// Checking deadline.
+    pub checking_due: Option<DateTime<Utc>>,
+    /// First registration.
+    pub registered_at: Option<DateTime<Utc>>,
+    /// First dispatch.
+    pub dispatched_at: Option<DateTime<Utc>>,
+    /// Last feedback.
+    pub handled_at: Option<DateTime<Utc>>,
+    /// Closing.
+    pub closed_at: Option<DateTime<Utc>>,
+    /// Time of the last event.
+    pub last_at: Option<DateTime<Utc>>,
+    /// `users.id` of the reporter.
+    pub reporter_user_id: Option<i64>,
+}
+
+/// Reads case `id` and locks it (`FOR UPDATE`) until the transaction ends.
+pub async fn lock(conn: &mut PgConnection, id: i64) -> Result<Option<LockedCase>> {
+    sqlx::query_as(
+        "SELECT id, case_no, status, category, department, routed_department, rework_count, \
+                return_count, extended, pending_extension, suspended_since, registration_due, \
+                dispatch_due, handling_due, checking_due, registered_at, dispatched_at, \
+                handled_at, closed_at, \
+                (SELECT max(at) FROM case_events e WHERE e.case_id = c.id) AS last_at, \
+                reporter_user_id \
+         FROM cases c WHERE id = $1 FOR UPDATE",
+    )
+    .bind(id)
+    .fetch_optional(conn)
+    .await
+}
+
+/// The open field task of `kind` of case `id` (`None`: none is open) and who it belongs
+/// to now: the active inspector responsible for the case's unit grid, else the one it
+/// was assigned to (`None` inside: a pool task).
+pub async fn open_task_assignee(
+    executor: impl sqlx::PgExecutor<'_>,
+    id: i64,
+    kind: &str,
+) -> Result<Option<Option<i64>>> {
+    let task: Option<(Option<i64>,)> = sqlx::query_as(&format!(
+        "SELECT coalesce({GRID_INSPECTOR_SQL}, t.inspector_user_id) \
+         FROM field_tasks t JOIN cases c ON c.id = t.case_id \
+         WHERE t.case_id = $1 AND t.kind = $2 AND t.status = 'open' ORDER BY t.id LIMIT 1"
+    ))
+    .bind(id)
+    .bind(kind)
+    .fetch_optional(executor)
+    .await?;
+    Ok(task.map(|(a,)| a))
+}
+
+/// Of the photos `ids`, those uploaded to case `id`.
+pub async fn photos_among(
+    executor: impl sqlx::PgExecutor<'_>,
+    id: i64,
+    ids: &[i64],
+) -> Result<Vec<i64>> {
+    let found: Vec<(i64,)> =
+        sqlx::query_as("SELECT id FROM case_photos WHERE case_id = $1 AND id = ANY($2)")
+            .bind(id)
+            .bind(ids)
+            .fetch_all(executor)
+            .await?;
+    Ok(found.into_iter().map(|(i,)| i).collect())
+}
+
+/// Writes a workflow step: the case row (whose trigger updates the map row and queues
+/// the change), the event, the field tasks and the delivery. `actor_user_id` is the
+/// `users.id` of a signed-in actor. Returns the event id and whether a delivery was
+/// queued.
+pub async fn write_step(
+    conn: &mut PgConnection,
+    step: &Step,
+    actor_user_id: Option<i64>,
+) -> Result<(i64, bool)> {
+    let id = step.case_id;
+    let next = &step.case;
+    let at = step.at;
+    sqlx::query(
+        "UPDATE cases SET status = $2, department = $3, rework_count = $4, return_count = $5, \
+            extended = $6, pending_extension = $7, suspended_since = $8, handling_due = $9, \
+            registered_at = $10, dispatch_due = $11, dispatched_at = $12, handled_at = $13, \
+            checking_due = $14, closed_at = $15, \
+            last_public_note = coalesce($16, last_public_note), \
+            due_at = $17, updated_at = now() WHERE id = $1",
+    )
+    .bind(id)
+    .bind(next.state.as_str())
+    .bind(&next.department)
+    .bind(i32::try_from(next.rework_count).unwrap_or(i32::MAX))
+    .bind(i32::try_from(next.return_count).unwrap_or(i32::MAX))
+    .bind(next.extended)
+    .bind(next.pending_extension)
+    .bind(step.suspended_since)
+    .bind(step.deadlines.handling)
+    .bind(step.stamps.registered_at)
+    .bind(step.deadlines.dispatch)
+    .bind(step.stamps.dispatched_at)
+    .bind(step.stamps.handled_at)
+    .bind(step.deadlines.checking)
+    .bind(step.stamps.closed_at)
+    .bind(&step.public_note)
+    .bind(step.deadlines.current)
+    .execute(&mut *conn)
+    .await?;
+
+    let ev = &step.event;
+    let (event_id,): (i64,) = sqlx::query_as(
+        "INSERT INTO case_events (case_id, at, actor, actor_user_id, role, department, action, \
+             from_state, to_state, note, public_note, attachments, detail) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) RETURNING id",
+    )
+    .bind(id)
+    .bind(at)
+    .bind(&step.actor_label)
+    .bind(actor_user_id)
+    .bind(ev.role.as_str())
+    .bind(&ev.actor_department)
+    .bind(ev.action.as_str())
+    .bind(ev.from.as_str())
+    .bind(ev.to.as_str())
+    .bind(&ev.note)
+    .bind(ev.public_note)
+    .bind(json!(ev.attachments))
+    .bind(&step.detail)
+    .fetch_one(&mut *conn)
+    .await?;
+
+    match step.field_task {
+        Some(FieldTaskIntent::Open(kind)) => {
+            sqlx::query(
+                "INSERT INTO field_tasks (case_id, kind, inspector_user_id) \
+                 SELECT $1, $2, (SELECT u.id FROM users u JOIN cases c ON c.id = $1 \
+                     JOIN layers.unit_grids g ON g.code = c.grid_code \
+                     WHERE u.username = g.responsible AND u.role = 'inspector' AND u.active LIMIT 1)",
+            )
+            .bind(id)
+            .bind(kind.as_str())
+            .execute(&mut *conn)
+            .await?;
+        }
+        Some(FieldTaskIntent::Done { kind, result }) => {
+            // the task records who did it (the workflow let only him do it)
+            sqlx::query(
+                "UPDATE field_tasks SET status = 'done', done_at = $3, result = $4, \
+                     inspector_user_id = coalesce($5, inspector_user_id) \
+                 WHERE case_id = $1 AND kind = $2 AND status = 'open'",
+            )
+            .bind(id)
+            .bind(kind.as_str())
+            .bind(at)
+            .bind(result.as_str())
+            .bind(actor_user_id)
+            .execute(&mut *conn)
+            .await?;
+        }
+        Some(FieldTaskIntent::CancelOpen) => {
+            sqlx::query(
+                "UPDATE field_tasks SET status = 'cancelled', done_at = $2 \
+                 WHERE case_id = $1 AND status = 'open'",
+            )
+            .bind(id)
+            .bind(at)
+            .execute(&mut *conn)
+            .await?;
+        }
+        None => {}
+    }
+
+    let mut queued = false;
+    if let Some(out) = &step.outbox {
+        sqlx::query(
+            "INSERT INTO outbox (department, case_id, event_id, idempotency_key, url, payload) \
+             VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(&out.department)
+        .bind(id)
+        .bind(event_id)
+        .bind(step.idempotency_key(event_id, &out.department))
+        .bind(&out.url)
+        .bind(step.outbox_payload(event_id))
+        .execute(&mut *conn)
+        .await?;
+        queued = true;
+    }
+    Ok((event_id, queued))
+}
+
+/// Flips the `overdue` flag of the cases layer's rows whose flag is wrong now, and
+/// announces them (`NOTIFY citygrid_layers`, 500 features per notice), in one
+/// transaction.
+pub async fn refresh_overdue(pool: &PgPool) -> Result<()> {
+    let mut tx = pool.begin().await?;
+    let fids: Vec<(i64,)> = sqlx::query_as(
+        "UPDATE layers.cases l SET overdue = x.o \
+         FROM (SELECT c.id, (c.due_at IS NOT NULL AND c.due_at < now() \
+                  AND c.status NOT IN ('suspended', 'closed', 'voided')) AS o FROM cases c) x \
+         WHERE l.fid = x.id AND l.overdue IS DISTINCT FROM x.o RETURNING l.fid",
+    )
+    .fetch_all(&mut *tx)
+    .await?;
+    for chunk in fids.chunks(500) {
+        let ids: Vec<String> = chunk.iter().map(|(f,)| f.to_string()).collect();
+        sqlx::query("SELECT pg_notify('citygrid_layers', $1)")
+            .bind(format!("cases:{}", ids.join(",")))
+            .execute(&mut *tx)
+            .await?;
+    }
+    tx.commit().await
+}
+
+/// Announces up to 5000 queued layer changes (`layer_changes`, filled by the `cases`
+/// trigger): one `NOTIFY citygrid_layers, '<layer>:<fid>,…'` per 500 features, in the
+/// transaction that removes them from the queue. Returns how many were announced.
+pub async fn announce_changes(pool: &PgPool) -> Result<usize> {
+    let mut tx = pool.begin().await?;
+    let rows: Vec<(String, Vec<i64>)> = sqlx::query_as(
+        "WITH d AS (DELETE FROM layer_changes WHERE id IN \
+             (SELECT id FROM layer_changes ORDER BY id LIMIT 5000 FOR UPDATE SKIP LOCKED) \
+           RETURNING layer, fid) \
+         SELECT layer, array_agg(DISTINCT fid) FROM d GROUP BY layer",
+    )
+    .fetch_all(&mut *tx)
+    .await?;
+    let mut n = 0;
+    for (layer, fids) in rows {
+        n += fids.len();
+        for chunk in fids.chunks(500) {
+            let ids: Vec<String> = chunk.iter().map(i64::to_string).collect();
+            sqlx::query("SELECT pg_notify('citygrid_layers', $1)")
+                .bind(format!("{layer}:{}", ids.join(",")))
+                .execute(&mut *tx)
+                .await?;
+        }
+    }
+    tx.commit().await?;
+    Ok(n)
+}
+
+// ----------------------------------------------------------------------------- intake
+
+/// Degrees of latitude that surely cover `m` metres (with a 20 % margin).
+fn degrees_lat(m: f64) -> f64 {
+    m / 111_000.0 * 1.2
+}
+
+/// Degrees of longitude that surely cover `m` metres at latitude `lat`.
+fn degrees_lon(m: f64, lat: f64) -> f64 {
+    let c = lat.to_radians().cos().max(0.01);
+    (m / 111_000.0 * 1.2 / c).min(360.0)
+}
+
+/// A component found for a case.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NearComponent {
+    /// Its 16-digit id.
+    pub id: String,
+    /// Maintaining department.
+    pub maintaining: Option<String>,
+    /// Owning department.
+    pub owning: Option<String>,
+    /// Ground distance from the case point in metres.
+    pub distance_m: f64,
+}
+
+type ComponentRow = (String, Option<String>, Option<String>, f64);
+
+fn near((id, maintaining, owning, distance_m): ComponentRow) -> NearComponent {
+    NearComponent {
+        id,
+        maintaining,
+        owning,
+        distance_m,
+    }
+}
+
+/// The nearest component of `category` within `radius_m` metres of (`lon`, `lat`).
+pub async fn nearest_component(
+    pool: &PgPool,
+    category: &str,
+    lon: f64,
+    lat: f64,
+    radius_m: f64,
+) -> Result<Option<NearComponent>> {
+    let row: Option<ComponentRow> = sqlx::query_as(
+        "WITH pt AS (SELECT ST_SetSRID(ST_MakePoint($2, $3), 4326) AS g) \
+         SELECT component_id, maintaining_department, owning_department, \
+                ST_Distance(c.geom::geography, pt.g::geography) AS d \
+         FROM layers.components c, pt \
+         WHERE c.category_code = $1 AND c.geom && ST_Expand(pt.g, $5, $6) \
+           AND ST_DWithin(c.geom::geography, pt.g::geography, $4) \
+         ORDER BY d LIMIT 1",
+    )
+    .bind(category)
+    .bind(lon)
+    .bind(lat)
+    .bind(radius_m)
+    .bind(degrees_lon(radius_m, lat))
+    .bind(degrees_lat(radius_m))
+    .fetch_optional(pool)
+    .await?;
+    Ok(row.map(near))
+}
+
+/// Component `id` with its distance from (`lon`, `lat`) (`None`: not in the inventory).
+pub async fn component_at_distance(
+    pool: &PgPool,
+    id: &str,
+    lon: f64,
+    lat: f64,
+) -> Result<Option<NearComponent>> {
+    let row: Option<ComponentRow> = sqlx::query_as(
+        "SELECT component_id, maintaining_department, owning_department, \
+                ST_Distance(geom::geography, ST_SetSRID(ST_MakePoint($2, $3), 4326)::geography) \
+         FROM layers.components WHERE component_id = $1",
+    )
+    .bind(id)
+    .bind(lon)
+    .bind(lat)
+    .fetch_optional(pool)
+    .await?;
+    Ok(row.map(near))
+}
+
+/// A new case, as intake decided it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewCase<'a> {
+    /// WGS84 longitude.
+    pub lon: f64,
+    /// WGS84 latitude.
+    pub lat: f64,
+    /// Category code.
+    pub category: &'a str,
+    /// Open cases of the category within this distance are duplicates.
+    pub duplicate_radius_m: f64,
+    /// The year prefix of the case number.
+    pub year: i32,
+    /// Source.
+    pub source: &'a str,
+    /// `users.id` of a signed-in reporter.
+    pub reporter_user_id: Option<i64>,
+    /// Reporter's name.
+    pub reporter_name: Option<&'a str>,
+    /// Reporter's contact.
+    pub reporter_contact: Option<&'a str>,
+    /// The API key of an Open311 client.
+    pub api_key_id: Option<i64>,
+    /// Description.
+    pub description: Option<&'a str>,
+    /// Address as given.
+    pub address: Option<&'a str>,
+    /// Extra attributes.
+    pub attributes: &'a Value,
+    /// Photo URL.
+    pub media_url: Option<&'a str>,
+    /// Unit grid code.
+    pub grid_code: &'a str,
+    /// Community key.
+    pub community_code: &'a str,
+    /// Street key.
+    pub street_code: &'a str,
+    /// Admin division code.
+    pub admin_code: &'a str,
+    /// Linked component.
+    pub component_id: Option<&'a str>,
+    /// Routed department.
+    pub routed_department: Option<&'a str>,
+    /// Routing explanation.
+    pub routing: &'a Value,
+    /// Reported at.
+    pub reported_at: DateTime<FixedOffset>,
+    /// Registration deadline (the first current deadline).
+    pub registration_due: DateTime<FixedOffset>,
+    /// The reporter's label in the event row.
+    pub actor_label: &'a str,
+    /// The reporter's role in the event row.
+    pub role: &'a str,
+    /// The reporter's department.
+    pub department: Option<&'a str>,
+    /// The first event's detail (`duplicates` is added).
+    pub detail: &'a Value,
+    /// An Open311 token to store with the case.
+    pub token: Option<&'a str>,
+}
+
+/// Inserts a case with its first event (`report`, with the duplicates found) and its
+/// Open311 token, in one statement. Returns the id, the case number and the duplicates
+/// (open cases of the same category within the radius, nearest first).
+pub async fn insert(pool: &PgPool, c: &NewCase<'_>) -> Result<(i64, String, Value)> {
+    sqlx::query_as(
+        "WITH pt AS (SELECT ST_SetSRID(ST_MakePoint($1, $2), 4326) AS g), \
+         nid AS (SELECT nextval('cases_id_seq') AS id), \
+         dup AS ( \
+           SELECT coalesce(jsonb_agg(jsonb_build_object('id', c.id, 'case_no', c.case_no, \
+                    'status', c.status, 'distance_m', \
+                    round(ST_Distance(c.geom::geography, pt.g::geography)::numeric, 2)) \
+                  ORDER BY ST_Distance(c.geom::geography, pt.g::geography)), '[]'::jsonb) AS list \
+           FROM cases c, pt \
+           WHERE c.category = $3 AND c.status NOT IN ('closed', 'voided') \
+             AND c.geom && ST_Expand(pt.g, $29, $30) \
+             AND ST_DWithin(c.geom::geography, pt.g::geography, $4)), \
+         ins AS ( \
+           INSERT INTO cases (id, case_no, source, reporter_user_id, reporter_name, reporter_contact, \
+               api_key_id, description, address, attributes, media_url, geom, category, grid_code, \
+               community_code, street_code, admin_code, component_id, routed_department, routing, \
+               status, reported_at, registration_due, due_at, updated_at) \
+           SELECT nid.id, \
+               $5 || '-' || CASE WHEN nid.id >= 1000000 THEN nid.id::text ELSE lpad(nid.id::text, 6, '0') END, \
+               $6, $7, $8, $9, $10, $11, $12, $13, $14, pt.g, $3, $15, $16, $17, $18, $19, $20, $21, \
+               'reported', $22, $23, $23, now() \
+           FROM nid, pt RETURNING id, case_no), \
+         ev AS ( \
+           INSERT INTO case_events (case_id, at, actor, actor_user_id, role, department, action, \
+               from_state, to_state, note, detail) \
+           SELECT id, $22, $24, $7, $25, $26, 'report', NULL, 'reported', $11, \
+                  $27::jsonb || jsonb_build_object('duplicates', (SELECT list FROM dup)) \
+           FROM ins RETURNING id), \
+         tok AS (INSERT INTO open311_tokens (token, case_id) SELECT $28, id FROM ins \
+                 WHERE $28::text IS NOT NULL RETURNING token) \
+         SELECT ins.id, ins.case_no, dup.list FROM ins, dup \
+         WHERE (SELECT count(*) FROM ev) = 1 AND (SELECT count(*) FROM tok) >= 0",
+    )
+    .bind(c.lon) // 1
+    .bind(c.lat) // 2
+    .bind(c.category) // 3
+    .bind(c.duplicate_radius_m) // 4
+    .bind(c.year.to_string()) // 5
+    .bind(c.source) // 6
+    .bind(c.reporter_user_id) // 7
+    .bind(c.reporter_name) // 8
+    .bind(c.reporter_contact) // 9
+    .bind(c.api_key_id) // 10
+    .bind(c.description) // 11
+    .bind(c.address) // 12
+    .bind(c.attributes) // 13
+    .bind(c.media_url) // 14
+    .bind(c.grid_code) // 15
+    .bind(c.community_code) // 16
+    .bind(c.street_code) // 17
+    .bind(c.admin_code) // 18
+    .bind(c.component_id) // 19
+    .bind(c.routed_department) // 20
+    .bind(c.routing) // 21
+    .bind(c.reported_at) // 22
+    .bind(c.registration_due) // 23
+    .bind(c.actor_label) // 24
+    .bind(c.role) // 25
+    .bind(c.department) // 26
+    .bind(c.detail) // 27
+    .bind(c.token) // 28
+    .bind(degrees_lon(c.duplicate_radius_m, c.lat)) // 29
+    .bind(degrees_lat(c.duplicate_radius_m)) // 30
+    .fetch_one(pool)
+    .await
+}

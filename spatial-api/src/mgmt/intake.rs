@@ -5,18 +5,22 @@
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
-use chrono::{DateTime, Datelike, FixedOffset};
-use citygrid_grid_mgmt::catalog::Stage;
+use chrono::{DateTime, FixedOffset};
 use citygrid_grid_mgmt::codes::{CategoryCode, CategoryKind, ComponentId};
-use citygrid_grid_mgmt::deadline;
-use citygrid_grid_mgmt::routing::{self, ComponentDepartments, RoutingRequest};
+use citygrid_grid_mgmt::intake::{plan, IntakeRequest};
+pub use citygrid_grid_mgmt::intake::{
+    COMPONENT_RADIUS_M, DUPLICATE_RADIUS_M, MAX_DESCRIPTION, SOURCES,
+};
+use citygrid_grid_mgmt::routing::ComponentDepartments;
+use citygrid_grid_mgmt::step;
+use citygrid_store::cases as store;
 use citygrid_tiles::schema::PropValue;
 use geo::Point;
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
 use sqlx::PgPool;
 
-use super::cases::{push_visibility, visibility, Visibility};
+use super::cases::{visibility, Visibility};
 use super::common::{bad, now, parse_time, ActorInfo};
 use super::locate::{self, Located};
 use super::reference::Reference;
@@ -24,25 +28,6 @@ use crate::auth::{Principal, Role};
 use crate::error::{ApiError, ApiResult};
 use crate::layers::LayerStore;
 use crate::state::AppState;
-
-/// A linked component is at most this far from the case point.
-pub const COMPONENT_RADIUS_M: f64 = 15.0;
-/// Open cases of the same category within this distance are reported as duplicates.
-pub const DUPLICATE_RADIUS_M: f64 = 10.0;
-/// The longest description (Open311's limit).
-pub const MAX_DESCRIPTION: usize = 4000;
-
-/// The sources a case can come from.
-pub const SOURCES: [&str; 8] = [
-    "inspector",
-    "public",
-    "hotline",
-    "open311",
-    "video",
-    "sensor",
-    "superior",
-    "console",
-];
 
 /// Everything intake needs, already validated.
 #[derive(Debug, Clone)]
@@ -88,17 +73,6 @@ pub struct IntakeResult {
     pub case_no: String,
     /// The response body.
     pub body: Value,
-}
-
-/// Degrees of latitude that surely cover `m` metres (with a 20 % margin).
-fn degrees_lat(m: f64) -> f64 {
-    m / 111_000.0 * 1.2
-}
-
-/// Degrees of longitude that surely cover `m` metres at latitude `lat`.
-fn degrees_lon(m: f64, lat: f64) -> f64 {
-    let c = lat.to_radians().cos().max(0.01);
-    (m / 111_000.0 * 1.2 / c).min(360.0)
 }
 
 /// The component found for a case.
@@ -149,37 +123,13 @@ fn nearest_in_memory(
     )
 }
 
-type ComponentRow = (String, Option<String>, Option<String>, f64);
-
-async fn nearest_in_db(
-    pool: &PgPool,
-    category: &str,
-    lon: f64,
-    lat: f64,
-) -> Result<Option<FoundComponent>, ApiError> {
-    let row: Option<ComponentRow> = sqlx::query_as(
-        "WITH pt AS (SELECT ST_SetSRID(ST_MakePoint($2, $3), 4326) AS g) \
-         SELECT component_id, maintaining_department, owning_department, \
-                ST_Distance(c.geom::geography, pt.g::geography) AS d \
-         FROM layers.components c, pt \
-         WHERE c.category_code = $1 AND c.geom && ST_Expand(pt.g, $5, $6) \
-           AND ST_DWithin(c.geom::geography, pt.g::geography, $4) \
-         ORDER BY d LIMIT 1",
-    )
-    .bind(category)
-    .bind(lon)
-    .bind(lat)
-    .bind(COMPONENT_RADIUS_M)
-    .bind(degrees_lon(COMPONENT_RADIUS_M, lat))
-    .bind(degrees_lat(COMPONENT_RADIUS_M))
-    .fetch_optional(pool)
-    .await?;
-    Ok(row.map(|(id, maintaining, owning, d)| FoundComponent {
-        id,
-        maintaining,
-        owning,
-        distance_m: Some(d),
-    }))
+fn found(c: store::NearComponent) -> FoundComponent {
+    FoundComponent {
+        id: c.id,
+        maintaining: c.maintaining,
+        owning: c.owning,
+        distance_m: Some(c.distance_m),
+    }
 }
 
 async fn named_component(
@@ -188,37 +138,12 @@ async fn named_component(
     lon: f64,
     lat: f64,
 ) -> Result<FoundComponent, ApiError> {
-    let row: Option<ComponentRow> = sqlx::query_as(
-        "SELECT component_id, maintaining_department, owning_department, \
-                ST_Distance(geom::geography, ST_SetSRID(ST_MakePoint($2, $3), 4326)::geography) \
-         FROM layers.components WHERE component_id = $1",
-    )
-    .bind(id.as_str())
-    .bind(lon)
-    .bind(lat)
-    .fetch_optional(pool)
-    .await?;
-    let (id, maintaining, owning, d) = row.ok_or_else(|| {
-        ApiError::Unprocessable(format!("component {id} is not in the component inventory"))
-    })?;
-    Ok(FoundComponent {
-        id,
-        maintaining,
-        owning,
-        distance_m: Some(d),
-    })
-}
-
-/// The deadline of `stage` for `category` counted from `from` (no pauses).
-pub fn stage_deadline(
-    reference: &Reference,
-    category: &CategoryCode,
-    stage: Stage,
-    from: DateTime<FixedOffset>,
-) -> Result<DateTime<FixedOffset>, ApiError> {
-    let limit = reference.time_limit(category, stage);
-    deadline::deadline(from, limit, &reference.calendar, &[])
-        .map_err(|e| ApiError::Unprocessable(format!("cannot compute the deadline: {e}")))
+    store::component_at_distance(pool, id.as_str(), lon, lat)
+        .await?
+        .map(found)
+        .ok_or_else(|| {
+            ApiError::Unprocessable(format!("component {id} is not in the component inventory"))
+        })
 }
 
 /// Takes in one case (HTTP and Open311 share this path).
@@ -250,7 +175,9 @@ pub async fn intake(
             let cat = code.to_string();
             match store.and_then(|s| nearest_in_memory(s, &cat, lon, lat)) {
                 Some(Some(found)) => Some(found),
-                _ => nearest_in_db(pool, &cat, lon, lat).await?,
+                _ => store::nearest_component(pool, &cat, lon, lat, COMPONENT_RADIUS_M)
+                    .await?
+                    .map(found),
             }
         }
         (None, CategoryKind::Event) => None,
@@ -261,30 +188,22 @@ pub async fn intake(
         maintaining: c.maintaining.clone(),
         owning: c.owning.clone(),
     });
-    let request = RoutingRequest {
-        category: code,
-        place: &place,
-        point: Some(Point::new(lon, lat)),
-        component: departments.as_ref(),
-        at: input.reported_at,
-    };
-    let (routed, routing_json) = match routing::route(
-        &request,
-        &reference.rules,
-        &reference.defaults,
-    ) {
-        Ok(d) => (
-            Some(d.department.clone()),
-            json!({"department": d.department, "reason": d.reason, "explanation": d.reason.to_string()}),
-        ),
-        Err(e) => (None, json!({"department": null, "error": e.to_string()})),
-    };
-    let registration_due =
-        stage_deadline(reference, &code, Stage::Registration, input.reported_at)?;
-    let year = input
-        .reported_at
-        .with_timezone(&reference.calendar.offset())
-        .year();
+    let planned = plan(
+        reference,
+        &IntakeRequest {
+            category: code,
+            place: &place,
+            point: Some(Point::new(lon, lat)),
+            component: departments.as_ref(),
+            reported_at: input.reported_at,
+        },
+    )
+    .map_err(|e| ApiError::Unprocessable(format!("cannot compute the deadline: {e}")))?;
+    let (routed, routing_json, registration_due) = (
+        planned.routed_department,
+        planned.routing,
+        planned.registration_due,
+    );
 
     let component_json = component
         .as_ref()
@@ -301,70 +220,39 @@ pub async fn intake(
         .map(|r| r.as_str().to_string())
         .unwrap_or_else(|| "public".into());
     let department = input.actor.actor.department.clone();
-    let row: (i64, String, Value) = sqlx::query_as(
-        "WITH pt AS (SELECT ST_SetSRID(ST_MakePoint($1, $2), 4326) AS g), \
-         nid AS (SELECT nextval('cases_id_seq') AS id), \
-         dup AS ( \
-           SELECT coalesce(jsonb_agg(jsonb_build_object('id', c.id, 'case_no', c.case_no, \
-                    'status', c.status, 'distance_m', \
-                    round(ST_Distance(c.geom::geography, pt.g::geography)::numeric, 2)) \
-                  ORDER BY ST_Distance(c.geom::geography, pt.g::geography)), '[]'::jsonb) AS list \
-           FROM cases c, pt \
-           WHERE c.category = $3 AND c.status NOT IN ('closed', 'voided') \
-             AND c.geom && ST_Expand(pt.g, $29, $30) \
-             AND ST_DWithin(c.geom::geography, pt.g::geography, $4)), \
-         ins AS ( \
-           INSERT INTO cases (id, case_no, source, reporter_user_id, reporter_name, reporter_contact, \
-               api_key_id, description, address, attributes, media_url, geom, category, grid_code, \
-               community_code, street_code, admin_code, component_id, routed_department, routing, \
-               status, reported_at, registration_due, due_at, updated_at) \
-           SELECT nid.id, \
-               $5 || '-' || CASE WHEN nid.id >= 1000000 THEN nid.id::text ELSE lpad(nid.id::text, 6, '0') END, \
-               $6, $7, $8, $9, $10, $11, $12, $13, $14, pt.g, $3, $15, $16, $17, $18, $19, $20, $21, \
-               'reported', $22, $23, $23, now() \
-           FROM nid, pt RETURNING id, case_no), \
-         ev AS ( \
-           INSERT INTO case_events (case_id, at, actor, actor_user_id, role, department, action, \
-               from_state, to_state, note, detail) \
-           SELECT id, $22, $24, $7, $25, $26, 'report', NULL, 'reported', $11, \
-                  $27::jsonb || jsonb_build_object('duplicates', (SELECT list FROM dup)) \
-           FROM ins RETURNING id), \
-         tok AS (INSERT INTO open311_tokens (token, case_id) SELECT $28, id FROM ins \
-                 WHERE $28::text IS NOT NULL RETURNING token) \
-         SELECT ins.id, ins.case_no, dup.list FROM ins, dup \
-         WHERE (SELECT count(*) FROM ev) = 1 AND (SELECT count(*) FROM tok) >= 0",
+    let row = store::insert(
+        pool,
+        &store::NewCase {
+            lon,
+            lat,
+            category: &code.to_string(),
+            duplicate_radius_m: DUPLICATE_RADIUS_M,
+            year: planned.year,
+            source: &input.source,
+            reporter_user_id: input.actor.user_id,
+            reporter_name: input.reporter_name.as_deref(),
+            reporter_contact: input.reporter_contact.as_deref(),
+            api_key_id: input.api_key_id,
+            description: input.description.as_deref(),
+            address: input.address.as_deref(),
+            attributes: &input.attributes,
+            media_url: input.media_url.as_deref(),
+            grid_code: grid.as_str(),
+            community_code: grid.community_key(),
+            street_code: grid.street_key(),
+            admin_code: grid.admin().as_str(),
+            component_id: component.as_ref().map(|c| c.id.as_str()),
+            routed_department: routed.as_deref(),
+            routing: &routing_json,
+            reported_at: input.reported_at,
+            registration_due,
+            actor_label: &input.actor.label,
+            role: &role,
+            department: department.as_deref(),
+            detail: &detail,
+            token: input.token.as_deref(),
+        },
     )
-    .bind(lon) // 1
-    .bind(lat) // 2
-    .bind(code.to_string()) // 3
-    .bind(DUPLICATE_RADIUS_M) // 4
-    .bind(year.to_string()) // 5
-    .bind(&input.source) // 6
-    .bind(input.actor.user_id) // 7
-    .bind(&input.reporter_name) // 8
-    .bind(&input.reporter_contact) // 9
-    .bind(input.api_key_id) // 10
-    .bind(&input.description) // 11
-    .bind(&input.address) // 12
-    .bind(&input.attributes) // 13
-    .bind(&input.media_url) // 14
-    .bind(grid.as_str()) // 15
-    .bind(grid.community_key()) // 16
-    .bind(grid.street_key()) // 17
-    .bind(grid.admin().as_str().to_string()) // 18
-    .bind(component.as_ref().map(|c| c.id.clone())) // 19
-    .bind(&routed) // 20
-    .bind(&routing_json) // 21
-    .bind(input.reported_at) // 22
-    .bind(registration_due) // 23
-    .bind(&input.actor.label) // 24
-    .bind(&role) // 25
-    .bind(&department) // 26
-    .bind(&detail) // 27
-    .bind(&input.token) // 28
-    .bind(degrees_lon(DUPLICATE_RADIUS_M, lat)) // 29
-    .bind(degrees_lat(DUPLICATE_RADIUS_M)) // 30
-    .fetch_one(pool)
     .await
     .map_err(|e| super::common::constraint_error(e, "the case"))?;
     let (id, case_no, duplicates) = row;
@@ -437,15 +325,8 @@ fn limited(field: &str, v: Option<String>, max: usize) -> Result<Option<String>,
 }
 
 /// Checks a backdated report time: not in the future, at most 366 days ago.
-pub fn check_past(field: &str, t: DateTime<FixedOffset>) -> Result<(), ApiError> {
-    let n = now();
-    if t > n + chrono::Duration::seconds(60) {
-        return Err(bad(format!("{field} is in the future")));
-    }
-    if t < n - chrono::Duration::days(366) {
-        return Err(bad(format!("{field} is more than 366 days ago")));
-    }
-    Ok(())
+fn check_past(field: &'static str, t: DateTime<FixedOffset>) -> Result<(), ApiError> {
+    step::check_past(field, t, now()).map_err(bad)
 }
 
 /// Whether a caller of `role` may label its report with `source`: `open311` is set
@@ -479,11 +360,7 @@ async fn keep_visible_duplicates(
     if ids.is_empty() {
         return Ok(());
     }
-    let mut qb: sqlx::QueryBuilder<sqlx::Postgres> =
-        sqlx::QueryBuilder::new("SELECT c.id FROM cases c WHERE c.id = ANY(");
-    qb.push_bind(ids).push(")");
-    push_visibility(&mut qb, visible);
-    let open: Vec<i64> = qb.build_query_scalar().fetch_all(pool).await?;
+    let open = store::visible_among(pool, visible, ids).await?;
     list.retain(|d| d["id"].as_i64().is_some_and(|id| open.contains(&id)));
     Ok(())
 }

@@ -134,7 +134,6 @@ use super::cases::{perform, ActionBody, Visibility};
 use super::common::ActorInfo;
 use super::gridstore;
 use super::intake::{intake, IntakeInput};
-use super::reference::Reference;
 
 /// A demo seed step that failed.
 #[derive(Debug, thiserror::Error)]
@@ -221,7 +220,7 @@ async fn demo_cases(pool: &PgPool) -> Result<(), DemoError> {
     if existing > 0 {
         return Ok(());
     }
-    let reference = Reference::load(pool)
+    let reference = citygrid_store::reference::load(pool)
         .await
         .map_err(|e| DemoError(e.to_string()))?;
     let actor = ActorInfo {
