@@ -14,7 +14,7 @@ pub use citygrid_store::audit::record;
 /// is written after the change itself; if the database refuses it, the change
 /// stands and a warning is logged.
 pub async fn admin_writes(
-    axum::extract::State(state): axum::extract::State<crate::state::AppState>,
+    axum::extract::State(pool): axum::extract::State<sqlx::PgPool>,
     request: axum::extract::Request,
     next: axum::middleware::Next,
 ) -> axum::response::Response {
@@ -47,7 +47,7 @@ pub async fn admin_writes(
             "user_id": user_id, "method": method.as_str(), "route": route, "path": path,
             "status": response.status().as_u16(),
         });
-        if let Err(e) = record(&state.pool, &username, "admin_write", detail).await {
+        if let Err(e) = record(&pool, &username, "admin_write", detail).await {
             tracing::warn!(error = %e, %path, "admin write not recorded in the audit log");
         }
     }

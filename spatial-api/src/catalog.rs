@@ -5,10 +5,10 @@ use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use citygrid_store::catalog::CatalogRow;
+use citygrid_store::notify::Listener;
 use citygrid_tiles::LayerKind;
 use serde::Serialize;
 use serde_json::Value;
-use sqlx::postgres::PgListener;
 use sqlx::PgPool;
 use tokio::sync::broadcast;
 
@@ -147,7 +147,7 @@ impl Registry {
 /// missed), forever.
 pub async fn follow_changes(registry: Arc<Registry>, pool: PgPool) {
     loop {
-        match PgListener::connect_with(&pool).await {
+        match Listener::connect(&pool).await {
             Ok(mut listener) => {
                 if let Err(e) = listener.listen(citygrid_db::LAYER_CHANNEL).await {
                     tracing::warn!(error = %e, "cannot listen for layer changes");
@@ -156,9 +156,8 @@ pub async fn follow_changes(registry: Arc<Registry>, pool: PgPool) {
                         tracing::warn!(error = %e, "cannot load the layer catalogue");
                     }
                     loop {
-                        match listener.try_recv().await {
-                            Ok(Some(note)) => {
-                                let payload = note.payload().to_string();
+                        match listener.recv().await {
+                            Ok(Some(payload)) => {
                                 if payload.contains(':') {
                                     // A feature-level change: the catalogue is unchanged.
                                     let _ = registry.changes.send(payload);

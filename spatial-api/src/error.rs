@@ -157,6 +157,14 @@ impl From<citygrid_cql2::Error> for ApiError {
     }
 }
 
+/// A blocking task (password hashing, evaluation, encoding) that panicked or was
+/// cancelled is the server's fault (500, the detail logged).
+impl From<tokio::task::JoinError> for ApiError {
+    fn from(e: tokio::task::JoinError) -> Self {
+        ApiError::Internal(e.to_string())
+    }
+}
+
 fn is_unavailable_code(code: Option<&str>) -> bool {
     // 57P01 admin shutdown, 57P02 crash shutdown, 57P03 cannot connect now,
     // 08xxx connection exceptions, 53300 too many connections.

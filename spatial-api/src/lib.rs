@@ -33,6 +33,8 @@ pub mod state;
 
 use std::sync::Arc;
 
+use axum::http::Method;
+use axum::routing::{get, post};
 use axum::Router;
 use citygrid_db::Config;
 use sqlx::PgPool;
@@ -40,9 +42,95 @@ use tokio::net::TcpListener;
 
 pub use state::AppState;
 
+use auth::{Access, Role};
+use router::RouteTable;
+
+/// Every route of the service with its access policy: the crate root assembles the
+/// features' routes (each feature module adds its own), so no feature module imports
+/// another's to build the table.
+pub fn table() -> RouteTable {
+    RouteTable::default()
+        .add(
+            Method::GET,
+            "/health",
+            Access::Public,
+            get(routes::system::health),
+        )
+        .add(
+            Method::GET,
+            "/metrics",
+            Access::Public,
+            get(routes::system::metrics),
+        )
+        .add(
+            Method::GET,
+            openapi::PATH,
+            Access::Public,
+            get(openapi::serve),
+        )
+        .add(
+            Method::GET,
+            "/catalog",
+            Access::Layers,
+            get(routes::system::catalog),
+        )
+        .add(
+            Method::GET,
+            "/catalog/{id}",
+            Access::Layers,
+            get(routes::system::catalog_layer),
+        )
+        .add(
+            Method::GET,
+            "/tiles/{ids}",
+            Access::Layers,
+            get(routes::maps::tilejson),
+        )
+        .add(
+            Method::GET,
+            "/tiles/{ids}/{z}/{x}/{y}",
+            Access::Layers,
+            get(routes::tiles::tile),
+        )
+        .add(
+            Method::GET,
+            "/styles/{name}",
+            Access::Layers,
+            get(routes::maps::style),
+        )
+        .add(
+            Method::POST,
+            "/api/auth/login",
+            Access::Public,
+            post(routes::auth::login),
+        )
+        .add(
+            Method::POST,
+            "/api/auth/logout",
+            Access::Authenticated,
+            post(routes::auth::logout),
+        )
+        .add(
+            Method::GET,
+            "/api/auth/me",
+            Access::Authenticated,
+            get(routes::auth::me),
+        )
+        .add(
+            Method::GET,
+            "/api/routes",
+            Access::Roles(&[Role::Admin]),
+            get(routes::route_list),
+        )
+        .with(pages::routes)
+        .with(mgmt::routes)
+        .with(ogc::routes)
+        .with(query::routes)
+}
+
 /// The complete application for `state`.
 pub fn app(state: AppState) -> Router {
-    routes::table().finish(state)
+    table().finish(state)
 }
 
 /// Applies migrations and loads the catalogue when the database is reachable;

@@ -19,8 +19,6 @@ use axum::http::Method;
 use axum::middleware::Next;
 use axum::response::Response;
 
-use crate::state::AppState;
-
 const BUCKETS: [f64; 12] = [
     0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0,
 ];
@@ -288,16 +286,21 @@ fn escape(s: &str) -> String {
 
 /// Middleware: counts every request under its route pattern (not its raw path,
 /// so that ids and tile numbers do not explode the label set).
-pub async fn track(State(state): State<AppState>, request: Request, next: Next) -> Response {
+pub async fn track(
+    State(metrics): State<Arc<Metrics>>,
+    State(config): State<Arc<citygrid_db::Config>>,
+    request: Request,
+    next: Next,
+) -> Response {
     let route = request
         .extensions()
         .get::<MatchedPath>()
         .map_or("unmatched", MatchedPath::as_str)
         .to_string();
-    let stats = state.metrics.route(&route);
+    let stats = metrics.route(&route);
     let method = method_index(request.method());
     let id = request_id(request.headers());
-    let access = state.config.access_log.then(|| AccessLine {
+    let access = config.access_log.then(|| AccessLine {
         method: request.method().to_string(),
         path: request.uri().path().to_string(),
         query: redacted_query(request.uri().query()),

@@ -1,17 +1,26 @@
-//! The state shared by every handler.
+//! The state shared by every handler, and its parts.
+//!
+//! Each field is a substate: a handler that needs only the pool, the catalogue or
+//! the layer store extracts just that (`State<PgPool>`, `State<Arc<Registry>>`,
+//! `State<Arc<LayerStore>>`…), through the `FromRef` impls derived here. This module
+//! imports only lower modules, never a handler's.
 
 use std::sync::Arc;
 
+use axum::extract::FromRef;
 use citygrid_db::Config;
 use sqlx::PgPool;
 
 use crate::auth::CredentialCache;
 use crate::catalog::Registry;
+use crate::layers::flights::TileFlights;
 use crate::layers::LayerStore;
 use crate::metrics::Metrics;
+use crate::mgmt::state::MgmtState;
 
-/// Shared state: cheap to clone (everything behind `Arc`).
-#[derive(Clone)]
+/// Shared state: cheap to clone (everything behind `Arc`). Every field's type is
+/// distinct, so each is a substate (`FromRef`).
+#[derive(Clone, FromRef)]
 pub struct AppState {
     /// The database pool (connects lazily: the service runs while PostGIS is away).
     pub pool: PgPool,
@@ -28,9 +37,9 @@ pub struct AppState {
     /// The vector layers in memory and the tile cache.
     pub layers: Arc<LayerStore>,
     /// Grid management: cached reference data and the outbox wake-up.
-    pub mgmt: Arc<crate::mgmt::MgmtState>,
+    pub mgmt: Arc<MgmtState>,
     /// Vector tiles being encoded or recently encoded (shared encodes, stale-while-revalidate).
-    pub tile_flights: Arc<crate::layers::flights::TileFlights>,
+    pub tile_flights: Arc<TileFlights>,
 }
 
 impl AppState {
@@ -43,7 +52,7 @@ impl AppState {
             metrics: Arc::new(Metrics::default()),
             catalog: Arc::new(Registry::default()),
             layers: Arc::new(LayerStore::new(config.tile_cache_bytes)),
-            mgmt: Arc::new(crate::mgmt::MgmtState::default()),
+            mgmt: Arc::new(MgmtState::default()),
             tile_flights: Arc::default(),
             config: Arc::new(config),
         }

@@ -30,6 +30,7 @@ pub mod photos;
 pub mod places;
 pub mod reference;
 pub mod seed;
+pub mod state;
 pub mod stats;
 
 use std::sync::Arc;
@@ -46,14 +47,7 @@ use crate::state::AppState;
 /// The notification channel of reference-data changes.
 pub const MGMT_CHANNEL: &str = "citygrid_mgmt";
 
-/// Grid-management state shared by the handlers.
-#[derive(Default)]
-pub struct MgmtState {
-    /// Cached reference data.
-    pub reference: reference::ReferenceCache,
-    /// Wakes the outbox deliverer after a commit that queued deliveries.
-    pub outbox_wake: tokio::sync::Notify,
-}
+pub use state::MgmtState;
 
 const REPORTERS: &[Role] = &[
     Role::Inspector,

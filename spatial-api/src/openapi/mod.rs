@@ -5,7 +5,7 @@
 //! own request types (`NewCase`, `ActionBody`, `EvalQuery`… derive `ToSchema` or
 //! `IntoParams` where they are defined) and, for answers the handlers assemble by hand,
 //! over the types of [`schemas`]. [`document`] then walks the route table
-//! ([`crate::routes::table`]) and gives each operation its security from the route's
+//! ([`crate::table`]) and gives each operation its security from the route's
 //! [`Access`] (public, bearer token, API key), the roles in `x-roles` and the error
 //! answers every route shares. A route of the table without an operation here (or an
 //! operation without a route) is reported by [`build`]; the unit tests fail on it.
@@ -200,7 +200,7 @@ fn decorate(op: &mut Map<String, Value>, access: Access, public_layers: bool) {
 
 /// The document of this service's route table.
 pub fn document(public_layers: bool) -> Value {
-    let table = crate::routes::table();
+    let table = crate::table();
     build(table.entries(), public_layers).0
 }
 
@@ -232,7 +232,7 @@ mod tests {
 
     #[test]
     fn every_route_is_documented_and_every_operation_is_a_route() {
-        let table = crate::routes::table();
+        let table = crate::table();
         let (doc, undocumented, stale) = build(table.entries(), true);
         assert!(
             undocumented.is_empty(),
@@ -255,7 +255,7 @@ mod tests {
 
     #[test]
     fn a_route_added_without_documentation_is_reported() {
-        let table = crate::routes::table().add(
+        let table = crate::table().add(
             axum::http::Method::GET,
             "/api/undocumented",
             Access::Public,
@@ -268,7 +268,7 @@ mod tests {
     #[test]
     fn each_operation_states_the_security_of_its_route() {
         for public_layers in [true, false] {
-            let table = crate::routes::table();
+            let table = crate::table();
             let (doc, _, _) = build(table.entries(), public_layers);
             for e in table.entries() {
                 let op = &doc["paths"][openapi_path(&e.path)][e.method.to_ascii_lowercase()];

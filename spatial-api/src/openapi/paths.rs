@@ -1,4 +1,4 @@
-//! One operation per route of the route table ([`crate::routes::table`]), described
+//! One operation per route of the route table ([`crate::table`]), described
 //! with `utoipa::path` over the request and answer types. These functions are never
 //! called: they carry the descriptions, so that the handlers stay as they are. Who may
 //! call each operation (`security`) is not written here but taken from the route

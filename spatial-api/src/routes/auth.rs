@@ -1,5 +1,7 @@
 //! `POST /api/auth/login`, `POST /api/auth/logout`, `GET /api/auth/me`.
 
+use std::sync::Arc;
+
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::{Extension, Json};
@@ -7,10 +9,11 @@ use chrono::{Duration, Utc};
 use citygrid_store::accounts;
 use serde::Deserialize;
 use serde_json::{json, Value};
+use sqlx::PgPool;
 
 use crate::auth::password::{dummy_hash, verify_password};
 use crate::auth::secret::{new_secret, secret_hash};
-use crate::auth::Principal;
+use crate::auth::{CredentialCache, CredentialKind, Principal};
 use crate::error::{ApiError, ApiResult};
 use crate::ratelimit::ClientAddress;
 use crate::state::AppState;
@@ -52,9 +55,7 @@ pub async fn login(
         .map(|r| r.password_hash.clone())
         .unwrap_or_else(|| dummy_hash().to_string());
     let password = form.password.clone();
-    let ok = tokio::task::spawn_blocking(move || verify_password(&password, &hash))
-        .await
-        .map_err(|e| ApiError::Internal(e.to_string()))?;
+    let ok = tokio::task::spawn_blocking(move || verify_password(&password, &hash)).await?;
     let known_user = row.is_some();
     let Some(accounts::SignIn {
         id: user_id,
@@ -86,16 +87,18 @@ pub async fn login(
 }
 
 /// Revokes the token used for this request.
-pub async fn logout(State(state): State<AppState>, principal: Principal) -> ApiResult<StatusCode> {
+pub async fn logout(
+    State(pool): State<PgPool>,
+    State(credentials): State<Arc<CredentialCache>>,
+    principal: Principal,
+) -> ApiResult<StatusCode> {
     let user = principal
         .user()
         .ok_or_else(|| ApiError::Unauthorized("not signed in".into()))?;
-    accounts::revoke_session(&state.pool, &user.token_hash).await?;
-    state
-        .credentials
-        .forget(crate::auth::CredentialKind::Token, &user.token_hash);
+    accounts::revoke_session(&pool, &user.token_hash).await?;
+    credentials.forget(CredentialKind::Token, &user.token_hash);
     let detail = json!({"user_id": user.id});
-    crate::audit::record(&state.pool, &user.username, "logout", detail).await?;
+    crate::audit::record(&pool, &user.username, "logout", detail).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

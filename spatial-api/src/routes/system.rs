@@ -1,5 +1,7 @@
 //! `/health`, `/metrics`, `/catalog` and the route table.
 
+use std::sync::Arc;
+
 use axum::extract::{Path, State};
 use axum::http::header;
 use axum::response::IntoResponse;
@@ -7,7 +9,9 @@ use axum::Json;
 use serde_json::{json, Value};
 
 use crate::auth::Principal;
+use crate::catalog::{LayerMeta, Registry};
 use crate::error::{ApiError, ApiResult};
+use crate::layers::LayerStore;
 use crate::state::AppState;
 
 /// `GET /health`: `{"status": "ok"|"degraded", "db": "ok"|"down"}`, always 200 so
@@ -15,13 +19,13 @@ use crate::state::AppState;
 /// writes are refused until the database is back. It answers at once from the state
 /// the service tracks (a ping every 2 s, and every request that could not reach the
 /// database); `db_checked_at` says when that was.
-pub async fn health(State(state): State<AppState>) -> Json<Value> {
+pub async fn health(State(catalog): State<Arc<Registry>>) -> Json<Value> {
     let db = crate::db_health::is_up();
     Json(json!({
         "status": if db { "ok" } else { "degraded" },
         "db": if db { "ok" } else { "down" },
         "db_checked_at": crate::db_health::observed_at(),
-        "layers": state.catalog.layers().len(),
+        "layers": catalog.layers().len(),
         "version": env!("CARGO_PKG_VERSION"),
     }))
 }
@@ -125,40 +129,40 @@ pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
 
 /// A catalogue entry with the feature count of the loaded layer: the catalogue row is
 /// written by imports, while layers that change all day (cases) are counted live.
-pub fn with_live_count(
-    state: &AppState,
-    meta: &crate::catalog::LayerMeta,
-) -> crate::catalog::LayerMeta {
+pub fn with_live_count(layers: &LayerStore, meta: &LayerMeta) -> LayerMeta {
     let mut meta = meta.clone();
-    if let Some(layer) = state.layers.get(&meta.id) {
+    if let Some(layer) = layers.get(&meta.id) {
         meta.feature_count = i64::try_from(layer.len()).unwrap_or(i64::MAX);
     }
     meta
 }
 
 /// `GET /catalog`: every layer the caller may read.
-pub async fn catalog(State(state): State<AppState>, principal: Principal) -> Json<Value> {
-    let layers: Vec<_> = state
-        .catalog
+pub async fn catalog(
+    State(catalog): State<Arc<Registry>>,
+    State(store): State<Arc<LayerStore>>,
+    principal: Principal,
+) -> Json<Value> {
+    let layers: Vec<_> = catalog
         .layers()
         .iter()
         .filter(|l| principal.may_read_layer(&l.id))
-        .map(|l| with_live_count(&state, l))
+        .map(|l| with_live_count(&store, l))
         .collect();
     Json(json!({ "layers": layers }))
 }
 
 /// `GET /catalog/{id}`: one layer (404 when unknown, 403 outside an API key's layers).
 pub async fn catalog_layer(
-    State(state): State<AppState>,
+    State(catalog): State<Arc<Registry>>,
+    State(store): State<Arc<LayerStore>>,
     principal: Principal,
     Path(id): Path<String>,
 ) -> ApiResult<Json<Value>> {
     // The key's limits first, so a key cannot learn which other layers exist.
     principal.require_layers([id.as_str()])?;
-    let layer = state
-        .catalog
+    let layer = catalog
         .get(&id)
         .ok_or_else(|| ApiError::NotFound(format!("no layer {id:?}")))?;
-    Ok(Json(json!(with_live_count(&state, &layer))))
+    Ok(Json(json!(with_live_count(&store, &layer))))
 }
