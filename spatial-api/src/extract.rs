@@ -74,9 +74,10 @@ fn single<'a>(params: &'a [(String, String)], name: &str) -> ApiResult<Option<&'
     Ok(found)
 }
 
-/// The base URL of the service as the client sees it (`http://host:port`): the
-/// configured public URL, else the `Host` header (when it looks like a host), else
-/// the bind address; `https` when a proxy says so in `X-Forwarded-Proto`.
+/// The base URL of every link the service writes: the configured `public_url`
+/// when there is one (the `Host` header is then never used), else the one the
+/// client used (`Host`, when it looks like a host, else the bind address; and
+/// `X-Forwarded-Proto: https` behind a proxy).
 pub fn base_url(headers: &HeaderMap, state: &AppState) -> String {
     if let Some(url) = &state.config.public_url {
         return url.clone();

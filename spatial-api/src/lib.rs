@@ -30,6 +30,7 @@ pub mod ratelimit;
 pub mod router;
 pub mod routes;
 pub mod state;
+pub mod tiles;
 
 use std::sync::Arc;
 

@@ -133,7 +133,7 @@ async fn top(
     let _ = &q.jurisdiction_id;
     match stem {
         "discovery" => {
-            let base = crate::routes::maps::base_url(&headers, &state);
+            let base = crate::extract::base_url(&headers, &state);
             let d = o311::discovery(
                 &format!("{base}/open311/v2"),
                 "citygrid supervision centre",

@@ -7,13 +7,13 @@ use axum::http::request::Parts;
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use citygrid_geo::tms::{web_mercator_quad_json, MAX_ZOOM};
+use citygrid_tiles::mvt::MVT_TYPE;
 use serde_json::json;
 
 use super::{json_response, link, OgcBase};
 use crate::auth::Principal;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{collection, Collection, JsonFormat};
-use crate::routes::tiles as tile_routes;
 use crate::state::AppState;
 use citygrid_geo::crs::CRS84;
 
@@ -142,7 +142,7 @@ pub async fn tileset(
             link(format!("{base}/collections/{id}/tiles/{TMS_ID}"), "self", "application/json", "this tileset"),
             link(format!("{base}/tileMatrixSets/{TMS_ID}"), "http://www.opengis.net/def/rel/ogc/1.0/tiling-scheme", "application/json", TMS_ID),
             link(format!("{base}/collections/{id}"), "collection", "application/json", "the collection"),
-            json!({"href": template, "rel": "item", "type": tile_routes::MVT_TYPE, "templated": true, "title": "tiles (MVT)"}),
+            json!({"href": template, "rel": "item", "type": MVT_TYPE, "templated": true, "title": "tiles (MVT)"}),
         ]
     });
     Ok(json_response(&body, "application/json"))
@@ -151,7 +151,7 @@ pub async fn tileset(
 /// `GET /ogc/collections/{id}/tiles/{tms}/{z}/{y}/{x}`: the MVT of
 /// `/tiles/{id}/{z}/{x}/{y}`.
 pub async fn tile(
-    state: State<AppState>,
+    State(state): State<AppState>,
     principal: Principal,
     Path((id, tms, z, y, x)): Path<(String, String, String, String, String)>,
     Query(params): Query<Vec<(String, String)>>,
@@ -171,5 +171,5 @@ pub async fn tile(
         }
     }
     collection(&state, &principal, &id)?;
-    tile_routes::tile(state, principal, Path((id, z, x, y)), headers).await
+    crate::tiles::serve(&state, &principal, &id, &z, &x, &y, &headers).await
 }

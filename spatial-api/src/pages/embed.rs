@@ -14,7 +14,7 @@ use serde::Deserialize;
 use super::assets::read_page;
 use crate::auth::{principal_origin, Principal};
 use crate::html::{message_page, page_headers, safe_origin, Framing};
-use crate::routes::tiles::parse_ids;
+use crate::tiles::parse_ids;
 
 /// The query of `/embed/map` (`key` is read by the credential middleware).
 #[derive(Debug, Deserialize, utoipa::IntoParams)]

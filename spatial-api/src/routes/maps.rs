@@ -7,41 +7,18 @@ use citygrid_tiles::LayerKind;
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
 
-use super::tiles::{parse_ids, resolve_layers};
 use crate::auth::Principal;
 use crate::catalog::LayerMeta;
 use crate::error::{ApiError, ApiResult};
+use crate::extract::base_url;
 use crate::state::AppState;
+use crate::tiles::{parse_ids, resolve_layers};
 
 /// `?key=` carried into the URLs of the document, so embedded maps keep using it.
 #[derive(Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct KeyQuery {
     key: Option<String>,
-}
-
-/// The base URL of every link the service writes: the configured `public_url`
-/// when there is one (the `Host` header is then never used), else the one the
-/// client used (`Host`, and `X-Forwarded-Proto` behind a proxy).
-pub fn base_url(headers: &HeaderMap, state: &AppState) -> String {
-    if let Some(url) = &state.config.public_url {
-        return url.clone();
-    }
-    let host = headers
-        .get("host")
-        .and_then(|v| v.to_str().ok())
-        .filter(|h| {
-            h.bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b".-:[]".contains(&b))
-        })
-        .map(str::to_string)
-        .unwrap_or_else(|| state.config.bind.clone());
-    let proto = headers
-        .get("x-forwarded-proto")
-        .and_then(|v| v.to_str().ok())
-        .filter(|p| *p == "https")
-        .unwrap_or("http");
-    format!("{proto}://{host}")
 }
 
 fn key_suffix(key: &Option<String>) -> String {

@@ -62,6 +62,9 @@ use cluster::Grid;
 use pbf::{GeomType, LayerWriter};
 use prepare::{Frame, PGeom, Prepared};
 
+/// The media type of Mapbox Vector Tiles.
+pub const MVT_TYPE: &str = "application/vnd.mapbox-vector-tile";
+
 /// The property added to point clusters.
 pub const POINT_COUNT_KEY: &str = "point_count";
 
