@@ -1,6 +1,16 @@
 //! Reference data over HTTP: departments, categories, routing rules, time-limit (SLA)
 //! rules and working calendars. Reads for signed-in users (categories also for the
 //! public reporting page), writes for admins; every write drops the cached copy.
+//!
+//! One generic CRUD serves the five. Each is a `Resource`: its table descriptor in
+//! [`citygrid_store::reference_admin`] (columns, types, filters, SQL), its routes, its
+//! messages and its validation. The four handlers `list`, `one`, `create` and
+//! `change` do the HTTP part for all of them: extract, validate, call the store, drop
+//! the cache, serialise. The tables' triggers send `NOTIFY citygrid_mgmt` to the other
+//! instances; the router's audit layer records every admin write.
+
+use std::fmt;
+use std::future::Future;
 
 use axum::extract::{Path, Query, State};
 use axum::http::{Method, StatusCode};
@@ -8,15 +18,19 @@ use axum::routing::{get, patch, post};
 use axum::Json;
 use citygrid_grid_mgmt::calendar::{CalendarSpec, WorkingCalendar};
 use citygrid_grid_mgmt::catalog::{Catalog, CategoryAttribute};
-use citygrid_grid_mgmt::codes::{CategoryCode, CategoryKind};
+use citygrid_grid_mgmt::codes::{CategoryCode, CategoryKind, MajorClass};
 use citygrid_grid_mgmt::routing::{AreaScope, CategoryScope};
+use citygrid_store::reference_admin::{
+    self as store, Arg, Column, ColumnType, Datum, Key, Table, CALENDARS, CATEGORIES, DEPARTMENTS,
+    ROUTING_RULES, TIME_LIMITS,
+};
 use geozero::geojson::GeoJson;
 use geozero::ToGeo;
+use serde::de::DeserializeOwned;
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
-use sqlx::{Postgres, QueryBuilder};
 
-use super::common::{bad, constraint_error, fetch_json, fetch_page, is_ident, parse_time, Page};
+use super::common::{bad, constraint_error, is_ident, parse_time, Page};
 use super::reference::{parse_stage, parse_unit, scope_rank};
 use crate::auth::{Access, Role};
 use crate::error::{ApiError, ApiResult};
@@ -27,180 +41,258 @@ const ADMIN: &[Role] = &[Role::Admin];
 
 /// The reference-data routes.
 pub fn routes(t: RouteTable) -> RouteTable {
+    let t = crud::<Departments>(t);
+    let t = crud::<Categories>(t);
+    let t = crud::<RoutingRules>(t);
+    let t = crud::<TimeLimits>(t);
+    crud::<Calendars>(t)
+}
+
+/// The four routes of one resource: list and create at its path, read and change one.
+fn crud<R: Resource>(t: RouteTable) -> RouteTable {
     let admin = Access::Roles(ADMIN);
-    let read = Access::Authenticated;
-    t.add(Method::GET, "/api/departments", read, get(list_departments))
-        .add(
-            Method::POST,
-            "/api/departments",
-            admin,
-            post(create_department),
-        )
-        .add(
-            Method::GET,
-            "/api/departments/{code}",
-            read,
-            get(one_department),
-        )
-        .add(
-            Method::PATCH,
-            "/api/departments/{code}",
-            admin,
-            patch(patch_department),
-        )
-        .add(
-            Method::GET,
-            "/api/categories",
-            Access::Public,
-            get(list_categories),
-        )
-        .add(
-            Method::POST,
-            "/api/categories",
-            admin,
-            post(create_category),
-        )
-        .add(
-            Method::GET,
-            "/api/categories/{code}",
-            Access::Public,
-            get(one_category),
-        )
-        .add(
-            Method::PATCH,
-            "/api/categories/{code}",
-            admin,
-            patch(patch_category),
-        )
-        .add(Method::GET, "/api/routing-rules", read, get(list_rules))
-        .add(Method::POST, "/api/routing-rules", admin, post(create_rule))
-        .add(Method::GET, "/api/routing-rules/{id}", read, get(one_rule))
-        .add(
-            Method::PATCH,
-            "/api/routing-rules/{id}",
-            admin,
-            patch(patch_rule),
-        )
-        .add(Method::GET, "/api/sla-rules", read, get(list_sla))
-        .add(Method::POST, "/api/sla-rules", admin, post(create_sla))
-        .add(Method::GET, "/api/sla-rules/{id}", read, get(one_sla))
-        .add(
-            Method::PATCH,
-            "/api/sla-rules/{id}",
-            admin,
-            patch(patch_sla),
-        )
-        .add(Method::GET, "/api/calendar", read, get(list_calendars))
-        .add(Method::POST, "/api/calendar", admin, post(create_calendar))
-        .add(Method::GET, "/api/calendar/{code}", read, get(one_calendar))
-        .add(
-            Method::PATCH,
-            "/api/calendar/{code}",
-            admin,
-            patch(patch_calendar),
-        )
+    t.add(Method::GET, R::PATH, R::READ, get(list::<R>))
+        .add(Method::POST, R::PATH, admin, post(create::<R>))
+        .add(Method::GET, R::ONE, R::READ, get(one::<R>))
+        .add(Method::PATCH, R::ONE, admin, patch(change::<R>))
 }
 
-/// The type of a patchable column.
-#[derive(Clone, Copy)]
-enum Col {
-    Text(&'static str),
-    Bool(&'static str),
-    Int(&'static str),
-    Json(&'static str),
-    Time(&'static str),
+// ----------------------------------------------------------------------------- the generic CRUD
+
+/// The key of one row, from the path (`{code}` or `{id}`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum RefKey {
+    /// A code or a text id.
+    Text(String),
+    /// A numeric id.
+    Id(i64),
 }
 
-impl Col {
-    fn name(self) -> &'static str {
+impl RefKey {
+    fn as_store(&self) -> Key<'_> {
         match self {
-            Col::Text(n) | Col::Bool(n) | Col::Int(n) | Col::Json(n) | Col::Time(n) => n,
+            RefKey::Text(s) => Key::Text(s),
+            RefKey::Id(i) => Key::Id(*i),
         }
     }
 }
 
-/// `UPDATE <table> SET <fields of body>, updated_at = now() WHERE <key_col> = key`,
-/// then drops the cached reference data. 404 when no row has that key; constraint
-/// violations are 4xx. `table` and `key_col` are constants of this module.
-#[allow(clippy::too_many_arguments)]
-async fn patch_row<'k, K>(
-    state: &AppState,
-    table: &'static str,
-    key_col: &'static str,
-    key: K,
-    body: &Map<String, Value>,
-    cols: &[Col],
-    what: &str,
-    not_found: String,
-) -> ApiResult<()>
-where
-    K: 'k + sqlx::Encode<'k, Postgres> + sqlx::Type<Postgres> + Send,
-{
-    let mut qb = QueryBuilder::new(format!("UPDATE {table} SET "));
-    push_sets(&mut qb, body, cols)?;
-    qb.push(format!(", updated_at = now() WHERE {key_col} = "))
-        .push_bind(key);
-    let done = qb
-        .build()
-        .execute(&state.pool)
-        .await
-        .map_err(|e| constraint_error(e, what))?;
-    if done.rows_affected() == 0 {
-        return Err(ApiError::NotFound(not_found));
+impl fmt::Display for RefKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            RefKey::Text(s) => f.write_str(s),
+            RefKey::Id(i) => write!(f, "{i}"),
+        }
     }
-    state.mgmt.reference.invalidate();
-    Ok(())
 }
 
-/// Appends `col = $n` for every key of `body` (which must all be in `cols`).
-fn push_sets(
-    qb: &mut QueryBuilder<'_, Postgres>,
+impl From<String> for RefKey {
+    fn from(s: String) -> Self {
+        RefKey::Text(s)
+    }
+}
+
+impl From<i64> for RefKey {
+    fn from(i: i64) -> Self {
+        RefKey::Id(i)
+    }
+}
+
+/// A list's filters (the store applies those of the table), limit and offset.
+type ListArgs = (Vec<(&'static str, Arg)>, i64, i64);
+
+/// One piece of reference data: what differs between the five; the rest is generic.
+trait Resource: Send + Sync + 'static {
+    /// The table in the store.
+    const TABLE: &'static Table;
+    /// The path of the list (`GET`) and of creating (`POST`).
+    const PATH: &'static str;
+    /// The path of one row (`GET`, `PATCH`).
+    const ONE: &'static str;
+    /// Who may read.
+    const READ: Access;
+    /// The field of the list response that holds the rows.
+    const ITEMS: &'static str;
+    /// Rows per page when the query names no `limit` (`None`: the usual 100).
+    const DEFAULT_LIMIT: Option<i64> = None;
+    /// What one row is called in messages (`no <noun> <key>`, `the <noun>`).
+    const NOUN: &'static str;
+    /// The key as the path gives it.
+    type PathKey: DeserializeOwned + Into<RefKey> + Send + 'static;
+    /// The body of `POST`.
+    type New: DeserializeOwned + Send + 'static;
+
+    /// The key of a path (400 when malformed).
+    fn key(raw: Self::PathKey) -> ApiResult<RefKey> {
+        Ok(raw.into())
+    }
+
+    /// The 404 message of a read.
+    fn not_found(key: &RefKey) -> String {
+        format!("no {} {key}", Self::NOUN)
+    }
+
+    /// The 404 message of a change.
+    fn change_not_found(key: &RefKey) -> String {
+        Self::not_found(key)
+    }
+
+    /// What a read shows for a key with no row (a built-in default), if anything.
+    fn builtin(_key: &RefKey) -> Option<Value> {
+        None
+    }
+
+    /// The filters and page of a list query.
+    fn list_args(q: QueryResult<RefQuery>) -> ApiResult<ListArgs> {
+        let Query(q) = q.map_err(bad)?;
+        let (limit, offset) = Page {
+            limit: q.limit.or(Self::DEFAULT_LIMIT),
+            offset: q.offset,
+        }
+        .bounds()?;
+        let mut args = q.args();
+        Self::check_args(&mut args)?;
+        Ok((args, limit, offset))
+    }
+
+    /// Checks (and normalises) filter values.
+    fn check_args(_args: &mut [(&'static str, Arg)]) -> ApiResult<()> {
+        Ok(())
+    }
+
+    /// The list response.
+    fn list_body(
+        _state: &AppState,
+        rows: Vec<Value>,
+    ) -> impl Future<Output = ApiResult<Value>> + Send {
+        async move {
+            let mut body = Map::new();
+            body.insert(Self::ITEMS.to_string(), Value::Array(rows));
+            Ok(Value::Object(body))
+        }
+    }
+
+    /// Validates a new row and stores it; returns its key.
+    fn create(state: &AppState, b: Self::New) -> impl Future<Output = ApiResult<RefKey>> + Send;
+
+    /// Checks (and normalises) the fields of a change before they are stored.
+    fn check_change(
+        _state: &AppState,
+        _key: &RefKey,
+        _body: &mut Map<String, Value>,
+    ) -> impl Future<Output = ApiResult<()>> + Send {
+        async { Ok(()) }
+    }
+}
+
+type QueryResult<T> = Result<Query<T>, axum::extract::rejection::QueryRejection>;
+
+async fn list<R: Resource>(
+    State(state): State<AppState>,
+    q: QueryResult<RefQuery>,
+) -> ApiResult<Json<Value>> {
+    let (args, limit, offset) = R::list_args(q)?;
+    let rows = store::list(&state.pool, R::TABLE, &args, limit, offset).await?;
+    Ok(Json(R::list_body(&state, rows).await?))
+}
+
+/// One row as the API shows it (or the resource's built-in), else 404.
+async fn read<R: Resource>(state: &AppState, key: &RefKey) -> ApiResult<Value> {
+    match store::get(&state.pool, R::TABLE, key.as_store()).await? {
+        Some(v) => Ok(v),
+        None => R::builtin(key).ok_or_else(|| ApiError::NotFound(R::not_found(key))),
+    }
+}
+
+async fn one<R: Resource>(
+    State(state): State<AppState>,
+    Path(key): Path<R::PathKey>,
+) -> ApiResult<Json<Value>> {
+    let key = R::key(key)?;
+    Ok(Json(read::<R>(&state, &key).await?))
+}
+
+async fn create<R: Resource>(
+    State(state): State<AppState>,
+    Json(b): Json<R::New>,
+) -> ApiResult<(StatusCode, Json<Value>)> {
+    let key = R::create(&state, b).await?;
+    state.mgmt.reference.invalidate();
+    Ok((StatusCode::CREATED, Json(read::<R>(&state, &key).await?)))
+}
+
+/// `PATCH`: a JSON object of the fields to change; 404 when no row has that key,
+/// constraint violations are 4xx.
+async fn change<R: Resource>(
+    State(state): State<AppState>,
+    Path(key): Path<R::PathKey>,
+    Json(body): Json<Value>,
+) -> ApiResult<Json<Value>> {
+    let key = R::key(key)?;
+    let mut body = object(body)?;
+    R::check_change(&state, &key, &mut body).await?;
+    let sets = sets(&body, R::TABLE.editable())?;
+    let changed = store::update(&state.pool, R::TABLE, key.as_store(), &sets)
+        .await
+        .map_err(|e| constraint_error(e, &format!("the {}", R::NOUN)))?;
+    if changed == 0 {
+        return Err(ApiError::NotFound(R::change_not_found(&key)));
+    }
+    state.mgmt.reference.invalidate();
+    Ok(Json(read::<R>(&state, &key).await?))
+}
+
+/// Inserts a new row of `R`; a constraint violation is a 4xx about `what`.
+async fn insert<R: Resource>(
+    state: &AppState,
+    what: &str,
+    values: &[(&str, Datum)],
+) -> ApiResult<Option<i64>> {
+    store::insert(&state.pool, R::TABLE, values)
+        .await
+        .map_err(|e| constraint_error(e, what))
+}
+
+/// The typed values of every field of `body` (which must all be in `cols`).
+fn sets(
     body: &Map<String, Value>,
-    cols: &[Col],
-) -> Result<(), ApiError> {
+    cols: &'static [Column],
+) -> Result<Vec<(&'static str, Datum)>, ApiError> {
     if body.is_empty() {
         return Err(bad("nothing to change: send at least one field"));
     }
-    let mut first = true;
+    let mut sets = Vec::with_capacity(body.len());
     for (key, value) in body {
-        let col = cols
-            .iter()
-            .copied()
-            .find(|c| c.name() == key)
-            .ok_or_else(|| {
-                bad(format!(
-                    "field {key:?} cannot be changed; allowed: {}",
-                    cols.iter().map(|c| c.name()).collect::<Vec<_>>().join(", ")
-                ))
-            })?;
-        if !first {
-            qb.push(", ");
-        }
-        first = false;
-        qb.push(col.name()).push(" = ");
+        let col = cols.iter().find(|c| c.name() == key).ok_or_else(|| {
+            bad(format!(
+                "field {key:?} cannot be changed; allowed: {}",
+                cols.iter().map(|c| c.name()).collect::<Vec<_>>().join(", ")
+            ))
+        })?;
         let wrong = || bad(format!("field {key:?} has the wrong type"));
-        match col {
-            Col::Text(_) => match value {
-                Value::Null => qb.push_bind(None::<String>),
-                Value::String(s) if s.chars().count() <= 2000 => qb.push_bind(s.clone()),
+        let datum = match col.ty() {
+            ColumnType::Text => match value {
+                Value::Null => Datum::Text(None),
+                Value::String(s) if s.chars().count() <= 2000 => Datum::Text(Some(s.clone())),
                 _ => return Err(wrong()),
             },
-            Col::Bool(_) => qb.push_bind(value.as_bool().ok_or_else(wrong)?),
-            Col::Int(_) => qb.push_bind(
+            ColumnType::Bool => Datum::Bool(value.as_bool().ok_or_else(wrong)?),
+            ColumnType::Int => Datum::Int(
                 value
                     .as_i64()
                     .and_then(|v| i32::try_from(v).ok())
                     .ok_or_else(wrong)?,
             ),
-            Col::Json(_) => qb.push_bind(value.clone()),
-            Col::Time(_) => match value {
-                Value::Null => qb.push_bind(None::<chrono::DateTime<chrono::FixedOffset>>),
-                Value::String(s) => qb.push_bind(Some(parse_time(key, s)?)),
+            ColumnType::Json => Datum::Json(value.clone()),
+            ColumnType::Time => match value {
+                Value::Null => Datum::Time(None),
+                Value::String(s) => Datum::Time(Some(parse_time(key, s)?)),
                 _ => return Err(wrong()),
             },
         };
+        sets.push((col.name(), datum));
     }
-    Ok(())
+    Ok(sets)
 }
 
 fn object(body: Value) -> Result<Map<String, Value>, ApiError> {
@@ -210,18 +302,16 @@ fn object(body: Value) -> Result<Map<String, Value>, ApiError> {
     }
 }
 
-fn url_ok(v: Option<&Value>) -> Result<(), ApiError> {
-    if let Some(Value::String(u)) = v {
+fn url_ok(v: Option<&str>) -> Result<(), ApiError> {
+    if let Some(u) = v {
         super::outbox::check_webhook_url(u).map_err(bad)?;
     }
     Ok(())
 }
 
-// ----------------------------------------------------------------------------- departments
-
-const DEPARTMENT_JSON: &str = "jsonb_build_object('code', code, 'name', name, 'name_en', name_en, \
-    'active', active, 'webhook_url', webhook_url, 'has_webhook_secret', webhook_secret IS NOT NULL, \
-    'open311_endpoint', open311_endpoint, 'contact', contact)";
+fn text(s: impl Into<String>) -> Datum {
+    Datum::Text(Some(s.into()))
+}
 
 /// Query of list endpoints with an `active` filter and a text search.
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
@@ -247,46 +337,33 @@ pub struct RefQuery {
     offset: Option<i64>,
 }
 
-type QueryResult<T> = Result<Query<T>, axum::extract::rejection::QueryRejection>;
-
-async fn list_departments(
-    State(state): State<AppState>,
-    q: QueryResult<RefQuery>,
-) -> ApiResult<Json<Value>> {
-    let Query(q) = q.map_err(bad)?;
-    let (limit, offset) = Page {
-        limit: q.limit,
-        offset: q.offset,
+impl RefQuery {
+    /// The filters the query gives (empty texts are no filter); each resource's table
+    /// applies those it has.
+    fn args(self) -> Vec<(&'static str, Arg)> {
+        let mut args = Vec::new();
+        if let Some(a) = self.active {
+            args.push(("active", Arg::Bool(a)));
+        }
+        for (name, v) in [
+            ("q", self.q),
+            ("kind", self.kind),
+            ("major", self.major),
+            ("scope", self.scope),
+            ("stage", self.stage),
+            ("department", self.department),
+        ] {
+            if let Some(v) = v.filter(|s| !s.is_empty()) {
+                args.push((name, Arg::Text(v)));
+            }
+        }
+        args
     }
-    .bounds()?;
-    let mut qb = QueryBuilder::new(format!(
-        "SELECT {DEPARTMENT_JSON} FROM departments WHERE true"
-    ));
-    if let Some(a) = q.active {
-        qb.push(" AND active = ").push_bind(a);
-    }
-    if let Some(t) = q.q.filter(|s| !s.is_empty()) {
-        qb.push(" AND (name ILIKE '%' || ")
-            .push_bind(t.clone())
-            .push(" || '%' OR code ILIKE '%' || ")
-            .push_bind(t)
-            .push(" || '%')");
-    }
-    let rows = fetch_page(&state.pool, qb, "code", limit, offset).await?;
-    Ok(Json(json!({"departments": rows})))
 }
 
-async fn department_json(state: &AppState, code: &str) -> Result<Value, ApiError> {
-    let sql = format!("SELECT {DEPARTMENT_JSON} FROM departments WHERE code = $1");
-    fetch_json(&state.pool, &sql, code, || format!("no department {code}")).await
-}
+// ----------------------------------------------------------------------------- departments
 
-async fn one_department(
-    State(state): State<AppState>,
-    Path(code): Path<String>,
-) -> ApiResult<Json<Value>> {
-    Ok(Json(department_json(&state, &code).await?))
-}
+struct Departments;
 
 /// Body of `POST /api/departments`.
 #[derive(Debug, Deserialize)]
@@ -303,146 +380,58 @@ pub struct NewDepartment {
     contact: Option<String>,
 }
 
-async fn create_department(
-    State(state): State<AppState>,
-    Json(b): Json<NewDepartment>,
-) -> ApiResult<(StatusCode, Json<Value>)> {
-    if !is_ident(&b.code) {
-        return Err(bad(
-            "department code must match [a-z0-9_]+ (at most 48 characters)",
-        ));
-    }
-    if b.name.trim().is_empty() {
-        return Err(bad("name is required"));
-    }
-    url_ok(b.webhook_url.clone().map(Value::String).as_ref())?;
-    url_ok(b.open311_endpoint.clone().map(Value::String).as_ref())?;
-    sqlx::query(
-        "INSERT INTO departments (code, name, name_en, active, webhook_url, webhook_secret, open311_endpoint, contact) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-    )
-    .bind(&b.code)
-    .bind(b.name.trim())
-    .bind(&b.name_en)
-    .bind(b.active.unwrap_or(true))
-    .bind(&b.webhook_url)
-    .bind(&b.webhook_secret)
-    .bind(&b.open311_endpoint)
-    .bind(&b.contact)
-    .execute(&state.pool)
-    .await
-    .map_err(|e| constraint_error(e, &format!("department {}", b.code)))?;
-    state.mgmt.reference.invalidate();
-    Ok((
-        StatusCode::CREATED,
-        Json(department_json(&state, &b.code).await?),
-    ))
-}
+impl Resource for Departments {
+    const TABLE: &'static Table = &DEPARTMENTS;
+    const PATH: &'static str = "/api/departments";
+    const ONE: &'static str = "/api/departments/{code}";
+    const READ: Access = Access::Authenticated;
+    const ITEMS: &'static str = "departments";
+    const NOUN: &'static str = "department";
+    type PathKey = String;
+    type New = NewDepartment;
 
-async fn patch_department(
-    State(state): State<AppState>,
-    Path(code): Path<String>,
-    Json(body): Json<Value>,
-) -> ApiResult<Json<Value>> {
-    let body = object(body)?;
-    url_ok(body.get("webhook_url"))?;
-    url_ok(body.get("open311_endpoint"))?;
-    patch_row(
-        &state,
-        "departments",
-        "code",
-        code.clone(),
-        &body,
-        &[
-            Col::Text("name"),
-            Col::Text("name_en"),
-            Col::Bool("active"),
-            Col::Text("webhook_url"),
-            Col::Text("webhook_secret"),
-            Col::Text("open311_endpoint"),
-            Col::Text("contact"),
-        ],
-        "the department",
-        format!("no department {code}"),
-    )
-    .await?;
-    Ok(Json(department_json(&state, &code).await?))
+    async fn create(state: &AppState, b: NewDepartment) -> ApiResult<RefKey> {
+        if !is_ident(&b.code) {
+            return Err(bad(
+                "department code must match [a-z0-9_]+ (at most 48 characters)",
+            ));
+        }
+        if b.name.trim().is_empty() {
+            return Err(bad("name is required"));
+        }
+        url_ok(b.webhook_url.as_deref())?;
+        url_ok(b.open311_endpoint.as_deref())?;
+        insert::<Self>(
+            state,
+            &format!("department {}", b.code),
+            &[
+                ("code", text(&b.code)),
+                ("name", text(b.name.trim())),
+                ("name_en", Datum::Text(b.name_en)),
+                ("active", Datum::Bool(b.active.unwrap_or(true))),
+                ("webhook_url", Datum::Text(b.webhook_url)),
+                ("webhook_secret", Datum::Text(b.webhook_secret)),
+                ("open311_endpoint", Datum::Text(b.open311_endpoint)),
+                ("contact", Datum::Text(b.contact)),
+            ],
+        )
+        .await?;
+        Ok(RefKey::Text(b.code))
+    }
+
+    async fn check_change(
+        _state: &AppState,
+        _key: &RefKey,
+        body: &mut Map<String, Value>,
+    ) -> ApiResult<()> {
+        url_ok(body.get("webhook_url").and_then(Value::as_str))?;
+        url_ok(body.get("open311_endpoint").and_then(Value::as_str))
+    }
 }
 
 // ----------------------------------------------------------------------------- categories
 
-const CATEGORY_JSON: &str = "jsonb_build_object('code', c.code, 'kind', c.kind, 'major', left(c.code, 3), \
-    'major_name_zh', m.name_zh, 'major_name_en', m.name_en, 'name_zh', c.name_zh, 'name_en', c.name_en, \
-    'register_condition', c.register_condition, 'close_condition', c.close_condition, \
-    'default_department', c.default_department, 'attributes', c.attributes, 'active', c.active, \
-    'time_limits', (SELECT jsonb_object_agg(stage, jsonb_build_object('amount', amount, 'unit', unit, 'scope', scope)) \
-       FROM (SELECT DISTINCT ON (stage) stage, amount, unit, scope FROM time_limit_rules \
-             WHERE scope IN ('*', left(c.code, 1), left(c.code, 3), c.code) \
-             ORDER BY stage, length(scope) DESC, scope <> '*' DESC) t))";
-
-async fn list_categories(
-    State(state): State<AppState>,
-    q: QueryResult<RefQuery>,
-) -> ApiResult<Json<Value>> {
-    let Query(q) = q.map_err(bad)?;
-    let (limit, offset) = Page {
-        limit: q.limit.or(Some(1000)),
-        offset: q.offset,
-    }
-    .bounds()?;
-    let mut qb = QueryBuilder::new(format!(
-        "SELECT {CATEGORY_JSON} FROM categories c LEFT JOIN major_classes m ON m.code = left(c.code, 3) WHERE true"
-    ));
-    if let Some(a) = q.active {
-        qb.push(" AND c.active = ").push_bind(a);
-    }
-    if let Some(k) = q.kind.filter(|s| !s.is_empty()) {
-        let kind: CategoryKind = k.parse().map_err(bad)?;
-        qb.push(" AND c.kind = ").push_bind(kind.to_string());
-    }
-    if let Some(m) = q.major.filter(|s| !s.is_empty()) {
-        let major: citygrid_grid_mgmt::codes::MajorClass = m.parse().map_err(bad)?;
-        qb.push(" AND left(c.code, 3) = ")
-            .push_bind(major.to_string());
-    }
-    if let Some(t) = q.q.filter(|s| !s.is_empty()) {
-        qb.push(" AND (c.name_zh ILIKE '%' || ")
-            .push_bind(t.clone())
-            .push(" || '%' OR c.name_en ILIKE '%' || ")
-            .push_bind(t)
-            .push(" || '%')");
-    }
-    if let Some(d) = q.department.filter(|s| !s.is_empty()) {
-        qb.push(" AND c.default_department = ").push_bind(d);
-    }
-    let rows = fetch_page(&state.pool, qb, "c.code", limit, offset).await?;
-    let majors: Vec<(Value,)> =
-        sqlx::query_as("SELECT to_jsonb(m) FROM major_classes m ORDER BY code")
-            .fetch_all(&state.pool)
-            .await?;
-    Ok(Json(json!({
-        "categories": rows,
-        "major_classes": majors.into_iter().map(|(v,)| v).collect::<Vec<_>>(),
-    })))
-}
-
-async fn category_json(state: &AppState, code: &str) -> Result<Value, ApiError> {
-    let code: CategoryCode = code.parse().map_err(bad)?;
-    let sql = format!(
-        "SELECT {CATEGORY_JSON} FROM categories c LEFT JOIN major_classes m ON m.code = left(c.code, 3) WHERE c.code = $1"
-    );
-    fetch_json(&state.pool, &sql, code.to_string(), || {
-        format!("no category {code}")
-    })
-    .await
-}
-
-async fn one_category(
-    State(state): State<AppState>,
-    Path(code): Path<String>,
-) -> ApiResult<Json<Value>> {
-    Ok(Json(category_json(&state, &code).await?))
-}
+struct Categories;
 
 /// Body of `POST /api/categories`.
 #[derive(Debug, Deserialize)]
@@ -461,88 +450,115 @@ pub struct NewCategory {
     major_name_en: Option<String>,
 }
 
-async fn create_category(
-    State(state): State<AppState>,
-    Json(b): Json<NewCategory>,
-) -> ApiResult<(StatusCode, Json<Value>)> {
-    let code: CategoryCode = b.code.trim().parse().map_err(bad)?;
-    if b.name_zh.trim().is_empty() {
-        return Err(bad("name_zh is required"));
-    }
-    let seed = Catalog::default_seed();
-    let major = code.major_class();
-    let (mzh, men) = match seed.major_name(major) {
-        Some(m) => (m.name_zh.clone(), m.name_en.clone()),
-        None => (major.to_string(), major.to_string()),
-    };
-    let mut tx = state.pool.begin().await?;
-    sqlx::query("INSERT INTO major_classes (code, name_zh, name_en) VALUES ($1, $2, $3) ON CONFLICT (code) DO NOTHING")
-        .bind(major.to_string())
-        .bind(b.major_name_zh.unwrap_or(mzh))
-        .bind(b.major_name_en.unwrap_or(men))
-        .execute(&mut *tx)
-        .await?;
-    sqlx::query(
-        "INSERT INTO categories (code, kind, name_zh, name_en, register_condition, close_condition, \
-             default_department, attributes, active) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-    )
-    .bind(code.to_string())
-    .bind(code.kind.to_string())
-    .bind(b.name_zh.trim())
-    .bind(b.name_en.clone().unwrap_or_else(|| b.name_zh.clone()))
-    .bind(b.register_condition.unwrap_or_default())
-    .bind(b.close_condition.unwrap_or_default())
-    .bind(&b.default_department)
-    .bind(json!(b.attributes.unwrap_or_default()))
-    .bind(b.active.unwrap_or(true))
-    .execute(&mut *tx)
-    .await
-    .map_err(|e| constraint_error(e, &format!("category {code}")))?;
-    tx.commit().await?;
-    state.mgmt.reference.invalidate();
-    Ok((
-        StatusCode::CREATED,
-        Json(category_json(&state, &code.to_string()).await?),
-    ))
-}
+impl Resource for Categories {
+    const TABLE: &'static Table = &CATEGORIES;
+    const PATH: &'static str = "/api/categories";
+    const ONE: &'static str = "/api/categories/{code}";
+    const READ: Access = Access::Public;
+    const ITEMS: &'static str = "categories";
+    const DEFAULT_LIMIT: Option<i64> = Some(1000);
+    const NOUN: &'static str = "category";
+    type PathKey = String;
+    type New = NewCategory;
 
-async fn patch_category(
-    State(state): State<AppState>,
-    Path(code): Path<String>,
-    Json(body): Json<Value>,
-) -> ApiResult<Json<Value>> {
-    let code: CategoryCode = code.parse().map_err(bad)?;
-    let body = object(body)?;
-    if let Some(a) = body.get("attributes") {
-        serde_json::from_value::<Vec<CategoryAttribute>>(a.clone())
-            .map_err(|e| bad(format!("attributes: {e}")))?;
+    fn key(raw: String) -> ApiResult<RefKey> {
+        let code: CategoryCode = raw.parse().map_err(bad)?;
+        Ok(RefKey::Text(code.to_string()))
     }
-    patch_row(
-        &state,
-        "categories",
-        "code",
-        code.to_string(),
-        &body,
-        &[
-            Col::Text("name_zh"),
-            Col::Text("name_en"),
-            Col::Text("register_condition"),
-            Col::Text("close_condition"),
-            Col::Text("default_department"),
-            Col::Json("attributes"),
-            Col::Bool("active"),
-        ],
-        "the category",
-        format!("no category {code}"),
-    )
-    .await?;
-    Ok(Json(category_json(&state, &code.to_string()).await?))
+
+    fn check_args(args: &mut [(&'static str, Arg)]) -> ApiResult<()> {
+        // kind first, then major (the order of their messages)
+        for (name, arg) in args.iter_mut() {
+            if let ("kind", Arg::Text(k)) = (*name, &mut *arg) {
+                let kind: CategoryKind = k.parse().map_err(bad)?;
+                *k = kind.to_string();
+            }
+        }
+        for (name, arg) in args.iter_mut() {
+            if let ("major", Arg::Text(m)) = (*name, &mut *arg) {
+                let major: MajorClass = m.parse().map_err(bad)?;
+                *m = major.to_string();
+            }
+        }
+        Ok(())
+    }
+
+    async fn list_body(state: &AppState, rows: Vec<Value>) -> ApiResult<Value> {
+        let majors = store::major_classes(&state.pool).await?;
+        Ok(json!({
+            "categories": rows,
+            "major_classes": majors,
+        }))
+    }
+
+    async fn create(state: &AppState, b: NewCategory) -> ApiResult<RefKey> {
+        let code: CategoryCode = b.code.trim().parse().map_err(bad)?;
+        if b.name_zh.trim().is_empty() {
+            return Err(bad("name_zh is required"));
+        }
+        let seed = Catalog::default_seed();
+        let major = code.major_class();
+        let (mzh, men) = match seed.major_name(major) {
+            Some(m) => (m.name_zh.clone(), m.name_en.clone()),
+            None => (major.to_string(), major.to_string()),
+        };
+        let mut tx = state.pool.begin().await?;
+        store::ensure_major_class(
+            &mut *tx,
+            &major.to_string(),
+            &b.major_name_zh.unwrap_or(mzh),
+            &b.major_name_en.unwrap_or(men),
+        )
+        .await?;
+        store::insert(
+            &mut *tx,
+            &CATEGORIES,
+            &[
+                ("code", text(code.to_string())),
+                ("kind", text(code.kind.to_string())),
+                ("name_zh", text(b.name_zh.trim())),
+                (
+                    "name_en",
+                    text(b.name_en.unwrap_or_else(|| b.name_zh.clone())),
+                ),
+                (
+                    "register_condition",
+                    text(b.register_condition.unwrap_or_default()),
+                ),
+                (
+                    "close_condition",
+                    text(b.close_condition.unwrap_or_default()),
+                ),
+                ("default_department", Datum::Text(b.default_department)),
+                (
+                    "attributes",
+                    Datum::Json(json!(b.attributes.unwrap_or_default())),
+                ),
+                ("active", Datum::Bool(b.active.unwrap_or(true))),
+            ],
+        )
+        .await
+        .map_err(|e| constraint_error(e, &format!("category {code}")))?;
+        tx.commit().await?;
+        Ok(RefKey::Text(code.to_string()))
+    }
+
+    async fn check_change(
+        _state: &AppState,
+        _key: &RefKey,
+        body: &mut Map<String, Value>,
+    ) -> ApiResult<()> {
+        if let Some(a) = body.get("attributes") {
+            serde_json::from_value::<Vec<CategoryAttribute>>(a.clone())
+                .map_err(|e| bad(format!("attributes: {e}")))?;
+        }
+        Ok(())
+    }
 }
 
 // ----------------------------------------------------------------------------- routing rules
 
-const RULE_JSON: &str = "jsonb_build_object('id', id, 'department', department, 'category', category, \
-    'area', area, 'priority', priority, 'valid_from', valid_from, 'valid_to', valid_to, 'active', active, 'note', note)";
+struct RoutingRules;
 
 /// Checks a category scope and an area scope (a polygon area may be given as GeoJSON).
 fn check_scopes(category: &Value, area: &Value) -> Result<Value, ApiError> {
@@ -577,36 +593,6 @@ fn check_scopes(category: &Value, area: &Value) -> Result<Value, ApiError> {
     Ok(area)
 }
 
-async fn list_rules(
-    State(state): State<AppState>,
-    q: QueryResult<RefQuery>,
-) -> ApiResult<Json<Value>> {
-    let Query(q) = q.map_err(bad)?;
-    let (limit, offset) = Page {
-        limit: q.limit,
-        offset: q.offset,
-    }
-    .bounds()?;
-    let mut qb = QueryBuilder::new(format!("SELECT {RULE_JSON} FROM routing_rules WHERE true"));
-    if let Some(a) = q.active {
-        qb.push(" AND active = ").push_bind(a);
-    }
-    if let Some(d) = q.department.filter(|s| !s.is_empty()) {
-        qb.push(" AND department = ").push_bind(d);
-    }
-    let rows = fetch_page(&state.pool, qb, "id", limit, offset).await?;
-    Ok(Json(json!({"routing_rules": rows})))
-}
-
-async fn rule_json(state: &AppState, id: &str) -> Result<Value, ApiError> {
-    let sql = format!("SELECT {RULE_JSON} FROM routing_rules WHERE id = $1");
-    fetch_json(&state.pool, &sql, id, || format!("no routing rule {id}")).await
-}
-
-async fn one_rule(State(state): State<AppState>, Path(id): Path<String>) -> ApiResult<Json<Value>> {
-    Ok(Json(rule_json(&state, &id).await?))
-}
-
 /// Body of `POST /api/routing-rules`.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -627,98 +613,84 @@ pub struct NewRule {
     note: Option<String>,
 }
 
-async fn create_rule(
-    State(state): State<AppState>,
-    Json(b): Json<NewRule>,
-) -> ApiResult<(StatusCode, Json<Value>)> {
-    if b.id.is_empty()
-        || b.id.len() > 64
-        || !b
-            .id
-            .bytes()
-            .all(|c| c.is_ascii_alphanumeric() || b"_.:-".contains(&c))
-    {
-        return Err(bad("id must be 1-64 characters of A-Z a-z 0-9 _ . : -"));
-    }
-    let area = check_scopes(&b.category, &b.area)?;
-    let from = b
-        .valid_from
-        .as_deref()
-        .map(|s| parse_time("valid_from", s))
-        .transpose()?;
-    let to = b
-        .valid_to
-        .as_deref()
-        .map(|s| parse_time("valid_to", s))
-        .transpose()?;
-    sqlx::query(
-        "INSERT INTO routing_rules (id, department, category, area, priority, valid_from, valid_to, active, note) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-    )
-    .bind(&b.id)
-    .bind(&b.department)
-    .bind(&b.category)
-    .bind(&area)
-    .bind(b.priority.unwrap_or(0))
-    .bind(from)
-    .bind(to)
-    .bind(b.active.unwrap_or(true))
-    .bind(&b.note)
-    .execute(&state.pool)
-    .await
-    .map_err(|e| constraint_error(e, &format!("routing rule {}", b.id)))?;
-    state.mgmt.reference.invalidate();
-    Ok((StatusCode::CREATED, Json(rule_json(&state, &b.id).await?)))
-}
+impl Resource for RoutingRules {
+    const TABLE: &'static Table = &ROUTING_RULES;
+    const PATH: &'static str = "/api/routing-rules";
+    const ONE: &'static str = "/api/routing-rules/{id}";
+    const READ: Access = Access::Authenticated;
+    const ITEMS: &'static str = "routing_rules";
+    const NOUN: &'static str = "routing rule";
+    type PathKey = String;
+    type New = NewRule;
 
-async fn patch_rule(
-    State(state): State<AppState>,
-    Path(id): Path<String>,
-    Json(body): Json<Value>,
-) -> ApiResult<Json<Value>> {
-    let mut body = object(body)?;
-    let current = rule_json(&state, &id).await?;
-    if body.contains_key("category") || body.contains_key("area") {
-        let category = body
-            .get("category")
-            .cloned()
-            .unwrap_or_else(|| current["category"].clone());
-        let area = body
-            .get("area")
-            .cloned()
-            .unwrap_or_else(|| current["area"].clone());
-        let area = check_scopes(&category, &area)?;
-        if body.contains_key("area") {
-            body.insert("area".into(), area);
+    async fn create(state: &AppState, b: NewRule) -> ApiResult<RefKey> {
+        if b.id.is_empty()
+            || b.id.len() > 64
+            || !b
+                .id
+                .bytes()
+                .all(|c| c.is_ascii_alphanumeric() || b"_.:-".contains(&c))
+        {
+            return Err(bad("id must be 1-64 characters of A-Z a-z 0-9 _ . : -"));
         }
+        let area = check_scopes(&b.category, &b.area)?;
+        let from = b
+            .valid_from
+            .as_deref()
+            .map(|s| parse_time("valid_from", s))
+            .transpose()?;
+        let to = b
+            .valid_to
+            .as_deref()
+            .map(|s| parse_time("valid_to", s))
+            .transpose()?;
+        insert::<Self>(
+            state,
+            &format!("routing rule {}", b.id),
+            &[
+                ("id", text(&b.id)),
+                ("department", text(b.department)),
+                ("category", Datum::Json(b.category)),
+                ("area", Datum::Json(area)),
+                ("priority", Datum::Int(b.priority.unwrap_or(0))),
+                ("valid_from", Datum::Time(from)),
+                ("valid_to", Datum::Time(to)),
+                ("active", Datum::Bool(b.active.unwrap_or(true))),
+                ("note", Datum::Text(b.note)),
+            ],
+        )
+        .await?;
+        Ok(RefKey::Text(b.id))
     }
-    patch_row(
-        &state,
-        "routing_rules",
-        "id",
-        id.clone(),
-        &body,
-        &[
-            Col::Text("department"),
-            Col::Json("category"),
-            Col::Json("area"),
-            Col::Int("priority"),
-            Col::Time("valid_from"),
-            Col::Time("valid_to"),
-            Col::Bool("active"),
-            Col::Text("note"),
-        ],
-        "the routing rule",
-        format!("no routing rule {id}"),
-    )
-    .await?;
-    Ok(Json(rule_json(&state, &id).await?))
+
+    /// Category and area are checked together, the missing one taken from the rule.
+    async fn check_change(
+        state: &AppState,
+        key: &RefKey,
+        body: &mut Map<String, Value>,
+    ) -> ApiResult<()> {
+        let current = read::<Self>(state, key).await?;
+        if body.contains_key("category") || body.contains_key("area") {
+            let category = body
+                .get("category")
+                .cloned()
+                .unwrap_or_else(|| current["category"].clone());
+            let area = body
+                .get("area")
+                .cloned()
+                .unwrap_or_else(|| current["area"].clone());
+            let area = check_scopes(&category, &area)?;
+            if body.contains_key("area") {
+                body.insert("area".into(), area);
+            }
+        }
+        Ok(())
+    }
 }
 
 // ----------------------------------------------------------------------------- SLA rules
 
-const SLA_JSON: &str =
-    "jsonb_build_object('id', id, 'scope', scope, 'stage', stage, 'amount', amount, 'unit', unit)";
+struct TimeLimits;
 
 fn check_scope(scope: &str) -> Result<(), ApiError> {
     let probe: Option<CategoryCode> = match scope.len() {
@@ -735,38 +707,6 @@ fn check_scope(scope: &str) -> Result<(), ApiError> {
             "scope {scope:?} must be * (default), P or E (a kind), P01 (a major class) or P0101 (a category)"
         )))
     }
-}
-
-async fn list_sla(
-    State(state): State<AppState>,
-    q: QueryResult<RefQuery>,
-) -> ApiResult<Json<Value>> {
-    let Query(q) = q.map_err(bad)?;
-    let (limit, offset) = Page {
-        limit: q.limit.or(Some(1000)),
-        offset: q.offset,
-    }
-    .bounds()?;
-    let mut qb = QueryBuilder::new(format!(
-        "SELECT {SLA_JSON} FROM time_limit_rules WHERE true"
-    ));
-    if let Some(s) = q.scope.filter(|s| !s.is_empty()) {
-        qb.push(" AND scope = ").push_bind(s);
-    }
-    if let Some(s) = q.stage.filter(|s| !s.is_empty()) {
-        qb.push(" AND stage = ").push_bind(s);
-    }
-    let rows = fetch_page(&state.pool, qb, "scope, stage", limit, offset).await?;
-    Ok(Json(json!({"sla_rules": rows})))
-}
-
-async fn sla_json(state: &AppState, id: i64) -> Result<Value, ApiError> {
-    let sql = format!("SELECT {SLA_JSON} FROM time_limit_rules WHERE id = $1");
-    fetch_json(&state.pool, &sql, id, || format!("no SLA rule {id}")).await
-}
-
-async fn one_sla(State(state): State<AppState>, Path(id): Path<i64>) -> ApiResult<Json<Value>> {
-    Ok(Json(sla_json(&state, id).await?))
 }
 
 /// Body of `POST /api/sla-rules`.
@@ -798,52 +738,52 @@ fn check_sla(stage: Option<&str>, amount: Option<i64>, unit: Option<&str>) -> Re
     Ok(())
 }
 
-async fn create_sla(
-    State(state): State<AppState>,
-    Json(b): Json<NewSla>,
-) -> ApiResult<(StatusCode, Json<Value>)> {
-    check_scope(&b.scope)?;
-    check_sla(Some(&b.stage), Some(i64::from(b.amount)), Some(&b.unit))?;
-    let (id,): (i64,) = sqlx::query_as(
-        "INSERT INTO time_limit_rules (scope, stage, amount, unit) VALUES ($1, $2, $3, $4) RETURNING id",
-    )
-    .bind(&b.scope)
-    .bind(&b.stage)
-    .bind(b.amount)
-    .bind(&b.unit)
-    .fetch_one(&state.pool)
-    .await
-    .map_err(|e| constraint_error(e, &format!("a time limit for {} / {}", b.scope, b.stage)))?;
-    state.mgmt.reference.invalidate();
-    Ok((StatusCode::CREATED, Json(sla_json(&state, id).await?)))
-}
+impl Resource for TimeLimits {
+    const TABLE: &'static Table = &TIME_LIMITS;
+    const PATH: &'static str = "/api/sla-rules";
+    const ONE: &'static str = "/api/sla-rules/{id}";
+    const READ: Access = Access::Authenticated;
+    const ITEMS: &'static str = "sla_rules";
+    const DEFAULT_LIMIT: Option<i64> = Some(1000);
+    const NOUN: &'static str = "SLA rule";
+    type PathKey = i64;
+    type New = NewSla;
 
-async fn patch_sla(
-    State(state): State<AppState>,
-    Path(id): Path<i64>,
-    Json(body): Json<Value>,
-) -> ApiResult<Json<Value>> {
-    let body = object(body)?;
-    check_sla(
-        None,
-        body.get("amount").and_then(Value::as_i64),
-        body.get("unit").and_then(Value::as_str),
-    )?;
-    patch_row(
-        &state,
-        "time_limit_rules",
-        "id",
-        id,
-        &body,
-        &[Col::Int("amount"), Col::Text("unit")],
-        "the SLA rule",
-        format!("no SLA rule {id}"),
-    )
-    .await?;
-    Ok(Json(sla_json(&state, id).await?))
+    async fn create(state: &AppState, b: NewSla) -> ApiResult<RefKey> {
+        check_scope(&b.scope)?;
+        check_sla(Some(&b.stage), Some(i64::from(b.amount)), Some(&b.unit))?;
+        let what = format!("a time limit for {} / {}", b.scope, b.stage);
+        let id = insert::<Self>(
+            state,
+            &what,
+            &[
+                ("scope", text(b.scope)),
+                ("stage", text(b.stage)),
+                ("amount", Datum::Int(b.amount)),
+                ("unit", text(b.unit)),
+            ],
+        )
+        .await?
+        .ok_or_else(|| ApiError::Internal("no id for the new time limit".into()))?;
+        Ok(RefKey::Id(id))
+    }
+
+    async fn check_change(
+        _state: &AppState,
+        _key: &RefKey,
+        body: &mut Map<String, Value>,
+    ) -> ApiResult<()> {
+        check_sla(
+            None,
+            body.get("amount").and_then(Value::as_i64),
+            body.get("unit").and_then(Value::as_str),
+        )
+    }
 }
 
 // ----------------------------------------------------------------------------- calendars
+
+struct Calendars;
 
 fn check_spec(spec: &Value) -> Result<(), ApiError> {
     let s: CalendarSpec = serde_json::from_value(spec.clone()).map_err(|e| {
@@ -859,38 +799,14 @@ fn check_spec(spec: &Value) -> Result<(), ApiError> {
     Ok(())
 }
 
-async fn list_calendars(State(state): State<AppState>) -> ApiResult<Json<Value>> {
-    let rows: Vec<(Value,)> =
-        sqlx::query_as("SELECT to_jsonb(c) FROM calendars c ORDER BY code LIMIT 1000")
-            .fetch_all(&state.pool)
-            .await?;
-    let mut list: Vec<Value> = rows.into_iter().map(|(v,)| v).collect();
-    if !list.iter().any(|c| c["code"] == "default") {
-        list.insert(0, json!({"code": "default", "name": "built-in (China)", "spec": WorkingCalendar::china_default(), "builtin": true}));
-    }
-    Ok(Json(json!({"calendars": list})))
+/// The built-in calendar, shown as `default` until it is stored.
+fn builtin_calendar() -> Value {
+    json!({"code": "default", "name": "built-in (China)", "spec": WorkingCalendar::china_default(), "builtin": true})
 }
 
-async fn calendar_json(state: &AppState, code: &str) -> Result<Value, ApiError> {
-    let row: Option<(Value,)> =
-        sqlx::query_as("SELECT to_jsonb(c) FROM calendars c WHERE code = $1")
-            .bind(code)
-            .fetch_optional(&state.pool)
-            .await?;
-    match row {
-        Some((v,)) => Ok(v),
-        None if code == "default" => Ok(
-            json!({"code": "default", "name": "built-in (China)", "spec": WorkingCalendar::china_default(), "builtin": true}),
-        ),
-        None => Err(ApiError::NotFound(format!("no calendar {code}"))),
-    }
-}
-
-async fn one_calendar(
-    State(state): State<AppState>,
-    Path(code): Path<String>,
-) -> ApiResult<Json<Value>> {
-    Ok(Json(calendar_json(&state, &code).await?))
+/// Whether the key is the built-in calendar's, `default`.
+fn is_default(key: &RefKey) -> bool {
+    matches!(key, RefKey::Text(code) if code == "default")
 }
 
 /// Body of `POST /api/calendar`.
@@ -904,54 +820,67 @@ pub struct NewCalendar {
     spec: Value,
 }
 
-async fn create_calendar(
-    State(state): State<AppState>,
-    Json(b): Json<NewCalendar>,
-) -> ApiResult<(StatusCode, Json<Value>)> {
-    if !is_ident(&b.code) {
-        return Err(bad("calendar code must match [a-z0-9_]+"));
-    }
-    check_spec(&b.spec)?;
-    sqlx::query("INSERT INTO calendars (code, name, spec) VALUES ($1, $2, $3)")
-        .bind(&b.code)
-        .bind(b.name.unwrap_or_default())
-        .bind(&b.spec)
-        .execute(&state.pool)
-        .await
-        .map_err(|e| constraint_error(e, &format!("calendar {}", b.code)))?;
-    state.mgmt.reference.invalidate();
-    Ok((
-        StatusCode::CREATED,
-        Json(calendar_json(&state, &b.code).await?),
-    ))
-}
+impl Resource for Calendars {
+    const TABLE: &'static Table = &CALENDARS;
+    const PATH: &'static str = "/api/calendar";
+    const ONE: &'static str = "/api/calendar/{code}";
+    const READ: Access = Access::Authenticated;
+    const ITEMS: &'static str = "calendars";
+    const NOUN: &'static str = "calendar";
+    type PathKey = String;
+    type New = NewCalendar;
 
-async fn patch_calendar(
-    State(state): State<AppState>,
-    Path(code): Path<String>,
-    Json(body): Json<Value>,
-) -> ApiResult<Json<Value>> {
-    let body = object(body)?;
-    if let Some(spec) = body.get("spec") {
-        check_spec(spec)?;
+    fn change_not_found(key: &RefKey) -> String {
+        format!("no calendar {key} (create it with POST /api/calendar)")
     }
-    if code == "default" {
-        // the built-in default becomes a stored row on its first change
-        sqlx::query("INSERT INTO calendars (code, name, spec) VALUES ('default', 'default', $1) ON CONFLICT (code) DO NOTHING")
-            .bind(json!(WorkingCalendar::china_default()))
-            .execute(&state.pool)
-            .await?;
+
+    fn builtin(key: &RefKey) -> Option<Value> {
+        is_default(key).then(builtin_calendar)
     }
-    patch_row(
-        &state,
-        "calendars",
-        "code",
-        code.clone(),
-        &body,
-        &[Col::Text("name"), Col::Json("spec")],
-        "the calendar",
-        format!("no calendar {code} (create it with POST /api/calendar)"),
-    )
-    .await?;
-    Ok(Json(calendar_json(&state, &code).await?))
+
+    /// Calendars are few: one page of up to 1000, whatever the query says.
+    fn list_args(_q: QueryResult<RefQuery>) -> ApiResult<ListArgs> {
+        Ok((Vec::new(), 1000, 0))
+    }
+
+    async fn list_body(_state: &AppState, mut rows: Vec<Value>) -> ApiResult<Value> {
+        if !rows.iter().any(|c| c["code"] == "default") {
+            rows.insert(0, builtin_calendar());
+        }
+        Ok(json!({"calendars": rows}))
+    }
+
+    async fn create(state: &AppState, b: NewCalendar) -> ApiResult<RefKey> {
+        if !is_ident(&b.code) {
+            return Err(bad("calendar code must match [a-z0-9_]+"));
+        }
+        check_spec(&b.spec)?;
+        insert::<Self>(
+            state,
+            &format!("calendar {}", b.code),
+            &[
+                ("code", text(&b.code)),
+                ("name", text(b.name.unwrap_or_default())),
+                ("spec", Datum::Json(b.spec)),
+            ],
+        )
+        .await?;
+        Ok(RefKey::Text(b.code))
+    }
+
+    async fn check_change(
+        state: &AppState,
+        key: &RefKey,
+        body: &mut Map<String, Value>,
+    ) -> ApiResult<()> {
+        if let Some(spec) = body.get("spec") {
+            check_spec(spec)?;
+        }
+        if is_default(key) {
+            // the built-in default becomes a stored row on its first change
+            store::ensure_default_calendar(&state.pool, &json!(WorkingCalendar::china_default()))
+                .await?;
+        }
+        Ok(())
+    }
 }
