@@ -3,7 +3,7 @@
 //! [`generate`] divides the area of one community into unit grids:
 //!
 //! 1. the area (lon/lat, EPSG:4326 or 4490) is projected to a local transverse Mercator
-//!    frame centred on it ([`crate::projection`]), where metres are true ground metres to
+//!    frame centred on it (`citygrid_geo::projection`), where metres are true ground metres to
 //!    about 10⁻⁶ over a city district;
 //! 2. square cells of `cell_size_m` (default 100 m → 10,000 m²), aligned on multiples of
 //!    the cell size in that frame, are clipped to the area, row by row (geo BooleanOps);
@@ -51,7 +51,7 @@ use geo::{
 use serde::{Deserialize, Serialize};
 
 use crate::codes::{AdminCode, CodeError, CommunityCode, GridCode, StreetCode};
-use crate::projection::TransverseMercator;
+use citygrid_geo::projection::TransverseMercator;
 
 /// Options of [`generate`].
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]

@@ -16,8 +16,8 @@
 //!   deadlines, event, field-task and delivery intents);
 //! - [`evaluation`]: the evaluation figures (立案率, 按期处置率, …) for a period;
 //! - [`open311`]: the Open311 GeoReport v2 mapping, JSON/XML output and form parsing;
-//! - [`gridgen`]: unit grid generation and validation;
-//! - [`projection`]: the hand-written transverse Mercator used by [`gridgen`].
+//! - [`gridgen`]: unit grid generation and validation (in a local metric frame of
+//!   `citygrid_geo::projection`).
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
@@ -29,7 +29,6 @@ pub mod evaluation;
 pub mod gridgen;
 pub mod intake;
 pub mod open311;
-pub mod projection;
 pub mod reference;
 pub mod routing;
 pub mod step;
