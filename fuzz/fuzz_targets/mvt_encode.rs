@@ -13,7 +13,7 @@ use citygrid_fuzz::mvtcheck;
 use citygrid_tiles::index::Feature;
 use citygrid_tiles::mvt::{encode_tile, EncodeOptions, MvtError, TileLayer};
 use citygrid_tiles::schema::{FieldType, PropValue, Schema};
-use citygrid_tiles::tms::TileCoord;
+use citygrid_geo::tms::TileCoord;
 use geo::{
     Coord, Geometry, GeometryCollection, LineString, MultiLineString, MultiPoint, MultiPolygon,
     Point, Polygon,

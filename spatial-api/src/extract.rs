@@ -34,8 +34,8 @@ use crate::auth::Principal;
 use crate::catalog::LayerMeta;
 use crate::error::{ApiError, ApiResult};
 use crate::layers::LoadedLayer;
-use crate::ogc::crs::{Crs, CrsError};
 use crate::state::AppState;
+use citygrid_geo::crs::{Crs, CrsError};
 
 /// Page size when `limit` is not given.
 pub const DEFAULT_LIMIT: usize = 100;

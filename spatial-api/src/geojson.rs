@@ -16,7 +16,7 @@ use citygrid_tiles::index::Feature;
 use citygrid_tiles::schema::{PropValue, Schema};
 use geo::{Coord, Geometry, Polygon};
 
-use crate::ogc::crs::{Crs, CrsError};
+use citygrid_geo::crs::{Crs, CrsError};
 
 /// The bounded reader of GeoJSON geometries lives with the CQL2-JSON parser, which reads
 /// its geometry literals with it.

@@ -24,7 +24,5 @@ pub mod index;
 pub mod kind;
 pub mod mvt;
 pub mod schema;
-/// Moved to `citygrid_geo::tms` (issue 16); re-exported only until every caller has moved.
-pub use citygrid_geo::tms;
 
 pub use kind::LayerKind;

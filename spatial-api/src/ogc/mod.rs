@@ -11,7 +11,6 @@
 //! Only JSON is offered (`f=json`, `f=geojson` or no `f`); HTML is not.
 
 pub mod collections;
-pub mod crs;
 pub mod items;
 pub mod landing;
 pub mod openapi;
