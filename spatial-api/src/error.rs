@@ -157,6 +157,14 @@ impl From<citygrid_cql2::Error> for ApiError {
     }
 }
 
+/// A tile address outside the tile matrix (zoom above the maximum, column or row
+/// out of range) is the client's to fix (400, the message says the valid range).
+impl From<citygrid_geo::tms::TmsError> for ApiError {
+    fn from(e: citygrid_geo::tms::TmsError) -> Self {
+        ApiError::BadRequest(e.to_string())
+    }
+}
+
 /// A blocking task (password hashing, evaluation, encoding) that panicked or was
 /// cancelled is the server's fault (500, the detail logged).
 impl From<tokio::task::JoinError> for ApiError {
