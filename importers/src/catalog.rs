@@ -1,5 +1,6 @@
 //! The layer catalogue (`layer_catalog`): checks before an import, the swap of a
-//! staged table into place with its catalogue row and `NOTIFY`.
+//! staged table into place with its catalogue row and `NOTIFY`. The statements are
+//! `citygrid_store::catalog`'s (the same table the service serves `/catalog` from).
 //!
 //! The defaults it writes (zooms, the table mark) are in [`crate::defaults`].
 

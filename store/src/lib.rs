@@ -17,7 +17,7 @@
 //! |---|---|
 //! | [`accounts`] | accounts, sessions, API keys, sign-in lookups |
 //! | [`audit`] | the audit log |
-//! | [`health`] | the database ping |
+//! | [`health`] | the database ping, the schema version |
 //! | [`catalog`] | the layer catalogue |
 //! | [`layers`] | reading layers into the in-memory index, raster tiles |
 //! | [`cases`] | cases, their events, workflow steps, field tasks |

@@ -58,3 +58,13 @@ pub async fn mark_failed(
     .await?;
     Ok(())
 }
+
+/// The deliveries not yet acknowledged, and those of them whose last attempt failed
+/// (what `/metrics` shows; one indexed count).
+pub async fn backlog(db: impl PgExecutor<'_>) -> Result<(i64, i64)> {
+    sqlx::query_as::<_, (i64, i64)>(
+        "SELECT count(*), count(*) FILTER (WHERE attempts > 0) FROM outbox WHERE delivered_at IS NULL",
+    )
+    .fetch_one(db)
+    .await
+}

@@ -103,7 +103,7 @@ pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
     );
     // The outbox, when the database answers (bounded: one indexed count, 1 s at most).
     if up {
-        let backlog = citygrid_store::health::outbox_backlog(&state.pool);
+        let backlog = citygrid_store::outbox::backlog(&state.pool);
         if let Ok(Ok((pending, failing))) =
             tokio::time::timeout(std::time::Duration::from_secs(1), backlog).await
         {
