@@ -128,6 +128,24 @@ pub fn lonlat_geometry(text: &str, crs: Crs) -> Result<Geometry<f64>, BboxError>
     parse(text, crs)?.to_lonlat_geometry()
 }
 
+/// Parses a lon/lat `bbox` (`w,s,e,n` in degrees, CRS84) by the one rule and returns
+/// its envelopes `[w, s, e, n]`: one, or two split at the antimeridian when `w > e`
+/// (east part first). For the endpoints that filter with envelopes (`&&`).
+///
+/// ```
+/// use citygrid_geo::bbox::{lonlat_envelopes, BboxError};
+/// assert_eq!(lonlat_envelopes("114.2,30.5,114.4,30.7"), Ok(vec![[114.2, 30.5, 114.4, 30.7]]));
+/// assert_eq!(lonlat_envelopes("179,0,-179,1").map(|v| v.len()), Ok(2));
+/// assert_eq!(lonlat_envelopes("0,0,1,91"), Err(BboxError::OutOfRange));
+/// ```
+pub fn lonlat_envelopes(text: &str) -> Result<Vec<[f64; 4]>, BboxError> {
+    Ok(parse(text, Crs::Crs84)?
+        .lonlat_boxes()
+        .iter()
+        .map(Bbox::to_array)
+        .collect())
+}
+
 fn rect(x0: f64, y0: f64, x1: f64, y1: f64) -> Polygon<f64> {
     Polygon::new(
         LineString::from(vec![(x0, y0), (x1, y0), (x1, y1), (x0, y1), (x0, y0)]),
@@ -256,6 +274,14 @@ mod tests {
         let parts = b.lonlat_boxes();
         assert_eq!((parts[0].min_x, parts[0].max_x), (170.0, 180.0));
         assert_eq!((parts[1].min_x, parts[1].max_x), (-180.0, -170.0));
+        assert_eq!(
+            lonlat_envelopes("170,-10,-170,10"),
+            Ok(vec![
+                [170.0, -10.0, 180.0, 10.0],
+                [-180.0, -10.0, -170.0, 10.0]
+            ])
+        );
+        assert_eq!(lonlat_envelopes("1,2,3"), Err(BboxError::Count));
         let g = lonlat_geometry("0,0,1113194.9,1118890", Crs::WebMercator).unwrap();
         let r = g.bounding_rect().unwrap();
         assert!((r.max().x - 10.0).abs() < 1e-6 && (r.max().y - 10.0).abs() < 1e-3);
