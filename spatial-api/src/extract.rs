@@ -27,15 +27,15 @@ use axum::extract::{FromRef, FromRequestParts, Query, RawPathParams};
 use axum::http::request::Parts;
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
+use citygrid_geo::crs::Crs;
 use citygrid_tiles::LayerKind;
-use geo::{BoundingRect, Geometry, LineString, MultiPolygon, Polygon};
+use geo::Geometry;
 
 use crate::auth::Principal;
 use crate::catalog::LayerMeta;
 use crate::error::{ApiError, ApiResult};
 use crate::layers::LoadedLayer;
 use crate::state::AppState;
-use citygrid_geo::crs::{Crs, CrsError};
 
 /// Page size when `limit` is not given.
 pub const DEFAULT_LIMIT: usize = 100;
@@ -296,112 +296,18 @@ impl<S: Send + Sync> FromRequestParts<S> for Bbox {
     }
 }
 
-fn rect(x0: f64, y0: f64, x1: f64, y1: f64) -> Polygon<f64> {
-    Polygon::new(
-        LineString::from(vec![(x0, y0), (x1, y0), (x1, y1), (x0, y1), (x0, y0)]),
-        vec![],
-    )
-}
-
-/// Checks that a geometry lies within ±180° longitude and ±90° latitude.
-pub fn check_lonlat(g: &Geometry<f64>) -> Result<(), CrsError> {
-    if let Some(r) = g.bounding_rect() {
-        let ok = [r.min().x, r.min().y, r.max().x, r.max().y]
-            .iter()
-            .all(|v| v.is_finite())
-            && r.min().y >= -90.0
-            && r.max().y <= 90.0
-            && r.min().x >= -180.0
-            && r.max().x <= 180.0;
-        if !ok {
-            return Err(CrsError::Transform(
-                "coordinates outside ±180° longitude / ±90° latitude".into(),
-            ));
-        }
-    }
-    Ok(())
-}
-
-/// The lon/lat geometry of a `bbox` parameter given in `crs` (axis order of `crs`):
-/// 4 (or 6) finite numbers; a lon/lat box with `minlon > maxlon` crosses the
-/// antimeridian; boxes in projected or shifted CRSs are densified, then transformed.
+/// The lon/lat geometry of a `bbox` parameter given in `crs` (axis order of `crs`),
+/// by the one rule of [`citygrid_geo::bbox`]: 4 (or 6) finite numbers; a lon/lat box
+/// with `minlon > maxlon` crosses the antimeridian; boxes in projected or shifted
+/// CRSs are densified, then transformed. The refusal is a 400 with the rule's message.
 pub fn bbox_geometry(text: &str, crs: Crs) -> ApiResult<Geometry<f64>> {
-    let nums: Vec<f64> = text
-        .split(',')
-        .map(|v| v.trim().parse::<f64>())
-        .collect::<Result<_, _>>()
-        .map_err(|_| bad("bbox must be 4 (or 6) comma-separated numbers"))?;
-    let (mut x0, mut y0, mut x1, mut y1) = match nums.as_slice() {
-        [a, b, c, d] => (*a, *b, *c, *d),
-        [a, b, _, c, d, _] => (*a, *b, *c, *d),
-        _ => return Err(bad("bbox must be 4 (or 6) comma-separated numbers")),
-    };
-    if ![x0, y0, x1, y1].iter().all(|v| v.is_finite()) {
-        return Err(bad("bbox coordinates must be finite numbers"));
-    }
-    if crs.lat_first() {
-        std::mem::swap(&mut x0, &mut y0);
-        std::mem::swap(&mut x1, &mut y1);
-    }
-    let geographic = crs.is_wgs84() || matches!(crs, Crs::Gcj02 | Crs::Bd09);
-    if geographic {
-        if y0 < -90.0
-            || y1 > 90.0
-            || !(-180.0..=180.0).contains(&x0)
-            || !(-180.0..=180.0).contains(&x1)
-        {
-            return Err(bad(
-                "bbox: longitudes must be within ±180° and latitudes within ±90°",
-            ));
-        }
-        if y0 > y1 {
-            return Err(bad("bbox: the minimum latitude is above the maximum"));
-        }
-    } else if x0 > x1 || y0 > y1 {
-        return Err(bad("bbox: minimum above maximum"));
-    }
-    if crs.is_wgs84() {
-        if x0 > x1 {
-            return Ok(Geometry::MultiPolygon(MultiPolygon(vec![
-                rect(x0, y0, 180.0, y1),
-                rect(-180.0, y0, x1, y1),
-            ])));
-        }
-        return Ok(Geometry::Polygon(rect(x0, y0, x1, y1)));
-    }
-    if crs == Crs::WebMercator {
-        let (a, b) = crs
-            .to_lonlat(x0, y0)
-            .map_err(|e| bad(format!("bbox: {e}")))?;
-        let (c, d) = crs
-            .to_lonlat(x1, y1)
-            .map_err(|e| bad(format!("bbox: {e}")))?;
-        return Ok(Geometry::Polygon(rect(a, b, c, d)));
-    }
-    // Projected or shifted CRSs: densify the edges, then transform.
-    const STEPS: usize = 16;
-    let mut ring = Vec::with_capacity(4 * STEPS + 1);
-    let corners = [(x0, y0), (x1, y0), (x1, y1), (x0, y1), (x0, y0)];
-    for w in corners.windows(2) {
-        let ((ax, ay), (bx, by)) = (w[0], w[1]);
-        for i in 0..STEPS {
-            let t = i as f64 / STEPS as f64;
-            ring.push((ax + (bx - ax) * t, ay + (by - ay) * t));
-        }
-    }
-    ring.push((x0, y0));
-    let mut lonlat = Vec::with_capacity(ring.len());
-    for (x, y) in ring {
-        lonlat.push(crs.to_lonlat(x, y).map_err(|e| bad(format!("bbox: {e}")))?);
-    }
-    let g = Geometry::Polygon(Polygon::new(LineString::from(lonlat), vec![]));
-    check_lonlat(&g).map_err(|e| bad(format!("bbox: {e}")))?;
-    Ok(g)
+    citygrid_geo::bbox::lonlat_geometry(text, crs).map_err(|e| bad(e.to_string()))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use geo::BoundingRect;
 
     fn p(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
         pairs

@@ -27,14 +27,14 @@ use rayon::prelude::*;
 
 use super::{OgcBase, Queryables, GEOJSON_TYPE};
 use crate::error::{ApiError, ApiResult};
-use crate::extract::{check_lonlat, crs_param, Bbox as BboxParam, Collection, JsonFormat, Paging};
+use crate::extract::{crs_param, Bbox as BboxParam, Collection, JsonFormat, Paging};
 use crate::geojson::{write_feature, write_str};
 use citygrid_cql2::eval::{self, CancelOnDrop, Meter, Stopped, Value};
 use citygrid_cql2::json as cql2json;
 use citygrid_cql2::measure::metres_per_degree;
 use citygrid_cql2::text as cql2;
 use citygrid_cql2::{CmpOp, Expr, GeomOperand, Property, Resolver, Scalar, SpatialOp};
-use citygrid_geo::crs::{Crs, CrsError};
+use citygrid_geo::crs::{check_lonlat, Crs, CrsError};
 
 pub use crate::extract::{bbox_geometry, DEFAULT_LIMIT, MAX_LIMIT, MAX_OFFSET};
 /// The most `sortby` keys.
