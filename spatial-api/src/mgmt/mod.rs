@@ -38,14 +38,14 @@ use std::time::Duration;
 
 use axum::http::Method;
 use axum::routing::{get, post};
-use sqlx::postgres::PgListener;
+use citygrid_store::notify::Listener;
 
 use crate::auth::{Access, Role};
 use crate::router::RouteTable;
 use crate::state::AppState;
 
 /// The notification channel of reference-data changes.
-pub const MGMT_CHANNEL: &str = "citygrid_mgmt";
+pub use citygrid_store::notify::MGMT_CHANNEL;
 
 pub use state::MgmtState;
 
@@ -128,11 +128,11 @@ pub fn spawn_tasks(state: &AppState) -> Result<(), outbox::ClientError> {
 
 async fn follow_reference_changes(state: AppState) {
     loop {
-        match PgListener::connect_with(&state.pool).await {
+        match Listener::connect(&state.pool).await {
             Ok(mut listener) => {
                 if listener.listen(MGMT_CHANNEL).await.is_ok() {
                     state.mgmt.reference.invalidate();
-                    while let Ok(Some(_)) = listener.try_recv().await {
+                    while let Ok(Some(_)) = listener.recv().await {
                         state.mgmt.reference.invalidate();
                     }
                 }
