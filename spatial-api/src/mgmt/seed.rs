@@ -6,6 +6,7 @@
 use citygrid_grid_mgmt::calendar::WorkingCalendar;
 use citygrid_grid_mgmt::catalog::{Catalog, Stage};
 use citygrid_grid_mgmt::routing;
+use citygrid_store::seed as store;
 use serde_json::json;
 use sqlx::PgPool;
 
@@ -37,41 +38,29 @@ pub async fn reference(pool: &PgPool) -> Result<SeedReport, sqlx::Error> {
     let mut report = SeedReport::default();
     let mut tx = pool.begin().await?;
     for d in &catalog.departments {
-        report.departments += sqlx::query(
-            "INSERT INTO departments (code, name, name_en) VALUES ($1, $2, $3) ON CONFLICT (code) DO NOTHING",
-        )
-        .bind(&d.code)
-        .bind(&d.name_zh)
-        .bind(&d.name_en)
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
+        report.departments +=
+            store::insert_department(&mut *tx, &d.code, &d.name_zh, &d.name_en).await?;
     }
     for m in &catalog.majors {
-        sqlx::query("INSERT INTO major_classes (code, name_zh, name_en) VALUES ($1, $2, $3) ON CONFLICT (code) DO NOTHING")
-            .bind(m.class.to_string())
-            .bind(&m.name_zh)
-            .bind(&m.name_en)
-            .execute(&mut *tx)
-            .await?;
+        store::insert_major_class(&mut *tx, &m.class.to_string(), &m.name_zh, &m.name_en).await?;
     }
     for c in &catalog.categories {
-        report.categories += sqlx::query(
-            "INSERT INTO categories (code, kind, name_zh, name_en, register_condition, close_condition, \
-                 default_department, attributes) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
-             ON CONFLICT (code) DO NOTHING",
+        let code = c.code.to_string();
+        let kind = c.code.kind.to_string();
+        report.categories += store::insert_category(
+            &mut *tx,
+            store::NewCategory {
+                code: &code,
+                kind: &kind,
+                name_zh: &c.name_zh,
+                name_en: &c.name_en,
+                register_condition: &c.register_condition,
+                close_condition: &c.close_condition,
+                default_department: c.default_department.as_deref(),
+                attributes: json!(c.attributes),
+            },
         )
-        .bind(c.code.to_string())
-        .bind(c.code.kind.to_string())
-        .bind(&c.name_zh)
-        .bind(&c.name_en)
-        .bind(&c.register_condition)
-        .bind(&c.close_condition)
-        .bind(&c.default_department)
-        .bind(json!(c.attributes))
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
+        .await?;
         if let Some(limits) = c.limits {
             for stage in STAGES {
                 let l = limits.get(stage);
@@ -87,43 +76,37 @@ pub async fn reference(pool: &PgPool) -> Result<SeedReport, sqlx::Error> {
             insert_limit(&mut tx, "*", stage, catalog.default_limits.get(stage)).await?;
     }
     for r in routing::seed_rules(&catalog) {
-        report.routing_rules += sqlx::query(
-            "INSERT INTO routing_rules (id, department, category, area, priority, note) \
-             VALUES ($1, $2, $3, $4, $5, 'default department of the category') ON CONFLICT (id) DO NOTHING",
+        report.routing_rules += store::insert_routing_rule(
+            &mut *tx,
+            store::NewRoutingRule {
+                id: &r.id,
+                department: &r.department,
+                category: json!(r.category),
+                area: json!(r.area),
+                priority: r.priority,
+            },
         )
-        .bind(&r.id)
-        .bind(&r.department)
-        .bind(json!(r.category))
-        .bind(json!(r.area))
-        .bind(r.priority)
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
-    }
-    sqlx::query("INSERT INTO calendars (code, name, spec) VALUES ('default', '中国工作日历 China working calendar', $1) ON CONFLICT (code) DO NOTHING")
-        .bind(json!(WorkingCalendar::china_default()))
-        .execute(&mut *tx)
         .await?;
+    }
+    store::insert_default_calendar(&mut *tx, json!(WorkingCalendar::china_default())).await?;
     tx.commit().await?;
     Ok(report)
 }
 
 async fn insert_limit(
-    tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
+    conn: &mut sqlx::PgConnection,
     scope: &str,
     stage: Stage,
     limit: citygrid_grid_mgmt::deadline::TimeLimit,
 ) -> Result<u64, sqlx::Error> {
-    Ok(sqlx::query(
-        "INSERT INTO time_limit_rules (scope, stage, amount, unit) VALUES ($1, $2, $3, $4) ON CONFLICT (scope, stage) DO NOTHING",
+    store::insert_time_limit(
+        conn,
+        scope,
+        stage_name(stage),
+        i32::try_from(limit.amount).unwrap_or(i32::MAX),
+        unit_name(limit.unit),
     )
-    .bind(scope)
-    .bind(stage_name(stage))
-    .bind(i32::try_from(limit.amount).unwrap_or(i32::MAX))
-    .bind(unit_name(limit.unit))
-    .execute(&mut **tx)
-    .await?
-    .rows_affected())
+    .await
 }
 
 // ----------------------------------------------------------------------------- demo
@@ -156,22 +139,12 @@ const DEMO_BOX: [f64; 4] = [24.935, 60.164, 24.953, 60.179];
 /// Seeds the demo (see the module documentation).
 pub async fn demo(pool: &PgPool) -> Result<(), DemoError> {
     reference(pool).await?;
-    let (grids,): (i64,) =
-        sqlx::query_as("SELECT count(*) FROM layers.unit_grids WHERE street_code = $1")
-            .bind(format!("{DEMO_ADMIN}{DEMO_STREET}"))
-            .fetch_one(pool)
+    let grids =
+        citygrid_store::places::count_street_grids(pool, &format!("{DEMO_ADMIN}{DEMO_STREET}"))
             .await?;
     if grids == 0 {
-        let bounds: Option<(Vec<f64>,)> = sqlx::query_as(
-            "SELECT bounds FROM layer_catalog WHERE id IN ('osm_roads', 'osm_buildings') AND bounds IS NOT NULL \
-             ORDER BY id DESC LIMIT 1",
-        )
-        .fetch_optional(pool)
-        .await?;
-        let b = bounds
-            .map(|(b,)| b)
-            .filter(|b| b.len() == 4)
-            .unwrap_or(DEMO_BOX.to_vec());
+        let bounds = store::osm_bounds(pool).await?;
+        let b = bounds.filter(|b| b.len() == 4).unwrap_or(DEMO_BOX.to_vec());
         let area = geo::MultiPolygon(vec![geo::Rect::new(
             geo::coord! {x: b[0], y: b[1]},
             geo::coord! {x: b[2], y: b[3]},
@@ -196,13 +169,8 @@ pub async fn demo(pool: &PgPool) -> Result<(), DemoError> {
             "demo unit grids generated"
         );
     }
-    let (has_osm,): (bool,) =
-        sqlx::query_as("SELECT to_regclass('layers.osm_components') IS NOT NULL")
-            .fetch_one(pool)
-            .await?;
-    let (components,): (i64,) = sqlx::query_as("SELECT count(*) FROM layers.components")
-        .fetch_one(pool)
-        .await?;
+    let has_osm = store::has_osm_components(pool).await?;
+    let components = store::count_components(pool).await?;
     if has_osm && components == 0 {
         let n = gridstore::import_components(pool, "osm_components")
             .await
@@ -213,10 +181,7 @@ pub async fn demo(pool: &PgPool) -> Result<(), DemoError> {
 }
 
 async fn demo_cases(pool: &PgPool) -> Result<(), DemoError> {
-    let (existing,): (i64,) =
-        sqlx::query_as("SELECT count(*) FROM cases WHERE attributes ? 'demo'")
-            .fetch_one(pool)
-            .await?;
+    let existing = store::count_demo_cases(pool).await?;
     if existing > 0 {
         return Ok(());
     }
