@@ -683,9 +683,12 @@ pub async fn upsert_community(db: impl PgExecutor<'_>, c: NewCommunity<'_>) -> R
 /// Inserts unit grids (code, WKB outline), 2000 a statement; their community, street
 /// and admin keys come from the code. A code that exists fails with a unique
 /// violation.
-pub async fn insert_grids(conn: &mut PgConnection, grids: &[(String, Vec<u8>)]) -> Result<()> {
+pub async fn insert_grids<C: std::fmt::Display>(
+    conn: &mut PgConnection,
+    grids: &[(C, Vec<u8>)],
+) -> Result<()> {
     for chunk in grids.chunks(2000) {
-        let codes: Vec<String> = chunk.iter().map(|(c, _)| c.clone()).collect();
+        let codes: Vec<String> = chunk.iter().map(|(c, _)| c.to_string()).collect();
         let wkbs: Vec<Vec<u8>> = chunk.iter().map(|(_, w)| w.clone()).collect();
         sqlx::query(
             "INSERT INTO layers.unit_grids (fid, geom, code, community_code, street_code, admin_code, area_m2) \

@@ -230,11 +230,7 @@ async fn insert_grids(
     conn: &mut PgConnection,
     grids: &[(GridCode, Vec<u8>)],
 ) -> Result<(), GridStoreError> {
-    let grids: Vec<(String, Vec<u8>)> = grids
-        .iter()
-        .map(|(c, w)| (c.to_string(), w.clone()))
-        .collect();
-    store::insert_grids(conn, &grids)
+    store::insert_grids(conn, grids)
         .await
         .map_err(|e| match &e {
             sqlx::Error::Database(d) if d.code().as_deref() == Some("23505") => input(format!(
@@ -282,13 +278,13 @@ pub async fn generate(
 
     let street_key = format!("{}{}", opts.admin, opts.street);
     let mut tx = pool.begin().await?;
-    let existing = (store::count_street_grids(&mut *tx, &street_key).await?,);
+    let existing = store::count_street_grids(&mut *tx, &street_key).await?;
     let mut replaced = 0;
-    if existing.0 > 0 {
+    if existing > 0 {
         if !opts.replace {
             return Err(input(format!(
                 "street {street_key} already has {} unit grids; pass --replace to replace them (they are kept in the history)",
-                existing.0
+                existing
             )));
         }
         replaced = store::retire_grids(&mut tx, Retire::Street(&street_key)).await?;
@@ -411,13 +407,13 @@ pub async fn import(
     }
     let mut tx = pool.begin().await?;
     let codes: Vec<String> = by_code.keys().map(|c| c.to_string()).collect();
-    let clash = (store::count_grids_with_codes(&mut *tx, &codes).await?,);
+    let clash = store::count_grids_with_codes(&mut *tx, &codes).await?;
     let mut replaced = 0;
-    if clash.0 > 0 {
+    if clash > 0 {
         if !replace {
             return Err(input(format!(
                 "{} of these grid codes already exist; pass --replace",
-                clash.0
+                clash
             )));
         }
         for code in &codes {
