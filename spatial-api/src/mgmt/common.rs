@@ -4,44 +4,8 @@ use chrono::{DateTime, FixedOffset};
 use citygrid_grid_mgmt::workflow;
 use serde::Deserialize;
 
-use serde_json::Value;
-use sqlx::{PgPool, Postgres, QueryBuilder};
-
 use crate::auth::{Principal, Role};
 use crate::error::ApiError;
-
-/// Runs `sql` (one `jsonb` column, `$1` bound to `key`) and returns its one row, or
-/// 404 with the message `not_found` makes: the "one item" read of every admin list.
-pub async fn fetch_json<'q, K>(
-    pool: &PgPool,
-    sql: &'q str,
-    key: K,
-    not_found: impl FnOnce() -> String,
-) -> Result<Value, ApiError>
-where
-    K: 'q + sqlx::Encode<'q, Postgres> + sqlx::Type<Postgres> + Send,
-{
-    let row: Option<(Value,)> = sqlx::query_as(sql).bind(key).fetch_optional(pool).await?;
-    row.map(|(v,)| v)
-        .ok_or_else(|| ApiError::NotFound(not_found()))
-}
-
-/// Finishes a list query of one `jsonb` column with `ORDER BY order_by LIMIT OFFSET`
-/// and returns the rows' values.
-pub async fn fetch_page(
-    pool: &PgPool,
-    mut qb: QueryBuilder<'_, Postgres>,
-    order_by: &str,
-    limit: i64,
-    offset: i64,
-) -> Result<Vec<Value>, ApiError> {
-    qb.push(format!(" ORDER BY {order_by} LIMIT "))
-        .push_bind(limit)
-        .push(" OFFSET ")
-        .push_bind(offset);
-    let rows: Vec<(Value,)> = qb.build_query_as().fetch_all(pool).await?;
-    Ok(rows.into_iter().map(|(v,)| v).collect())
-}
 
 /// Now, by the service's clock ([`crate::clock`]), as a fixed-offset time (UTC).
 pub fn now() -> DateTime<FixedOffset> {
