@@ -1,7 +1,7 @@
 //! Grid management over HTTP (docs/domain.md): places and inventory, reference data,
 //! case intake and workflow, photos, evaluation, Open311 GeoReport v2 and delivery to
-//! departments. The domain rules are grid-mgmt's; this module puts them behind PostGIS
-//! and the route table.
+//! departments. The domain rules are grid-mgmt's and the SQL is citygrid-store's; this
+//! module puts them behind the route table.
 //!
 //! | module | job |
 //! |---|---|
@@ -15,7 +15,7 @@
 //! | [`stats`] | evaluation figures |
 //! | [`open311`] | Open311 GeoReport v2 |
 //! | [`outbox`] | webhook deliveries with retries |
-//! | [`gridstore`] | writing generated or imported grids and components |
+//! | [`gridstore`] | generating, importing and checking grids; loading components (SQL in `citygrid_store::places`) |
 //! | [`seed`] | the default reference data and the demo city |
 
 pub mod admin;
