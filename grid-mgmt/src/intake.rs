@@ -134,3 +134,102 @@ pub fn plan(reference: &Reference, req: &IntakeRequest<'_>) -> Result<IntakePlan
         year,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::catalog::Catalog;
+    use crate::codes::GridCode;
+    use crate::routing::TerritorialDefault;
+
+    fn t(s: &str) -> DateTime<FixedOffset> {
+        DateTime::parse_from_rfc3339(s).unwrap()
+    }
+
+    #[test]
+    fn who_labels_which_source() {
+        let inspector = Some(Role::Inspector);
+        for source in SOURCES {
+            let expected = match source {
+                "open311" => Err("the source open311 is set by Open311 requests only"),
+                "inspector" => Ok(()),
+                _ => Err("an inspector's reports have the source inspector"),
+            };
+            assert_eq!(may_label(inspector, source), expected, "{source}");
+            for role in [
+                None,
+                Some(Role::Acceptor),
+                Some(Role::Admin),
+                Some(Role::Public),
+            ] {
+                let expected = match source {
+                    "open311" => Err("the source open311 is set by Open311 requests only"),
+                    "inspector" => Err("the source inspector is set by inspectors only"),
+                    _ => Ok(()),
+                };
+                assert_eq!(may_label(role, source), expected, "{role:?} {source}");
+            }
+        }
+    }
+
+    #[test]
+    fn routing_deadline_and_case_number_year() {
+        let mut reference = Reference::new(Catalog::default_seed());
+        let grid: GridCode = "420102001001001".parse().unwrap();
+        let place = Place::from_grid(grid.clone());
+        let request = |at| IntakeRequest {
+            category: "E0505".parse().unwrap(),
+            place: &place,
+            point: Some(Point::new(114.3, 30.6)),
+            component: None,
+            reported_at: at,
+        };
+        // no rule and no street default: taken in without a department
+        let p = plan(&reference, &request(t("2025-05-12T23:30:00+08:00"))).unwrap();
+        assert_eq!(p.routed_department, None);
+        assert_eq!(p.routing["department"], Value::Null);
+        assert!(p.routing["error"]
+            .as_str()
+            .unwrap()
+            .starts_with("no department for E0505"));
+        // one working hour from Monday 23:30
+        assert_eq!(p.registration_due, t("2025-05-13T09:30:00+08:00"));
+        assert_eq!(p.year, 2025);
+        // the street's default department
+        reference.defaults.push(TerritorialDefault {
+            admin: grid.admin(),
+            street: grid.street(),
+            department: "street_001".into(),
+        });
+        // 2025-12-31 16:30 UTC is already 2026 in Shanghai: the case number says 2026
+        let p = plan(&reference, &request(t("2025-12-31T16:30:00+00:00"))).unwrap();
+        assert_eq!(p.year, 2026);
+        assert_eq!(p.routed_department.as_deref(), Some("street_001"));
+        assert_eq!(p.routing["department"], "street_001");
+        assert_eq!(
+            p.routing["explanation"],
+            "territorial default of street 420102001"
+        );
+        assert!(p.routing["reason"].is_object());
+        // 1-3 January are holidays, Sunday 4 January 2026 a make-up working day; the
+        // deadline keeps the offset the report came in
+        assert_eq!(p.registration_due.to_rfc3339(), "2026-01-04T01:30:00+00:00");
+        // one second before local midnight it is still 2025
+        let p = plan(&reference, &request(t("2025-12-31T23:59:59+08:00"))).unwrap();
+        assert_eq!(p.year, 2025);
+        // the component's department wins over the street's default
+        let component = ComponentDepartments {
+            id: None,
+            maintaining: Some("lighting".into()),
+            owning: Some("power".into()),
+        };
+        let mut r = request(t("2025-05-12T10:00:00+08:00"));
+        r.component = Some(&component);
+        let p = plan(&reference, &r).unwrap();
+        assert_eq!(p.routed_department.as_deref(), Some("lighting"));
+        assert_eq!(
+            p.routing["explanation"],
+            "maintaining department of the linked component"
+        );
+    }
+}

@@ -555,3 +555,6 @@ pub fn step(
         outbox,
     })
 }
+
+#[cfg(test)]
+mod tests;

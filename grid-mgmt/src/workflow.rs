@@ -256,29 +256,43 @@ impl std::str::FromStr for Action {
     }
 }
 
-/// Who acts.
+/// Who acts: the roles of domain.md §3. The same enum is the role of a user account
+/// in the HTTP service, where [`Role::Public`] is the absence of credentials: no account
+/// has it ([`Role::ALL`] and parsing with [`str::parse`] know the account roles only).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Role {
     /// A member of the public (reports through Open311 or the web only).
     Public,
-    /// Inspector (监督员).
+    /// Grid inspector (监督员): reports and checks in the street.
     Inspector,
-    /// Acceptor (受理员).
+    /// Acceptor (受理员): registers or voids reports.
     Acceptor,
-    /// Shift leader (值班长).
+    /// Shift leader (值班长): approves registration, closes cases.
     ShiftLeader,
-    /// Dispatcher (派遣员).
+    /// Dispatcher (派遣员): sends cases to departments.
     Dispatcher,
-    /// Department operator (专业部门).
+    /// Department operator (专业部门): handles the department's cases.
     Department,
-    /// Administrator: may do every step.
+    /// Administrator: may do every step; manages accounts, keys and reference data.
     Admin,
 }
 
 impl Role {
-    /// Every role.
-    pub const ALL: [Role; 7] = [
+    /// Every role an account can have, in a stable order (every role but
+    /// [`Role::Public`]).
+    pub const ALL: [Role; 6] = [
+        Role::Inspector,
+        Role::Acceptor,
+        Role::ShiftLeader,
+        Role::Dispatcher,
+        Role::Department,
+        Role::Admin,
+    ];
+
+    /// Every role, [`Role::Public`] first.
+    pub const EVERY: [Role; 7] = [
         Role::Public,
         Role::Inspector,
         Role::Acceptor,
@@ -287,7 +301,8 @@ impl Role {
         Role::Department,
         Role::Admin,
     ];
-    /// The snake_case name.
+
+    /// The snake_case name, as stored and shown.
     pub fn as_str(self) -> &'static str {
         match self {
             Role::Public => "public",
@@ -298,6 +313,21 @@ impl Role {
             Role::Department => "department",
             Role::Admin => "admin",
         }
+    }
+}
+
+/// Parses an account role: `public` is not one.
+impl std::str::FromStr for Role {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Role::ALL
+            .into_iter()
+            .find(|r| r.as_str() == s)
+            .ok_or_else(|| {
+                format!(
+                    "unknown role {s:?}: use one of inspector, acceptor, shift_leader, dispatcher, department, admin"
+                )
+            })
     }
 }
 
@@ -971,7 +1001,7 @@ mod tests {
                 .iter()
                 .find(|e| e.0 == action)
                 .map_or(S::Handling, |e| e.1);
-            for (role, letter) in Role::ALL.into_iter().zip(letters.chars()) {
+            for (role, letter) in Role::EVERY.into_iter().zip(letters.chars()) {
                 let r = apply(&case_in(from, action), &input(action), &actor(role));
                 if letter == '.' {
                     assert!(
@@ -986,6 +1016,23 @@ mod tests {
             }
         }
         assert_eq!(checked, 19 * 7);
+    }
+
+    #[test]
+    fn account_roles_parse_and_public_is_not_one() {
+        for role in Role::ALL {
+            assert_eq!(role.as_str().parse::<Role>().unwrap(), role);
+            assert_eq!(serde_json::to_value(role).unwrap(), role.as_str());
+        }
+        assert_eq!(&Role::EVERY[1..], &Role::ALL[..]);
+        assert_eq!(Role::EVERY[0], Role::Public);
+        let e = "public".parse::<Role>().unwrap_err();
+        assert_eq!(
+            e,
+            "unknown role \"public\": use one of inspector, acceptor, shift_leader, dispatcher, department, admin"
+        );
+        assert!("Admin".parse::<Role>().is_err());
+        assert_eq!(Role::Public.to_string(), "public");
     }
 
     /// One assertion per (state, action) pair, as admin: the listed edges succeed with

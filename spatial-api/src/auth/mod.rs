@@ -16,71 +16,13 @@ pub use principal::{
 use axum::extract::Request;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use serde::{Deserialize, Serialize};
 
 use crate::error::ApiError;
 
-/// The roles of docs/domain.md §3. "public" is the absence of credentials.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Role {
-    /// Grid inspector (监督员): reports and checks in the street.
-    Inspector,
-    /// Acceptor (受理员): registers or voids reports.
-    Acceptor,
-    /// Shift leader (值班长): approves registration, closes cases.
-    ShiftLeader,
-    /// Dispatcher (派遣员): sends cases to departments.
-    Dispatcher,
-    /// Department operator (专业部门): handles the department's cases.
-    Department,
-    /// Administrator: manages accounts, keys and reference data.
-    Admin,
-}
-
-impl Role {
-    /// Every role, in a stable order.
-    pub const ALL: [Role; 6] = [
-        Role::Inspector,
-        Role::Acceptor,
-        Role::ShiftLeader,
-        Role::Dispatcher,
-        Role::Department,
-        Role::Admin,
-    ];
-
-    /// The role's name as stored and shown.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Role::Inspector => "inspector",
-            Role::Acceptor => "acceptor",
-            Role::ShiftLeader => "shift_leader",
-            Role::Dispatcher => "dispatcher",
-            Role::Department => "department",
-            Role::Admin => "admin",
-        }
-    }
-}
-
-impl std::str::FromStr for Role {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Role::ALL
-            .into_iter()
-            .find(|r| r.as_str() == s)
-            .ok_or_else(|| {
-                format!(
-                    "unknown role {s:?}: use one of inspector, acceptor, shift_leader, dispatcher, department, admin"
-                )
-            })
-    }
-}
-
-impl std::fmt::Display for Role {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
+/// The roles of docs/domain.md §3: the domain's one role enum. "public" is the absence
+/// of credentials: no account has it (`Role::ALL` lists the account roles, and parsing
+/// a stored or given role refuses "public").
+pub use citygrid_grid_mgmt::workflow::Role;
 
 /// What an API key may do, chosen when it is created (`citygrid key create
 /// --scopes …`); a key without `maps` reads no map layer, a key without

@@ -196,7 +196,7 @@ pub async fn case_detail(
     let actions: Vec<&str> = match (state, role) {
         (Some(st), Some(r)) => workflow::actions_from(st)
             .into_iter()
-            .filter(|a| workflow::role_may(super::common::workflow_role(r), *a))
+            .filter(|a| workflow::role_may(r, *a))
             .map(|a| a.as_str())
             .collect(),
         _ => Vec::new(),

@@ -49,6 +49,7 @@ impl Page {
 /// The grid-mgmt workflow role of an API role.
 pub fn workflow_role(role: Role) -> workflow::Role {
     match role {
+        Role::Public => workflow::Role::Public,
         Role::Inspector => workflow::Role::Inspector,
         Role::Acceptor => workflow::Role::Acceptor,
         Role::ShiftLeader => workflow::Role::ShiftLeader,

@@ -7,10 +7,10 @@ use axum::http::StatusCode;
 use axum::Json;
 use chrono::{DateTime, FixedOffset};
 use citygrid_grid_mgmt::codes::{CategoryCode, CategoryKind, ComponentId};
-use citygrid_grid_mgmt::intake::{plan, IntakeRequest};
 pub use citygrid_grid_mgmt::intake::{
-    COMPONENT_RADIUS_M, DUPLICATE_RADIUS_M, MAX_DESCRIPTION, SOURCES,
+    may_label, COMPONENT_RADIUS_M, DUPLICATE_RADIUS_M, MAX_DESCRIPTION, SOURCES,
 };
+use citygrid_grid_mgmt::intake::{plan, IntakeRequest};
 use citygrid_grid_mgmt::routing::ComponentDepartments;
 use citygrid_grid_mgmt::step;
 use citygrid_store::cases as store;
@@ -327,21 +327,6 @@ fn limited(field: &str, v: Option<String>, max: usize) -> Result<Option<String>,
 /// Checks a backdated report time: not in the future, at most 366 days ago.
 fn check_past(field: &'static str, t: DateTime<FixedOffset>) -> Result<(), ApiError> {
     step::check_past(field, t, now()).map_err(bad)
-}
-
-/// Whether a caller of `role` may label its report with `source`: `open311` is set
-/// only by Open311 requests, `inspector` only by inspectors, who report what they
-/// saw themselves and nothing else; the supervision centre records the other ways a
-/// report reached it.
-pub fn may_label(role: Option<Role>, source: &str) -> Result<(), &'static str> {
-    let inspector = role == Some(Role::Inspector);
-    match source {
-        "open311" => Err("the source open311 is set by Open311 requests only"),
-        "inspector" if !inspector => Err("the source inspector is set by inspectors only"),
-        "inspector" => Ok(()),
-        _ if inspector => Err("an inspector's reports have the source inspector"),
-        _ => Ok(()),
-    }
 }
 
 /// Drops from a new case's `duplicates` the cases the caller may not open.
