@@ -49,16 +49,31 @@ pub enum ColumnType {
     Time,
 }
 
-/// A column a create or a change may set.
+/// A column a create may set; a change too unless it is fixed at creation.
 #[derive(Debug)]
 pub struct Column {
     name: &'static str,
     ty: ColumnType,
+    editable: bool,
 }
 
 impl Column {
+    /// A column a create and a change may set.
     const fn new(name: &'static str, ty: ColumnType) -> Column {
-        Column { name, ty }
+        Column {
+            name,
+            ty,
+            editable: true,
+        }
+    }
+
+    /// A column only a create sets (the key, or what the key is made of).
+    const fn fixed(name: &'static str, ty: ColumnType) -> Column {
+        Column {
+            name,
+            ty,
+            editable: false,
+        }
     }
 
     /// The column's name (also the field name of the API's bodies).
@@ -129,10 +144,9 @@ pub struct Table {
     order_by: &'static str,
     /// The filters of lists.
     filters: &'static [Filter],
-    /// The columns a create may set.
-    insertable: &'static [Column],
-    /// The columns a change may set (`updated_at` is set by every change).
-    editable: &'static [Column],
+    /// The columns a create may set; the editable ones a change may set too
+    /// (`updated_at` is set by every change).
+    columns: &'static [Column],
 }
 
 impl Table {
@@ -142,8 +156,8 @@ impl Table {
     }
 
     /// The columns a change ([`update`]) may set, in the order the API lists them.
-    pub fn editable(&self) -> &'static [Column] {
-        self.editable
+    pub fn editable(&self) -> impl Iterator<Item = &'static Column> + Clone {
+        self.columns.iter().filter(|c| c.editable)
     }
 
     /// The filters [`list`] applies.
@@ -170,17 +184,8 @@ pub const DEPARTMENTS: Table = Table {
         Filter::equals("active", "active"),
         Filter::contains("q", &["name", "code"]),
     ],
-    insertable: &[
-        Column::new("code", Text),
-        Column::new("name", Text),
-        Column::new("name_en", Text),
-        Column::new("active", Bool),
-        Column::new("webhook_url", Text),
-        Column::new("webhook_secret", Text),
-        Column::new("open311_endpoint", Text),
-        Column::new("contact", Text),
-    ],
-    editable: &[
+    columns: &[
+        Column::fixed("code", Text),
         Column::new("name", Text),
         Column::new("name_en", Text),
         Column::new("active", Bool),
@@ -215,18 +220,9 @@ pub const CATEGORIES: Table = Table {
         Filter::contains("q", &["c.name_zh", "c.name_en"]),
         Filter::equals("department", "c.default_department"),
     ],
-    insertable: &[
-        Column::new("code", Text),
-        Column::new("kind", Text),
-        Column::new("name_zh", Text),
-        Column::new("name_en", Text),
-        Column::new("register_condition", Text),
-        Column::new("close_condition", Text),
-        Column::new("default_department", Text),
-        Column::new("attributes", Json),
-        Column::new("active", Bool),
-    ],
-    editable: &[
+    columns: &[
+        Column::fixed("code", Text),
+        Column::fixed("kind", Text),
         Column::new("name_zh", Text),
         Column::new("name_en", Text),
         Column::new("register_condition", Text),
@@ -251,18 +247,8 @@ pub const ROUTING_RULES: Table = Table {
         Filter::equals("active", "active"),
         Filter::equals("department", "department"),
     ],
-    insertable: &[
-        Column::new("id", Text),
-        Column::new("department", Text),
-        Column::new("category", Json),
-        Column::new("area", Json),
-        Column::new("priority", Int),
-        Column::new("valid_from", Time),
-        Column::new("valid_to", Time),
-        Column::new("active", Bool),
-        Column::new("note", Text),
-    ],
-    editable: &[
+    columns: &[
+        Column::fixed("id", Text),
         Column::new("department", Text),
         Column::new("category", Json),
         Column::new("area", Json),
@@ -288,13 +274,12 @@ pub const TIME_LIMITS: Table = Table {
         Filter::equals("scope", "scope"),
         Filter::equals("stage", "stage"),
     ],
-    insertable: &[
-        Column::new("scope", Text),
-        Column::new("stage", Text),
+    columns: &[
+        Column::fixed("scope", Text),
+        Column::fixed("stage", Text),
         Column::new("amount", Int),
         Column::new("unit", Text),
     ],
-    editable: &[Column::new("amount", Int), Column::new("unit", Text)],
 };
 
 /// Working calendars (`calendars`, key `code`), shown as the whole row.
@@ -307,12 +292,11 @@ pub const CALENDARS: Table = Table {
     row_json: "to_jsonb(c)",
     order_by: "code",
     filters: &[],
-    insertable: &[
-        Column::new("code", Text),
+    columns: &[
+        Column::fixed("code", Text),
         Column::new("name", Text),
         Column::new("spec", Json),
     ],
-    editable: &[Column::new("name", Text), Column::new("spec", Json)],
 };
 
 /// A row's key.
@@ -372,10 +356,16 @@ fn push_arg(qb: &mut QueryBuilder<'_, Postgres>, arg: &Arg) {
     };
 }
 
-fn column(columns: &'static [Column], name: &str) -> Result<&'static Column, sqlx::Error> {
-    columns
+/// The column of `table` called `name` (that a change may set, if `editable`).
+fn column(
+    table: &'static Table,
+    name: &str,
+    editable: bool,
+) -> Result<&'static Column, sqlx::Error> {
+    table
+        .columns
         .iter()
-        .find(|c| c.name == name)
+        .find(|c| c.name == name && (c.editable || !editable))
         .ok_or_else(|| sqlx::Error::ColumnNotFound(name.to_string()))
 }
 
@@ -459,7 +449,7 @@ fn insert_query(
 ) -> Result<QueryBuilder<'static, Postgres>, sqlx::Error> {
     let mut names = Vec::with_capacity(values.len());
     for (name, _) in values {
-        names.push(column(table.insertable, name)?.name);
+        names.push(column(table, name, false)?.name);
     }
     let mut qb = QueryBuilder::new(format!(
         "INSERT INTO {} ({}) VALUES (",
@@ -503,7 +493,7 @@ fn update_query(
 ) -> Result<QueryBuilder<'static, Postgres>, sqlx::Error> {
     let mut qb = QueryBuilder::new(format!("UPDATE {} SET ", table.name));
     for (name, value) in sets {
-        let col = column(table.editable, name)?;
+        let col = column(table, name, true)?;
         qb.push(col.name).push(" = ");
         push_datum(&mut qb, value.clone());
         qb.push(", ");
@@ -655,6 +645,50 @@ mod tests {
     }
 
     #[test]
+    fn editable_columns_keep_their_order() {
+        let names = |t: &'static Table| t.editable().map(Column::name).collect::<Vec<_>>();
+        assert_eq!(
+            names(&DEPARTMENTS),
+            [
+                "name",
+                "name_en",
+                "active",
+                "webhook_url",
+                "webhook_secret",
+                "open311_endpoint",
+                "contact"
+            ]
+        );
+        assert_eq!(
+            names(&CATEGORIES),
+            [
+                "name_zh",
+                "name_en",
+                "register_condition",
+                "close_condition",
+                "default_department",
+                "attributes",
+                "active"
+            ]
+        );
+        assert_eq!(
+            names(&ROUTING_RULES),
+            [
+                "department",
+                "category",
+                "area",
+                "priority",
+                "valid_from",
+                "valid_to",
+                "active",
+                "note"
+            ]
+        );
+        assert_eq!(names(&TIME_LIMITS), ["amount", "unit"]);
+        assert_eq!(names(&CALENDARS), ["name", "spec"]);
+    }
+
+    #[test]
     fn descriptors_are_consistent() {
         for t in ALL {
             let ident = |s: &str| {
@@ -663,22 +697,24 @@ mod tests {
                         .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
             };
             assert!(ident(t.name) && ident(t.key), "{}", t.name);
-            for c in t.insertable.iter().chain(t.editable) {
+            for c in t.columns {
                 assert!(ident(c.name), "{}.{}", t.name, c.name);
-            }
-            for c in t.editable {
-                assert_ne!(c.name, t.key, "{}: the key cannot be changed", t.name);
-                assert_ne!(c.name, "updated_at", "{}", t.name);
-                let ins = t.insertable.iter().find(|i| i.name == c.name);
-                assert!(
-                    ins.is_none_or(|i| i.ty == c.ty),
-                    "{}.{}: one type",
+                assert_eq!(
+                    t.columns.iter().filter(|o| o.name == c.name).count(),
+                    1,
+                    "{}.{}",
                     t.name,
                     c.name
                 );
+                assert_ne!(c.name, "updated_at", "{}", t.name);
             }
+            assert!(
+                t.editable().all(|c| c.name != t.key),
+                "{}: the key is fixed",
+                t.name
+            );
             assert_eq!(
-                t.insertable.iter().any(|c| c.name == t.key),
+                t.columns.iter().any(|c| c.name == t.key),
                 !t.generated_key,
                 "{}: a key is given or generated",
                 t.name

@@ -256,17 +256,20 @@ async fn insert<R: Resource>(
 /// The typed values of every field of `body` (which must all be in `cols`).
 fn sets(
     body: &Map<String, Value>,
-    cols: &'static [Column],
+    cols: impl Iterator<Item = &'static Column> + Clone,
 ) -> Result<Vec<(&'static str, Datum)>, ApiError> {
     if body.is_empty() {
         return Err(bad("nothing to change: send at least one field"));
     }
     let mut sets = Vec::with_capacity(body.len());
     for (key, value) in body {
-        let col = cols.iter().find(|c| c.name() == key).ok_or_else(|| {
+        let col = cols.clone().find(|c| c.name() == key).ok_or_else(|| {
             bad(format!(
                 "field {key:?} cannot be changed; allowed: {}",
-                cols.iter().map(|c| c.name()).collect::<Vec<_>>().join(", ")
+                cols.clone()
+                    .map(Column::name)
+                    .collect::<Vec<_>>()
+                    .join(", ")
             ))
         })?;
         let wrong = || bad(format!("field {key:?} has the wrong type"));
