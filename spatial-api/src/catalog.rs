@@ -4,89 +4,16 @@
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
-use citygrid_store::catalog::CatalogRow;
 use citygrid_store::notify::Listener;
-use citygrid_tiles::LayerKind;
-use serde::Serialize;
-use serde_json::Value;
 use sqlx::PgPool;
 use tokio::sync::broadcast;
 
-/// One layer of the catalogue.
-#[derive(Debug, Clone, Serialize, PartialEq, utoipa::ToSchema)]
-pub struct LayerMeta {
-    /// `[a-z0-9_]+`
-    pub id: String,
-    /// A human title.
-    pub title: String,
-    /// `vector` or `raster`.
-    #[schema(value_type = String)]
-    pub kind: LayerKind,
-    /// The geometry type of a vector layer.
-    pub geometry_type: Option<String>,
-    /// Number of features (vector) or stored tiles (raster).
-    pub feature_count: i64,
-    /// `[west, south, east, north]` in degrees.
-    pub bounds: Option<Vec<f64>>,
-    /// Lowest zoom at which the layer is drawn.
-    pub min_zoom: i32,
-    /// Highest zoom with own detail.
-    pub max_zoom: i32,
-    /// Raster tile format: png, jpeg or webp.
-    pub tile_format: Option<String>,
-    /// The attribute fields: `[{"name", "type"}]`.
-    pub fields: Value,
-    /// The CRS the data came in.
-    pub source_crs: Option<String>,
-    /// Bumped on every change of the layer's data.
-    pub version: i64,
-}
+/// One layer of the catalogue (the store's row type, served as it is).
+pub use citygrid_store::catalog::LayerMeta;
 
-/// Reads every catalogue row.
+/// Reads every catalogue row (layers of a kind this build does not know are skipped).
 pub async fn load(pool: &PgPool) -> Result<Vec<LayerMeta>, sqlx::Error> {
-    let rows = citygrid_store::catalog::load(pool).await?;
-    Ok(rows.into_iter().filter_map(from_row).collect())
-}
-
-/// One catalogue row as a layer; `None` (with a warning) for a kind this build does
-/// not know, e.g. one a newer citygrid wrote: such a layer is skipped, not fatal.
-fn from_row(
-    CatalogRow {
-        id,
-        title,
-        kind,
-        geometry_type,
-        feature_count,
-        bounds,
-        min_zoom,
-        max_zoom,
-        tile_format,
-        fields,
-        source_crs,
-        version,
-    }: CatalogRow,
-) -> Option<LayerMeta> {
-    let kind = match kind.parse::<LayerKind>() {
-        Ok(kind) => kind,
-        Err(e) => {
-            tracing::warn!(layer = %id, error = %e, "skipping a layer of unknown kind");
-            return None;
-        }
-    };
-    Some(LayerMeta {
-        id,
-        title,
-        kind,
-        geometry_type,
-        feature_count,
-        bounds,
-        min_zoom,
-        max_zoom,
-        tile_format,
-        fields,
-        source_crs,
-        version,
-    })
+    citygrid_store::catalog::load(pool).await
 }
 
 /// The in-memory catalogue, replaced whole on change (readers never see a
@@ -186,43 +113,5 @@ pub async fn follow_changes(registry: Arc<Registry>, pool: PgPool) {
             return;
         }
         tokio::time::sleep(Duration::from_secs(1)).await;
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn row(kind: &str) -> CatalogRow {
-        CatalogRow {
-            id: "roads".into(),
-            title: "Roads".into(),
-            kind: kind.into(),
-            geometry_type: Some("LineString".into()),
-            feature_count: 3,
-            bounds: None,
-            min_zoom: 0,
-            max_zoom: 14,
-            tile_format: None,
-            fields: Value::Array(Vec::new()),
-            source_crs: None,
-            version: 1,
-        }
-    }
-
-    #[test]
-    fn known_kinds_load_and_serialise_as_before() {
-        for (name, kind) in [("vector", LayerKind::Vector), ("raster", LayerKind::Raster)] {
-            let meta = from_row(row(name)).expect("a known kind loads");
-            assert_eq!(meta.kind, kind);
-            let json = serde_json::to_value(&meta).expect("serialises");
-            assert_eq!(json["kind"], Value::String(name.into()));
-        }
-    }
-
-    #[test]
-    fn an_unknown_kind_is_skipped_not_fatal() {
-        assert_eq!(from_row(row("pmtiles")), None);
-        assert_eq!(from_row(row("")), None);
     }
 }

@@ -4,18 +4,21 @@
 //! Layer ids are `[a-z0-9_]+` (the table's constraint, checked again by callers)
 //! and quoted into the statements that name a layer's table.
 
+use citygrid_tiles::LayerKind;
+use serde::Serialize;
 use serde_json::Value;
 
-/// One catalogue row as stored (`kind` is the stored text; the service turns it
-/// into `citygrid_tiles::LayerKind` and skips kinds it does not know).
-#[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
-pub struct CatalogRow {
+/// One layer of the catalogue.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct LayerMeta {
     /// `[a-z0-9_]+`
     pub id: String,
     /// A human title.
     pub title: String,
     /// `vector` or `raster`.
-    pub kind: String,
+    #[cfg_attr(feature = "openapi", schema(value_type = String))]
+    pub kind: LayerKind,
     /// The geometry type of a vector layer.
     pub geometry_type: Option<String>,
     /// Number of features (vector) or stored tiles (raster).
@@ -36,15 +39,74 @@ pub struct CatalogRow {
     pub version: i64,
 }
 
-/// Every catalogue row, raster layers first, then by id.
-pub async fn load(executor: impl sqlx::PgExecutor<'_>) -> Result<Vec<CatalogRow>, sqlx::Error> {
-    sqlx::query_as(
+/// A catalogue row as read (the columns of [`LayerMeta`], `kind` as text).
+type Row = (
+    String,
+    String,
+    String,
+    Option<String>,
+    i64,
+    Option<Vec<f64>>,
+    i32,
+    i32,
+    Option<String>,
+    Value,
+    Option<String>,
+    i64,
+);
+
+/// Every layer of the catalogue, raster layers first, then by id (rows of a kind this
+/// build does not know are skipped with a warning).
+pub async fn load(executor: impl sqlx::PgExecutor<'_>) -> Result<Vec<LayerMeta>, sqlx::Error> {
+    let rows: Vec<Row> = sqlx::query_as(
         "SELECT id, title, kind, geometry_type, feature_count, bounds, min_zoom, max_zoom, \
                 tile_format, fields, source_crs, version \
          FROM layer_catalog ORDER BY kind DESC, id",
     )
     .fetch_all(executor)
-    .await
+    .await?;
+    Ok(rows.into_iter().filter_map(from_row).collect())
+}
+
+/// One catalogue row as a layer; `None` (with a warning) for a kind this build does
+/// not know, e.g. one a newer citygrid wrote: such a layer is skipped, not fatal.
+fn from_row(
+    (
+        id,
+        title,
+        kind,
+        geometry_type,
+        feature_count,
+        bounds,
+        min_zoom,
+        max_zoom,
+        tile_format,
+        fields,
+        source_crs,
+        version,
+    ): Row,
+) -> Option<LayerMeta> {
+    let kind = match kind.parse::<LayerKind>() {
+        Ok(kind) => kind,
+        Err(e) => {
+            tracing::warn!(layer = %id, error = %e, "skipping a layer of unknown kind");
+            return None;
+        }
+    };
+    Some(LayerMeta {
+        id,
+        title,
+        kind,
+        geometry_type,
+        feature_count,
+        bounds,
+        min_zoom,
+        max_zoom,
+        tile_format,
+        fields,
+        source_crs,
+        version,
+    })
 }
 
 /// Whether the catalogue has layer `id`.
@@ -231,5 +293,38 @@ mod tests {
     fn layer_tables_are_quoted() {
         assert_eq!(layer_table("roads"), "layers.\"roads\"");
         assert_eq!(layer_table("a\"b"), "layers.\"a\"\"b\"");
+    }
+
+    fn row(kind: &str) -> Row {
+        (
+            "roads".into(),
+            "Roads".into(),
+            kind.into(),
+            Some("LineString".into()),
+            3,
+            None,
+            0,
+            14,
+            None,
+            Value::Array(Vec::new()),
+            None,
+            1,
+        )
+    }
+
+    #[test]
+    fn known_kinds_load_and_serialise_as_before() {
+        for (name, kind) in [("vector", LayerKind::Vector), ("raster", LayerKind::Raster)] {
+            let meta = from_row(row(name)).expect("a known kind loads");
+            assert_eq!(meta.kind, kind);
+            let json = serde_json::to_value(&meta).expect("serialises");
+            assert_eq!(json["kind"], Value::String(name.into()));
+        }
+    }
+
+    #[test]
+    fn an_unknown_kind_is_skipped_not_fatal() {
+        assert_eq!(from_row(row("pmtiles")), None);
+        assert_eq!(from_row(row("")), None);
     }
 }
