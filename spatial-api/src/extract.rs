@@ -305,11 +305,12 @@ pub fn bbox_geometry(text: &str, crs: Crs) -> ApiResult<Geometry<f64>> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use geo::BoundingRect;
 
-    fn p(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+    /// Query parameters from pairs (for the handlers' parsing tests).
+    pub fn p(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
         pairs
             .iter()
             .map(|(a, b)| (a.to_string(), b.to_string()))

@@ -596,17 +596,11 @@ pub async fn item(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::extract::tests::p;
     use citygrid_tiles::schema::FieldType;
 
     fn schema() -> Schema {
         Schema::new([("name", FieldType::String), ("rank", FieldType::Int)])
-    }
-
-    fn p(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
-        pairs
-            .iter()
-            .map(|(a, b)| (a.to_string(), b.to_string()))
-            .collect()
     }
 
     #[test]

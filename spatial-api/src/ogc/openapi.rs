@@ -3,7 +3,7 @@
 
 use serde_json::{json, Value};
 
-use super::items::{DEFAULT_LIMIT, MAX_LIMIT};
+use crate::extract::{DEFAULT_LIMIT, MAX_LIMIT};
 use citygrid_geo::crs::{self, Crs};
 
 fn param(name: &str, location: &str, required: bool, description: &str, schema: Value) -> Value {
@@ -195,6 +195,21 @@ pub(crate) mod tests {
         }
     }
 
+    /// Asserts that `doc` has `$ref`s and that each is internal and resolves.
+    pub fn assert_refs_resolve(doc: &Value) {
+        let mut all = Vec::new();
+        refs(doc, &mut all);
+        assert!(!all.is_empty());
+        for r in all {
+            let path = r.strip_prefix("#/").expect("internal ref");
+            let mut node = doc;
+            for part in path.split('/') {
+                node = &node[part];
+            }
+            assert!(!node.is_null(), "{r} does not resolve");
+        }
+    }
+
     #[test]
     fn every_ref_is_internal_and_resolves() {
         let doc = document(
@@ -211,16 +226,6 @@ pub(crate) mod tests {
                 .iter()
                 .any(|p| p["name"] == "name")
         );
-        let mut all = Vec::new();
-        refs(&doc, &mut all);
-        assert!(!all.is_empty());
-        for r in all {
-            let path = r.strip_prefix("#/").expect("internal ref");
-            let mut node = &doc;
-            for part in path.split('/') {
-                node = &node[part];
-            }
-            assert!(!node.is_null(), "{r} does not resolve");
-        }
+        assert_refs_resolve(&doc);
     }
 }
