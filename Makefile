@@ -23,6 +23,7 @@ demo: build
 	./target/release/citygrid demo
 
 lint: deps
+	python3 scripts/check_layout.py
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 
