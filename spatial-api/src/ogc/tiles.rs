@@ -151,13 +151,13 @@ pub async fn tileset(
 /// `GET /ogc/collections/{id}/tiles/{tms}/{z}/{y}/{x}`: the MVT of
 /// `/tiles/{id}/{z}/{x}/{y}`.
 pub async fn tile(
+    _: TileMatrixSet,
     State(state): State<AppState>,
     principal: Principal,
-    Path((id, tms, z, y, x)): Path<(String, String, String, String, String)>,
+    Path((id, _, z, y, x)): Path<(String, String, String, String, String)>,
     Query(params): Query<Vec<(String, String)>>,
     headers: HeaderMap,
 ) -> ApiResult<Response> {
-    check_tms(&tms)?;
     for (k, v) in &params {
         if k == "f"
             && !matches!(
