@@ -190,6 +190,15 @@ impl FieldTaskKind {
         }
     }
 
+    /// The open field task an action finishes (`verify`, `check_pass`, `check_fail`):
+    /// the one whose assignee may take the step ([`workflow::field_task_owner`]).
+    pub fn done_by(action: Action) -> Option<FieldTaskKind> {
+        match action {
+            Action::Verify | Action::CheckPass | Action::CheckFail => Self::of(action),
+            _ => None,
+        }
+    }
+
     /// The field task an action opens or finishes.
     pub fn of(action: Action) -> Option<FieldTaskKind> {
         match action {

@@ -152,7 +152,7 @@ pub fn hidden() -> ApiError {
 }
 
 /// Resolves `{id}`: a numeric id or a case number `2025-000123`.
-pub async fn case_id(pool: &sqlx::PgPool, id: &str) -> Result<i64, ApiError> {
+pub async fn case_id(pool: &citygrid_store::PgPool, id: &str) -> Result<i64, ApiError> {
     if let Ok(n) = id.parse::<i64>() {
         return Ok(n);
     }
@@ -164,7 +164,7 @@ pub async fn case_id(pool: &sqlx::PgPool, id: &str) -> Result<i64, ApiError> {
 
 /// Whether the caller may see case `id` (404 otherwise, so ids do not leak).
 pub async fn require_visible(
-    pool: &sqlx::PgPool,
+    pool: &citygrid_store::PgPool,
     vis: &Visibility,
     id: i64,
 ) -> Result<(), ApiError> {
@@ -177,7 +177,7 @@ pub async fn require_visible(
 
 /// The JSON of one case with its timeline, photos and field tasks.
 pub async fn case_detail(
-    pool: &sqlx::PgPool,
+    pool: &citygrid_store::PgPool,
     id: i64,
     role: Option<Role>,
 ) -> Result<Value, ApiError> {
@@ -294,11 +294,54 @@ pub async fn action(
     Ok(Json(case))
 }
 
+/// The domain's view of a locked case row, with its open field task and the requested
+/// photos that belong to it.
+fn case_record(
+    row: store::LockedCase,
+    field_task: Option<FieldTask>,
+    photos: Vec<i64>,
+) -> Result<CaseRecord, ApiError> {
+    let category: CategoryCode = row
+        .category
+        .parse()
+        .map_err(|e: citygrid_grid_mgmt::codes::CodeError| ApiError::Internal(e.to_string()))?;
+    let fixed = |t: Option<chrono::DateTime<chrono::Utc>>| t.map(|t| t.fixed_offset());
+    Ok(CaseRecord {
+        id: row.id,
+        case_no: row.case_no,
+        category,
+        routed_department: row.routed_department,
+        snapshot: CaseSnapshot {
+            state: state_of(&row.status)?,
+            department: row.department,
+            rework_count: u32::try_from(row.rework_count).unwrap_or(0),
+            return_count: u32::try_from(row.return_count).unwrap_or(0),
+            handling_deadline: fixed(row.handling_due),
+            pending_extension: fixed(row.pending_extension),
+            extended: row.extended,
+            reporter: row.reporter_user_id.map(|r| r.to_string()),
+            field_task,
+        },
+        suspended_since: fixed(row.suspended_since),
+        last_at: fixed(row.last_at),
+        stamps: Stamps {
+            registered_at: fixed(row.registered_at),
+            dispatched_at: fixed(row.dispatched_at),
+            handled_at: fixed(row.handled_at),
+            closed_at: fixed(row.closed_at),
+        },
+        registration_due: fixed(row.registration_due),
+        dispatch_due: fixed(row.dispatch_due),
+        checking_due: fixed(row.checking_due),
+        photos,
+    })
+}
+
 /// One workflow step on case `id` in one transaction: validate the request, lock the
 /// case, build the snapshot, take grid-mgmt's step, store it. Returns the event id and
 /// whether a delivery was queued in the outbox.
 pub async fn perform(
-    pool: &sqlx::PgPool,
+    pool: &citygrid_store::PgPool,
     reference: &Reference,
     info: &ActorInfo,
     vis: &Visibility,
@@ -345,60 +388,20 @@ pub async fn perform(
     // the open field task of this step (verify, check) and who it belongs to now: the
     // grid's active responsible inspector, else the one it was assigned to (the same
     // rule as the inspectors' visibility); the case row is locked, so it cannot change
-    let field_task = match step::FieldTaskKind::of(action) {
-        Some(kind)
-            if matches!(
-                action,
-                Action::Verify | Action::CheckPass | Action::CheckFail
-            ) =>
-        {
-            store::open_task_assignee(&mut *tx, id, kind.as_str())
-                .await?
-                .map(|assignee| FieldTask {
-                    assignee: assignee.map(|a| a.to_string()),
-                })
-        }
-        _ => None,
+    let field_task = match step::FieldTaskKind::done_by(action) {
+        Some(kind) => store::open_task_assignee(&mut *tx, id, kind.as_str())
+            .await?
+            .map(|assignee| FieldTask {
+                assignee: assignee.map(|a| a.to_string()),
+            }),
+        None => None,
     };
     let photos = if request.photo_ids.is_empty() {
         Vec::new()
     } else {
         store::photos_among(&mut *tx, id, &request.photo_ids).await?
     };
-    let category: CategoryCode = row
-        .category
-        .parse()
-        .map_err(|e: citygrid_grid_mgmt::codes::CodeError| ApiError::Internal(e.to_string()))?;
-    let fixed = |t: Option<chrono::DateTime<chrono::Utc>>| t.map(|t| t.fixed_offset());
-    let case = CaseRecord {
-        id,
-        case_no: row.case_no,
-        category,
-        routed_department: row.routed_department,
-        snapshot: CaseSnapshot {
-            state: state_of(&row.status)?,
-            department: row.department,
-            rework_count: u32::try_from(row.rework_count).unwrap_or(0),
-            return_count: u32::try_from(row.return_count).unwrap_or(0),
-            handling_deadline: fixed(row.handling_due),
-            pending_extension: fixed(row.pending_extension),
-            extended: row.extended,
-            reporter: row.reporter_user_id.map(|r| r.to_string()),
-            field_task,
-        },
-        suspended_since: fixed(row.suspended_since),
-        last_at: fixed(row.last_at),
-        stamps: Stamps {
-            registered_at: fixed(row.registered_at),
-            dispatched_at: fixed(row.dispatched_at),
-            handled_at: fixed(row.handled_at),
-            closed_at: fixed(row.closed_at),
-        },
-        registration_due: fixed(row.registration_due),
-        dispatch_due: fixed(row.dispatch_due),
-        checking_due: fixed(row.checking_due),
-        photos,
-    };
+    let case = case_record(row, field_task, photos)?;
     let step = step::step(reference, &case, &request, &info.actor, &info.label, now())
         .map_err(step_error)?;
     let written = store::write_step(&mut tx, &step, info.user_id).await?;

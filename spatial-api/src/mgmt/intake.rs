@@ -14,11 +14,11 @@ use citygrid_grid_mgmt::intake::{plan, IntakeRequest};
 use citygrid_grid_mgmt::routing::ComponentDepartments;
 use citygrid_grid_mgmt::step;
 use citygrid_store::cases as store;
+use citygrid_store::PgPool;
 use citygrid_tiles::schema::PropValue;
 use geo::Point;
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
-use sqlx::PgPool;
 
 use super::cases::{visibility, Visibility};
 use super::common::{bad, now, parse_time, ActorInfo};

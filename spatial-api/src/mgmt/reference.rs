@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 pub use citygrid_grid_mgmt::reference::{
     parse_stage, parse_unit, scope_rank, stage_name, unit_name, Channel, LimitRule, Reference,
 };
-use sqlx::PgPool;
+use citygrid_store::PgPool;
 
 use crate::error::ApiError;
 
