@@ -13,7 +13,7 @@ pub use citygrid_grid_mgmt::intake::{
 use citygrid_grid_mgmt::intake::{plan, IntakeRequest};
 use citygrid_grid_mgmt::routing::ComponentDepartments;
 use citygrid_grid_mgmt::step;
-use citygrid_store::cases as store;
+use citygrid_store::cases as case_store;
 use citygrid_store::PgPool;
 use citygrid_tiles::schema::PropValue;
 use geo::Point;
@@ -123,7 +123,7 @@ fn nearest_in_memory(
     )
 }
 
-fn found(c: store::NearComponent) -> FoundComponent {
+fn found(c: case_store::NearComponent) -> FoundComponent {
     FoundComponent {
         id: c.id,
         maintaining: c.maintaining,
@@ -138,7 +138,7 @@ async fn named_component(
     lon: f64,
     lat: f64,
 ) -> Result<FoundComponent, ApiError> {
-    store::component_at_distance(pool, id.as_str(), lon, lat)
+    case_store::component_at_distance(pool, id.as_str(), lon, lat)
         .await?
         .map(found)
         .ok_or_else(|| {
@@ -175,7 +175,7 @@ pub async fn intake(
             let cat = code.to_string();
             match store.and_then(|s| nearest_in_memory(s, &cat, lon, lat)) {
                 Some(Some(found)) => Some(found),
-                _ => store::nearest_component(pool, &cat, lon, lat, COMPONENT_RADIUS_M)
+                _ => case_store::nearest_component(pool, &cat, lon, lat, COMPONENT_RADIUS_M)
                     .await?
                     .map(found),
             }
@@ -220,9 +220,9 @@ pub async fn intake(
         .map(|r| r.as_str().to_string())
         .unwrap_or_else(|| "public".into());
     let department = input.actor.actor.department.clone();
-    let row = store::insert(
+    let row = case_store::insert(
         pool,
-        &store::NewCase {
+        &case_store::NewCase {
             lon,
             lat,
             category: &code.to_string(),
@@ -345,7 +345,7 @@ async fn keep_visible_duplicates(
     if ids.is_empty() {
         return Ok(());
     }
-    let open = store::visible_among(pool, visible, ids).await?;
+    let open = case_store::visible_among(pool, visible, ids).await?;
     list.retain(|d| d["id"].as_i64().is_some_and(|id| open.contains(&id)));
     Ok(())
 }
