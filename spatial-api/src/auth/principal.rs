@@ -1,7 +1,7 @@
 //! Turning a request's credentials into a [`Principal`].
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use axum::extract::{FromRequestParts, Request, State};
@@ -10,7 +10,9 @@ use axum::http::HeaderMap;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
+use citygrid_db::Config;
 use citygrid_store::accounts;
+use sqlx::PgPool;
 
 use super::secret::secret_hash;
 use super::{KeyScope, PublicLayers, Role};
@@ -313,7 +315,14 @@ impl CredentialCache {
     }
 }
 
-async fn lookup_token(state: &AppState, token: &str) -> Result<Principal, ApiError> {
+/// Where a credential is looked up: the cache first, then the database.
+#[derive(Clone, Copy)]
+struct Lookup<'a> {
+    pool: &'a PgPool,
+    credentials: &'a CredentialCache,
+}
+
+async fn lookup_token(state: Lookup<'_>, token: &str) -> Result<Principal, ApiError> {
     if token.starts_with("cgk_") {
         return Err(ApiError::Unauthorized(
             "an API key is not a bearer token: send it as `X-API-Key` or `?key=`".into(),
@@ -331,7 +340,7 @@ async fn lookup_token(state: &AppState, token: &str) -> Result<Principal, ApiErr
             .get_stale(CredentialKind::Token, &hash)
             .ok_or(ApiError::Unavailable);
     }
-    let row = accounts::session_user(&state.pool, &hash).await;
+    let row = accounts::session_user(state.pool, &hash).await;
     let row = match row {
         Ok(row) => row,
         Err(e) => {
@@ -371,7 +380,7 @@ async fn lookup_token(state: &AppState, token: &str) -> Result<Principal, ApiErr
     Ok(principal)
 }
 
-async fn lookup_key(state: &AppState, key: &str) -> Result<Principal, ApiError> {
+async fn lookup_key(state: Lookup<'_>, key: &str) -> Result<Principal, ApiError> {
     if key.starts_with("cgt_") {
         return Err(ApiError::Unauthorized(
             "a bearer token is not an API key: send it as `Authorization: Bearer`".into(),
@@ -389,7 +398,7 @@ async fn lookup_key(state: &AppState, key: &str) -> Result<Principal, ApiError> 
             .get_stale(CredentialKind::Key, &hash)
             .ok_or(ApiError::Unavailable);
     }
-    let row = accounts::active_key(&state.pool, &hash).await;
+    let row = accounts::active_key(state.pool, &hash).await;
     let row = match row {
         Ok(row) => row,
         Err(e) => {
@@ -436,7 +445,11 @@ pub async fn resolve_key(
     key: &str,
     headers: &HeaderMap,
 ) -> Result<KeyPrincipal, ApiError> {
-    let principal = lookup_key(state, key).await?;
+    let lookup = Lookup {
+        pool: &state.pool,
+        credentials: &state.credentials,
+    };
+    let principal = lookup_key(lookup, key).await?;
     check_origin(&principal, headers)?;
     match principal {
         Principal::Key(k) => Ok(k),
@@ -471,13 +484,23 @@ fn check_origin(principal: &Principal, headers: &HeaderMap) -> Result<(), ApiErr
 /// Middleware on every request: resolves the credentials into a [`Principal`]
 /// request extension. Credentials that are present but invalid are refused (401);
 /// an API key used from an origin it does not allow is refused (403).
-pub async fn resolve(State(state): State<AppState>, mut request: Request, next: Next) -> Response {
+pub async fn resolve(
+    State(pool): State<PgPool>,
+    State(credentials): State<Arc<CredentialCache>>,
+    State(config): State<Arc<Config>>,
+    mut request: Request,
+    next: Next,
+) -> Response {
+    let lookup = Lookup {
+        pool: &pool,
+        credentials: &credentials,
+    };
     let credential = credential(request.headers(), request.uri().query());
     let result = async {
         let principal = match credential? {
             None => Principal::Anonymous,
-            Some(Credential::Bearer(token)) => lookup_token(&state, &token).await?,
-            Some(Credential::Key(key)) => lookup_key(&state, &key).await?,
+            Some(Credential::Bearer(token)) => lookup_token(lookup, &token).await?,
+            Some(Credential::Key(key)) => lookup_key(lookup, &key).await?,
         };
         Ok::<_, ApiError>(principal)
     }
@@ -492,7 +515,7 @@ pub async fn resolve(State(state): State<AppState>, mut request: Request, next: 
             request.extensions_mut().insert(principal);
             request
                 .extensions_mut()
-                .insert(PublicLayers(state.config.public_layers));
+                .insert(PublicLayers(config.public_layers));
             next.run(request).await
         }
         Err(e) => e.into_response(),

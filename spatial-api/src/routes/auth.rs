@@ -6,17 +6,18 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::{Extension, Json};
 use chrono::{Duration, Utc};
+use citygrid_db::Config;
 use citygrid_store::accounts;
 use serde::Deserialize;
 use serde_json::{json, Value};
 use sqlx::PgPool;
 
+use crate::auth::backoff::LoginBackoff;
 use crate::auth::password::{dummy_hash, verify_password};
 use crate::auth::secret::{new_secret, secret_hash};
 use crate::auth::{CredentialCache, CredentialKind, Principal};
 use crate::error::{ApiError, ApiResult};
 use crate::ratelimit::ClientAddress;
-use crate::state::AppState;
 
 /// The login form.
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -27,7 +28,9 @@ pub struct Login {
 
 /// Checks the password and returns a new bearer token with its expiry.
 pub async fn login(
-    State(state): State<AppState>,
+    State(pool): State<PgPool>,
+    State(backoff): State<Arc<LoginBackoff>>,
+    State(config): State<Arc<Config>>,
     client: Option<Extension<ClientAddress>>,
     Json(form): Json<Login>,
 ) -> ApiResult<Json<Value>> {
@@ -39,7 +42,6 @@ pub async fn login(
     // The account's back-off, whichever address the guesses come from (the
     // per-address limit is the rate limiter's): refused before the password is read.
     let address = client.map(|Extension(ClientAddress(a))| a);
-    let backoff = &state.login_backoff;
     if let Err(wait) = backoff.check(&form.username, address, std::time::Instant::now()) {
         let secs = wait.as_secs_f64().ceil().max(1.0) as u64;
         tracing::info!(username = %form.username, retry_after_secs = secs, "sign-in refused: the account's failed sign-ins");
@@ -49,7 +51,7 @@ pub async fn login(
             retry_after_secs: secs,
         });
     }
-    let row = accounts::sign_in(&state.pool, &form.username).await?;
+    let row = accounts::sign_in(&pool, &form.username).await?;
     let hash = row
         .as_ref()
         .map(|r| r.password_hash.clone())
@@ -67,15 +69,15 @@ pub async fn login(
         let window = backoff.failed(&form.username, std::time::Instant::now());
         tracing::info!(username = %form.username, window_secs = window.as_secs(), "failed login");
         let detail = json!({"user": form.username, "known_user": known_user});
-        crate::audit::record(&state.pool, &form.username, "login_failed", detail).await?;
+        crate::audit::record(&pool, &form.username, "login_failed", detail).await?;
         return Err(ApiError::Unauthorized("wrong user name or password".into()));
     };
     backoff.succeeded(&form.username, address, std::time::Instant::now());
     let token = new_secret("cgt");
-    let expires_at = Utc::now() + Duration::minutes(state.config.token_ttl_minutes.max(1));
-    accounts::insert_session(&state.pool, &secret_hash(&token), user_id, expires_at).await?;
+    let expires_at = Utc::now() + Duration::minutes(config.token_ttl_minutes.max(1));
+    accounts::insert_session(&pool, &secret_hash(&token), user_id, expires_at).await?;
     let detail = json!({"user_id": user_id, "role": role, "expires_at": expires_at.to_rfc3339()});
-    crate::audit::record(&state.pool, &form.username, "login", detail).await?;
+    crate::audit::record(&pool, &form.username, "login", detail).await?;
     Ok(Json(json!({
         "token": token,
         "token_type": "Bearer",
