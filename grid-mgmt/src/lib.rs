@@ -6,8 +6,9 @@
 //! - [`codes`]: validated place, grid, component and category codes;
 //! - [`catalog`]: default seed data (classes, categories, departments, time limits);
 //! - [`calendar`] and [`deadline`]: working calendar, time limits, deadlines, elapsed time;
-//! - [`reference`]: the reference data of an installation and the time-limit rules read
-//!   from it (most specific scope wins, stage deadlines, deadlines after a suspension);
+//! - [`reference`](mod@reference): the reference data of an installation and the
+//!   time-limit rules read from it (most specific scope wins, stage deadlines, deadlines
+//!   after a suspension);
 //! - [`routing`]: which department handles a case, and why;
 //! - [`intake`]: what a new report is given (routing, registration deadline, case-number
 //!   year) and who may label it with which source;

@@ -2,7 +2,7 @@
 //! write, decided from the case, the request, the actor and the reference rules.
 //!
 //! [`step`] checks the step's time and photos, picks the dispatch department (the one
-//! asked for, else the routed one), runs [`workflow::apply`](crate::workflow::apply), and
+//! asked for, else the routed one), runs [`workflow::apply`], and
 //! returns a [`Step`]: the new case (state, department, counters, extension, suspension),
 //! its timestamps ([`Stamps`]), every stage deadline and the current one
 //! ([`Deadlines`]), the event with its detail, the field-task change

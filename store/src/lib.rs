@@ -21,7 +21,7 @@
 //! | [`catalog`] | the layer catalogue |
 //! | [`layers`] | reading layers into the in-memory index, raster tiles |
 //! | [`cases`] | cases, their events, workflow steps, field tasks |
-//! | [`reference`] | reading the reference data (categories, time limits, routing, calendar) |
+//! | [`reference`](mod@reference) | reading the reference data (categories, time limits, routing, calendar) |
 //! | [`reference_admin`] | editing the reference data (one generic table-driven CRUD) |
 //! | [`places`] | unit grids, components, point-in-grid, writing generated grids |
 //! | [`photos`] | case photos |
