@@ -126,6 +126,14 @@ pub fn constraint_error(e: sqlx::Error, what: &str) -> ApiError {
             Some("23514") | Some("22P02") | Some("22023") => {
                 return ApiError::Unprocessable(format!("{what} is not valid: {}", db.message()))
             }
+            // not_null_violation: a field sent as null that the record must have.
+            Some("23502") => {
+                let field = db
+                    .try_downcast_ref::<sqlx::postgres::PgDatabaseError>()
+                    .and_then(|pg| pg.column())
+                    .unwrap_or("a required field");
+                return ApiError::Unprocessable(format!("{what}: {field} must not be null"));
+            }
             _ => {}
         }
     }
