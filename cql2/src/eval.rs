@@ -17,8 +17,8 @@ use citygrid_tiles::schema::PropValue;
 use geo::{BoundingRect, Coord, CoordsIter, Geometry, Intersects, Rect, Relate};
 
 use crate::like::{Fuel, OutOfFuel};
-use crate::measure::ground_distance_m;
 use crate::text::{CmpOp, Expr, GeomOperand, Property, Scalar, SpatialOp};
+use citygrid_geo::measure::ground_distance_m;
 
 /// The work one request's filter may do, in units (about a nanosecond or two
 /// each): far above what a real question over a city's layers needs, far below

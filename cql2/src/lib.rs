@@ -28,7 +28,6 @@ pub mod eval;
 pub mod geojson;
 pub mod json;
 pub mod like;
-pub mod measure;
 pub mod text;
 
 pub use eval::{CancelOnDrop, Meter, Stopped, MAX_WORK};

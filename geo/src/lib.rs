@@ -12,6 +12,8 @@
 //!   parsing their URIs and transforming points and geometries to and from lon/lat.
 //!   The Gauss–Krüger zones go through PROJ and need the `proj` feature.
 //! - [`bbox`]: the one rule for `bbox` parameters ([`bbox::parse`]).
+//! - [`measure`]: ground metres on lon/lat geometries (WGS 84 ellipsoid): geodesic
+//!   lengths, areas and distances, metres per degree.
 //! - [`tms`]: the WebMercatorQuad tile matrix set: `z/x/y` ↔ bounds
 //!   ([`tms::TileCoord`]), lon/lat ↔ EPSG:3857, tile ranges over a box, zoom choice for
 //!   a pixel size, and the one [`tms::MAX_ZOOM`].
@@ -43,5 +45,6 @@ use citygrid_lazylib as _;
 pub mod bbox;
 pub mod chinacrs;
 pub mod crs;
+pub mod measure;
 pub mod projection;
 pub mod tms;

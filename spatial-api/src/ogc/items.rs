@@ -31,10 +31,10 @@ use crate::extract::{crs_param, Bbox as BboxParam, Collection, JsonFormat, Pagin
 use crate::geojson::{write_feature, write_str};
 use citygrid_cql2::eval::{self, CancelOnDrop, Meter, Stopped, Value};
 use citygrid_cql2::json as cql2json;
-use citygrid_cql2::measure::metres_per_degree;
 use citygrid_cql2::text as cql2;
 use citygrid_cql2::{CmpOp, Expr, GeomOperand, Property, Resolver, Scalar, SpatialOp};
 use citygrid_geo::crs::{check_lonlat, Crs, CrsError};
+use citygrid_geo::measure::metres_per_degree;
 
 pub use crate::extract::{bbox_geometry, DEFAULT_LIMIT, MAX_LIMIT, MAX_OFFSET};
 /// The most `sortby` keys.

@@ -30,13 +30,13 @@ use citygrid_tiles::index::Feature;
 use geo::{BooleanOps, BoundingRect, Geometry, Intersects, MultiLineString, MultiPolygon, Relate};
 use serde_json::Value;
 
-use super::measure::ground_measures;
 use crate::auth::Principal;
 use crate::error::{ApiError, ApiResult};
 use crate::geojson::{read_geometry, write_feature, GeoJsonError};
 use crate::layers::LoadedLayer;
 use crate::state::AppState;
 use citygrid_geo::crs::Crs;
+use citygrid_geo::measure::ground_measures;
 
 /// The most vertices of a query geometry.
 pub const MAX_VERTICES: usize = 100_000;

@@ -2,12 +2,10 @@
 //! `GET /api/nearest` ([`nearest`]) and `POST /api/query` ([`area`]), both writing
 //! GeoJSON with [`crate::geojson`]. The CQL2-text and CQL2-JSON filters of the OGC API
 //! (parsers, type check, evaluation against features) are the crate `citygrid_cql2`;
-//! ground measures ([`measure`]) live there too for now (S_DWITHIN needs them).
+//! ground measures are `citygrid_geo::measure`.
 
 pub mod area;
 pub mod nearest;
-
-pub use citygrid_cql2::measure;
 
 use axum::http::Method;
 use axum::routing::{get, post};

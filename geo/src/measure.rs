@@ -2,7 +2,7 @@
 //! areas, and distances between geometries.
 //!
 //! ```
-//! use citygrid_cql2::measure::{ground_distance_m, ground_measures};
+//! use citygrid_geo::measure::{ground_distance_m, ground_measures};
 //! use geo::{point, polygon, Geometry};
 //! let a = Geometry::Point(point!(x: 24.94, y: 60.17));
 //! let b = Geometry::Point(point!(x: 24.94, y: 60.18));
