@@ -22,8 +22,6 @@
 //! );
 //! ```
 
-#![warn(missing_docs)]
-
 pub mod eval;
 pub mod geojson;
 pub mod json;

@@ -36,8 +36,6 @@
 //! assert_eq!((b.min_x, b.min_y), (116.3, 39.9));
 //! ```
 
-#![warn(missing_docs)]
-
 // Links the PROJ trampolines, so libproj loads on first use (lazylib/README.md).
 #[cfg(feature = "proj")]
 use citygrid_lazylib as _;

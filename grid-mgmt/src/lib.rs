@@ -20,7 +20,6 @@
 //! - [`gridgen`]: unit grid generation and validation (in a local metric frame of
 //!   `citygrid_geo::projection`).
 #![forbid(unsafe_code)]
-#![warn(missing_docs)]
 
 pub mod calendar;
 pub mod catalog;

@@ -18,8 +18,6 @@
 //! `CITYGRID_LAZYLIB=0` at build time) the crate does nothing and the libraries are
 //! linked as usual; [`LAZY`] says which. See `lazylib/README.md`.
 
-#![warn(missing_docs)]
-
 // Named so that rustc links them after this crate (see the crate docs).
 use gdal_sys as _;
 use proj_sys as _;

@@ -14,8 +14,6 @@
 //! - [`hash`]: stable hashes for ETags and thinning priorities.
 //! - [`kind`]: [`LayerKind`], the kind of a layer (`vector`, `raster`).
 
-#![warn(missing_docs)]
-
 pub mod cache;
 pub mod decode;
 mod geomutil;

@@ -23,34 +23,34 @@ use crate::routes::maps::KeyQuery;
 #[utoipa::path(get, path = "/health", tag = "system",
     summary = "Whether the service and its database answer (at once, from the tracked state)",
     responses((status = 200, description = "`ok` or `degraded`", body = Health)))]
-pub fn health() {}
+pub(super) fn health() {}
 
 #[utoipa::path(get, path = "/metrics", tag = "system",
     summary = "Prometheus metrics (text exposition format)",
     responses((status = 200, description = "metrics", content(("text/plain; version=0.0.4")))))]
-pub fn metrics() {}
+pub(super) fn metrics() {}
 
 #[utoipa::path(get, path = "/openapi.json", tag = "system",
     summary = "This document: OpenAPI 3.1 of every route",
     responses((status = 200, description = "the OpenAPI document", body = Value)))]
-pub fn openapi_json() {}
+pub(super) fn openapi_json() {}
 
 #[utoipa::path(get, path = "/catalog", tag = "maps",
     summary = "Every layer the caller may read",
     responses((status = 200, description = "the layers", body = Catalog)))]
-pub fn catalog() {}
+pub(super) fn catalog() {}
 
 #[utoipa::path(get, path = "/catalog/{id}", tag = "maps",
     summary = "One layer",
     params(("id" = String, Path, description = "layer id, `[a-z0-9_]+`", example = "unit_grids")),
     responses((status = 200, description = "the layer", body = LayerMeta)))]
-pub fn catalog_layer() {}
+pub(super) fn catalog_layer() {}
 
 #[utoipa::path(get, path = "/tiles/{ids}", tag = "maps",
     summary = "TileJSON 3.0.0 of one or more comma-separated layers: `/tiles/{ids}.json`",
     params(("ids" = String, Path, description = "`a,b,c.json`: layer ids and `.json`", example = "unit_grids,cases.json"), KeyQuery),
     responses((status = 200, description = "TileJSON", body = Value)))]
-pub fn tilejson() {}
+pub(super) fn tilejson() {}
 
 #[utoipa::path(get, path = "/tiles/{ids}/{z}/{x}/{y}", tag = "maps",
     summary = "A tile: MVT of the comma-separated vector layers, or a raster tile",
@@ -69,13 +69,13 @@ pub fn tilejson() {}
         (status = 204, description = "no feature in the tile"),
         (status = 304, description = "not modified (If-None-Match)"),
     ))]
-pub fn tile() {}
+pub(super) fn tile() {}
 
 #[utoipa::path(get, path = "/styles/{name}", tag = "maps",
     summary = "A MapLibre style showing every layer: `/styles/default.json`",
     params(("name" = String, Path, description = "`default.json`", example = "default.json"), KeyQuery),
     responses((status = 200, description = "MapLibre style", body = Value)))]
-pub fn style() {}
+pub(super) fn style() {}
 
 // ---- accounts -----------------------------------------------------------------
 
@@ -83,40 +83,40 @@ pub fn style() {}
     summary = "Sign in: a bearer token",
     request_body = Login,
     responses((status = 200, description = "the token", body = LoginAnswer)))]
-pub fn login() {}
+pub(super) fn login() {}
 
 #[utoipa::path(post, path = "/api/auth/logout", tag = "auth",
     summary = "Revoke the token of this request",
     responses((status = 204, description = "signed out")))]
-pub fn logout() {}
+pub(super) fn logout() {}
 
 #[utoipa::path(get, path = "/api/auth/me", tag = "auth",
     summary = "Who is signed in",
     responses((status = 200, description = "the user", body = Me)))]
-pub fn me() {}
+pub(super) fn me() {}
 
 #[utoipa::path(get, path = "/api/routes", tag = "system",
     summary = "The route table with each route's access policy",
     responses((status = 200, description = "the routes", body = RouteList)))]
-pub fn routes() {}
+pub(super) fn routes() {}
 
 // ---- pages --------------------------------------------------------------------
 
 #[utoipa::path(get, path = "/", tag = "pages", summary = "The map viewer (HTML)",
     responses((status = 200, description = "page", content(("text/html; charset=utf-8")))))]
-pub fn page_index() {}
+pub(super) fn page_index() {}
 
 #[utoipa::path(get, path = "/inspector", tag = "pages", summary = "The inspector's phone page (HTML)",
     responses((status = 200, description = "page", content(("text/html; charset=utf-8")))))]
-pub fn page_inspector() {}
+pub(super) fn page_inspector() {}
 
 #[utoipa::path(get, path = "/console", tag = "pages", summary = "The case centre (HTML)",
     responses((status = 200, description = "page", content(("text/html; charset=utf-8")))))]
-pub fn page_console() {}
+pub(super) fn page_console() {}
 
 #[utoipa::path(get, path = "/embed", tag = "pages", summary = "How a department embeds a map (HTML)",
     responses((status = 200, description = "page", content(("text/html; charset=utf-8")))))]
-pub fn page_embed() {}
+pub(super) fn page_embed() {}
 
 #[utoipa::path(get, path = "/embed/map", tag = "pages",
     summary = "The frameable map of an API key (HTML; `?key=` is the key)",
@@ -126,7 +126,7 @@ pub fn page_embed() {}
         (status = "4XX", description = "a page saying why the map cannot be shown (bad layers, key or origin), or a JSON error",
             content(("text/html; charset=utf-8"), (Error = "application/json"))),
     ))]
-pub fn page_embed_map() {}
+pub(super) fn page_embed_map() {}
 
 #[utoipa::path(get, path = "/assets/{path}", tag = "pages",
     summary = "A static asset of the pages (scripts, styles, fonts, sprites)",
@@ -137,7 +137,7 @@ pub fn page_embed_map() {}
             ("image/svg+xml"), ("application/x-protobuf"), ("application/octet-stream"))),
         (status = 304, description = "not modified"),
     ))]
-pub fn asset() {}
+pub(super) fn asset() {}
 
 // ---- grid management -----------------------------------------------------------
 
@@ -145,32 +145,32 @@ pub fn asset() {}
     summary = "The unit grid, community, street and admin division of a point",
     params(LocateQuery),
     responses((status = 200, description = "where the point is", body = Value)))]
-pub fn locate() {}
+pub(super) fn locate() {}
 
 #[utoipa::path(post, path = "/api/cases", tag = "cases",
     summary = "Report a case (located, linked, routed, with deadlines)",
     request_body = NewCase,
     responses((status = 201, description = "the new case", body = Value)))]
-pub fn create_case() {}
+pub(super) fn create_case() {}
 
 #[utoipa::path(get, path = "/api/cases", tag = "cases",
     summary = "Cases the caller may see",
     params(ListQuery),
     responses((status = 200, description = "a page of cases", body = Value)))]
-pub fn list_cases() {}
+pub(super) fn list_cases() {}
 
 #[utoipa::path(get, path = "/api/cases/{id}", tag = "cases",
     summary = "One case with its timeline and the actions the caller may take",
     params(("id" = String, Path, description = "case number or id")),
     responses((status = 200, description = "the case", body = Value)))]
-pub fn one_case() {}
+pub(super) fn one_case() {}
 
 #[utoipa::path(post, path = "/api/cases/{id}/actions", tag = "cases",
     summary = "One workflow step (403 and nothing changes when the role may not)",
     params(("id" = String, Path, description = "case number or id")),
     request_body = ActionBody,
     responses((status = 200, description = "the case after the step", body = Value)))]
-pub fn case_action() {}
+pub(super) fn case_action() {}
 
 #[utoipa::path(post, path = "/api/cases/{id}/photos", tag = "cases",
     summary = "Attach a photo (JPEG, PNG or WebP; raw body or the first file of a multipart form)",
@@ -179,20 +179,20 @@ pub fn case_action() {}
         (Binary = "image/jpeg"), (Binary = "image/png"), (Binary = "image/webp"),
         (Binary = "multipart/form-data"))),
     responses((status = 201, description = "the stored photo", body = Value)))]
-pub fn upload_photo() {}
+pub(super) fn upload_photo() {}
 
 #[utoipa::path(get, path = "/api/photos/{id}", tag = "cases",
     summary = "A photo",
     params(("id" = i64, Path, description = "photo id")),
     responses((status = 200, description = "the image", content(
         (Binary = "image/jpeg"), (Binary = "image/png"), (Binary = "image/webp")))))]
-pub fn photo() {}
+pub(super) fn photo() {}
 
 #[utoipa::path(get, path = "/api/stats/evaluation", tag = "cases",
     summary = "Evaluation figures over a period, by department, grid, community, street or person",
     params(EvalQuery),
     responses((status = 200, description = "the figures", body = Value)))]
-pub fn evaluation() {}
+pub(super) fn evaluation() {}
 
 /// The four operations of a piece of reference data: list, create, read, patch.
 macro_rules! reference_paths {
@@ -201,24 +201,24 @@ macro_rules! reference_paths {
         #[utoipa::path(get, path = $list, tag = $tag, summary = concat!("List ", $what),
             params($params),
             responses((status = 200, description = "a page", body = Value)))]
-        pub fn $l() {}
+        pub(super) fn $l() {}
 
         #[utoipa::path(post, path = $list, tag = $tag, summary = concat!("Create one of ", $what),
             request_body = $new,
             responses((status = 201, description = "created", body = Value)))]
-        pub fn $c() {}
+        pub(super) fn $c() {}
 
         #[utoipa::path(get, path = $one, tag = $tag, summary = concat!("One of ", $what),
             params(($key = $key_ty, Path)),
             responses((status = 200, description = "found", body = Value)))]
-        pub fn $o() {}
+        pub(super) fn $o() {}
 
         #[utoipa::path(patch, path = $one, tag = $tag,
             summary = concat!("Change fields of one of ", $what, " (a JSON object of the fields to change)"),
             params(($key = $key_ty, Path)),
             request_body = Value,
             responses((status = 200, description = "changed", body = Value)))]
-        pub fn $p() {}
+        pub(super) fn $p() {}
     };
 }
 
@@ -330,7 +330,7 @@ reference_paths!(
         (status = 200, description = "the document", content((Value = "application/json; charset=utf-8"), (String = "text/xml; charset=utf-8"))),
         (status = "4XX", description = "Open311 errors", content((Open311ErrorAnswer = "application/json; charset=utf-8"), (String = "text/xml; charset=utf-8"))),
     ))]
-pub fn open311_top() {}
+pub(super) fn open311_top() {}
 
 #[utoipa::path(post, path = "/open311/v2/{file}", tag = "open311",
     summary = "File a service request: `requests.json` or `requests.xml` (form with an `open311:write` key)",
@@ -340,7 +340,7 @@ pub fn open311_top() {}
         (status = 201, description = "the new request's id or token", content((Value = "application/json; charset=utf-8"), (String = "text/xml; charset=utf-8"))),
         (status = "4XX", description = "Open311 errors", content((Open311ErrorAnswer = "application/json; charset=utf-8"), (String = "text/xml; charset=utf-8"))),
     ))]
-pub fn open311_post() {}
+pub(super) fn open311_post() {}
 
 #[utoipa::path(get, path = "/open311/v2/services/{file}", tag = "open311",
     summary = "One service definition: `services/{code}.json|xml`",
@@ -349,7 +349,7 @@ pub fn open311_post() {}
         (status = 200, description = "the definition", content((Value = "application/json; charset=utf-8"), (String = "text/xml; charset=utf-8"))),
         (status = "4XX", description = "Open311 errors", content((Open311ErrorAnswer = "application/json; charset=utf-8"), (String = "text/xml; charset=utf-8"))),
     ))]
-pub fn open311_service() {}
+pub(super) fn open311_service() {}
 
 #[utoipa::path(get, path = "/open311/v2/requests/{file}", tag = "open311",
     summary = "One service request: `requests/{id}.json|xml`",
@@ -358,7 +358,7 @@ pub fn open311_service() {}
         (status = 200, description = "the request", content((Value = "application/json; charset=utf-8"), (String = "text/xml; charset=utf-8"))),
         (status = "4XX", description = "Open311 errors", content((Open311ErrorAnswer = "application/json; charset=utf-8"), (String = "text/xml; charset=utf-8"))),
     ))]
-pub fn open311_request() {}
+pub(super) fn open311_request() {}
 
 #[utoipa::path(get, path = "/open311/v2/tokens/{file}", tag = "open311",
     summary = "The request id of a token: `tokens/{token}.json|xml`",
@@ -367,72 +367,72 @@ pub fn open311_request() {}
         (status = 200, description = "the id", content((Value = "application/json; charset=utf-8"), (String = "text/xml; charset=utf-8"))),
         (status = "4XX", description = "Open311 errors", content((Open311ErrorAnswer = "application/json; charset=utf-8"), (String = "text/xml; charset=utf-8"))),
     ))]
-pub fn open311_token() {}
+pub(super) fn open311_token() {}
 
 // ---- OGC API -------------------------------------------------------------------
 
 #[utoipa::path(get, path = "/ogc", tag = "ogc", summary = "OGC API landing page",
     params(OgcFormat), responses((status = 200, description = "links", body = Value)))]
-pub fn ogc_landing() {}
+pub(super) fn ogc_landing() {}
 
 #[utoipa::path(get, path = "/ogc/", tag = "ogc", summary = "OGC API landing page",
     params(OgcFormat), responses((status = 200, description = "links", body = Value)))]
-pub fn ogc_landing_slash() {}
+pub(super) fn ogc_landing_slash() {}
 
 #[utoipa::path(get, path = "/ogc/conformance", tag = "ogc", summary = "Conformance classes",
     params(OgcFormat), responses((status = 200, description = "conformsTo", body = Value)))]
-pub fn ogc_conformance() {}
+pub(super) fn ogc_conformance() {}
 
 #[utoipa::path(get, path = "/ogc/api", tag = "ogc",
     summary = "The OGC API's own OpenAPI 3.0 document (with a path per collection, for OGC clients)",
     params(OgcFormat),
     responses((status = 200, description = "OpenAPI 3.0", content((Value = "application/vnd.oai.openapi+json;version=3.0")))))]
-pub fn ogc_api() {}
+pub(super) fn ogc_api() {}
 
 #[utoipa::path(get, path = "/ogc/collections", tag = "ogc", summary = "The collections the caller may read",
     params(OgcFormat), responses((status = 200, description = "collections", body = Value)))]
-pub fn ogc_collections() {}
+pub(super) fn ogc_collections() {}
 
 #[utoipa::path(get, path = "/ogc/collections/{id}", tag = "ogc", summary = "One collection",
     params(("id" = String, Path, description = "collection id, `[a-z0-9_]+`", example = "unit_grids"), OgcFormat),
     responses((status = 200, description = "the collection", body = Value)))]
-pub fn ogc_collection() {}
+pub(super) fn ogc_collection() {}
 
 #[utoipa::path(get, path = "/ogc/collections/{id}/queryables", tag = "ogc",
     summary = "The queryable properties (JSON Schema)",
     params(("id" = String, Path, description = "collection id", example = "unit_grids"), OgcFormat),
     responses((status = 200, description = "JSON Schema", content((Value = "application/schema+json")))))]
-pub fn ogc_queryables() {}
+pub(super) fn ogc_queryables() {}
 
 #[utoipa::path(get, path = "/ogc/collections/{id}/items", tag = "ogc",
     summary = "Features (GeoJSON); any queryable may also be given as name=value",
     params(("id" = String, Path, description = "collection id", example = "unit_grids"), OgcItemsParams),
     responses((status = 200, description = "a FeatureCollection", content((FeatureCollection = "application/geo+json")))))]
-pub fn ogc_items() {}
+pub(super) fn ogc_items() {}
 
 #[utoipa::path(get, path = "/ogc/collections/{id}/items/{fid}", tag = "ogc", summary = "One feature (GeoJSON)",
     params(("id" = String, Path, description = "collection id", example = "unit_grids"), ("fid" = i64, Path, description = "feature id"), OgcItemParams),
     responses((status = 200, description = "a Feature", content((Value = "application/geo+json")))))]
-pub fn ogc_item() {}
+pub(super) fn ogc_item() {}
 
 #[utoipa::path(get, path = "/ogc/tileMatrixSets", tag = "ogc", summary = "Tile matrix sets",
     params(OgcFormat), responses((status = 200, description = "the list", body = Value)))]
-pub fn ogc_matrix_sets() {}
+pub(super) fn ogc_matrix_sets() {}
 
 #[utoipa::path(get, path = "/ogc/tileMatrixSets/{tms}", tag = "ogc", summary = "One tile matrix set (TMS 2.0 JSON)",
     params(("tms" = String, Path, description = "`WebMercatorQuad`", example = "WebMercatorQuad"), OgcFormat),
     responses((status = 200, description = "the tile matrix set", body = Value)))]
-pub fn ogc_matrix_set() {}
+pub(super) fn ogc_matrix_set() {}
 
 #[utoipa::path(get, path = "/ogc/collections/{id}/tiles", tag = "ogc", summary = "Tilesets of a collection",
     params(("id" = String, Path, description = "collection id", example = "unit_grids"), OgcFormat),
     responses((status = 200, description = "tilesets", body = Value)))]
-pub fn ogc_tilesets() {}
+pub(super) fn ogc_tilesets() {}
 
 #[utoipa::path(get, path = "/ogc/collections/{id}/tiles/{tms}", tag = "ogc", summary = "Tileset metadata",
     params(("id" = String, Path, description = "collection id", example = "unit_grids"), ("tms" = String, Path, description = "`WebMercatorQuad`", example = "WebMercatorQuad"), OgcFormat),
     responses((status = 200, description = "tileset", body = Value)))]
-pub fn ogc_tileset() {}
+pub(super) fn ogc_tileset() {}
 
 #[utoipa::path(get, path = "/ogc/collections/{id}/tiles/{tms}/{z}/{y}/{x}", tag = "ogc",
     summary = "A vector tile (MVT); note the `{z}/{y}/{x}` order",
@@ -449,7 +449,7 @@ pub fn ogc_tileset() {}
         (status = 204, description = "no feature in the tile"),
         (status = 304, description = "not modified"),
     ))]
-pub fn ogc_tile() {}
+pub(super) fn ogc_tile() {}
 
 // ---- spatial queries -----------------------------------------------------------
 
@@ -457,10 +457,10 @@ pub fn ogc_tile() {}
     summary = "The k nearest features of a layer with geodesic distances in metres",
     params(NearestParams),
     responses((status = 200, description = "the features", body = Value)))]
-pub fn nearest() {}
+pub(super) fn nearest() {}
 
 #[utoipa::path(post, path = "/api/query", tag = "query",
     summary = "Counts, lengths (m) and areas (m², on the ellipsoid) per layer inside a geometry",
     request_body = SpatialQuery,
     responses((status = 200, description = "the figures per layer", body = Value)))]
-pub fn spatial_query() {}
+pub(super) fn spatial_query() {}
