@@ -87,7 +87,7 @@ pub struct ListFilter {
     /// Only cases past (true) or within (false) their deadline.
     pub overdue: Option<bool>,
     /// `w, s, e, n` in degrees.
-    pub bbox: Option<[f64; 4]>,
+    pub bbox: Vec<[f64; 4]>,
     /// Reported at or after.
     pub from: Option<DateTime<FixedOffset>>,
     /// Reported before.
@@ -128,17 +128,7 @@ pub async fn list(pool: &PgPool, vis: &Visibility, f: &ListFilter) -> Result<(Ve
         }
         None => {}
     }
-    if let Some(v) = f.bbox {
-        qb.push(" AND c.geom && ST_MakeEnvelope(")
-            .push_bind(v[0])
-            .push(", ")
-            .push_bind(v[1])
-            .push(", ")
-            .push_bind(v[2])
-            .push(", ")
-            .push_bind(v[3])
-            .push(", 4326)");
-    }
+    crate::places::push_bbox(&mut qb, "c.geom", &f.bbox);
     if let Some(t) = f.from {
         qb.push(" AND c.reported_at >= ").push_bind(t);
     }

@@ -83,10 +83,13 @@ fn push_eq(qb: &mut QueryBuilder<'_, Postgres>, column: &str, value: Option<&str
     }
 }
 
-/// `AND <column> && <the box>` when a box (`[w, s, e, n]` in degrees) is given.
-pub(crate) fn push_bbox(qb: &mut QueryBuilder<'_, Postgres>, column: &str, bbox: Option<[f64; 4]>) {
-    if let Some(v) = bbox {
-        qb.push(format!(" AND {column} && ST_MakeEnvelope("))
+/// `AND (<column> && <box> OR …)` for the envelopes (`[w, s, e, n]` in degrees) of a
+/// `bbox` (one, or two for a box across the antimeridian: `citygrid_geo::bbox::
+/// lonlat_envelopes`); nothing when there are none. Values are bound.
+pub(crate) fn push_bbox(qb: &mut QueryBuilder<'_, Postgres>, column: &str, envelopes: &[[f64; 4]]) {
+    for (i, v) in envelopes.iter().enumerate() {
+        qb.push(if i == 0 { " AND (" } else { " OR " });
+        qb.push(format!("{column} && ST_MakeEnvelope("))
             .push_bind(v[0])
             .push(", ")
             .push_bind(v[1])
@@ -95,6 +98,9 @@ pub(crate) fn push_bbox(qb: &mut QueryBuilder<'_, Postgres>, column: &str, bbox:
             .push(", ")
             .push_bind(v[3])
             .push(", 4326)");
+    }
+    if !envelopes.is_empty() {
+        qb.push(")");
     }
 }
 
@@ -131,7 +137,7 @@ pub struct GridFilter {
     /// 6-digit admin division code.
     pub admin: Option<String>,
     /// `[w, s, e, n]` in degrees.
-    pub bbox: Option<[f64; 4]>,
+    pub bbox: Vec<[f64; 4]>,
     /// Whether to include the geometries (GeoJSON).
     pub geometry: bool,
 }
@@ -150,7 +156,7 @@ pub async fn list_grids(
     push_eq(&mut qb, "t.community_code", filter.community.as_deref());
     push_eq(&mut qb, "t.street_code", filter.street.as_deref());
     push_eq(&mut qb, "t.admin_code", filter.admin.as_deref());
-    push_bbox(&mut qb, "t.geom", filter.bbox);
+    push_bbox(&mut qb, "t.geom", &filter.bbox);
     fetch_page(db, qb, "t.code", limit, offset).await
 }
 
@@ -176,7 +182,7 @@ pub struct ComponentFilter {
     /// Maintaining department.
     pub department: Option<String>,
     /// `[w, s, e, n]` in degrees.
-    pub bbox: Option<[f64; 4]>,
+    pub bbox: Vec<[f64; 4]>,
 }
 
 /// A page of components (JSON objects with `lon`, `lat`) by component id.
@@ -198,7 +204,7 @@ pub async fn list_components(
         "t.maintaining_department",
         filter.department.as_deref(),
     );
-    push_bbox(&mut qb, "t.geom", filter.bbox);
+    push_bbox(&mut qb, "t.geom", &filter.bbox);
     fetch_page(db, qb, "t.component_id", limit, offset).await
 }
 

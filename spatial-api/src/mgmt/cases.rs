@@ -16,7 +16,7 @@ pub use citygrid_store::cases::Visibility;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::common::{bad, now, parse_time, ActorInfo, Page};
+use super::common::{bad, lonlat_bbox, now, parse_time, ActorInfo, Page};
 use super::reference::Reference;
 use crate::auth::{Principal, Role};
 use crate::error::{ApiError, ApiResult};
@@ -117,19 +117,7 @@ pub async fn list(
         filter.category = Some(code.to_string());
     }
     filter.overdue = q.overdue;
-    if let Some(b) = q.bbox.as_deref().filter(|s| !s.is_empty()) {
-        let v: Vec<f64> = b
-            .split(',')
-            .map(|x| x.trim().parse::<f64>())
-            .collect::<Result<_, _>>()
-            .map_err(|_| bad("bbox must be w,s,e,n in degrees"))?;
-        if v.len() != 4 || v.iter().any(|x| !x.is_finite()) || v[0] > v[2] || v[1] > v[3] {
-            return Err(bad(
-                "bbox must be w,s,e,n in degrees with w <= e and s <= n",
-            ));
-        }
-        filter.bbox = Some([v[0], v[1], v[2], v[3]]);
-    }
+    filter.bbox = lonlat_bbox(q.bbox.as_deref())?;
     if let Some(f) = q.from.as_deref() {
         filter.from = Some(parse_time("from", f)?);
     }

@@ -17,6 +17,16 @@ pub fn bad(e: impl std::fmt::Display) -> ApiError {
     ApiError::BadRequest(e.to_string())
 }
 
+/// The `bbox` parameter of the management lists: `w,s,e,n` in degrees, by the one rule
+/// (`citygrid_geo::bbox`); its envelopes (two for a box across the antimeridian), none
+/// when the parameter is absent or empty.
+pub fn lonlat_bbox(text: Option<&str>) -> Result<Vec<[f64; 4]>, ApiError> {
+    match text.filter(|s| !s.is_empty()) {
+        Some(t) => citygrid_geo::bbox::lonlat_envelopes(t).map_err(bad),
+        None => Ok(Vec::new()),
+    }
+}
+
 /// Whether `s` is a safe identifier (`[a-z0-9_]+`, at most 48 bytes).
 pub fn is_ident(s: &str) -> bool {
     citygrid_db::is_identifier(s, 48)

@@ -11,7 +11,7 @@ use citygrid_store::places::{self as store, ComponentFilter, GridFilter};
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
 
-use super::common::{bad, constraint_error, Page};
+use super::common::{bad, constraint_error, lonlat_bbox, Page};
 use crate::auth::{Access, Role};
 use crate::error::{ApiError, ApiResult};
 use crate::router::RouteTable;
@@ -78,22 +78,6 @@ pub struct PlaceQuery {
 
 type QueryResult<T> = Result<Query<T>, axum::extract::rejection::QueryRejection>;
 
-/// The `bbox` parameter: `w,s,e,n` in degrees.
-fn parse_bbox(bbox: Option<&str>) -> Result<Option<[f64; 4]>, ApiError> {
-    let Some(b) = bbox.filter(|s| !s.is_empty()) else {
-        return Ok(None);
-    };
-    let v: Vec<f64> = b
-        .split(',')
-        .map(|x| x.trim().parse::<f64>())
-        .collect::<Result<_, _>>()
-        .map_err(|_| bad("bbox must be w,s,e,n in degrees"))?;
-    if v.len() != 4 || v.iter().any(|x| !x.is_finite()) {
-        return Err(bad("bbox must be w,s,e,n in degrees"));
-    }
-    Ok(Some([v[0], v[1], v[2], v[3]]))
-}
-
 fn digits(field: &str, s: &str, n: usize) -> Result<String, ApiError> {
     if s.len() == n && s.bytes().all(|b| b.is_ascii_digit()) {
         Ok(s.to_string())
@@ -138,7 +122,7 @@ async fn list_grids(
             .map(|s| digits("street", s, 9))
             .transpose()?,
         admin: given(&q.admin).map(|a| digits("admin", a, 6)).transpose()?,
-        bbox: parse_bbox(q.bbox.as_deref())?,
+        bbox: lonlat_bbox(q.bbox.as_deref())?,
         geometry: q.geometry.unwrap_or(false),
     };
     let rows = store::list_grids(&state.pool, &filter, limit, offset).await?;
@@ -286,7 +270,7 @@ async fn list_components(
             .map_err(bad)?,
         state: given(&q.state).map(str::to_string),
         department: given(&q.department).map(str::to_string),
-        bbox: parse_bbox(q.bbox.as_deref())?,
+        bbox: lonlat_bbox(q.bbox.as_deref())?,
     };
     let rows = store::list_components(&state.pool, &filter, limit, offset).await?;
     Ok(page("components", rows, limit, offset))
