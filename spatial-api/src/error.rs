@@ -173,6 +173,22 @@ impl From<tokio::task::JoinError> for ApiError {
     }
 }
 
+/// A shared lock (the layer index) poisoned by a request that panicked while holding it
+/// is the server's fault (500).
+impl<T> From<std::sync::PoisonError<T>> for ApiError {
+    fn from(_: std::sync::PoisonError<T>) -> Self {
+        ApiError::Internal("layer index lock poisoned".into())
+    }
+}
+
+/// A worker task (query, encoding) that ended without answering is the server's fault
+/// (500).
+impl From<tokio::sync::oneshot::error::RecvError> for ApiError {
+    fn from(_: tokio::sync::oneshot::error::RecvError) -> Self {
+        ApiError::Internal("the query task stopped".into())
+    }
+}
+
 fn is_unavailable_code(code: Option<&str>) -> bool {
     // 57P01 admin shutdown, 57P02 crash shutdown, 57P03 cannot connect now,
     // 08xxx connection exceptions, 53300 too many connections.

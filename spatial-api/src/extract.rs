@@ -13,12 +13,18 @@
 //! [`Paging::from_params`], [`Bbox::from_params`]), and [`base_url`] gives the
 //! service's address as the client sees it.
 //!
-//! ```ignore
-//! // `GET /ogc/collections/{id}/…`
-//! async fn handler(_: JsonFormat, c: Collection, paging: Paging) -> ApiResult<Response> {
-//!     let index = c.layer.index.read();
-//!     // …
+//! ```
+//! use axum::routing::get;
+//! use citygrid_spatial_api::error::ApiResult;
+//! use citygrid_spatial_api::extract::{Collection, JsonFormat, Paging};
+//! use citygrid_spatial_api::state::AppState;
+//!
+//! // `GET /ogc/collections/{id}/…`: the handler starts with the checked collection.
+//! async fn handler(_: JsonFormat, c: Collection, paging: Paging) -> ApiResult<String> {
+//!     Ok(format!("{}: {} items from {}", c.id, paging.limit, paging.offset))
 //! }
+//! let _route: axum::Router<AppState> =
+//!     axum::Router::new().route("/ogc/collections/{id}/sample", get(handler));
 //! ```
 
 use std::sync::Arc;

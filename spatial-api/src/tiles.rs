@@ -83,8 +83,7 @@ pub fn parse_tile(z: &str, x: &str, y: &str) -> ApiResult<(TileCoord, Option<Str
     let z: u8 = z.parse().map_err(|_| bad("zoom", z))?;
     let x: u32 = x.parse().map_err(|_| bad("column", x))?;
     let y: u32 = y.parse().map_err(|_| bad("row", y))?;
-    let tile = TileCoord::with_max_zoom(z, x, y, MAX_ZOOM)
-        .map_err(|e| ApiError::BadRequest(e.to_string()))?;
+    let tile = TileCoord::with_max_zoom(z, x, y, MAX_ZOOM)?;
     Ok((tile, suffix))
 }
 

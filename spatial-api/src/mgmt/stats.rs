@@ -165,8 +165,7 @@ pub async fn evaluation(
             evaluation::total(&records, &period),
         )
     })
-    .await
-    .map_err(|e| ApiError::Internal(e.to_string()))?;
+    .await?;
     // The period as the city reads it: its first and last day (inclusive).
     let first_day = from.with_timezone(&offset).date_naive();
     let last_day = (to - chrono::Duration::nanoseconds(1))

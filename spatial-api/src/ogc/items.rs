@@ -435,10 +435,7 @@ pub async fn items(
     Query(params): Query<Vec<(String, String)>>,
 ) -> ApiResult<Response> {
     let plan = {
-        let index = layer
-            .index
-            .read()
-            .map_err(|_| ApiError::Internal("layer index lock poisoned".into()))?;
+        let index = layer.index.read()?;
         plan_with(&params, index.schema(), paging, bbox)?
     };
     let crs = plan.crs;
@@ -449,10 +446,7 @@ pub async fn items(
     // Small selections (the common case: a box or a point) are answered on the
     // spot; anything bigger goes to the rayon pool, off the async runtime.
     let inline = {
-        let index = layer
-            .index
-            .read()
-            .map_err(|_| ApiError::Internal("layer index lock poisoned".into()))?;
+        let index = layer.index.read()?;
         if plan.hint.is_some() || index.len() <= INLINE_CANDIDATES {
             let found = candidates(&index, &plan);
             if found.len() <= INLINE_CANDIDATES {
@@ -484,8 +478,7 @@ pub async fn items(
                 };
                 let _ = tx.send(result);
             });
-            rx.await
-                .map_err(|_| ApiError::Internal("the query task stopped".into()))?
+            rx.await?
         }
     };
     let (matched, returned, features) = result?;
@@ -582,10 +575,7 @@ pub async fn item(
     extra.push(']');
     let mut out = String::new();
     {
-        let index = layer
-            .index
-            .read()
-            .map_err(|_| ApiError::Internal("layer index lock poisoned".into()))?;
+        let index = layer.index.read()?;
         let f = index.get(fid_n).ok_or_else(not_found)?;
         write_feature(&mut out, index.schema(), f, crs, crs.lat_first(), &extra)
             .map_err(|e| bad(format!("crs: {e}")))?;

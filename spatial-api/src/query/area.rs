@@ -334,10 +334,7 @@ pub async fn query(
         );
         let _ = tx.send(Ok(out));
     });
-    let body = rx
-        .await
-        .map_err(|_| ApiError::Internal("the query task stopped".into()))?
-        .map_err(bad)?;
+    let body = rx.await?.map_err(bad)?;
     let mut r = body.into_response();
     r.headers_mut().insert(
         header::CONTENT_TYPE,

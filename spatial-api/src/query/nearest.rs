@@ -90,10 +90,7 @@ pub async fn nearest(
     }
     let mut out = String::with_capacity(256 + k * 256);
     {
-        let index = layer
-            .index
-            .read()
-            .map_err(|_| ApiError::Internal("layer index lock poisoned".into()))?;
+        let index = layer.index.read()?;
         write_nearest(&mut out, &index, id, lon, lat, k, max_m, crs)?;
     }
     let mut r = out.into_response();
