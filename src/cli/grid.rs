@@ -1,9 +1,9 @@
 //! `citygrid grid generate|import|validate|import-components|seed-reference`: unit grids,
 //! components and the default reference data.
 
+use super::{gridstore, seed};
 use anyhow::{bail, Context};
 use citygrid_db::Config;
-use citygrid_spatial_api::mgmt::{gridstore, seed};
 use clap::{Args, Subcommand};
 
 /// Grid commands.

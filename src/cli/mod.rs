@@ -4,6 +4,7 @@ pub mod db;
 pub mod demo;
 pub mod export;
 pub mod grid;
+pub mod gridstore;
 pub mod import;
 pub mod key;
 pub mod logfmt;

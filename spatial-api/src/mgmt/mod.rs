@@ -15,13 +15,10 @@
 //! | [`stats`] | evaluation figures |
 //! | [`open311`] | Open311 GeoReport v2 |
 //! | [`outbox`] | webhook deliveries with retries |
-//! | [`gridstore`] | generating, importing and checking grids; loading components (SQL in `citygrid_store::places`) |
-//! | [`seed`] | the default reference data and the demo city |
 
 pub mod admin;
 pub mod cases;
 pub mod common;
-pub mod gridstore;
 pub mod intake;
 pub mod locate;
 pub mod open311;
@@ -29,7 +26,6 @@ pub mod outbox;
 pub mod photos;
 pub mod places;
 pub mod reference;
-pub mod seed;
 pub mod state;
 pub mod stats;
 
