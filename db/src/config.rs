@@ -13,6 +13,7 @@
 //! | `request_timeout_secs` | `CITYGRID_REQUEST_TIMEOUT_SECS` | 30 |
 //! | `max_tile_bytes` | `CITYGRID_MAX_TILE_BYTES` | 500000 (vector tiles are thinned to fit) |
 //! | `tile_cache_bytes` | `CITYGRID_TILE_CACHE_BYTES` | 256 MiB |
+//! | `tile_stale_secs` | `CITYGRID_TILE_STALE_SECS` | 30: a changed vector tile is served from its previous encoding, at most this old, while the fresh one runs (0: never; the request waits for the fresh encoding), 0–3600 |
 //! | `rate_limit` | `CITYGRID_RATE_LIMIT` | `true`: the rate limits below apply (429 + `Retry-After`) |
 //! | `rate_limit_read_per_sec` | `CITYGRID_RATE_LIMIT_READ_PER_SEC` | 200 reads (GET/HEAD) per second per client address and per signed-in user (0: no limit) |
 //! | `rate_limit_read_burst` | `CITYGRID_RATE_LIMIT_READ_BURST` | 2000 (a map page loads dozens of tiles at once) |
@@ -64,6 +65,9 @@ pub struct Config {
     pub max_tile_bytes: usize,
     /// The memory for cached tiles.
     pub tile_cache_bytes: usize,
+    /// The oldest previous encoding of a changed vector tile served while the fresh
+    /// one runs (seconds; 0: never serve an older encoding).
+    pub tile_stale_secs: u64,
     /// Whether the rate limits apply at all.
     pub rate_limit: bool,
     /// Reads (GET/HEAD/OPTIONS) per second per client address and per user (0: unlimited).
@@ -108,6 +112,7 @@ impl Default for Config {
             request_timeout_secs: 30,
             max_tile_bytes: 500_000,
             tile_cache_bytes: 256 * 1024 * 1024,
+            tile_stale_secs: 30,
             rate_limit: true,
             rate_limit_read_per_sec: 200.0,
             rate_limit_read_burst: 2000,
@@ -180,6 +185,7 @@ struct FileConfig {
     request_timeout_secs: Option<u64>,
     max_tile_bytes: Option<usize>,
     tile_cache_bytes: Option<usize>,
+    tile_stale_secs: Option<u64>,
     rate_limit: Option<bool>,
     rate_limit_read_per_sec: Option<f64>,
     rate_limit_read_burst: Option<u32>,
@@ -266,6 +272,13 @@ impl Config {
                 });
             }
         }
+        if self.tile_stale_secs > 3600 {
+            return Err(ConfigError::Invalid {
+                key: "tile_stale_secs",
+                value: self.tile_stale_secs.to_string(),
+                expected: "0 to 3600 seconds (0: never serve an older tile encoding)",
+            });
+        }
         for proxy in &self.trusted_proxies {
             if proxy.parse::<std::net::IpAddr>().is_err() {
                 return Err(ConfigError::Invalid {
@@ -328,6 +341,9 @@ impl Config {
         }
         if let Some(v) = file.tile_cache_bytes {
             self.tile_cache_bytes = v;
+        }
+        if let Some(v) = file.tile_stale_secs {
+            self.tile_stale_secs = v;
         }
         let limits = [
             (
@@ -417,6 +433,7 @@ impl Config {
         )?;
         parse_env(env, "CITYGRID_MAX_TILE_BYTES", &mut self.max_tile_bytes)?;
         parse_env(env, "CITYGRID_TILE_CACHE_BYTES", &mut self.tile_cache_bytes)?;
+        parse_env(env, "CITYGRID_TILE_STALE_SECS", &mut self.tile_stale_secs)?;
         parse_env(env, "CITYGRID_RATE_LIMIT", &mut self.rate_limit)?;
         for (name, target) in [
             (
@@ -534,6 +551,25 @@ mod tests {
         assert!(Config::from_sources(&HashMap::new(), Some(&missing), true).is_err());
         assert!(Config::from_sources(&HashMap::new(), Some(&missing), false).is_ok());
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn tile_stale_secs() {
+        assert_eq!(Config::default().tile_stale_secs, 30);
+        let mut env = HashMap::new();
+        env.insert("CITYGRID_TILE_STALE_SECS".to_string(), "0".to_string());
+        let config = Config::from_sources(&env, None, false).unwrap();
+        assert_eq!(config.tile_stale_secs, 0);
+        for bad in ["-1", "soon", "3601"] {
+            env.insert("CITYGRID_TILE_STALE_SECS".to_string(), bad.to_string());
+            let err = Config::from_sources(&env, None, false).unwrap_err();
+            let text = err.to_string();
+            assert!(
+                text.contains("TILE_STALE_SECS") || text.contains("tile_stale_secs"),
+                "{text}"
+            );
+            assert!(!text.contains('\n'), "{text}");
+        }
     }
 
     #[test]

@@ -13,7 +13,7 @@ use sqlx::PgPool;
 
 use crate::auth::CredentialCache;
 use crate::catalog::Registry;
-use crate::layers::flights::TileFlights;
+use crate::layers::flights::{FlightLimits, TileFlights};
 use crate::layers::LayerStore;
 use crate::metrics::Metrics;
 use crate::mgmt::state::MgmtState;
@@ -53,7 +53,10 @@ impl AppState {
             catalog: Arc::new(Registry::default()),
             layers: Arc::new(LayerStore::new(config.tile_cache_bytes)),
             mgmt: Arc::new(MgmtState::default()),
-            tile_flights: Arc::default(),
+            tile_flights: Arc::new(TileFlights::new(FlightLimits {
+                stale: std::time::Duration::from_secs(config.tile_stale_secs),
+                ..FlightLimits::default()
+            })),
             config: Arc::new(config),
         }
     }

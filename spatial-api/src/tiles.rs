@@ -18,7 +18,7 @@ use tokio::sync::Semaphore;
 use crate::auth::Principal;
 use crate::catalog::LayerMeta;
 use crate::error::{ApiError, ApiResult};
-use crate::layers::flights::{on_miss, Miss};
+use crate::layers::flights::{finished, on_miss, Miss};
 use crate::layers::LoadedLayer;
 use crate::state::AppState;
 
@@ -245,17 +245,21 @@ async fn vector_tile(
             tokio::spawn(async move {
                 let _ = flight
                     .outcome
-                    .get_or_init(|| encode_vector(&state, key, tile, loaded, &REFRESHERS))
+                    .get_or_init(|| encode_vector(&state, key.clone(), tile, loaded, &REFRESHERS))
                     .await;
+                finished(&state.tile_flights, &key, &flight);
             });
             previous
         }
-        Miss::Wait(flight) => flight
-            .outcome
-            .get_or_init(|| encode_vector(state, key, tile, loaded, &ENCODERS))
-            .await
-            .clone()
-            .map_err(ApiError::Internal)?,
+        Miss::Wait(flight) => {
+            let outcome = flight
+                .outcome
+                .get_or_init(|| encode_vector(state, key.clone(), tile, loaded, &ENCODERS))
+                .await
+                .clone();
+            finished(&state.tile_flights, &key, &flight);
+            outcome.map_err(ApiError::Internal)?
+        }
     };
     Ok(respond(state, &cached, MVT_TYPE, headers, 60))
 }
