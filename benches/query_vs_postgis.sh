@@ -154,7 +154,7 @@ LUA
 cat >"$WORK/locate.sql" <<'SQL'
 \set x 24.80 + random(0, 398000) / 1000000.0
 \set y 60.10 + random(0, 99500) / 1000000.0
-SELECT (SELECT to_jsonb(t) - 'geom' - 'fid' FROM layers.unit_grids t WHERE ST_Contains(t.geom, ST_SetSRID(ST_MakePoint(:x, :y), 4326)) ORDER BY fid LIMIT 1), (SELECT to_jsonb(t) - 'geom' - 'fid' FROM layers.communities t WHERE ST_Contains(t.geom, ST_SetSRID(ST_MakePoint(:x, :y), 4326)) ORDER BY fid LIMIT 1), (SELECT to_jsonb(t) - 'geom' - 'fid' FROM layers.streets t WHERE ST_Contains(t.geom, ST_SetSRID(ST_MakePoint(:x, :y), 4326)) ORDER BY fid LIMIT 1), (SELECT to_jsonb(t) - 'geom' - 'fid' FROM layers.admin_divisions t WHERE ST_Contains(t.geom, ST_SetSRID(ST_MakePoint(:x, :y), 4326)) ORDER BY fid LIMIT 1);
+SELECT (SELECT to_jsonb(t) - 'geom' - 'fid' - 'responsible' FROM layers.unit_grids t WHERE ST_Contains(t.geom, ST_SetSRID(ST_MakePoint(:x, :y), 4326)) ORDER BY fid LIMIT 1), (SELECT to_jsonb(t) - 'geom' - 'fid' FROM layers.communities t WHERE ST_Contains(t.geom, ST_SetSRID(ST_MakePoint(:x, :y), 4326)) ORDER BY fid LIMIT 1), (SELECT to_jsonb(t) - 'geom' - 'fid' FROM layers.streets t WHERE ST_Contains(t.geom, ST_SetSRID(ST_MakePoint(:x, :y), 4326)) ORDER BY fid LIMIT 1), (SELECT to_jsonb(t) - 'geom' - 'fid' FROM layers.admin_divisions t WHERE ST_Contains(t.geom, ST_SetSRID(ST_MakePoint(:x, :y), 4326)) ORDER BY fid LIMIT 1);
 SQL
 cat >"$WORK/nearest.sql" <<'SQL'
 \set x 24.80 + random(0, 398000) / 1000000.0
@@ -196,7 +196,7 @@ route_of() { case "$1" in locate) echo "/api/locate" ;; nearest) echo "/api/near
 pg_inside() {
   local body
   case "$1" in
-    locate) body="PERFORM (SELECT to_jsonb(t) - 'geom' - 'fid' FROM layers.unit_grids t WHERE ST_Contains(t.geom, ST_SetSRID(ST_MakePoint(x, y), 4326)) ORDER BY fid LIMIT 1), (SELECT to_jsonb(t) - 'geom' - 'fid' FROM layers.communities t WHERE ST_Contains(t.geom, ST_SetSRID(ST_MakePoint(x, y), 4326)) ORDER BY fid LIMIT 1), (SELECT to_jsonb(t) - 'geom' - 'fid' FROM layers.streets t WHERE ST_Contains(t.geom, ST_SetSRID(ST_MakePoint(x, y), 4326)) ORDER BY fid LIMIT 1), (SELECT to_jsonb(t) - 'geom' - 'fid' FROM layers.admin_divisions t WHERE ST_Contains(t.geom, ST_SetSRID(ST_MakePoint(x, y), 4326)) ORDER BY fid LIMIT 1);" ;;
+    locate) body="PERFORM (SELECT to_jsonb(t) - 'geom' - 'fid' - 'responsible' FROM layers.unit_grids t WHERE ST_Contains(t.geom, ST_SetSRID(ST_MakePoint(x, y), 4326)) ORDER BY fid LIMIT 1), (SELECT to_jsonb(t) - 'geom' - 'fid' FROM layers.communities t WHERE ST_Contains(t.geom, ST_SetSRID(ST_MakePoint(x, y), 4326)) ORDER BY fid LIMIT 1), (SELECT to_jsonb(t) - 'geom' - 'fid' FROM layers.streets t WHERE ST_Contains(t.geom, ST_SetSRID(ST_MakePoint(x, y), 4326)) ORDER BY fid LIMIT 1), (SELECT to_jsonb(t) - 'geom' - 'fid' FROM layers.admin_divisions t WHERE ST_Contains(t.geom, ST_SetSRID(ST_MakePoint(x, y), 4326)) ORDER BY fid LIMIT 1);" ;;
     nearest) body="PERFORM fid, name, ST_Distance(geom::geography, ST_SetSRID(ST_MakePoint(x, y), 4326)::geography) FROM layers.bench_poi ORDER BY geom <-> ST_SetSRID(ST_MakePoint(x, y), 4326) LIMIT 10;" ;;
     items) body="PERFORM fid, name, rank, ST_AsGeoJSON(geom) FROM layers.bench_bldg WHERE geom && ST_MakeEnvelope(x, y, x + 0.0054, y + 0.0027, 4326) AND rank >= 5;" ;;
   esac

@@ -44,7 +44,7 @@ const BOX_W: f64 = 0.0054;
 const BOX_H: f64 = 0.0027;
 
 const SQL_LOCATE: &str = "SELECT \
- (SELECT to_jsonb(t) - 'geom' - 'fid' FROM layers.unit_grids t WHERE ST_Contains(t.geom, ST_SetSRID(ST_MakePoint($1, $2), 4326)) ORDER BY fid LIMIT 1), \
+ (SELECT to_jsonb(t) - 'geom' - 'fid' - 'responsible' FROM layers.unit_grids t WHERE ST_Contains(t.geom, ST_SetSRID(ST_MakePoint($1, $2), 4326)) ORDER BY fid LIMIT 1), \
  (SELECT to_jsonb(t) - 'geom' - 'fid' FROM layers.communities t WHERE ST_Contains(t.geom, ST_SetSRID(ST_MakePoint($1, $2), 4326)) ORDER BY fid LIMIT 1), \
  (SELECT to_jsonb(t) - 'geom' - 'fid' FROM layers.streets t WHERE ST_Contains(t.geom, ST_SetSRID(ST_MakePoint($1, $2), 4326)) ORDER BY fid LIMIT 1), \
  (SELECT to_jsonb(t) - 'geom' - 'fid' FROM layers.admin_divisions t WHERE ST_Contains(t.geom, ST_SetSRID(ST_MakePoint($1, $2), 4326)) ORDER BY fid LIMIT 1)";
