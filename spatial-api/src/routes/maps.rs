@@ -12,7 +12,7 @@ use crate::catalog::LayerMeta;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::base_url;
 use crate::state::AppState;
-use crate::tiles::{parse_ids, resolve_layers};
+use crate::tiles::{parse_ids, resolve_layers, source_for, CannotCombine, TileSource};
 
 /// `?key=` carried into the URLs of the document, so embedded maps keep using it.
 #[derive(Deserialize, utoipa::IntoParams)]
@@ -47,23 +47,6 @@ fn union_bounds(metas: &[LayerMeta]) -> Vec<f64> {
     }
 }
 
-fn vector_fields(meta: &LayerMeta) -> Value {
-    let mut fields = Map::new();
-    for f in meta.fields.as_array().into_iter().flatten() {
-        if let Some(name) = f.get("name").and_then(Value::as_str) {
-            let ty = match f.get("type").and_then(Value::as_str).unwrap_or("text") {
-                "smallint" | "integer" | "bigint" | "double precision" | "real" | "numeric" => {
-                    "Number"
-                }
-                "boolean" => "Boolean",
-                _ => "String",
-            };
-            fields.insert(name.to_string(), Value::String(ty.to_string()));
-        }
-    }
-    Value::Object(fields)
-}
-
 /// `GET /tiles/{ids}.json`: TileJSON 3.0.0 for one or more layers.
 pub async fn tilejson(
     State(state): State<AppState>,
@@ -79,12 +62,9 @@ pub async fn tilejson(
     })?;
     let ids = parse_ids(ids)?;
     let metas = resolve_layers(&state, &principal, &ids)?;
-    let raster = metas.iter().any(|m| m.kind == LayerKind::Raster);
-    if raster && metas.len() > 1 {
-        return Err(ApiError::BadRequest(
-            "a raster layer cannot be combined with other layers".into(),
-        ));
-    }
+    let source = source_for(&metas).map_err(|CannotCombine| {
+        ApiError::BadRequest("a raster layer cannot be combined with other layers".into())
+    })?;
     let base = base_url(&headers, &state);
     let joined = ids.join(",");
     let suffix = key_suffix(&query.key);
@@ -105,24 +85,7 @@ pub async fn tilejson(
         "center": [(bounds[0] + bounds[2]) / 2.0, (bounds[1] + bounds[3]) / 2.0, center_zoom],
         "attribution": "citygrid",
     });
-    if !raster {
-        doc["vector_layers"] = Value::Array(
-            metas
-                .iter()
-                .map(|m| {
-                    json!({
-                        "id": m.id,
-                        "description": m.title,
-                        "minzoom": m.min_zoom,
-                        "maxzoom": m.max_zoom,
-                        "fields": vector_fields(m),
-                    })
-                })
-                .collect(),
-        );
-    } else if let Some(format) = &metas[0].tile_format {
-        doc["format"] = Value::String(format.clone());
-    }
+    source.tilejson(&mut doc);
     Ok(Json(doc))
 }
 
@@ -235,7 +198,15 @@ pub async fn style(
     let mut layers = vec![json!({
         "id": "background", "type": "background", "paint": {"background-color": "#f4f3ef"}
     })];
-    for m in readable.iter().filter(|m| m.kind == LayerKind::Raster) {
+    let mut rasters: Vec<&LayerMeta> = Vec::new();
+    let mut vectors: Vec<&LayerMeta> = Vec::new();
+    for m in &readable {
+        match m.kind {
+            LayerKind::Raster => rasters.push(m),
+            LayerKind::Vector => vectors.push(m),
+        }
+    }
+    for m in rasters {
         sources.insert(
             format!("raster-{}", m.id),
             json!({
@@ -249,10 +220,6 @@ pub async fn style(
             "minzoom": m.min_zoom,
         }));
     }
-    let vectors: Vec<&LayerMeta> = readable
-        .iter()
-        .filter(|m| m.kind == LayerKind::Vector)
-        .collect();
     if !vectors.is_empty() {
         for name in ["citygrid", "citygrid-live"] {
             let ids: Vec<&str> = vectors

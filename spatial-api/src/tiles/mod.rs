@@ -1,0 +1,308 @@
+//! Serving tiles, for `GET /tiles/{ids}/{z}/{x}/{y}[.mvt|.pbf|.png|.jpg|.webp]`
+//! ([`crate::routes::tiles`]) and OGC API – Tiles ([`crate::ogc::tiles`]): vector
+//! tiles from the in-memory index (several layers in one tile, [`vector`]) and raster
+//! tiles from PostGIS ([`raster`]), both through the tile cache, with ETag/304 and
+//! Cache-Control.
+//!
+//! What differs per kind of layer is a [`TileSource`] (what TileJSON says beyond the
+//! common fields, and the tile itself), one module per kind; [`source_for`] is the one
+//! place that maps layers to their source, with an exhaustive `match` on [`LayerKind`],
+//! so a new kind does not compile until it has a source. The trait lives here rather
+//! than in `citygrid-tiles` (pure: no SQL, no HTTP) because a source reads the store
+//! and answers with HTTP responses; this module is the neutral one both features
+//! (`routes` and `ogc`) import, never each other.
+
+pub mod raster;
+pub mod vector;
+
+use std::future::Future;
+
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use citygrid_geo::tms::{TileCoord, MAX_ZOOM};
+use citygrid_tiles::cache::CachedTile;
+use citygrid_tiles::LayerKind;
+use serde_json::Value;
+
+use crate::auth::Principal;
+use crate::catalog::LayerMeta;
+use crate::error::{ApiError, ApiResult};
+use crate::state::AppState;
+pub use raster::RasterSource;
+pub use vector::VectorSource;
+
+/// What differs per kind of tile source.
+pub trait TileSource {
+    /// Adds to a TileJSON document what it says beyond the common fields (name,
+    /// tiles, zooms, bounds…): `vector_layers` for vector layers, `format` for rasters.
+    fn tilejson(&self, doc: &mut Value);
+
+    /// The tile `tile` (`suffix`: the format suffix of the request, lowercase, if any)
+    /// with ETag/304 and Cache-Control.
+    fn tile(
+        &self,
+        state: &AppState,
+        tile: TileCoord,
+        suffix: Option<&str>,
+        headers: &HeaderMap,
+    ) -> impl Future<Output = ApiResult<Response>> + Send;
+}
+
+/// The source of one tile request's layers.
+pub enum Source<'a> {
+    /// One or more vector layers.
+    Vector(VectorSource<'a>),
+    /// A single raster layer.
+    Raster(RasterSource<'a>),
+}
+
+/// The layers of a request mix a raster layer with others: refused (each caller says
+/// so in its own words).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CannotCombine;
+
+/// The source of the resolved layers `metas`: a raster layer alone, or vector layers.
+pub fn source_for(metas: &[LayerMeta]) -> Result<Source<'_>, CannotCombine> {
+    for meta in metas {
+        match meta.kind {
+            LayerKind::Raster if metas.len() > 1 => return Err(CannotCombine),
+            LayerKind::Raster => return Ok(Source::Raster(RasterSource { meta })),
+            LayerKind::Vector => {}
+        }
+    }
+    Ok(Source::Vector(VectorSource { metas }))
+}
+
+impl TileSource for Source<'_> {
+    fn tilejson(&self, doc: &mut Value) {
+        match self {
+            Source::Vector(s) => s.tilejson(doc),
+            Source::Raster(s) => s.tilejson(doc),
+        }
+    }
+
+    async fn tile(
+        &self,
+        state: &AppState,
+        tile: TileCoord,
+        suffix: Option<&str>,
+        headers: &HeaderMap,
+    ) -> ApiResult<Response> {
+        match self {
+            Source::Vector(s) => s.tile(state, tile, suffix, headers).await,
+            Source::Raster(s) => s.tile(state, tile, suffix, headers).await,
+        }
+    }
+}
+
+/// The most layers one tile request may combine.
+pub const MAX_LAYERS_PER_TILE: usize = 32;
+
+/// Parses `a,b,c` into checked layer ids (deduplicated, in order).
+pub fn parse_ids(ids: &str) -> ApiResult<Vec<String>> {
+    let mut out: Vec<String> = Vec::new();
+    for id in ids.split(',') {
+        let ok = citygrid_db::is_identifier(id, 48);
+        if !ok {
+            return Err(ApiError::BadRequest(format!(
+                "invalid layer id {id:?}: layer ids are [a-z0-9_]+, comma-separated"
+            )));
+        }
+        if !out.iter().any(|o| o == id) {
+            out.push(id.to_string());
+        }
+    }
+    if out.len() > MAX_LAYERS_PER_TILE {
+        return Err(ApiError::BadRequest(format!(
+            "at most {MAX_LAYERS_PER_TILE} layers per tile"
+        )));
+    }
+    Ok(out)
+}
+
+/// The catalogue entries of `ids`, checked against the caller's rights.
+pub fn resolve_layers(
+    state: &AppState,
+    principal: &Principal,
+    ids: &[String],
+) -> ApiResult<Vec<LayerMeta>> {
+    let mut metas = Vec::with_capacity(ids.len());
+    for id in ids {
+        let meta = state
+            .catalog
+            .get(id)
+            .ok_or_else(|| ApiError::NotFound(format!("no layer {id:?} (see /catalog)")))?;
+        metas.push(meta);
+    }
+    principal.require_layers(ids.iter().map(String::as_str))?;
+    Ok(metas)
+}
+
+/// Parses z/x/y (y may carry a format suffix) into a valid tile.
+pub fn parse_tile(z: &str, x: &str, y: &str) -> ApiResult<(TileCoord, Option<String>)> {
+    let (y, suffix) = match y.split_once('.') {
+        Some((y, s)) => (y, Some(s.to_ascii_lowercase())),
+        None => (y, None),
+    };
+    if let Some(s) = &suffix {
+        if !["mvt", "pbf", "png", "jpg", "jpeg", "webp"].contains(&s.as_str()) {
+            return Err(ApiError::BadRequest(format!(
+                "unknown tile suffix .{s}: use .mvt, .pbf, .png, .jpg or .webp"
+            )));
+        }
+    }
+    let bad =
+        |what: &str, v: &str| ApiError::BadRequest(format!("tile {what} {v:?} is not a number"));
+    let z: u8 = z.parse().map_err(|_| bad("zoom", z))?;
+    let x: u32 = x.parse().map_err(|_| bad("column", x))?;
+    let y: u32 = y.parse().map_err(|_| bad("row", y))?;
+    let tile = TileCoord::with_max_zoom(z, x, y, MAX_ZOOM)?;
+    Ok((tile, suffix))
+}
+
+/// Cached tile bytes as a `Bytes` owner.
+struct ArcBytes(std::sync::Arc<[u8]>);
+
+impl AsRef<[u8]> for ArcBytes {
+    fn as_ref(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+/// A cached tile as a response: 304 when `If-None-Match` matches its ETag, 204 when
+/// empty, else its bytes.
+fn respond(
+    state: &AppState,
+    tile: &CachedTile,
+    content_type: &'static str,
+    request: &HeaderMap,
+    max_age: u32,
+) -> Response {
+    let etag = format!("\"{}\"", tile.etag.trim_matches('"'));
+    let visibility = if state.config.public_layers {
+        "public"
+    } else {
+        "private"
+    };
+    let cache_control = format!("{visibility}, max-age={max_age}");
+    let matches = request
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.split(',').any(|t| t.trim() == etag || t.trim() == "*"));
+    let mut response = if matches {
+        StatusCode::NOT_MODIFIED.into_response()
+    } else if tile.bytes.is_empty() {
+        StatusCode::NO_CONTENT.into_response()
+    } else {
+        // The cached bytes are shared, not copied, into the response.
+        let mut r = axum::body::Bytes::from_owner(ArcBytes(std::sync::Arc::clone(&tile.bytes)))
+            .into_response();
+        r.headers_mut()
+            .insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+        r
+    };
+    let headers = response.headers_mut();
+    if let Ok(v) = HeaderValue::from_str(&etag) {
+        headers.insert(header::ETAG, v);
+    }
+    if let Ok(v) = HeaderValue::from_str(&cache_control) {
+        headers.insert(header::CACHE_CONTROL, v);
+    }
+    response
+}
+
+/// The tile `z/x/y` (`y` may carry a format suffix) of the layers `ids` (`a,b,c`) for
+/// `principal`: 400 for bad ids or coordinates, 404 for an unknown layer, 403 for a
+/// layer the caller may not read, 409 while a layer loads.
+pub async fn serve(
+    state: &AppState,
+    principal: &Principal,
+    ids: &str,
+    z: &str,
+    x: &str,
+    y: &str,
+    headers: &HeaderMap,
+) -> ApiResult<Response> {
+    let ids = parse_ids(ids)?;
+    let (tile, suffix) = parse_tile(z, x, y)?;
+    let metas = resolve_layers(state, principal, &ids)?;
+    let source = source_for(&metas).map_err(|CannotCombine| {
+        ApiError::BadRequest(
+            "a raster layer cannot be combined with other layers in one tile".into(),
+        )
+    })?;
+    source.tile(state, tile, suffix.as_deref(), headers).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_and_tiles_are_checked() {
+        assert_eq!(parse_ids("a,b,a").unwrap(), vec!["a", "b"]);
+        assert!(parse_ids("a;drop table").is_err());
+        assert!(parse_ids("").is_err());
+        assert!(parse_tile("3", "7", "7.mvt").is_ok());
+        assert!(parse_tile("3", "8", "1").is_err());
+        assert!(parse_tile("25", "0", "0").is_err());
+        assert!(parse_tile("-1", "0", "0").is_err());
+        assert!(parse_tile("1", "0", "0.exe").is_err());
+        assert!(parse_tile("1", "0", "NaN").is_err());
+    }
+
+    fn meta(id: &str, kind: LayerKind) -> LayerMeta {
+        LayerMeta {
+            id: id.into(),
+            title: id.to_uppercase(),
+            kind,
+            geometry_type: None,
+            feature_count: 0,
+            bounds: None,
+            min_zoom: 0,
+            max_zoom: 14,
+            tile_format: (kind == LayerKind::Raster).then(|| "png".into()),
+            fields: serde_json::json!([{"name": "height", "type": "double precision"}]),
+            source_crs: None,
+            version: 1,
+        }
+    }
+
+    #[test]
+    fn each_kind_has_its_source_and_rasters_stand_alone() {
+        let roads = meta("roads", LayerKind::Vector);
+        let parks = meta("parks", LayerKind::Vector);
+        let photo = meta("photo", LayerKind::Raster);
+
+        let vectors = [roads.clone(), parks];
+        let Ok(Source::Vector(source)) = source_for(&vectors) else {
+            panic!("vector layers have a vector source");
+        };
+        let mut doc = serde_json::json!({});
+        source.tilejson(&mut doc);
+        assert_eq!(doc["vector_layers"][1]["id"], "parks");
+        assert_eq!(doc["vector_layers"][0]["fields"]["height"], "Number");
+        assert!(doc.get("format").is_none());
+
+        let alone = [photo.clone()];
+        let Ok(Source::Raster(source)) = source_for(&alone) else {
+            panic!("a raster layer alone has a raster source");
+        };
+        let mut doc = serde_json::json!({});
+        source.tilejson(&mut doc);
+        assert_eq!(doc, serde_json::json!({"format": "png"}));
+
+        assert_eq!(
+            source_for(&[roads.clone(), photo.clone()]).err(),
+            Some(CannotCombine)
+        );
+        assert_eq!(
+            source_for(&[photo.clone(), roads]).err(),
+            Some(CannotCombine)
+        );
+        assert_eq!(
+            source_for(&[photo.clone(), photo]).err(),
+            Some(CannotCombine)
+        );
+    }
+}

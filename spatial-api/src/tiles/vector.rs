@@ -1,0 +1,215 @@
+//! Vector tiles: one or more layers from the in-memory index, encoded on demand through
+//! the recent-encodings table (`crate::layers::flights`) and the tile cache.
+
+use std::sync::{Arc, LazyLock};
+
+use axum::http::HeaderMap;
+use axum::response::Response;
+use citygrid_geo::tms::TileCoord;
+use citygrid_tiles::cache::{CachedTile, TileKey};
+use citygrid_tiles::index::Feature;
+use citygrid_tiles::mvt::{encode_tile, query_bounds, EncodeOptions, TileLayer, MVT_TYPE};
+use serde_json::{json, Map, Value};
+use tokio::sync::Semaphore;
+
+use super::{respond, TileSource};
+use crate::catalog::LayerMeta;
+use crate::error::{ApiError, ApiResult};
+use crate::layers::flights::{finished, on_miss, Miss};
+use crate::layers::LoadedLayer;
+use crate::state::AppState;
+
+/// Vector layers, combined into one tile (one tile layer each).
+pub struct VectorSource<'a> {
+    /// The layers' catalogue entries, in request order.
+    pub metas: &'a [LayerMeta],
+}
+
+impl TileSource for VectorSource<'_> {
+    fn tilejson(&self, doc: &mut Value) {
+        doc["vector_layers"] = Value::Array(
+            self.metas
+                .iter()
+                .map(|m| {
+                    json!({
+                        "id": m.id,
+                        "description": m.title,
+                        "minzoom": m.min_zoom,
+                        "maxzoom": m.max_zoom,
+                        "fields": vector_fields(m),
+                    })
+                })
+                .collect(),
+        );
+    }
+
+    /// 400 for an image suffix, 409 while a layer loads.
+    async fn tile(
+        &self,
+        state: &AppState,
+        tile: TileCoord,
+        suffix: Option<&str>,
+        headers: &HeaderMap,
+    ) -> ApiResult<Response> {
+        if matches!(suffix, Some("png" | "jpg" | "jpeg" | "webp")) {
+            return Err(ApiError::BadRequest(
+                "vector layers are served as .mvt or .pbf".into(),
+            ));
+        }
+        vector_tile(state, self.metas, tile, headers).await
+    }
+}
+
+/// TileJSON `fields` of a vector layer: its columns as Number, Boolean or String.
+fn vector_fields(meta: &LayerMeta) -> Value {
+    let mut fields = Map::new();
+    for f in meta.fields.as_array().into_iter().flatten() {
+        if let Some(name) = f.get("name").and_then(Value::as_str) {
+            let ty = match f.get("type").and_then(Value::as_str).unwrap_or("text") {
+                "smallint" | "integer" | "bigint" | "double precision" | "real" | "numeric" => {
+                    "Number"
+                }
+                "boolean" => "Boolean",
+                _ => "String",
+            };
+            fields.insert(name.to_string(), Value::String(ty.to_string()));
+        }
+    }
+    Value::Object(fields)
+}
+
+/// The most vector tiles encoded at once for requests that have nothing to show
+/// meanwhile (each also uses the rayon pool for its layers); further misses wait
+/// their turn without holding a thread.
+fn encoder_slots() -> usize {
+    2 * std::thread::available_parallelism().map_or(2, |n| n.get())
+}
+
+static ENCODERS: LazyLock<Arc<Semaphore>> =
+    LazyLock::new(|| Arc::new(Semaphore::new(encoder_slots())));
+
+/// Background re-encodings of changed tiles run one at a time, so a stream of edits
+/// (cases reported every few hundred milliseconds) cannot take the CPU from requests.
+static REFRESHERS: LazyLock<Arc<Semaphore>> = LazyLock::new(|| Arc::new(Semaphore::new(1)));
+
+async fn vector_tile(
+    state: &AppState,
+    metas: &[LayerMeta],
+    tile: TileCoord,
+    headers: &HeaderMap,
+) -> ApiResult<Response> {
+    let mut loaded: Vec<(Arc<LoadedLayer>, u64)> = Vec::with_capacity(metas.len());
+    for meta in metas {
+        let layer = state.layers.get(&meta.id).ok_or_else(|| {
+            ApiError::Conflict(format!(
+                "layer {:?} is still loading; retry shortly",
+                meta.id
+            ))
+        })?;
+        let generation = layer.generation();
+        loaded.push((layer, generation));
+    }
+    let key = TileKey::new(
+        tile,
+        loaded
+            .iter()
+            .map(|(l, _)| (l.meta.id.clone(), l.meta.version as u64)),
+    );
+    if let Some(cached) = state.layers.tiles.get(&key) {
+        return Ok(respond(state, &cached, MVT_TYPE, headers, 60));
+    }
+    let cached = match on_miss(&state.tile_flights, key.clone()) {
+        Miss::Serve(found) => found,
+        Miss::Refresh(previous, flight) => {
+            let state = state.clone();
+            tokio::spawn(async move {
+                let _ = flight
+                    .outcome
+                    .get_or_init(|| encode_vector(&state, key.clone(), tile, loaded, &REFRESHERS))
+                    .await;
+                finished(&state.tile_flights, &key, &flight);
+            });
+            previous
+        }
+        Miss::Wait(flight) => {
+            let outcome = flight
+                .outcome
+                .get_or_init(|| encode_vector(state, key.clone(), tile, loaded, &ENCODERS))
+                .await
+                .clone();
+            finished(&state.tile_flights, &key, &flight);
+            outcome.map_err(ApiError::Internal)?
+        }
+    };
+    Ok(respond(state, &cached, MVT_TYPE, headers, 60))
+}
+
+/// Encodes a vector tile on a blocking thread and caches it (unless a layer was
+/// patched meanwhile).
+///
+/// Not on a rayon worker: the encoder itself runs parallel iterators, and a rayon
+/// worker waiting for them may pick up another queued tile job on the same thread
+/// while it still holds this tile's index read locks; with a layer patch waiting for
+/// its write lock (std's `RwLock` then holds back new readers) that thread waits for
+/// itself. The load test found this deadlock. The read locks are released before the
+/// cache insert, which takes the store's invalidation lock.
+async fn encode_vector(
+    state: &AppState,
+    key: TileKey,
+    tile: TileCoord,
+    loaded: Vec<(Arc<LoadedLayer>, u64)>,
+    slots: &Arc<Semaphore>,
+) -> Result<CachedTile, String> {
+    // A request that missed the cache just before the previous encoding finished.
+    if let Some(cached) = state.layers.tiles.get(&key) {
+        return Ok(cached);
+    }
+    let options = EncodeOptions {
+        max_tile_bytes: state.config.max_tile_bytes,
+        ..EncodeOptions::default()
+    };
+    let permit = Arc::clone(slots)
+        .acquire_owned()
+        .await
+        .map_err(|_| "the tile encoders are closed".to_string())?;
+    // Read the generations again: a patch while this waited for a slot is in the
+    // index now, and must not keep the result out of the cache.
+    let loaded: Vec<(Arc<LoadedLayer>, u64)> = loaded
+        .into_iter()
+        .map(|(l, _)| {
+            let g = l.generation();
+            (l, g)
+        })
+        .collect();
+    let store = Arc::clone(&state.layers);
+    let task = tokio::task::spawn_blocking(move || {
+        let _permit = permit;
+        let bytes = {
+            let bounds = query_bounds(tile, &options);
+            let guards: Vec<_> = loaded.iter().map(|(l, _)| l.index.read()).collect();
+            let mut selections: Vec<Vec<&Feature>> = Vec::with_capacity(loaded.len());
+            for guard in &guards {
+                match guard {
+                    Ok(index) => selections.push(index.query_bbox_merc(&bounds)),
+                    Err(_) => selections.push(Vec::new()),
+                }
+            }
+            let mut tile_layers = Vec::with_capacity(loaded.len());
+            for (((layer, _), guard), features) in loaded.iter().zip(&guards).zip(&selections) {
+                if let Ok(index) = guard {
+                    tile_layers.push(TileLayer {
+                        name: &layer.meta.id,
+                        schema: index.schema(),
+                        features,
+                        properties: None,
+                    });
+                }
+            }
+            encode_tile(tile, &tile_layers, &options).map(|t| t.bytes)
+        }
+        .map_err(|e| format!("tile encoding failed: {e}"))?;
+        Ok(store.cache_tile(key, bytes, &loaded))
+    });
+    task.await
+        .map_err(|e| format!("the tile task stopped: {e}"))?
+}
