@@ -116,7 +116,8 @@ impl RouteTable {
             ))
             .layer(middleware::from_fn(json_errors))
             .layer(middleware::from_fn(security_headers))
-            // gzip when the client asks (tiles, JSON); images and tiny bodies are left as they are.
+            // gzip when the client asks (JSON…); images and tiny bodies are left as they are,
+            // and so are vector tiles, sent gzip'd as cached (they carry Content-Encoding).
             .layer(tower_http::compression::CompressionLayer::new())
             .layer(middleware::from_fn_with_state(
                 state.clone(),

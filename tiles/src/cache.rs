@@ -72,8 +72,43 @@ impl TileKey {
 pub struct CachedTile {
     /// The encoded tile.
     pub bytes: Arc<[u8]>,
-    /// Strong ETag, quoted: `"<16 hex digits of a stable 64-bit hash>"`.
+    /// Strong ETag of `bytes`, quoted: `"<16 hex digits of a stable 64-bit hash>"`.
     pub etag: String,
+    /// The same tile gzip-compressed once when it was encoded (vector tiles), sent
+    /// as-is to clients that accept gzip; `None` for tiles kept only as they are
+    /// (images, empty tiles).
+    pub gzip: Option<Arc<[u8]>>,
+}
+
+impl CachedTile {
+    /// A tile from its bytes and, optionally, their gzip form (the ETag is that of
+    /// `bytes`).
+    ///
+    /// ```
+    /// let t = citygrid_tiles::cache::CachedTile::new(vec![1, 2, 3], Some(vec![9; 20]));
+    /// assert_eq!(t.held_bytes(), 23);
+    /// assert_eq!(t.gzip_etag().unwrap(), format!("{}-gz\"", t.etag.trim_end_matches('"')));
+    /// ```
+    pub fn new(bytes: Vec<u8>, gzip: Option<Vec<u8>>) -> Self {
+        CachedTile {
+            etag: etag_of(&bytes),
+            bytes: Arc::from(bytes),
+            gzip: gzip.map(Arc::from),
+        }
+    }
+
+    /// The bytes this tile holds: both forms.
+    pub fn held_bytes(&self) -> usize {
+        self.bytes.len() + self.gzip.as_ref().map_or(0, |g| g.len())
+    }
+
+    /// The strong ETag of the gzip form (the raw ETag with `-gz` inside the quotes),
+    /// if there is one: a different representation has a different ETag.
+    pub fn gzip_etag(&self) -> Option<String> {
+        self.gzip
+            .as_ref()
+            .map(|_| format!("\"{}-gz\"", self.etag.trim_matches('"')))
+    }
 }
 
 /// The ETag of tile bytes (as stored by [`TileCache::insert`]).
@@ -239,11 +274,13 @@ impl TileCache {
     /// Least recently used tiles are evicted to stay within `max_bytes`; a tile larger
     /// than the bound is returned but not stored.
     pub fn insert(&self, key: TileKey, bytes: Vec<u8>) -> CachedTile {
-        let tile = CachedTile {
-            etag: etag_of(&bytes),
-            bytes: Arc::from(bytes),
-        };
-        let weight = tile.bytes.len() + key.weight();
+        self.insert_tile(key, CachedTile::new(bytes, None))
+    }
+
+    /// As [`TileCache::insert`] for a tile built already (e.g. with its gzip form);
+    /// both forms count against `max_bytes`.
+    pub fn insert_tile(&self, key: TileKey, tile: CachedTile) -> CachedTile {
+        let weight = tile.held_bytes() + key.weight();
         let mut g = self.lock();
         let inner = &mut *g;
         inner.remove(&key);
@@ -365,5 +402,21 @@ mod tests {
         assert_eq!((s.entries, s.evictions), (3, 1));
         c.clear();
         assert_eq!(c.stats().bytes, 0);
+    }
+
+    #[test]
+    fn both_forms_are_counted() {
+        let c = TileCache::new(CacheConfig {
+            max_bytes: 1 << 20,
+            ..CacheConfig::default()
+        });
+        let k = key(2, 0, 0, &[("a", 1)]);
+        let t = c.insert_tile(k.clone(), CachedTile::new(vec![0; 100], Some(vec![1; 30])));
+        assert_eq!(c.stats().bytes, 130 + k.weight());
+        let got = c.get(&k).unwrap();
+        assert_eq!(got, t);
+        assert_eq!(got.gzip.as_deref(), Some(&[1u8; 30][..]));
+        assert_ne!(got.gzip_etag().unwrap(), got.etag);
+        assert_eq!(c.insert(k, vec![0; 100]).gzip_etag(), None);
     }
 }

@@ -62,9 +62,9 @@ struct Recent {
     weight: usize,
 }
 
-/// The memory a finished encoding holds.
+/// The memory a finished encoding holds (both its raw and its gzip form).
 fn tile_weight(tile: &CachedTile) -> usize {
-    tile.bytes.len() + tile.etag.len() + std::mem::size_of::<CachedTile>()
+    tile.held_bytes() + tile.etag.len() + std::mem::size_of::<CachedTile>()
 }
 
 impl Recent {
@@ -345,7 +345,6 @@ pub(crate) fn finished_at(
 mod tests {
     use super::*;
     use citygrid_geo::tms::TileCoord;
-    use citygrid_tiles::cache::etag_of;
 
     fn key(i: u32) -> TileKey {
         let tile = TileCoord::new(20, i % (1 << 20), i / (1 << 20)).unwrap();
@@ -353,11 +352,14 @@ mod tests {
     }
 
     fn tile(len: usize) -> CachedTile {
-        let bytes = vec![7u8; len];
-        CachedTile {
-            etag: etag_of(&bytes),
-            bytes: Arc::from(bytes),
-        }
+        CachedTile::new(vec![7u8; len], None)
+    }
+
+    #[test]
+    fn the_gzip_form_is_counted() {
+        let raw = tile_weight(&tile(1000));
+        let both = tile_weight(&CachedTile::new(vec![7u8; 1000], Some(vec![1u8; 40])));
+        assert_eq!(both, raw + 40);
     }
 
     fn limits(stale_secs: u64) -> FlightLimits {

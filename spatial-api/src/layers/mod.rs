@@ -90,22 +90,20 @@ impl LayerStore {
             .unwrap_or_default()
     }
 
-    /// Caches a tile unless one of its layers was patched since `generations`
-    /// were read (then the tile may be stale and is only served, not kept).
+    /// Caches a tile (with its gzip form, if any) unless one of its layers was
+    /// patched since `generations` were read (then the tile may be stale and is only
+    /// served, not kept).
     pub fn cache_tile(
         &self,
         key: TileKey,
-        bytes: Vec<u8>,
+        tile: CachedTile,
         generations: &[(Arc<LoadedLayer>, u64)],
     ) -> CachedTile {
         let _guard = self.invalidation.lock();
         if generations.iter().all(|(l, g)| l.generation() == *g) {
-            self.tiles.insert(key, bytes)
+            self.tiles.insert_tile(key, tile)
         } else {
-            CachedTile {
-                etag: citygrid_tiles::cache::etag_of(&bytes),
-                bytes: Arc::from(bytes),
-            }
+            tile
         }
     }
 

@@ -169,8 +169,65 @@ impl AsRef<[u8]> for ArcBytes {
     }
 }
 
-/// A cached tile as a response: 304 when `If-None-Match` matches its ETag, 204 when
-/// empty, else its bytes.
+/// The gzip form of tile bytes (`None` for an empty tile, which is answered 204),
+/// made once when the tile is encoded.
+pub(crate) fn gzip(bytes: &[u8]) -> std::io::Result<Option<Vec<u8>>> {
+    use std::io::Write;
+    if bytes.is_empty() {
+        return Ok(None);
+    }
+    let mut encoder = flate2::write::GzEncoder::new(
+        Vec::with_capacity(bytes.len() / 2 + 64),
+        flate2::Compression::default(),
+    );
+    encoder.write_all(bytes)?;
+    encoder.finish().map(Some)
+}
+
+/// Whether the request's `Accept-Encoding` accepts gzip: `gzip` (or `x-gzip`) with a
+/// q-value above 0, or else `*` with a q-value above 0. `gzip;q=0` refuses it even
+/// beside `*`; a q-value that does not parse counts as 0.
+pub fn accepts_gzip(request: &HeaderMap) -> bool {
+    let mut gzip: Option<f32> = None;
+    let mut star: Option<f32> = None;
+    for value in request.get_all(header::ACCEPT_ENCODING) {
+        let Ok(value) = value.to_str() else {
+            continue;
+        };
+        for item in value.split(',') {
+            let mut parts = item.split(';');
+            let coding = parts.next().unwrap_or_default().trim();
+            let mut q = 1.0_f32;
+            for param in parts {
+                if let Some((name, v)) = param.split_once('=') {
+                    if name.trim().eq_ignore_ascii_case("q") {
+                        q = v
+                            .trim()
+                            .parse::<f32>()
+                            .ok()
+                            .filter(|q| (0.0..=1.0).contains(q))
+                            .unwrap_or(0.0);
+                    }
+                }
+            }
+            let slot =
+                if coding.eq_ignore_ascii_case("gzip") || coding.eq_ignore_ascii_case("x-gzip") {
+                    &mut gzip
+                } else if coding == "*" {
+                    &mut star
+                } else {
+                    continue;
+                };
+            *slot = Some(slot.map_or(q, |old| old.max(q)));
+        }
+    }
+    gzip.or(star).is_some_and(|q| q > 0.0)
+}
+
+/// A cached tile as a response: its gzip form (`Content-Encoding: gzip`, its own
+/// ETag) when it has one and the client accepts gzip, else its bytes; 304 when
+/// `If-None-Match` matches the chosen form's ETag, 204 when empty. Tiles with a gzip
+/// form say `Vary: Accept-Encoding`.
 fn respond(
     state: &AppState,
     tile: &CachedTile,
@@ -178,7 +235,14 @@ fn respond(
     request: &HeaderMap,
     max_age: u32,
 ) -> Response {
-    let etag = format!("\"{}\"", tile.etag.trim_matches('"'));
+    let (body, etag, gzipped) = match (&tile.gzip, tile.gzip_etag()) {
+        (Some(gz), Some(etag)) if accepts_gzip(request) => (gz, etag, true),
+        _ => (
+            &tile.bytes,
+            format!("\"{}\"", tile.etag.trim_matches('"')),
+            false,
+        ),
+    };
     let visibility = if state.config.public_layers {
         "public"
     } else {
@@ -188,20 +252,34 @@ fn respond(
     let matches = request
         .get(header::IF_NONE_MATCH)
         .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.split(',').any(|t| t.trim() == etag || t.trim() == "*"));
+        .is_some_and(|v| {
+            v.split(',').any(|t| {
+                let t = t.trim();
+                t.strip_prefix("W/").unwrap_or(t) == etag || t == "*"
+            })
+        });
     let mut response = if matches {
         StatusCode::NOT_MODIFIED.into_response()
-    } else if tile.bytes.is_empty() {
+    } else if body.is_empty() {
         StatusCode::NO_CONTENT.into_response()
     } else {
         // The cached bytes are shared, not copied, into the response.
-        let mut r = axum::body::Bytes::from_owner(ArcBytes(std::sync::Arc::clone(&tile.bytes)))
-            .into_response();
+        let mut r =
+            axum::body::Bytes::from_owner(ArcBytes(std::sync::Arc::clone(body))).into_response();
         r.headers_mut()
             .insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+        if gzipped {
+            // Already compressed: the router's CompressionLayer leaves responses with
+            // a Content-Encoding alone.
+            r.headers_mut()
+                .insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
+        }
         r
     };
     let headers = response.headers_mut();
+    if tile.gzip.is_some() {
+        headers.insert(header::VARY, HeaderValue::from_static("accept-encoding"));
+    }
     if let Ok(v) = HeaderValue::from_str(&etag) {
         headers.insert(header::ETAG, v);
     }
@@ -237,6 +315,59 @@ pub async fn serve(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn accept(values: &[&str]) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        for v in values {
+            h.append(header::ACCEPT_ENCODING, HeaderValue::from_str(v).unwrap());
+        }
+        h
+    }
+
+    #[test]
+    fn accept_encoding_is_parsed_with_q_values() {
+        for yes in [
+            &["gzip"][..],
+            &["gzip, deflate, br, zstd"],
+            &["br;q=1.0, GZIP;q=0.5"],
+            &["x-gzip"],
+            &["*"],
+            &["br", "gzip;q=0.1"],
+            &["identity;q=1, *;q=0.3"],
+            &["gzip;q=0, gzip;q=0.8"],
+        ] {
+            assert!(accepts_gzip(&accept(yes)), "{yes:?} accepts gzip");
+        }
+        for no in [
+            &[][..],
+            &[""],
+            &["identity"],
+            &["br, deflate"],
+            &["gzip;q=0"],
+            &["gzip; q=0.000"],
+            &["gzip;q=0, *"],
+            &["*;q=0"],
+            &["gzip;q=abc"],
+            &["gzip;q=2"],
+            &["gzipx, xgzip"],
+        ] {
+            assert!(!accepts_gzip(&accept(no)), "{no:?} does not accept gzip");
+        }
+    }
+
+    #[test]
+    fn gzip_round_trips_and_leaves_empty_tiles_alone() {
+        use std::io::Read;
+        assert_eq!(gzip(&[]).unwrap(), None);
+        let raw: Vec<u8> = (0..5000u32).map(|i| (i % 7) as u8).collect();
+        let gz = gzip(&raw).unwrap().unwrap();
+        assert!(gz.len() < raw.len());
+        let mut back = Vec::new();
+        flate2::read::GzDecoder::new(&gz[..])
+            .read_to_end(&mut back)
+            .unwrap();
+        assert_eq!(back, raw);
+    }
 
     #[test]
     fn ids_and_tiles_are_checked() {

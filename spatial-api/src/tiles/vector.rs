@@ -208,7 +208,9 @@ async fn encode_vector(
             encode_tile(tile, &tile_layers, &options).map(|t| t.bytes)
         }
         .map_err(|e| format!("tile encoding failed: {e}"))?;
-        Ok(store.cache_tile(key, bytes, &loaded))
+        // Compressed once here, off the async runtime, and sent as-is to gzip clients.
+        let gzip = super::gzip(&bytes).map_err(|e| format!("tile compression failed: {e}"))?;
+        Ok(store.cache_tile(key, CachedTile::new(bytes, gzip), &loaded))
     });
     task.await
         .map_err(|e| format!("the tile task stopped: {e}"))?
