@@ -438,3 +438,57 @@ async fn size_cap_holds_on_a_million_points() {
         }
     }
 }
+
+/// The value of an unlabelled sample `name` in Prometheus text, checking that the
+/// family has its `# HELP` and `# TYPE` lines.
+fn sample(metrics: &str, name: &str) -> f64 {
+    assert!(
+        metrics.contains(&format!("# HELP {name} ")),
+        "no HELP for {name}:\n{metrics}"
+    );
+    assert!(
+        metrics.contains(&format!("# TYPE {name} ")),
+        "no TYPE for {name}:\n{metrics}"
+    );
+    metrics
+        .lines()
+        .find_map(|l| l.strip_prefix(&format!("{name} ")))
+        .unwrap_or_else(|| panic!("no sample {name}:\n{metrics}"))
+        .trim()
+        .parse()
+        .unwrap_or_else(|e| panic!("{name}: {e}"))
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn tile_memory_in_metrics() {
+    let db = TestDb::new().await;
+    sample_city(&db).await;
+    let server = TestServer::start(&db);
+    wait_loaded(&server, "pts").await;
+    let (x, y) = tile_of(24.94, 60.17, 14);
+    let path = format!("/tiles/pts/14/{x}/{y}");
+    for _ in 0..2 {
+        let (status, body) = get_tile(&server, &path).await;
+        assert_eq!(status, 200);
+        assert!(!body.is_empty());
+    }
+    let metrics = http()
+        .get(server.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let bytes = sample(&metrics, "citygrid_tile_cache_bytes");
+    let capacity = sample(&metrics, "citygrid_tile_cache_capacity_bytes");
+    assert!(bytes > 0.0 && bytes <= capacity, "{bytes} of {capacity}");
+    assert!(sample(&metrics, "citygrid_tile_cache_entries") >= 1.0);
+    assert!(sample(&metrics, "citygrid_tile_cache_hits_total") >= 1.0);
+    assert!(sample(&metrics, "citygrid_tile_cache_misses_total") >= 1.0);
+    assert!(sample(&metrics, "citygrid_tile_recent_entries") >= 1.0);
+    assert!(sample(&metrics, "citygrid_tile_recent_bytes") > 0.0);
+    if cfg!(target_os = "linux") {
+        assert!(sample(&metrics, "process_resident_memory_bytes") > 0.0);
+    }
+}

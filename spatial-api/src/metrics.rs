@@ -385,8 +385,55 @@ fn redacted_query(query: Option<&str>) -> String {
         .collect()
 }
 
+/// The page size assumed for `/proc/self/statm` (the crate does not link libc to ask
+/// `sysconf(_SC_PAGESIZE)`; 4096 bytes on x86-64 and usual aarch64 Linux kernels).
+const PAGE_SIZE: u64 = 4096;
+
+/// Resident pages from the text of `/proc/self/statm` (`size resident shared …`, in
+/// pages); `None` when the text is not of that form.
+pub fn statm_resident_pages(statm: &str) -> Option<u64> {
+    let mut fields = statm.split_ascii_whitespace();
+    let _size: u64 = fields.next()?.parse().ok()?;
+    fields.next()?.parse().ok()
+}
+
+/// The process's resident memory in bytes (`process_resident_memory_bytes`): Linux
+/// only, `None` elsewhere or when `/proc/self/statm` cannot be read.
+pub fn resident_memory_bytes() -> Option<u64> {
+    if !cfg!(target_os = "linux") {
+        return None;
+    }
+    let statm = std::fs::read_to_string("/proc/self/statm").ok()?;
+    statm_resident_pages(&statm).map(|pages| pages.saturating_mul(PAGE_SIZE))
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn statm_resident_pages_parses_the_second_field() {
+        assert_eq!(
+            super::statm_resident_pages("10823 2466 1505 1 0 1142 0\n"),
+            Some(2466)
+        );
+        assert_eq!(super::statm_resident_pages("7 0"), Some(0));
+        for bad in ["", "10823", "10823 x 1", "-1 5", "10823 -5 1", "a b c"] {
+            assert_eq!(super::statm_resident_pages(bad), None, "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn resident_memory_is_read_on_linux() {
+        let rss = super::resident_memory_bytes();
+        if cfg!(target_os = "linux") {
+            assert!(
+                rss.is_some_and(|b| b > 0 && b % super::PAGE_SIZE == 0),
+                "{rss:?}"
+            );
+        } else {
+            assert_eq!(rss, None);
+        }
+    }
+
     use super::*;
 
     #[test]

@@ -170,21 +170,68 @@ impl CacheStats {
     /// ```
     /// let s = citygrid_tiles::cache::CacheStats::default().to_prometheus("tc");
     /// assert!(s.contains("tc_hits_total 0"));
+    /// assert!(s.contains("# HELP tc_capacity_bytes "));
     /// ```
     pub fn to_prometheus(&self, prefix: &str) -> String {
         let mut s = String::new();
-        for (name, kind, v) in [
-            ("hits_total", "counter", self.hits as f64),
-            ("misses_total", "counter", self.misses as f64),
-            ("inserts_total", "counter", self.inserts as f64),
-            ("evictions_total", "counter", self.evictions as f64),
-            ("invalidations_total", "counter", self.invalidations as f64),
-            ("bytes", "gauge", self.bytes as f64),
-            ("entries", "gauge", self.entries as f64),
-            ("max_bytes", "gauge", self.max_bytes as f64),
+        for (name, kind, help, v) in [
+            (
+                "hits_total",
+                "counter",
+                "Tile cache lookups that found a tile.",
+                self.hits,
+            ),
+            (
+                "misses_total",
+                "counter",
+                "Tile cache lookups that found nothing.",
+                self.misses,
+            ),
+            (
+                "inserts_total",
+                "counter",
+                "Tiles stored in the tile cache.",
+                self.inserts,
+            ),
+            (
+                "evictions_total",
+                "counter",
+                "Tiles dropped to respect the byte bound.",
+                self.evictions,
+            ),
+            (
+                "invalidations_total",
+                "counter",
+                "Tiles removed by invalidation.",
+                self.invalidations,
+            ),
+            (
+                "bytes",
+                "gauge",
+                "Bytes held by the tile cache (tiles and key overhead).",
+                self.bytes as u64,
+            ),
+            (
+                "entries",
+                "gauge",
+                "Tiles held by the tile cache.",
+                self.entries as u64,
+            ),
+            (
+                "capacity_bytes",
+                "gauge",
+                "The tile cache's configured bound (tile_cache_bytes).",
+                self.max_bytes as u64,
+            ),
+            (
+                "max_bytes",
+                "gauge",
+                "The tile cache's configured bound (same as capacity_bytes).",
+                self.max_bytes as u64,
+            ),
         ] {
             s.push_str(&format!(
-                "# TYPE {prefix}_{name} {kind}\n{prefix}_{name} {v}\n"
+                "# HELP {prefix}_{name} {help}\n# TYPE {prefix}_{name} {kind}\n{prefix}_{name} {v}\n"
             ));
         }
         s

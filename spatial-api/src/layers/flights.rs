@@ -143,6 +143,12 @@ impl TileFlights {
         self.table.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
+    /// (tiles tracked, bytes of finished encodings held) now, for `/metrics`.
+    pub fn held_now(&self) -> (usize, usize) {
+        let table = self.lock();
+        (table.map.len(), table.held)
+    }
+
     /// Tiles tracked now.
     #[cfg(test)]
     fn entries(&self) -> usize {

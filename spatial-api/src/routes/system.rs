@@ -34,7 +34,7 @@ pub async fn health(State(catalog): State<Arc<Registry>>) -> Json<Value> {
 type LayerGauge = fn(&crate::layers::LoadedLayer) -> usize;
 
 /// `GET /metrics`: Prometheus text format: requests and latencies by route, the tile
-/// cache, the layers in memory, the database pool, the outbox, cases reported by
+/// cache, the recent tile encodings, resident memory (Linux), the layers in memory, the database pool, the outbox, cases reported by
 /// source, webhook attempts, build information.
 pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
     use std::fmt::Write;
@@ -93,7 +93,6 @@ pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
             let _ = writeln!(out, "{name}{{layer=\"{}\"}} {}", l.meta.id, value(l));
         }
     }
-    out.push_str("# HELP citygrid_tile_cache_hits_total Tile cache lookups that found a tile (and the other tile cache figures below).\n");
     out.push_str(
         &state
             .layers
@@ -101,6 +100,24 @@ pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
             .stats()
             .to_prometheus("citygrid_tile_cache"),
     );
+    let (recent_entries, recent_bytes) = state.tile_flights.held_now();
+    let _ = writeln!(
+        out,
+        "# HELP citygrid_tile_recent_entries Tiles in the table of recent vector tile encodings.\n\
+         # TYPE citygrid_tile_recent_entries gauge\n\
+         citygrid_tile_recent_entries {recent_entries}\n\
+         # HELP citygrid_tile_recent_bytes Bytes of finished encodings held by that table (beside tile_cache_bytes).\n\
+         # TYPE citygrid_tile_recent_bytes gauge\n\
+         citygrid_tile_recent_bytes {recent_bytes}"
+    );
+    if let Some(rss) = crate::metrics::resident_memory_bytes() {
+        let _ = writeln!(
+            out,
+            "# HELP process_resident_memory_bytes Resident memory size in bytes.\n\
+             # TYPE process_resident_memory_bytes gauge\n\
+             process_resident_memory_bytes {rss}"
+        );
+    }
     // The outbox, when the database answers (bounded: one indexed count, 1 s at most).
     if up {
         let backlog = citygrid_store::outbox::backlog(&state.pool);
