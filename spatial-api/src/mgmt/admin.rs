@@ -880,7 +880,9 @@ impl Resource for Calendars {
             check_spec(spec)?;
         }
         if is_default(key) {
-            // the built-in default becomes a stored row on its first change
+            // The built-in default becomes a stored row on its first change — only once
+            // the change itself is known to be valid, so a refused change stores nothing.
+            sets(body, Self::TABLE.editable())?;
             store::ensure_default_calendar(&state.pool, &json!(WorkingCalendar::china_default()))
                 .await?;
         }
