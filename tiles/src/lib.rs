@@ -15,6 +15,7 @@
 //! - [`kind`]: [`LayerKind`], the kind of a layer (`vector`, `raster`).
 
 pub mod cache;
+pub mod compress;
 pub mod decode;
 mod geomutil;
 pub mod hash;

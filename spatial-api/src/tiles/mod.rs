@@ -172,16 +172,10 @@ impl AsRef<[u8]> for ArcBytes {
 /// The gzip form of tile bytes (`None` for an empty tile, which is answered 204),
 /// made once when the tile is encoded.
 pub(crate) fn gzip(bytes: &[u8]) -> std::io::Result<Option<Vec<u8>>> {
-    use std::io::Write;
     if bytes.is_empty() {
         return Ok(None);
     }
-    let mut encoder = flate2::write::GzEncoder::new(
-        Vec::with_capacity(bytes.len() / 2 + 64),
-        flate2::Compression::default(),
-    );
-    encoder.write_all(bytes)?;
-    encoder.finish().map(Some)
+    citygrid_tiles::compress::gzip(bytes).map(Some)
 }
 
 /// Whether the request's `Accept-Encoding` accepts gzip: `gzip` (or `x-gzip`) with a

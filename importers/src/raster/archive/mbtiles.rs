@@ -3,10 +3,6 @@
 
 use std::path::{Path, PathBuf};
 
-use std::io::Write;
-
-use flate2::write::GzEncoder;
-use flate2::Compression;
 use rusqlite::{params, Connection};
 
 use super::{ArchiveMeta, ArchiveWriter, TileKind};
@@ -84,17 +80,10 @@ impl ArchiveWriter for MbtilesWriter {
     fn add(&mut self, z: u8, x: u32, y: u32, data: &[u8]) -> Result<()> {
         let row = (1i64 << z) - 1 - i64::from(y);
         let compressed = if self.gzip {
-            let mut encoder = GzEncoder::new(
-                Vec::with_capacity(data.len() / 2 + 64),
-                Compression::default(),
-            );
-            let bytes = encoder
-                .write_all(data)
-                .and_then(|_| encoder.finish())
-                .map_err(|e| RasterError::Archive {
-                    path: self.path.clone(),
-                    detail: format!("gzip: {e}"),
-                })?;
+            let bytes = citygrid_tiles::compress::gzip(data).map_err(|e| RasterError::Archive {
+                path: self.path.clone(),
+                detail: format!("gzip: {e}"),
+            })?;
             Some(bytes)
         } else {
             None
