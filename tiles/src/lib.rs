@@ -13,6 +13,8 @@
 //! - [`cache`]: the byte-bounded tile cache with exact invalidation.
 //! - [`hash`]: stable hashes for ETags and thinning priorities.
 //! - [`kind`]: [`LayerKind`], the kind of a layer (`vector`, `raster`).
+//! - [`tileprops`]: a layer's tile schema (which properties its tiles carry, from
+//!   which zoom; which features appear from which zoom) and its compiled filter.
 
 pub mod cache;
 pub mod compress;
@@ -23,5 +25,6 @@ pub mod index;
 pub mod kind;
 pub mod mvt;
 pub mod schema;
+pub mod tileprops;
 
 pub use kind::LayerKind;
