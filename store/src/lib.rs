@@ -21,6 +21,7 @@
 //! | [`catalog`] | the layer catalogue |
 //! | [`layers`] | reading layers into the in-memory index, raster tiles |
 //! | [`cases`] | cases, their events, workflow steps, field tasks |
+//! | [`case_search`] | the console's case search: text, filters, sorting, paging with a total |
 //! | [`reference`](mod@reference) | reading the reference data (categories, time limits, routing, calendar) |
 //! | [`reference_admin`] | editing the reference data (one generic table-driven CRUD) |
 //! | [`places`] | unit grids, components, point-in-grid, writing generated grids |
@@ -33,6 +34,7 @@
 
 pub mod accounts;
 pub mod audit;
+pub mod case_search;
 pub mod cases;
 pub mod catalog;
 pub mod health;

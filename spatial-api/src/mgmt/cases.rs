@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::Json;
 use citygrid_grid_mgmt::codes::CategoryCode;
 use citygrid_grid_mgmt::step::{self, CaseRecord, Stamps, StepError, StepRequest};
@@ -16,7 +16,7 @@ pub use citygrid_store::cases::Visibility;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::common::{bad, lonlat_bbox, now, parse_time, ActorInfo, Page};
+use super::common::{bad, now, parse_time, ActorInfo};
 use super::reference::Reference;
 use crate::auth::{Principal, Role};
 use crate::error::{ApiError, ApiResult};
@@ -36,102 +36,7 @@ pub fn visibility(principal: &Principal) -> Result<Visibility, ApiError> {
     })
 }
 
-/// Query of `GET /api/cases`.
-#[derive(Debug, Deserialize, utoipa::IntoParams)]
-#[into_params(parameter_in = Query)]
-pub struct ListQuery {
-    /// Workflow states, comma-separated (`reported,registered`…).
-    status: Option<String>,
-    /// A department code (`mine`: the caller's own).
-    department: Option<String>,
-    /// A unit grid code.
-    grid: Option<String>,
-    /// A category code (`P0101`…).
-    category: Option<String>,
-    /// Only cases past (true) or within (false) their deadline.
-    overdue: Option<bool>,
-    /// `w,s,e,n` in degrees.
-    bbox: Option<String>,
-    /// Reported at or after (RFC 3339).
-    from: Option<String>,
-    /// Reported before (RFC 3339).
-    to: Option<String>,
-    /// Rows per page (default 100, at most 1000).
-    limit: Option<i64>,
-    /// Rows to skip.
-    offset: Option<i64>,
-}
-
-/// `GET /api/cases`: filters status (comma list), department (`mine` for one's own),
-/// grid, category, overdue, bbox (`w,s,e,n`), from/to (reported), limit/offset.
-pub async fn list(
-    State(state): State<AppState>,
-    principal: Principal,
-    q: Result<Query<ListQuery>, axum::extract::rejection::QueryRejection>,
-) -> ApiResult<Json<Value>> {
-    let Query(q) = q.map_err(bad)?;
-    let vis = visibility(&principal)?;
-    let (limit, offset) = Page {
-        limit: q.limit,
-        offset: q.offset,
-    }
-    .bounds()?;
-    let mut filter = store::ListFilter {
-        limit,
-        offset,
-        ..Default::default()
-    };
-    if let Some(s) = q.status.as_deref().filter(|s| !s.is_empty()) {
-        let states: Vec<String> = s.split(',').map(|x| x.trim().to_string()).collect();
-        for st in &states {
-            if !CaseState::ALL.iter().any(|c| c.as_str() == st) {
-                return Err(bad(format!("unknown status {st:?}")));
-            }
-        }
-        filter.states = Some(states);
-    }
-    if let Some(d) = q.department.as_deref().filter(|s| !s.is_empty()) {
-        let dep = if d == "mine" {
-            principal
-                .user()
-                .and_then(|u| u.department.clone())
-                .ok_or_else(|| bad("department=mine needs an account with a department"))?
-        } else {
-            d.to_string()
-        };
-        if let Visibility::Department(own) = &vis {
-            if own != &dep {
-                return Err(ApiError::Forbidden(
-                    "a department sees only its own cases".into(),
-                ));
-            }
-        }
-        filter.department = Some(dep);
-    }
-    if let Some(g) = q.grid.as_deref().filter(|s| !s.is_empty()) {
-        let code: citygrid_grid_mgmt::codes::GridCode = g.parse().map_err(bad)?;
-        filter.grid = Some(code.to_string());
-    }
-    if let Some(c) = q.category.as_deref().filter(|s| !s.is_empty()) {
-        let code: CategoryCode = c.parse().map_err(bad)?;
-        filter.category = Some(code.to_string());
-    }
-    filter.overdue = q.overdue;
-    filter.bbox = lonlat_bbox(q.bbox.as_deref())?;
-    if let Some(f) = q.from.as_deref() {
-        filter.from = Some(parse_time("from", f)?);
-    }
-    if let Some(t) = q.to.as_deref() {
-        filter.to = Some(parse_time("to", t)?);
-    }
-    let (cases, total) = store::list(&state.pool, &vis, &filter).await?;
-    Ok(Json(json!({
-        "cases": cases,
-        "total": total,
-        "limit": limit,
-        "offset": offset,
-    })))
-}
+pub use super::search::{list, ListQuery};
 
 /// The answer for a case that does not exist or that the caller may not see: the
 /// same 404 either way, so that neither ids nor case numbers leak.
@@ -181,17 +86,49 @@ pub async fn case_detail(
         .get("status")
         .and_then(Value::as_str)
         .and_then(|s| CaseState::ALL.into_iter().find(|c| c.as_str() == s));
+    // Approving or rejecting an extension needs a pending request (the step would
+    // fail with "there is no pending extension request"): offered only then.
+    let pending_extension = case.get("pending_extension").is_some_and(|v| !v.is_null());
     let actions: Vec<&str> = match (state, role) {
         (Some(st), Some(r)) => workflow::actions_from(st)
             .into_iter()
             .filter(|a| workflow::role_may(r, *a))
+            .filter(|a| {
+                pending_extension
+                    || !matches!(a, Action::ApproveExtension | Action::RejectExtension)
+            })
             .map(|a| a.as_str())
             .collect(),
         _ => Vec::new(),
     };
+    // Each step that opens a photo stage says so (`photo_stage`), and the photos'
+    // ids are grouped by stage (`photo_stages`), so a timeline shows each photo under
+    // its stage.
+    let mut events = events;
+    for e in &mut events {
+        let stage = match e.get("action").and_then(Value::as_str) {
+            Some("report") => Some("report"),
+            Some("feedback") => Some("feedback"),
+            Some("check_pass" | "check_fail") => Some("check"),
+            _ => None,
+        };
+        if let (Some(stage), Some(o)) = (stage, e.as_object_mut()) {
+            o.insert("photo_stage".into(), json!(stage));
+        }
+    }
+    let mut by_stage = serde_json::Map::new();
+    for stage in citygrid_grid_mgmt::photos::PhotoStage::ALL {
+        let ids: Vec<Value> = photos
+            .iter()
+            .filter(|p| p.get("stage").and_then(Value::as_str) == Some(stage.as_str()))
+            .filter_map(|p| p.get("id").cloned())
+            .collect();
+        by_stage.insert(stage.as_str().into(), Value::Array(ids));
+    }
     if let Some(o) = case.as_object_mut() {
         o.insert("timeline".into(), Value::Array(events));
         o.insert("photos".into(), Value::Array(photos));
+        o.insert("photo_stages".into(), Value::Object(by_stage));
         o.insert("field_tasks".into(), Value::Array(tasks));
         o.insert("actions".into(), json!(actions));
     }

@@ -9,6 +9,8 @@
 //! | [`locate`] | `/api/locate` and point-in-grid for intake |
 //! | [`intake`] | `POST /api/cases` (and Open311's POST) |
 //! | [`cases`] | case lists, timelines, workflow steps |
+//! | [`search`] | `GET /api/cases`: search, filters, sorting, paging with a total |
+//! | [`events`] | `GET /api/cases/events`: the live queue (Server-Sent Events) |
 //! | [`photos`] | case photos |
 //! | [`admin`] | departments, categories, routing and time-limit rules, calendars |
 //! | [`places`] | unit grids and components |
@@ -19,6 +21,7 @@
 pub mod admin;
 pub mod cases;
 pub mod common;
+pub mod events;
 pub mod intake;
 pub mod locate;
 pub mod open311;
@@ -26,6 +29,7 @@ pub mod outbox;
 pub mod photos;
 pub mod places;
 pub mod reference;
+pub mod search;
 pub mod state;
 pub mod stats;
 
@@ -72,6 +76,12 @@ pub fn routes(t: RouteTable) -> RouteTable {
             "/api/cases",
             Access::Authenticated,
             get(cases::list),
+        )
+        .add(
+            Method::GET,
+            "/api/cases/events",
+            Access::Authenticated,
+            get(events::stream),
         )
         .add(
             Method::GET,

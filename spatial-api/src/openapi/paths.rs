@@ -154,10 +154,20 @@ pub(super) fn locate() {}
 pub(super) fn create_case() {}
 
 #[utoipa::path(get, path = "/api/cases", tag = "cases",
-    summary = "Cases the caller may see",
+    summary = "Cases the caller may see: search (`q`), filters, sorting, paging with the total",
     params(ListQuery),
-    responses((status = 200, description = "a page of cases", body = Value)))]
+    responses(
+        (status = 200, description = "`{cases, total, limit, offset}`: a page of cases and how many match in all", body = Value),
+        (status = 400, description = "a bad parameter (the message names it)", body = Value)))]
 pub(super) fn list_cases() {}
+
+#[utoipa::path(get, path = "/api/cases/events", tag = "cases",
+    summary = "The live queue: Server-Sent Events of new and changed cases the caller may see",
+    description = "`text/event-stream`. Events: `ready` (the stream is open), `case` (data `{\"kind\": \"new\" | \"changed\", \"case\": {…as in the list}}`), `resync` (notices were missed: reload the list), `end` (the session ended; the stream closes). A comment line every 15 s keeps the connection open. At most 4 streams per user (429 beyond).",
+    responses(
+        (status = 200, description = "the event stream", content(("text/event-stream"))),
+        (status = 429, description = "too many open streams", body = Value)))]
+pub(super) fn case_events() {}
 
 #[utoipa::path(get, path = "/api/cases/{id}", tag = "cases",
     summary = "One case with its timeline and the actions the caller may take",
