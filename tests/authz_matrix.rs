@@ -96,6 +96,9 @@ const TABLE: &[Row] = &[
     row("POST", "/api/auth/logout", "/api/auth/logout", Body::None, "U AAAAAA FFF UU"),
     row("GET", "/api/auth/me", "/api/auth/me", Body::None, "U AAAAAA FFF UU"),
     row("GET", "/api/routes", "/api/routes", Body::None, "U FFFFFA FFF UU"),
+    row("GET", "/api/home", "/api/home", Body::None, "A AAAAAA AFA UU"),
+    row("GET", "/api/search", "/api/search?q=42", Body::None, "U AAAAAA AFA UU"),
+    row("PUT", "/api/admin/layers/{layer}/titles", "/api/admin/layers/{layer}/titles", Body::Json(r#"{"title_zh": "单元网格"}"#), "U FFFFFA FFF UU"),
     // pages
     row("GET", "/", "/", Body::None, "A AAAAAA AFA UU"),
     row("GET", "/inspector", "/inspector", Body::None, "A AAAAAA AFA UU"),

@@ -26,6 +26,8 @@
 //! | `access_log` | `CITYGRID_ACCESS_LOG` | `true`: one line per request (target `citygrid_access`: request id, method, path, query with credentials masked, status, ms, bytes, client); `CITYGRID_LOG_FORMAT=json` writes every log line as JSON |
 //! | `webhook_ca_file` | `CITYGRID_WEBHOOK_CA_FILE` | none: webhooks over https trust the system's certificate authorities (`/etc/ssl/certs`); a PEM file of further ones (a government's private CA) is trusted as well |
 //! | `trusted_proxies` | `CITYGRID_TRUSTED_PROXIES` | none: the client address is the TCP peer; list reverse proxies' IP addresses (comma-separated in the environment) to take it from `X-Forwarded-For` |
+//! | `home_bbox` | `CITYGRID_HOME_BBOX` | none: the city's home view (where every page and the default style open) is the bounds of the administrative divisions, else of the unit grids, streets or communities, else of the largest vector layer; `[west, south, east, north]` in degrees (`w,s,e,n` in the environment) sets it |
+//! | `home_center`, `home_zoom` | `CITYGRID_HOME_CENTER` (`lon,lat`), `CITYGRID_HOME_ZOOM` | none: a centre and zoom (0–20) for the home view instead of a box (both together; `home_bbox` wins when both are set) |
 //! | `public_url` | `CITYGRID_PUBLIC_URL` | none: links in TileJSON, styles, OGC API and Open311 discovery are made from the request's `Host`; set the address the public reaches the service at (`https://gis.example.gov.cn`) so that no `Host` header is ever echoed into them |
 //!
 //! The connection pool never holds more than `db_max_connections` connections (plus
@@ -96,6 +98,12 @@ pub struct Config {
     pub webhook_ca_file: Option<PathBuf>,
     /// Whether every request is logged (the access log).
     pub access_log: bool,
+    /// The home view's box `[west, south, east, north]`, when configured.
+    pub home_bbox: Option<[f64; 4]>,
+    /// The home view's centre `[lon, lat]`, when configured (with `home_zoom`).
+    pub home_center: Option<[f64; 2]>,
+    /// The home view's zoom, when configured (with `home_center`).
+    pub home_zoom: Option<f64>,
 }
 
 impl Default for Config {
@@ -126,6 +134,9 @@ impl Default for Config {
             public_url: None,
             webhook_ca_file: None,
             access_log: true,
+            home_bbox: None,
+            home_center: None,
+            home_zoom: None,
         }
     }
 }
@@ -199,6 +210,9 @@ struct FileConfig {
     public_url: Option<String>,
     webhook_ca_file: Option<PathBuf>,
     access_log: Option<bool>,
+    home_bbox: Option<[f64; 4]>,
+    home_center: Option<[f64; 2]>,
+    home_zoom: Option<f64>,
 }
 
 impl Config {
@@ -272,6 +286,7 @@ impl Config {
                 });
             }
         }
+        self.validate_home()?;
         if self.tile_stale_secs > 3600 {
             return Err(ConfigError::Invalid {
                 key: "tile_stale_secs",
@@ -304,6 +319,58 @@ impl Config {
                     expected: "http(s)://host[:port][/path], e.g. https://gis.example.gov.cn",
                 });
             }
+        }
+        Ok(())
+    }
+
+    /// The home view's settings: a box within lon/lat range, or a centre and a zoom
+    /// given together.
+    fn validate_home(&self) -> Result<(), ConfigError> {
+        const LAT: f64 = 85.051_128;
+        if let Some(b) = self.home_bbox {
+            let ok = b.iter().all(|v| v.is_finite())
+                && b[0] < b[2]
+                && b[1] < b[3]
+                && b[0] >= -180.0
+                && b[2] <= 180.0
+                && b[1] >= -LAT
+                && b[3] <= LAT;
+            if !ok {
+                return Err(ConfigError::Invalid {
+                    key: "home_bbox",
+                    value: format!("{b:?}"),
+                    expected: "[west, south, east, north] in degrees, west < east, south < north, latitudes within ±85.05",
+                });
+            }
+        }
+        if let Some(c) = self.home_center {
+            if !(c.iter().all(|v| v.is_finite()) && c[0].abs() <= 180.0 && c[1].abs() <= LAT) {
+                return Err(ConfigError::Invalid {
+                    key: "home_center",
+                    value: format!("{c:?}"),
+                    expected: "[longitude, latitude] in degrees, latitude within ±85.05",
+                });
+            }
+        }
+        if let Some(z) = self.home_zoom {
+            if !(z.is_finite() && (0.0..=20.0).contains(&z)) {
+                return Err(ConfigError::Invalid {
+                    key: "home_zoom",
+                    value: z.to_string(),
+                    expected: "a zoom from 0 to 20",
+                });
+            }
+        }
+        if self.home_center.is_some() != self.home_zoom.is_some() {
+            return Err(ConfigError::Invalid {
+                key: if self.home_center.is_some() {
+                    "home_zoom"
+                } else {
+                    "home_center"
+                },
+                value: "unset".into(),
+                expected: "home_center and home_zoom together (or home_bbox)",
+            });
         }
         Ok(())
     }
@@ -400,6 +467,15 @@ impl Config {
         if let Some(v) = file.access_log {
             self.access_log = v;
         }
+        if let Some(v) = file.home_bbox {
+            self.home_bbox = Some(v);
+        }
+        if let Some(v) = file.home_center {
+            self.home_center = Some(v);
+        }
+        if let Some(v) = file.home_zoom {
+            self.home_zoom = Some(v);
+        }
     }
 
     fn apply_env(&mut self, env: &HashMap<String, String>) -> Result<(), ConfigError> {
@@ -411,6 +487,19 @@ impl Config {
         }
         if let Some(v) = env.get("CITYGRID_BIND").filter(|s| !s.is_empty()) {
             self.bind = v.clone();
+        }
+        if let Some(v) = numbers::<4>(env, "CITYGRID_HOME_BBOX", "w,s,e,n in degrees")? {
+            self.home_bbox = Some(v);
+        }
+        if let Some(v) = numbers::<2>(env, "CITYGRID_HOME_CENTER", "lon,lat in degrees")? {
+            self.home_center = Some(v);
+        }
+        if let Some(v) = env.get("CITYGRID_HOME_ZOOM").filter(|s| !s.is_empty()) {
+            self.home_zoom = Some(v.trim().parse().map_err(|_| ConfigError::Env {
+                name: "CITYGRID_HOME_ZOOM".into(),
+                value: v.clone(),
+                expected: "a zoom from 0 to 20",
+            })?);
         }
         parse_env(env, "CITYGRID_MAX_BODY_BYTES", &mut self.max_body_bytes)?;
         parse_env(env, "CITYGRID_MAX_UPLOAD_BYTES", &mut self.max_upload_bytes)?;
@@ -496,6 +585,28 @@ impl Config {
         }
         Ok(())
     }
+}
+
+/// `N` comma-separated numbers from environment variable `name`, if set.
+fn numbers<const N: usize>(
+    env: &HashMap<String, String>,
+    name: &str,
+    expected: &'static str,
+) -> Result<Option<[f64; N]>, ConfigError> {
+    let Some(value) = env.get(name).filter(|s| !s.trim().is_empty()) else {
+        return Ok(None);
+    };
+    let bad = || ConfigError::Env {
+        name: name.to_string(),
+        value: value.clone(),
+        expected,
+    };
+    let parts: Vec<f64> = value
+        .split(',')
+        .map(|p| p.trim().parse::<f64>())
+        .collect::<Result<_, _>>()
+        .map_err(|_| bad())?;
+    <[f64; N]>::try_from(parts).map(Some).map_err(|_| bad())
 }
 
 fn parse_env<T: std::str::FromStr>(
@@ -640,6 +751,51 @@ mod tests {
             env.insert("CITYGRID_PUBLIC_URL".to_string(), bad.to_string());
             let err = Config::from_sources(&env, None, false).unwrap_err();
             assert!(err.to_string().contains("public_url"), "{bad}: {err}");
+        }
+    }
+
+    #[test]
+    fn the_home_view_is_a_box_or_a_centre_and_zoom() {
+        let env_of = |pairs: &[(&str, &str)]| -> HashMap<String, String> {
+            pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect()
+        };
+        let config = Config::from_sources(
+            &env_of(&[("CITYGRID_HOME_BBOX", "114.2, 30.5,114.4,30.7")]),
+            None,
+            false,
+        )
+        .unwrap();
+        assert_eq!(config.home_bbox, Some([114.2, 30.5, 114.4, 30.7]));
+        let config = Config::from_sources(
+            &env_of(&[
+                ("CITYGRID_HOME_CENTER", "24.94,60.17"),
+                ("CITYGRID_HOME_ZOOM", "14.5"),
+            ]),
+            None,
+            false,
+        )
+        .unwrap();
+        assert_eq!(config.home_center, Some([24.94, 60.17]));
+        assert_eq!(config.home_zoom, Some(14.5));
+        for bad in [
+            &[("CITYGRID_HOME_BBOX", "1,2,3")][..],
+            &[("CITYGRID_HOME_BBOX", "3,2,1,4")],
+            &[("CITYGRID_HOME_BBOX", "0,0,1,89")],
+            &[("CITYGRID_HOME_CENTER", "24.94,60.17")],
+            &[
+                ("CITYGRID_HOME_CENTER", "24.94,60.17"),
+                ("CITYGRID_HOME_ZOOM", "21"),
+            ],
+            &[("CITYGRID_HOME_ZOOM", "x")],
+        ] {
+            let err = Config::from_sources(&env_of(bad), None, false).unwrap_err();
+            assert!(
+                err.to_string().contains("HOME") || err.to_string().contains("home"),
+                "{bad:?}: {err}"
+            );
         }
     }
 }

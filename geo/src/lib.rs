@@ -17,6 +17,7 @@
 //! - [`tms`]: the WebMercatorQuad tile matrix set: `z/x/y` ↔ bounds
 //!   ([`tms::TileCoord`]), lon/lat ↔ EPSG:3857, tile ranges over a box, zoom choice for
 //!   a pixel size, and the one [`tms::MAX_ZOOM`].
+//! - [`view`]: a map view (centre, zoom and the box they show): the city's home view.
 //!
 //! ```
 //! use citygrid_geo::{bbox, chinacrs, crs::Crs, tms};
@@ -46,3 +47,4 @@ pub mod crs;
 pub mod measure;
 pub mod projection;
 pub mod tms;
+pub mod view;

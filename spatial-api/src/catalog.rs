@@ -1,6 +1,7 @@
 //! The layer catalogue in memory: loaded at start, reloaded when a layer changes
 //! (`NOTIFY citygrid_layers`), and served at `/catalog` even while PostGIS is away.
 
+use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
@@ -10,6 +11,8 @@ use tokio::sync::broadcast;
 
 /// One layer of the catalogue (the store's row type, served as it is).
 pub use citygrid_store::catalog::LayerMeta;
+/// A layer's titles and field names in Chinese and English.
+pub use citygrid_store::layer_titles::LayerTitles;
 
 /// Reads every catalogue row (layers of a kind this build does not know are skipped).
 pub async fn load(pool: &PgPool) -> Result<Vec<LayerMeta>, sqlx::Error> {
@@ -20,6 +23,7 @@ pub async fn load(pool: &PgPool) -> Result<Vec<LayerMeta>, sqlx::Error> {
 /// half-updated list), with a broadcast of changed layer ids for other caches.
 pub struct Registry {
     layers: RwLock<Arc<Vec<LayerMeta>>>,
+    titles: RwLock<Arc<HashMap<String, LayerTitles>>>,
     changes: broadcast::Sender<String>,
 }
 
@@ -28,6 +32,7 @@ impl Default for Registry {
         let (changes, _) = broadcast::channel(256);
         Registry {
             layers: RwLock::new(Arc::new(Vec::new())),
+            titles: RwLock::new(Arc::default()),
             changes,
         }
     }
@@ -47,6 +52,28 @@ impl Registry {
         self.layers().iter().find(|l| l.id == id).cloned()
     }
 
+    /// The titles of layer `id` (empty when it has none).
+    pub fn titles(&self, id: &str) -> LayerTitles {
+        self.titles
+            .read()
+            .ok()
+            .and_then(|t| t.get(id).cloned())
+            .unwrap_or_default()
+    }
+
+    /// A layer's catalogue entry as served: its row with its titles (`title_zh`,
+    /// `title_en`, `field_titles`).
+    pub fn entry_json(&self, meta: &LayerMeta) -> serde_json::Value {
+        let mut value = serde_json::to_value(meta).unwrap_or_default();
+        let titles = self.titles(&meta.id);
+        if let (Some(obj), Ok(serde_json::Value::Object(t))) =
+            (value.as_object_mut(), serde_json::to_value(titles))
+        {
+            obj.extend(t);
+        }
+        value
+    }
+
     /// Replaces the list.
     pub fn replace(&self, layers: Vec<LayerMeta>) {
         if let Ok(mut guard) = self.layers.write() {
@@ -63,6 +90,10 @@ impl Registry {
     /// Reloads from the database and announces `changed`.
     pub async fn reload(&self, pool: &PgPool, changed: &str) -> Result<(), sqlx::Error> {
         let layers = load(pool).await?;
+        let titles = citygrid_store::layer_titles::all(pool).await?;
+        if let Ok(mut guard) = self.titles.write() {
+            *guard = Arc::new(titles);
+        }
         self.replace(layers);
         let _ = self.changes.send(changed.to_string());
         Ok(())

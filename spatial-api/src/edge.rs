@@ -1,6 +1,7 @@
 //! The middleware around the credential check that makes embedding work:
 //!
-//! - CORS for map data (`/catalog`, `/tiles/…`, `/styles/…`, `/ogc…`): preflight
+//! - CORS for map data (`/catalog`, `/tiles/…`, `/styles/…`, `/ogc…`, the home view
+//!   `/api/home` and `/api/search`): preflight
 //!   `OPTIONS` is answered for `X-API-Key` and `Authorization`; a response the
 //!   caller was allowed to get (the key allows the origin, or the layers are
 //!   public) reflects the request's `Origin`. Refusals (401/403) do not, so a page
@@ -20,6 +21,8 @@ use crate::html::{message_page, Framing};
 fn is_map_data(path: &str) -> bool {
     path == "/catalog"
         || path == "/ogc"
+        || path == "/api/home"
+        || path == "/api/search"
         || ["/catalog/", "/tiles/", "/styles/", "/ogc/"]
             .iter()
             .any(|p| path.starts_with(p))

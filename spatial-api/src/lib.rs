@@ -18,6 +18,7 @@ pub mod edge;
 pub mod error;
 pub mod extract;
 pub mod geojson;
+pub mod home;
 pub mod html;
 pub mod layers;
 pub mod metrics;
@@ -29,13 +30,14 @@ pub mod query;
 pub mod ratelimit;
 pub mod router;
 pub mod routes;
+pub mod search;
 pub mod state;
 pub mod tiles;
 
 use std::sync::Arc;
 
 use axum::http::Method;
-use axum::routing::{get, post};
+use axum::routing::{get, post, put};
 use axum::Router;
 use citygrid_db::Config;
 use sqlx::PgPool;
@@ -123,10 +125,18 @@ pub fn table() -> RouteTable {
             Access::Roles(&[Role::Admin]),
             get(routes::route_list),
         )
+        .add(Method::GET, "/api/home", Access::Public, get(home::serve))
+        .add(
+            Method::PUT,
+            "/api/admin/layers/{layer}/titles",
+            Access::Roles(&[Role::Admin]),
+            put(routes::titles::put),
+        )
         .with(pages::routes)
         .with(mgmt::routes)
         .with(ogc::routes)
         .with(query::routes)
+        .with(search::routes)
 }
 
 /// The complete application for `state`.

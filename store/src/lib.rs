@@ -20,6 +20,7 @@
 //! | [`health`] | the database ping, the schema version |
 //! | [`catalog`] | the layer catalogue |
 //! | [`layers`] | reading layers into the in-memory index, raster tiles |
+//! | [`layer_titles`] | layer titles and field names in Chinese and English |
 //! | [`cases`] | cases, their events, workflow steps, field tasks |
 //! | [`case_search`] | the console's case search: text, filters, sorting, paging with a total |
 //! | [`reference`](mod@reference) | reading the reference data (categories, time limits, routing, calendar) |
@@ -38,6 +39,7 @@ pub mod case_search;
 pub mod cases;
 pub mod catalog;
 pub mod health;
+pub mod layer_titles;
 pub mod layers;
 pub mod notify;
 pub mod open311;

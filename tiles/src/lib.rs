@@ -25,6 +25,7 @@ pub mod index;
 pub mod kind;
 pub mod mvt;
 pub mod schema;
+pub mod search;
 pub mod tileprops;
 
 pub use kind::LayerKind;

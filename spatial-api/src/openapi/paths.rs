@@ -100,6 +100,29 @@ pub(super) fn me() {}
     responses((status = 200, description = "the routes", body = RouteList)))]
 pub(super) fn routes() {}
 
+#[utoipa::path(get, path = "/api/home", tag = "maps",
+    summary = "The city's home view: where the pages and the default style open",
+    description = "The configured box (`home_bbox`) or centre and zoom, else the bounds of the administrative divisions (then unit grids, streets, communities), else of the largest vector layer; never the union of every layer.",
+    responses((status = 200, description = "centre, zoom, box and where they came from", body = crate::home::Home)))]
+pub(super) fn home() {}
+
+#[utoipa::path(get, path = "/api/search", tag = "maps",
+    summary = "Search the layers in memory by name or code, grouped by kind",
+    description = "Case-, accent- and width-insensitive (full-width digits, traditional characters); ranked exact > prefix > word prefix > contains; a road's segments are one hit with the whole road's box. An API key finds only its layers; cases only for signed-in users who may see them.",
+    params(crate::search::SearchQuery),
+    responses((status = 200, description = "the hits by kind", body = crate::search::SearchAnswer),
+        (status = 400, description = "q missing or longer than 100 characters, limit outside 1–100")))]
+pub(super) fn search() {}
+
+#[utoipa::path(put, path = "/api/admin/layers/{layer}/titles", tag = "maps",
+    summary = "Set a layer's title and field names in Chinese and English",
+    params(("layer" = String, Path, description = "layer id", example = "osm_roads")),
+    request_body = citygrid_store::layer_titles::TitlesChange,
+    responses((status = 200, description = "the layer's titles", body = citygrid_store::layer_titles::LayerTitles),
+        (status = 404, description = "no such layer"),
+        (status = 422, description = "an unknown field, a language other than zh/en, a title too long")))]
+pub(super) fn layer_titles() {}
+
 // ---- pages --------------------------------------------------------------------
 
 #[utoipa::path(get, path = "/", tag = "pages", summary = "The map viewer (HTML)",

@@ -5,6 +5,7 @@ pub mod auth;
 pub mod maps;
 pub mod system;
 pub mod tiles;
+pub mod titles;
 
 /// `GET /api/routes`: the route table with each route's access policy.
 pub async fn route_list() -> axum::Json<serde_json::Value> {

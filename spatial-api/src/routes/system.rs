@@ -146,10 +146,12 @@ pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
 
 /// A catalogue entry with the feature count of the loaded layer: the catalogue row is
 /// written by imports, while layers that change all day (cases) are counted live.
+/// Its bounds too are those of the features in memory.
 pub fn with_live_count(layers: &LayerStore, meta: &LayerMeta) -> LayerMeta {
     let mut meta = meta.clone();
     if let Some(layer) = layers.get(&meta.id) {
         meta.feature_count = i64::try_from(layer.len()).unwrap_or(i64::MAX);
+        meta.bounds = crate::home::layer_bounds(layers, &meta).map(|b| b.to_vec());
     }
     meta
 }
@@ -164,7 +166,7 @@ pub async fn catalog(
         .layers()
         .iter()
         .filter(|l| principal.may_read_layer(&l.id))
-        .map(|l| with_live_count(&store, l))
+        .map(|l| catalog.entry_json(&with_live_count(&store, l)))
         .collect();
     Json(json!({ "layers": layers }))
 }
@@ -181,5 +183,5 @@ pub async fn catalog_layer(
     let layer = catalog
         .get(&id)
         .ok_or_else(|| ApiError::NotFound(format!("no layer {id:?}")))?;
-    Ok(Json(json!(with_live_count(&store, &layer))))
+    Ok(Json(catalog.entry_json(&with_live_count(&store, &layer))))
 }
