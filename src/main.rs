@@ -37,6 +37,9 @@ enum Command {
     /// Unit grids, components and the default reference data of grid management.
     #[command(subcommand)]
     Grid(cli::grid::GridCommand),
+    /// Layers of the catalogue: show one, choose what its vector tiles carry.
+    #[command(subcommand)]
+    Layer(cli::layer::LayerCommand),
 }
 
 fn main() -> ExitCode {
@@ -63,6 +66,7 @@ fn main() -> ExitCode {
             Command::User(cmd) => cli::user::run(cmd, config).await,
             Command::Key(cmd) => cli::key::run(cmd, config).await,
             Command::Grid(cmd) => cli::grid::run(cmd, config).await,
+            Command::Layer(cmd) => cli::layer::run(cmd, config).await,
         }
     });
     match result {

@@ -113,7 +113,7 @@ const TABLE: &[Row] = &[
     row("GET", "/api/cases/events", "/api/cases/events", Body::None, "U AAAAAA FFF UU"),
     row("GET", "/api/cases/{id}", "/api/cases/{case}", Body::None, "U AAAAAA FFF UU"),
     row("POST", "/api/cases/{id}/actions", "/api/cases/{case}/actions", Body::Json(r#"{"action": "comment", "note": "matrix"}"#), "U AAAAAA FFF UU"),
-    row("POST", "/api/cases/{id}/photos", "/api/cases/{case}/photos", Body::Png, "U AAAAAA FFF UU"),
+    row("POST", "/api/cases/{id}/photos", "/api/cases/{case}/photos", Body::Png, "U AAFFAA FFF UU"),
     row("GET", "/api/photos/{id}", "/api/photos/{photo}", Body::None, "U AAAAAA FFF UU"),
     row("GET", "/api/stats/evaluation", "/api/stats/evaluation", Body::None, "U AAAAAA FFF UU"),
     // reference data (writes: admin only; the empty bodies are refused by the handler)

@@ -780,3 +780,218 @@ fn page_geodesy() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// The console at work (issue 20): search, filters and paging past the first page,
+/// the queue map filling its box for every role, countdowns, the actions a case
+/// allows, both languages, the sign-in shared by the tabs of a browser, and a case
+/// an inspector reports appearing on an open acceptor console within 2 seconds.
+#[tokio::test(flavor = "multi_thread")]
+async fn console_at_work() {
+    let db = TestDb::new().await;
+    sample_district(&db).await;
+    managed_district(&db).await;
+    let users = [
+        ("inspector", "insp_zhou", None),
+        ("acceptor", "acc_lin", None),
+        ("dispatcher", "disp_ma", None),
+        ("department", "roads_he", Some("roads")),
+        ("shift_leader", "lead_gao", None),
+    ];
+    let mut accounts = serde_json::Map::new();
+    let mut tokens = std::collections::HashMap::new();
+    for (role, name, department) in users {
+        let password = format!("pw-{name}-{}", rand::random::<u32>());
+        common::add_user(&db, name, role, department, &password);
+        accounts.insert(role.to_string(), json!([name, password]));
+    }
+    let server = start(&db, &[]);
+    wait_loaded(&server, "unit_grids", None).await;
+    let client = http();
+    for (role, name, _) in users {
+        let password = accounts[role][1].as_str().expect("password").to_string();
+        let login: Value = client
+            .post(server.url("/api/auth/login"))
+            .json(&json!({"username": name, "password": password}))
+            .send()
+            .await
+            .expect("login")
+            .json()
+            .await
+            .expect("login json");
+        tokens.insert(role, login["token"].as_str().expect("token").to_string());
+    }
+    let category: String = sqlx::query_scalar(
+        "SELECT code FROM categories WHERE kind = 'event' AND active ORDER BY code LIMIT 1",
+    )
+    .fetch_one(&db.pool)
+    .await
+    .expect("an event category");
+    // 60 cases through the API (every fifth a hotline call), one of them dispatched.
+    let mut numbers = Vec::new();
+    let mut hotline = 0;
+    for i in 0..60 {
+        let lon = W + 0.002 + 0.00025 * f64::from(i % 40);
+        let lat = S + 0.002 + 0.0001 * f64::from(i / 10);
+        let mut body = json!({"category": category, "lon": lon, "lat": lat,
+            "description": format!("seeded case {i}"), "address": format!("{i} Test Road")});
+        if i % 5 == 0 {
+            body["source"] = json!("hotline");
+            body["reporter_name"] = json!(format!("caller {i}"));
+            hotline += 1;
+        }
+        let (status, case): (u16, Value) = {
+            let r = client
+                .post(server.url("/api/cases"))
+                .bearer_auth(&tokens["acceptor"])
+                .json(&body)
+                .send()
+                .await
+                .expect("report");
+            (r.status().as_u16(), r.json().await.expect("case json"))
+        };
+        assert_eq!(status, 201, "{case}");
+        numbers.push((
+            case["id"].as_i64().expect("id"),
+            case["case_no"].as_str().expect("case_no").to_string(),
+        ));
+    }
+    let (dispatched_id, dispatched_no) = numbers[1].clone();
+    for (who, body) in [
+        ("acceptor", json!({"action": "register"})),
+        (
+            "dispatcher",
+            json!({"action": "dispatch", "department": "roads"}),
+        ),
+    ] {
+        let r = client
+            .post(server.url(&format!("/api/cases/{dispatched_id}/actions")))
+            .bearer_auth(&tokens[who])
+            .json(&body)
+            .send()
+            .await
+            .expect("step");
+        assert_eq!(
+            r.status(),
+            200,
+            "{who}: {}",
+            r.text().await.unwrap_or_default()
+        );
+    }
+    let fixture = json!({
+        "users": accounts,
+        "category": category,
+        "point": [W + 0.0051, S + 0.0052],
+        "tag": format!("tag{}", rand::random::<u32>()),
+        "cases": numbers.len(),
+        "hotline": hotline,
+        "seeded_no": numbers[7].1,
+        "dispatched_no": dispatched_no,
+    });
+    let _browser = BROWSER.lock().await;
+    node(
+        "console.mjs",
+        &[
+            ("CITYGRID_URL", server.base.clone()),
+            ("FIXTURE", fixture.to_string()),
+        ],
+    );
+}
+
+/// The home view in every page: a layer far away (larger than the city's) is imported,
+/// and the viewer, the inspector page, the embedded map and the embed page's preview
+/// still open on the city (its administrative division); the home button, "zoom to
+/// layer", the layer list's counts and titles, and search by kind (a road of three
+/// segments is one hit that zooms to all of it).
+#[tokio::test(flavor = "multi_thread")]
+async fn every_page_opens_at_the_home_view() {
+    let db = TestDb::new().await;
+    sample_district(&db).await;
+    managed_district(&db).await;
+    make_layer(
+        &db,
+        "main_roads",
+        "Main roads",
+        "LineString",
+        &format!(
+            "SELECT i::bigint AS fid, ST_SetSRID(ST_MakeLine(ST_MakePoint({W} + i * 0.004, {S} + 0.0095), \
+                    ST_MakePoint({W} + (i + 1) * 0.004, {S} + 0.0095 + i * 0.0003)), 4326) AS geom, \
+                    'Jiefang Avenue' AS name, 1 AS rank FROM generate_series(0, 2) i"
+        ),
+    )
+    .await;
+    make_layer(
+        &db,
+        "far_away",
+        "Far away",
+        "Point",
+        "SELECT i::bigint AS fid, ST_SetSRID(ST_MakePoint((i % 25) * 0.01, (i / 25) * 0.01), 4326) AS geom, \
+                'far ' || i AS name, 1 AS rank FROM generate_series(0, 499) i",
+    )
+    .await;
+    let password = format!("pw-home-{}", rand::random::<u32>());
+    common::add_user(&db, "insp_home", "inspector", None, &password);
+    let key = cli(
+        &db,
+        &[
+            "key",
+            "create",
+            "--name",
+            "home-embed",
+            "--layers",
+            "buildings,roads",
+        ],
+    );
+    let server = start(&db, &[]);
+    for id in [
+        "buildings",
+        "roads",
+        "pois",
+        "cases",
+        "main_roads",
+        "far_away",
+        "unit_grids",
+    ] {
+        wait_loaded(&server, id, None).await;
+    }
+    let home: Value = http()
+        .get(server.url("/api/home"))
+        .send()
+        .await
+        .expect("home")
+        .json()
+        .await
+        .expect("home json");
+    assert_eq!(home["source"], "layer:admin_divisions", "{home}");
+    let bbox = |sql: &str| {
+        let pool = db.pool.clone();
+        let sql = sql.to_string();
+        async move {
+            let b: (f64, f64, f64, f64) = sqlx::query_as(&format!(
+                "SELECT ST_XMin(e), ST_YMin(e), ST_XMax(e), ST_YMax(e) FROM (SELECT ST_Extent(geom)::geometry AS e FROM {sql}) s"
+            ))
+            .fetch_one(&pool)
+            .await
+            .expect("extent");
+            json!([b.0, b.1, b.2, b.3])
+        }
+    };
+    let fixture = json!({
+        "home": home,
+        "far_bbox": bbox("layers.far_away").await,
+        "pois_bbox": bbox("layers.pois").await,
+        "road": "jiefang avenue",
+        "road_parts": 3,
+        "road_bbox": bbox("layers.main_roads").await,
+        "counts": {"buildings": 200, "roads": 10, "pois": 10, "cases": 2, "far_away": 500},
+        "inspector": ["insp_home", password],
+        "key": key.trim(),
+    });
+    let _browser = BROWSER.lock().await;
+    node(
+        "home.mjs",
+        &[
+            ("CITYGRID_URL", server.base.clone()),
+            ("FIXTURE", fixture.to_string()),
+        ],
+    );
+}

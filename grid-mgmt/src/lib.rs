@@ -17,6 +17,7 @@
 //!   deadlines, event, field-task and delivery intents);
 //! - [`evaluation`]: the evaluation figures (立案率, 按期处置率, …) for a period;
 //! - [`open311`]: the Open311 GeoReport v2 mapping, JSON/XML output and form parsing;
+//! - [`photos`]: the workflow stage of a case photo and who may add one when;
 //! - [`gridgen`]: unit grid generation and validation (in a local metric frame of
 //!   `citygrid_geo::projection`).
 #![forbid(unsafe_code)]
@@ -29,6 +30,7 @@ pub mod evaluation;
 pub mod gridgen;
 pub mod intake;
 pub mod open311;
+pub mod photos;
 pub mod reference;
 pub mod routing;
 pub mod step;

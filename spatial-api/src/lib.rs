@@ -137,6 +137,7 @@ pub fn table() -> RouteTable {
         .with(ogc::routes)
         .with(query::routes)
         .with(search::routes)
+        .with(routes::layer_admin::routes)
 }
 
 /// The complete application for `state`.

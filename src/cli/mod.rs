@@ -7,6 +7,7 @@ pub mod grid;
 pub mod gridstore;
 pub mod import;
 pub mod key;
+pub mod layer;
 pub mod logfmt;
 pub mod raster;
 pub mod seed;

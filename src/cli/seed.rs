@@ -267,7 +267,7 @@ async fn demo_cases(pool: &PgPool) -> Result<(), DemoError> {
             actor: actor.clone(),
             token: None,
         };
-        let created = match intake(pool, None, &reference, input).await {
+        let created = match intake(pool, None, &reference, input, None).await {
             Ok(c) => c,
             Err(e) => {
                 tracing::warn!(error = %e, "demo case skipped");

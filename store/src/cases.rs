@@ -198,7 +198,7 @@ pub struct Detail {
     pub case: Value,
     /// Its events, oldest first.
     pub events: Vec<Value>,
-    /// Its photos (id, type, size, uploader, time, url).
+    /// Its photos (id, type, size, stage, uploader, time, url), oldest first.
     pub photos: Vec<Value>,
     /// Its field tasks.
     pub tasks: Vec<Value>,
@@ -224,7 +224,8 @@ pub async fn detail(pool: &PgPool, id: i64) -> Result<Option<Detail>> {
     .await?;
     let photos: Vec<(Value,)> = sqlx::query_as(
         "SELECT jsonb_build_object('id', id, 'content_type', content_type, 'size_bytes', size_bytes, \
-                'uploaded_by', uploaded_by, 'uploaded_at', uploaded_at, 'url', '/api/photos/' || id) \
+                'stage', stage, 'uploaded_by', uploaded_by, 'uploaded_at', uploaded_at, \
+                'url', '/api/photos/' || id) \
          FROM case_photos WHERE case_id = $1 ORDER BY id",
     )
     .bind(id)
@@ -325,6 +326,44 @@ pub async fn open_task_assignee(
     .fetch_optional(executor)
     .await?;
     Ok(task.map(|(a,)| a))
+}
+
+/// The state of case `id`, its department, its reporter's `users.id` and the inspector
+/// of its latest check task (`None` outside: no check task yet; `Some(None)`: an open
+/// pool task). An open task belongs to the grid's active responsible inspector, else
+/// to the one it was assigned to (the rule of [`open_task_assignee`]); a finished one
+/// to the inspector who did it. `None`: no such case.
+pub async fn photo_context(
+    executor: impl sqlx::PgExecutor<'_>,
+    id: i64,
+) -> Result<Option<PhotoContextRow>> {
+    sqlx::query_as(&format!(
+        "SELECT c.status, c.department, c.reporter_user_id, \
+                (SELECT CASE WHEN t.status = 'open' THEN coalesce({GRID_INSPECTOR_SQL}, t.inspector_user_id) \
+                             ELSE t.inspector_user_id END \
+                 FROM field_tasks t WHERE t.case_id = c.id AND t.kind = 'check' \
+                 ORDER BY t.id DESC LIMIT 1) AS checker, \
+                EXISTS (SELECT 1 FROM field_tasks t WHERE t.case_id = c.id AND t.kind = 'check') AS has_check \
+         FROM cases c WHERE c.id = $1"
+    ))
+    .bind(id)
+    .fetch_optional(executor)
+    .await
+}
+
+/// A case as [`photo_context`] reads it.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct PhotoContextRow {
+    /// Workflow state.
+    pub status: String,
+    /// Assigned department.
+    pub department: Option<String>,
+    /// `users.id` of the reporter.
+    pub reporter_user_id: Option<i64>,
+    /// The inspector of the latest check task (NULL: none, or a pool task).
+    pub checker: Option<i64>,
+    /// Whether the case has a check task at all.
+    pub has_check: bool,
 }
 
 /// Of the photos `ids`, those uploaded to case `id`.
@@ -659,15 +698,44 @@ pub struct NewCase<'a> {
     pub detail: &'a Value,
     /// An Open311 token to store with the case.
     pub token: Option<&'a str>,
+    /// An `Idempotency-Key` to claim in the same statement, and the response to store
+    /// with it (`id`, `case_no` and `duplicates` are added to this object).
+    pub idempotency: Option<(crate::idempotency::Claim<'a>, &'a Value)>,
+}
+
+/// What [`insert`] did.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Inserted {
+    /// The case was inserted: its id, case number and the duplicates (open cases of
+    /// the same category within the radius, nearest first).
+    Case {
+        /// `cases.id`.
+        id: i64,
+        /// `2025-000123`.
+        case_no: String,
+        /// The duplicates found.
+        duplicates: Value,
+    },
+    /// Nothing was inserted: the idempotency key was already taken (by a request that
+    /// committed; read its response with [`crate::idempotency::stored`]).
+    KeyTaken,
 }
 
 /// Inserts a case with its first event (`report`, with the duplicates found) and its
-/// Open311 token, in one statement. Returns the id, the case number and the duplicates
-/// (open cases of the same category within the radius, nearest first).
-pub async fn insert(pool: &PgPool, c: &NewCase<'_>) -> Result<(i64, String, Value)> {
-    sqlx::query_as(
+/// Open311 token, in one statement; with [`NewCase::idempotency`], the key row too
+/// (`ON CONFLICT DO NOTHING`: a key already taken inserts nothing and returns
+/// [`Inserted::KeyTaken`]; a concurrent request with the same key waits for the first
+/// to commit).
+pub async fn insert(pool: &PgPool, c: &NewCase<'_>) -> Result<Inserted> {
+    let (claim, template) = match c.idempotency {
+        Some((claim, template)) => (Some(claim), Some(template)),
+        None => (None, None),
+    };
+    let row: Option<(i64, String, Value)> = sqlx::query_as(
         "WITH pt AS (SELECT ST_SetSRID(ST_MakePoint($1, $2), 4326) AS g), \
-         nid AS (SELECT nextval('cases_id_seq') AS id), \
+         nid AS (SELECT s.id, $5 || '-' || CASE WHEN s.id >= 1000000 THEN s.id::text \
+                        ELSE lpad(s.id::text, 6, '0') END AS case_no \
+                 FROM (SELECT nextval('cases_id_seq') AS id) s), \
          dup AS ( \
            SELECT coalesce(jsonb_agg(jsonb_build_object('id', c.id, 'case_no', c.case_no, \
                     'status', c.status, 'distance_m', \
@@ -677,16 +745,22 @@ pub async fn insert(pool: &PgPool, c: &NewCase<'_>) -> Result<(i64, String, Valu
            WHERE c.category = $3 AND c.status NOT IN ('closed', 'voided') \
              AND c.geom && ST_Expand(pt.g, $29, $30) \
              AND ST_DWithin(c.geom::geography, pt.g::geography, $4)), \
+         k AS ( \
+           INSERT INTO idempotency_keys (principal, key, request_hash, status, case_id, response) \
+           SELECT $31, $32, $33, 201, nid.id, \
+                  $34::jsonb || jsonb_build_object('id', nid.id, 'case_no', nid.case_no, 'duplicates', dup.list) \
+           FROM nid, dup WHERE $31::text IS NOT NULL \
+           ON CONFLICT (principal, key) DO NOTHING RETURNING 1), \
          ins AS ( \
            INSERT INTO cases (id, case_no, source, reporter_user_id, reporter_name, reporter_contact, \
                api_key_id, description, address, attributes, media_url, geom, category, grid_code, \
                community_code, street_code, admin_code, component_id, routed_department, routing, \
                status, reported_at, registration_due, due_at, updated_at) \
-           SELECT nid.id, \
-               $5 || '-' || CASE WHEN nid.id >= 1000000 THEN nid.id::text ELSE lpad(nid.id::text, 6, '0') END, \
+           SELECT nid.id, nid.case_no, \
                $6, $7, $8, $9, $10, $11, $12, $13, $14, pt.g, $3, $15, $16, $17, $18, $19, $20, $21, \
                'reported', $22, $23, $23, now() \
-           FROM nid, pt RETURNING id, case_no), \
+           FROM nid, pt WHERE $31::text IS NULL OR EXISTS (SELECT 1 FROM k) \
+           RETURNING id, case_no), \
          ev AS ( \
            INSERT INTO case_events (case_id, at, actor, actor_user_id, role, department, action, \
                from_state, to_state, note, detail) \
@@ -728,6 +802,18 @@ pub async fn insert(pool: &PgPool, c: &NewCase<'_>) -> Result<(i64, String, Valu
     .bind(c.token) // 28
     .bind(degrees_lon(c.duplicate_radius_m, c.lat)) // 29
     .bind(degrees_lat(c.duplicate_radius_m)) // 30
-    .fetch_one(pool)
-    .await
+    .bind(claim.map(|k| k.principal)) // 31
+    .bind(claim.map(|k| k.key)) // 32
+    .bind(claim.map(|k| k.request_hash)) // 33
+    .bind(template) // 34
+    .fetch_optional(pool)
+    .await?;
+    Ok(match row {
+        Some((id, case_no, duplicates)) => Inserted::Case {
+            id,
+            case_no,
+            duplicates,
+        },
+        None => Inserted::KeyTaken,
+    })
 }

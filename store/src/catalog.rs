@@ -4,6 +4,7 @@
 //! Layer ids are `[a-z0-9_]+` (the table's constraint, checked again by callers)
 //! and quoted into the statements that name a layer's table.
 
+use citygrid_tiles::tileprops::{self, TileProperties, TilePropertiesError};
 use citygrid_tiles::LayerKind;
 use serde::Serialize;
 use serde_json::Value;
@@ -37,6 +38,65 @@ pub struct LayerMeta {
     pub source_crs: Option<String>,
     /// Bumped on every change of the layer's data.
     pub version: i64,
+    /// The tile schema set for the layer (`None`: the default rule, see
+    /// [`LayerMeta::effective_tile_properties`]); not part of `/catalog`.
+    #[serde(skip)]
+    pub tile_properties: Option<TileProperties>,
+    /// Bumped on every change of `tile_properties` (part of the tile cache keys).
+    #[serde(skip)]
+    pub tile_properties_version: i64,
+}
+
+impl LayerMeta {
+    /// The layer's `(field name, SQL type)` pairs, from `fields`.
+    pub fn field_types(&self) -> Vec<(&str, &str)> {
+        self.fields
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|f| {
+                let name = f.get("name")?.as_str()?;
+                Some((
+                    name,
+                    f.get("type").and_then(Value::as_str).unwrap_or("text"),
+                ))
+            })
+            .collect()
+    }
+
+    /// The tile schema in force: the one set, or else the default rule's
+    /// ([`tileprops::default_for`] of the fields and the feature count).
+    pub fn effective_tile_properties(&self) -> TileProperties {
+        match &self.tile_properties {
+            Some(set) => set.clone(),
+            None => tileprops::default_for(&self.field_types(), self.feature_count),
+        }
+    }
+
+    /// The tile schema as `citygrid layer show --json` and the admin API show it:
+    /// `{"layer", "default" (none set: the default rule), "tile_properties" (the
+    /// schema in force), "fields": [{"name", "type", "in_tiles", "min_zoom"}]}`.
+    pub fn tile_properties_json(&self) -> Value {
+        let props = self.effective_tile_properties();
+        let fields: Vec<Value> = self
+            .field_types()
+            .into_iter()
+            .map(|(name, ty)| {
+                serde_json::json!({
+                    "name": name,
+                    "type": ty,
+                    "in_tiles": props.includes(name),
+                    "min_zoom": props.property_min_zoom(name),
+                })
+            })
+            .collect();
+        serde_json::json!({
+            "layer": self.id,
+            "default": self.tile_properties.is_none(),
+            "tile_properties": props,
+            "fields": fields,
+        })
+    }
 }
 
 /// A catalogue row as read (the columns of [`LayerMeta`], `kind` as text).
@@ -53,16 +113,20 @@ type Row = (
     Value,
     Option<String>,
     i64,
+    Option<Value>,
+    i64,
 );
+
+/// The columns of a [`Row`].
+const COLUMNS: &str = "id, title, kind, geometry_type, feature_count, bounds, min_zoom, max_zoom, \
+                       tile_format, fields, source_crs, version, tile_properties, tile_properties_version";
 
 /// Every layer of the catalogue, raster layers first, then by id (rows of a kind this
 /// build does not know are skipped with a warning).
 pub async fn load(executor: impl sqlx::PgExecutor<'_>) -> Result<Vec<LayerMeta>, sqlx::Error> {
-    let rows: Vec<Row> = sqlx::query_as(
-        "SELECT id, title, kind, geometry_type, feature_count, bounds, min_zoom, max_zoom, \
-                tile_format, fields, source_crs, version \
-         FROM layer_catalog ORDER BY kind DESC, id",
-    )
+    let rows: Vec<Row> = sqlx::query_as(&format!(
+        "SELECT {COLUMNS} FROM layer_catalog ORDER BY kind DESC, id"
+    ))
     .fetch_all(executor)
     .await?;
     Ok(rows.into_iter().filter_map(from_row).collect())
@@ -84,6 +148,8 @@ fn from_row(
         fields,
         source_crs,
         version,
+        tile_properties,
+        tile_properties_version,
     ): Row,
 ) -> Option<LayerMeta> {
     let kind = match kind.parse::<LayerKind>() {
@@ -91,6 +157,16 @@ fn from_row(
         Err(e) => {
             tracing::warn!(layer = %id, error = %e, "skipping a layer of unknown kind");
             return None;
+        }
+    };
+    // Written only through `set_tile_properties`, which checks it; a hand-edited
+    // value that is not a tile schema falls back to the default rule.
+    let tile_properties = match tile_properties.map(TileProperties::from_json) {
+        None => None,
+        Some(Ok(set)) => set,
+        Some(Err(e)) => {
+            tracing::warn!(layer = %id, error = %e, "ignoring the layer's tile properties");
+            None
         }
     };
     Some(LayerMeta {
@@ -106,7 +182,86 @@ fn from_row(
         fields,
         source_crs,
         version,
+        tile_properties,
+        tile_properties_version,
     })
+}
+
+/// One layer of the catalogue (`None`: no such layer, or of a kind this build does
+/// not know).
+pub async fn get(
+    executor: impl sqlx::PgExecutor<'_>,
+    id: &str,
+) -> Result<Option<LayerMeta>, sqlx::Error> {
+    let row: Option<Row> = sqlx::query_as(&format!(
+        "SELECT {COLUMNS} FROM layer_catalog WHERE id = $1"
+    ))
+    .bind(id)
+    .fetch_optional(executor)
+    .await?;
+    Ok(row.and_then(from_row))
+}
+
+/// What [`set_tile_properties`] did.
+#[derive(Debug, Clone, PartialEq)]
+pub enum TilePropertiesChange {
+    /// No layer by that id.
+    NoLayer,
+    /// The layer is not a vector layer (its kind).
+    NotVector(LayerKind),
+    /// The schema does not fit the layer's fields; nothing changed.
+    Invalid(TilePropertiesError),
+    /// Stored and announced: the layer with its new schema.
+    Saved(Box<LayerMeta>),
+}
+
+/// Sets the tile schema of vector layer `id` (`None`: back to the default rule)
+/// after checking it against the layer's fields, bumps `tile_properties_version`
+/// and announces the change on [`citygrid_db::LAYER_CHANNEL`], which makes every
+/// server reload the catalogue and drop the layer's cached tiles. The row is locked
+/// while it is checked: run it in a transaction (the notice goes out at commit).
+pub async fn set_tile_properties(
+    conn: &mut sqlx::PgConnection,
+    id: &str,
+    props: Option<&TileProperties>,
+) -> Result<TilePropertiesChange, sqlx::Error> {
+    let row: Option<Row> = sqlx::query_as(&format!(
+        "SELECT {COLUMNS} FROM layer_catalog WHERE id = $1 FOR UPDATE"
+    ))
+    .bind(id)
+    .fetch_optional(&mut *conn)
+    .await?;
+    let Some(mut meta) = row.and_then(from_row) else {
+        return Ok(TilePropertiesChange::NoLayer);
+    };
+    if meta.kind != LayerKind::Vector {
+        return Ok(TilePropertiesChange::NotVector(meta.kind));
+    }
+    if let Some(props) = props {
+        let names: Vec<&str> = meta.field_types().into_iter().map(|(n, _)| n).collect();
+        if let Err(e) = props.validate(&meta.id, &names) {
+            return Ok(TilePropertiesChange::Invalid(e));
+        }
+    }
+    let (version,): (i64,) = sqlx::query_as(
+        "WITH up AS (
+             UPDATE layer_catalog
+                SET tile_properties = $2,
+                    tile_properties_version = tile_properties_version + 1,
+                    updated_at = now()
+              WHERE id = $1
+          RETURNING tile_properties_version)
+         SELECT up.tile_properties_version FROM up
+          CROSS JOIN LATERAL (SELECT pg_notify($3, $1)) AS announced",
+    )
+    .bind(id)
+    .bind(props.map(sqlx::types::Json))
+    .bind(citygrid_db::LAYER_CHANNEL)
+    .fetch_one(&mut *conn)
+    .await?;
+    meta.tile_properties = props.cloned();
+    meta.tile_properties_version = version;
+    Ok(TilePropertiesChange::Saved(Box::new(meta)))
 }
 
 /// Whether the catalogue has layer `id`.
@@ -309,6 +464,8 @@ mod tests {
             Value::Array(Vec::new()),
             None,
             1,
+            None,
+            0,
         )
     }
 
@@ -320,6 +477,36 @@ mod tests {
             let json = serde_json::to_value(&meta).expect("serialises");
             assert_eq!(json["kind"], Value::String(name.into()));
         }
+    }
+
+    #[test]
+    fn tile_properties_load_and_a_bad_one_falls_back_to_the_default() {
+        let mut r = row("vector");
+        r.9 = serde_json::json!([
+            {"name": "osm_id", "type": "bigint"},
+            {"name": "name", "type": "text"},
+            {"name": "tags", "type": "jsonb"}
+        ]);
+        let meta = from_row(r.clone()).expect("loads");
+        assert_eq!(meta.tile_properties, None);
+        assert_eq!(meta.effective_tile_properties().exclude, ["tags"]);
+        assert!(serde_json::to_value(&meta)
+            .expect("serialises")
+            .get("tile_properties")
+            .is_none());
+        r.12 = Some(serde_json::json!({"include": ["name", "tags"], "min_zoom": {"name": 15}}));
+        r.13 = 3;
+        let meta = from_row(r.clone()).expect("loads");
+        let set = meta.tile_properties.clone().expect("set");
+        assert_eq!(
+            set.include,
+            Some(vec!["name".to_string(), "tags".to_string()])
+        );
+        assert_eq!(meta.effective_tile_properties(), set);
+        assert_eq!(meta.tile_properties_version, 3);
+        r.12 = Some(serde_json::json!({"include": "name"}));
+        let meta = from_row(r).expect("loads");
+        assert_eq!(meta.tile_properties, None);
     }
 
     #[test]

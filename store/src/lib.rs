@@ -18,6 +18,7 @@
 //! | [`accounts`] | accounts, sessions, API keys, sign-in lookups |
 //! | [`audit`] | the audit log |
 //! | [`health`] | the database ping, the schema version |
+//! | [`idempotency`] | `Idempotency-Key`: stored responses of requests that succeeded |
 //! | [`catalog`] | the layer catalogue |
 //! | [`layers`] | reading layers into the in-memory index, raster tiles |
 //! | [`layer_titles`] | layer titles and field names in Chinese and English |
@@ -39,6 +40,7 @@ pub mod case_search;
 pub mod cases;
 pub mod catalog;
 pub mod health;
+pub mod idempotency;
 pub mod layer_titles;
 pub mod layers;
 pub mod notify;

@@ -44,7 +44,8 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use citygrid_geo::tms::MAX_ZOOM;
+/// The highest zoom a tile schema may name (`citygrid_geo::tms::MAX_ZOOM`).
+pub use citygrid_geo::tms::MAX_ZOOM;
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 

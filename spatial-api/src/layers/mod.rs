@@ -18,6 +18,7 @@ use std::sync::{Arc, Mutex, RwLock};
 use citygrid_geo::tms::Bbox;
 use citygrid_tiles::cache::{CacheConfig, CachedTile, TileCache, TileKey};
 use citygrid_tiles::index::LayerIndex;
+use citygrid_tiles::tileprops::TileProperties;
 use citygrid_tiles::LayerKind;
 use sqlx::PgPool;
 
@@ -31,7 +32,14 @@ pub struct LoadedLayer {
     pub index: RwLock<LayerIndex>,
     /// Bumped by every patch; a tile encoded across a patch is not cached.
     generation: AtomicU64,
+    /// The tile schema in force (`tile_properties_version`, the effective schema):
+    /// changed in place when only the schema changes, without reloading the index.
+    tile_schema: RwLock<(i64, Arc<TileProperties>)>,
 }
+
+/// The catalogue version bits of a tile cache key's layer version; the tile schema
+/// version sits above them ([`LoadedLayer::tile_key_version`]).
+const DATA_VERSION_BITS: u32 = 40;
 
 impl LoadedLayer {
     /// The patch generation.
@@ -52,6 +60,41 @@ impl LoadedLayer {
     /// Whether the layer has no features.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
+    }
+
+    /// A loaded layer over `index`, with the tile schema of `meta`.
+    fn new(meta: LayerMeta, index: LayerIndex) -> LoadedLayer {
+        let tile_schema = RwLock::new((
+            meta.tile_properties_version,
+            Arc::new(meta.effective_tile_properties()),
+        ));
+        LoadedLayer {
+            meta,
+            index: RwLock::new(index),
+            generation: AtomicU64::new(0),
+            tile_schema,
+        }
+    }
+
+    /// The tile schema in force (the one set in the catalogue, or the default rule's).
+    pub fn tile_properties(&self) -> Arc<TileProperties> {
+        self.tile_schema
+            .read()
+            .map(|s| Arc::clone(&s.1))
+            .unwrap_or_default()
+    }
+
+    /// The version of the tile schema in force (`tile_properties_version`).
+    pub fn tile_schema_version(&self) -> i64 {
+        self.tile_schema.read().map(|s| s.0).unwrap_or(0)
+    }
+
+    /// The layer's version in tile cache keys: the catalogue version in the low 40
+    /// bits, the tile schema version above (equal to the catalogue version while no
+    /// schema was ever set), so a tile of a previous schema is never found.
+    pub fn tile_key_version(&self) -> u64 {
+        let data = (self.meta.version as u64) & ((1 << DATA_VERSION_BITS) - 1);
+        data | ((self.tile_schema_version() as u64) << DATA_VERSION_BITS)
     }
 }
 
@@ -155,11 +198,7 @@ impl LayerStore {
                 Ok(index) => {
                     let features = index.len();
                     let bytes = index.memory_bytes();
-                    let layer = Arc::new(LoadedLayer {
-                        meta: (*meta).clone(),
-                        index: RwLock::new(index),
-                        generation: AtomicU64::new(0),
-                    });
+                    let layer = Arc::new(LoadedLayer::new((*meta).clone(), index));
                     {
                         // A tile encoded from the replaced index must not be cached
                         // after this: bump its generation under the invalidation lock.
@@ -182,6 +221,9 @@ impl LayerStore {
                 Err(e) => tracing::warn!(error = %e, "layer not loaded"),
             }
         }
+        for meta in &wanted {
+            self.follow_tile_schema(meta);
+        }
         let ids: Vec<&str> = catalog.iter().map(|m| m.id.as_str()).collect();
         let removed: Vec<String> = self
             .layers
@@ -199,6 +241,31 @@ impl LayerStore {
             }
             self.tiles.invalidate_layer(&id);
         }
+    }
+
+    /// Takes the tile schema of `meta` when only it changed (the layer's data did not:
+    /// no reload): the layer's cached tiles go, and a tile being encoded meanwhile is
+    /// served but not cached (its generation changes). New requests look for the
+    /// tiles under keys with the new schema version.
+    fn follow_tile_schema(&self, meta: &LayerMeta) {
+        let Some(layer) = self.get(&meta.id) else {
+            return;
+        };
+        if layer.meta.version != meta.version
+            || layer.tile_schema_version() == meta.tile_properties_version
+        {
+            return;
+        }
+        let _guard = self.invalidation.lock();
+        if let Ok(mut schema) = layer.tile_schema.write() {
+            *schema = (
+                meta.tile_properties_version,
+                Arc::new(meta.effective_tile_properties()),
+            );
+        }
+        layer.generation.fetch_add(1, Ordering::SeqCst);
+        let removed = self.tiles.invalidate_layer(&meta.id);
+        tracing::info!(layer = %meta.id, tiles = removed, "tile properties changed");
     }
 
     /// Re-reads features `fids` of layer `id` and patches them into the index

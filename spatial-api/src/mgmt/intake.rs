@@ -3,7 +3,8 @@
 //! statement (the `cases` trigger writes the map row and sends the NOTIFY).
 
 use axum::extract::State;
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
 use axum::Json;
 use chrono::{DateTime, FixedOffset};
 use citygrid_grid_mgmt::codes::{CategoryCode, CategoryKind, ComponentId};
@@ -17,11 +18,12 @@ use citygrid_store::cases as case_store;
 use citygrid_store::PgPool;
 use citygrid_tiles::schema::PropValue;
 use geo::Point;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 
 use super::cases::{visibility, Visibility};
 use super::common::{bad, now, parse_time, ActorInfo};
+use super::idempotency::{self, KeyedRequest};
 use super::locate::{self, Located};
 use super::reference::Reference;
 use crate::auth::{Principal, Role};
@@ -73,6 +75,9 @@ pub struct IntakeResult {
     pub case_no: String,
     /// The response body.
     pub body: Value,
+    /// Whether this is the stored response of an earlier request with the same
+    /// `Idempotency-Key` (nothing was written).
+    pub replayed: bool,
 }
 
 /// The component found for a case.
@@ -146,12 +151,56 @@ async fn named_component(
         })
 }
 
-/// Takes in one case (HTTP and Open311 share this path).
+/// The stored response of a key's first request, as an intake result.
+fn replay(stored: citygrid_store::idempotency::Stored) -> IntakeResult {
+    let case_no = stored.response["case_no"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    IntakeResult {
+        id: stored
+            .case_id
+            .or_else(|| stored.response["id"].as_i64())
+            .unwrap_or_default(),
+        case_no,
+        body: stored.response,
+        replayed: true,
+    }
+}
+
+/// Takes in one case (HTTP and Open311 share this path). With an `Idempotency-Key`
+/// (`keyed`), the key is claimed in the case's statement; a key already taken by the
+/// same request gives its stored response back (also when this attempt is refused
+/// now, e.g. a category retired since), by another request 422.
 pub async fn intake(
     pool: &PgPool,
     store: Option<&LayerStore>,
     reference: &Reference,
     input: IntakeInput,
+    keyed: Option<&KeyedRequest>,
+) -> Result<IntakeResult, ApiError> {
+    match take_in(pool, store, reference, input, keyed).await {
+        Ok(r) => Ok(r),
+        Err(e) => match keyed {
+            // refused now: was it taken in before?
+            Some(k) if !matches!(e, ApiError::Unavailable) => {
+                match idempotency::stored(pool, k).await {
+                    Ok(Some(stored)) => Ok(replay(stored)),
+                    Ok(None) => Err(e),
+                    Err(other) => Err(other),
+                }
+            }
+            _ => Err(e),
+        },
+    }
+}
+
+async fn take_in(
+    pool: &PgPool,
+    store: Option<&LayerStore>,
+    reference: &Reference,
+    input: IntakeInput,
+    keyed: Option<&KeyedRequest>,
 ) -> Result<IntakeResult, ApiError> {
     let category = reference.category(&input.category).ok_or_else(|| {
         ApiError::Unprocessable(format!(
@@ -220,7 +269,34 @@ pub async fn intake(
         .map(|r| r.as_str().to_string())
         .unwrap_or_else(|| "public".into());
     let department = input.actor.actor.department.clone();
-    let row = case_store::insert(
+    // The response, whose id, case number and duplicates the insert fills in (and
+    // stores with the idempotency key).
+    let mut body = json!({
+        "id": null,
+        "case_no": null,
+        "status": "reported",
+        "category": code.to_string(),
+        "lon": lon,
+        "lat": lat,
+        "grid_code": grid.as_str(),
+        "community_code": grid.community_key(),
+        "street_code": grid.street_key(),
+        "admin_code": grid.admin().as_str(),
+        "place": {
+            "grid": located.grid,
+            "community": located.community,
+            "street": located.street,
+            "admin_division": located.admin,
+        },
+        "component": component_json,
+        "duplicates": [],
+        "routing": routing_json,
+        "routed_department": routed,
+        "reported_at": input.reported_at,
+        "registration_due": registration_due,
+        "token": input.token,
+    });
+    let inserted = case_store::insert(
         pool,
         &case_store::NewCase {
             lon,
@@ -251,41 +327,40 @@ pub async fn intake(
             department: department.as_deref(),
             detail: &detail,
             token: input.token.as_deref(),
+            idempotency: keyed.map(|k| (k.claim(), &body)),
         },
     )
     .await
     .map_err(|e| super::common::constraint_error(e, "the case"))?;
-    let (id, case_no, duplicates) = row;
-    let body = json!({
-        "id": id,
-        "case_no": case_no,
-        "status": "reported",
-        "category": code.to_string(),
-        "lon": lon,
-        "lat": lat,
-        "grid_code": grid.as_str(),
-        "community_code": grid.community_key(),
-        "street_code": grid.street_key(),
-        "admin_code": grid.admin().as_str(),
-        "place": {
-            "grid": located.grid,
-            "community": located.community,
-            "street": located.street,
-            "admin_division": located.admin,
+    match inserted {
+        case_store::Inserted::Case {
+            id,
+            case_no,
+            duplicates,
+        } => {
+            if let Some(o) = body.as_object_mut() {
+                o.insert("id".into(), json!(id));
+                o.insert("case_no".into(), json!(case_no));
+                o.insert("duplicates".into(), duplicates);
+            }
+            Ok(IntakeResult {
+                id,
+                case_no,
+                body,
+                replayed: false,
+            })
+        }
+        case_store::Inserted::KeyTaken => match keyed {
+            Some(k) => Ok(replay(idempotency::taken(pool, k).await?)),
+            None => Err(ApiError::Internal(
+                "the case insert claimed no key yet found one taken".into(),
+            )),
         },
-        "component": component_json,
-        "duplicates": duplicates,
-        "routing": routing_json,
-        "routed_department": routed,
-        "reported_at": input.reported_at,
-        "registration_due": registration_due,
-        "token": input.token,
-    });
-    Ok(IntakeResult { id, case_no, body })
+    }
 }
 
 /// Body of `POST /api/cases`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 #[derive(utoipa::ToSchema)]
 pub struct NewCase {
@@ -350,12 +425,35 @@ async fn keep_visible_duplicates(
     Ok(())
 }
 
-/// `POST /api/cases` (inspectors, acceptors, shift leaders, dispatchers, admins).
+/// `POST /api/cases` (inspectors, acceptors, shift leaders, dispatchers, admins), with
+/// an optional `Idempotency-Key` (see [`idempotency`]).
 pub async fn create_case(
     State(state): State<AppState>,
     principal: Principal,
+    headers: HeaderMap,
     Json(body): Json<NewCase>,
-) -> ApiResult<(StatusCode, Json<Value>)> {
+) -> ApiResult<Response> {
+    let keyed = match (
+        idempotency::key_from(&headers)?,
+        idempotency::owner(&principal),
+    ) {
+        (Some(key), Some(owner)) => {
+            let canonical = serde_json::to_value(&body)
+                .map(|v| idempotency::canonical_json(&v))
+                .map_err(|e| ApiError::Internal(format!("case body as JSON: {e}")))?;
+            Some(KeyedRequest {
+                principal: owner,
+                key,
+                hash: idempotency::request_hash("POST /api/cases", &canonical),
+            })
+        }
+        (Some(_), None) => {
+            return Err(ApiError::Unauthorized(
+                "Idempotency-Key needs a signed-in caller".into(),
+            ))
+        }
+        (None, _) => None,
+    };
     let actor = ActorInfo::of(&principal);
     let category: CategoryCode = body.category.trim().parse().map_err(bad)?;
     let (lon, lat) = locate::to_wgs84(body.lon, body.lat, body.crs.as_deref())?;
@@ -415,9 +513,21 @@ pub async fn create_case(
         return Err(bad("attributes must be at most 16 KiB of JSON"));
     }
     let source = input.source.clone();
-    let mut result = intake(&state.pool, Some(&state.layers), &reference, input).await?;
+    let mut result = intake(
+        &state.pool,
+        Some(&state.layers),
+        &reference,
+        input,
+        keyed.as_ref(),
+    )
+    .await?;
     // The duplicates listed are only the cases the caller may open.
     keep_visible_duplicates(&state.pool, &visible, &mut result.body).await?;
-    state.metrics.case_reported(&source);
-    Ok((StatusCode::CREATED, Json(result.body)))
+    let mut response = (StatusCode::CREATED, Json(result.body)).into_response();
+    if result.replayed {
+        idempotency::mark_replayed(response.headers_mut());
+    } else {
+        state.metrics.case_reported(&source);
+    }
+    Ok(response)
 }

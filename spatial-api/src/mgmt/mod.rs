@@ -11,7 +11,8 @@
 //! | [`cases`] | case lists, timelines, workflow steps |
 //! | [`search`] | `GET /api/cases`: search, filters, sorting, paging with a total |
 //! | [`events`] | `GET /api/cases/events`: the live queue (Server-Sent Events) |
-//! | [`photos`] | case photos |
+//! | [`photos`] | case photos (with their workflow stage) |
+//! | [`idempotency`] | `Idempotency-Key` on intake and photo uploads |
 //! | [`admin`] | departments, categories, routing and time-limit rules, calendars |
 //! | [`places`] | unit grids and components |
 //! | [`stats`] | evaluation figures |
@@ -22,6 +23,7 @@ pub mod admin;
 pub mod cases;
 pub mod common;
 pub mod events;
+pub mod idempotency;
 pub mod intake;
 pub mod locate;
 pub mod open311;
@@ -122,13 +124,15 @@ pub fn routes(t: RouteTable) -> RouteTable {
 }
 
 /// Background tasks: the reference-data listener, the outbox deliverer, the overdue
-/// refresher of the cases layer and the announcer of queued layer changes.
+/// refresher of the cases layer, the announcer of queued layer changes and the pruner
+/// of expired idempotency keys.
 pub fn spawn_tasks(state: &AppState) -> Result<(), outbox::ClientError> {
     let webhooks = outbox::client(state.config.webhook_ca_file.as_deref())?;
     tokio::spawn(follow_reference_changes(state.clone()));
     tokio::spawn(outbox::run(state.clone(), webhooks));
     tokio::spawn(cases::refresh_overdue(state.clone()));
     tokio::spawn(cases::announce_changes(state.clone()));
+    tokio::spawn(idempotency::prune(state.clone()));
     Ok(())
 }
 

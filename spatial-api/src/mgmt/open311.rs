@@ -19,6 +19,7 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::common::{now, ActorInfo};
+use super::idempotency::{self, KeyedRequest};
 use super::intake::{intake, IntakeInput};
 use crate::auth::secret::new_secret;
 use crate::auth::{Access, KeyScope, Principal};
@@ -338,6 +339,10 @@ async fn post_request(
             format!("POST is only for requests.json or requests.xml, not {file:?}"),
         );
     };
+    let idempotency_key = match idempotency::key_from(&headers) {
+        Ok(k) => k,
+        Err(e) => return api_error(format, e),
+    };
     let req = match o311::parse_new_request(&body) {
         Ok(r) => r,
         Err(e) => return o311_error(format, &e),
@@ -369,6 +374,19 @@ async fn post_request(
         }
     }
     let (key_id, key_name) = (key.id, key.name);
+    // Idempotency-Key: the key's, over the form's fields but api_key, sorted.
+    let keyed = idempotency_key.map(|k| {
+        let mut fields: Vec<(String, String)> =
+            serde_urlencoded::from_str(&body).unwrap_or_default();
+        fields.retain(|(name, _)| name != "api_key");
+        fields.sort();
+        let canonical = serde_json::to_vec(&fields).unwrap_or_default();
+        KeyedRequest {
+            principal: format!("key:{key_id}"),
+            key: k,
+            hash: idempotency::request_hash(&format!("POST /open311/v2/{file}"), &canonical),
+        }
+    });
     let reference = match state.mgmt.reference.get(&state.pool).await {
         Ok(r) => r,
         Err(e) => return api_error(format, e),
@@ -422,9 +440,24 @@ async fn post_request(
         token: Some(token.clone()),
     };
     let source = input.source.clone();
-    match intake(&state.pool, Some(&state.layers), &reference, input).await {
+    match intake(
+        &state.pool,
+        Some(&state.layers),
+        &reference,
+        input,
+        keyed.as_ref(),
+    )
+    .await
+    {
         Ok(result) => {
-            state.metrics.case_reported(&source);
+            if !result.replayed {
+                state.metrics.case_reported(&source);
+            }
+            // a replay answers with the first request's token
+            let token = result.body["token"]
+                .as_str()
+                .map(str::to_string)
+                .unwrap_or(token);
             let dups = result.body["duplicates"]
                 .as_array()
                 .map(Vec::len)
@@ -436,11 +469,15 @@ async fn post_request(
                     .then(|| format!("{dups} open report(s) of the same kind nearby")),
                 account_id: None,
             };
-            reply(
+            let mut response = reply(
                 StatusCode::CREATED,
                 format,
                 o311::render_created(&[created], format),
-            )
+            );
+            if result.replayed {
+                idempotency::mark_replayed(response.headers_mut());
+            }
+            response
         }
         Err(e) => api_error(format, e),
     }

@@ -8,18 +8,28 @@
 //! picture of more than [`MAX_PIXELS`] (a tiny file can declare 50000×50000 and
 //! take gigabytes to decode in the browsers that show it), is refused with 422.
 //!
+//! Each photo records the workflow stage it documents (`?stage=report|feedback|check`,
+//! default from the caller's role and the case's state) and who uploaded it; who may
+//! add which stage when is `citygrid_grid_mgmt::photos`. An `Idempotency-Key` makes a
+//! repeated upload store the photo once.
+//!
 //! Photos are served as attachments that nothing may execute: `Content-Disposition:
 //! attachment`, `Content-Security-Policy: default-src 'none'; sandbox` and
 //! `X-Content-Type-Options: nosniff`.
 
 use axum::body::Body;
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use serde_json::{json, Value};
+use citygrid_grid_mgmt::photos::{self as photo_rules, PhotoContext, PhotoRefusal, PhotoStage};
+use citygrid_grid_mgmt::workflow::{CaseState, Role as WorkflowRole};
+use serde::Deserialize;
+use serde_json::json;
+use sha2::{Digest, Sha256};
 
 use super::cases::{case_id, require_visible, visibility};
+use super::idempotency::{self, KeyedRequest};
 use crate::auth::Principal;
 use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
@@ -104,14 +114,82 @@ pub fn first_file_part<'a>(body: &'a [u8], content_type: &str) -> Option<&'a [u8
     }
 }
 
-/// `POST /api/cases/{id}/photos`.
+/// Query of `POST /api/cases/{id}/photos`.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct UploadQuery {
+    /// The workflow stage the photo documents: `report`, `feedback` or `check`
+    /// (default: from the caller's role and the case's state).
+    pub stage: Option<String>,
+}
+
+/// The stage asked for, checked.
+fn asked_stage(q: &UploadQuery) -> Result<Option<PhotoStage>, ApiError> {
+    match q.stage.as_deref().map(str::trim) {
+        None | Some("") => Ok(None),
+        Some(s) => s
+            .parse()
+            .map(Some)
+            .map_err(|e: photo_rules::UnknownStage| ApiError::BadRequest(e.to_string())),
+    }
+}
+
+/// The stage of the upload, or why the caller may not add it.
+async fn decide_stage(
+    state: &AppState,
+    principal: &Principal,
+    id: i64,
+    asked: Option<PhotoStage>,
+) -> Result<PhotoStage, ApiError> {
+    let Some(user) = principal.user() else {
+        return Err(ApiError::Forbidden(
+            "photos are added by signed-in users".into(),
+        ));
+    };
+    let row = citygrid_store::cases::photo_context(&state.pool, id)
+        .await?
+        .ok_or_else(|| ApiError::NotFound(format!("no case {id}")))?;
+    let case_state = CaseState::ALL
+        .into_iter()
+        .find(|c| c.as_str() == row.status)
+        .ok_or_else(|| ApiError::Internal(format!("unknown case state {}", row.status)))?;
+    let role = super::common::workflow_role(user.role);
+    let is_reporter = row.reporter_user_id == Some(user.id);
+    // the check task's inspector; a pool task (no assignee) is any inspector's but
+    // the reporter's (the rule of the check itself)
+    let is_checker = role == WorkflowRole::Inspector
+        && row.has_check
+        && match row.checker {
+            Some(c) => c == user.id,
+            None => !is_reporter && case_state == CaseState::Checking,
+        };
+    let ctx = PhotoContext {
+        state: case_state,
+        case_department: row.department.as_deref(),
+        is_reporter,
+        is_checker,
+    };
+    let stage = asked.unwrap_or_else(|| photo_rules::default_stage(role, &ctx));
+    photo_rules::may_add(role, user.department.as_deref(), stage, &ctx).map_err(|e| match e {
+        PhotoRefusal::Forbidden(_) => ApiError::Forbidden(e.to_string()),
+        PhotoRefusal::WrongState { .. } => ApiError::Conflict(e.to_string()),
+    })?;
+    Ok(stage)
+}
+
+/// `POST /api/cases/{id}/photos?stage=report|feedback|check`, with an optional
+/// `Idempotency-Key` (see [`super::idempotency`]: the same photo bytes and stage with
+/// the same key answer the first upload's response).
 pub async fn upload(
     State(state): State<AppState>,
     principal: Principal,
     Path(id): Path<String>,
+    Query(query): Query<UploadQuery>,
     headers: HeaderMap,
     body: Body,
-) -> ApiResult<(StatusCode, Json<Value>)> {
+) -> ApiResult<Response> {
+    let key = idempotency::key_from(&headers)?;
+    let asked = asked_stage(&query)?;
     let vis = visibility(&principal)?;
     let id = case_id(&state.pool, &id).await?;
     require_visible(&state.pool, &vis, id).await?;
@@ -152,26 +230,81 @@ pub async fn upload(
         )
     })?;
     check_dimensions(data)?;
+    let keyed = match (key, idempotency::owner(&principal)) {
+        (Some(key), Some(owner)) => {
+            let mut canonical = asked
+                .map(PhotoStage::as_str)
+                .unwrap_or("")
+                .as_bytes()
+                .to_vec();
+            canonical.push(b'\n');
+            canonical.extend_from_slice(&Sha256::digest(data));
+            Some(KeyedRequest {
+                principal: owner,
+                key,
+                hash: idempotency::request_hash(
+                    &format!("POST /api/cases/{id}/photos"),
+                    &canonical,
+                ),
+            })
+        }
+        _ => None,
+    };
+    let stage = match decide_stage(&state, &principal, id, asked).await {
+        Ok(s) => s,
+        // refused now (the case moved on): was this photo taken in before?
+        Err(e) => match &keyed {
+            Some(k) => match idempotency::stored(&state.pool, k).await? {
+                Some(stored) => return Ok(replayed(stored)),
+                None => return Err(e),
+            },
+            None => return Err(e),
+        },
+    };
     let label = principal.label();
-    let photo_id = citygrid_store::photos::insert(
+    let mut response = json!({
+        "id": null,
+        "case_id": id,
+        "content_type": kind,
+        "size_bytes": data.len(),
+        "stage": stage.as_str(),
+        "url": null,
+    });
+    let inserted = citygrid_store::photos::insert(
         &state.pool,
-        id,
-        kind,
-        i32::try_from(data.len()).unwrap_or(i32::MAX),
-        data,
-        &label,
+        &citygrid_store::photos::NewPhoto {
+            case_id: id,
+            content_type: kind,
+            data,
+            stage: stage.as_str(),
+            uploaded_by: &label,
+            uploader_user_id: principal.user().map(|u| u.id),
+            idempotency: keyed.as_ref().map(|k| (k.claim(), &response)),
+        },
     )
     .await?;
-    Ok((
-        StatusCode::CREATED,
-        Json(json!({
-            "id": photo_id,
-            "case_id": id,
-            "content_type": kind,
-            "size_bytes": data.len(),
-            "url": format!("/api/photos/{photo_id}"),
-        })),
-    ))
+    match (inserted, &keyed) {
+        (Some(photo_id), _) => {
+            if let Some(o) = response.as_object_mut() {
+                o.insert("id".into(), json!(photo_id));
+                o.insert("url".into(), json!(format!("/api/photos/{photo_id}")));
+            }
+            Ok((StatusCode::CREATED, Json(response)).into_response())
+        }
+        (None, Some(k)) => Ok(replayed(idempotency::taken(&state.pool, k).await?)),
+        (None, None) => Err(ApiError::Internal(
+            "the photo insert claimed no key yet found one taken".into(),
+        )),
+    }
+}
+
+/// A stored photo response, replayed.
+fn replayed(stored: citygrid_store::idempotency::Stored) -> Response {
+    let status = StatusCode::from_u16(u16::try_from(stored.status).unwrap_or(201))
+        .unwrap_or(StatusCode::CREATED);
+    let mut r = (status, Json(stored.response)).into_response();
+    idempotency::mark_replayed(r.headers_mut());
+    r
 }
 
 /// `GET /api/photos/{id}`.

@@ -66,6 +66,7 @@ pub const API_KEY_QUERY: &str = "api_key_query";
         paths::ogc_item, paths::ogc_matrix_sets, paths::ogc_matrix_set, paths::ogc_tilesets,
         paths::ogc_tileset, paths::ogc_tile,
         paths::nearest, paths::spatial_query,
+        paths::get_tile_properties, paths::put_tile_properties,
     ),
     components(schemas(schemas::Error)),
     tags(

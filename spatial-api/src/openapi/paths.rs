@@ -171,9 +171,13 @@ pub(super) fn asset() {}
 pub(super) fn locate() {}
 
 #[utoipa::path(post, path = "/api/cases", tag = "cases",
-    summary = "Report a case (located, linked, routed, with deadlines)",
+    summary = "Report a case (located, linked, routed, with deadlines); exactly once with an `Idempotency-Key`",
+    params(("Idempotency-Key" = Option<String>, Header, description = "1–200 printable ASCII characters (a UUID), per signed-in user, kept 7 days: the same key with the same body answers the first response again (header `Idempotent-Replayed: true`), with another body 422")),
     request_body = NewCase,
-    responses((status = 201, description = "the new case", body = Value)))]
+    responses(
+        (status = 201, description = "the new case (or, replayed, the case the key created)", body = Value),
+        (status = 400, description = "bad body or bad Idempotency-Key", body = Value),
+        (status = 422, description = "refused (outside every grid, unknown category…), or the Idempotency-Key was used for a different request", body = Value)))]
 pub(super) fn create_case() {}
 
 #[utoipa::path(get, path = "/api/cases", tag = "cases",
@@ -206,12 +210,18 @@ pub(super) fn one_case() {}
 pub(super) fn case_action() {}
 
 #[utoipa::path(post, path = "/api/cases/{id}/photos", tag = "cases",
-    summary = "Attach a photo (JPEG, PNG or WebP; raw body or the first file of a multipart form)",
-    params(("id" = String, Path, description = "case number or id")),
+    summary = "Attach a photo of a workflow stage (JPEG, PNG or WebP; raw body or the first file of a multipart form): the reporter and acceptors add report photos at any time, the case's department feedback photos while it has the case, the checking inspector check photos; exactly once with an `Idempotency-Key`",
+    params(("id" = String, Path, description = "case number or id"),
+        ("stage" = Option<String>, Query, description = "`report`, `feedback` or `check` (default: a department's photo is feedback, the checking inspector's during the check is check, others report)"),
+        ("Idempotency-Key" = Option<String>, Header, description = "as for POST /api/cases; the request is the photo's bytes and the stage asked for")),
     request_body(content(
         (Binary = "image/jpeg"), (Binary = "image/png"), (Binary = "image/webp"),
         (Binary = "multipart/form-data"))),
-    responses((status = 201, description = "the stored photo", body = Value)))]
+    responses(
+        (status = 201, description = "the stored photo (id, case_id, content_type, size_bytes, stage, url)", body = Value),
+        (status = 403, description = "this caller may not add photos of this stage to this case", body = Value),
+        (status = 409, description = "not in this state (feedback: dispatched…handled; check: checking, checked)", body = Value),
+        (status = 422, description = "not a picture, or the Idempotency-Key was used for a different request", body = Value)))]
 pub(super) fn upload_photo() {}
 
 #[utoipa::path(get, path = "/api/photos/{id}", tag = "cases",
@@ -367,7 +377,8 @@ pub(super) fn open311_top() {}
 
 #[utoipa::path(post, path = "/open311/v2/{file}", tag = "open311",
     summary = "File a service request: `requests.json` or `requests.xml` (form with an `open311:write` key)",
-    params(("file" = String, Path, description = "`requests.json` or `requests.xml`", example = "requests.json")),
+    params(("file" = String, Path, description = "`requests.json` or `requests.xml`", example = "requests.json"),
+        ("Idempotency-Key" = Option<String>, Header, description = "per API key, kept 7 days: the same form fields (any order) answer the first request's id and token again; other fields: 400")),
     request_body(content((Open311Form = "application/x-www-form-urlencoded"))),
     responses(
         (status = 201, description = "the new request's id or token", content((Value = "application/json; charset=utf-8"), (String = "text/xml; charset=utf-8"))),

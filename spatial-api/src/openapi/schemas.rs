@@ -284,3 +284,57 @@ pub struct FeatureCollection {
     /// next/prev/self links.
     pub links: Option<Vec<Value>>,
 }
+
+/// A vector layer's tile schema (`citygrid_tiles::tileprops::TileProperties`): which
+/// properties its tiles carry, from which zoom, and from which zoom features appear.
+/// Every member is optional; `null` instead of the object returns the layer to the
+/// default rule (every field; OSM layers and layers over 100,000 features leave out
+/// their tag bags `tags`/`other_tags`/`all_tags`, large layers also json fields).
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct TileProperties {
+    /// The fields tiles carry; `null` or absent: every field.
+    #[schema(example = json!(["name", "highway", "ref"]))]
+    pub include: Option<Vec<String>>,
+    /// Fields left out.
+    #[schema(example = json!(["other_tags"]))]
+    pub exclude: Option<Vec<String>>,
+    /// Field → the lowest zoom (0–24) whose tiles carry it.
+    #[schema(example = json!({"name": 14}))]
+    pub min_zoom: Option<std::collections::BTreeMap<String, u8>>,
+    /// Field → (value → the lowest zoom at which features with that value appear);
+    /// values match as text (`"3"` matches the number 3, `"true"` the boolean).
+    #[schema(example = json!({"highway": {"residential": 13, "service": 14}}))]
+    pub feature_min_zoom:
+        Option<std::collections::BTreeMap<String, std::collections::BTreeMap<String, u8>>>,
+}
+
+/// One field of a layer in its tile schema.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct TileField {
+    /// Field name.
+    pub name: String,
+    /// Its SQL type.
+    #[schema(rename = "type")]
+    pub ty: String,
+    /// Whether tiles carry it (at some zoom).
+    pub in_tiles: bool,
+    /// From which zoom tiles carry it.
+    pub min_zoom: u8,
+}
+
+/// A layer's tile schema as `GET`/`PUT /api/admin/layers/{layer}/tile-properties`
+/// answer it.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct LayerTileProperties {
+    /// The layer id.
+    pub layer: String,
+    /// True when none is set and the default rule applies.
+    pub default: bool,
+    /// The schema in force.
+    pub tile_properties: TileProperties,
+    /// The layer's fields.
+    pub fields: Vec<TileField>,
+}

@@ -2,6 +2,7 @@
 //! one module per feature; [`crate::table`] composes them with the other features'.
 
 pub mod auth;
+pub mod layer_admin;
 pub mod maps;
 pub mod system;
 pub mod tiles;

@@ -390,6 +390,8 @@ mod tests {
             fields: serde_json::json!([{"name": "height", "type": "double precision"}]),
             source_crs: None,
             version: 1,
+            tile_properties: None,
+            tile_properties_version: 0,
         }
     }
 

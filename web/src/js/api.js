@@ -1,22 +1,40 @@
 // Calls to the citygrid HTTP API: JSON in and out, the bearer token from
 // sessionStorage, errors as Error objects carrying the server's message.
 
+import { lang } from './i18n.js';
+
 const TOKEN = 'citygrid.session';
 
 /** The signed-in session {token, role, username, department} or null. */
 export function session() {
   try {
-    return JSON.parse(sessionStorage.getItem(TOKEN) || 'null');
+    // localStorage: every page and tab of this browser shares the sign-in
+    // (sessionStorage: an older page's copy, still read).
+    return JSON.parse(localStorage.getItem(TOKEN) || sessionStorage.getItem(TOKEN) || 'null');
   } catch {
     return null;
   }
 }
 
-/** Signs in; keeps the token in sessionStorage (gone when the tab closes). */
+/** Signs in; keeps the token in localStorage, shared by the pages and tabs of this
+ * browser until it expires or someone signs out. */
 export async function login(username, password) {
   const s = await api('/api/auth/login', { method: 'POST', body: { username, password }, anonymous: true });
-  sessionStorage.setItem(TOKEN, JSON.stringify(s));
+  localStorage.setItem(TOKEN, JSON.stringify(s));
   return s;
+}
+
+/** Forgets the session here (every tab of this browser). */
+export function forgetSession() {
+  localStorage.removeItem(TOKEN);
+  sessionStorage.removeItem(TOKEN);
+}
+
+/** Calls `onChange()` when another tab signs in or out. */
+export function onSessionChange(onChange) {
+  window.addEventListener('storage', (e) => {
+    if (e.key === TOKEN || e.key === null) onChange();
+  });
 }
 
 /** Signs out (revokes the token on the server, forgets it here). */
@@ -26,7 +44,7 @@ export async function logout() {
   } catch {
     // The token may be expired already; forget it anyway.
   }
-  sessionStorage.removeItem(TOKEN);
+  forgetSession();
 }
 
 /** An error answer of the API. */
@@ -57,7 +75,7 @@ export async function api(path, { method = 'GET', body, anonymous = false, heade
   try {
     response = await fetch(path, { method, headers: h, body: payload });
   } catch (e) {
-    throw new ApiError(0, `network error: ${e.message}`);
+    throw new ApiError(0, `${lang() === 'zh' ? '网络错误' : 'network error'}: ${e.message}`);
   }
   const text = await response.text();
   let data = null;
@@ -69,7 +87,7 @@ export async function api(path, { method = 'GET', body, anonymous = false, heade
     }
   }
   if (!response.ok) {
-    if (response.status === 401 && s && !anonymous) sessionStorage.removeItem(TOKEN);
+    if (response.status === 401 && s && !anonymous) forgetSession();
     const message = (data && data.error) || `${response.status} ${response.statusText}`;
     throw new ApiError(response.status, message, data && data.detail);
   }

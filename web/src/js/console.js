@@ -1,28 +1,17 @@
 // The case console (/console), by role: the acceptor registers or voids reports
 // (duplicates shown), the dispatcher dispatches (suggested department first),
 // handles returns and extensions, a department accepts and feeds back with a
-// photo, the shift leader closes; each case with its timeline and map; overdue
-// cases highlighted; the evaluation dashboard with SVG bar charts.
+// photo, the shift leader closes; each case with its timeline, countdown and the
+// actions the server offers for it; the queue (search, filters, paging, map, live
+// updates: queue.js); the evaluation dashboard with SVG bar charts.
 
-import { api, el, qs, when } from './api.js';
-import { setupLanguage, t, lang } from './i18n.js';
-import { createMap } from './mapkit.js';
+import './console-text.js';
+import { api, el, onSessionChange, qs, session, when } from './api.js';
+import { setupLanguage, statusName, t, lang } from './i18n.js';
 import { withSession } from './session.js';
-import { showCases } from './cases-layer.js';
-import { actionName, caseItem, categoryName, checkPhoto, loadCategories, markPoint, photoImage, statusBadge, timeline, uploadPhoto } from './casekit.js';
+import { actionName, categoryName, checkPhoto, loadCategories, photoImage, statusBadge, timeline, uploadPhoto } from './casekit.js';
 import { barChart } from './charts.js';
-
-const OPEN = ['reported', 'verifying', 'verified', 'registered', 'dispatched', 'handling', 'suspended', 'handled', 'checking', 'checked', 'returned'];
-
-/** The states each role works on. */
-const QUEUES = {
-  acceptor: ['reported', 'verified', 'handled'],
-  shift_leader: ['checked', 'reported', 'verified', 'suspended', 'handled'],
-  dispatcher: ['registered', 'returned', 'handled', 'dispatched', 'handling', 'suspended'],
-  department: ['dispatched', 'handling'],
-  inspector: ['verifying', 'checking'],
-  admin: OPEN,
-};
+import { countdown, focusCase, followLive, loadList, queueMap, relabel, roleName, setupQueue, setView } from './queue.js';
 
 /** The actions offered as buttons (comment needs no button of its own). */
 const BUTTONS = ['register', 'void', 'request_verification', 'dispatch', 'accept', 'feedback', 'return', 'request_extension',
@@ -33,32 +22,11 @@ let cats = { categories: [] };
 let departments = [];
 let view = 'queue';
 let selected = null;
-let map = null;
 
 function depName(code) {
   const d = departments.find((x) => x.code === code);
   if (!d) return code || '';
   return lang() === 'zh' ? d.name : (d.name_en || d.name);
-}
-
-async function loadList() {
-  const list = document.getElementById('case-list');
-  const overdue = document.getElementById('only-overdue').checked;
-  const params = { limit: 200, overdue: overdue ? 'true' : undefined };
-  if (view === 'queue') {
-    params.status = (QUEUES[me.role] || OPEN).join(',');
-    if (me.role === 'department') params.department = 'mine';
-  }
-  list.replaceChildren(el('li', { class: 'muted' }, t('loading')));
-  let { cases } = await api(`/api/cases${qs(params)}`);
-  if (view === 'queue' && me.role === 'dispatcher') {
-    // Dispatched and handling cases need the dispatcher only for an extension request.
-    cases = cases.filter((c) => !['dispatched', 'handling'].includes(c.status) || c.pending_extension);
-  }
-  cases.sort((a, b) => Number(b.overdue) - Number(a.overdue) || b.id - a.id);
-  list.replaceChildren(...(cases.length
-    ? cases.map((c) => caseItem(c, cats.categories, { onOpen: openCase, selected: selected === c.id }))
-    : [el('li', { class: 'muted' }, t('noCases'))]));
 }
 
 function facts(c) {
@@ -69,13 +37,16 @@ function facts(c) {
     [t('category'), categoryName(cats.categories, c.category)],
     [t('status'), statusBadge(c.status)],
     [t('reportedAt'), when(c.reported_at)],
-    [t('deadline'), el('span', { class: c.overdue ? 'error' : '' }, when(c.due_at), c.overdue ? ` · ${t('overdue')}` : '')],
-    ['Grid', c.grid_code || ''],
+    [t('deadline'), el('span', { class: c.overdue ? 'error' : '' }, when(c.due_at), c.overdue ? ` · ${t('overdue')}` : '', c.due_at ? ' · ' : '', c.due_at ? countdown(c) : '')],
+    [t('grid'), c.grid_code || '—'],
+    [t('address'), c.address || '—'],
+    [t('reporter'), c.reporter_name || '—'],
     [t('department'), depName(c.department)],
     [t('suggested'), el('span', { id: 'suggested' }, c.routed_department ? `${depName(c.routed_department)} (${c.routed_department})` : '—',
       routing.explanation ? el('small', { class: 'muted' }, ` ${routing.explanation}`) : null)],
     [t('component'), c.component_id || '—'],
-    [t('note'), c.description || ''],
+    [t('note'), c.description || '—'],
+    [t('photos'), (c.photos || []).length ? el('div', { class: 'photos' }, c.photos.map(photoImage)) : el('span', { class: 'muted', id: 'no-photos' }, t('noPhotos'))],
   ];
   if (c.pending_extension) rows.push([t('extend'), when(c.pending_extension)]);
   if (duplicates.length) {
@@ -149,21 +120,26 @@ async function openCase(c) {
   info.replaceChildren(
     el('h2', {}, el('span', { id: 'detail-case-no' }, full.case_no), ' ', statusBadge(full.status), full.overdue ? el('span', { class: 'badge overdue' }, t('overdue')) : null),
     facts(full),
-    (full.photos || []).length ? el('div', { class: 'photos' }, full.photos.map(photoImage)) : null,
   );
   document.getElementById('case-actions').replaceChildren(actionPanel(full));
   document.getElementById('case-timeline').replaceChildren(el('h3', {}, t('timeline')), timeline(full));
-  if (!map) {
-    map = await createMap('case-map');
-    await showCases(map, []);
-  }
-  markPoint(map, [full.lon, full.lat], '#1c7ed6');
   const detail = document.getElementById('case-detail');
   delete detail.dataset.mapReady;
-  map.once('idle', () => { detail.dataset.mapReady = full.case_no; });
-  map.jumpTo({ center: [full.lon, full.lat], zoom: 17 });
-  for (const li of document.querySelectorAll('#case-list li')) li.classList.toggle('selected', li.dataset.caseId === String(full.id));
   detail.dataset.status = full.status;
+  detail.dataset.caseId = String(full.id);
+  await focusCase(full, () => { detail.dataset.mapReady = full.case_no; });
+}
+
+/** The open case changed elsewhere: show it again unless an action is being written. */
+async function caseChanged(c) {
+  const note = document.getElementById('action-note');
+  if (note && note.value.trim()) return;
+  if (selected === c.id) await openCase(c).catch(() => {});
+}
+
+function showWho() {
+  const who = document.getElementById('who');
+  if (me && who) who.textContent = `${t('signedInAs')} ${me.username} · ${roleName(me.role)}${me.department ? ` · ${depName(me.department)}` : ''}`;
 }
 
 /** Street code → name, from the streets layer (OGC API). */
@@ -216,13 +192,15 @@ function setupTabs() {
     document.getElementById('cases-view').hidden = which === 'dashboard';
     document.getElementById('dashboard').hidden = which !== 'dashboard';
     if (which === 'dashboard') await dashboard();
-    else await loadList();
+    else {
+      setView(which);
+      await loadList();
+    }
   };
   document.getElementById('tab-queue').addEventListener('click', () => show('queue'));
   document.getElementById('tab-all').addEventListener('click', () => show('all'));
   document.getElementById('tab-dashboard').addEventListener('click', () => show('dashboard'));
-  document.getElementById('refresh').addEventListener('click', loadList);
-  document.getElementById('only-overdue').addEventListener('change', loadList);
+  document.getElementById('refresh').addEventListener('click', () => loadList());
   document.getElementById('period').addEventListener('submit', (e) => { e.preventDefault(); dashboard(); });
 }
 
@@ -230,7 +208,7 @@ async function start(who) {
   me = who;
   const detail = document.getElementById('case-detail');
   detail.replaceChildren(el('div', { id: 'case-info' }, el('p', { class: 'muted' }, t('noCases'))),
-    el('div', { id: 'case-map', class: 'mini-map' }), el('div', { id: 'case-actions' }), el('div', { id: 'case-timeline' }));
+    el('div', { id: 'case-actions' }), el('div', { id: 'case-timeline' }));
   cats = await loadCategories();
   try {
     departments = (await api('/api/departments')).departments || [];
@@ -240,9 +218,24 @@ async function start(who) {
   // The period's dates are left to the server: it knows the city's time zone and
   // clock (the browser's may be another), and dashboard() shows the days it used.
   setupTabs();
+  showWho();
+  setupQueue({ me, cats, departments, onOpen: openCase, onChanged: caseChanged, statusName });
+  setView('queue');
+  queueMap().catch(() => {});
   await loadList();
+  followLive();
   document.body.dataset.ready = 'true';
 }
 
-setupLanguage(() => me && loadList());
+setupLanguage(() => {
+  if (!me) return;
+  showWho();
+  relabel();
+  if (selected !== null) openCase({ id: selected }).catch(() => {});
+});
+// Signing in or out in another tab of this browser applies here too.
+onSessionChange(() => {
+  const s = session();
+  if (!s || !me || s.username !== me.username) location.reload();
+});
 withSession(start);

@@ -164,3 +164,13 @@ export function setupLanguage(onChange = () => {}) {
     onChange();
   });
 }
+
+/** Adds a page's own catalogue ({key: [English, 中文]}) to the shared texts. */
+export function addText(entries) {
+  Object.assign(TEXT, entries);
+}
+
+/** Every key of the texts (for the catalogue check of the tests). */
+export function textKeys() {
+  return Object.keys(TEXT);
+}

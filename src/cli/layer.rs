@@ -1,0 +1,310 @@
+//! `citygrid layer show LAYER [--json]` and
+//! `citygrid layer set-tile-properties LAYER [--include A,B | --all] [--exclude X,Y]
+//! [--prop-min-zoom NAME=Z,…] [--feature-min-zoom FIELD=VALUE:Z,…] [--reset]`:
+//! a layer's catalogue entry and its tile schema (see `citygrid_tiles::tileprops`).
+
+use std::collections::BTreeMap;
+
+use anyhow::{anyhow, bail, Context};
+use citygrid_db::Config;
+use citygrid_store::catalog::{self, LayerMeta, TilePropertiesChange};
+use citygrid_tiles::tileprops::{TileProperties, MAX_ZOOM};
+use clap::{Args, Subcommand};
+
+/// Layer commands.
+#[derive(Subcommand)]
+pub enum LayerCommand {
+    /// Show a layer's catalogue entry and its tile properties (which properties its
+    /// vector tiles carry, from which zoom; which features appear from which zoom).
+    Show {
+        /// The layer id.
+        layer: String,
+        /// Print the tile properties as JSON (as `GET /api/admin/layers/{layer}/tile-properties`
+        /// answers: `{"layer", "default", "tile_properties", "fields"}`).
+        #[arg(long)]
+        json: bool,
+    },
+    /// Choose what a vector layer's tiles carry. Options not given keep their current
+    /// value (the default rule's when none was set); an empty value clears a list
+    /// (`--exclude ''`). Every server drops the layer's cached tiles at once.
+    SetTileProperties(SetArgs),
+}
+
+/// `citygrid layer set-tile-properties`.
+#[derive(Args)]
+pub struct SetArgs {
+    /// The layer id.
+    pub layer: String,
+    /// Only these fields go into tiles (comma-separated).
+    #[arg(long, value_delimiter = ',', conflicts_with_all = ["all", "reset"])]
+    pub include: Option<Vec<String>>,
+    /// Every field goes into tiles (clears the exclusions unless --exclude is given).
+    #[arg(long, conflicts_with = "reset")]
+    pub all: bool,
+    /// These fields are left out (comma-separated).
+    #[arg(long, value_delimiter = ',', conflicts_with = "reset")]
+    pub exclude: Option<Vec<String>>,
+    /// A property only from a zoom on: `name=14,ref=15`.
+    #[arg(long, value_delimiter = ',', conflicts_with = "reset")]
+    pub prop_min_zoom: Option<Vec<String>>,
+    /// Features with a value only from a zoom on: `highway=residential:13,highway=service:14`.
+    #[arg(long, value_delimiter = ',', conflicts_with = "reset")]
+    pub feature_min_zoom: Option<Vec<String>>,
+    /// Back to the default rule (every field; OSM and large layers leave out their tag
+    /// bags).
+    #[arg(long)]
+    pub reset: bool,
+}
+
+/// Runs one `layer` command.
+pub async fn run(command: LayerCommand, config: Config) -> anyhow::Result<()> {
+    match command {
+        LayerCommand::Show { layer, json } => {
+            let pool = super::database(&config).await?;
+            let meta = catalog::get(&pool, &layer)
+                .await?
+                .ok_or_else(|| no_layer(&layer))?;
+            if json {
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&meta.tile_properties_json())?
+                );
+            } else {
+                print!("{}", describe(&meta));
+            }
+        }
+        LayerCommand::SetTileProperties(args) => {
+            let pool = super::database(&config).await?;
+            let props = if args.reset {
+                None
+            } else {
+                let current = catalog::get(&pool, &args.layer)
+                    .await?
+                    .ok_or_else(|| no_layer(&args.layer))?
+                    .effective_tile_properties();
+                Some(apply(current, &args)?)
+            };
+            let mut tx = pool.begin().await?;
+            let change = catalog::set_tile_properties(&mut tx, &args.layer, props.as_ref()).await?;
+            let meta = match change {
+                TilePropertiesChange::Saved(meta) => meta,
+                TilePropertiesChange::NoLayer => return Err(no_layer(&args.layer)),
+                TilePropertiesChange::NotVector(kind) => bail!(
+                    "layer {} is a {kind} layer: tile properties are for vector layers",
+                    args.layer
+                ),
+                TilePropertiesChange::Invalid(e) => return Err(e.into()),
+            };
+            tx.commit().await?;
+            print!("{}", describe(&meta));
+        }
+    }
+    Ok(())
+}
+
+fn no_layer(id: &str) -> anyhow::Error {
+    anyhow!("no layer {id:?} in the catalogue")
+}
+
+/// `props` changed by the options given.
+fn apply(mut props: TileProperties, args: &SetArgs) -> anyhow::Result<TileProperties> {
+    let list = |v: &[String]| -> Vec<String> {
+        v.iter()
+            .map(|s| s.trim().to_string())
+            .filter(|s| !s.is_empty())
+            .collect()
+    };
+    if let Some(include) = &args.include {
+        props.include = Some(list(include));
+    }
+    if args.all {
+        props.include = None;
+        props.exclude.clear();
+    }
+    if let Some(exclude) = &args.exclude {
+        props.exclude = list(exclude);
+    }
+    if let Some(pairs) = &args.prop_min_zoom {
+        props.min_zoom = BTreeMap::new();
+        for pair in list(pairs) {
+            let (name, zoom) = pair.split_once('=').ok_or_else(|| {
+                anyhow!("--prop-min-zoom {pair:?}: write NAME=ZOOM, e.g. name=14")
+            })?;
+            props.min_zoom.insert(
+                name.trim().to_string(),
+                zoom_arg("--prop-min-zoom", &pair, zoom)?,
+            );
+        }
+    }
+    if let Some(rules) = &args.feature_min_zoom {
+        props.feature_min_zoom = BTreeMap::new();
+        for rule in list(rules) {
+            let parsed = rule
+                .split_once('=')
+                .and_then(|(field, rest)| Some((field, rest.rsplit_once(':')?)));
+            let Some((field, (value, zoom))) = parsed else {
+                bail!("--feature-min-zoom {rule:?}: write FIELD=VALUE:ZOOM, e.g. highway=residential:13");
+            };
+            let zoom = zoom_arg("--feature-min-zoom", &rule, zoom)?;
+            props
+                .feature_min_zoom
+                .entry(field.trim().to_string())
+                .or_default()
+                .insert(value.to_string(), zoom);
+        }
+    }
+    Ok(props)
+}
+
+fn zoom_arg(option: &str, given: &str, zoom: &str) -> anyhow::Result<u8> {
+    zoom.trim()
+        .parse::<u8>()
+        .ok()
+        .filter(|z| *z <= MAX_ZOOM)
+        .with_context(|| {
+            format!("{option} {given:?}: the zoom must be a number from 0 to {MAX_ZOOM}")
+        })
+}
+
+/// `layer show`'s text.
+fn describe(meta: &LayerMeta) -> String {
+    use std::fmt::Write;
+    let mut out = String::new();
+    let _ = writeln!(out, "layer {}: {} ({})", meta.id, meta.title, meta.kind);
+    if let Some(g) = &meta.geometry_type {
+        let _ = writeln!(out, "geometry: {g}");
+    }
+    let _ = writeln!(
+        out,
+        "features: {}, zooms {}-{}, version {}",
+        meta.feature_count, meta.min_zoom, meta.max_zoom, meta.version
+    );
+    if meta.kind != citygrid_tiles::LayerKind::Vector {
+        return out;
+    }
+    let props = meta.effective_tile_properties();
+    let _ = writeln!(
+        out,
+        "tile properties: {}",
+        if meta.tile_properties.is_some() {
+            "set (layer set-tile-properties)"
+        } else {
+            "the default rule (none set)"
+        }
+    );
+    let fields = meta.field_types();
+    let shown: Vec<String> = fields
+        .iter()
+        .filter(|(name, _)| props.includes(name))
+        .map(|(name, _)| match props.property_min_zoom(name) {
+            0 => name.to_string(),
+            z => format!("{name} (from z{z})"),
+        })
+        .collect();
+    let left_out: Vec<&str> = fields
+        .iter()
+        .filter(|(name, _)| !props.includes(name))
+        .map(|(name, _)| *name)
+        .collect();
+    let or_none = |v: Vec<String>| {
+        if v.is_empty() {
+            "(none)".to_string()
+        } else {
+            v.join(", ")
+        }
+    };
+    let _ = writeln!(out, "  in tiles: {}", or_none(shown));
+    let _ = writeln!(
+        out,
+        "  left out: {}",
+        or_none(left_out.iter().map(|s| s.to_string()).collect())
+    );
+    let rules: Vec<String> = props
+        .feature_min_zoom
+        .iter()
+        .flat_map(|(field, values)| {
+            values
+                .iter()
+                .map(move |(value, z)| format!("{field}={value} from z{z}"))
+        })
+        .collect();
+    let _ = writeln!(
+        out,
+        "  features: {}",
+        if rules.is_empty() {
+            "all at every zoom".to_string()
+        } else {
+            rules.join(", ")
+        }
+    );
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(line: &[&str]) -> SetArgs {
+        use clap::Parser;
+        #[derive(Parser)]
+        struct Cli {
+            #[command(flatten)]
+            set: SetArgs,
+        }
+        let mut argv = vec!["set", "roads"];
+        argv.extend_from_slice(line);
+        Cli::try_parse_from(argv).expect("parses").set
+    }
+
+    #[test]
+    fn options_change_only_their_part() {
+        let start = TileProperties {
+            exclude: vec!["tags".into()],
+            ..TileProperties::default()
+        };
+        let p = apply(
+            start.clone(),
+            &args(&["--include", "name,highway", "--prop-min-zoom", "name=14"]),
+        )
+        .unwrap();
+        assert_eq!(p.include, Some(vec!["name".into(), "highway".into()]));
+        assert_eq!(p.exclude, ["tags"]);
+        assert_eq!(p.min_zoom.get("name"), Some(&14));
+
+        let p = apply(start.clone(), &args(&["--all"])).unwrap();
+        assert_eq!(p, TileProperties::all());
+        let p = apply(start.clone(), &args(&["--exclude", ""])).unwrap();
+        assert!(p.exclude.is_empty());
+
+        let p = apply(
+            start,
+            &args(&[
+                "--feature-min-zoom",
+                "highway=residential:13,highway=a:b:14,lit=true:9",
+            ]),
+        )
+        .unwrap();
+        assert_eq!(p.feature_min_zoom["highway"]["residential"], 13);
+        assert_eq!(p.feature_min_zoom["highway"]["a:b"], 14);
+        assert_eq!(p.feature_min_zoom["lit"]["true"], 9);
+    }
+
+    #[test]
+    fn bad_options_say_what_to_write() {
+        for (line, says) in [
+            (&["--prop-min-zoom", "name"][..], "NAME=ZOOM"),
+            (&["--prop-min-zoom", "name=x"], "from 0 to 24"),
+            (&["--prop-min-zoom", "name=25"], "from 0 to 24"),
+            (
+                &["--feature-min-zoom", "highway=residential"],
+                "FIELD=VALUE:ZOOM",
+            ),
+            (&["--feature-min-zoom", "highway:13"], "FIELD=VALUE:ZOOM"),
+        ] {
+            let err = apply(TileProperties::all(), &args(line))
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains(says), "{line:?}: {err}");
+        }
+    }
+}
