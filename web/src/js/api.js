@@ -1,5 +1,5 @@
 // Calls to the citygrid HTTP API: JSON in and out, the bearer token from
-// sessionStorage, errors as Error objects carrying the server's message.
+// localStorage, errors as Error objects carrying the server's message.
 
 import { lang } from './i18n.js';
 
