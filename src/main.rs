@@ -37,6 +37,9 @@ enum Command {
     /// Unit grids, components and the default reference data of grid management.
     #[command(subcommand)]
     Grid(cli::grid::GridCommand),
+    /// Public holidays of the working calendar: import a year's arrangement, list them.
+    #[command(subcommand)]
+    Calendar(cli::calendar::CalendarCommand),
     /// Layers of the catalogue: show one, choose what its vector tiles carry.
     #[command(subcommand)]
     Layer(cli::layer::LayerCommand),
@@ -66,6 +69,7 @@ fn main() -> ExitCode {
             Command::User(cmd) => cli::user::run(cmd, config).await,
             Command::Key(cmd) => cli::key::run(cmd, config).await,
             Command::Grid(cmd) => cli::grid::run(cmd, config).await,
+            Command::Calendar(cmd) => cli::calendar::run(cmd, config).await,
             Command::Layer(cmd) => cli::layer::run(cmd, config).await,
         }
     });

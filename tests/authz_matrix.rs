@@ -137,6 +137,10 @@ const TABLE: &[Row] = &[
     row("POST", "/api/calendar", "/api/calendar", Body::Json("{}"), "U FFFFFA FFF UU"),
     row("GET", "/api/calendar/{code}", "/api/calendar/default", Body::None, "U AAAAAA FFF UU"),
     row("PATCH", "/api/calendar/{code}", "/api/calendar/default", Body::Json("{}"), "U FFFFFA FFF UU"),
+    row("GET", "/api/holidays", "/api/holidays", Body::None, "U AAAAAA FFF UU"),
+    row("GET", "/api/holidays/{year}", "/api/holidays/2027", Body::None, "U AAAAAA FFF UU"),
+    row("PUT", "/api/holidays/{year}", "/api/holidays/2027", Body::Json("{}"), "U FFFFFA FFF UU"),
+    row("DELETE", "/api/holidays/{year}", "/api/holidays/2199", Body::None, "U FFFFFA FFF UU"),
     // places
     row("GET", "/api/grids", "/api/grids", Body::None, "U AAAAAA FFF UU"),
     row("POST", "/api/grids", "/api/grids", Body::Json("{}"), "U FFFFFA FFF UU"),

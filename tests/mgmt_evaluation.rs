@@ -19,6 +19,79 @@ fn t(d: Date, h: f64) -> String {
     )
 }
 
+/// The counters and rates in the order of the export's columns (after group and name).
+const COUNTERS: [&str; 15] = [
+    "reported",
+    "registered",
+    "dispatched",
+    "dispatched_in_time",
+    "dispatched_without_return",
+    "due_for_handling",
+    "handled_in_time",
+    "extended",
+    "handled",
+    "failed_checks",
+    "due_for_closing",
+    "due_for_closing_suspended",
+    "closed",
+    "closed_in_time",
+    "suspended",
+];
+const RATES: [&str; 8] = [
+    "registration_rate",
+    "on_time_dispatch_rate",
+    "accurate_dispatch_rate",
+    "on_time_handling_rate",
+    "closing_rate",
+    "on_time_closing_rate",
+    "rework_rate",
+    "extension_rate",
+];
+
+/// GETs a download as the shift leader, checking its type; its bytes.
+async fn download(e: &mgmt_common::Env, path: &str, mime: &str) -> Vec<u8> {
+    let r = common::http()
+        .get(e.server.url(path))
+        .bearer_auth(&e.tokens["leader"])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200, "{path}");
+    let ct = r.headers()["content-type"].to_str().unwrap().to_string();
+    assert!(ct.contains(mime), "{path}: {ct}");
+    let cd = r.headers()["content-disposition"]
+        .to_str()
+        .unwrap()
+        .to_string();
+    assert!(cd.starts_with("attachment; filename=\"evaluation-"), "{cd}");
+    r.bytes().await.unwrap().to_vec()
+}
+
+/// The sheet `evaluation` of an XLSX workbook as text cells (numbers as written).
+fn read_xlsx(bytes: &[u8]) -> Vec<Vec<String>> {
+    use calamine::{Data, Reader, Xlsx};
+    let mut book: Xlsx<_> =
+        calamine::open_workbook_from_rs(std::io::Cursor::new(bytes.to_vec())).unwrap();
+    let range = book.worksheet_range("evaluation").unwrap();
+    range
+        .rows()
+        .map(|r| {
+            r.iter()
+                .map(|c| match c {
+                    Data::Empty => String::new(),
+                    Data::String(s) => s.clone(),
+                    Data::Float(f) if f.fract() == 0.0 && f.abs() < 1e15 => {
+                        format!("{}", *f as i64)
+                    }
+                    Data::Float(f) => f.to_string(),
+                    Data::Int(i) => i.to_string(),
+                    other => other.to_string(),
+                })
+                .collect()
+        })
+        .collect()
+}
+
 fn close(v: &Value, want: f64) -> bool {
     v.as_f64().is_some_and(|x| (x - want).abs() < 1e-9)
 }
@@ -293,6 +366,109 @@ async fn evaluation_figures_of_a_hand_made_scenario() {
         .unwrap();
     assert_eq!(disp["counts"]["dispatched"], 3);
     assert_eq!(disp["counts"]["suspended"], 1);
+    // by area: every grouping splits the total; the one street and the one community
+    // of the test area have the figures worked out above
+    for by in ["department", "grid", "community", "street"] {
+        let ev = e
+            .get("leader", &q.replace("by=department", &format!("by={by}")))
+            .await;
+        let groups = ev["groups"].as_array().unwrap();
+        for (k, v) in want {
+            let sum: i64 = groups
+                .iter()
+                .map(|g| g["counts"][k].as_i64().unwrap())
+                .sum();
+            assert_eq!(sum, v, "by {by}: {k} of {groups:?}");
+        }
+        if by == "street" || by == "community" {
+            assert_eq!(groups.len(), 1, "{by}: {groups:?}");
+            let key = groups[0]["key"].as_str().unwrap();
+            assert_eq!(key.len(), if by == "street" { 9 } else { 12 }, "{key}");
+            assert!(key.starts_with("420102001"), "{key}");
+            assert_eq!(groups[0]["figures"], ev["total"]["figures"], "{by}");
+        }
+        if by == "grid" {
+            assert!(
+                groups
+                    .iter()
+                    .all(|g| g["key"].as_str().is_some_and(|k| k.len() == 15)),
+                "{groups:?}"
+            );
+        }
+    }
+    // the exports (XLSX read back, CSV) hold the API's numbers, for every grouping
+    for by in ["department", "grid", "community", "street", "person"] {
+        let query = q.replace("by=department", &format!("by={by}"));
+        let ev = e.get("leader", &query).await;
+        let mut rows: Vec<Value> = ev["groups"].as_array().unwrap().clone();
+        rows.push(ev["total"].clone());
+        let xlsx = download(&e, &format!("{query}&format=xlsx"), "spreadsheetml").await;
+        let sheet = read_xlsx(&xlsx);
+        let csv_text =
+            String::from_utf8(download(&e, &format!("{query}&format=csv"), "text/csv").await)
+                .unwrap();
+        let csv: Vec<Vec<String>> = csv_text
+            .trim_start_matches('\u{feff}')
+            .lines()
+            .map(|l| l.split(',').map(str::to_string).collect())
+            .collect();
+        assert_eq!(sheet.len(), rows.len() + 1, "{by}: {sheet:?}");
+        assert_eq!(csv.len(), rows.len() + 1, "{by}: {csv_text}");
+        assert_eq!(sheet[0][2], "上报数 reported");
+        assert_eq!(csv[0][17], "立案率 registration rate");
+        for (i, row) in rows.iter().enumerate() {
+            let (x, c) = (&sheet[i + 1], &csv[i + 1]);
+            let key = if i + 1 == rows.len() {
+                "total".to_string()
+            } else {
+                row["key"].as_str().unwrap_or("—").to_string()
+            };
+            assert_eq!(x[0], key, "{by} row {i}");
+            assert_eq!(c[0], key, "{by} row {i}");
+            for (j, k) in COUNTERS.iter().enumerate() {
+                let want = row["counts"][k].as_i64().unwrap().to_string();
+                assert_eq!(x[2 + j], want, "{by} row {i} {k}");
+                assert_eq!(c[2 + j], want, "{by} row {i} {k}");
+            }
+            for (j, k) in RATES.iter().enumerate() {
+                let v = &row["figures"][k];
+                let (xv, cv) = (&x[17 + j], &c[17 + j]);
+                match v.as_f64() {
+                    Some(want) => {
+                        assert!(
+                            (xv.parse::<f64>().unwrap() - want).abs() < 1e-9,
+                            "{by} row {i} {k}: {xv} vs {want}"
+                        );
+                        assert!(
+                            (cv.parse::<f64>().unwrap() - want).abs() < 1e-9,
+                            "{by} row {i} {k}: {cv} vs {want}"
+                        );
+                    }
+                    None => assert!(
+                        xv.is_empty() && cv.is_empty(),
+                        "{by} row {i} {k}: {xv:?} {cv:?}"
+                    ),
+                }
+            }
+            assert_eq!(x[25], row["figures"]["suspended_count"].to_string());
+        }
+    }
+    // presets and formats that do not exist, and a preset with dates, are refused
+    for bad in [
+        "?period=fortnight",
+        "?period=week&from=2026-01-01",
+        "?format=pdf",
+    ] {
+        let (s, v) = e
+            .call(
+                Some("leader"),
+                Method::GET,
+                &format!("/api/stats/evaluation{bad}"),
+                None,
+            )
+            .await;
+        assert_eq!(s, 400, "{bad}: {v}");
+    }
     // figures by person are the supervision centre's: a department or an inspector
     // is refused, and still gets the figures by department
     let by_person = q.replace("by=department", "by=person");

@@ -28,6 +28,7 @@
 //! | `trusted_proxies` | `CITYGRID_TRUSTED_PROXIES` | none: the client address is the TCP peer; list reverse proxies' IP addresses (comma-separated in the environment) to take it from `X-Forwarded-For` |
 //! | `home_bbox` | `CITYGRID_HOME_BBOX` | none: the city's home view (where every page and the default style open) is the bounds of the administrative divisions, else of the unit grids, streets or communities, else of the largest vector layer; `[west, south, east, north]` in degrees (`w,s,e,n` in the environment) sets it |
 //! | `home_center`, `home_zoom` | `CITYGRID_HOME_CENTER` (`lon,lat`), `CITYGRID_HOME_ZOOM` | none: a centre and zoom (0–20) for the home view instead of a box (both together; `home_bbox` wins when both are set) |
+//! | `timezone` | `CITYGRID_TIMEZONE` | `Asia/Shanghai`: the city's time zone (an IANA name) for every date people see or choose: evaluation periods and "today", deadlines shown, exports |
 //! | `public_url` | `CITYGRID_PUBLIC_URL` | none: links in TileJSON, styles, OGC API and Open311 discovery are made from the request's `Host`; set the address the public reaches the service at (`https://gis.example.gov.cn`) so that no `Host` header is ever echoed into them |
 //!
 //! The connection pool never holds more than `db_max_connections` connections (plus
@@ -98,12 +99,27 @@ pub struct Config {
     pub webhook_ca_file: Option<PathBuf>,
     /// Whether every request is logged (the access log).
     pub access_log: bool,
+    /// The city's time zone (IANA name, checked by `validate`).
+    pub timezone: String,
     /// The home view's box `[west, south, east, north]`, when configured.
     pub home_bbox: Option<[f64; 4]>,
     /// The home view's centre `[lon, lat]`, when configured (with `home_zoom`).
     pub home_center: Option<[f64; 2]>,
     /// The home view's zoom, when configured (with `home_center`).
     pub home_zoom: Option<f64>,
+}
+
+/// The default city time zone.
+pub const DEFAULT_TIMEZONE: &str = "Asia/Shanghai";
+
+impl Config {
+    /// The city's time zone (`timezone`; the default when it does not parse, which
+    /// `validate` refuses at start).
+    pub fn tz(&self) -> chrono_tz::Tz {
+        self.timezone
+            .parse()
+            .unwrap_or(chrono_tz::Tz::Asia__Shanghai)
+    }
 }
 
 impl Default for Config {
@@ -134,6 +150,7 @@ impl Default for Config {
             public_url: None,
             webhook_ca_file: None,
             access_log: true,
+            timezone: DEFAULT_TIMEZONE.to_string(),
             home_bbox: None,
             home_center: None,
             home_zoom: None,
@@ -210,6 +227,7 @@ struct FileConfig {
     public_url: Option<String>,
     webhook_ca_file: Option<PathBuf>,
     access_log: Option<bool>,
+    timezone: Option<String>,
     home_bbox: Option<[f64; 4]>,
     home_center: Option<[f64; 2]>,
     home_zoom: Option<f64>,
@@ -292,6 +310,13 @@ impl Config {
                 key: "tile_stale_secs",
                 value: self.tile_stale_secs.to_string(),
                 expected: "0 to 3600 seconds (0: never serve an older tile encoding)",
+            });
+        }
+        if self.timezone.parse::<chrono_tz::Tz>().is_err() {
+            return Err(ConfigError::Invalid {
+                key: "timezone",
+                value: self.timezone.clone(),
+                expected: "an IANA time zone name such as Asia/Shanghai",
             });
         }
         for proxy in &self.trusted_proxies {
@@ -467,6 +492,9 @@ impl Config {
         if let Some(v) = file.access_log {
             self.access_log = v;
         }
+        if let Some(v) = file.timezone.filter(|s| !s.trim().is_empty()) {
+            self.timezone = v.trim().to_string();
+        }
         if let Some(v) = file.home_bbox {
             self.home_bbox = Some(v);
         }
@@ -487,6 +515,12 @@ impl Config {
         }
         if let Some(v) = env.get("CITYGRID_BIND").filter(|s| !s.is_empty()) {
             self.bind = v.clone();
+        }
+        if let Some(v) = env
+            .get("CITYGRID_TIMEZONE")
+            .filter(|s| !s.trim().is_empty())
+        {
+            self.timezone = v.trim().to_string();
         }
         if let Some(v) = numbers::<4>(env, "CITYGRID_HOME_BBOX", "w,s,e,n in degrees")? {
             self.home_bbox = Some(v);
@@ -662,6 +696,23 @@ mod tests {
         assert!(Config::from_sources(&HashMap::new(), Some(&missing), true).is_err());
         assert!(Config::from_sources(&HashMap::new(), Some(&missing), false).is_ok());
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn timezone_default_env_and_bad_name() {
+        assert_eq!(Config::default().tz(), chrono_tz::Tz::Asia__Shanghai);
+        let mut env = HashMap::new();
+        env.insert("CITYGRID_TIMEZONE".to_string(), "Asia/Urumqi".to_string());
+        let config = Config::from_sources(&env, None, false).unwrap();
+        assert_eq!(config.tz(), chrono_tz::Tz::Asia__Urumqi);
+        env.insert("CITYGRID_TIMEZONE".to_string(), "Beijing".to_string());
+        let err = Config::from_sources(&env, None, false)
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            err,
+            "configuration timezone = \"Beijing\" is not valid: expected an IANA time zone name such as Asia/Shanghai"
+        );
     }
 
     #[test]

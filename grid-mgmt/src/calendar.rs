@@ -3,8 +3,13 @@
 //!
 //! A date is a working day when it is a make-up working day, or else when it is not a
 //! public holiday and its weekday is a working weekday. China moves weekends around
-//! holidays, so a plain Monday–Friday rule is wrong: the make-up days and holidays are
-//! configuration, updated each year when the State Council publishes them.
+//! holidays, so a plain Monday–Friday rule is wrong. With `national_holidays` (the
+//! default) the calendar follows China's public holidays ([`crate::holidays`]): the
+//! statutory days of every year, computed, and the arrangement of each year an
+//! administrator imported (its periods off and make-up days); a year without an
+//! arrangement has the statutory days only, and [`WorkingCalendar::missing_arrangements`]
+//! says so from 60 days before it starts. The spec's own `holidays` and
+//! `makeup_workdays` come first (local days off, or corrections).
 //!
 //! ```
 //! use chrono::NaiveDate;
@@ -18,10 +23,20 @@
 //! assert_eq!(cal.working_seconds_per_day(), 7 * 3600 + 1800); // 08:30–12:00 + 13:30–17:30
 //! ```
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 
 use chrono::{Datelike, FixedOffset, NaiveDate, NaiveDateTime, NaiveTime, Weekday};
 use serde::{Deserialize, Serialize};
+
+use crate::holidays::{self, Arrangement};
+
+/// How many days before a year starts its missing arrangement is reported.
+pub const WARN_DAYS_BEFORE_YEAR: i64 = 60;
+
+fn yes() -> bool {
+    true
+}
 
 /// A calendar that cannot be used.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -81,6 +96,10 @@ pub struct CalendarSpec {
     pub holidays: BTreeSet<NaiveDate>,
     /// Make-up working days (调休): working days even on a weekend.
     pub makeup_workdays: BTreeSet<NaiveDate>,
+    /// Whether China's public holidays apply: the statutory days of every year and the
+    /// imported yearly arrangements (default `true`).
+    #[serde(default = "yes")]
+    pub national_holidays: bool,
 }
 
 /// A validated working calendar. Build it from a [`CalendarSpec`] (also via serde) or use
@@ -90,6 +109,9 @@ pub struct CalendarSpec {
 pub struct WorkingCalendar {
     spec: CalendarSpec,
     offset: FixedOffset,
+    /// The imported arrangements by year (used with `national_holidays`).
+    #[serde(skip)]
+    arrangements: BTreeMap<i32, Arc<Arrangement>>,
 }
 
 impl TryFrom<CalendarSpec> for WorkingCalendar {
@@ -135,29 +157,57 @@ impl WorkingCalendar {
         spec.working_weekdays
             .sort_by_key(|w| w.num_days_from_monday());
         spec.working_weekdays.dedup();
-        Ok(Self { spec, offset })
+        Ok(Self {
+            spec,
+            offset,
+            arrangements: BTreeMap::new(),
+        })
+    }
+
+    /// This calendar with the given yearly arrangements (a later one of the same year
+    /// replaces an earlier one).
+    pub fn with_arrangements(
+        mut self,
+        arrangements: impl IntoIterator<Item = Arrangement>,
+    ) -> Self {
+        for a in arrangements {
+            self.arrangements.insert(a.year(), Arc::new(a));
+        }
+        self
+    }
+
+    /// The years with an imported arrangement.
+    pub fn arrangement_years(&self) -> Vec<i32> {
+        self.arrangements.keys().copied().collect()
+    }
+
+    /// The arrangement of `year`, if imported.
+    pub fn arrangement(&self, year: i32) -> Option<&Arrangement> {
+        self.arrangements.get(&year).map(|a| a.as_ref())
+    }
+
+    /// The years whose arrangement is missing on `today`: this year, and next year from
+    /// [`WARN_DAYS_BEFORE_YEAR`] days before it starts (none without `national_holidays`).
+    pub fn missing_arrangements(&self, today: NaiveDate) -> Vec<i32> {
+        if !self.spec.national_holidays {
+            return Vec::new();
+        }
+        let year = today.year();
+        let mut years = vec![year];
+        if NaiveDate::from_ymd_opt(year + 1, 1, 1)
+            .is_some_and(|next| (next - today).num_days() <= WARN_DAYS_BEFORE_YEAR)
+        {
+            years.push(year + 1);
+        }
+        years.retain(|y| !self.arrangements.contains_key(y));
+        years
     }
 
     /// The default for mainland China: 08:30–12:00 and 13:30–17:30, Monday–Friday, UTC+8,
-    /// with the public holidays and make-up working days of 2025 and 2026 as published
-    /// by the State Council (seed data: extend it every year, or edit the `default`
-    /// calendar in the database).
+    /// China's public holidays, and the built-in arrangements of 2025 and 2026 as
+    /// published by the State Council ([`holidays::builtin_arrangements`]; later years
+    /// are imported with `citygrid calendar import`).
     pub fn china_default() -> Self {
-        let mut holidays = BTreeSet::new();
-        let mut makeup = BTreeSet::new();
-        for (year, days_off, workdays) in CHINA_HOLIDAYS {
-            let d = |(m, day): (u32, u32)| {
-                NaiveDate::from_ymd_opt(*year, m, day).expect("valid seed date")
-            };
-            for (from, to) in days_off.iter() {
-                let mut x = d(*from);
-                while x <= d(*to) {
-                    holidays.insert(x);
-                    x = x.succ_opt().expect("in range");
-                }
-            }
-            makeup.extend(workdays.iter().map(|w| d(*w)));
-        }
         Self::new(CalendarSpec {
             utc_offset_minutes: 8 * 60,
             periods: vec![
@@ -171,10 +221,12 @@ impl WorkingCalendar {
                 Weekday::Thu,
                 Weekday::Fri,
             ],
-            holidays,
-            makeup_workdays: makeup,
+            holidays: BTreeSet::new(),
+            makeup_workdays: BTreeSet::new(),
+            national_holidays: true,
         })
         .expect("the default calendar is valid")
+        .with_arrangements(holidays::builtin_arrangements())
     }
 
     /// The plain description of this calendar.
@@ -187,13 +239,24 @@ impl WorkingCalendar {
         self.offset
     }
 
-    /// Whether `date` is a working day (make-up day > holiday > weekday rule).
+    /// Whether `date` is a working day: the spec's make-up days and holidays first, then
+    /// (with `national_holidays`) the year's arrangement if imported, else its
+    /// statutory days, then the weekday rule.
     pub fn is_working_day(&self, date: NaiveDate) -> bool {
         if self.spec.makeup_workdays.contains(&date) {
             return true;
         }
         if self.spec.holidays.contains(&date) {
             return false;
+        }
+        if self.spec.national_holidays {
+            match self.arrangements.get(&date.year()) {
+                Some(a) if a.makeup_workdays().contains(&date) => return true,
+                Some(a) if a.days_off().contains(&date) => return false,
+                Some(_) => {}
+                None if holidays::is_statutory(date) => return false,
+                None => {}
+            }
         }
         self.spec.working_weekdays.contains(&date.weekday())
     }
@@ -222,46 +285,15 @@ impl WorkingCalendar {
     /// Whether the calendar has any working time at all.
     pub fn has_working_time(&self) -> bool {
         !self.spec.periods.is_empty()
-            && (!self.spec.working_weekdays.is_empty() || !self.spec.makeup_workdays.is_empty())
+            && (!self.spec.working_weekdays.is_empty()
+                || !self.spec.makeup_workdays.is_empty()
+                || (self.spec.national_holidays
+                    && self
+                        .arrangements
+                        .values()
+                        .any(|a| !a.makeup_workdays().is_empty())))
     }
 }
-
-/// A year's public holidays (first and last day off, as (month, day)) and make-up
-/// working days.
-type HolidayYear = (
-    i32,
-    &'static [((u32, u32), (u32, u32))],
-    &'static [(u32, u32)],
-);
-
-/// The State Council's holiday arrangements (国务院办公厅关于部分节假日安排的通知).
-const CHINA_HOLIDAYS: &[HolidayYear] = &[
-    (
-        2025,
-        &[
-            ((1, 1), (1, 1)),   // 元旦
-            ((1, 28), (2, 4)),  // 春节
-            ((4, 4), (4, 6)),   // 清明节
-            ((5, 1), (5, 5)),   // 劳动节
-            ((5, 31), (6, 2)),  // 端午节
-            ((10, 1), (10, 8)), // 国庆节、中秋节
-        ],
-        &[(1, 26), (2, 8), (4, 27), (9, 28), (10, 11)],
-    ),
-    (
-        2026,
-        &[
-            ((1, 1), (1, 3)),   // 元旦
-            ((2, 15), (2, 23)), // 春节
-            ((4, 4), (4, 6)),   // 清明节
-            ((5, 1), (5, 5)),   // 劳动节
-            ((6, 19), (6, 21)), // 端午节
-            ((9, 25), (9, 27)), // 中秋节
-            ((10, 1), (10, 7)), // 国庆节
-        ],
-        &[(1, 4), (2, 14), (2, 28), (5, 9), (9, 20), (10, 10)],
-    ),
-];
 
 #[cfg(test)]
 mod tests {
@@ -280,6 +312,7 @@ mod tests {
         assert!(WorkingCalendar::new(spec.clone()).is_err());
         spec.periods = vec![WorkPeriod::hm(9, 0, 17, 0).unwrap()];
         let day = NaiveDate::from_ymd_opt(2025, 4, 27).unwrap();
+        spec.makeup_workdays.insert(day);
         spec.holidays.insert(day);
         assert_eq!(
             WorkingCalendar::new(spec.clone()).unwrap_err(),
@@ -296,8 +329,14 @@ mod tests {
         let json = serde_json::to_value(&cal).unwrap();
         assert_eq!(json["periods"][0]["start"], "08:30:00");
         assert_eq!(json["working_weekdays"][0], "Mon");
+        assert_eq!(json["national_holidays"], true);
         let back: WorkingCalendar = serde_json::from_value(json.clone()).unwrap();
-        assert_eq!(back, cal);
+        assert_eq!(back.spec(), cal.spec());
+        // a stored spec from before national_holidays existed follows them
+        let mut old = json.clone();
+        old.as_object_mut().unwrap().remove("national_holidays");
+        let old: WorkingCalendar = serde_json::from_value(old).unwrap();
+        assert!(old.spec().national_holidays);
         let mut bad = json;
         bad["periods"][0]["end"] = "07:00:00".into();
         assert!(serde_json::from_value::<WorkingCalendar>(bad).is_err());

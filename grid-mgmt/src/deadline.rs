@@ -582,6 +582,7 @@ mod tests {
             working_weekdays: vec![],
             holidays: Default::default(),
             makeup_workdays: Default::default(),
+            national_holidays: true,
         })
         .unwrap();
         assert_eq!(

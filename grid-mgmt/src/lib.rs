@@ -6,6 +6,7 @@
 //! - [`codes`]: validated place, grid, component and category codes;
 //! - [`catalog`]: default seed data (classes, categories, departments, time limits);
 //! - [`calendar`] and [`deadline`]: working calendar, time limits, deadlines, elapsed time;
+//! - [`holidays`]: China's statutory public holidays of any year and the yearly arrangements;
 //! - [`reference`](mod@reference): the reference data of an installation and the
 //!   time-limit rules read from it (most specific scope wins, stage deadlines, deadlines
 //!   after a suspension);
@@ -28,6 +29,7 @@ pub mod codes;
 pub mod deadline;
 pub mod evaluation;
 pub mod gridgen;
+pub mod holidays;
 pub mod intake;
 pub mod open311;
 pub mod photos;

@@ -1,5 +1,6 @@
 //! One module per subcommand; shared helpers here.
 
+pub mod calendar;
 pub mod db;
 pub mod demo;
 pub mod export;

@@ -16,6 +16,7 @@
 //! | module | what it stores |
 //! |---|---|
 //! | [`accounts`] | accounts, sessions, API keys, sign-in lookups |
+//! | [`arrangements`] | the yearly holiday arrangements of the working calendar |
 //! | [`audit`] | the audit log |
 //! | [`health`] | the database ping, the schema version |
 //! | [`idempotency`] | `Idempotency-Key`: stored responses of requests that succeeded |
@@ -35,6 +36,7 @@
 //! | [`notify`] | LISTEN/NOTIFY of reference-data changes |
 
 pub mod accounts;
+pub mod arrangements;
 pub mod audit;
 pub mod case_search;
 pub mod cases;

@@ -139,7 +139,8 @@ pub async fn load(pool: &PgPool) -> Result<Reference> {
     let calendar = spec
         .and_then(|(v,)| serde_json::from_value::<CalendarSpec>(v).ok())
         .and_then(|s| WorkingCalendar::new(s).ok())
-        .unwrap_or_else(WorkingCalendar::china_default);
+        .unwrap_or_else(WorkingCalendar::china_default)
+        .with_arrangements(crate::arrangements::load(pool).await?);
     let default_limits = StageLimits {
         registration: seed.default_limits.registration,
         dispatch: seed.default_limits.dispatch,

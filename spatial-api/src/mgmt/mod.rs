@@ -14,6 +14,7 @@
 //! | [`photos`] | case photos (with their workflow stage) |
 //! | [`idempotency`] | `Idempotency-Key` on intake and photo uploads |
 //! | [`admin`] | departments, categories, routing and time-limit rules, calendars |
+//! | [`holidays`] | public holidays: statutory days, the yearly arrangements (import) |
 //! | [`places`] | unit grids and components |
 //! | [`stats`] | evaluation figures |
 //! | [`open311`] | Open311 GeoReport v2 |
@@ -23,6 +24,7 @@ pub mod admin;
 pub mod cases;
 pub mod common;
 pub mod events;
+pub mod holidays;
 pub mod idempotency;
 pub mod intake;
 pub mod locate;
@@ -119,6 +121,7 @@ pub fn routes(t: RouteTable) -> RouteTable {
             get(stats::evaluation),
         );
     let t = admin::routes(t);
+    let t = holidays::routes(t);
     let t = places::routes(t);
     open311::routes(t)
 }

@@ -1,9 +1,16 @@
 //! `GET /api/stats/evaluation`: grid-mgmt's evaluation figures for a period, from the
-//! case rows and their events.
+//! case rows and their events; as JSON, or the table as CSV or XLSX (`format=`).
+//!
+//! Dates are days in the city's time zone (configuration `timezone`, default
+//! Asia/Shanghai), by the service's clock: "today", the presets (`period=today|week|
+//! month|quarter|year`) and `from`/`to` dates; the period ends at the start of the day
+//! after `to`, so the chosen last day is counted whole.
 
 use axum::extract::{Query, State};
+use axum::response::{IntoResponse, Response};
 use axum::Json;
-use chrono::{DateTime, FixedOffset, NaiveDate, TimeZone, Utc};
+use chrono::{DateTime, Datelike, FixedOffset, NaiveDate, TimeZone, Utc};
+use chrono_tz::Tz;
 use citygrid_grid_mgmt::codes::{GridCode, Place};
 use citygrid_grid_mgmt::evaluation::{self, CasePersons, CaseRecord, Figures, GroupBy, Period};
 use serde::Deserialize;
@@ -14,6 +21,8 @@ use crate::auth::{Principal, Role};
 use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
 
+pub mod export;
+
 /// At most this many cases are evaluated in one request.
 pub const MAX_CASES: i64 = 500_000;
 
@@ -21,13 +30,18 @@ pub const MAX_CASES: i64 = 500_000;
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct EvalQuery {
-    /// First day (`YYYY-MM-DD` in the working calendar's time zone) or an RFC 3339
-    /// instant; default: 29 days before today.
+    /// First day (`YYYY-MM-DD` in the city's time zone) or an RFC 3339 instant;
+    /// default: 29 days before today.
     from: Option<String>,
     /// Last day, inclusive (or an RFC 3339 instant, exclusive); default: today.
     to: Option<String>,
+    /// A preset period up to and including today: `today`, `week` (from Monday),
+    /// `month`, `quarter`, `year`; `custom` (the default) uses `from` and `to`.
+    period: Option<String>,
     /// `department` (default), `grid`, `community`, `street` or `person`.
     by: Option<String>,
+    /// `json` (default), `csv` or `xlsx`: the table of the groups and the total.
+    format: Option<String>,
 }
 
 /// Which end of a period a date stands for.
@@ -41,31 +55,52 @@ enum End {
 
 /// A period bound: a date (`2026-03-02`, a day in the city's time zone; "to" is
 /// inclusive, as people read "1 to 31 March") or an RFC 3339 instant (taken as is).
-fn instant(
-    field: &str,
-    s: &str,
-    offset: FixedOffset,
-    end: End,
-) -> Result<DateTime<FixedOffset>, ApiError> {
+fn instant(field: &str, s: &str, tz: Tz, end: End) -> Result<DateTime<FixedOffset>, ApiError> {
     if let Ok(d) = NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d") {
-        let day = match end {
-            End::From => Some(d),
-            End::To => d.succ_opt(),
-        };
-        return day
-            .and_then(|d| {
-                offset
-                    .from_local_datetime(&d.and_time(chrono::NaiveTime::MIN))
-                    .single()
-            })
-            .ok_or_else(|| bad(format!("{field} is not a valid date")));
+        return day_start(d, tz, end).ok_or_else(|| bad(format!("{field} is not a valid date")));
     }
     parse_time(field, s)
 }
 
+/// The first instant of a day (or of the next day, for the end of a period) in `tz`
+/// (the earliest, should a time-zone change skip or repeat midnight).
+fn day_start(d: NaiveDate, tz: Tz, end: End) -> Option<DateTime<FixedOffset>> {
+    let day = match end {
+        End::From => Some(d),
+        End::To => d.succ_opt(),
+    }?;
+    tz.from_local_datetime(&day.and_time(chrono::NaiveTime::MIN))
+        .earliest()
+        .or_else(|| {
+            tz.from_local_datetime(&day.and_hms_opt(1, 0, 0)?)
+                .earliest()
+        })
+        .map(|t| t.fixed_offset())
+}
+
 /// Today's date in the city's time zone, by the service's clock.
-fn today(offset: FixedOffset) -> NaiveDate {
-    now().with_timezone(&offset).date_naive()
+fn today(tz: Tz) -> NaiveDate {
+    now().with_timezone(&tz).date_naive()
+}
+
+/// The first day of a preset period that ends today.
+fn preset_start(preset: &str, today: NaiveDate) -> Result<Option<NaiveDate>, ApiError> {
+    let first = |m: u32| NaiveDate::from_ymd_opt(today.year(), m, 1);
+    Ok(match preset {
+        "today" => Some(today),
+        "week" => today.checked_sub_signed(chrono::Duration::days(i64::from(
+            today.weekday().num_days_from_monday(),
+        ))),
+        "month" => first(today.month()),
+        "quarter" => first((today.month0() / 3) * 3 + 1),
+        "year" => first(1),
+        "custom" => None,
+        other => {
+            return Err(bad(format!(
+                "period must be today, week, month, quarter, year or custom, got {other:?}"
+            )))
+        }
+    })
 }
 
 /// The roles that may read evaluation figures by person.
@@ -81,18 +116,44 @@ pub async fn evaluation(
     State(state): State<AppState>,
     principal: Principal,
     q: Result<Query<EvalQuery>, axum::extract::rejection::QueryRejection>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Response> {
     let Query(q) = q.map_err(bad)?;
-    let reference = state.mgmt.reference.get(&state.pool).await?;
-    let offset = reference.calendar.offset();
-    // Without dates: the 30 days up to and including today in the city's time zone.
-    let to = match q.to.as_deref() {
-        Some(s) => instant("to", s, offset, End::To)?,
-        None => instant("to", &today(offset).to_string(), offset, End::To)?,
+    let format = match q.format.as_deref().unwrap_or("json") {
+        f @ ("json" | "csv" | "xlsx") => f,
+        other => {
+            return Err(bad(format!(
+                "format must be json, csv or xlsx, got {other:?}"
+            )))
+        }
     };
-    let from = match q.from.as_deref() {
-        Some(s) => instant("from", s, offset, End::From)?,
-        None => to - chrono::Duration::days(30),
+    let reference = state.mgmt.reference.get(&state.pool).await?;
+    let tz = state.config.tz();
+    let today = today(tz);
+    let preset = q.period.as_deref().unwrap_or("custom");
+    let (from, to) = match preset_start(preset, today)? {
+        Some(first) => {
+            if q.from.is_some() || q.to.is_some() {
+                return Err(bad(format!(
+                    "period={preset} sets the dates: leave out from and to (or use period=custom)"
+                )));
+            }
+            let from = day_start(first, tz, End::From);
+            let to = day_start(today, tz, End::To);
+            from.zip(to)
+                .ok_or_else(|| bad("the period cannot be expressed in the city's time zone"))?
+        }
+        None => {
+            // Without dates: the 30 days up to and including today in the city's zone.
+            let to = match q.to.as_deref() {
+                Some(s) => instant("to", s, tz, End::To)?,
+                None => instant("to", &today.to_string(), tz, End::To)?,
+            };
+            let from = match q.from.as_deref() {
+                Some(s) => instant("from", s, tz, End::From)?,
+                None => to - chrono::Duration::days(30),
+            };
+            (from, to)
+        }
     };
     if from >= to {
         return Err(bad("from must be before to"));
@@ -122,6 +183,7 @@ pub async fn evaluation(
         }
     };
     let rows = citygrid_store::stats::evaluation_rows(&state.pool, to, MAX_CASES).await?;
+    let offset: FixedOffset = *to.offset();
     let fx = |t: Option<DateTime<Utc>>| t.map(|t| t.with_timezone(&offset));
     let records: Vec<CaseRecord> = rows
         .into_iter()
@@ -167,18 +229,40 @@ pub async fn evaluation(
     })
     .await?;
     // The period as the city reads it: its first and last day (inclusive).
-    let first_day = from.with_timezone(&offset).date_naive();
+    let first_day = from.with_timezone(&tz).date_naive();
     let last_day = (to - chrono::Duration::nanoseconds(1))
-        .with_timezone(&offset)
+        .with_timezone(&tz)
         .date_naive();
+    let by_name = q.by.as_deref().unwrap_or("department");
+    if format != "json" {
+        let names = |key: &str| -> String {
+            if by == GroupBy::Department {
+                reference
+                    .catalog
+                    .departments
+                    .iter()
+                    .find(|d| d.code == key)
+                    .map(|d| d.name_zh.clone())
+                    .unwrap_or_default()
+            } else {
+                String::new()
+            }
+        };
+        let table = export::table(&groups, &total, &names);
+        let stem = format!("evaluation-{by_name}-{first_day}-{last_day}");
+        return export::respond(format, &table, &stem);
+    }
     Ok(Json(json!({
         "from": from,
         "to": to,
         "from_date": first_day.to_string(),
         "to_date": last_day.to_string(),
-        "today": today(offset).to_string(),
-        "by": q.by.as_deref().unwrap_or("department"),
+        "today": today.to_string(),
+        "timezone": tz.name(),
+        "period": preset,
+        "by": by_name,
         "groups": groups,
         "total": {"counts": total, "figures": Figures::from_counts(&total)},
-    })))
+    }))
+    .into_response())
 }

@@ -18,16 +18,42 @@ use crate::state::AppState;
 /// that the body can be read; `degraded` means reads are served from memory and
 /// writes are refused until the database is back. It answers at once from the state
 /// the service tracks (a ping every 2 s, and every request that could not reach the
-/// database); `db_checked_at` says when that was.
-pub async fn health(State(catalog): State<Arc<Registry>>) -> Json<Value> {
+/// database); `db_checked_at` says when that was. `calendar_arrangement_missing` lists
+/// the years whose holiday arrangement is not imported (this year, and next year from
+/// 60 days before it starts: deadlines then use the statutory days only), with a
+/// `warnings` line for each.
+pub async fn health(State(state): State<AppState>) -> Json<Value> {
     let db = crate::db_health::is_up();
+    let missing = missing_arrangements(&state, db).await;
+    let warnings: Vec<String> = missing
+        .iter()
+        .map(|y| {
+            format!(
+                "no holiday arrangement imported for {y}: deadlines in {y} use the statutory holidays only (citygrid calendar import FILE)"
+            )
+        })
+        .collect();
     Json(json!({
         "status": if db { "ok" } else { "degraded" },
         "db": if db { "ok" } else { "down" },
         "db_checked_at": crate::db_health::observed_at(),
-        "layers": catalog.layers().len(),
+        "layers": state.catalog.layers().len(),
         "version": env!("CARGO_PKG_VERSION"),
+        "calendar_arrangement_missing": missing,
+        "warnings": warnings,
     }))
+}
+
+/// The years missing a holiday arrangement, when the database answers (1 s at most).
+async fn missing_arrangements(state: &AppState, db: bool) -> Vec<i32> {
+    if !db {
+        return Vec::new();
+    }
+    let years = crate::mgmt::holidays::missing_years(state);
+    match tokio::time::timeout(std::time::Duration::from_secs(1), years).await {
+        Ok(Ok(years)) => years,
+        _ => Vec::new(),
+    }
 }
 
 /// A figure of a layer in memory.
@@ -116,6 +142,18 @@ pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
             "# HELP process_resident_memory_bytes Resident memory size in bytes.\n\
              # TYPE process_resident_memory_bytes gauge\n\
              process_resident_memory_bytes {rss}"
+        );
+    }
+    let missing = missing_arrangements(&state, up).await;
+    let _ = writeln!(
+        out,
+        "# HELP citygrid_calendar_arrangement_missing A year (this one, or the next from 60 days before it) without an imported holiday arrangement: its deadlines use the statutory holidays only.\n\
+         # TYPE citygrid_calendar_arrangement_missing gauge"
+    );
+    for y in missing {
+        let _ = writeln!(
+            out,
+            "citygrid_calendar_arrangement_missing{{year=\"{y}\"}} 1"
         );
     }
     // The outbox, when the database answers (bounded: one indexed count, 1 s at most).
