@@ -508,3 +508,22 @@ pub(super) fn nearest() {}
     request_body = SpatialQuery,
     responses((status = 200, description = "the figures per layer", body = Value)))]
 pub(super) fn spatial_query() {}
+
+// ---- layer administration -------------------------------------------------------
+
+#[utoipa::path(get, path = "/api/admin/layers/{layer}/tile-properties", tag = "maps",
+    summary = "A vector layer's tile schema: which properties its tiles carry, from which zoom, and from which zoom features appear",
+    params(("layer" = String, Path, description = "layer id", example = "osm_roads")),
+    responses((status = 200, description = "the schema in force", body = LayerTileProperties)))]
+pub(super) fn get_tile_properties() {}
+
+#[utoipa::path(put, path = "/api/admin/layers/{layer}/tile-properties", tag = "maps",
+    summary = "Set a vector layer's tile schema (or `null`: back to the default rule); every server drops the layer's cached tiles",
+    params(("layer" = String, Path, description = "layer id", example = "osm_roads")),
+    request_body(content = Option<TileProperties>, description = "the new schema, or null"),
+    responses(
+        (status = 200, description = "stored; the schema in force", body = LayerTileProperties),
+        (status = 409, description = "a raster layer"),
+        (status = 422, description = "not a tile schema, a zoom over 24, or a field the layer does not have (the message lists its fields)", body = Error),
+    ))]
+pub(super) fn put_tile_properties() {}
