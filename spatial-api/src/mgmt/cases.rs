@@ -36,8 +36,6 @@ pub fn visibility(principal: &Principal) -> Result<Visibility, ApiError> {
     })
 }
 
-pub use super::search::{list, ListQuery};
-
 /// The answer for a case that does not exist or that the caller may not see: the
 /// same 404 either way, so that neither ids nor case numbers leak.
 pub fn hidden() -> ApiError {

@@ -79,7 +79,7 @@ pub fn routes(t: RouteTable) -> RouteTable {
             Method::GET,
             "/api/cases",
             Access::Authenticated,
-            get(cases::list),
+            get(search::list),
         )
         .add(
             Method::GET,

@@ -8,9 +8,10 @@
 use super::schemas::*;
 use crate::catalog::LayerMeta;
 use crate::mgmt::admin::{NewCalendar, NewCategory, NewDepartment, NewRule, NewSla, RefQuery};
-use crate::mgmt::cases::{ActionBody, ListQuery};
+use crate::mgmt::cases::ActionBody;
 use crate::mgmt::intake::NewCase;
 use crate::mgmt::locate::LocateQuery;
+use crate::mgmt::search::ListQuery;
 use crate::mgmt::open311::O311Query;
 use crate::mgmt::places::{NewComponent, NewGrid, PlaceQuery};
 use crate::mgmt::stats::EvalQuery;
