@@ -92,6 +92,8 @@ const TABLE: &[Row] = &[
     row("GET", "/tiles/{ids}", "/tiles/{layer}.json", Body::None, "U AAAAAA AFF UU"),
     row("GET", "/tiles/{ids}/{z}/{x}/{y}", "/tiles/{layer}/{z}/{x}/{y}", Body::None, "U AAAAAA AFF UU"),
     row("GET", "/styles/{name}", "/styles/default.json", Body::None, "U AAAAAA AFA UU"),
+    row("GET", "/fonts/{fontstack}/{range}", "/fonts/Noto%20Sans%20Regular/0-255.pbf", Body::None, "U AAAAAA AFA UU"),
+    row("GET", "/sprites/{file}", "/sprites/default.json", Body::None, "U AAAAAA AFA UU"),
     row("POST", "/api/auth/login", "/api/auth/login", Body::Json(r#"{"username": "acceptor", "password": "{password}"}"#), "A AAAAAA AFA UU"),
     row("POST", "/api/auth/logout", "/api/auth/logout", Body::None, "U AAAAAA FFF UU"),
     row("GET", "/api/auth/me", "/api/auth/me", Body::None, "U AAAAAA FFF UU"),

@@ -29,6 +29,7 @@
 //! | `home_bbox` | `CITYGRID_HOME_BBOX` | none: the city's home view (where every page and the default style open) is the bounds of the administrative divisions, else of the unit grids, streets or communities, else of the largest vector layer; `[west, south, east, north]` in degrees (`w,s,e,n` in the environment) sets it |
 //! | `home_center`, `home_zoom` | `CITYGRID_HOME_CENTER` (`lon,lat`), `CITYGRID_HOME_ZOOM` | none: a centre and zoom (0–20) for the home view instead of a box (both together; `home_bbox` wins when both are set) |
 //! | `timezone` | `CITYGRID_TIMEZONE` | `Asia/Shanghai`: the city's time zone (an IANA name) for every date people see or choose: evaluation periods and "today", deadlines shown, exports |
+//! | `font_dir` | `CITYGRID_FONT_DIR` | `/usr/share/fonts`: the folder searched (with its subfolders) for the TrueType/OpenType fonts the map glyphs (`/fonts/{fontstack}/{range}.pbf`) are made from (Debian's `fonts-noto-core`, `fonts-noto-cjk`) |
 //! | `public_url` | `CITYGRID_PUBLIC_URL` | none: links in TileJSON, styles, OGC API and Open311 discovery are made from the request's `Host`; set the address the public reaches the service at (`https://gis.example.gov.cn`) so that no `Host` header is ever echoed into them |
 //!
 //! The connection pool never holds more than `db_max_connections` connections (plus
@@ -99,6 +100,8 @@ pub struct Config {
     pub webhook_ca_file: Option<PathBuf>,
     /// Whether every request is logged (the access log).
     pub access_log: bool,
+    /// The folder (searched with its subfolders) of the fonts map glyphs are made from.
+    pub font_dir: PathBuf,
     /// The city's time zone (IANA name, checked by `validate`).
     pub timezone: String,
     /// The home view's box `[west, south, east, north]`, when configured.
@@ -150,6 +153,7 @@ impl Default for Config {
             public_url: None,
             webhook_ca_file: None,
             access_log: true,
+            font_dir: PathBuf::from("/usr/share/fonts"),
             timezone: DEFAULT_TIMEZONE.to_string(),
             home_bbox: None,
             home_center: None,
@@ -227,6 +231,7 @@ struct FileConfig {
     public_url: Option<String>,
     webhook_ca_file: Option<PathBuf>,
     access_log: Option<bool>,
+    font_dir: Option<PathBuf>,
     timezone: Option<String>,
     home_bbox: Option<[f64; 4]>,
     home_center: Option<[f64; 2]>,
@@ -492,6 +497,9 @@ impl Config {
         if let Some(v) = file.access_log {
             self.access_log = v;
         }
+        if let Some(v) = file.font_dir.filter(|p| !p.as_os_str().is_empty()) {
+            self.font_dir = v;
+        }
         if let Some(v) = file.timezone.filter(|s| !s.trim().is_empty()) {
             self.timezone = v.trim().to_string();
         }
@@ -515,6 +523,9 @@ impl Config {
         }
         if let Some(v) = env.get("CITYGRID_BIND").filter(|s| !s.is_empty()) {
             self.bind = v.clone();
+        }
+        if let Some(v) = env.get("CITYGRID_FONT_DIR").filter(|s| !s.is_empty()) {
+            self.font_dir = PathBuf::from(v);
         }
         if let Some(v) = env
             .get("CITYGRID_TIMEZONE")

@@ -11,6 +11,7 @@
 pub mod accounts;
 pub mod audit;
 pub mod auth;
+pub mod basemap;
 pub mod catalog;
 pub mod clock;
 pub mod db_health;
@@ -133,6 +134,7 @@ pub fn table() -> RouteTable {
             put(routes::titles::put),
         )
         .with(pages::routes)
+        .with(basemap::routes)
         .with(mgmt::routes)
         .with(ogc::routes)
         .with(query::routes)
@@ -177,6 +179,10 @@ pub async fn serve(config: Config, pool: PgPool, listener: TcpListener) -> anyho
         state.pool.clone(),
     ));
     mgmt::spawn_tasks(&state)?;
+    {
+        let basemap = Arc::clone(&state.basemap);
+        tokio::spawn(async move { basemap.prewarm().await });
+    }
     let addr = listener.local_addr()?;
     let app = app(state.clone());
     // Scripts and tests read this line to learn the address.

@@ -12,6 +12,7 @@ use citygrid_db::Config;
 use sqlx::PgPool;
 
 use crate::auth::CredentialCache;
+use crate::basemap::store::Basemap;
 use crate::catalog::Registry;
 use crate::layers::flights::{FlightLimits, TileFlights};
 use crate::layers::LayerStore;
@@ -40,6 +41,8 @@ pub struct AppState {
     pub mgmt: Arc<MgmtState>,
     /// Vector tiles being encoded or recently encoded (shared encodes, stale-while-revalidate).
     pub tile_flights: Arc<TileFlights>,
+    /// Map glyphs and sprites (made on first use, kept).
+    pub basemap: Arc<Basemap>,
 }
 
 impl AppState {
@@ -57,6 +60,7 @@ impl AppState {
                 stale: std::time::Duration::from_secs(config.tile_stale_secs),
                 ..FlightLimits::default()
             })),
+            basemap: Arc::new(Basemap::new(config.font_dir.clone())),
             config: Arc::new(config),
         }
     }

@@ -45,7 +45,7 @@ pub const API_KEY_QUERY: &str = "api_key_query";
     ),
     paths(
         paths::health, paths::metrics, paths::openapi_json, paths::catalog, paths::catalog_layer,
-        paths::tilejson, paths::tile, paths::style,
+        paths::tilejson, paths::tile, paths::style, paths::glyphs, paths::sprites,
         paths::login, paths::logout, paths::me, paths::routes, paths::home, paths::search,
         paths::layer_titles,
         paths::page_index, paths::page_inspector, paths::page_console, paths::page_embed,

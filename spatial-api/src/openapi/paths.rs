@@ -17,7 +17,7 @@ use crate::mgmt::places::{NewComponent, NewGrid, PlaceQuery};
 use crate::mgmt::stats::EvalQuery;
 use crate::pages::embed::EmbedQuery;
 use crate::routes::auth::Login;
-use crate::routes::maps::KeyQuery;
+use crate::routes::maps::{KeyQuery, StyleQuery};
 
 // ---- system -------------------------------------------------------------------
 
@@ -74,9 +74,32 @@ pub(super) fn tile() {}
 
 #[utoipa::path(get, path = "/styles/{name}", tag = "maps",
     summary = "A MapLibre style showing every layer: `/styles/default.json`",
-    params(("name" = String, Path, description = "`default.json`", example = "default.json"), KeyQuery),
-    responses((status = 200, description = "MapLibre style", body = Value)))]
+    params(("name" = String, Path, description = "`default.json`", example = "default.json"), StyleQuery),
+    responses((status = 200, description = "MapLibre style (glyphs and sprite served by this service)", body = Value),
+        (status = 400, description = "lang is not zh or en")))]
 pub(super) fn style() {}
+
+#[utoipa::path(get, path = "/fonts/{fontstack}/{range}", tag = "maps",
+    summary = "Map glyphs (MapLibre glyph protocol): 256 SDF glyphs of a fontstack, made from the installed fonts",
+    params(
+        ("fontstack" = String, Path, description = "one or more font names, comma-separated (a code point comes from the first that has it; Noto Sans faces fall back to Noto Sans CJK SC)", example = "Noto Sans Regular"),
+        ("range" = String, Path, description = "`{start}-{end}.pbf`: start a multiple of 256, end = start + 255 ≤ 65535", example = "0-255.pbf"),
+    ),
+    responses(
+        (status = 200, description = "glyphs (protobuf; Cache-Control immutable)", content((Binary = "application/x-protobuf"))),
+        (status = 400, description = "malformed range"),
+        (status = 404, description = "a font of the stack is not installed"),
+    ))]
+pub(super) fn glyphs() {}
+
+#[utoipa::path(get, path = "/sprites/{file}", tag = "maps",
+    summary = "Map icons (MapLibre sprite): `default.json`, `default.png`, `default@2x.json`, `default@2x.png`",
+    params(("file" = String, Path, description = "the sprite's index or sheet, at 1x or 2x", example = "default.json")),
+    responses(
+        (status = 200, description = "index (JSON) or sheet (PNG)", content((Value = "application/json"), (Binary = "image/png"))),
+        (status = 404, description = "no such sprite file"),
+    ))]
+pub(super) fn sprites() {}
 
 // ---- accounts -----------------------------------------------------------------
 

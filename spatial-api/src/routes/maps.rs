@@ -8,6 +8,8 @@ use serde::Deserialize;
 use serde_json::{json, Map, Value};
 
 use crate::auth::Principal;
+use crate::basemap;
+use crate::basemap::style::{Lang, VectorLayer};
 use crate::catalog::LayerMeta;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::base_url;
@@ -19,6 +21,16 @@ use crate::tiles::{parse_ids, resolve_layers, source_for, CannotCombine, TileSou
 #[into_params(parameter_in = Query)]
 pub struct KeyQuery {
     key: Option<String>,
+}
+
+/// `?key=` and `?lang=` of a style: the key carried into its URLs, the labels'
+/// language (`zh`, the default, or `en`).
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct StyleQuery {
+    key: Option<String>,
+    /// `zh` (default) or `en`: the language of the labels.
+    lang: Option<String>,
 }
 
 fn key_suffix(key: &Option<String>) -> String {
@@ -127,56 +139,21 @@ fn source_of(id: &str) -> &'static str {
     }
 }
 
-fn style_layers_for(meta: &LayerMeta) -> Vec<Value> {
-    let colour = colour_of(&meta.id);
-    let source = source_of(&meta.id);
-    let geometry = meta.geometry_type.as_deref().unwrap_or("Geometry");
-    let minzoom = meta.min_zoom;
-    let base = |id: String, kind: &str, filter: Value, paint: Value| {
-        json!({
-            "id": id, "type": kind, "source": source, "source-layer": meta.id,
-            "minzoom": minzoom, "filter": filter, "paint": paint,
-        })
-    };
-    let polygon = base(
-        format!("{}-fill", meta.id),
-        "fill",
-        json!(["==", ["geometry-type"], "Polygon"]),
-        json!({"fill-color": colour, "fill-opacity": 0.45, "fill-outline-color": colour}),
-    );
-    let line = base(
-        format!("{}-line", meta.id),
-        "line",
-        json!(["==", ["geometry-type"], "LineString"]),
-        json!({"line-color": colour, "line-width": ["interpolate", ["linear"], ["zoom"], 10, 0.5, 18, 3]}),
-    );
-    let point = base(
-        format!("{}-circle", meta.id),
-        "circle",
-        json!(["==", ["geometry-type"], "Point"]),
-        json!({
-            "circle-color": colour,
-            "circle-radius": ["interpolate", ["linear"], ["zoom"], 12, 2, 18, 6],
-            "circle-stroke-color": "#ffffff", "circle-stroke-width": 1,
-        }),
-    );
-    match geometry {
-        g if g.contains("Polygon") => vec![polygon],
-        g if g.contains("LineString") => vec![line],
-        g if g.contains("Point") => vec![point],
-        _ => vec![polygon, line, point],
-    }
-}
-
 /// `GET /styles/{name}.json`: a MapLibre style; `default` shows every layer the
 /// caller may read, raster layers under vector layers.
 pub async fn style(
     State(state): State<AppState>,
     principal: Principal,
     Path(name): Path<String>,
-    Query(query): Query<KeyQuery>,
+    Query(query): Query<StyleQuery>,
     headers: HeaderMap,
 ) -> ApiResult<Json<Value>> {
+    let lang = match query.lang.as_deref() {
+        None | Some("") => Lang::Zh,
+        Some(l) => Lang::parse(l).ok_or_else(|| {
+            ApiError::BadRequest("lang is zh or en (the language of the labels)".into())
+        })?,
+    };
     let name = name
         .strip_suffix(".json")
         .ok_or_else(|| ApiError::NotFound("styles are at /styles/{name}.json".into()))?;
@@ -237,28 +214,23 @@ pub async fn style(
                 );
             }
         }
-        // Polygons first, then lines, then points, so nothing hides the small things.
-        let rank = |m: &&LayerMeta| match m.geometry_type.as_deref().unwrap_or("") {
-            g if g.contains("Polygon") => 0,
-            g if g.contains("LineString") => 1,
-            _ => 2,
-        };
-        let mut ordered = vectors.clone();
-        ordered.sort_by_key(rank);
-        for m in ordered {
-            layers.extend(style_layers_for(m));
-        }
+        let drawn: Vec<VectorLayer> = vectors
+            .iter()
+            .map(|m| VectorLayer::from_meta(m, source_of(&m.id)))
+            .collect();
+        layers.extend(basemap::style::vector_layers(&drawn, lang, colour_of));
     }
-    // Centre on the city (the vector layers); rasters may lie anywhere.
-    let city: Vec<LayerMeta> = vectors.iter().map(|m| (*m).clone()).collect();
-    let bounds = union_bounds(if city.is_empty() { &readable } else { &city });
-    let span = (bounds[2] - bounds[0]).max(bounds[3] - bounds[1]).max(1e-6);
-    let zoom = (360.0 / span).log2().clamp(1.0, 17.0).floor();
+    // The city's home view (configured, else the city's own areas): never the union
+    // of every layer, so a layer far away does not move the start view.
+    let home = crate::home::home_view(&state);
     Ok(Json(json!({
         "version": 8,
         "name": "citygrid default",
-        "center": [(bounds[0] + bounds[2]) / 2.0, (bounds[1] + bounds[3]) / 2.0],
-        "zoom": zoom,
+        "metadata": {"citygrid:lang": lang.as_str()},
+        "center": home.center,
+        "zoom": home.zoom,
+        "glyphs": format!("{base}/fonts/{{fontstack}}/{{range}}.pbf{suffix}"),
+        "sprite": format!("{base}/sprites/default{suffix}"),
         "sources": sources,
         "layers": layers,
     })))
