@@ -18,7 +18,7 @@ use std::sync::{Arc, Mutex, RwLock};
 use citygrid_geo::tms::Bbox;
 use citygrid_tiles::cache::{CacheConfig, CachedTile, TileCache, TileKey};
 use citygrid_tiles::index::LayerIndex;
-use citygrid_tiles::tileprops::TileProperties;
+use citygrid_tiles::tileprops::{TileFilter, TileProperties};
 use citygrid_tiles::LayerKind;
 use sqlx::PgPool;
 
@@ -32,9 +32,31 @@ pub struct LoadedLayer {
     pub index: RwLock<LayerIndex>,
     /// Bumped by every patch; a tile encoded across a patch is not cached.
     generation: AtomicU64,
-    /// The tile schema in force (`tile_properties_version`, the effective schema):
-    /// changed in place when only the schema changes, without reloading the index.
-    tile_schema: RwLock<(i64, Arc<TileProperties>)>,
+    /// The tile schema in force: changed in place when only the schema changes,
+    /// without reloading the index.
+    tile_schema: RwLock<TileSchema>,
+}
+
+/// A layer's tile schema in force.
+#[derive(Clone)]
+struct TileSchema {
+    /// `tile_properties_version` of the catalogue.
+    version: i64,
+    /// The schema set, or the default rule's.
+    props: Arc<TileProperties>,
+    /// `props` compiled against the index's schema (fixed for a loaded index).
+    filter: Arc<TileFilter>,
+}
+
+impl TileSchema {
+    fn of(meta: &LayerMeta, index: &LayerIndex) -> TileSchema {
+        let props = meta.effective_tile_properties();
+        TileSchema {
+            version: meta.tile_properties_version,
+            filter: Arc::new(TileFilter::new(&props, index.schema())),
+            props: Arc::new(props),
+        }
+    }
 }
 
 /// The catalogue version bits of a tile cache key's layer version; the tile schema
@@ -64,10 +86,7 @@ impl LoadedLayer {
 
     /// A loaded layer over `index`, with the tile schema of `meta`.
     fn new(meta: LayerMeta, index: LayerIndex) -> LoadedLayer {
-        let tile_schema = RwLock::new((
-            meta.tile_properties_version,
-            Arc::new(meta.effective_tile_properties()),
-        ));
+        let tile_schema = RwLock::new(TileSchema::of(&meta, &index));
         LoadedLayer {
             meta,
             index: RwLock::new(index),
@@ -76,17 +95,28 @@ impl LoadedLayer {
         }
     }
 
-    /// The tile schema in force (the one set in the catalogue, or the default rule's).
-    pub fn tile_properties(&self) -> Arc<TileProperties> {
+    /// The tile schema in force (a poisoned lock still holds a whole value: it is
+    /// only ever replaced whole).
+    fn current_tile_schema(&self) -> std::sync::RwLockReadGuard<'_, TileSchema> {
         self.tile_schema
             .read()
-            .map(|s| Arc::clone(&s.1))
-            .unwrap_or_default()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// The tile schema in force (the one set in the catalogue, or the default rule's).
+    pub fn tile_properties(&self) -> Arc<TileProperties> {
+        Arc::clone(&self.current_tile_schema().props)
+    }
+
+    /// The tile schema in force compiled against the index: what the encoder is
+    /// given (the features it keeps at a zoom, the properties it names).
+    pub fn tile_filter(&self) -> Arc<TileFilter> {
+        Arc::clone(&self.current_tile_schema().filter)
     }
 
     /// The version of the tile schema in force (`tile_properties_version`).
     pub fn tile_schema_version(&self) -> i64 {
-        self.tile_schema.read().map(|s| s.0).unwrap_or(0)
+        self.current_tile_schema().version
     }
 
     /// The layer's version in tile cache keys: the catalogue version in the low 40
@@ -256,13 +286,19 @@ impl LayerStore {
         {
             return;
         }
+        let Some(fresh) = layer
+            .index
+            .read()
+            .ok()
+            .map(|index| TileSchema::of(meta, &index))
+        else {
+            return;
+        };
         let _guard = self.invalidation.lock();
-        if let Ok(mut schema) = layer.tile_schema.write() {
-            *schema = (
-                meta.tile_properties_version,
-                Arc::new(meta.effective_tile_properties()),
-            );
-        }
+        *layer
+            .tile_schema
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = fresh;
         layer.generation.fetch_add(1, Ordering::SeqCst);
         let removed = self.tiles.invalidate_layer(&meta.id);
         tracing::info!(layer = %meta.id, tiles = removed, "tile properties changed");

@@ -60,11 +60,17 @@ impl TileSource for VectorSource<'_> {
     }
 }
 
-/// TileJSON `fields` of a vector layer: its columns as Number, Boolean or String.
+/// TileJSON `fields` of a vector layer: the columns its tiles carry (its tile
+/// schema, `citygrid_tiles::tileprops`) as Number, Boolean or String.
 fn vector_fields(meta: &LayerMeta) -> Value {
+    let props = meta.effective_tile_properties();
     let mut fields = Map::new();
     for f in meta.fields.as_array().into_iter().flatten() {
-        if let Some(name) = f.get("name").and_then(Value::as_str) {
+        if let Some(name) = f
+            .get("name")
+            .and_then(Value::as_str)
+            .filter(|name| props.includes(name))
+        {
             let ty = match f.get("type").and_then(Value::as_str).unwrap_or("text") {
                 "smallint" | "integer" | "bigint" | "double precision" | "real" | "numeric" => {
                     "Number"
@@ -92,6 +98,21 @@ static ENCODERS: LazyLock<Arc<Semaphore>> =
 /// (cases reported every few hundred milliseconds) cannot take the CPU from requests.
 static REFRESHERS: LazyLock<Arc<Semaphore>> = LazyLock::new(|| Arc::new(Semaphore::new(1)));
 
+/// One layer of a tile of zoom `z` as its tile schema has it: the `candidates` it
+/// keeps (features held back below their zoom leave) and the properties it names.
+fn schema_view<'a>(
+    layer: &LoadedLayer,
+    index: &'a citygrid_tiles::index::LayerIndex,
+    z: u8,
+    candidates: Vec<&'a Feature>,
+) -> (Vec<&'a Feature>, Vec<&'a str>) {
+    let filter = layer.tile_filter();
+    (
+        filter.select(z, candidates),
+        filter.properties_at(index.schema(), z),
+    )
+}
+
 async fn vector_tile(
     state: &AppState,
     metas: &[LayerMeta],
@@ -113,7 +134,7 @@ async fn vector_tile(
         tile,
         loaded
             .iter()
-            .map(|(l, _)| (l.meta.id.clone(), l.meta.version as u64)),
+            .map(|(l, _)| (l.meta.id.clone(), l.tile_key_version())),
     );
     if let Some(cached) = state.layers.tiles.get(&key) {
         return Ok(respond(state, &cached, MVT_TYPE, headers, 60));
@@ -187,21 +208,27 @@ async fn encode_vector(
         let bytes = {
             let bounds = query_bounds(tile, &options);
             let guards: Vec<_> = loaded.iter().map(|(l, _)| l.index.read()).collect();
-            let mut selections: Vec<Vec<&Feature>> = Vec::with_capacity(loaded.len());
-            for guard in &guards {
+            let mut selections: Vec<(Vec<&Feature>, Vec<&str>)> =
+                Vec::with_capacity(loaded.len());
+            for (guard, (layer, _)) in guards.iter().zip(&loaded) {
                 match guard {
-                    Ok(index) => selections.push(index.query_bbox_merc(&bounds)),
-                    Err(_) => selections.push(Vec::new()),
+                    Ok(index) => {
+                        let candidates = index.query_bbox_merc(&bounds);
+                        selections.push(schema_view(layer, index, tile.z(), candidates));
+                    }
+                    Err(_) => selections.push((Vec::new(), Vec::new())),
                 }
             }
             let mut tile_layers = Vec::with_capacity(loaded.len());
-            for (((layer, _), guard), features) in loaded.iter().zip(&guards).zip(&selections) {
+            for (((layer, _), guard), (features, properties)) in
+                loaded.iter().zip(&guards).zip(&selections)
+            {
                 if let Ok(index) = guard {
                     tile_layers.push(TileLayer {
                         name: &layer.meta.id,
                         schema: index.schema(),
                         features,
-                        properties: None,
+                        properties: Some(properties),
                     });
                 }
             }
