@@ -230,6 +230,8 @@ async fn viewer_in_a_browser() {
     .await
     .expect("count");
     assert_eq!(in_box, 15);
+    let password = format!("pw-lead-{}", rand::random::<u32>());
+    common::add_user(&db, "lead_viewer", "shift_leader", None, &password);
     let fixture = json!({
         "building": {"lon": W + 0.0122, "lat": S + 0.0042, "name": "b92"},
         "search": "Square 3",
@@ -237,6 +239,7 @@ async fn viewer_in_a_browser() {
         "measure": [W + 0.0015, S + 0.0009, W + 0.0115, S + 0.0049],
         "box": bx,
         "box_buildings": in_box,
+        "user": ["lead_viewer", password],
     });
     let _browser = BROWSER.lock().await;
     node(
@@ -890,6 +893,105 @@ async fn console_at_work() {
     let _browser = BROWSER.lock().await;
     node(
         "console.mjs",
+        &[
+            ("CITYGRID_URL", server.base.clone()),
+            ("FIXTURE", fixture.to_string()),
+        ],
+    );
+}
+
+/// The home view in every page: a layer far away (larger than the city's) is imported,
+/// and the viewer, the inspector page, the embedded map and the embed page's preview
+/// still open on the city (its administrative division); the home button, "zoom to
+/// layer", the layer list's counts and titles, and search by kind (a road of three
+/// segments is one hit that zooms to all of it).
+#[tokio::test(flavor = "multi_thread")]
+async fn every_page_opens_at_the_home_view() {
+    let db = TestDb::new().await;
+    sample_district(&db).await;
+    managed_district(&db).await;
+    make_layer(
+        &db,
+        "main_roads",
+        "Main roads",
+        "LineString",
+        &format!(
+            "SELECT i::bigint AS fid, ST_SetSRID(ST_MakeLine(ST_MakePoint({W} + i * 0.004, {S} + 0.0095), \
+                    ST_MakePoint({W} + (i + 1) * 0.004, {S} + 0.0095 + i * 0.0003)), 4326) AS geom, \
+                    'Jiefang Avenue' AS name, 1 AS rank FROM generate_series(0, 2) i"
+        ),
+    )
+    .await;
+    make_layer(
+        &db,
+        "far_away",
+        "Far away",
+        "Point",
+        "SELECT i::bigint AS fid, ST_SetSRID(ST_MakePoint((i % 25) * 0.01, (i / 25) * 0.01), 4326) AS geom, \
+                'far ' || i AS name, 1 AS rank FROM generate_series(0, 499) i",
+    )
+    .await;
+    let password = format!("pw-home-{}", rand::random::<u32>());
+    common::add_user(&db, "insp_home", "inspector", None, &password);
+    let key = cli(
+        &db,
+        &[
+            "key",
+            "create",
+            "--name",
+            "home-embed",
+            "--layers",
+            "buildings,roads",
+        ],
+    );
+    let server = start(&db, &[]);
+    for id in [
+        "buildings",
+        "roads",
+        "pois",
+        "cases",
+        "main_roads",
+        "far_away",
+        "unit_grids",
+    ] {
+        wait_loaded(&server, id, None).await;
+    }
+    let home: Value = http()
+        .get(server.url("/api/home"))
+        .send()
+        .await
+        .expect("home")
+        .json()
+        .await
+        .expect("home json");
+    assert_eq!(home["source"], "layer:admin_divisions", "{home}");
+    let bbox = |sql: &str| {
+        let pool = db.pool.clone();
+        let sql = sql.to_string();
+        async move {
+            let b: (f64, f64, f64, f64) = sqlx::query_as(&format!(
+                "SELECT ST_XMin(e), ST_YMin(e), ST_XMax(e), ST_YMax(e) FROM (SELECT ST_Extent(geom)::geometry AS e FROM {sql}) s"
+            ))
+            .fetch_one(&pool)
+            .await
+            .expect("extent");
+            json!([b.0, b.1, b.2, b.3])
+        }
+    };
+    let fixture = json!({
+        "home": home,
+        "far_bbox": bbox("layers.far_away").await,
+        "pois_bbox": bbox("layers.pois").await,
+        "road": "jiefang avenue",
+        "road_parts": 3,
+        "road_bbox": bbox("layers.main_roads").await,
+        "counts": {"buildings": 200, "roads": 10, "pois": 10, "cases": 2, "far_away": 500},
+        "inspector": ["insp_home", password],
+        "key": key.trim(),
+    });
+    let _browser = BROWSER.lock().await;
+    node(
+        "home.mjs",
         &[
             ("CITYGRID_URL", server.base.clone()),
             ("FIXTURE", fixture.to_string()),

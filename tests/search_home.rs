@@ -469,4 +469,41 @@ async fn layer_titles_in_both_languages_are_set_by_an_admin() {
         .await
         .expect("put");
     assert_eq!(r.status().as_u16(), 404);
+    // The command line does the same.
+    let out = cli(
+        &e.db,
+        &[
+            "layer",
+            "set-title",
+            "unit_grids",
+            "--zh",
+            "网格",
+            "--en",
+            "Grids",
+            "--field",
+            "code=编码/Code",
+        ],
+    );
+    assert!(out.contains("unit_grids"), "{out}");
+    let grids = wait_for(
+        &e.server,
+        "/catalog/unit_grids",
+        None,
+        "the CLI's titles",
+        |g| g["title_zh"] == "网格",
+    )
+    .await;
+    assert_eq!(grids["title_en"], "Grids");
+    assert_eq!(grids["field_titles"]["code"]["en"], "Code");
+    let (ok, _, err) = common::run(common::citygrid(&e.db).args([
+        "layer",
+        "set-title",
+        "unit_grids",
+        "--field",
+        "nope=x/y",
+    ]));
+    assert!(
+        !ok && err.contains("nope") && err.lines().count() <= 2,
+        "{err}"
+    );
 }

@@ -1,7 +1,8 @@
 //! The middleware around the credential check that makes embedding work:
 //!
-//! - CORS for map data (`/catalog`, `/tiles/…`, `/styles/…`, `/ogc…`, the home view
-//!   `/api/home` and `/api/search`): preflight
+//! - CORS for map data (`/catalog`, `/tiles/…`, `/styles/…`, the glyphs and sprites
+//!   they name (`/fonts/…`, `/sprites/…`), `/ogc…`, the home view `/api/home` and
+//!   `/api/search`): preflight
 //!   `OPTIONS` is answered for `X-API-Key` and `Authorization`; a response the
 //!   caller was allowed to get (the key allows the origin, or the layers are
 //!   public) reflects the request's `Origin`. Refusals (401/403) do not, so a page
@@ -23,9 +24,16 @@ fn is_map_data(path: &str) -> bool {
         || path == "/ogc"
         || path == "/api/home"
         || path == "/api/search"
-        || ["/catalog/", "/tiles/", "/styles/", "/ogc/"]
-            .iter()
-            .any(|p| path.starts_with(p))
+        || [
+            "/catalog/",
+            "/tiles/",
+            "/styles/",
+            "/fonts/",
+            "/sprites/",
+            "/ogc/",
+        ]
+        .iter()
+        .any(|p| path.starts_with(p))
 }
 
 fn preflight(origin: HeaderValue) -> Response {

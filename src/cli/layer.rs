@@ -1,7 +1,9 @@
 //! `citygrid layer show LAYER [--json]` and
 //! `citygrid layer set-tile-properties LAYER [--include A,B | --all] [--exclude X,Y]
 //! [--prop-min-zoom NAME=Z,…] [--feature-min-zoom FIELD=VALUE:Z,…] [--reset]`:
-//! a layer's catalogue entry and its tile schema (see `citygrid_tiles::tileprops`).
+//! a layer's catalogue entry and its tile schema (see `citygrid_tiles::tileprops`);
+//! `citygrid layer set-title LAYER [--zh T] [--en T] [--field FIELD=中文/English …]`:
+//! its title and field names in both languages (`citygrid_store::layer_titles`).
 
 use std::collections::BTreeMap;
 
@@ -28,6 +30,26 @@ pub enum LayerCommand {
     /// value (the default rule's when none was set); an empty value clears a list
     /// (`--exclude ''`). Every server drops the layer's cached tiles at once.
     SetTileProperties(SetArgs),
+    /// Set a layer's title and field names in Chinese and English (what the layer
+    /// list, popups and the embed page show in the reader's language).
+    SetTitle(TitleArgs),
+}
+
+/// `citygrid layer set-title`.
+#[derive(Args)]
+pub struct TitleArgs {
+    /// The layer id.
+    pub layer: String,
+    /// The title in Chinese (`''`: none).
+    #[arg(long)]
+    pub zh: Option<String>,
+    /// The title in English (`''`: none).
+    #[arg(long)]
+    pub en: Option<String>,
+    /// A field's names, `FIELD=中文/English` (repeat for more fields; `FIELD=/` removes
+    /// them).
+    #[arg(long = "field")]
+    pub fields: Vec<String>,
 }
 
 /// `citygrid layer set-tile-properties`.
@@ -97,6 +119,57 @@ pub async fn run(command: LayerCommand, config: Config) -> anyhow::Result<()> {
             };
             tx.commit().await?;
             print!("{}", describe(&meta));
+        }
+        LayerCommand::SetTitle(args) => set_title(&config, args).await?,
+    }
+    Ok(())
+}
+
+/// `citygrid layer set-title`: checked like `PUT /api/admin/layers/{layer}/titles`;
+/// every server reloads its catalogue.
+async fn set_title(config: &Config, args: TitleArgs) -> anyhow::Result<()> {
+    use citygrid_store::layer_titles::{self, TitlesChange};
+    use serde_json::{Map, Value};
+    let mut fields = Map::new();
+    for pair in &args.fields {
+        let (name, names) = pair
+            .split_once('=')
+            .and_then(|(f, n)| Some((f.trim(), n.split_once('/')?)))
+            .ok_or_else(|| {
+                anyhow!("--field {pair:?}: write FIELD=中文/English, e.g. name=名称/Name")
+            })?;
+        let mut titles = Map::new();
+        for (lang, text) in [("zh", names.0.trim()), ("en", names.1.trim())] {
+            if !text.is_empty() {
+                titles.insert(lang.into(), Value::String(text.into()));
+            }
+        }
+        fields.insert(name.to_string(), Value::Object(titles));
+    }
+    let change = TitlesChange {
+        title_zh: args.zh,
+        title_en: args.en,
+        field_titles: (!fields.is_empty()).then_some(fields),
+    };
+    let pool = super::database(config).await?;
+    let meta = catalog::get(&pool, &args.layer)
+        .await?
+        .ok_or_else(|| no_layer(&args.layer))?;
+    let names: Vec<&str> = meta.field_types().into_iter().map(|(n, _)| n).collect();
+    layer_titles::check(&change, &names).map_err(|e| anyhow!("layer {}: {e}", args.layer))?;
+    let titles = layer_titles::set(&pool, &args.layer, &change)
+        .await?
+        .ok_or_else(|| no_layer(&args.layer))?;
+    println!(
+        "{}: {} / {}",
+        args.layer,
+        titles.title_zh.as_deref().unwrap_or("-"),
+        titles.title_en.as_deref().unwrap_or("-")
+    );
+    if let Some(fields) = titles.field_titles.as_object() {
+        for (name, t) in fields {
+            let get = |l: &str| t.get(l).and_then(Value::as_str).unwrap_or("-").to_string();
+            println!("  {name}: {} / {}", get("zh"), get("en"));
         }
     }
     Ok(())

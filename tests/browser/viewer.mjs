@@ -113,7 +113,12 @@ await run('viewer', async (browser) => {
 
   await page.waitForFunction(() => window.citygridMap.getZoom() > 17 && !window.citygridMap.isMoving());
   await shot(page, 'viewer-search');
-  // Search by case number.
+  // Search by case number: cases are found by those who may see them (a shift
+  // leader, signed in on this browser).
+  await page.evaluate(async ([user, password]) => {
+    const r = await fetch('/api/auth/login', { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ username: user, password }) });
+    localStorage.setItem('citygrid.session', JSON.stringify(await r.json()));
+  }, F.user);
   await page.fill('#search-text', F.case_no);
   await page.click('#search button[type="submit"]');
   await page.waitForFunction((no) => document.getElementById('search-results').textContent.includes(no), F.case_no);

@@ -4,6 +4,7 @@
 
 import { t } from './i18n.js';
 import { session } from './api.js';
+import { HomeControl, boundsOf, fetchHome, fieldTitle } from './home.js';
 
 const maplibregl = window.maplibregl;
 
@@ -97,16 +98,21 @@ export function colourOf(styleLayer) {
 
 /**
  * Creates a map in `container` with the default style (`noReferrer` for maps that
- * use an API key restricted to other origins). Resolves to the map once
- * the style is loaded; exposes it as window.citygridMap for tests and tools.
+ * use an API key restricted to other origins), opened at the city's home view
+ * (GET /api/home: never the union of every layer) with a home button. Resolves to
+ * the map once the style is loaded; exposes it as window.citygridMap for tests and
+ * tools, and the home view as map.citygridHome.
  */
 export async function createMap(container, { server = '', key = '', layers = null, interactive = true, noReferrer = false } = {}) {
-  const style = await loadStyle({ server, key, layers });
+  const [style, home] = await Promise.all([
+    loadStyle({ server, key, layers }),
+    fetchHome({ server }).catch(() => null),
+  ]);
   const map = new maplibregl.Map({
     container,
     style,
-    center: style.center || [0, 0],
-    zoom: style.zoom || 14,
+    center: home ? home.center : style.center || [0, 0],
+    zoom: home ? home.zoom : style.zoom ?? 14,
     interactive,
     attributionControl: { compact: true },
     doubleClickZoom: true,
@@ -123,43 +129,19 @@ export async function createMap(container, { server = '', key = '', layers = nul
   map.touchZoomRotate.disableRotation();
   if (interactive) {
     map.addControl(new maplibregl.NavigationControl({ showCompass: false }), 'top-right');
+    if (home) map.addControl(new HomeControl(home), 'top-right');
     map.addControl(new maplibregl.ScaleControl({ unit: 'metric' }), 'bottom-left');
   }
+  map.citygridHome = home;
   window.citygridMap = map;
   await new Promise((resolve, reject) => {
     if (map.loaded()) resolve();
     map.once('load', resolve);
     map.once('error', (e) => reject(e.error || new Error('map error')));
   });
-  const bounds = await fitBounds(map, server, key, layers);
-  if (bounds) map.fitBounds(bounds, { padding: 20, duration: 0, maxZoom: 17 });
+  // The whole home box on this screen (the centre and zoom were for a laptop's).
+  if (home) map.fitBounds(boundsOf(home.bbox), { padding: 20, duration: 0, maxZoom: 18 });
   return map;
-}
-
-async function fitBounds(map, server, key, layers) {
-  try {
-    const url = withKey(`${server}/catalog`, key);
-    const response = await fetch(url, { headers: authHeaders(url, key) });
-    if (!response.ok) return null;
-    const body = await response.json();
-    const list = Array.isArray(body) ? body : body.layers || [];
-    // Fit the city (vector layers); rasters may lie anywhere, so they count only
-    // when there is nothing else.
-    const union = (kinds) => {
-      let b = null;
-      for (const l of list) {
-        if (layers && layers.length && !layers.includes(l.id)) continue;
-        if (!kinds.includes(l.kind)) continue;
-        if (!Array.isArray(l.bounds) || l.bounds.length !== 4) continue;
-        b = b ? [Math.min(b[0], l.bounds[0]), Math.min(b[1], l.bounds[1]), Math.max(b[2], l.bounds[2]), Math.max(b[3], l.bounds[3])] : l.bounds.slice();
-      }
-      return b;
-    };
-    const b = union(['vector']) || union(['vector', 'raster']);
-    return b ? [[b[0], b[1]], [b[2], b[3]]] : null;
-  } catch {
-    return null;
-  }
 }
 
 /** The catalogue: a list of {id, title, kind, geometry_type, …}. */
@@ -178,8 +160,9 @@ export function setLayerVisible(map, id, visible) {
   }
 }
 
-/** An attribute table for a popup (built with DOM nodes, never innerHTML). */
-export function attributeTable(feature, title) {
+/** An attribute table for a popup (built with DOM nodes, never innerHTML); field
+ * names in the reader's language when `layer` (its catalogue entry) has them. */
+export function attributeTable(feature, title, layer = null) {
   const box = document.createElement('div');
   box.className = 'popup';
   const h = document.createElement('strong');
@@ -189,7 +172,7 @@ export function attributeTable(feature, title) {
   for (const [k, v] of Object.entries(feature.properties || {})) {
     const tr = document.createElement('tr');
     const th = document.createElement('th');
-    th.textContent = k;
+    th.textContent = fieldTitle(layer, k);
     const td = document.createElement('td');
     td.textContent = typeof v === 'object' ? JSON.stringify(v) : String(v);
     tr.append(th, td);

@@ -3,10 +3,10 @@
 
 import { setupLanguage, t } from './i18n.js';
 import { api, el } from './api.js';
-import { createMap, catalog, layerIdOf, colourOf, setLayerVisible, attributeTable, maplibregl } from './mapkit.js';
+import { createMap, catalog, layerIdOf, colourOf, setLayerVisible, attributeTable, authHeaders, maplibregl } from './mapkit.js';
 import { Draw } from './draw.js';
 import { lineLength, polygonArea, formatLength, formatArea, gaussKruger3, wgs84ToGcj02 } from './geo.js';
-import { search } from './search.js';
+import { kindName, layerTitle, searchApi, zoomToHit, zoomToLayer } from './home.js';
 import { showCases } from './cases-layer.js';
 
 let map;
@@ -32,8 +32,11 @@ function renderLayerList() {
     const box = el('input', { type: 'checkbox', checked: visible, dataset: { layer: layer.id } });
     box.addEventListener('change', () => setLayerVisible(map, layer.id, box.checked));
     const count = layer.kind === 'raster' ? '' : ` (${layer.feature_count ?? ''})`;
-    list.append(el('li', {}, el('label', {}, box, swatch, el('span', { class: 'layer-title' }, layer.title || layer.id),
-      el('small', {}, `${layer.kind === 'raster' ? 'raster' : (layer.geometry_type || '')}${count}`))));
+    const zoom = el('button', { type: 'button', class: 'zoom-layer', title: t('zoomToLayer'), 'aria-label': `${t('zoomToLayer')}: ${layerTitle(layer)}`,
+      dataset: { zoomLayer: layer.id }, onclick: () => zoomToLayer(map, layer) });
+    zoom.disabled = !Array.isArray(layer.bounds);
+    list.append(el('li', { dataset: { layerItem: layer.id } }, el('label', {}, box, swatch, el('span', { class: 'layer-title' }, layerTitle(layer)),
+      el('small', { class: 'layer-count' }, `${layer.kind === 'raster' ? 'raster' : (layer.geometry_type || '')}${count}`)), zoom));
   }
 }
 
@@ -61,7 +64,7 @@ function popupAt(e) {
     seen.add(id);
     const lid = f.sourceLayer || f.layer.id;
     const meta = layers.find((l) => l.id === lid);
-    content.append(attributeTable(f, meta ? meta.title : lid));
+    content.append(attributeTable(f, meta ? layerTitle(meta) : lid, meta));
   }
   new maplibregl.Popup({ maxWidth: '320px' }).setLngLat(e.lngLat).setDOMContent(content).addTo(map);
 }
@@ -117,7 +120,7 @@ function statsTable(answer) {
       continue;
     }
     const meta = layers.find((l) => l.id === s.layer);
-    rows.push(el('tr', { dataset: { layer: s.layer } }, el('th', {}, meta ? meta.title : s.layer), el('td', { class: 'count' }, String(s.count)),
+    rows.push(el('tr', { dataset: { layer: s.layer } }, el('th', {}, meta ? layerTitle(meta) : s.layer), el('td', { class: 'count' }, String(s.count)),
       el('td', {}, s.length_m ? formatLength(s.length_m) : ''), el('td', {}, s.area_m2 ? formatAreaShort(s.area_m2) : '')));
   }
   if (!rows.length) return el('p', { class: 'muted' }, t('noResult'));
@@ -130,6 +133,8 @@ function formatAreaShort(m2) {
   return m2 >= 1e6 ? `${(m2 / 1e6).toFixed(3)} km²` : `${Math.round(m2).toLocaleString('en')} m²`;
 }
 
+/** Search through GET /api/search: hits grouped by kind, a click zooms to the hit
+ * (a road: the whole road). */
 function setupSearch() {
   document.getElementById('search').addEventListener('submit', async (e) => {
     e.preventDefault();
@@ -137,24 +142,34 @@ function setupSearch() {
     const out = document.getElementById('search-results');
     if (!text) return out.replaceChildren();
     out.replaceChildren(el('p', {}, t('loading')));
-    const hits = await search(map, layers, text);
-    if (!hits.length) return out.replaceChildren(el('p', { class: 'muted' }, t('noResult')));
-    out.replaceChildren(el('ul', {}, hits.slice(0, 20).map((h) =>
-      el('li', {}, el('button', { class: 'link', onclick: () => focus(h) }, h.label, el('small', {}, ` ${h.source}`))))));
-    focus(hits[0]);
+    let answer;
+    try {
+      answer = await searchApi(text, { headers: authHeaders('/api/search', '') });
+    } catch (err) {
+      return out.replaceChildren(el('p', { class: 'error' }, `${t('error')}: ${err.message}`));
+    }
+    if (!answer.groups.length) return out.replaceChildren(el('p', { class: 'muted' }, t('noResult')));
+    const shown = answer.groups.reduce((n, g) => n + g.hits.length, 0);
+    out.replaceChildren(...answer.groups.map((g) => el('section', { class: 'search-group', dataset: { kind: g.kind } },
+      el('h3', {}, kindName(g.kind)),
+      el('ul', {}, g.hits.map((h) => {
+        const meta = layers.find((l) => l.id === h.layer);
+        const extra = [h.detail, h.parts > 1 ? `${h.parts} ${t('searchParts')}` : '', meta ? layerTitle(meta) : h.layer].filter(Boolean).join(' · ');
+        return el('li', { dataset: { kind: h.kind, layer: h.layer } },
+          el('button', { class: 'link', onclick: () => focus(h) }, h.label, el('small', {}, ` ${extra}`)));
+      })))),
+    answer.truncated ? el('p', { class: 'muted' }, `+${answer.total - shown} ${t('searchMore')}`) : '');
+    focus(answer.groups[0].hits[0]);
   });
 }
 
 function focus(hit) {
-  const g = hit.geometry;
-  if (!g) return;
-  const coords = [];
-  const walk = (c) => (typeof c[0] === 'number' ? coords.push(c) : c.forEach(walk));
-  walk(g.coordinates);
-  const xs = coords.map((c) => c[0]), ys = coords.map((c) => c[1]);
-  const b = [[Math.min(...xs), Math.min(...ys)], [Math.max(...xs), Math.max(...ys)]];
-  map.getSource('search-hit').setData({ type: 'Feature', properties: {}, geometry: g });
-  map.fitBounds(b, { padding: 80, maxZoom: 18, duration: 300 });
+  const b = hit.bbox;
+  const point = b[0] === b[2] && b[1] === b[3];
+  const geometry = point ? { type: 'Point', coordinates: [b[0], b[1]] }
+    : { type: 'LineString', coordinates: [[b[0], b[1]], [b[2], b[1]], [b[2], b[3]], [b[0], b[3]], [b[0], b[1]]] };
+  map.getSource('search-hit').setData({ type: 'Feature', properties: {}, geometry });
+  zoomToHit(map, hit);
 }
 
 function setupPanel() {
