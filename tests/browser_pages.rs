@@ -574,12 +574,32 @@ async fn evaluation_period_around_midnight_in_beijing() {
             in_period(yesterday, yesterday),
             "{ev}"
         );
+        // The presets are the city's days too: "today" has today's case, "year" starts
+        // on 1 January of the city's year.
+        let ev = evaluation("?period=today".into()).await;
+        assert_eq!(ev["from_date"], today.to_string(), "{ev}");
+        assert_eq!(ev["to_date"], today.to_string(), "{ev}");
+        assert_eq!(
+            ev["total"]["counts"]["reported"],
+            in_period(today, today),
+            "{label}: {ev}"
+        );
+        let ev = evaluation("?period=year".into()).await;
+        assert_eq!(
+            ev["from_date"],
+            format!("{}-01-01", today.format("%Y")),
+            "{ev}"
+        );
+        let download =
+            std::env::temp_dir().join(format!("cg-evaluation-{label}-{}.xlsx", std::process::id()));
         let fixture = json!({
             "label": label,
             "clock": clock.to_rfc3339(),
             "today": today.to_string(),
             "first_day": first_day.to_string(),
             "reported": in_period(first_day, today),
+            "reported_today": in_period(today, today),
+            "download": download.to_string_lossy(),
             "user": ["lead_mid", leader],
         });
         let _browser = BROWSER.lock().await;
@@ -590,7 +610,44 @@ async fn evaluation_period_around_midnight_in_beijing() {
                 ("FIXTURE", fixture.to_string()),
             ],
         );
+        // The XLSX the dashboard's export button downloaded holds the API's numbers.
+        let ev = evaluation(format!("?from={first_day}&to={today}&by=department")).await;
+        let sheet = xlsx_rows(&download);
+        std::fs::remove_file(&download).ok();
+        let mut want: Vec<&Value> = ev["groups"].as_array().expect("groups").iter().collect();
+        want.push(&ev["total"]);
+        assert_eq!(sheet.len(), want.len() + 1, "{label}: {sheet:?}");
+        for (row, g) in sheet[1..].iter().zip(want) {
+            for (i, k) in ["reported", "registered", "dispatched"].iter().enumerate() {
+                assert_eq!(
+                    row[2 + i],
+                    g["counts"][k].as_f64().expect("count"),
+                    "{label}: {k} of {row:?}"
+                );
+            }
+        }
     }
+}
+
+/// The numbers of an XLSX export's sheet (text cells as NaN), row by row.
+fn xlsx_rows(path: &std::path::Path) -> Vec<Vec<f64>> {
+    use calamine::{Data, Reader, Xlsx};
+    let mut book: Xlsx<_> = calamine::open_workbook(path).expect("the export is an XLSX workbook");
+    let range = book
+        .worksheet_range("evaluation")
+        .expect("sheet evaluation");
+    range
+        .rows()
+        .map(|r| {
+            r.iter()
+                .map(|c| match c {
+                    Data::Float(f) => *f,
+                    Data::Int(i) => *i as f64,
+                    _ => f64::NAN,
+                })
+                .collect()
+        })
+        .collect()
 }
 
 /// The page and CORS headers, without a browser.

@@ -11,7 +11,7 @@ use sqlx::PgExecutor;
 use crate::Result;
 
 /// One stored arrangement.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
 pub struct ArrangementRow {
     /// The year.
     pub year: i32,
@@ -36,23 +36,11 @@ impl ArrangementRow {
 
 /// Every stored arrangement, by year.
 pub async fn list(db: impl PgExecutor<'_>) -> Result<Vec<ArrangementRow>> {
-    let rows: Vec<(i32, Value, String, DateTime<Utc>, Option<String>)> = sqlx::query_as(
+    sqlx::query_as::<_, ArrangementRow>(
         "SELECT year, spec, source, imported_at, imported_by FROM calendar_arrangements ORDER BY year",
     )
     .fetch_all(db)
-    .await?;
-    Ok(rows
-        .into_iter()
-        .map(
-            |(year, spec, source, imported_at, imported_by)| ArrangementRow {
-                year,
-                spec,
-                source,
-                imported_at,
-                imported_by,
-            },
-        )
-        .collect())
+    .await
 }
 
 /// The validated arrangements (rows that no longer validate are left out, logged).

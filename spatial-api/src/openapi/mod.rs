@@ -57,6 +57,7 @@ pub const API_KEY_QUERY: &str = "api_key_query";
         paths::list_rules, paths::create_rule, paths::one_rule, paths::patch_rule,
         paths::list_sla, paths::create_sla, paths::one_sla, paths::patch_sla,
         paths::list_calendars, paths::create_calendar, paths::one_calendar, paths::patch_calendar,
+        paths::list_holidays, paths::one_holidays, paths::put_holidays, paths::delete_holidays,
         paths::list_grids, paths::create_grid, paths::one_grid, paths::patch_grid,
         paths::list_components, paths::create_component, paths::one_component, paths::patch_component,
         paths::open311_top, paths::open311_post, paths::open311_service, paths::open311_request,
@@ -323,7 +324,7 @@ mod tests {
             .as_array()
             .unwrap();
         let names: Vec<&str> = params.iter().filter_map(|p| p["name"].as_str()).collect();
-        assert_eq!(names, ["from", "to", "by"]);
+        assert_eq!(names, ["from", "to", "period", "by", "format"]);
         // The OGC limits the descriptions state.
         assert_eq!(crate::ogc::items::DEFAULT_LIMIT, 100);
         assert_eq!(crate::ogc::items::MAX_LIMIT, 10_000);

@@ -11,9 +11,9 @@ use crate::mgmt::admin::{NewCalendar, NewCategory, NewDepartment, NewRule, NewSl
 use crate::mgmt::cases::ActionBody;
 use crate::mgmt::intake::NewCase;
 use crate::mgmt::locate::LocateQuery;
-use crate::mgmt::search::ListQuery;
 use crate::mgmt::open311::O311Query;
 use crate::mgmt::places::{NewComponent, NewGrid, PlaceQuery};
+use crate::mgmt::search::ListQuery;
 use crate::mgmt::stats::EvalQuery;
 use crate::pages::embed::EmbedQuery;
 use crate::routes::auth::Login;
@@ -258,8 +258,37 @@ pub(super) fn photo() {}
 #[utoipa::path(get, path = "/api/stats/evaluation", tag = "cases",
     summary = "Evaluation figures over a period, by department, grid, community, street or person",
     params(EvalQuery),
-    responses((status = 200, description = "the figures", body = Value)))]
+    responses((status = 200, description = "the figures (format=json), or the table as a download (csv, xlsx)",
+        content((Value = "application/json"), (String = "text/csv"),
+                (Binary = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")))))]
 pub(super) fn evaluation() {}
+
+#[utoipa::path(get, path = "/api/holidays", tag = "reference",
+    summary = "The imported public-holiday arrangements and the years missing one",
+    responses((status = 200, description = "arrangements, missing years, today and the time zone", body = Value)))]
+pub(super) fn list_holidays() {}
+
+#[utoipa::path(get, path = "/api/holidays/{year}", tag = "reference",
+    summary = "A year's statutory holidays, its arrangement and the days off and make-up days deadlines use",
+    params(("year" = i32, Path, description = "the year (1950–2199)")),
+    responses((status = 200, description = "the year", body = Value)))]
+pub(super) fn one_holidays() {}
+
+#[utoipa::path(put, path = "/api/holidays/{year}", tag = "reference",
+    summary = "Import a year's public-holiday arrangement (JSON or CSV), replacing that year's",
+    params(("year" = i32, Path, description = "the year (1950–2199)")),
+    request_body(content((citygrid_grid_mgmt::holidays::ArrangementSpec = "application/json"), (String = "text/csv"))),
+    responses(
+        (status = 201, description = "imported", body = Value),
+        (status = 200, description = "replaced", body = Value),
+        (status = 422, description = "refused, with the reason", body = Error)))]
+pub(super) fn put_holidays() {}
+
+#[utoipa::path(delete, path = "/api/holidays/{year}", tag = "reference",
+    summary = "Remove a year's arrangement (its statutory holidays apply)",
+    params(("year" = i32, Path, description = "the year (1950–2199)")),
+    responses((status = 204, description = "removed"), (status = 404, description = "none", body = Error)))]
+pub(super) fn delete_holidays() {}
 
 /// The four operations of a piece of reference data: list, create, read, patch.
 macro_rules! reference_paths {

@@ -6,6 +6,7 @@
 // updates: queue.js); the evaluation dashboard with SVG bar charts.
 
 import './console-text.js';
+import './dashboard-text.js';
 import { api, el, onSessionChange, qs, session, when } from './api.js';
 import { setupLanguage, statusName, t, lang } from './i18n.js';
 import { withSession } from './session.js';
@@ -152,18 +153,101 @@ async function streetNames() {
   }
 }
 
-async function dashboard() {
+/**
+ * Administrators are told which year's public-holiday arrangement is missing (from 60
+ * days before the year starts: its deadlines use the statutory holidays only).
+ */
+async function calendarWarning() {
+  if (!me || me.role !== 'admin') return;
+  let missing = [];
+  try {
+    missing = (await api('/api/holidays')).missing || [];
+  } catch {
+    return;
+  }
+  document.getElementById('calendar-warning')?.remove();
+  if (!missing.length) return;
+  const note = el('p', { id: 'calendar-warning', class: 'notice error', role: 'alert', 'data-years': missing.join(',') },
+    `${t('arrangementMissing')} ${missing.join(', ')} — citygrid calendar import FILE`);
+  document.getElementById('work').prepend(note);
+}
+
+/** Relabels the dashboard's menus (set by setupDashboard). */
+let refillDashboard = () => {};
+
+/** The evaluation views, and the roles that may read figures by person. */
+const EVAL_VIEWS = ['department', 'street', 'community', 'grid', 'person'];
+const PERSON_ROLES = ['shift_leader', 'acceptor', 'dispatcher', 'admin'];
+const PERIOD_PRESETS = ['custom', 'today', 'week', 'month', 'quarter', 'year'];
+/** The figures of the evaluation table, in order (domain.md §6). */
+const RATE_KEYS = ['registration_rate', 'on_time_dispatch_rate', 'accurate_dispatch_rate', 'on_time_handling_rate',
+  'closing_rate', 'on_time_closing_rate', 'rework_rate', 'extension_rate'];
+
+/** The period the dashboard asks for: a preset, or the dates entered ("To" inclusive). */
+function evalPeriod() {
+  const preset = document.getElementById('preset').value;
+  if (preset !== 'custom') return { period: preset };
   const from = document.getElementById('from').value;
   const to = document.getElementById('to').value;
-  const period = { from: from || undefined, to: to || undefined };
-  const [byDep, byStreet] = await Promise.all([
+  return { from: from || undefined, to: to || undefined };
+}
+
+function setupDashboard() {
+  const preset = document.getElementById('preset');
+  const fill = () => {
+    const chosen = preset.value;
+    preset.replaceChildren(...PERIOD_PRESETS.map((p) => el('option', { value: p }, t(`period_${p}`))));
+    preset.value = chosen || 'custom';
+    const by = document.getElementById('eval-by');
+    const was = by.value;
+    const views = EVAL_VIEWS.filter((v) => v !== 'person' || (me && PERSON_ROLES.includes(me.role)));
+    by.replaceChildren(...views.map((v) => el('option', { value: v }, t(`by_${v}`))));
+    by.value = views.includes(was) ? was : 'department';
+  };
+  fill();
+  refillDashboard = fill;
+  // Changing a date by hand means a custom period; a preset fills the dates in.
+  for (const id of ['from', 'to']) document.getElementById(id).addEventListener('input', () => { preset.value = 'custom'; });
+  preset.addEventListener('change', () => dashboard());
+  document.getElementById('eval-by').addEventListener('change', () => dashboard());
+  for (const format of ['xlsx', 'csv']) {
+    document.getElementById(`export-${format}`).addEventListener('click', () => exportTable(format));
+  }
+}
+
+/** Downloads the current evaluation table (the token goes in the header, not the URL). */
+async function exportTable(format) {
+  const by = document.getElementById('eval-by').value;
+  const out = document.getElementById('eval-table-status');
+  out.textContent = '';
+  try {
+    const s = session();
+    const r = await fetch(`/api/stats/evaluation${qs({ ...evalPeriod(), by, format })}`, { headers: { Authorization: `Bearer ${s && s.token}` } });
+    if (!r.ok) throw new Error((await r.json().catch(() => ({}))).error || `${r.status}`);
+    const name = (/filename="([^"]+)"/.exec(r.headers.get('content-disposition') || '') || [])[1] || `evaluation.${format}`;
+    const url = URL.createObjectURL(await r.blob());
+    const a = el('a', { href: url, download: name, hidden: true });
+    document.body.append(a);
+    a.click();
+    a.remove();
+    setTimeout(() => URL.revokeObjectURL(url), 60_000);
+  } catch (e) {
+    out.textContent = `${t('error')}: ${e.message}`;
+  }
+}
+
+async function dashboard() {
+  const period = evalPeriod();
+  const by = document.getElementById('eval-by').value || 'department';
+  const [byDep, byStreet, chosen] = await Promise.all([
     api(`/api/stats/evaluation${qs({ ...period, by: 'department' })}`),
     api(`/api/stats/evaluation${qs({ ...period, by: 'street' })}`),
+    api(`/api/stats/evaluation${qs({ ...period, by })}`).catch((e) => ({ error: e.message })),
   ]);
   // "To" is inclusive and both are days in the city's time zone; show the period
-  // the server evaluated (its default is the 30 days up to today).
-  document.getElementById('from').value = byDep.from_date || from;
-  document.getElementById('to').value = byDep.to_date || to;
+  // the server evaluated (its default is the 30 days up to today; a preset ends today).
+  document.getElementById('from').value = byDep.from_date || '';
+  document.getElementById('to').value = byDep.to_date || '';
   const series = [{ name: t('report'), colour: '#1c7ed6' }, { name: t('close'), colour: '#2b8a3e' }];
   const rowsOf = (answer, label) => (answer.groups || []).map((g) => ({ label: label(g.key), values: [g.counts.reported, g.counts.closed] }));
   document.getElementById('chart-department').replaceChildren(barChart(rowsOf(byDep, (k) => (k ? depName(k) : '—')), series));
@@ -176,13 +260,33 @@ async function dashboard() {
   }));
   const f = byDep.total.figures;
   document.getElementById('rates').replaceChildren(
-    barChart(rateRows, [{ name: 'on-time handling 按期处置率', colour: '#f59f00' }, { name: 'closing 结案率', colour: '#2b8a3e' }], { max: 1, format: pct }),
+    barChart(rateRows, [{ name: t('on_time_handling_rate'), colour: '#f59f00' }, { name: t('closing_rate'), colour: '#2b8a3e' }], { max: 1, format: pct }),
     el('dl', { class: 'facts', id: 'totals' },
-      [['registration 立案率', f.registration_rate], ['on-time dispatch 按时派遣率', f.on_time_dispatch_rate], ['accurate dispatch 准确派遣率', f.accurate_dispatch_rate],
-        ['on-time handling 按期处置率', f.on_time_handling_rate], ['closing 结案率', f.closing_rate], ['on-time closing 按期结案率', f.on_time_closing_rate],
-        ['rework 返工率', f.rework_rate], ['extension 延期率', f.extension_rate]]
-        .flatMap(([k, v]) => [el('dt', {}, k), el('dd', {}, pct(v))]).concat([el('dt', {}, 'suspended 挂账数'), el('dd', {}, String(f.suspended_count))])),
+      RATE_KEYS.flatMap((k) => [el('dt', {}, t(k)), el('dd', {}, pct(f[k]))])
+        .concat([el('dt', {}, t('suspended_count')), el('dd', {}, String(f.suspended_count))])),
   );
+  // The table of the chosen view, with the same numbers the exports hold.
+  const label = (k) => {
+    if (!k) return '—';
+    if (by === 'department') return depName(k);
+    if (by === 'street') return streets[k] || k;
+    return k;
+  };
+  const table = document.getElementById('eval-table');
+  if (chosen.error) {
+    table.replaceChildren(el('p', { class: 'notice error', role: 'alert' }, `${t('error')}: ${chosen.error}`));
+    return;
+  }
+  const head = [t(`by_${by}`), t('evalReported'), t('evalRegistered'), t('evalClosed'), ...RATE_KEYS.map((k) => t(k)), t('suspended_count')];
+  const row = (key, name, g) => el('tr', { 'data-key': key },
+    el('th', {}, name),
+    ...['reported', 'registered', 'closed'].map((c) => el('td', { 'data-count': c }, String(g.counts[c]))),
+    ...RATE_KEYS.map((k) => el('td', { 'data-rate': k }, pct(g.figures[k]))),
+    el('td', { 'data-count': 'suspended_count' }, String(g.figures.suspended_count)));
+  table.replaceChildren(el('table', { class: 'eval', 'data-by': by },
+    el('thead', {}, el('tr', {}, ...head.map((h) => el('th', {}, h)))),
+    el('tbody', {}, ...(chosen.groups || []).map((g) => row(g.key || '', label(g.key), g)),
+      row('total', t('evalTotal'), chosen.total))));
 }
 
 function setupTabs() {
@@ -202,6 +306,7 @@ function setupTabs() {
   document.getElementById('tab-dashboard').addEventListener('click', () => show('dashboard'));
   document.getElementById('refresh').addEventListener('click', () => loadList());
   document.getElementById('period').addEventListener('submit', (e) => { e.preventDefault(); dashboard(); });
+  setupDashboard();
 }
 
 async function start(who) {
@@ -210,6 +315,7 @@ async function start(who) {
   detail.replaceChildren(el('div', { id: 'case-info' }, el('p', { class: 'muted' }, t('noCases'))),
     el('div', { id: 'case-actions' }), el('div', { id: 'case-timeline' }));
   cats = await loadCategories();
+  calendarWarning();
   try {
     departments = (await api('/api/departments')).departments || [];
   } catch {
@@ -231,6 +337,9 @@ setupLanguage(() => {
   if (!me) return;
   showWho();
   relabel();
+  refillDashboard();
+  calendarWarning();
+  if (view === 'dashboard') dashboard().catch(() => {});
   if (selected !== null) openCase({ id: selected }).catch(() => {});
 });
 // Signing in or out in another tab of this browser applies here too.
