@@ -370,6 +370,10 @@ async fn the_home_view_is_the_city_whatever_else_is_loaded() {
     .await;
     let (_, after) = get(&e.server, "/api/home", None).await;
     assert_eq!(after, home, "a far layer must not move the home view");
+    // The default style opens there too.
+    let (_, style) = get(&e.server, "/styles/default.json", None).await;
+    assert_eq!(style["center"], home["center"], "{}", style["center"]);
+    assert_eq!(style["zoom"], home["zoom"]);
     // The configured box wins, and is checked.
     let configured = TestServer::start_with(
         &e.db,
