@@ -104,6 +104,8 @@ const TABLE: &[Row] = &[
     // pages
     row("GET", "/", "/", Body::None, "A AAAAAA AFA UU"),
     row("GET", "/inspector", "/inspector", Body::None, "A AAAAAA AFA UU"),
+    row("GET", "/inspector/sw.js", "/inspector/sw.js", Body::None, "A AAAAAA AFA UU"),
+    row("GET", "/inspector/manifest.webmanifest", "/inspector/manifest.webmanifest", Body::None, "A AAAAAA AFA UU"),
     row("GET", "/console", "/console", Body::None, "A AAAAAA AFA UU"),
     row("GET", "/embed", "/embed", Body::None, "A AAAAAA AFA UU"),
     row("GET", "/embed/map", "/embed/map?layers={layer}", Body::None, "A AAAAAA AFF UU"),

@@ -1,8 +1,9 @@
 // Builds web/dist from web/src: copies the pages, scripts and styles as they are
 // (plain ES modules, no bundler) and MapLibre GL JS from node_modules into
 // dist/vendor/. Run by `make web` after `npm ci`; the citygrid binary serves dist/.
-import { cpSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { createHash } from 'node:crypto';
+import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -20,6 +21,19 @@ cpSync(src, dist, { recursive: true });
 for (const file of ['maplibre-gl.js', 'maplibre-gl.css', 'LICENSE.txt']) {
   cpSync(join(maplibre, 'dist', file), join(dist, 'vendor', file === 'LICENSE.txt' ? 'maplibre-gl-LICENSE.txt' : file));
 }
+// The inspector's service worker: the build's version (a hash of every file, so a
+// changed page is a new worker with a new cache) and the files of its shell.
+const files = (dir) => readdirSync(dir, { withFileTypes: true }).flatMap((e) =>
+  e.isDirectory() ? files(join(dir, e.name)) : [join(dir, e.name)]).sort();
+const hash = createHash('sha256');
+for (const file of files(dist)) hash.update(relative(dist, file)).update(readFileSync(file));
+const shell = ['/inspector', '/inspector/manifest.webmanifest', '/assets/icon.svg', '/assets/css/app.css',
+  '/assets/vendor/maplibre-gl.js', '/assets/vendor/maplibre-gl.css',
+  ...files(join(dist, 'js')).map((f) => `/assets/js/${relative(join(dist, 'js'), f).split('\\').join('/')}`)];
+const worker = join(dist, 'inspector-sw.js');
+writeFileSync(worker, readFileSync(worker, 'utf8')
+  .replace("'__CITYGRID_BUILD__'", JSON.stringify(hash.digest('hex').slice(0, 16)))
+  .replace("['__CITYGRID_SHELL__']", JSON.stringify(shell)));
 const version = JSON.parse(readFileSync(join(maplibre, 'package.json'), 'utf8')).version;
 writeFileSync(join(dist, 'build.json'), JSON.stringify({ maplibre: version, built: new Date().toISOString() }, null, 2) + '\n');
 console.log(`web/dist built (maplibre-gl ${version})`);

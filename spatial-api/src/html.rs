@@ -18,7 +18,7 @@ pub enum Framing {
 }
 
 /// The policy for pages: own origin only; MapLibre's worker is a blob and its
-/// images may be data/blob URLs.
+/// images may be data/blob URLs; the inspector's service worker is the page's own.
 pub fn csp(framing: &Framing) -> String {
     let ancestors = match framing {
         Framing::Deny => "'none'".to_string(),
@@ -31,7 +31,7 @@ pub fn csp(framing: &Framing) -> String {
     };
     format!(
         "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; \
-         worker-src blob:; child-src blob:; connect-src 'self'; font-src 'self'; \
+         worker-src blob: 'self'; child-src blob:; connect-src 'self'; font-src 'self'; \
          frame-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; \
          frame-ancestors {ancestors}"
     )

@@ -138,6 +138,8 @@ pub struct GridFilter {
     pub admin: Option<String>,
     /// `[w, s, e, n]` in degrees.
     pub bbox: Vec<[f64; 4]>,
+    /// Only the grids this account is responsible for.
+    pub responsible: Option<String>,
     /// Whether to include the geometries (GeoJSON).
     pub geometry: bool,
 }
@@ -156,6 +158,7 @@ pub async fn list_grids(
     push_eq(&mut qb, "t.community_code", filter.community.as_deref());
     push_eq(&mut qb, "t.street_code", filter.street.as_deref());
     push_eq(&mut qb, "t.admin_code", filter.admin.as_deref());
+    push_eq(&mut qb, "t.responsible", filter.responsible.as_deref());
     push_bbox(&mut qb, "t.geom", &filter.bbox);
     fetch_page(db, qb, "t.code", limit, offset).await
 }

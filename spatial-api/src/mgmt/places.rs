@@ -12,7 +12,7 @@ use serde::Deserialize;
 use serde_json::{json, Map, Value};
 
 use super::common::{bad, constraint_error, lonlat_bbox, Page};
-use crate::auth::{Access, Role};
+use crate::auth::{Access, Principal, Role};
 use crate::error::{ApiError, ApiResult};
 use crate::router::RouteTable;
 use crate::state::AppState;
@@ -68,6 +68,9 @@ pub struct PlaceQuery {
     department: Option<String>,
     /// `w,s,e,n` in degrees.
     bbox: Option<String>,
+    /// Grids: only those the signed-in user is responsible for (an inspector's
+    /// own grids, which the inspector page keeps for offline work).
+    mine: Option<bool>,
     /// Whether to include the geometries (GeoJSON).
     geometry: Option<bool>,
     /// Rows per page (default 100, at most 1000).
@@ -111,9 +114,15 @@ fn given(v: &Option<String>) -> Option<&str> {
 
 async fn list_grids(
     State(state): State<AppState>,
+    principal: Principal,
     q: QueryResult<PlaceQuery>,
 ) -> ApiResult<Json<Value>> {
     let (q, limit, offset) = list_query(q)?;
+    let responsible = match (q.mine.unwrap_or(false), principal.user()) {
+        (false, _) => None,
+        (true, Some(user)) => Some(user.username.clone()),
+        (true, None) => return Err(bad("mine=true needs a signed-in user")),
+    };
     let filter = GridFilter {
         community: given(&q.community)
             .map(|c| digits("community", c, 12))
@@ -123,6 +132,7 @@ async fn list_grids(
             .transpose()?,
         admin: given(&q.admin).map(|a| digits("admin", a, 6)).transpose()?,
         bbox: lonlat_bbox(q.bbox.as_deref())?,
+        responsible,
         geometry: q.geometry.unwrap_or(false),
     };
     let rows = store::list_grids(&state.pool, &filter, limit, offset).await?;

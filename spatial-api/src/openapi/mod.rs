@@ -49,7 +49,7 @@ pub const API_KEY_QUERY: &str = "api_key_query";
         paths::login, paths::logout, paths::me, paths::routes, paths::home, paths::search,
         paths::layer_titles,
         paths::page_index, paths::page_inspector, paths::page_console, paths::page_embed,
-        paths::page_embed_map, paths::asset,
+        paths::page_embed_map, paths::asset, paths::page_inspector_worker, paths::page_inspector_manifest,
         paths::locate, paths::create_case, paths::list_cases, paths::case_events, paths::one_case,
         paths::case_action, paths::upload_photo, paths::photo, paths::evaluation,
         paths::list_departments, paths::create_department, paths::one_department, paths::patch_department,

@@ -157,6 +157,16 @@ pub(super) fn page_index() {}
     responses((status = 200, description = "page", content(("text/html; charset=utf-8")))))]
 pub(super) fn page_inspector() {}
 
+#[utoipa::path(get, path = "/inspector/sw.js", tag = "pages",
+    summary = "The inspector page's service worker (JavaScript; offline page, data and map)",
+    responses((status = 200, description = "script", content(("text/javascript; charset=utf-8")))))]
+pub(super) fn page_inspector_worker() {}
+
+#[utoipa::path(get, path = "/inspector/manifest.webmanifest", tag = "pages",
+    summary = "The inspector page's web app manifest (installable)",
+    responses((status = 200, description = "manifest", content(("application/manifest+json")))))]
+pub(super) fn page_inspector_manifest() {}
+
 #[utoipa::path(get, path = "/console", tag = "pages", summary = "The case centre (HTML)",
     responses((status = 200, description = "page", content(("text/html; charset=utf-8")))))]
 pub(super) fn page_console() {}

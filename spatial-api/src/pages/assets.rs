@@ -72,6 +72,45 @@ pub async fn page(file: &'static str) -> Response {
     }
 }
 
+/// A file of the web directory served at a fixed URL outside `/assets/` (the
+/// inspector's service worker and manifest), never cached without revalidation.
+async fn fixed_file(file: &'static str, content_type: &'static str) -> Response {
+    let dir = web_dir();
+    let bytes = match tokio::fs::read(dir.join(file)).await {
+        Ok(bytes) => bytes,
+        Err(e) if dir.join("index.html").is_file() => {
+            tracing::warn!(error = %e, file, "web file missing");
+            return ApiError::NotFound(format!("no file {file:?}: rebuild the pages (make web)"))
+                .into_response();
+        }
+        Err(_) => return not_built(&dir),
+    };
+    let mut response = bytes.into_response();
+    let headers = response.headers_mut();
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    response
+}
+
+/// `GET /inspector/sw.js`: the inspector page's service worker. Its scope is the
+/// page (`/inspector`), above the script's own directory, hence
+/// `Service-Worker-Allowed`.
+pub async fn inspector_worker() -> Response {
+    let mut response = fixed_file("inspector-sw.js", "text/javascript; charset=utf-8").await;
+    if response.status().is_success() {
+        response.headers_mut().insert(
+            "service-worker-allowed",
+            HeaderValue::from_static("/inspector"),
+        );
+    }
+    response
+}
+
+/// `GET /inspector/manifest.webmanifest`: the inspector page's web app manifest.
+pub async fn inspector_manifest() -> Response {
+    fixed_file("inspector.webmanifest", "application/manifest+json").await
+}
+
 /// Checks a relative asset path: segments of `[A-Za-z0-9._-]`, none hidden.
 fn clean_path(path: &str) -> Option<PathBuf> {
     if path.is_empty() || path.len() > 256 {
@@ -98,6 +137,7 @@ fn content_type(path: &Path) -> &'static str {
         "css" => "text/css; charset=utf-8",
         "html" => "text/html; charset=utf-8",
         "json" | "map" => "application/json",
+        "webmanifest" => "application/manifest+json",
         "svg" => "image/svg+xml",
         "png" => "image/png",
         "jpg" | "jpeg" => "image/jpeg",

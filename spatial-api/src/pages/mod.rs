@@ -2,6 +2,11 @@
 //! the case console (`/console`), the embedding guide (`/embed`) and the frameable
 //! minimal map (`/embed/map`), with their static assets under `/assets/`.
 //!
+//! The inspector's page is an installable web app: its service worker
+//! (`/inspector/sw.js`, allowed the scope `/inspector` by `Service-Worker-Allowed`)
+//! keeps the page, its scripts, its data and the map of the inspector's own grids
+//! for offline work, and its manifest is `/inspector/manifest.webmanifest`.
+//!
 //! The pages are plain HTML/CSS/ES modules built into `web/dist` by `make web`
 //! (`npm ci` from the lock file, then `web/build.mjs` copies the sources and
 //! MapLibre GL JS). The service reads that directory at run time: it is
@@ -37,6 +42,18 @@ pub fn routes(t: RouteTable) -> RouteTable {
             "/inspector",
             Access::Public,
             page("inspector.html"),
+        )
+        .add(
+            Method::GET,
+            "/inspector/sw.js",
+            Access::Public,
+            get(assets::inspector_worker).layer(CompressionLayer::new()),
+        )
+        .add(
+            Method::GET,
+            "/inspector/manifest.webmanifest",
+            Access::Public,
+            get(assets::inspector_manifest).layer(CompressionLayer::new()),
         )
         .add(
             Method::GET,

@@ -16,6 +16,11 @@ export function session() {
   }
 }
 
+/** Puts back a session kept elsewhere (the inspector's offline copy). */
+export function restoreSession(s) {
+  if (s && s.token) localStorage.setItem(TOKEN, JSON.stringify(s));
+}
+
 /** Signs in; keeps the token in localStorage, shared by the pages and tabs of this
  * browser until it expires or someone signs out. */
 export async function login(username, password) {

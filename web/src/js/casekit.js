@@ -35,10 +35,12 @@ async function shrink(file) {
   }
 }
 
-/** Uploads a photo to case `id`; returns {id, url, …}. */
-export async function uploadPhoto(caseId, file) {
+/** Uploads a photo to case `id` (for workflow `stage` when given: report,
+ * feedback, check); returns {id, url, …}. */
+export async function uploadPhoto(caseId, file, stage) {
   const body = await shrink(file);
-  return api(`/api/cases/${encodeURIComponent(caseId)}/photos`, {
+  const query = stage ? `?stage=${encodeURIComponent(stage)}` : '';
+  return api(`/api/cases/${encodeURIComponent(caseId)}/photos${query}`, {
     method: 'POST', body, headers: { 'Content-Type': body.type || 'application/octet-stream' },
   });
 }

@@ -5,9 +5,11 @@ import { t } from './i18n.js';
 
 /**
  * Shows the sign-in form until a session exists, then calls onReady(me) with
- * {id, username, role, department}.
+ * {id, username, role, department}. `offlineMe()` answers who is signed in when
+ * the server cannot be reached (the inspector's page works offline);
+ * `onSignOut()` runs before the page reloads after signing out.
  */
-export async function withSession(onReady) {
+export async function withSession(onReady, { offlineMe = null, onSignOut = null } = {}) {
   const loginBox = document.getElementById('login');
   const work = document.getElementById('work');
   const who = document.getElementById('who');
@@ -17,8 +19,8 @@ export async function withSession(onReady) {
     if (session()) {
       try {
         me = await api('/api/auth/me');
-      } catch {
-        me = null;
+      } catch (e) {
+        me = e.status === 0 && offlineMe ? await offlineMe() : null;
       }
     }
     loginBox.hidden = !!me;
@@ -41,6 +43,7 @@ export async function withSession(onReady) {
   });
   out.addEventListener('click', async () => {
     await logout();
+    if (onSignOut) await onSignOut();
     location.reload();
   });
   await show();
