@@ -33,15 +33,17 @@ async function idle(page) {
 await run('basemap', async (browser) => {
   // The first view of the viewer: bytes over the wire and the first `idle`.
   const viewer = await newPage(browser, { width: 1280, height: 800 });
+  // Every request of the page and its workers (MapLibre fetches tiles in workers),
+  // with the browser cache off: bytes as transferred (headers and compressed body).
   const cdp = await viewer.context().newCDPSession(viewer);
-  await cdp.send('Network.enable');
   await cdp.send('Network.setCacheDisabled', { cacheDisabled: true });
-  let bytes = 0;
-  let requests = 0;
-  cdp.on('Network.loadingFinished', (e) => {
-    bytes += e.encodedDataLength;
-    requests += 1;
-  });
+  const parts = { fonts: 0, sprites: 0, tiles: 0, other: 0 };
+  const finished = [];
+  viewer.on('requestfinished', (r) => finished.push(r.sizes().then((s) => {
+    const path = new URL(r.url()).pathname;
+    const part = ['fonts', 'sprites', 'tiles'].find((p) => path.startsWith(`/${p}/`)) || 'other';
+    parts[part] += s.responseHeadersSize + s.responseBodySize;
+  }).catch(() => {})));
   const started = Date.now();
   await viewer.goto(`${BASE}/`);
   await viewer.waitForFunction(() => window.citygridMap, null, { timeout: 60000 });
@@ -51,7 +53,10 @@ await run('basemap', async (browser) => {
     else m.once('idle', resolve);
   }));
   const ms = Date.now() - started;
-  console.log(`first-view ${JSON.stringify({ bytes, requests, ms })}`);
+  const atIdle = finished.slice();
+  await Promise.all(atIdle);
+  const bytes = Object.values(parts).reduce((a, b) => a + b, 0);
+  console.log(`first-view ${JSON.stringify({ bytes, requests: atIdle.length, ms, parts })}`);
   await viewer.close();
 
   const page = await newPage(browser, { width: 1024, height: 640 });
