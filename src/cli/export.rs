@@ -62,7 +62,9 @@ pub async fn run(args: ExportArgs, config: Config) -> anyhow::Result<()> {
 /// Exports a vector layer: its index from PostGIS, then MVT tiles over its
 /// extent (default zooms: the layer's min zoom up to 14; clients overzoom).
 async fn export_vector(pool: &sqlx::PgPool, args: ExportArgs) -> anyhow::Result<()> {
-    use citygrid_importers::raster::archive::vector::{export_vector, DEFAULT_VECTOR_MAX_ZOOM};
+    use citygrid_importers::raster::archive::vector::{
+        export_vector, VectorLayer, DEFAULT_VECTOR_MAX_ZOOM,
+    };
     let metas = citygrid_spatial_api::catalog::load(pool).await?;
     let meta = metas
         .into_iter()
@@ -76,6 +78,7 @@ async fn export_vector(pool: &sqlx::PgPool, args: ExportArgs) -> anyhow::Result<
         .unwrap_or(DEFAULT_VECTOR_MAX_ZOOM.max(min_zoom));
     citygrid_importers::raster::check_zoom_args(Some(min_zoom), Some(max_zoom))?;
     let index = citygrid_spatial_api::layers::load::load_layer(pool, &meta).await?;
+    let tile_properties = meta.effective_tile_properties();
     let (layer, title, file, quiet) = (
         args.layer.clone(),
         meta.title.clone(),
@@ -83,7 +86,13 @@ async fn export_vector(pool: &sqlx::PgPool, args: ExportArgs) -> anyhow::Result<
         args.quiet,
     );
     let summary = tokio::task::spawn_blocking(move || {
-        export_vector(&file, &layer, &title, &index, min_zoom, max_zoom, quiet)
+        let layer = VectorLayer {
+            name: &layer,
+            title: &title,
+            index: &index,
+            tile_properties: &tile_properties,
+        };
+        export_vector(&file, layer, min_zoom, max_zoom, quiet)
     })
     .await??;
     println!(

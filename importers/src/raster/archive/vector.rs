@@ -11,6 +11,7 @@ use citygrid_geo::tms::{tile_span_m, tiles_overlapping, Bbox, TileCoord, TileRan
 use citygrid_tiles::index::LayerIndex;
 use citygrid_tiles::mvt::{encode_tile, query_bounds, EncodeOptions, TileLayer};
 use citygrid_tiles::schema::FieldType;
+use citygrid_tiles::tileprops::{TileFilter, TileProperties};
 use rayon::prelude::*;
 
 use super::{write_atomically, ArchiveKind, ArchiveMeta, ExportSummary, TileKind};
@@ -31,17 +32,36 @@ fn buffered_range(z: u8, bbox: &Bbox, options: &EncodeOptions) -> TileRange {
     tiles_overlapping(&bbox.expand(margin), z)
 }
 
-/// Writes `index` (layer `name`) as MVT tiles for zooms `min_zoom..=max_zoom`
-/// into the archive at `path` (blocking; uses the current rayon pool).
+/// A vector layer to export: its index and what its tiles carry.
+#[derive(Debug, Clone, Copy)]
+pub struct VectorLayer<'a> {
+    /// The layer id (the tile layer's name).
+    pub name: &'a str,
+    /// Its title (the archive's name).
+    pub title: &'a str,
+    /// Its features.
+    pub index: &'a LayerIndex,
+    /// Its tile schema in force (`LayerMeta::effective_tile_properties`): the
+    /// archive's tiles carry what the server's do.
+    pub tile_properties: &'a TileProperties,
+}
+
+/// Writes `layer` as MVT tiles for zooms `min_zoom..=max_zoom` into the archive at
+/// `path` (blocking; uses the current rayon pool).
 pub fn export_vector(
     path: &Path,
-    name: &str,
-    title: &str,
-    index: &LayerIndex,
+    layer: VectorLayer<'_>,
     min_zoom: u8,
     max_zoom: u8,
     quiet: bool,
 ) -> Result<ExportSummary> {
+    let VectorLayer {
+        name,
+        title,
+        index,
+        tile_properties,
+    } = layer;
+    let filter = TileFilter::new(tile_properties, index.schema());
     let started = Instant::now();
     let kind = ArchiveKind::from_path(path)?;
     crate::raster::check_zoom_args(Some(min_zoom), Some(max_zoom))?;
@@ -54,6 +74,7 @@ pub fn export_vector(
         .schema()
         .fields
         .iter()
+        .filter(|f| tile_properties.includes(&f.name))
         .map(|f| {
             let ty = match f.ty {
                 FieldType::String => "String",
@@ -93,15 +114,17 @@ pub fn export_vector(
                     .map(|&(x, y)| -> Result<Option<(u32, u32, Vec<u8>)>> {
                         let tile = TileCoord::new(z, x, y)
                             .map_err(|e| RasterError::NotAvailable(e.to_string()))?;
-                        let features = index.query_bbox_merc(&query_bounds(tile, &options));
+                        let features =
+                            filter.select(z, index.query_bbox_merc(&query_bounds(tile, &options)));
                         if features.is_empty() {
                             return Ok(None);
                         }
+                        let properties = filter.properties_at(index.schema(), z);
                         let layer = TileLayer {
                             name,
                             schema: index.schema(),
                             features: &features,
-                            properties: None,
+                            properties: Some(&properties),
                         };
                         let out = encode_tile(tile, &[layer], &options).map_err(|e| {
                             RasterError::NotAvailable(format!("tile {z}/{x}/{y}: {e}"))
