@@ -240,6 +240,22 @@ async fn search_finds_each_thing_once_by_kind_within_the_callers_access() {
         hits(&keyed).is_empty(),
         "a key for unit grids finds no road: {keyed}"
     );
+    // `layers` narrows a search to some layers (an embedded map's).
+    let (_, only) = get(
+        &e.server,
+        "/api/search?q=kaivokatu&layers=osm_roads,unit_grids",
+        None,
+    )
+    .await;
+    assert!(!hits(&only).is_empty(), "{only}");
+    assert!(
+        hits(&only).iter().all(|(_, h)| h["layer"] == "osm_roads"),
+        "{only}"
+    );
+    let (_, none) = get(&e.server, "/api/search?q=kaivokatu&layers=unit_grids", None).await;
+    assert!(hits(&none).is_empty(), "{none}");
+    let (status, _) = get(&e.server, "/api/search?q=kaivokatu&layers=Bad-Id", None).await;
+    assert_eq!(status, 400);
     let keyed: Value = http()
         .get(e.server.url(&format!("/api/search?q={code}")))
         .header("X-API-Key", key)

@@ -54,6 +54,8 @@ pub struct SearchQuery {
     q: Option<String>,
     /// The most hits (1–100, default 20).
     limit: Option<usize>,
+    /// Only these layers (comma-separated ids; an embedded map's own layers).
+    layers: Option<String>,
 }
 
 /// One hit.
@@ -277,17 +279,20 @@ fn case_access(principal: &Principal) -> CaseAccess {
 }
 
 /// Searches the layers `principal` may read in `layers` for `q`.
+/// `only`: just these layers.
 pub fn run(
     layers: &LayerStore,
     principal: &Principal,
     q: &str,
     limit: usize,
+    only: Option<&[String]>,
 ) -> (usize, Vec<SearchHit>) {
     let folded = text::fold(q);
     let mut loaded: Vec<Arc<LoadedLayer>> = layers
         .all()
         .into_iter()
         .filter(|l| principal.may_read_layer(&l.meta.id))
+        .filter(|l| only.is_none_or(|ids| ids.contains(&l.meta.id)))
         .collect();
     loaded.sort_by(|a, b| a.meta.id.cmp(&b.meta.id));
     let sets: Vec<Arc<Vec<Entry>>> = loaded.iter().filter_map(entries_of).collect();
@@ -343,10 +348,17 @@ pub async fn search(
     if !(1..=MAX_LIMIT).contains(&limit) {
         return Err(ApiError::BadRequest(format!("limit is 1 to {MAX_LIMIT}")));
     }
+    let only: Option<Vec<String>> = match query.layers.as_deref().map(str::trim) {
+        None | Some("") => None,
+        Some(ids) => Some(crate::tiles::parse_ids(ids)?),
+    };
     let q_owned = q.to_string();
     let (total, hits) = {
         let principal = principal.clone();
-        tokio::task::spawn_blocking(move || run(&layers, &principal, &q_owned, limit)).await?
+        tokio::task::spawn_blocking(move || {
+            run(&layers, &principal, &q_owned, limit, only.as_deref())
+        })
+        .await?
     };
     let truncated = total > hits.len();
     // Groups in the order of their best hit (the hits come best first).

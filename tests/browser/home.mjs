@@ -97,6 +97,15 @@ await run('home', async (browser) => {
   await still(embed);
   c = await centre(embed);
   check(inBox(c, HOME), `the embedded map opens in the home box: ${c}`);
+  // Its search box finds things in its own layers only.
+  await embed.fill('#embed-q', 'jiefang avenue');
+  await embed.press('#embed-q', 'Enter');
+  await embed.waitForSelector('#embed-hits p.muted');
+  await embed.fill('#embed-q', 'far 7');
+  await embed.press('#embed-q', 'Enter');
+  await embed.waitForSelector('#embed-hits button[data-kind="poi"]');
+  const label = await embed.locator('#embed-hits button').first().textContent();
+  check(label.startsWith('far 7'), `the embedded map's search finds its layer's point: ${label}`);
   expectClean(embed);
 
   // The embed page's preview and the MapLibre snippet: the style by URL.

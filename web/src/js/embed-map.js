@@ -2,7 +2,34 @@
 // the department's API key, and a clear message when the key is refused.
 
 import { t } from './i18n.js';
+import { el } from './api.js';
 import { createMap, attributeTable, maplibregl } from './mapkit.js';
+import { kindName, searchApi, zoomToHit } from './home.js';
+
+/** A search box over the map: GET /api/search within the map's layers and key. */
+function setupSearch(map, key, layers) {
+  const form = document.getElementById('embed-search');
+  const input = document.getElementById('embed-q');
+  const out = document.getElementById('embed-hits');
+  input.placeholder = t('searchHint');
+  form.hidden = false;
+  form.addEventListener('submit', async (e) => {
+    e.preventDefault();
+    const q = input.value.trim();
+    if (!q) return out.replaceChildren();
+    let answer;
+    try {
+      answer = await searchApi(q, { key, layers, limit: 8 });
+    } catch (err) {
+      return out.replaceChildren(el('p', { class: 'error' }, `${t('error')}: ${err.message}`));
+    }
+    const hits = answer.groups.flatMap((g) => g.hits);
+    if (!hits.length) return out.replaceChildren(el('p', { class: 'muted' }, t('noResult')));
+    out.replaceChildren(...hits.map((h) => el('button', { type: 'button', class: 'link', dataset: { kind: h.kind },
+      onclick: () => zoomToHit(map, h) }, h.label, el('small', {}, ` ${kindName(h.kind)}`))));
+    zoomToHit(map, hits[0]);
+  });
+}
 
 function fail(message) {
   const box = document.getElementById('embed-error');
@@ -26,6 +53,7 @@ async function main() {
     const status = e.error && e.error.status;
     if (status === 401 || status === 403) fail(t('mapFailedKey'));
   });
+  setupSearch(map, key, layers);
   map.on('click', (e) => {
     const hits = map.queryRenderedFeatures(e.point);
     if (!hits.length) return;

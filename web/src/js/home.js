@@ -92,9 +92,10 @@ export function kindName(kind) {
  * GET /api/search: {q, total, truncated, groups: [{kind, hits: [{kind, layer, label,
  * detail, fid, parts, bbox, matched}]}]}; `headers` carry the caller's credentials.
  */
-export async function searchApi(q, { server = '', key = '', headers = {}, limit = 20 } = {}) {
+export async function searchApi(q, { server = '', key = '', headers = {}, limit = 20, layers = null } = {}) {
   const params = new URLSearchParams({ q, limit: String(limit) });
   if (key) params.set('key', key);
+  if (layers && layers.length) params.set('layers', layers.join(','));
   const response = await fetch(`${server}/api/search?${params}`, { headers });
   if (!response.ok) {
     let message = `${response.status}`;
