@@ -3,7 +3,9 @@
 //! `tests/browser/inspector_offline.mjs`. This test owns the server: it kills it
 //! while the page is reopened offline and while a report is being sent, restarts it
 //! on the same port, and checks in PostgreSQL that every report became exactly one
-//! case with its photos, each photo of the stage `report`.
+//! case with its photos, each photo of the stage `report` — also when the server's
+//! answers to a case and to its photo are lost after it did the work, and when the
+//! sign-in was revoked meanwhile (kept until the inspector signs in again).
 //!
 //! The script prints `STEP <name>` lines; this test answers on its stdin.
 
@@ -359,10 +361,53 @@ async fn inspector_reports_offline_exactly_once() {
     assert_eq!(resent, 1, "exactly one case for the report: {got:?}");
     assert_eq!(got.len(), 4, "{got:?}");
 
+    // The answers to the case and to its photo are lost after the server did the
+    // work: the resends (same keys) create one case with one photo.
+    script.say("go-lost");
+    script.expect("lost-sent");
+    let got = cases(&db).await;
+    let lost: Vec<_> = got.iter().filter(|c| c.1 == "answers lost").collect();
+    assert_eq!(lost.len(), 1, "exactly one case: {got:?}");
+    assert_eq!(lost[0].2, 1, "exactly one photo: {got:?}");
+    assert_eq!(lost[0].3, ["report"]);
+    assert_eq!(got.len(), 5, "{got:?}");
+
     // A report the server refuses (outside every grid) stays in the outbox.
     script.say("go-422");
     script.expect("refused");
+    assert_eq!(cases(&db).await.len(), 5, "the refused report made no case");
+
+    // The inspector's sessions are revoked while a report waits offline: it is kept
+    // until the inspector signs in again, then sent once.
+    script.say("go-revoke");
+    script.expect("queued-for-revoke");
+    cli(&db, &["user", "revoke", "insp_offline"]);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let status = common::http()
+            .get(format!("http://127.0.0.1:{port}/api/auth/me"))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .expect("me")
+            .status();
+        if status == 401 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the revoked token still works");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    script.say("revoked");
+    script.expect("resigned");
     let status = script.child.wait().expect("node exit");
     assert!(status.success(), "the browser script failed ({status})");
-    assert_eq!(cases(&db).await.len(), 4, "the refused report made no case");
+    let got = cases(&db).await;
+    assert_eq!(
+        got.iter()
+            .filter(|c| c.1 == "after the sign-in expired")
+            .count(),
+        1,
+        "{got:?}"
+    );
+    assert_eq!(got.len(), 6, "{got:?}");
 }

@@ -3,7 +3,9 @@
 // reports (one with two photos), close the tab, reopen it offline with the server
 // down (the page comes from the service worker), come back online → the outbox
 // empties; a report sent while the server is killed is resent after the restart;
-// a report refused with 422 stays in the outbox with its reason.
+// the answers to a case and to its photo are lost after the server did the work,
+// and the resends create nothing twice; a report refused with 422 stays in the
+// outbox with its reason.
 //
 // Steps are printed as `STEP <name>`; the Rust test answers on stdin when the
 // server has been killed or restarted.
@@ -85,7 +87,7 @@ async function report(page, note, photos = []) {
   await page.waitForSelector('#report-result .notice:not(.sending)');
 }
 
-const allowed = [/ERR_INTERNET_DISCONNECTED/, /ERR_CONNECTION_REFUSED/, /ERR_CONNECTION_RESET/, /ERR_EMPTY_RESPONSE/,
+const allowed = [/status of 401/, /ERR_CONNECTION_RESET/, /ERR_INTERNET_DISCONNECTED/, /ERR_CONNECTION_REFUSED/, /ERR_CONNECTION_RESET/, /ERR_EMPTY_RESPONSE/,
   /Failed to load resource/, /Failed to fetch/, /NetworkError/, /net::ERR_FAILED/];
 
 await run('inspector_offline', async (browser) => {
@@ -187,7 +189,26 @@ await run('inspector_offline', async (browser) => {
   await report(page, 'sent while the server dies');
   await step('sending', 'restarted');
   await waitOutbox(page, 0, 120000);
-  await step('resent', 'go-422');
+  await step('resent', 'go-lost');
+
+  // The server's answers are lost after it did the work (the case, then the photo):
+  // the page sends again with the same keys and the server answers the first result.
+  const lost = { case: 0, photo: 0 };
+  await page.route(/\/api\/cases(\/\d+\/photos)?(\?.*)?$/, async (route) => {
+    const request = route.request();
+    if (request.method() !== 'POST') return route.continue();
+    const kind = /photos/.test(request.url()) ? 'photo' : 'case';
+    if (lost[kind] > 0) return route.continue();
+    lost[kind] += 1;
+    const answer = await route.fetch();
+    console.log(`lost the answer ${answer.status()} to ${request.method()} ${new URL(request.url()).pathname}`);
+    await route.abort('connectionreset');
+  });
+  await report(page, 'answers lost', [{ name: 'lost.png', mimeType: 'image/png', buffer: png(320, 240, [10, 200, 90]) }]);
+  await waitOutbox(page, 0, 60000);
+  await page.unrouteAll();
+  check(lost.case === 1 && lost.photo === 1, `one answer of each kind was lost: ${JSON.stringify(lost)}`);
+  await step('lost-sent', 'go-422');
 
   // A point outside every unit grid: flagged first; queued anyway, the server
   // refuses it (422) and it stays in the outbox with the reason, to edit or discard.
@@ -215,8 +236,41 @@ await run('inspector_offline', async (browser) => {
   check(await outboxCount(page) === 1, `the refused report stays after a reload and a send on start (${await outboxCount(page)})`);
   await page.click('#tab-outbox');
   await shot(page, 'inspector-outbox-refused');
+  await step('refused', 'go-revoke');
+
+  // A report queued offline while the sign-in is revoked: online, the server says
+  // 401; the report stays and the page asks to sign in again; then it is sent.
+  await context.setOffline(true);
+  await context.setGeolocation({ longitude: F.inside[0], latitude: F.inside[1], accuracy: 8 });
+  await report(page, 'after the sign-in expired');
+  check(await outboxCount(page) === 2, `queued beside the refused one (${await outboxCount(page)})`);
+  await step('queued-for-revoke', 'revoked');
+  // The server honours a revocation within its credential cache time: wait until
+  // the page's own token is refused.
+  const pageToken = await page.evaluate(() => JSON.parse(localStorage.getItem('citygrid.session') || 'null')?.token);
+  check(pageToken, 'the page has a token');
+  for (let i = 0; ; i += 1) {
+    const r = await fetch(`${BASE}/api/auth/me`, { headers: { Authorization: `Bearer ${pageToken}` } });
+    if (r.status === 401) break;
+    check(i < 150, 'the revoked token is still accepted after 30 s');
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+  await context.setOffline(false);
+  await page.click('#tab-outbox');
+  await page.waitForSelector('#signin-needed', { state: 'visible', timeout: 60000 });
+  await page.waitForSelector('#outbox-list li.outbox-item[data-state="signin"]');
+  check(await outboxCount(page) === 2, `the outbox is kept when the sign-in expired (${await outboxCount(page)})`);
+  await shot(page, 'inspector-outbox-signin');
+  await page.click('#signin-again');
+  await page.waitForSelector('#login', { state: 'visible' });
+  check(/2/.test(await page.locator('#login-outbox').textContent()), `the sign-in form says what waits: ${await page.locator('#login-outbox').textContent()}`);
+  await page.fill('#username', user);
+  await page.fill('#password', password);
+  await page.click('#login-form button[type="submit"]');
+  await waitOutbox(page, 1, 60000);
+  check(await page.locator('#outbox-list li.outbox-item[data-state="failed"]').count() === 1, 'only the refused report is left');
   expectClean(page, allowed);
-  await step('refused');
+  await step('resigned');
 });
 // stdin stays open: end here, with the test's outcome.
 process.exit(process.exitCode || 0);
