@@ -377,10 +377,19 @@ async fn inspector_reports_offline_exactly_once() {
     script.expect("refused");
     assert_eq!(cases(&db).await.len(), 5, "the refused report made no case");
 
-    // The inspector's sessions are revoked while a report waits offline: it is kept
-    // until the inspector signs in again, then sent once.
+    // The refused report is edited and sent; then the inspector's sessions are
+    // revoked while a report waits offline: it is kept until the inspector signs in
+    // again, then sent once.
     script.say("go-revoke");
     script.expect("queued-for-revoke");
+    // Edited (moved into the inspector's grid), the refused report became one case.
+    let got = cases(&db).await;
+    assert_eq!(
+        got.iter().filter(|c| c.1 == "moved into my grid").count(),
+        1,
+        "{got:?}"
+    );
+    assert_eq!(got.len(), 6, "{got:?}");
     cli(&db, &["user", "revoke", "insp_offline"]);
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
@@ -409,5 +418,5 @@ async fn inspector_reports_offline_exactly_once() {
         1,
         "{got:?}"
     );
-    assert_eq!(got.len(), 6, "{got:?}");
+    assert_eq!(got.len(), 7, "{got:?}");
 }

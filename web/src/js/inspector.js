@@ -559,6 +559,7 @@ async function registerWorker() {
 }
 
 setupLanguage(() => {
+  if (me) document.getElementById('who').textContent = `${t('signedInAs')} ${me.username} · ${me.role}${me.department ? ` · ${me.department}` : ''}`;
   if (cats.major_classes.length) fillMajors();
   renderNet();
   renderOutbox();
