@@ -212,11 +212,6 @@ pub async fn search(pool: &PgPool, vis: &Visibility, s: &Search) -> Result<(Vec<
     let mut count: QueryBuilder<Postgres> =
         QueryBuilder::new("SELECT count(*) FROM cases c WHERE true");
     push_filters(&mut count, vis, s);
-    let mut page: QueryBuilder<Postgres> = QueryBuilder::new(format!(
-        "SELECT {} FROM cases c WHERE true",
-        case_json_sql()
-    ));
-    push_filters(&mut page, vis, s);
     let dir = if s.descending { "DESC" } else { "ASC" };
     let order = match s.sort {
         SortKey::Id => format!("c.id {dir}"),
@@ -224,10 +219,18 @@ pub async fn search(pool: &PgPool, vis: &Visibility, s: &Search) -> Result<(Vec<
         SortKey::Deadline => format!("c.due_at {dir} NULLS LAST, c.id {dir}"),
         SortKey::Status => format!("{STATUS_ORDER} {dir}, c.id {dir}"),
     };
+    // The page's rows are chosen first and only they are turned into JSON (a deep
+    // page does not build the JSON of the rows it skips).
+    let mut page: QueryBuilder<Postgres> = QueryBuilder::new(format!(
+        "SELECT {} FROM (SELECT c.* FROM cases c WHERE true",
+        case_json_sql()
+    ));
+    push_filters(&mut page, vis, s);
     page.push(format!(" ORDER BY {order} LIMIT "))
         .push_bind(s.limit)
         .push(" OFFSET ")
-        .push_bind(s.offset);
+        .push_bind(s.offset)
+        .push(format!(") c ORDER BY {order}"));
     let (total, rows) = tokio::try_join!(
         count.build_query_scalar::<i64>().fetch_one(pool),
         page.build_query_scalar::<Value>().fetch_all(pool),
