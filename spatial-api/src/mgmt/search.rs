@@ -38,10 +38,10 @@ pub const SOURCES: &[&str] = &[
     "console",
 ];
 
-/// The city's time zone (an IANA name): the days of `from`/`to` are days there.
-/// `Asia/Shanghai` (China has one time zone and no daylight saving time).
-pub fn city_time_zone(_state: &AppState) -> String {
-    "Asia/Shanghai".to_string()
+/// The city's time zone (an IANA name, configuration `timezone`, default
+/// `Asia/Shanghai`): the days of `from`/`to` are days there.
+pub fn city_time_zone(state: &AppState) -> String {
+    state.config.tz().name().to_string()
 }
 
 /// Query of `GET /api/cases`.
