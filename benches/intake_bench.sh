@@ -9,23 +9,46 @@
 # PostGIS cluster (`citygrid db start`), a fresh database, grids over ~2 km × 2 km
 # near Wuhan (400 grids in 4 communities), the default reference data.
 #
-#   bash benches/intake_bench.sh [SECONDS] [CONNECTIONS]
+# KEYS: `both` (default: a run without, then a run with an Idempotency-Key on every
+# request, as the inspector page's outbox sends them), `no` or `yes`.
+#
+#   bash benches/intake_bench.sh [SECONDS] [CONNECTIONS] [KEYS]
+#   PROFILE=1 ...   also: pg_stat_statements (calls and time per statement during the
+#                   citygrid runs) and the server's request timer from /metrics
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 DUR="${1:-20}"
 CONN="${2:-32}"
+KEYS="${3:-both}"
+case "$KEYS" in both) MODES="no yes" ;; no|yes) MODES="$KEYS" ;; *) echo "KEYS is both, no or yes" >&2; exit 2 ;; esac
 export CITYGRID_HOME="$ROOT/target/bench-intake-home"
 # wrk hammers one loopback address: the per-address rate limits would measure themselves.
 export CITYGRID_RATE_LIMIT=false
 unset DATABASE_URL CITYGRID_BIND
 W=114.3000; S=30.5900; E=114.3206; N=30.6080   # about 1.97 km × 2.0 km
 
-cargo build --release -p citygrid >/dev/null 2>&1 || cargo build --release -p citygrid
-BIN="$ROOT/target/release/citygrid"
+# CITYGRID_BIN: a release binary built before (on a machine shared with other builds)
+if [ -n "${CITYGRID_BIN:-}" ]; then
+  BIN="$CITYGRID_BIN"
+else
+  cargo build --release -p citygrid >/dev/null 2>&1 || cargo build --release -p citygrid
+  BIN="$ROOT/target/release/citygrid"
+fi
 "$BIN" db start >/dev/null
 BASE_URL="$("$BIN" db url)"
+# pg_stat_statements only for a profile (it costs a few per cent)
+WANT_PRELOAD=""; [ "${PROFILE:-0}" = 1 ] && WANT_PRELOAD=pg_stat_statements
+if [ "$(psql -tA "$BASE_URL" -c 'SHOW shared_preload_libraries')" != "$WANT_PRELOAD" ]; then
+  if [ -n "$WANT_PRELOAD" ]; then
+    psql -q "$BASE_URL" -c "ALTER SYSTEM SET shared_preload_libraries = '$WANT_PRELOAD'"
+  else
+    psql -q "$BASE_URL" -c "ALTER SYSTEM RESET shared_preload_libraries"
+  fi
+  "$BIN" db stop >/dev/null; "$BIN" db start >/dev/null
+  BASE_URL="$("$BIN" db url)"
+fi
 DB=cg_bench_intake
 psql -q "$BASE_URL" -c "DROP DATABASE IF EXISTS $DB WITH (FORCE)" -c "CREATE DATABASE $DB"
 export DATABASE_URL="${BASE_URL%/*}/$DB"
@@ -36,6 +59,7 @@ cat >"$WORK/area.geojson" <<JSON
 {"type":"Polygon","coordinates":[[[$W,$S],[$E,$S],[$E,$N],[$W,$N],[$W,$S]]]}
 JSON
 "$BIN" db migrate >/dev/null
+[ "${PROFILE:-0}" = 1 ] && psql -q "$DATABASE_URL" -c "CREATE EXTENSION IF NOT EXISTS pg_stat_statements"
 "$BIN" grid seed-reference
 "$BIN" grid generate --area "$WORK/area.geojson" --admin-code 420102 --street-code 009 \
   --default-department city_appearance
@@ -53,22 +77,40 @@ for _ in $(seq 100); do
   curl -s "http://127.0.0.1:$PORT/api/locate?lon=114.31&lat=30.60" | grep -q '"code"' && break; sleep 0.2
 done
 
-echo "== citygrid POST /api/cases: ${DUR}s, $CONN connections, 2 wrk threads"
 export TOKEN W S E N
-wrk -t2 -c"$CONN" -d"${DUR}s" --latency -s benches/intake/intake.lua "http://127.0.0.1:$PORT" | tee "$WORK/wrk.txt"
-CREATED=$(sed -n 's/.*RESULT created=\([0-9]*\).*/\1/p' "$WORK/wrk.txt")
-sleep 1
-IN_DB=$(psql -tA "$DATABASE_URL" -c "SELECT count(*) FROM cases WHERE description = 'bench'")
-EVENTS=$(psql -tA "$DATABASE_URL" -c "SELECT count(*) FROM case_events WHERE action = 'report'")
-MAP=$(psql -tA "$DATABASE_URL" -c "SELECT count(*) FROM layers.cases")
-echo "acknowledged (201): $CREATED; cases in the database: $IN_DB; report events: $EVENTS; map rows: $MAP"
-# wrk stops counting at the deadline while up to CONN requests are still in flight:
-# those may be committed without being counted, never the other way round
-if [ "$IN_DB" -lt "$CREATED" ] || [ "$IN_DB" -gt $((CREATED + CONN)) ] \
-   || [ "$IN_DB" != "$EVENTS" ] || [ "$IN_DB" != "$MAP" ]; then
-  echo "MISMATCH: acknowledged cases are missing or rows are inconsistent" >&2; exit 1
-fi
-echo "check: every acknowledged case is in the database (with its event and map row)"
+for MODE in $MODES; do
+  if [ "$MODE" = yes ]; then DESC=bench-keyed; KEYED=1; WITH="with an Idempotency-Key on every request"
+  else DESC=bench; KEYED=0; WITH="without Idempotency-Key"; fi
+  echo "== citygrid POST /api/cases $WITH: ${DUR}s, $CONN connections, 2 wrk threads"
+  [ "${PROFILE:-0}" = 1 ] && psql -qtA "$DATABASE_URL" -c "SELECT pg_stat_statements_reset()" >/dev/null
+  KEYS=$KEYED DESC=$DESC RUN=$(date +%s%N) wrk -t2 -c"$CONN" -d"${DUR}s" --latency \
+    -s benches/intake/intake.lua "http://127.0.0.1:$PORT" | tee "$WORK/wrk-$MODE.txt"
+  CREATED=$(sed -n 's/.*RESULT created=\([0-9]*\).*/\1/p' "$WORK/wrk-$MODE.txt")
+  sleep 1
+  IN_DB=$(psql -tA "$DATABASE_URL" -c "SELECT count(*) FROM cases WHERE description = '$DESC'")
+  EVENTS=$(psql -tA "$DATABASE_URL" -c "SELECT count(*) FROM case_events e JOIN cases c ON c.id = e.case_id WHERE e.action = 'report' AND c.description = '$DESC'")
+  MAP=$(psql -tA "$DATABASE_URL" -c "SELECT count(*) FROM layers.cases m JOIN cases c ON c.id = m.fid WHERE c.description = '$DESC'")
+  KEYROWS=$(psql -tA "$DATABASE_URL" -c "SELECT count(*) FROM idempotency_keys k JOIN cases c ON c.id = k.case_id WHERE c.description = '$DESC'")
+  echo "acknowledged (201): $CREATED; cases in the database: $IN_DB; report events: $EVENTS; map rows: $MAP; idempotency keys: $KEYROWS"
+  # wrk stops counting at the deadline while up to CONN requests are still in flight:
+  # those may be committed without being counted, never the other way round
+  if [ "$IN_DB" -lt "$CREATED" ] || [ "$IN_DB" -gt $((CREATED + CONN)) ] \
+     || [ "$IN_DB" != "$EVENTS" ] || [ "$IN_DB" != "$MAP" ] \
+     || { [ "$KEYED" = 1 ] && [ "$KEYROWS" != "$IN_DB" ]; }; then
+    echo "MISMATCH: acknowledged cases are missing or rows are inconsistent" >&2; exit 1
+  fi
+  echo "check: every acknowledged case is in the database (with its event and map row$([ "$KEYED" = 1 ] && echo ' and its key'))"
+  if [ "${PROFILE:-0}" = 1 ]; then
+    echo "-- pg_stat_statements: statements per acknowledged case, mean and total time"
+    psql -P pager=off "$DATABASE_URL" -c "SELECT round(calls::numeric / greatest($CREATED, 1), 3) AS per_case,
+        round(mean_exec_time::numeric, 3) AS mean_ms, round(total_exec_time::numeric) AS total_ms,
+        left(regexp_replace(query, '\s+', ' ', 'g'), 110) AS statement
+      FROM pg_stat_statements WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database())
+      ORDER BY total_exec_time DESC LIMIT 12"
+    echo "-- /metrics: POST /api/cases in the server"
+    curl -s "http://127.0.0.1:$PORT/metrics" | grep -E 'citygrid_http_request_duration_seconds_(sum|count)\{route="/api/cases"'
+  fi
+done
 kill $SERVER; wait $SERVER 2>/dev/null || true
 trap - EXIT
 

@@ -13,7 +13,9 @@
 #   DURATION=20 CONNECTIONS=100 bash benches/load.sh
 #
 # Other settings (environment): CASE_RATE (cases/s, default 5), MIX (loadgen --mix),
-# WARMUP (seconds, default 10), INSPECTORS (accounts, default 20).
+# WARMUP (seconds, default 10), INSPECTORS (accounts, default 20), IDEMPOTENCY_KEYS
+# (yes: an Idempotency-Key on every case request, as the inspector page's outbox sends
+# them, and a case whose answer was lost is sent again with its key; default yes).
 #
 # Self-contained and bounded: CITYGRID_HOME=target/bench-load (the cluster and the
 # imported city are kept between runs; the first run imports data/helsinki.osm.pbf and
@@ -29,6 +31,7 @@ CONNECTIONS="${CONNECTIONS:-200}"
 CASE_RATE="${CASE_RATE:-5}"
 WARMUP="${WARMUP:-10}"
 INSPECTORS="${INSPECTORS:-20}"
+IDEMPOTENCY_KEYS="${IDEMPOTENCY_KEYS:-yes}"
 MIX="${MIX:-tile=80,raster=6,locate=5,nearest=5,items=4}"
 # central Helsinki, the box the viewer looks at (as benches/tiles_vs_martin.sh)
 TILE_BBOX="24.935,60.164,24.953,60.179"
@@ -116,7 +119,7 @@ BEFORE=$(psql -tA "$DB_URL" -c "SELECT count(*) FROM cases")
 run_loadgen() { # seconds connections acked-file json-file
   timeout $(( $1 + 60 )) "$LOADGEN" --addr "127.0.0.1:$PORT" --duration "$1" --connections "$2" \
     --mix "$MIX" --case-rate "$CASE_RATE" --tokens "$TOKENS" --tile-bbox "$TILE_BBOX" \
-    --case-bbox "$CASE_BBOX" --acked "$3" --json "$4"
+    --case-bbox "$CASE_BBOX" --acked "$3" --json "$4" --idempotency-keys "$IDEMPOTENCY_KEYS"
 }
 echo "== warm-up: ${WARMUP}s, 50 connections (fills the tile cache as users' browsers would)" >&2
 set +e
@@ -164,9 +167,12 @@ SELECT (SELECT count(*) FROM acked a JOIN cases c USING (id) WHERE c.description
 SQL
 )"
 AFTER=$(psql -tA "$DB_URL" -c "SELECT count(*) FROM cases")
+DISTINCT=$(sort -u "$WORK/acked-all.txt" | wc -l)
+echo "idempotency keys on every case request: $IDEMPOTENCY_KEYS; distinct case ids acknowledged: $DISTINCT"
 echo "cases acknowledged (201, warm-up + load): $ACKED; found in the database: $FOUND (with report event: $EVENTS, map row: $MAP); cases table grew by $((AFTER - BEFORE))"
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs); load average (1 min) before the run $LOAD_BEFORE, after $LOAD_AFTER"
-if [ "$FOUND" != "$ACKED" ] || [ "$EVENTS" != "$ACKED" ] || [ "$MAP" != "$ACKED" ]; then
+if [ "$FOUND" != "$ACKED" ] || [ "$EVENTS" != "$ACKED" ] || [ "$MAP" != "$ACKED" ] \
+   || [ "$DISTINCT" != "$ACKED" ]; then
   echo "MISMATCH: acknowledged cases are missing from the database" >&2
   exit 1
 fi

@@ -1,10 +1,15 @@
 -- wrk script for `POST /api/cases`: random points in the benchmark area, a mix of
 -- event categories and a component category (nearest-component lookup).
--- Environment: TOKEN (bearer token), W S E N (the area).
+-- Environment: TOKEN (bearer token), W S E N (the area), KEYS=1 (an Idempotency-Key,
+-- unique per request, on every request: the inspector page's outbox sends them).
 local token = os.getenv("TOKEN")
 local w, s = tonumber(os.getenv("W")), tonumber(os.getenv("S"))
 local e, n = tonumber(os.getenv("E")), tonumber(os.getenv("N"))
 local cats = { "E0102", "E0104", "E0105", "E0101", "P0111", "P0102" }
+local keys = os.getenv("KEYS") == "1"
+local run = os.getenv("RUN") or tostring(os.time())
+local seq = 0
+local desc = os.getenv("DESC") or "bench"
 local threads = {}
 
 function setup(thread)
@@ -22,11 +27,16 @@ function request()
   local lon = w + 0.0003 + math.random() * (e - w - 0.0006)
   local lat = s + 0.0003 + math.random() * (n - s - 0.0006)
   local cat = cats[math.random(#cats)]
-  local body = string.format('{"category":"%s","lon":%.7f,"lat":%.7f,"description":"bench"}', cat, lon, lat)
-  return wrk.format("POST", "/api/cases", {
+  local body = string.format('{"category":"%s","lon":%.7f,"lat":%.7f,"description":"%s"}', cat, lon, lat, desc)
+  local headers = {
     ["Content-Type"] = "application/json",
     ["Authorization"] = "Bearer " .. token,
-  }, body)
+  }
+  if keys then
+    seq = seq + 1
+    headers["Idempotency-Key"] = string.format("bench-%s-%d-%d", run, id, seq)
+  end
+  return wrk.format("POST", "/api/cases", headers, body)
 end
 
 function response(status, headers, body)

@@ -266,6 +266,7 @@ async fn demo_cases(pool: &PgPool) -> Result<(), DemoError> {
             media_url: None,
             actor: actor.clone(),
             token: None,
+            visible_to: citygrid_store::cases::Visibility::All,
         };
         let created = match intake(pool, None, &reference, input, None).await {
             Ok(c) => c,

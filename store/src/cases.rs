@@ -38,6 +38,19 @@ const GRID_INSPECTOR_SQL: &str = "(SELECT u.id FROM layers.unit_grids g \
      JOIN users u ON u.username = g.responsible AND u.role = 'inspector' AND u.active \
      WHERE g.code = c.grid_code LIMIT 1)";
 
+/// SQL: whether case row `c` is visible to the caller given as parameters: `kind`
+/// (`0` all, `1` a department, `2` an inspector), `department` (text) and `user`
+/// (`users.id`) — the rule of [`push_visibility`] in one expression, for statements
+/// with numbered parameters.
+fn visible_sql(kind: &str, department: &str, user: &str) -> String {
+    format!(
+        "(CASE {kind}::int WHEN 0 THEN true WHEN 1 THEN c.department = {department}::text \
+          ELSE (c.reporter_user_id = {user}::bigint OR EXISTS (SELECT 1 FROM field_tasks t \
+            WHERE t.case_id = c.id AND ((t.status <> 'open' AND t.inspector_user_id = {user}::bigint) \
+              OR (t.status = 'open' AND coalesce({GRID_INSPECTOR_SQL}, t.inspector_user_id, {user}::bigint) = {user}::bigint)))) END)"
+    )
+}
+
 /// Adds the visibility condition of `v` on case row `c`.
 ///
 /// An inspector works the unit grids whose `responsible` is his user name (domain.md
@@ -701,6 +714,9 @@ pub struct NewCase<'a> {
     /// An `Idempotency-Key` to claim in the same statement, and the response to store
     /// with it (`id`, `case_no` and `duplicates` are added to this object).
     pub idempotency: Option<(crate::idempotency::Claim<'a>, &'a Value)>,
+    /// Who reports: [`Inserted::Case::visible_duplicates`] are the duplicates this
+    /// caller may open (the rule of [`push_visibility`], in the same statement).
+    pub visible_to: &'a Visibility,
 }
 
 /// What [`insert`] did.
@@ -715,6 +731,8 @@ pub enum Inserted {
         case_no: String,
         /// The duplicates found.
         duplicates: Value,
+        /// The ids of those [`NewCase::visible_to`] may open.
+        visible_duplicates: Vec<i64>,
     },
     /// Nothing was inserted: the idempotency key was already taken (by a request that
     /// committed; read its response with [`crate::idempotency::stored`]).
@@ -731,7 +749,13 @@ pub async fn insert(pool: &PgPool, c: &NewCase<'_>) -> Result<Inserted> {
         Some((claim, template)) => (Some(claim), Some(template)),
         None => (None, None),
     };
-    let row: Option<(i64, String, Value)> = sqlx::query_as(
+    let (vis_kind, vis_department, vis_user): (i32, Option<&str>, Option<i64>) = match c.visible_to
+    {
+        Visibility::All => (0, None, None),
+        Visibility::Department(d) => (1, Some(d.as_str()), None),
+        Visibility::Inspector(u) => (2, None, Some(*u)),
+    };
+    let row: Option<(i64, String, Value, Vec<i64>)> = sqlx::query_as(&format!(
         "WITH pt AS (SELECT ST_SetSRID(ST_MakePoint($1, $2), 4326) AS g), \
          nid AS (SELECT s.id, $5 || '-' || CASE WHEN s.id >= 1000000 THEN s.id::text \
                         ELSE lpad(s.id::text, 6, '0') END AS case_no \
@@ -740,7 +764,8 @@ pub async fn insert(pool: &PgPool, c: &NewCase<'_>) -> Result<Inserted> {
            SELECT coalesce(jsonb_agg(jsonb_build_object('id', c.id, 'case_no', c.case_no, \
                     'status', c.status, 'distance_m', \
                     round(ST_Distance(c.geom::geography, pt.g::geography)::numeric, 2)) \
-                  ORDER BY ST_Distance(c.geom::geography, pt.g::geography)), '[]'::jsonb) AS list \
+                  ORDER BY ST_Distance(c.geom::geography, pt.g::geography)), '[]'::jsonb) AS list, \
+                  coalesce(array_agg(c.id) FILTER (WHERE {visible}), '{{}}') AS visible \
            FROM cases c, pt \
            WHERE c.category = $3 AND c.status NOT IN ('closed', 'voided') \
              AND c.geom && ST_Expand(pt.g, $29, $30) \
@@ -769,9 +794,10 @@ pub async fn insert(pool: &PgPool, c: &NewCase<'_>) -> Result<Inserted> {
            FROM ins RETURNING id), \
          tok AS (INSERT INTO open311_tokens (token, case_id) SELECT $28, id FROM ins \
                  WHERE $28::text IS NOT NULL RETURNING token) \
-         SELECT ins.id, ins.case_no, dup.list FROM ins, dup \
+         SELECT ins.id, ins.case_no, dup.list, dup.visible FROM ins, dup \
          WHERE (SELECT count(*) FROM ev) = 1 AND (SELECT count(*) FROM tok) >= 0",
-    )
+        visible = visible_sql("$35", "$36", "$37"),
+    ))
     .bind(c.lon) // 1
     .bind(c.lat) // 2
     .bind(c.category) // 3
@@ -806,13 +832,17 @@ pub async fn insert(pool: &PgPool, c: &NewCase<'_>) -> Result<Inserted> {
     .bind(claim.map(|k| k.key)) // 32
     .bind(claim.map(|k| k.request_hash)) // 33
     .bind(template) // 34
+    .bind(vis_kind) // 35
+    .bind(vis_department) // 36
+    .bind(vis_user) // 37
     .fetch_optional(pool)
     .await?;
     Ok(match row {
-        Some((id, case_no, duplicates)) => Inserted::Case {
+        Some((id, case_no, duplicates, visible_duplicates)) => Inserted::Case {
             id,
             case_no,
             duplicates,
+            visible_duplicates,
         },
         None => Inserted::KeyTaken,
     })

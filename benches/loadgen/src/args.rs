@@ -25,6 +25,9 @@ citygrid-loadgen: a loopback load test of a citygrid server
   --items-layer ID          OGC collection queried with bbox + filter    [osm_roads]
   --items-filter CQL2       its CQL2-text filter       [highway IN ('residential','service','footway')]
   --acked FILE              write the ids of acknowledged (201) cases here
+  --idempotency-keys yes|no an Idempotency-Key on every case request; a case whose
+                            answer was lost (transport error) is sent again, once,
+                            with the same key                          [no]
   --json FILE               write the report as JSON here
 ";
 
@@ -61,6 +64,9 @@ pub struct Options {
     pub acked: Option<PathBuf>,
     /// File for the JSON report.
     pub json: Option<PathBuf>,
+    /// An `Idempotency-Key` on every case request (and one resend of a case whose
+    /// answer was lost).
+    pub idempotency_keys: bool,
 }
 
 fn bbox(s: &str) -> anyhow::Result<[f64; 4]> {
@@ -100,6 +106,7 @@ impl Options {
             items_filter: "highway IN ('residential','service','footway')".into(),
             acked: None,
             json: None,
+            idempotency_keys: false,
         };
         let mut case_bbox = None;
         let mut addr_given = false;
@@ -158,6 +165,13 @@ impl Options {
                 "--items-filter" => o.items_filter = value,
                 "--acked" => o.acked = Some(value.into()),
                 "--json" => o.json = Some(value.into()),
+                "--idempotency-keys" => {
+                    o.idempotency_keys = match value.as_str() {
+                        "yes" | "true" | "1" => true,
+                        "no" | "false" | "0" => false,
+                        other => bail!("--idempotency-keys is yes or no, not {other:?}"),
+                    }
+                }
                 other => bail!("unknown option {other} (see --help)"),
             }
         }

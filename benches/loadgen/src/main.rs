@@ -33,6 +33,8 @@ use crate::stats::Stats;
 struct Outcome {
     stats: Stats,
     acked: Vec<i64>,
+    /// Cases sent again with their key after a transport error.
+    resent: u64,
 }
 
 /// The shared case schedule: the next due time in µs since the start.
@@ -73,6 +75,7 @@ async fn worker(
     let mut out = Outcome {
         stats: Stats::default(),
         acked: Vec::new(),
+        resent: 0,
     };
     while Instant::now() < end {
         let kind = if pacer.take() {
@@ -84,9 +87,20 @@ async fn worker(
             tokio::time::sleep(Duration::from_millis(5)).await;
             continue;
         };
+        // the generator's state before the request: with idempotency keys, a case
+        // whose answer was lost is drawn again (the same body, token and key)
+        let before = rng.clone();
         let req = plan.request(kind, &mut rng);
         let t0 = Instant::now();
-        match conn.send(req).await {
+        let mut sent = conn.send(req).await;
+        if let (true, Err(why)) = (kind == CASE && plan.keyed(), &sent) {
+            // the lost answer still counts as an error; the resend shows that the
+            // case is then taken in once
+            out.stats.failure(kind, *why);
+            out.resent += 1;
+            sent = conn.send(plan.request(kind, &mut before.clone())).await;
+        }
+        match sent {
             Ok((status, body)) => {
                 out.stats.answer(kind, status.as_u16(), t0.elapsed());
                 if kind == CASE && status.as_u16() == 201 {
@@ -156,6 +170,7 @@ async fn run(o: Options) -> anyhow::Result<bool> {
         .collect();
     let mut total = Stats::default();
     let mut acked = Vec::new();
+    let mut resent = 0;
     // Every worker stops at `end` plus at most one request's timeout.
     let hard_stop = end + o.timeout + Duration::from_secs(5);
     for h in handles {
@@ -166,7 +181,13 @@ async fn run(o: Options) -> anyhow::Result<bool> {
             .context("a worker panicked")?;
         total.merge(&outcome.stats);
         acked.extend(outcome.acked);
+        resent += outcome.resent;
     }
+    // With keys, two acknowledgements of one case would be a key that did not hold.
+    let mut unique = acked.clone();
+    unique.sort_unstable();
+    unique.dedup();
+    let duplicate_acks = acked.len() - unique.len();
     let elapsed = start.elapsed();
     if let Some(path) = &o.acked {
         let mut f = std::io::BufWriter::new(
@@ -180,15 +201,23 @@ async fn run(o: Options) -> anyhow::Result<bool> {
     }
     print!("{}", total.table(elapsed));
     println!("acknowledged cases: {}", acked.len());
+    if plan.keyed() {
+        println!(
+            "idempotency keys on every case: {resent} case(s) sent again after a lost answer, {duplicate_acks} case id(s) acknowledged twice"
+        );
+    }
     if let Some(path) = &o.json {
         let mut report = total.to_json(elapsed);
         report["connections"] = o.connections.into();
         report["acknowledged_cases"] = acked.len().into();
+        report["idempotency_keys"] = plan.keyed().into();
+        report["cases_resent"] = resent.into();
+        report["duplicate_acknowledgements"] = duplicate_acks.into();
         report["vector_layers"] = plan.vector_layers.clone().into();
         std::fs::write(path, serde_json::to_string_pretty(&report)?)
             .with_context(|| format!("cannot write {}", path.display()))?;
     }
-    Ok(total.errors() == 0)
+    Ok(total.errors() == 0 && duplicate_acks == 0)
 }
 
 fn main() {

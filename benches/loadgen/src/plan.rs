@@ -41,6 +41,9 @@ pub struct Plan {
     items_layer: String,
     items_filter: String,
     tokens: Vec<String>,
+    /// With `--idempotency-keys`: the run's prefix of every key (unique per run, so
+    /// that the warm-up's keys are not the load run's).
+    key_prefix: Option<String>,
 }
 
 /// Tile column and row of a point (Web Mercator, XYZ).
@@ -198,6 +201,13 @@ impl Plan {
             items_layer: o.items_layer.clone(),
             items_filter: o.items_filter.clone(),
             tokens: o.tokens.clone(),
+            key_prefix: o.idempotency_keys.then(|| {
+                let nanos = std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map(|d| d.as_nanos())
+                    .unwrap_or_default();
+                format!("lg{nanos:x}")
+            }),
         })
     }
 
@@ -279,6 +289,10 @@ impl Plan {
         })
         .to_string();
         let token = &self.tokens[rng.below(self.tokens.len())];
+        let key = self
+            .key_prefix
+            .as_ref()
+            .map(|p| format!("{p}-{:016x}", rng.next_u64()));
         let mut r = Request::new(Full::new(Bytes::from(body)));
         *r.method_mut() = Method::POST;
         *r.uri_mut() = hyper::Uri::from_static("/api/cases");
@@ -291,7 +305,15 @@ impl Plan {
         if let Ok(v) = format!("Bearer {token}").parse() {
             headers.insert(header::AUTHORIZATION, v);
         }
+        if let Some(Ok(v)) = key.map(|k| k.parse()) {
+            headers.insert("idempotency-key", v);
+        }
         r
+    }
+
+    /// Whether case requests carry an `Idempotency-Key` (and may be sent again).
+    pub fn keyed(&self) -> bool {
+        self.key_prefix.is_some()
     }
 }
 

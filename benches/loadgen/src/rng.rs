@@ -1,6 +1,7 @@
 //! A small, fast pseudo-random generator (xorshift64*), one per worker.
 
 /// xorshift64* state.
+#[derive(Clone)]
 pub struct Rng(u64);
 
 impl Rng {

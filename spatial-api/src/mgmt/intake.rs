@@ -64,6 +64,8 @@ pub struct IntakeInput {
     pub actor: ActorInfo,
     /// An Open311 token to store with the case.
     pub token: Option<String>,
+    /// Who may open which cases: the new case's `duplicates` list only those.
+    pub visible_to: Visibility,
 }
 
 /// The outcome of intake.
@@ -328,6 +330,7 @@ async fn take_in(
             detail: &detail,
             token: input.token.as_deref(),
             idempotency: keyed.map(|k| (k.claim(), &body)),
+            visible_to: &input.visible_to,
         },
     )
     .await
@@ -336,8 +339,18 @@ async fn take_in(
         case_store::Inserted::Case {
             id,
             case_no,
-            duplicates,
+            mut duplicates,
+            visible_duplicates,
         } => {
+            // The duplicates listed are only the cases the caller may open (the event
+            // keeps them all).
+            if let Some(list) = duplicates.as_array_mut() {
+                list.retain(|d| {
+                    d["id"]
+                        .as_i64()
+                        .is_some_and(|id| visible_duplicates.contains(&id))
+                });
+            }
             if let Some(o) = body.as_object_mut() {
                 o.insert("id".into(), json!(id));
                 o.insert("case_no".into(), json!(case_no));
@@ -508,6 +521,7 @@ pub async fn create_case(
         media_url: None,
         actor,
         token: None,
+        visible_to: visible.clone(),
     };
     if input.attributes.to_string().len() > 16 * 1024 {
         return Err(bad("attributes must be at most 16 KiB of JSON"));
@@ -521,8 +535,11 @@ pub async fn create_case(
         keyed.as_ref(),
     )
     .await?;
-    // The duplicates listed are only the cases the caller may open.
-    keep_visible_duplicates(&state.pool, &visible, &mut result.body).await?;
+    // A replay's stored duplicates are all of them: only those the caller may open
+    // (a new case's are filtered in its statement).
+    if result.replayed {
+        keep_visible_duplicates(&state.pool, &visible, &mut result.body).await?;
+    }
     let mut response = (StatusCode::CREATED, Json(result.body)).into_response();
     if result.replayed {
         idempotency::mark_replayed(response.headers_mut());

@@ -438,6 +438,7 @@ async fn post_request(
         media_url: req.media_url.clone(),
         actor,
         token: Some(token.clone()),
+        visible_to: super::cases::Visibility::All,
     };
     let source = input.source.clone();
     match intake(

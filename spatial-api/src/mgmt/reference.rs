@@ -20,6 +20,10 @@ use crate::error::ApiError;
 pub struct ReferenceCache {
     current: RwLock<Option<(Arc<Reference>, Instant)>>,
     generation: AtomicU64,
+    /// Held by the one request that loads a missing copy: the others wait for it
+    /// instead of each reading the reference data again (at start, a burst of intake
+    /// requests read it once, not once per request).
+    loading: tokio::sync::Mutex<()>,
 }
 
 /// How long a cached copy is trusted without a change notice (a safety net).
@@ -28,12 +32,13 @@ const MAX_AGE: Duration = Duration::from_secs(60);
 impl ReferenceCache {
     /// The current reference data (loaded when missing or invalidated).
     pub async fn get(&self, pool: &PgPool) -> Result<Arc<Reference>, ApiError> {
-        if let Ok(guard) = self.current.read() {
-            if let Some((r, at)) = guard.as_ref() {
-                if at.elapsed() < MAX_AGE {
-                    return Ok(Arc::clone(r));
-                }
-            }
+        if let Some(r) = self.fresh() {
+            return Ok(r);
+        }
+        // one load at a time; who waited finds the copy the loader stored
+        let _loading = self.loading.lock().await;
+        if let Some(r) = self.fresh() {
+            return Ok(r);
         }
         let generation = self.generation.load(Ordering::SeqCst);
         let fresh = Arc::new(citygrid_store::reference::load(pool).await?);
@@ -43,6 +48,13 @@ impl ReferenceCache {
             }
         }
         Ok(fresh)
+    }
+
+    /// The cached copy, if it is there and young enough.
+    fn fresh(&self) -> Option<Arc<Reference>> {
+        let guard = self.current.read().ok()?;
+        let (r, at) = guard.as_ref()?;
+        (at.elapsed() < MAX_AGE).then(|| Arc::clone(r))
     }
 
     /// Forgets the cached copy (after a change).
