@@ -62,13 +62,20 @@ async function mapFill(page) {
 // English and in Chinese.
 {
   const { readFileSync } = await import('node:fs');
-  const { CONSOLE_TEXT } = await import('../../web/src/js/console-text.js');
-  const { textKeys } = await import('../../web/src/js/i18n.js');
-  const keys = new Set(textKeys());
-  for (const [key, pair] of Object.entries(CONSOLE_TEXT)) {
-    check(Array.isArray(pair) && pair.length === 2 && pair.every((x) => typeof x === 'string' && x.trim()), `console text ${key} has English and Chinese`);
-  }
   const web = new URL('../../web/src/', import.meta.url);
+  // every catalogue the console imports (its own, the dashboard's…) adds its texts
+  const catalogues = [...readFileSync(new URL('js/console.js', web), 'utf8').matchAll(/import[^'\n]*'\.\/([a-z-]+-text\.js)'/g)].map((m) => m[1]);
+  check(catalogues.includes('console-text.js'), `the console imports its catalogue: ${catalogues}`);
+  for (const file of catalogues) {
+    const module = await import(new URL(`js/${file}`, web).href);
+    for (const table of Object.values(module).filter((v) => v && typeof v === 'object' && !Array.isArray(v))) {
+      for (const [key, pair] of Object.entries(table)) {
+        check(Array.isArray(pair) && pair.length === 2 && pair.every((x) => typeof x === 'string' && x.trim()), `${file}: ${key} has English and Chinese`);
+      }
+    }
+  }
+  const { textKeys } = await import(new URL('js/i18n.js', web).href);
+  const keys = new Set(textKeys());
   const used = new Set();
   for (const file of ['js/console.js', 'js/queue.js', 'console.html']) {
     const text = readFileSync(new URL(file, web), 'utf8');
