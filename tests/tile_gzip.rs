@@ -1,7 +1,7 @@
-//! Vector tiles are gzip-compressed once when encoded and sent as stored: a client
-//! that accepts gzip gets the stored gzip bytes (their own ETag), any other client the
-//! raw tile; both say `Vary: Accept-Encoding`, and each ETag gives 304 only on its own
-//! representation. The test client does not decompress (reqwest without its gzip
+//! Vector tiles are gzip-compressed once when encoded and cached in that form only: a
+//! client that accepts gzip gets the stored gzip bytes (their own ETag), any other
+//! client the raw tile, decompressed for it; both say `Vary: Accept-Encoding`, and each
+//! ETag gives 304 only on its own representation. The test client does not decompress (reqwest without its gzip
 //! feature), so the bytes read are the bytes sent.
 
 mod common;
@@ -75,6 +75,25 @@ async fn get(
     (status, headers, response.bytes().await.unwrap().to_vec())
 }
 
+/// The tile cache's bytes now (`citygrid_tile_cache_bytes` in `/metrics`).
+async fn cache_bytes(server: &TestServer) -> usize {
+    let metrics = http()
+        .get(server.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    metrics
+        .lines()
+        .find_map(|l| l.strip_prefix("citygrid_tile_cache_bytes "))
+        .unwrap_or_else(|| panic!("no citygrid_tile_cache_bytes in:\n{metrics}"))
+        .trim()
+        .parse()
+        .unwrap()
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn vector_tiles_are_sent_gzip_as_stored() {
     let db = TestDb::new().await;
@@ -89,11 +108,13 @@ async fn vector_tiles_are_sent_gzip_as_stored() {
     let path = format!("/tiles/gz_pts/14/{x}/{y}.mvt");
 
     // Asked with gzip first, so this request is the one that encodes the tile.
+    let held_before = cache_bytes(&server).await;
     let (status, [encoding, gz_etag, vary], gz) =
         get(&server, &path, &[("accept-encoding", "gzip, deflate, br")]).await;
     assert_eq!(status, 200);
     assert_eq!(encoding, "gzip");
     assert!(vary.to_ascii_lowercase().contains("accept-encoding"));
+    let held = cache_bytes(&server).await - held_before;
 
     // Without Accept-Encoding: the raw tile, with Vary too.
     let (status, [encoding, raw_etag, vary], raw) = get(&server, &path, &[]).await;
@@ -107,6 +128,20 @@ async fn vector_tiles_are_sent_gzip_as_stored() {
     std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(&gz[..]), &mut plain).unwrap();
     assert_eq!(plain, raw);
     assert!(gz.len() < raw.len());
+
+    // The cache keeps the compressed form only (the bytes sent, plus the key's small
+    // overhead): the raw tile above was decompressed for that one client.
+    assert!(
+        held >= gz.len() && held < gz.len() + 256 && held < raw.len(),
+        "the cache grew by {held} bytes for a tile of {} bytes, {} gzipped",
+        raw.len(),
+        gz.len()
+    );
+    assert_eq!(
+        cache_bytes(&server).await - held_before,
+        held,
+        "nothing more kept"
+    );
 
     // Two representations, two strong ETags.
     assert!(gz_etag.starts_with('"') && raw_etag.starts_with('"'));

@@ -465,8 +465,11 @@ async fn tile_memory_in_metrics() {
     sample_city(&db).await;
     let server = TestServer::start(&db);
     wait_loaded(&server, "pts").await;
-    let (x, y) = tile_of(24.94, 60.17, 14);
-    let path = format!("/tiles/pts/14/{x}/{y}");
+    wait_loaded(&server, "polys").await;
+    // Not a small tile (those are encoded on the request's thread, without the
+    // recent-encodings table): thousands of points and polygon vertices.
+    let (x, y) = tile_of(24.94, 60.17, 13);
+    let path = format!("/tiles/pts,polys/13/{x}/{y}");
     for _ in 0..2 {
         let (status, body) = get_tile(&server, &path).await;
         assert_eq!(status, 200);

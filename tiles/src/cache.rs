@@ -67,47 +67,84 @@ impl TileKey {
     }
 }
 
-/// A cached tile.
+/// How the bytes of a [`CachedTile`] are stored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Encoding {
+    /// The tile as it is (images, empty tiles, tiles that compression does not make
+    /// smaller).
+    Identity,
+    /// gzip-compressed once when the tile was encoded (vector tiles).
+    Gzip,
+}
+
+/// A cached tile: one stored form only.
+///
+/// Vector tiles are kept gzip-compressed (2–4× smaller than the raw tile, and what
+/// every browser asks for), sent as-is to clients that accept gzip and decompressed on
+/// the rare request that does not; see [`CachedTile::compressed`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CachedTile {
-    /// The encoded tile.
+    /// The stored bytes, in `encoding`.
     pub bytes: Arc<[u8]>,
-    /// Strong ETag of `bytes`, quoted: `"<16 hex digits of a stable 64-bit hash>"`.
+    /// How `bytes` are stored.
+    pub encoding: Encoding,
+    /// Strong ETag of the *raw* tile, quoted: `"<16 hex digits of a stable 64-bit
+    /// hash>"`; the gzip representation's is [`CachedTile::gzip_etag`].
     pub etag: String,
-    /// The same tile gzip-compressed once when it was encoded (vector tiles), sent
-    /// as-is to clients that accept gzip; `None` for tiles kept only as they are
-    /// (images, empty tiles).
-    pub gzip: Option<Arc<[u8]>>,
+    /// Length of the raw tile.
+    pub raw_len: usize,
 }
 
 impl CachedTile {
-    /// A tile from its bytes and, optionally, their gzip form (the ETag is that of
-    /// `bytes`).
+    /// A tile kept as it is.
     ///
     /// ```
-    /// let t = citygrid_tiles::cache::CachedTile::new(vec![1, 2, 3], Some(vec![9; 20]));
-    /// assert_eq!(t.held_bytes(), 23);
-    /// assert_eq!(t.gzip_etag().unwrap(), format!("{}-gz\"", t.etag.trim_end_matches('"')));
+    /// let t = citygrid_tiles::cache::CachedTile::new(vec![1, 2, 3]);
+    /// assert_eq!((t.held_bytes(), t.raw_len), (3, 3));
+    /// assert_eq!(t.gzip_etag(), None);
     /// ```
-    pub fn new(bytes: Vec<u8>, gzip: Option<Vec<u8>>) -> Self {
+    pub fn new(bytes: Vec<u8>) -> Self {
         CachedTile {
             etag: etag_of(&bytes),
+            raw_len: bytes.len(),
             bytes: Arc::from(bytes),
-            gzip: gzip.map(Arc::from),
+            encoding: Encoding::Identity,
         }
     }
 
-    /// The bytes this tile holds: both forms.
+    /// A tile kept in its gzip form `gzip` (of `raw`) when that is smaller, else as
+    /// it is; the ETag is that of `raw` either way.
+    ///
+    /// ```
+    /// use citygrid_tiles::cache::{CachedTile, Encoding};
+    /// let raw = vec![7u8; 1000];
+    /// let t = CachedTile::compressed(&raw, vec![9; 20]);
+    /// assert_eq!((t.held_bytes(), t.raw_len, t.encoding), (20, 1000, Encoding::Gzip));
+    /// assert_eq!(t.gzip_etag().unwrap(), format!("{}-gz\"", t.etag.trim_end_matches('"')));
+    /// // compression that does not pay keeps the raw tile
+    /// assert_eq!(CachedTile::compressed(&[1, 2], vec![9; 20]).encoding, Encoding::Identity);
+    /// ```
+    pub fn compressed(raw: &[u8], gzip: Vec<u8>) -> Self {
+        if gzip.len() >= raw.len() {
+            return CachedTile::new(raw.to_vec());
+        }
+        CachedTile {
+            etag: etag_of(raw),
+            raw_len: raw.len(),
+            bytes: Arc::from(gzip),
+            encoding: Encoding::Gzip,
+        }
+    }
+
+    /// The bytes this tile holds.
     pub fn held_bytes(&self) -> usize {
-        self.bytes.len() + self.gzip.as_ref().map_or(0, |g| g.len())
+        self.bytes.len()
     }
 
     /// The strong ETag of the gzip form (the raw ETag with `-gz` inside the quotes),
-    /// if there is one: a different representation has a different ETag.
+    /// if the tile is kept compressed: a different representation has a different ETag.
     pub fn gzip_etag(&self) -> Option<String> {
-        self.gzip
-            .as_ref()
-            .map(|_| format!("\"{}-gz\"", self.etag.trim_matches('"')))
+        (self.encoding == Encoding::Gzip).then(|| format!("\"{}-gz\"", self.etag.trim_matches('"')))
     }
 }
 
@@ -321,11 +358,11 @@ impl TileCache {
     /// Least recently used tiles are evicted to stay within `max_bytes`; a tile larger
     /// than the bound is returned but not stored.
     pub fn insert(&self, key: TileKey, bytes: Vec<u8>) -> CachedTile {
-        self.insert_tile(key, CachedTile::new(bytes, None))
+        self.insert_tile(key, CachedTile::new(bytes))
     }
 
-    /// As [`TileCache::insert`] for a tile built already (e.g. with its gzip form);
-    /// both forms count against `max_bytes`.
+    /// As [`TileCache::insert`] for a tile built already (e.g. kept compressed); its
+    /// stored bytes count against `max_bytes`.
     pub fn insert_tile(&self, key: TileKey, tile: CachedTile) -> CachedTile {
         let weight = tile.held_bytes() + key.weight();
         let mut g = self.lock();
@@ -452,17 +489,21 @@ mod tests {
     }
 
     #[test]
-    fn both_forms_are_counted() {
+    fn only_the_stored_form_is_counted() {
         let c = TileCache::new(CacheConfig {
             max_bytes: 1 << 20,
             ..CacheConfig::default()
         });
         let k = key(2, 0, 0, &[("a", 1)]);
-        let t = c.insert_tile(k.clone(), CachedTile::new(vec![0; 100], Some(vec![1; 30])));
-        assert_eq!(c.stats().bytes, 130 + k.weight());
+        let t = c.insert_tile(k.clone(), CachedTile::compressed(&[0; 100], vec![1; 30]));
+        assert_eq!(c.stats().bytes, 30 + k.weight());
         let got = c.get(&k).unwrap();
         assert_eq!(got, t);
-        assert_eq!(got.gzip.as_deref(), Some(&[1u8; 30][..]));
+        assert_eq!(
+            (&got.bytes[..], got.encoding),
+            (&[1u8; 30][..], Encoding::Gzip)
+        );
+        assert_eq!((got.raw_len, got.etag.clone()), (100, etag_of(&[0; 100])));
         assert_ne!(got.gzip_etag().unwrap(), got.etag);
         assert_eq!(c.insert(k, vec![0; 100]).gzip_etag(), None);
     }

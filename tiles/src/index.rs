@@ -292,6 +292,44 @@ impl LayerIndex {
             .collect()
     }
 
+    /// As [`query_bbox_merc`](Self::query_bbox_merc), but only while the features
+    /// found hold at most `budget` coordinates in all (the budget is reduced by what
+    /// they hold): `None` as soon as they hold more (the search stops there, so asking
+    /// costs at most that much). For deciding cheaply whether a tile is small.
+    ///
+    /// ```
+    /// use citygrid_tiles::index::{Feature, LayerIndex};
+    /// use citygrid_tiles::schema::Schema;
+    /// use citygrid_geo::tms::Bbox;
+    /// use geo::{point, Geometry};
+    ///
+    /// let pts = (0..10).map(|i| Feature::from_mercator(i, Geometry::Point(point!(x: i as f64, y: 0.0)), vec![]));
+    /// let idx = LayerIndex::build(Schema::default(), pts.collect()).unwrap();
+    /// let all = Bbox::new(-1.0, -1.0, 100.0, 1.0);
+    /// let mut budget = 12;
+    /// assert_eq!(idx.query_bbox_merc_small(&all, &mut budget).map(|f| f.len()), Some(10));
+    /// assert_eq!(budget, 2);
+    /// assert!(idx.query_bbox_merc_small(&all, &mut 9).is_none());
+    /// ```
+    pub fn query_bbox_merc_small(&self, bbox: &Bbox, budget: &mut usize) -> Option<Vec<&Feature>> {
+        if !bbox.is_valid() {
+            return Some(Vec::new());
+        }
+        let mut out = Vec::new();
+        for it in self.tree.locate_in_envelope_intersecting(&aabb(bbox)) {
+            let Some(f) = self.slots.get(it.data as usize).and_then(Option::as_ref) else {
+                continue;
+            };
+            let vertices = match &f.geom_merc {
+                Geometry::Point(_) => 1,
+                g => geo::CoordsIter::coords_count(g),
+            };
+            *budget = budget.checked_sub(vertices)?;
+            out.push(f);
+        }
+        Some(out)
+    }
+
     /// Like [`query_bbox_merc`](Self::query_bbox_merc) for a lon/lat box. A box with
     /// `min_x > max_x` (built field by field) is read as crossing the antimeridian.
     /// Latitudes beyond ±85.05° are clamped.

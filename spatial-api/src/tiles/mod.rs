@@ -20,7 +20,7 @@ use std::future::Future;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use citygrid_geo::tms::{TileCoord, MAX_ZOOM};
-use citygrid_tiles::cache::CachedTile;
+use citygrid_tiles::cache::{CachedTile, Encoding};
 use citygrid_tiles::LayerKind;
 use serde_json::Value;
 
@@ -169,13 +169,15 @@ impl AsRef<[u8]> for ArcBytes {
     }
 }
 
-/// The gzip form of tile bytes (`None` for an empty tile, which is answered 204),
-/// made once when the tile is encoded.
-pub(crate) fn gzip(bytes: &[u8]) -> std::io::Result<Option<Vec<u8>>> {
+/// The form in which an encoded vector tile is cached: gzip-compressed once here
+/// (kept as it is when empty, answered 204, or when compression does not make it
+/// smaller).
+pub(crate) fn cached_form(bytes: Vec<u8>) -> std::io::Result<CachedTile> {
     if bytes.is_empty() {
-        return Ok(None);
+        return Ok(CachedTile::new(bytes));
     }
-    citygrid_tiles::compress::gzip(bytes).map(Some)
+    let gzip = citygrid_tiles::compress::gzip(&bytes)?;
+    Ok(CachedTile::compressed(&bytes, gzip))
 }
 
 /// Whether the request's `Accept-Encoding` accepts gzip: `gzip` (or `x-gzip`) with a
@@ -218,10 +220,11 @@ pub fn accepts_gzip(request: &HeaderMap) -> bool {
     gzip.or(star).is_some_and(|q| q > 0.0)
 }
 
-/// A cached tile as a response: its gzip form (`Content-Encoding: gzip`, its own
-/// ETag) when it has one and the client accepts gzip, else its bytes; 304 when
-/// `If-None-Match` matches the chosen form's ETag, 204 when empty. Tiles with a gzip
-/// form say `Vary: Accept-Encoding`.
+/// A cached tile as a response: a tile kept compressed goes as stored
+/// (`Content-Encoding: gzip`, its own ETag) to a client that accepts gzip and
+/// decompressed to any other; a tile kept as it is goes as it is. 304 when
+/// `If-None-Match` matches the chosen form's ETag, 204 when empty. Tiles kept
+/// compressed say `Vary: Accept-Encoding`.
 fn respond(
     state: &AppState,
     tile: &CachedTile,
@@ -229,13 +232,11 @@ fn respond(
     request: &HeaderMap,
     max_age: u32,
 ) -> Response {
-    let (body, etag, gzipped) = match (&tile.gzip, tile.gzip_etag()) {
-        (Some(gz), Some(etag)) if accepts_gzip(request) => (gz, etag, true),
-        _ => (
-            &tile.bytes,
-            format!("\"{}\"", tile.etag.trim_matches('"')),
-            false,
-        ),
+    let compressed = tile.encoding == Encoding::Gzip;
+    let gzipped = compressed && accepts_gzip(request);
+    let etag = match tile.gzip_etag() {
+        Some(etag) if gzipped => etag,
+        _ => format!("\"{}\"", tile.etag.trim_matches('"')),
     };
     let visibility = if state.config.public_layers {
         "public"
@@ -254,12 +255,23 @@ fn respond(
         });
     let mut response = if matches {
         StatusCode::NOT_MODIFIED.into_response()
-    } else if body.is_empty() {
+    } else if tile.raw_len == 0 {
         StatusCode::NO_CONTENT.into_response()
     } else {
-        // The cached bytes are shared, not copied, into the response.
-        let mut r =
-            axum::body::Bytes::from_owner(ArcBytes(std::sync::Arc::clone(body))).into_response();
+        let body = if compressed && !gzipped {
+            // The rare client without gzip: the raw tile, decompressed for it.
+            match citygrid_tiles::compress::gunzip(&tile.bytes, tile.raw_len) {
+                Ok(raw) => axum::body::Bytes::from(raw),
+                Err(e) => {
+                    return ApiError::Internal(format!("a cached tile did not decompress: {e}"))
+                        .into_response()
+                }
+            }
+        } else {
+            // The cached bytes are shared, not copied, into the response.
+            axum::body::Bytes::from_owner(ArcBytes(std::sync::Arc::clone(&tile.bytes)))
+        };
+        let mut r = body.into_response();
         r.headers_mut()
             .insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
         if gzipped {
@@ -271,7 +283,7 @@ fn respond(
         r
     };
     let headers = response.headers_mut();
-    if tile.gzip.is_some() {
+    if compressed {
         headers.insert(header::VARY, HeaderValue::from_static("accept-encoding"));
     }
     if let Ok(v) = HeaderValue::from_str(&etag) {
@@ -350,17 +362,23 @@ mod tests {
     }
 
     #[test]
-    fn gzip_round_trips_and_leaves_empty_tiles_alone() {
-        use std::io::Read;
-        assert_eq!(gzip(&[]).unwrap(), None);
+    fn tiles_are_cached_compressed_unless_it_does_not_pay() {
+        let empty = cached_form(Vec::new()).unwrap();
+        assert_eq!((empty.encoding, empty.raw_len), (Encoding::Identity, 0));
         let raw: Vec<u8> = (0..5000u32).map(|i| (i % 7) as u8).collect();
-        let gz = gzip(&raw).unwrap().unwrap();
-        assert!(gz.len() < raw.len());
-        let mut back = Vec::new();
-        flate2::read::GzDecoder::new(&gz[..])
-            .read_to_end(&mut back)
-            .unwrap();
-        assert_eq!(back, raw);
+        let kept = cached_form(raw.clone()).unwrap();
+        assert_eq!((kept.encoding, kept.raw_len), (Encoding::Gzip, raw.len()));
+        assert!(kept.held_bytes() < raw.len() / 4);
+        assert_eq!(
+            citygrid_tiles::compress::gunzip(&kept.bytes, kept.raw_len).unwrap(),
+            raw
+        );
+        assert_eq!(kept.etag, citygrid_tiles::cache::etag_of(&raw));
+        let tiny = cached_form(vec![0x1a, 0x02]).unwrap();
+        assert_eq!(
+            (tiny.encoding, &tiny.bytes[..]),
+            (Encoding::Identity, &[0x1a, 0x02][..])
+        );
     }
 
     #[test]

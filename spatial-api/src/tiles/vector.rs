@@ -1,5 +1,7 @@
-//! Vector tiles: one or more layers from the in-memory index, encoded on demand through
-//! the recent-encodings table (`crate::layers::flights`) and the tile cache.
+//! Vector tiles: one or more layers from the in-memory index, encoded on demand and
+//! cached gzip-compressed. Small tiles (most tiles deep in the pyramid) are encoded on
+//! the request's own thread; the others on a blocking thread through the
+//! recent-encodings table (`crate::layers::flights`), which shares concurrent misses.
 
 use std::sync::{Arc, LazyLock};
 
@@ -7,7 +9,7 @@ use axum::http::HeaderMap;
 use axum::response::Response;
 use citygrid_geo::tms::TileCoord;
 use citygrid_tiles::cache::{CachedTile, TileKey};
-use citygrid_tiles::index::Feature;
+use citygrid_tiles::index::{Feature, LayerIndex};
 use citygrid_tiles::mvt::{encode_tile, query_bounds, EncodeOptions, TileLayer, MVT_TYPE};
 use serde_json::{json, Map, Value};
 use tokio::sync::Semaphore;
@@ -139,6 +141,10 @@ async fn vector_tile(
     if let Some(cached) = state.layers.tiles.get(&key) {
         return Ok(respond(state, &cached, MVT_TYPE, headers, 60));
     }
+    if let Some(encoded) = encode_small(state, &key, tile, &loaded) {
+        let cached = encoded.map_err(ApiError::Internal)?;
+        return Ok(respond(state, &cached, MVT_TYPE, headers, 60));
+    }
     let cached = match on_miss(&state.tile_flights, key.clone()) {
         Miss::Serve(found) => found,
         Miss::Refresh(previous, flight) => {
@@ -165,6 +171,76 @@ async fn vector_tile(
     Ok(respond(state, &cached, MVT_TYPE, headers, 60))
 }
 
+/// Candidate coordinates (all layers of a tile together) up to which a tile is
+/// encoded on the request's own thread: a few hundred microseconds of work at most,
+/// less than handing it to a blocking thread and back costs. Most tiles deep in the
+/// pyramid are this small; a crawler asking for distinct ones is served at the rate
+/// of cache hits.
+const INLINE_MAX_VERTICES: usize = 1024;
+
+fn encode_options(state: &AppState) -> EncodeOptions {
+    EncodeOptions {
+        max_tile_bytes: state.config.max_tile_bytes,
+        ..EncodeOptions::default()
+    }
+}
+
+/// One layer of a tile as the encoder takes it.
+fn tile_layer<'a>(
+    layer: &'a LoadedLayer,
+    index: &'a LayerIndex,
+    (features, properties): &'a (Vec<&'a Feature>, Vec<&'a str>),
+) -> TileLayer<'a> {
+    TileLayer {
+        name: &layer.meta.id,
+        schema: index.schema(),
+        features,
+        properties: Some(properties),
+    }
+}
+
+/// Encodes, compresses and caches a small tile right here, without a thread
+/// hand-off, a slot or the recent-encodings table (a small tile is cheaper to
+/// encode than to share); always from the index as it is now, so never stale.
+/// `None` when the tile is not small or an index is busy (a patch holds or waits
+/// for its write lock: this thread must not block), for the usual path.
+fn encode_small(
+    state: &AppState,
+    key: &TileKey,
+    tile: TileCoord,
+    loaded: &[(Arc<LoadedLayer>, u64)],
+) -> Option<Result<CachedTile, String>> {
+    let options = encode_options(state);
+    let bounds = query_bounds(tile, &options);
+    let encoded = {
+        let mut guards = Vec::with_capacity(loaded.len());
+        for (layer, _) in loaded {
+            guards.push(layer.index.try_read().ok()?);
+        }
+        let mut budget = INLINE_MAX_VERTICES;
+        let mut selections = Vec::with_capacity(guards.len());
+        for (index, (layer, _)) in guards.iter().zip(loaded) {
+            let candidates = index.query_bbox_merc_small(&bounds, &mut budget)?;
+            selections.push(schema_view(layer, index, tile.z(), candidates));
+        }
+        let layers: Vec<TileLayer<'_>> = loaded
+            .iter()
+            .zip(&guards)
+            .zip(&selections)
+            .map(|(((layer, _), index), features)| tile_layer(layer, index, features))
+            .collect();
+        encode_tile(tile, &layers, &options)
+    };
+    Some(
+        encoded
+            .map_err(|e| format!("tile encoding failed: {e}"))
+            .and_then(|t| {
+                super::cached_form(t.bytes).map_err(|e| format!("tile compression failed: {e}"))
+            })
+            .map(|t| state.layers.cache_tile(key.clone(), t, loaded)),
+    )
+}
+
 /// Encodes a vector tile on a blocking thread and caches it (unless a layer was
 /// patched meanwhile).
 ///
@@ -185,10 +261,7 @@ async fn encode_vector(
     if let Some(cached) = state.layers.tiles.get(&key) {
         return Ok(cached);
     }
-    let options = EncodeOptions {
-        max_tile_bytes: state.config.max_tile_bytes,
-        ..EncodeOptions::default()
-    };
+    let options = encode_options(state);
     let permit = Arc::clone(slots)
         .acquire_owned()
         .await
@@ -208,8 +281,7 @@ async fn encode_vector(
         let bytes = {
             let bounds = query_bounds(tile, &options);
             let guards: Vec<_> = loaded.iter().map(|(l, _)| l.index.read()).collect();
-            let mut selections: Vec<(Vec<&Feature>, Vec<&str>)> =
-                Vec::with_capacity(loaded.len());
+            let mut selections: Vec<(Vec<&Feature>, Vec<&str>)> = Vec::with_capacity(loaded.len());
             for (guard, (layer, _)) in guards.iter().zip(&loaded) {
                 match guard {
                     Ok(index) => {
@@ -220,24 +292,18 @@ async fn encode_vector(
                 }
             }
             let mut tile_layers = Vec::with_capacity(loaded.len());
-            for (((layer, _), guard), (features, properties)) in
-                loaded.iter().zip(&guards).zip(&selections)
-            {
+            for (((layer, _), guard), features) in loaded.iter().zip(&guards).zip(&selections) {
                 if let Ok(index) = guard {
-                    tile_layers.push(TileLayer {
-                        name: &layer.meta.id,
-                        schema: index.schema(),
-                        features,
-                        properties: Some(properties),
-                    });
+                    tile_layers.push(tile_layer(layer, index, features));
                 }
             }
             encode_tile(tile, &tile_layers, &options).map(|t| t.bytes)
         }
         .map_err(|e| format!("tile encoding failed: {e}"))?;
         // Compressed once here, off the async runtime, and sent as-is to gzip clients.
-        let gzip = super::gzip(&bytes).map_err(|e| format!("tile compression failed: {e}"))?;
-        Ok(store.cache_tile(key, CachedTile::new(bytes, gzip), &loaded))
+        let tile =
+            super::cached_form(bytes).map_err(|e| format!("tile compression failed: {e}"))?;
+        Ok(store.cache_tile(key, tile, &loaded))
     });
     task.await
         .map_err(|e| format!("the tile task stopped: {e}"))?

@@ -22,7 +22,10 @@
 //! leave nothing, going back to the previous step – each further level `k` keeps only
 //! the features (clusters: their representative) whose id hash is in the lowest `2^-k`
 //! fraction; [`EncodedTile::level`] counts all steps. Every choice depends on ids and
-//! global positions only, never on input order.
+//! global positions only, never on input order. A level is given up as soon as the
+//! bytes written for it (a lower bound of the finished tile) pass the cap, so a level
+//! that cannot fit costs at most one chunk of features more than the cap, not a whole
+//! encoding.
 //!
 //! ```
 //! use citygrid_tiles::index::{Feature, LayerIndex};
@@ -56,7 +59,7 @@ use rayon::prelude::*;
 use thiserror::Error;
 
 use crate::index::Feature;
-use crate::schema::{PropValue, Schema};
+use crate::schema::Schema;
 use citygrid_geo::tms::{Bbox, TileCoord};
 use cluster::Grid;
 use pbf::{GeomType, LayerWriter};
@@ -333,11 +336,12 @@ pub fn encode_tile(
             .sum();
         if min_count.saturating_mul(MIN_FEATURE_BYTES) <= opts.max_tile_bytes {
             let mut bytes = Vec::new();
-            let mut features = 0;
+            let mut features = Some(0);
             for layer in prepared.iter_mut() {
-                features += encode_layer(layer, &plan, &frame, opts.extent, &mut bytes);
+                features = features
+                    .and_then(|n| Some(n + encode_layer(layer, &plan, &frame, opts, &mut bytes)?));
             }
-            if bytes.len() <= opts.max_tile_bytes {
+            if let Some(features) = features.filter(|_| bytes.len() <= opts.max_tile_bytes) {
                 return Ok(EncodedTile {
                     bytes,
                     level,
@@ -402,16 +406,25 @@ fn prepare_all<'a>(features: &[&'a Feature], frame: &Frame) -> Vec<Prepared<'a>>
 /// A geometry type with its command integers.
 type Encoded = (GeomType, Vec<u32>);
 
-/// Writes one layer at one level; returns the number of features written.
+/// Features whose geometry is encoded (in parallel) before the size so far is checked
+/// against the cap.
+const ENCODE_CHUNK: usize = 8 * PAR_THRESHOLD;
+
+/// Writes one layer at one level; returns the number of features written, or `None`
+/// as soon as what is written makes the tile exceed `opts.max_tile_bytes` (a level
+/// that cannot fit is given up after at most one chunk too many, not encoded whole).
 fn encode_layer<'a>(
     layer: &mut PreparedLayer<'a>,
     plan: &LevelPlan,
     frame: &Frame,
-    extent: u32,
+    opts: &EncodeOptions,
     tile: &mut Vec<u8>,
-) -> usize {
+) -> Option<usize> {
     let clustering = plan.cell.is_some();
     let point_cell = plan.cell.unwrap_or(frame.extent);
+    let over = |w: &LayerWriter<'_>, tile: &Vec<u8>| {
+        tile.len().saturating_add(w.bytes_so_far()) > opts.max_tile_bytes
+    };
     let encode_one = |p: &Prepared<'_>| -> Option<(GeomType, Vec<u32>)> {
         if !plan.keeps(p) || (clustering && p.geom.is_point()) {
             return None;
@@ -426,40 +439,45 @@ fn encode_layer<'a>(
         })
         .collect();
     order.sort_by_key(|&i| (layer.features[i].feature.id, layer.features[i].geom.rank()));
-    let geoms: Vec<(usize, Option<Encoded>)> = if order.len() >= PAR_THRESHOLD {
-        order
-            .par_iter()
-            .map(|&i| (i, encode_one(&layer.features[i])))
-            .collect()
-    } else {
-        order
-            .iter()
-            .map(|&i| (i, encode_one(&layer.features[i])))
-            .collect()
-    };
     layer.ensure_grid(plan, frame);
     let cells = match layer.grid(plan) {
         Some(g) => g.complete_cells(&layer.features, frame),
         None => Vec::new(),
     };
-    let mut w = LayerWriter::new(layer.name, extent);
-    let keys: Vec<(usize, &'a str)> = layer.props.clone();
-    let props_of = |f: &'a Feature, skip_count: bool| -> Vec<(&'a str, &'a PropValue)> {
+    let layer: &PreparedLayer<'a> = layer;
+    let mut w = LayerWriter::new(layer.name, opts.extent);
+    let keys: &[(usize, &'a str)] = &layer.props;
+    let props_of = |f: &'a Feature, skip_count: bool| {
         keys.iter()
-            .filter(|(_, k)| !(skip_count && *k == POINT_COUNT_KEY))
-            .filter_map(|&(i, k)| f.props.get(i).map(|v| (k, v)))
-            .collect()
+            .filter(move |(_, k)| !(skip_count && *k == POINT_COUNT_KEY))
+            .filter_map(move |&(i, k)| f.props.get(i).map(|v| (k, v)))
     };
-    for (i, g) in &geoms {
-        let p = &layer.features[*i];
-        if let Some((ty, cmds)) = g {
-            w.add_feature(
-                feature_id(p.feature),
-                props_of(p.feature, false).into_iter(),
-                None,
-                *ty,
-                cmds,
-            );
+    for chunk in order.chunks(ENCODE_CHUNK) {
+        let geoms: Vec<(usize, Option<Encoded>)> = if chunk.len() >= PAR_THRESHOLD {
+            chunk
+                .par_iter()
+                .map(|&i| (i, encode_one(&layer.features[i])))
+                .collect()
+        } else {
+            chunk
+                .iter()
+                .map(|&i| (i, encode_one(&layer.features[i])))
+                .collect()
+        };
+        for (i, g) in &geoms {
+            let p = &layer.features[*i];
+            if let Some((ty, cmds)) = g {
+                w.add_feature(
+                    feature_id(p.feature),
+                    props_of(p.feature, false),
+                    None,
+                    *ty,
+                    cmds,
+                );
+            }
+        }
+        if over(&w, tile) {
+            return None;
         }
     }
     for (kx, ky, c) in cells {
@@ -471,7 +489,7 @@ fn encode_layer<'a>(
             if let Some((ty, cmds)) = encode_geometry(&rep.geom, plan, frame, point_cell) {
                 w.add_feature(
                     feature_id(rep.feature),
-                    props_of(rep.feature, false).into_iter(),
+                    props_of(rep.feature, false),
                     None,
                     ty,
                     cmds.as_slice(),
@@ -488,15 +506,18 @@ fn encode_layer<'a>(
         cmds.points(&[[gx - frame.ox, gy - frame.oy]]);
         w.add_feature(
             feature_id(rep.feature),
-            props_of(rep.feature, true).into_iter(),
+            props_of(rep.feature, true),
             Some((POINT_COUNT_KEY, i64::try_from(c.count).unwrap_or(i64::MAX))),
             GeomType::Point,
             &cmds.out,
         );
     }
+    if over(&w, tile) {
+        return None;
+    }
     let n = w.len();
     w.finish_into(tile);
-    n
+    Some(n)
 }
 
 /// MVT ids are unsigned: negative ids are left out.

@@ -3,6 +3,8 @@
 
 use std::collections::HashMap;
 
+use foldhash::fast::RandomState;
+
 use crate::schema::PropValue;
 
 /// Wire type of varints.
@@ -76,12 +78,15 @@ pub(crate) struct LayerWriter<'a> {
     name: &'a str,
     extent: u32,
     keys: Vec<&'a str>,
-    key_idx: HashMap<&'a str, u32>,
+    key_idx: HashMap<&'a str, u32, RandomState>,
     values: Vec<ValueKey<'a>>,
-    value_idx: HashMap<ValueKey<'a>, u32>,
+    value_idx: HashMap<ValueKey<'a>, u32, RandomState>,
     features: Vec<u8>,
     count: usize,
     tags: Vec<u32>,
+    scratch: Vec<u8>,
+    /// Encoded bytes of `keys` and `values`.
+    table_bytes: usize,
 }
 
 impl<'a> LayerWriter<'a> {
@@ -90,18 +95,26 @@ impl<'a> LayerWriter<'a> {
             name,
             extent,
             keys: Vec::new(),
-            key_idx: HashMap::new(),
+            key_idx: HashMap::default(),
             values: Vec::new(),
-            value_idx: HashMap::new(),
+            value_idx: HashMap::default(),
             features: Vec::new(),
             count: 0,
             tags: Vec::new(),
+            scratch: Vec::new(),
+            table_bytes: 0,
         }
     }
 
     /// Number of features written.
     pub(crate) fn len(&self) -> usize {
         self.count
+    }
+
+    /// Bytes of the features, keys and values written so far: a lower bound of the
+    /// finished layer (which adds its name, extent and version).
+    pub(crate) fn bytes_so_far(&self) -> usize {
+        self.features.len() + self.table_bytes
     }
 
     fn key(&mut self, k: &'a str) -> u32 {
@@ -111,6 +124,7 @@ impl<'a> LayerWriter<'a> {
         let i = self.keys.len() as u32;
         self.keys.push(k);
         self.key_idx.insert(k, i);
+        self.table_bytes += 1 + varint_len(k.len() as u64) + k.len();
         i
     }
 
@@ -119,6 +133,14 @@ impl<'a> LayerWriter<'a> {
             return i;
         }
         let i = self.values.len() as u32;
+        let inner = match &v {
+            ValueKey::Str(s) => 1 + varint_len(s.len() as u64) + s.len(),
+            ValueKey::Double(_) => 9,
+            ValueKey::Int(i) if *i >= 0 => 1 + varint_len(*i as u64),
+            ValueKey::Int(i) => 1 + varint_len(zigzag(*i)),
+            ValueKey::Bool(_) => 2,
+        };
+        self.table_bytes += 1 + varint_len(inner as u64) + inner;
         self.values.push(v.clone());
         self.value_idx.insert(v, i);
         i
@@ -154,7 +176,9 @@ impl<'a> LayerWriter<'a> {
             self.tags.push(ki);
             self.tags.push(vi);
         }
-        let mut f = Vec::with_capacity(16 + geometry.len() * 2 + self.tags.len());
+        // One buffer for every feature's message, not one allocation each.
+        let mut f = std::mem::take(&mut self.scratch);
+        f.clear();
         if let Some(id) = id {
             put_key(&mut f, 1, VARINT);
             put_varint(&mut f, id);
@@ -166,6 +190,7 @@ impl<'a> LayerWriter<'a> {
         put_varint(&mut f, ty as u64);
         put_packed(&mut f, 4, geometry);
         put_bytes(&mut self.features, 2, &f);
+        self.scratch = f;
         self.count += 1;
     }
 
@@ -215,6 +240,39 @@ impl<'a> LayerWriter<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_size_so_far_is_exact_but_for_the_layer_header() {
+        let values = [
+            PropValue::String("kerrostalo".into()),
+            PropValue::String("x".repeat(300)),
+            PropValue::Int(7),
+            PropValue::Int(-123_456),
+            PropValue::Double(2.5),
+            PropValue::Bool(true),
+            PropValue::Null,
+        ];
+        let mut w = LayerWriter::new("buildings", 4096);
+        for (i, v) in values.iter().enumerate() {
+            // each value twice: the tables hold it once
+            for _ in 0..2 {
+                w.add_feature(
+                    Some(i as u64),
+                    [("k", v), ("name", v)].into_iter(),
+                    None,
+                    GeomType::Point,
+                    &[9, 2, 2],
+                );
+            }
+        }
+        let so_far = w.bytes_so_far();
+        let mut tile = Vec::new();
+        w.finish_into(&mut tile);
+        // plus the name (tag, length, 9 bytes), the extent (tag, 2-byte varint), the
+        // version (tag, 1), then the layer's own tag and length
+        let layer = so_far + 11 + 3 + 2;
+        assert_eq!(tile.len(), 1 + varint_len(layer as u64) + layer);
+    }
 
     #[test]
     fn varints() {
