@@ -179,6 +179,9 @@ const TABLE: &[Row] = &[
     // spatial queries
     row("GET", "/api/nearest", "/api/nearest?layer={layer}&lon={lon}&lat={lat}&k=1", Body::None, "U AAAAAA AFF UU"),
     row("POST", "/api/query", "/api/query", Body::Json(r#"{"geometry": {"type": "Point", "coordinates": [{lon}, {lat}]}, "layers": ["{layer}"]}"#), "U AAAAAA AFF UU"),
+    // layer administration (the PUT names a field the layer does not have: 422 for the admin, nothing changes)
+    row("GET", "/api/admin/layers/{layer}/tile-properties", "/api/admin/layers/{layer}/tile-properties", Body::None, "U FFFFFA FFF UU"),
+    row("PUT", "/api/admin/layers/{layer}/tile-properties", "/api/admin/layers/{layer}/tile-properties", Body::Json(r#"{"include": ["no_such_field"]}"#), "U FFFFFA FFF UU"),
 ];
 
 /// A 1×1 PNG (the server decides the type by the magic bytes and reads the size

@@ -13,6 +13,8 @@
 //! - [`cache`]: the byte-bounded tile cache with exact invalidation.
 //! - [`hash`]: stable hashes for ETags and thinning priorities.
 //! - [`kind`]: [`LayerKind`], the kind of a layer (`vector`, `raster`).
+//! - [`search`]: text search over the layers in memory (folding, road segments merged,
+//!   ranking) behind `GET /api/search`.
 //! - [`tileprops`]: a layer's tile schema (which properties its tiles carry, from
 //!   which zoom; which features appear from which zoom) and its compiled filter.
 
