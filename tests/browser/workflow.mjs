@@ -141,6 +141,10 @@ await run('workflow', async (browser) => {
   check(expected.every((a) => steps.includes(a)), `the timeline shows every step: ${steps}`);
   check(steps.indexOf('report') < steps.indexOf('close'), 'in order');
   await leader.waitForFunction(() => document.querySelectorAll('#case-info .photos img[src^="blob:"]').length === 2);
+  // Each photo shows in the timeline under the step of its stage.
+  const underStep = await leader.locator('#timeline li').evaluateAll((xs) => xs.map((x) => [x.dataset.action, x.querySelectorAll('.stage-photos img').length]));
+  check(underStep.some(([a, n]) => a === 'report' && n === 1) && underStep.some(([a, n]) => a === 'feedback' && n === 1)
+    && underStep.reduce((s, [, n]) => s + n, 0) === 2, `photos under their steps in the timeline: ${JSON.stringify(underStep)}`);
   await shot(leader, 'console-closed-timeline', { fullPage: true });
 
   // The evaluation dashboard draws its charts from the figures.

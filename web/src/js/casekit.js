@@ -82,14 +82,35 @@ export function caseItem(c, categories, { onOpen, selected } = {}) {
 }
 
 /** The timeline of a case: every step with who, role, when, from → to, note. */
+/** The photos of case `c` by timeline event index: each photo goes under the event
+ * of its workflow stage (report, feedback, check) nearest in time to its upload, so a
+ * photo added later shows under the step it belongs to. */
+function photosByEvent(c) {
+  const events = c.timeline || [];
+  const out = new Map();
+  for (const p of c.photos || []) {
+    let best = -1;
+    let bestGap = Infinity;
+    events.forEach((e, i) => {
+      if (!e.photo_stage || e.photo_stage !== p.stage) return;
+      const gap = Math.abs(Date.parse(e.at) - Date.parse(p.uploaded_at));
+      if (best < 0 || gap < bestGap) { best = i; bestGap = gap; }
+    });
+    if (best >= 0) out.set(best, [...(out.get(best) || []), p]);
+  }
+  return out;
+}
+
 export function timeline(c) {
-  return el('ol', { class: 'timeline', id: 'timeline' }, (c.timeline || []).map((e) =>
+  const photos = photosByEvent(c);
+  return el('ol', { class: 'timeline', id: 'timeline' }, (c.timeline || []).map((e, i) =>
     el('li', { dataset: { action: e.action } },
       el('div', {}, el('strong', {}, actionName(e.action)), ' ',
         el('span', { class: 'muted' }, e.from_state && e.from_state !== e.to_state ? `${statusName(e.from_state)} → ${statusName(e.to_state)}` : `→ ${statusName(e.to_state)}`)),
       el('div', { class: 'when' }, when(e.at), ' · ', e.actor, ' (', e.role, e.department ? ` · ${e.department}` : '', ')'),
       e.note ? el('div', {}, e.note) : null,
-      (e.attachments || []).length ? el('div', { class: 'muted' }, `${t('attachments')}: ${(e.attachments || []).length}`) : null)));
+      (e.attachments || []).length ? el('div', { class: 'muted' }, `${t('attachments')}: ${(e.attachments || []).length}`) : null,
+      photos.has(i) ? el('div', { class: 'photos stage-photos', dataset: { stage: e.photo_stage } }, photos.get(i).map(photoImage)) : null)));
 }
 
 const ACTIONS = {
