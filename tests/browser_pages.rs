@@ -439,16 +439,20 @@ async fn case_workflow_through_the_pages() {
             "close"
         ]
     );
-    let (status, department, photos): (String, Option<String>, i64) = sqlx::query_as(
-        "SELECT status, department, (SELECT count(*) FROM case_photos p WHERE p.case_id = c.id) \
-         FROM cases c WHERE component_id = '4201020101000001' AND status = 'closed'",
-    )
-    .fetch_one(&db.pool)
-    .await
-    .expect("case");
+    let (status, department, photos, feedback_photos): (String, Option<String>, i64, i64) =
+        sqlx::query_as(
+            "SELECT status, department, \
+             (SELECT count(*) FROM case_photos p WHERE p.case_id = c.id), \
+             (SELECT count(*) FROM case_photos p WHERE p.case_id = c.id AND p.stage = 'feedback') \
+             FROM cases c WHERE component_id = '4201020101000001' AND status = 'closed'",
+        )
+        .fetch_one(&db.pool)
+        .await
+        .expect("case");
     assert_eq!(status, "closed");
     assert_eq!(department.as_deref(), Some("roads"));
-    assert_eq!(photos, 2);
+    // the report's photo, the feedback's and the one the department added afterwards
+    assert_eq!((photos, feedback_photos), (3, 2));
 }
 
 /// The next instant after now (by the real clock) at `hour:minute` in Beijing.

@@ -117,6 +117,10 @@ await run('workflow', async (browser) => {
   await department.setInputFiles('#action-photo', { name: 'fixed.png', mimeType: 'image/png', buffer: png(64, 48, [40, 160, 60]) });
   await department.fill('#action-note', 'New cover fitted');
   await step(department, 'feedback', 'handled');
+  // ... and adds a second photo afterwards (filed under the feedback stage by the server).
+  await department.setInputFiles('#add-photo', { name: 'after.png', mimeType: 'image/png', buffer: png(64, 48, [40, 60, 200]) });
+  await department.click('#add-photo-send');
+  await department.waitForFunction(() => document.querySelectorAll('#case-info .photos img[src^="blob:"]').length === 3);
   await shot(department, 'console-department');
 
   // The acceptor asks the inspector to check on site.
@@ -140,11 +144,12 @@ await run('workflow', async (browser) => {
   const expected = ['report', 'register', 'dispatch', 'accept', 'feedback', 'request_check', 'check_pass', 'close'];
   check(expected.every((a) => steps.includes(a)), `the timeline shows every step: ${steps}`);
   check(steps.indexOf('report') < steps.indexOf('close'), 'in order');
-  await leader.waitForFunction(() => document.querySelectorAll('#case-info .photos img[src^="blob:"]').length === 2);
-  // Each photo shows in the timeline under the step of its stage.
+  await leader.waitForFunction(() => document.querySelectorAll('#case-info .photos img[src^="blob:"]').length === 3);
+  check(await leader.locator('#add-photo').count() === 0, 'the shift leader is not offered to add photos');
+  // Each photo shows in the timeline under the step of its stage (the one added later too).
   const underStep = await leader.locator('#timeline li').evaluateAll((xs) => xs.map((x) => [x.dataset.action, x.querySelectorAll('.stage-photos img').length]));
-  check(underStep.some(([a, n]) => a === 'report' && n === 1) && underStep.some(([a, n]) => a === 'feedback' && n === 1)
-    && underStep.reduce((s, [, n]) => s + n, 0) === 2, `photos under their steps in the timeline: ${JSON.stringify(underStep)}`);
+  check(underStep.some(([a, n]) => a === 'report' && n === 1) && underStep.some(([a, n]) => a === 'feedback' && n === 2)
+    && underStep.reduce((s, [, n]) => s + n, 0) === 3, `photos under their steps in the timeline: ${JSON.stringify(underStep)}`);
   await shot(leader, 'console-closed-timeline', { fullPage: true });
 
   // The evaluation dashboard draws its charts from the figures.

@@ -48,6 +48,8 @@ export const CONSOLE_TEXT = {
   reporter: ['Reporter', '上报人'],
   photos: ['Photos', '照片'],
   noPhotos: ['No photos', '无照片'],
+  addPhoto: ['Add a photo', '补充照片'],
+  upload: ['Upload', '上传'],
   roleAdmin: ['administrator', '管理员'],
   roleInspector: ['inspector', '监督员'],
   roleAcceptor: ['acceptor', '受理员'],

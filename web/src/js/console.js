@@ -47,13 +47,40 @@ function facts(c) {
       routing.explanation ? el('small', { class: 'muted' }, ` ${routing.explanation}`) : null)],
     [t('component'), c.component_id || '—'],
     [t('note'), c.description || '—'],
-    [t('photos'), (c.photos || []).length ? el('div', { class: 'photos' }, c.photos.map(photoImage)) : el('span', { class: 'muted', id: 'no-photos' }, t('noPhotos'))],
+    [t('photos'), el('div', {},
+      (c.photos || []).length ? el('div', { class: 'photos' }, c.photos.map(photoImage)) : el('span', { class: 'muted', id: 'no-photos' }, t('noPhotos')),
+      addPhoto(c))],
   ];
   if (c.pending_extension) rows.push([t('extend'), when(c.pending_extension)]);
   if (duplicates.length) {
     rows.push([t('duplicates'), el('span', { class: 'error', id: 'duplicates' }, duplicates.map((d) => `${d.case_no} (${d.distance_m} m, ${d.status})`).join(', '))]);
   }
   return el('dl', { class: 'facts' }, rows.flatMap(([k, v]) => [el('dt', {}, k), el('dd', {}, v)]));
+}
+
+/** Adding a photo to a case afterwards (the acceptor, the department at feedback, an
+ * administrator): the server files it under the stage the case and the caller's role
+ * give (report, feedback, check) and refuses it with its reason otherwise. */
+const PHOTO_ROLES = ['acceptor', 'department', 'admin'];
+function addPhoto(c) {
+  if (!me || !PHOTO_ROLES.includes(me.role)) return null;
+  const input = el('input', { type: 'file', id: 'add-photo', accept: 'image/jpeg,image/png,image/webp' });
+  const out = el('span', { id: 'add-photo-result', 'aria-live': 'polite' });
+  const send = async () => {
+    out.replaceChildren();
+    const file = input.files[0];
+    if (!file) return;
+    try {
+      const problem = checkPhoto(file);
+      if (problem) throw new Error(problem);
+      await uploadPhoto(c.id, file);
+      await openCase(c);
+    } catch (e) {
+      out.replaceChildren(el('span', { class: 'notice error', role: 'alert' }, `${t('error')}: ${e.message}`));
+    }
+  };
+  return el('div', { class: 'add-photo' }, el('label', {}, `${t('addPhoto')} `, input),
+    el('button', { type: 'button', id: 'add-photo-send', onclick: send }, t('upload')), out);
 }
 
 function actionPanel(c) {
