@@ -451,8 +451,9 @@ async fn case_workflow_through_the_pages() {
         .expect("case");
     assert_eq!(status, "closed");
     assert_eq!(department.as_deref(), Some("roads"));
-    // the report's photo, the feedback's and the one the department added afterwards
-    assert_eq!((photos, feedback_photos), (3, 2));
+    // the report's photo and the one the inspector added afterwards, the feedback's and
+    // the one the department added afterwards
+    assert_eq!((photos, feedback_photos), (4, 2));
 }
 
 /// The next instant after now (by the real clock) at `hour:minute` in Beijing.

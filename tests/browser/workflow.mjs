@@ -88,6 +88,12 @@ await run('workflow', async (browser) => {
   await inspector.click('#tab-mine');
   await inspector.locator(`#mine-list li[data-case-no="${caseNo}"]`).waitFor();
   await shot(inspector, 'inspector-my-reports');
+  // The inspector adds a second photo to the report afterwards (through the outbox).
+  await inspector.locator(`#mine-list li[data-case-no="${caseNo}"] .case-link`).click();
+  await inspector.locator('#add-photos').waitFor();
+  await inspector.setInputFiles('#add-photos', { name: 'later.png', mimeType: 'image/png', buffer: png(64, 48, [90, 90, 30]) });
+  await inspector.click('#add-photos-send');
+  await inspector.waitForFunction(() => document.querySelectorAll('.photos:not(.stage-photos) img').length === 2);
 
   // The acceptor registers it.
   const acceptor = await newPage(browser);
@@ -96,7 +102,7 @@ await run('workflow', async (browser) => {
   check((await acceptor.locator('#case-info').textContent()).includes(F.component_id), 'the console shows the linked component');
   const duplicates = await acceptor.locator('#duplicates').textContent();
   check(duplicates.includes(F.earlier_case), `the acceptor sees the earlier report as a duplicate: ${duplicates}`);
-  await acceptor.waitForFunction(() => document.querySelectorAll('#case-info .photos img[src^="blob:"]').length === 1);
+  await acceptor.waitForFunction(() => document.querySelectorAll('#case-info .photos img[src^="blob:"]').length === 2);
   await shot(acceptor, 'console-acceptor');
   await step(acceptor, 'register', 'registered');
 
@@ -120,7 +126,7 @@ await run('workflow', async (browser) => {
   // ... and adds a second photo afterwards (filed under the feedback stage by the server).
   await department.setInputFiles('#add-photo', { name: 'after.png', mimeType: 'image/png', buffer: png(64, 48, [40, 60, 200]) });
   await department.click('#add-photo-send');
-  await department.waitForFunction(() => document.querySelectorAll('#case-info .photos img[src^="blob:"]').length === 3);
+  await department.waitForFunction(() => document.querySelectorAll('#case-info .photos img[src^="blob:"]').length === 4);
   await shot(department, 'console-department');
 
   // The acceptor asks the inspector to check on site.
@@ -144,12 +150,12 @@ await run('workflow', async (browser) => {
   const expected = ['report', 'register', 'dispatch', 'accept', 'feedback', 'request_check', 'check_pass', 'close'];
   check(expected.every((a) => steps.includes(a)), `the timeline shows every step: ${steps}`);
   check(steps.indexOf('report') < steps.indexOf('close'), 'in order');
-  await leader.waitForFunction(() => document.querySelectorAll('#case-info .photos img[src^="blob:"]').length === 3);
+  await leader.waitForFunction(() => document.querySelectorAll('#case-info .photos img[src^="blob:"]').length === 4);
   check(await leader.locator('#add-photo').count() === 0, 'the shift leader is not offered to add photos');
   // Each photo shows in the timeline under the step of its stage (the one added later too).
   const underStep = await leader.locator('#timeline li').evaluateAll((xs) => xs.map((x) => [x.dataset.action, x.querySelectorAll('.stage-photos img').length]));
-  check(underStep.some(([a, n]) => a === 'report' && n === 1) && underStep.some(([a, n]) => a === 'feedback' && n === 2)
-    && underStep.reduce((s, [, n]) => s + n, 0) === 3, `photos under their steps in the timeline: ${JSON.stringify(underStep)}`);
+  check(underStep.some(([a, n]) => a === 'report' && n === 2) && underStep.some(([a, n]) => a === 'feedback' && n === 2)
+    && underStep.reduce((s, [, n]) => s + n, 0) === 4, `photos under their steps in the timeline: ${JSON.stringify(underStep)}`);
   await shot(leader, 'console-closed-timeline', { fullPage: true });
 
   // The evaluation dashboard draws its charts from the figures.

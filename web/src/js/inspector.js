@@ -389,8 +389,37 @@ async function openCase(c, target) {
   markPoint(map, [full.lon, full.lat], '#1c7ed6');
   map.easeTo({ center: [full.lon, full.lat], zoom: Math.max(map.getZoom(), 17) });
   target.replaceChildren(el('h3', {}, full.case_no), timeline(full),
-    el('div', { class: 'photos' }, (full.photos || []).map(photoImage)));
+    el('div', { class: 'photos' }, (full.photos || []).map(photoImage)),
+    full.reporter_user_id === me.id ? addPhotos(full, target) : null);
   return full;
+}
+
+/** Photos added to one's own report afterwards: shrunk like a report's, queued in
+ * the outbox (each with its own Idempotency-Key, uploaded as stage `report`) so that
+ * a dropped connection loses nothing. */
+function addPhotos(c, target) {
+  const input = el('input', { type: 'file', id: 'add-photos', accept: 'image/jpeg,image/png,image/webp', multiple: true });
+  const out = el('div', { id: 'add-photos-result', 'aria-live': 'polite' });
+  const send = async () => {
+    const files = [...input.files];
+    if (!files.length) return;
+    if (files.length > MAX_PHOTOS) return notice(out, t('tooManyPhotos'), 'error');
+    for (const file of files) {
+      const problem = checkPhoto(file);
+      if (problem) return notice(out, problem, 'error');
+    }
+    const item = newReport(me.username, { category: c.category, lon: c.lon, lat: c.lat }, await Promise.all(files.map(compressPhoto)));
+    item.caseId = c.id;
+    item.caseNo = c.case_no;
+    await putItem(item);
+    announce();
+    input.value = '';
+    const outcome = await pump({ force: true, only: item.key });
+    if (outcome && outcome.sent.find((x) => x.key === item.key)) await openCase(c, target);
+    else notice(out, t('photosQueued'), 'ok');
+  };
+  return el('div', { class: 'add-photos' }, el('label', {}, `${t('addPhotos')} `, input),
+    el('button', { type: 'button', id: 'add-photos-send', onclick: send }, t('sendPhotos')), out);
 }
 
 async function showMine() {
