@@ -126,8 +126,25 @@ await run('viewer', async (browser) => {
   // Chinese.
   await page.click('#lang');
   check((await page.locator('#tool-length').textContent()) === '测距离', 'the language switch shows Chinese');
+  // ... and the map's labels follow it: a symbol layer's text asks for name:zh first.
+  const labelField = () => page.evaluate(() => {
+    const m = window.citygridMap;
+    const l = m.getStyle().layers.find((x) => x.type === 'symbol' && x.layout && x.layout['text-field']);
+    return l ? JSON.stringify(m.getLayoutProperty(l.id, 'text-field')) : '';
+  });
+  await page.waitForFunction(() => {
+    const m = window.citygridMap;
+    const l = m.getStyle().layers.find((x) => x.type === 'symbol' && x.layout && x.layout['text-field']);
+    return l && JSON.stringify(m.getLayoutProperty(l.id, 'text-field')).includes('name:zh');
+  }, null, { timeout: 10000 });
+  check((await labelField()).includes('name:zh'), 'the labels are in Chinese after the switch');
   await shot(page, 'viewer-zh');
   await page.click('#lang');
+  await page.waitForFunction(() => {
+    const m = window.citygridMap;
+    const l = m.getStyle().layers.find((x) => x.type === 'symbol' && x.layout && x.layout['text-field']);
+    return l && !JSON.stringify(m.getLayoutProperty(l.id, 'text-field')).includes('name:zh');
+  }, null, { timeout: 10000 });
   expectClean(page);
 
   // A phone: the panel is a drawer, the map fills the screen.

@@ -121,7 +121,7 @@ function bboxOf(grids) {
 
 const GRIDS_URL = '/api/grids?mine=true&geometry=true&limit=1000';
 /** What the page reads at start, kept for offline work (with the style's TileJSON). */
-const DATA_URLS = ['/styles/default.json', '/catalog', '/api/categories?active=true', GRIDS_URL];
+const DATA_URLS = ['/styles/default.json?lang=en', '/styles/default.json?lang=zh', '/catalog', '/api/categories?active=true', GRIDS_URL];
 
 /** The inspector's own unit grids (kept for offline work). */
 async function loadOwnGrids() {

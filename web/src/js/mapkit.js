@@ -2,7 +2,7 @@
 // `maplibregl`) with citygrid's default style, optionally limited to some layers
 // and carrying an API key.
 
-import { t } from './i18n.js';
+import { lang, t } from './i18n.js';
 import { session } from './api.js';
 import { HomeControl, boundsOf, fetchHome, fieldTitle } from './home.js';
 
@@ -30,7 +30,7 @@ export function authHeaders(url, key) {
  * when given; the vector source then asks only for those layers' tiles.
  */
 export async function loadStyle({ server = '', key = '', layers = null } = {}) {
-  const url = withKey(`${server}/styles/default.json`, key);
+  const url = withKey(`${server}/styles/default.json?lang=${lang() === 'zh' ? 'zh' : 'en'}`, key);
   const response = await fetch(url, { headers: authHeaders(url, key) });
   if (!response.ok) {
     let message = `${response.status}`;
@@ -183,3 +183,16 @@ export function attributeTable(feature, title, layer = null) {
 }
 
 export { maplibregl };
+
+/**
+ * Relabels `map` in the reader's current language: the default style is fetched in
+ * that language and each symbol layer's `text-field` of the map takes its value
+ * (the map's own added layers and its position stay as they are).
+ */
+export async function relabelMap(map, { server = '', key = '' } = {}) {
+  const style = await loadStyle({ server, key });
+  for (const layer of style.layers) {
+    if (layer.type !== 'symbol' || !layer.layout || !layer.layout['text-field']) continue;
+    if (map.getLayer(layer.id)) map.setLayoutProperty(layer.id, 'text-field', layer.layout['text-field']);
+  }
+}

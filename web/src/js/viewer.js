@@ -3,7 +3,7 @@
 
 import { setupLanguage, t } from './i18n.js';
 import { api, el } from './api.js';
-import { createMap, catalog, layerIdOf, colourOf, setLayerVisible, attributeTable, authHeaders, maplibregl } from './mapkit.js';
+import { createMap, relabelMap, catalog, layerIdOf, colourOf, setLayerVisible, attributeTable, authHeaders, maplibregl } from './mapkit.js';
 import { Draw } from './draw.js';
 import { lineLength, polygonArea, formatLength, formatArea, gaussKruger3, wgs84ToGcj02 } from './geo.js';
 import { kindName, layerTitle, searchApi, zoomToHit, zoomToLayer } from './home.js';
@@ -184,7 +184,11 @@ function setupPanel() {
 }
 
 async function main() {
-  setupLanguage(() => layers.length && renderLayerList());
+  setupLanguage(() => {
+    if (layers.length) renderLayerList();
+    // the map's labels follow the switch (name:zh or name)
+    if (map) relabelMap(map).catch(() => {});
+  });
   setupPanel();
   try {
     map = await createMap('map');
