@@ -7,7 +7,7 @@
    `b::handler` in a route table) is assembling them, not importing: not an edge.
 2. `spatial-api` runs no SQL: no `sqlx::query`, `query_as`, `query_scalar`, `QueryBuilder`,
    `PgListener` or `copy_in` (every statement lives in `store`).
-3. The pure crates (`grid-mgmt`, `geo`, `cql2`, `tiles`) contain no SQL, no HTTP client
+3. The pure crates (`grid-mgmt`, `geo`, `cql2`, `tiles`, `geocode`) contain no SQL, no HTTP client
    or server and no file I/O in their library code.
 
 Prints each breach on one line and exits 1 if there is any.
@@ -30,10 +30,11 @@ CRATES = {
     "cql2": "cql2/src",
     "store": "store/src",
     "geo": "geo/src",
+    "geocode": "geocode/src",
 }
 
 SQL_IN_API = re.compile(r"\bsqlx::query|\bquery_as\b|\bquery_scalar\b|\bQueryBuilder\b|\bPgListener\b|\bcopy_in")
-PURE = ["grid-mgmt", "geo", "cql2", "tiles"]
+PURE = ["grid-mgmt", "geo", "cql2", "tiles", "geocode"]
 IMPURE = re.compile(
     r"\bsqlx\b|\bpostgres\b|\baxum\b|\breqwest\b|\bhyper\b|\bstd::fs\b|\btokio::fs\b|\bFile::(open|create)\b|\bstd::net\b"
 )
