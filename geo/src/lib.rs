@@ -17,6 +17,9 @@
 //! - [`tms`]: the WebMercatorQuad tile matrix set: `z/x/y` ↔ bounds
 //!   ([`tms::TileCoord`]), lon/lat ↔ EPSG:3857, tile ranges over a box, zoom choice for
 //!   a pixel size, and the one [`tms::MAX_ZOOM`].
+//! - [`matrixset`]: the tile matrix sets served (WebMercatorQuad, WorldCRS84Quad and
+//!   CGCS2000Quad on Tianditu's "c" levels), their OGC JSON documents, scale
+//!   denominators and tile bounds, and the [`matrixset::Grid`] a tile address is read in.
 //! - [`view`]: a map view (centre, zoom and the box they show): the city's home view.
 //!
 //! ```
@@ -44,6 +47,7 @@ use citygrid_lazylib as _;
 pub mod bbox;
 pub mod chinacrs;
 pub mod crs;
+pub mod matrixset;
 pub mod measure;
 pub mod projection;
 pub mod tms;

@@ -65,6 +65,14 @@ pub enum TmsError {
         /// `2^z`.
         limit: u64,
     },
+    /// The level is below the lowest level of a tile matrix set.
+    #[error("tile matrix {z} is below the lowest level {min} of this tile matrix set")]
+    ZoomTooLow {
+        /// Requested level.
+        z: u8,
+        /// The set's lowest level.
+        min: u8,
+    },
     /// A configured maximum zoom above [`MAX_SUPPORTED_ZOOM`].
     #[error("maximum zoom {0} is not supported; use at most {MAX_SUPPORTED_ZOOM}")]
     InvalidMaxZoom(u8),
