@@ -22,6 +22,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use crate::hash::hash_bytes;
+use citygrid_geo::matrixset::Grid;
 use citygrid_geo::tms::{Bbox, TileCoord};
 
 /// Cache key: a tile of a sorted set of layers at given versions.
@@ -29,6 +30,8 @@ use citygrid_geo::tms::{Bbox, TileCoord};
 pub struct TileKey {
     layers: Vec<(String, u64)>,
     tile: TileCoord,
+    /// How `tile` is read (Web Mercator, or a geographic tile matrix set).
+    grid: Grid,
 }
 
 impl TileKey {
@@ -44,7 +47,29 @@ impl TileKey {
         layers.reverse();
         layers.dedup_by(|a, b| a.0 == b.0);
         layers.reverse();
-        TileKey { layers, tile }
+        TileKey {
+            layers,
+            tile,
+            grid: Grid::Mercator,
+        }
+    }
+
+    /// A key of a tile address of `grid` (the geographic tile matrix sets share one
+    /// address space, `citygrid_geo::matrixset`).
+    pub fn in_grid<S: Into<String>>(
+        grid: Grid,
+        tile: TileCoord,
+        layers: impl IntoIterator<Item = (S, u64)>,
+    ) -> Self {
+        TileKey {
+            grid,
+            ..TileKey::new(tile, layers)
+        }
+    }
+
+    /// The grid of the tile address.
+    pub fn grid(&self) -> Grid {
+        self.grid
     }
 
     /// The tile.
@@ -422,7 +447,10 @@ impl TileCache {
         }
         let (buffer, extent) = (self.config.buffer, self.config.extent);
         self.invalidate_where(|k| {
-            k.has_layer(layer_id) && k.tile.buffered_bounds(buffer, extent).intersects(bbox)
+            k.has_layer(layer_id)
+                && k.grid
+                    .buffered_bounds_merc(k.tile, buffer, extent)
+                    .intersects(bbox)
         })
     }
 

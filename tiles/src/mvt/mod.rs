@@ -60,6 +60,7 @@ use thiserror::Error;
 
 use crate::index::Feature;
 use crate::schema::Schema;
+use citygrid_geo::matrixset::Grid as TileGrid;
 use citygrid_geo::tms::{Bbox, TileCoord};
 use cluster::Grid;
 use pbf::{GeomType, LayerWriter};
@@ -185,6 +186,29 @@ pub fn query_bounds(tile: TileCoord, opts: &EncodeOptions) -> Bbox {
     tile.buffered_bounds(opts.buffer, opts.extent)
 }
 
+/// The Web Mercator box to query for a tile address of `grid` (its bounds plus the
+/// buffer, for a geographic tile converted to Web Mercator).
+pub fn query_bounds_in(grid: TileGrid, tile: TileCoord, opts: &EncodeOptions) -> Bbox {
+    grid.buffered_bounds_merc(tile, opts.buffer, opts.extent)
+}
+
+/// [`encode_tile`] for a tile address of `grid`: in a geographic grid the features'
+/// lon/lat geometries are clipped, simplified and quantised in degrees (the tile's
+/// own CRS), with the same extent, buffer and size cap.
+pub fn encode_tile_in(
+    grid: TileGrid,
+    tile: TileCoord,
+    layers: &[TileLayer<'_>],
+    opts: &EncodeOptions,
+) -> Result<EncodedTile, MvtError> {
+    opts.validate()?;
+    encode_framed(
+        Frame::in_grid(grid, tile, opts.extent, opts.buffer),
+        layers,
+        opts,
+    )
+}
+
 /// Thinning parameters of one level.
 #[derive(Debug, Clone, Copy)]
 struct LevelPlan {
@@ -293,7 +317,14 @@ pub fn encode_tile(
     opts: &EncodeOptions,
 ) -> Result<EncodedTile, MvtError> {
     opts.validate()?;
-    let frame = Frame::new(tile, opts.extent, opts.buffer);
+    encode_framed(Frame::new(tile, opts.extent, opts.buffer), layers, opts)
+}
+
+fn encode_framed(
+    frame: Frame,
+    layers: &[TileLayer<'_>],
+    opts: &EncodeOptions,
+) -> Result<EncodedTile, MvtError> {
     let mut prepared = Vec::with_capacity(layers.len());
     for (i, l) in layers.iter().enumerate() {
         if l.name.is_empty() {

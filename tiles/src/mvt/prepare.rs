@@ -8,6 +8,7 @@ use super::clip::{self, Rect, P};
 use crate::geomutil::{self, PartRef};
 use crate::hash::mix64;
 use crate::index::Feature;
+use citygrid_geo::matrixset::Grid;
 use citygrid_geo::tms::{tiles_per_axis, TileCoord, MERC_HALF_WORLD_M};
 
 /// Coordinates are clamped to ±this many tile units (only absurd input gets there:
@@ -22,22 +23,35 @@ pub(crate) struct Frame {
     pub buffer: i64,
     pub ox: i64,
     pub oy: i64,
-    /// Global units per Web Mercator metre.
+    /// Global units per Web Mercator metre (per degree in a geographic grid).
     pub scale: f64,
+    /// How the tile is addressed: Web Mercator, or lon/lat degrees (the features'
+    /// `geom_lonlat` then).
+    pub grid: Grid,
     /// The buffered tile in local units.
     pub rect: Rect,
 }
 
 impl Frame {
     pub(crate) fn new(tile: TileCoord, extent: u32, buffer: u32) -> Self {
+        Self::in_grid(Grid::Mercator, tile, extent, buffer)
+    }
+
+    /// The frame of a tile address of `grid` (see `citygrid_geo::matrixset`).
+    pub(crate) fn in_grid(grid: Grid, tile: TileCoord, extent: u32, buffer: u32) -> Self {
         let e = i64::from(extent);
         let world_units = tiles_per_axis(tile.z()) * extent as f64;
+        let world_width = match grid {
+            Grid::Mercator => 2.0 * MERC_HALF_WORLD_M,
+            Grid::Geographic => 360.0,
+        };
         Frame {
+            grid,
             extent: e,
             buffer: i64::from(buffer),
             ox: i64::from(tile.x()) * e,
             oy: i64::from(tile.y()) * e,
-            scale: world_units / (2.0 * MERC_HALF_WORLD_M),
+            scale: world_units / world_width,
             rect: Rect {
                 lo: -f64::from(buffer),
                 hi: f64::from(extent) + f64::from(buffer),
@@ -45,8 +59,23 @@ impl Frame {
         }
     }
 
-    /// Web Mercator metres to global tile units (clamped to stay finite).
+    /// The geometry of a feature in the grid's CRS.
+    pub(crate) fn geometry<'a>(&self, f: &'a Feature) -> &'a geo::Geometry<f64> {
+        match self.grid {
+            Grid::Mercator => &f.geom_merc,
+            Grid::Geographic => &f.geom_lonlat,
+        }
+    }
+
+    /// Web Mercator metres (lon/lat degrees in a geographic grid) to global tile
+    /// units (clamped to stay finite).
     pub(crate) fn global(&self, c: Coord<f64>) -> P {
+        if self.grid == Grid::Geographic {
+            return [
+                ((c.x + 180.0) * self.scale).clamp(-CLAMP_UNITS, CLAMP_UNITS),
+                ((90.0 - c.y) * self.scale).clamp(-CLAMP_UNITS, CLAMP_UNITS),
+            ];
+        }
         [
             ((c.x + MERC_HALF_WORLD_M) * self.scale).clamp(-CLAMP_UNITS, CLAMP_UNITS),
             ((MERC_HALF_WORLD_M - c.y) * self.scale).clamp(-CLAMP_UNITS, CLAMP_UNITS),
@@ -121,7 +150,8 @@ pub(crate) struct Prepared<'a> {
 pub(crate) fn prepare<'a>(f: &'a Feature, frame: &Frame, out: &mut Vec<Prepared<'a>>) {
     let prio = mix64(f.id as u64);
     // Fast path for the most common (and most numerous) case.
-    if let geo::Geometry::Point(p) = &f.geom_merc {
+    let geom = frame.geometry(f);
+    if let geo::Geometry::Point(p) = geom {
         let g = frame.global(p.0);
         if p.0.x.is_finite() && p.0.y.is_finite() && frame.global_inside(g) {
             out.push(Prepared {
@@ -133,14 +163,14 @@ pub(crate) fn prepare<'a>(f: &'a Feature, frame: &Frame, out: &mut Vec<Prepared<
         }
         return;
     }
-    if !geomutil::all_finite(&f.geom_merc) {
+    if !geomutil::all_finite(geom) {
         return;
     }
     let mut points: Vec<P> = Vec::new();
     let mut lines: Vec<Vec<P>> = Vec::new();
     let mut rings: Vec<Vec<P>> = Vec::new();
     let (mut length_m, mut area_m2) = (0.0f64, 0.0f64);
-    geomutil::for_each_part(&f.geom_merc, &mut |part| match part {
+    geomutil::for_each_part(geom, &mut |part| match part {
         PartRef::Point(c) => {
             let g = frame.global(c);
             if frame.global_inside(g) {
