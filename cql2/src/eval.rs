@@ -17,6 +17,7 @@ use citygrid_tiles::schema::PropValue;
 use geo::{BoundingRect, Coord, CoordsIter, Geometry, Intersects, Rect, Relate};
 
 use crate::like::{Fuel, OutOfFuel};
+use crate::temporal::{self, Bound, TemporalOperand};
 use crate::text::{CmpOp, Expr, GeomOperand, Property, Scalar, SpatialOp};
 use citygrid_geo::measure::ground_distance_m;
 
@@ -166,6 +167,10 @@ pub enum Value<'a> {
     Num(f64),
     /// Boolean.
     Bool(bool),
+    /// An instant (µs since the epoch, UTC): a `TIMESTAMP` literal.
+    Instant(i64),
+    /// A day (days since 1970-01-01): a `DATE` literal.
+    Date(i32),
 }
 
 /// The value of property `p` of `f`.
@@ -189,6 +194,8 @@ fn scalar<'a>(s: &'a Scalar, f: &'a Feature) -> Value<'a> {
         Scalar::Text(t) => Value::Text(t),
         Scalar::Number(n) => Value::Num(*n),
         Scalar::Bool(b) => Value::Bool(*b),
+        Scalar::Timestamp(t) => Value::Instant(*t),
+        Scalar::Date(d) => Value::Date(*d),
     }
 }
 
@@ -201,7 +208,51 @@ pub fn compare(a: Value<'_>, b: Value<'_>) -> Option<Ordering> {
         (Value::Num(x), Value::Num(y)) => x.partial_cmp(&y),
         (Value::Text(x), Value::Text(y)) => Some(x.cmp(y)),
         (Value::Bool(x), Value::Bool(y)) => Some(x.cmp(&y)),
+        // time: a property's text read as a timestamp (offset applied) or a date
+        (Value::Instant(x), Value::Instant(y)) => Some(x.cmp(&y)),
+        (Value::Date(x), Value::Date(y)) => Some(x.cmp(&y)),
+        (Value::Text(s), Value::Instant(t)) => temporal::parse_timestamp(s).map(|x| x.cmp(&t)),
+        (Value::Instant(t), Value::Text(s)) => temporal::parse_timestamp(s).map(|y| t.cmp(&y)),
+        (Value::Text(s), Value::Date(d)) => temporal::text_date(s).map(|x| x.cmp(&d)),
+        (Value::Date(d), Value::Text(s)) => temporal::text_date(s).map(|y| d.cmp(&y)),
+        (Value::Instant(t), Value::Date(d)) => Some(t.cmp(&temporal::date_start(d))),
+        (Value::Date(d), Value::Instant(t)) => Some(temporal::date_start(d).cmp(&t)),
         _ => None,
+    }
+}
+
+/// The interval of a value seen as time: a text value read as a date (its whole
+/// day) or a timestamp (one instant); `None` for anything else.
+fn value_interval(v: Value<'_>) -> Option<(i64, i64)> {
+    match v {
+        Value::Text(s) => temporal::text_interval(s),
+        Value::Instant(t) => Some((t, t)),
+        Value::Date(d) => Some(temporal::date_interval(d)),
+        _ => None,
+    }
+}
+
+fn bound_value(b: &Bound, f: &Feature, open: i64) -> Option<(i64, i64)> {
+    match b {
+        Bound::Open => Some((open, open)),
+        Bound::Prop(p) => value_interval(prop(f, *p)),
+        Bound::Instant(t) => Some((*t, *t)),
+        Bound::Date(d) => Some(temporal::date_interval(*d)),
+    }
+}
+
+/// The interval of a temporal operand for feature `f`; `None` when a property is
+/// missing or is not a time.
+fn temporal_interval(o: &TemporalOperand, f: &Feature) -> Option<(i64, i64)> {
+    match o {
+        TemporalOperand::Prop(p) => value_interval(prop(f, *p)),
+        TemporalOperand::Instant(t) => Some((*t, *t)),
+        TemporalOperand::Date(d) => Some(temporal::date_interval(*d)),
+        TemporalOperand::Interval(start, end) => {
+            let (s, _) = bound_value(start, f, i64::MIN)?;
+            let (_, e) = bound_value(end, f, i64::MAX)?;
+            (s <= e).then_some((s, e))
+        }
     }
 }
 
@@ -314,6 +365,10 @@ fn eval(expr: &Expr, f: &Feature, fuel: &mut Fuel) -> Result<Option<bool>, OutOf
             }
         }
         Expr::IsNull { value, negated } => Some((scalar(value, f) == Value::Null) != *negated),
+        Expr::Temporal { op, a, b } => match (temporal_interval(a, f), temporal_interval(b, f)) {
+            (Some(x), Some(y)) => Some(op.holds(x, y)),
+            _ => None,
+        },
         Expr::Spatial {
             op,
             a,
@@ -515,6 +570,117 @@ mod tests {
         assert!(count("name LIKE 'a%'", &fs, &m) < 10);
         m.cancel();
         assert_eq!(m.outcome(), Err(Stopped::Budget(10)));
+    }
+
+    fn times(values: &[&str]) -> Vec<Feature> {
+        values
+            .iter()
+            .enumerate()
+            .map(|(i, v)| {
+                Feature::from_lonlat(
+                    i as i64,
+                    Geometry::Point(geo::point!(x: 24.9, y: 60.1)),
+                    vec![PropValue::String((*v).to_string())],
+                )
+            })
+            .collect()
+    }
+
+    fn ids(expr: &str, fs: &[Feature]) -> Vec<i64> {
+        let m = Meter::new(MAX_WORK);
+        let e = crate::text::parse(expr, &R).unwrap();
+        let text = fs
+            .iter()
+            .filter(|f| matches(&e, f, &m))
+            .map(|f| f.id)
+            .collect::<Vec<_>>();
+        text
+    }
+
+    #[test]
+    fn timestamps_compare_as_instants_with_their_offsets() {
+        // 10:00+01:00 is 09:00Z: before 09:30Z and 10:30Z
+        let fs = times(&[
+            "2024-05-01T10:00:00+01:00",
+            "2024-05-01T09:30:00Z",
+            "2024-05-01T10:30:00Z",
+        ]);
+        let ts = "TIMESTAMP('2024-05-01T10:00:00+01:00')";
+        assert_eq!(ids(&format!("name = {ts}"), &fs), vec![0]);
+        assert_eq!(ids(&format!("name < {ts}"), &fs), Vec::<i64>::new());
+        assert_eq!(ids(&format!("name >= {ts}"), &fs), vec![0, 1, 2]);
+        assert_eq!(ids(&format!("T_AFTER(name, {ts})"), &fs), vec![1, 2]);
+        assert_eq!(
+            ids(&format!("T_BEFORE(name, {ts})"), &fs),
+            Vec::<i64>::new()
+        );
+        assert_eq!(ids(&format!("T_EQUALS(name, {ts})"), &fs), vec![0]);
+        assert_eq!(
+            ids(
+                "T_DURING(name, INTERVAL('2024-05-01T09:15:00Z', '2024-05-01T11:00:00+01:00'))",
+                &fs
+            ),
+            vec![1]
+        );
+        assert_eq!(
+            ids(
+                "T_INTERSECTS(name, INTERVAL('..', '2024-05-01T09:30:00Z'))",
+                &fs
+            ),
+            vec![0, 1]
+        );
+        assert_eq!(
+            ids("T_INTERSECTS(name, DATE('2024-05-01'))", &fs),
+            vec![0, 1, 2]
+        );
+        assert_eq!(ids("name = DATE('2024-05-01')", &fs), vec![0, 1, 2]);
+        assert_eq!(ids("name > DATE('2024-04-30')", &fs), vec![0, 1, 2]);
+        // the JSON encoding says the same
+        let m = Meter::new(MAX_WORK);
+        let j = crate::json::parse(
+            r#"{"op":"t_after","args":[{"property":"name"},{"timestamp":"2024-05-01T10:00:00+01:00"}]}"#,
+            &R,
+        )
+        .unwrap();
+        let hits: Vec<i64> = fs
+            .iter()
+            .filter(|f| matches(&j, f, &m))
+            .map(|f| f.id)
+            .collect();
+        assert_eq!(hits, vec![1, 2]);
+        let j = crate::json::parse(
+            r#"{"op":"t_during","args":[{"property":"name"},{"interval":["2024-05-01T09:15:00Z",".."]}]}"#,
+            &R,
+        )
+        .unwrap();
+        let hits: Vec<i64> = fs
+            .iter()
+            .filter(|f| matches(&j, f, &m))
+            .map(|f| f.id)
+            .collect();
+        assert_eq!(hits, vec![1, 2]);
+        // text that is not a time is unknown, never a match
+        let junk = times(&["soon"]);
+        assert!(ids(&format!("name <> {ts}"), &junk).is_empty());
+        assert!(ids(&format!("T_DISJOINT(name, {ts})"), &junk).is_empty());
+    }
+
+    #[test]
+    fn bad_time_literals_say_what_is_expected() {
+        let e = crate::text::parse("name = TIMESTAMP('tomorrow')", &R).unwrap_err();
+        assert!(e.message.contains("is not a timestamp"), "{}", e.message);
+        let e = crate::text::parse("name = DATE('2024-02-30')", &R).unwrap_err();
+        assert!(e.message.contains("YYYY-MM-DD"), "{}", e.message);
+        let e = crate::text::parse("T_AFTER(name, '..')", &R).unwrap_err();
+        assert!(e.message.contains("INTERVAL"), "{}", e.message);
+        let e = crate::text::parse("T_SOMETIME(name, DATE('2024-01-01'))", &R).unwrap_err();
+        assert!(e.message.contains("unknown function"), "{}", e.message);
+        let e = crate::json::parse(
+            r#"{"op":"t_after","args":[{"property":"name"},{"date":"x"}]}"#,
+            &R,
+        )
+        .unwrap_err();
+        assert!(e.message.contains("DATE"), "{}", e.message);
     }
 
     #[test]

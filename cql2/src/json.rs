@@ -22,6 +22,7 @@ use serde_json::Value;
 
 use crate::geojson::read_geometry;
 use crate::like::LikePattern;
+use crate::temporal::{Bound, TemporalOp, TemporalOperand};
 use crate::text::{
     comparable, CmpOp, Expr, GeomOperand, Property, Resolver, Scalar, SpatialOp, LIKE_NEEDS_TEXT,
     MAX_DEPTH, MAX_FILTER_BYTES, MAX_IN_ITEMS, MAX_VERTICES, NOT_COMPARABLE,
@@ -189,6 +190,17 @@ fn boolean(v: &Value, at: &str, depth: usize, r: &dyn Resolver) -> Result<Expr, 
                 negated: false,
             }
         }
+        s if s.starts_with("t_") => {
+            let Some(top) = TemporalOp::from_name(s) else {
+                return err(at, format!("unknown temporal operator {s:?}"));
+            };
+            count(2)?;
+            Expr::Temporal {
+                op: top,
+                a: temporal_operand(&a[0], &arg(0), r)?,
+                b: temporal_operand(&a[1], &arg(1), r)?,
+            }
+        }
         s if s.starts_with("s_") => {
             let sop = match s {
                 "s_intersects" => SpatialOp::Intersects,
@@ -256,10 +268,8 @@ fn scalar(v: &Value, at: &str, r: &dyn Resolver) -> Result<Scalar, Cql2JsonError
                     p => Ok(Scalar::Prop(p)),
                 };
             }
-            for k in ["date", "timestamp"] {
-                if let Some(Value::String(s)) = o.get(k) {
-                    return Ok(Scalar::Text(s.clone()));
-                }
+            if let Some(t) = time_scalar(o, at)? {
+                return Ok(t);
             }
             err(
                 at,
@@ -267,6 +277,89 @@ fn scalar(v: &Value, at: &str, r: &dyn Resolver) -> Result<Scalar, Cql2JsonError
             )
         }
         _ => err(at, "expected a property or a literal"),
+    }
+}
+
+/// `{"date": "…"}` or `{"timestamp": "…"}` as a scalar; `None` for other objects.
+fn time_scalar(
+    o: &serde_json::Map<String, Value>,
+    at: &str,
+) -> Result<Option<Scalar>, Cql2JsonError> {
+    for (k, func) in [("date", "DATE"), ("timestamp", "TIMESTAMP")] {
+        if let Some(v) = o.get(k) {
+            let Value::String(s) = v else {
+                return err(at, format!("{{\"{k}\": …}} needs a string"));
+            };
+            return crate::text::time_literal(func, s, 0)
+                .map(Some)
+                .or_else(|e| err(at, e.message));
+        }
+    }
+    Ok(None)
+}
+
+/// An operand of a temporal operator: a property, a date, a timestamp or
+/// `{"interval": [start, end]}` (each end a date/timestamp string, `".."`, a
+/// property or a date/timestamp object).
+fn temporal_operand(
+    v: &Value,
+    at: &str,
+    r: &dyn Resolver,
+) -> Result<TemporalOperand, Cql2JsonError> {
+    if let Some(Value::Array(ends)) = v.get("interval") {
+        if ends.len() != 2 {
+            return err(at, "an interval has a start and an end");
+        }
+        let start = interval_end(&ends[0], &format!("{at}/interval/0"), r)?;
+        let end = interval_end(&ends[1], &format!("{at}/interval/1"), r)?;
+        return Ok(TemporalOperand::Interval(start, end));
+    }
+    match interval_end(v, at, r)? {
+        Bound::Open => err(at, "\"..\" only goes inside an interval"),
+        Bound::Prop(p) => Ok(TemporalOperand::Prop(p)),
+        Bound::Instant(t) => Ok(TemporalOperand::Instant(t)),
+        Bound::Date(d) => Ok(TemporalOperand::Date(d)),
+    }
+}
+
+fn interval_end(v: &Value, at: &str, r: &dyn Resolver) -> Result<Bound, Cql2JsonError> {
+    match v {
+        Value::String(s) if s == ".." => Ok(Bound::Open),
+        Value::String(s) => {
+            if let Some(d) = crate::temporal::parse_date(s) {
+                Ok(Bound::Date(d))
+            } else if let Some(t) = crate::temporal::parse_timestamp(s) {
+                Ok(Bound::Instant(t))
+            } else {
+                err(
+                    at,
+                    format!("{s:?} is not a date (YYYY-MM-DD), a timestamp (RFC 3339) or \"..\""),
+                )
+            }
+        }
+        Value::Object(o) => {
+            if let Some(Value::String(name)) = o.get("property") {
+                return match property(name, at, r)? {
+                    Property::Geometry => err(at, "the geometry is not a time"),
+                    Property::Field { numeric: true, .. } => {
+                        err(at, "a number is not a date or a timestamp")
+                    }
+                    p => Ok(Bound::Prop(p)),
+                };
+            }
+            match time_scalar(o, at)? {
+                Some(Scalar::Date(d)) => Ok(Bound::Date(d)),
+                Some(Scalar::Timestamp(t)) => Ok(Bound::Instant(t)),
+                _ => err(
+                    at,
+                    "expected a property, a date, a timestamp or an interval",
+                ),
+            }
+        }
+        _ => err(
+            at,
+            "expected a property, a date, a timestamp or an interval",
+        ),
     }
 }
 

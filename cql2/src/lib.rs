@@ -26,11 +26,13 @@ pub mod eval;
 pub mod geojson;
 pub mod json;
 pub mod like;
+pub mod temporal;
 pub mod text;
 
 pub use eval::{CancelOnDrop, Meter, Stopped, MAX_WORK};
 pub use json::Cql2JsonError;
 pub use like::LikePattern;
+pub use temporal::{Bound, TemporalOp, TemporalOperand};
 pub use text::{
     CmpOp, Cql2Error, Expr, GeomOperand, Property, Resolver, Scalar, SpatialOp, MAX_DEPTH,
     MAX_FILTER_BYTES, MAX_IN_ITEMS, MAX_VERTICES,

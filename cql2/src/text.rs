@@ -3,8 +3,10 @@
 //!
 //! Supported: `AND`/`OR`/`NOT`, parentheses, `= <> < <= > >=`, `[NOT] LIKE`
 //! (`%`, `_`, `\` escapes), `[NOT] BETWEEN … AND …`, `[NOT] IN (…)`,
-//! `IS [NOT] NULL`, `ILIKE` (case-insensitive, an extension), boolean literals, `DATE('…')`/`TIMESTAMP('…')` (compared as
-//! text), and the spatial functions `S_INTERSECTS`, `S_DISJOINT`, `S_WITHIN`,
+//! `IS [NOT] NULL`, `ILIKE` (case-insensitive, an extension), boolean literals,
+//! `DATE('…')`/`TIMESTAMP('…')` (compared as days and instants, offsets applied: see
+//! [`crate::temporal`]), the temporal functions `T_AFTER`, `T_BEFORE`, `T_DURING`, …
+//! with `INTERVAL(start, end)`, and the spatial functions `S_INTERSECTS`, `S_DISJOINT`, `S_WITHIN`,
 //! `S_CONTAINS`, `S_EQUALS`, `S_TOUCHES`, `S_CROSSES`, `S_OVERLAPS` and the
 //! extension `S_DWITHIN(a, b, distance[, units])` (metres) with WKT geometries or
 //! `BBOX(minx, miny, maxx, maxy)`.
@@ -34,6 +36,7 @@
 use geo::{Coord, Geometry, LineString, MultiLineString, MultiPoint, MultiPolygon, Point, Polygon};
 
 pub use crate::like::LikePattern;
+use crate::temporal::{self, Bound, TemporalOp, TemporalOperand};
 
 /// The longest filter accepted (bytes of UTF-8; a filter travels in a URL).
 pub const MAX_FILTER_BYTES: usize = 8 * 1024;
@@ -94,6 +97,10 @@ pub enum Scalar {
     Number(f64),
     /// A boolean literal.
     Bool(bool),
+    /// `TIMESTAMP('…')`: microseconds since the epoch, UTC.
+    Timestamp(i64),
+    /// `DATE('…')`: days since 1970-01-01.
+    Date(i32),
 }
 
 /// A comparison operator.
@@ -206,6 +213,15 @@ pub enum Expr {
         b: GeomOperand,
         /// The distance in metres of `S_DWITHIN`.
         distance_m: f64,
+    },
+    /// A temporal function (`T_AFTER(a, b)`, …).
+    Temporal {
+        /// The relation.
+        op: TemporalOp,
+        /// First argument.
+        a: TemporalOperand,
+        /// Second argument.
+        b: TemporalOperand,
     },
 }
 
@@ -534,6 +550,11 @@ impl Parser<'_> {
                     return self.spatial(op);
                 }
             }
+            if let Some(op) = TemporalOp::from_name(&name) {
+                if *self.peek_at(1) == Tok::LParen {
+                    return self.temporal(op);
+                }
+            }
             let upper = name.to_ascii_uppercase();
             if (upper == "TRUE" || upper == "FALSE") && !self.followed_by_predicate(1) {
                 self.next();
@@ -664,12 +685,9 @@ impl Parser<'_> {
                     "FALSE" => Ok(Scalar::Bool(false)),
                     "DATE" | "TIMESTAMP" if *self.peek() == Tok::LParen => {
                         self.next();
-                        let at = self.offset();
-                        let Tok::Text(s) = self.next().tok else {
-                            return err(at, format!("{upper}(…) needs a quoted value"));
-                        };
+                        let (at, s) = self.quoted_time(&upper)?;
                         self.expect(Tok::RParen, "a closing parenthesis")?;
-                        Ok(Scalar::Text(s))
+                        time_literal(&upper, &s, at)
                     }
                     "NULL" => err(at, "use IS NULL / IS NOT NULL to test for missing values"),
                     _ if *self.peek() == Tok::LParen => {
@@ -742,6 +760,108 @@ impl Parser<'_> {
             b,
             distance_m,
         })
+    }
+
+    /// The quoted text inside `DATE(…)` / `TIMESTAMP(…)` (after the parenthesis).
+    fn quoted_time(&mut self, func: &str) -> Result<(usize, String), Cql2Error> {
+        let at = self.offset();
+        match self.next().tok {
+            Tok::Text(s) => Ok((at, s)),
+            _ => err(at, format!("{func}(…) needs a quoted value")),
+        }
+    }
+
+    fn temporal(&mut self, op: TemporalOp) -> Result<Expr, Cql2Error> {
+        self.next(); // name
+        self.expect(Tok::LParen, "(")?;
+        let a = self.temporal_operand()?;
+        self.expect(Tok::Comma, "a comma")?;
+        let b = self.temporal_operand()?;
+        self.expect(Tok::RParen, "a closing parenthesis")?;
+        Ok(Expr::Temporal { op, a, b })
+    }
+
+    fn temporal_operand(&mut self) -> Result<TemporalOperand, Cql2Error> {
+        let at = self.offset();
+        if let Tok::Ident(name) = self.peek().clone() {
+            if name.eq_ignore_ascii_case("INTERVAL") && *self.peek_at(1) == Tok::LParen {
+                self.next();
+                self.next();
+                let start = self.interval_bound()?;
+                self.expect(Tok::Comma, "a comma between the interval's start and end")?;
+                let end = self.interval_bound()?;
+                self.expect(Tok::RParen, "a closing parenthesis")?;
+                return Ok(TemporalOperand::Interval(start, end));
+            }
+        }
+        match self.interval_bound()? {
+            Bound::Open => err(at, "'..' only goes inside INTERVAL(…)"),
+            Bound::Prop(p) => Ok(TemporalOperand::Prop(p)),
+            Bound::Instant(t) => Ok(TemporalOperand::Instant(t)),
+            Bound::Date(d) => Ok(TemporalOperand::Date(d)),
+        }
+    }
+
+    /// A property, `DATE('…')`, `TIMESTAMP('…')`, or (inside an interval) a quoted
+    /// date/timestamp or `'..'`.
+    fn interval_bound(&mut self) -> Result<Bound, Cql2Error> {
+        let at = self.offset();
+        match self.peek().clone() {
+            Tok::Text(s) => {
+                self.next();
+                if s == ".." {
+                    return Ok(Bound::Open);
+                }
+                if let Some(d) = temporal::parse_date(&s) {
+                    return Ok(Bound::Date(d));
+                }
+                match temporal::parse_timestamp(&s) {
+                    Some(t) => Ok(Bound::Instant(t)),
+                    None => err(
+                        at,
+                        format!("{s:?} is not a date (YYYY-MM-DD), a timestamp (RFC 3339) or '..'"),
+                    ),
+                }
+            }
+            Tok::Ident(name) | Tok::Quoted(name) => {
+                let upper = name.to_ascii_uppercase();
+                if matches!(self.peek(), Tok::Ident(_))
+                    && (upper == "DATE" || upper == "TIMESTAMP")
+                    && *self.peek_at(1) == Tok::LParen
+                {
+                    self.next();
+                    self.next();
+                    let (at, s) = self.quoted_time(&upper)?;
+                    self.expect(Tok::RParen, "a closing parenthesis")?;
+                    return match time_literal(&upper, &s, at)? {
+                        Scalar::Date(d) => Ok(Bound::Date(d)),
+                        Scalar::Timestamp(t) => Ok(Bound::Instant(t)),
+                        _ => err(at, "expected a date or a timestamp"),
+                    };
+                }
+                self.next();
+                match self.resolver.resolve(&name) {
+                    Some(Property::Geometry) => {
+                        err(at, format!("{name:?} is the geometry, not a time"))
+                    }
+                    Some(Property::Field { numeric: true, .. }) => err(
+                        at,
+                        format!("{name:?} is a number, not a date or a timestamp"),
+                    ),
+                    Some(p) => Ok(Bound::Prop(p)),
+                    None => err(
+                        at,
+                        format!(
+                            "{name:?} is not a queryable property of this collection (see its /queryables)"
+                        ),
+                    ),
+                }
+            }
+            _ => err(
+                at,
+                "expected a time property, DATE('…'), TIMESTAMP('…') or INTERVAL(…)",
+            ),
+        }
     }
 
     fn geom_operand(&mut self) -> Result<GeomOperand, Cql2Error> {
@@ -956,10 +1076,36 @@ pub(crate) fn comparable(a: &Scalar, b: &Scalar) -> bool {
     let numeric = |s: &Scalar| match s {
         Scalar::Number(_) | Scalar::Prop(Property::Id) => Some(true),
         Scalar::Prop(Property::Field { numeric, .. }) => Some(*numeric),
-        Scalar::Text(_) => Some(false),
+        Scalar::Text(_) | Scalar::Timestamp(_) | Scalar::Date(_) => Some(false),
         _ => None,
     };
+    let time = |s: &Scalar| matches!(s, Scalar::Timestamp(_) | Scalar::Date(_));
+    let boolean = |s: &Scalar| matches!(s, Scalar::Bool(_));
+    if (time(a) && boolean(b)) || (boolean(a) && time(b)) {
+        return false;
+    }
     !matches!((numeric(a), numeric(b)), (Some(x), Some(y)) if x != y)
+}
+
+/// The value of `DATE('s')` / `TIMESTAMP('s')` (`func` in upper case), or an error
+/// at `at` saying what form is expected.
+pub(crate) fn time_literal(func: &str, s: &str, at: usize) -> Result<Scalar, Cql2Error> {
+    if func == "DATE" {
+        return temporal::parse_date(s)
+            .map(Scalar::Date)
+            .ok_or_else(|| Cql2Error {
+                offset: at,
+                message: format!("DATE({s:?}) is not a date: write DATE('YYYY-MM-DD')"),
+            });
+    }
+    temporal::parse_timestamp(s)
+        .map(Scalar::Timestamp)
+        .ok_or_else(|| Cql2Error {
+            offset: at,
+            message: format!(
+                "TIMESTAMP({s:?}) is not a timestamp: write TIMESTAMP('2024-05-01T10:00:00Z') or with an offset such as +08:00"
+            ),
+        })
 }
 
 /// The message for two scalars that are not [`comparable`].

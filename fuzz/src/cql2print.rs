@@ -1,7 +1,8 @@
 //! Prints a parsed CQL2 [`Expr`] back as CQL2 text that the parser reads to the
 //! same expression (names as resolved by [`crate::FuzzResolver`]).
 
-use citygrid_cql2::{CmpOp, Expr, GeomOperand, Property, Scalar, SpatialOp};
+use citygrid_cql2::temporal::{format_date, format_instant};
+use citygrid_cql2::{Bound, CmpOp, Expr, GeomOperand, Property, Scalar, SpatialOp, TemporalOperand};
 use geo::{Coord, Geometry, LineString, Polygon};
 
 /// CQL2 text for `e`.
@@ -137,6 +138,38 @@ fn expr(out: &mut String, e: &Expr) {
             }
             out.push(')');
         }
+        Expr::Temporal { op, a, b } => {
+            out.push_str(op.name());
+            out.push('(');
+            temporal(out, a);
+            out.push_str(", ");
+            temporal(out, b);
+            out.push(')');
+        }
+    }
+}
+
+fn temporal(out: &mut String, o: &TemporalOperand) {
+    match o {
+        TemporalOperand::Prop(p) => out.push_str(property(p)),
+        TemporalOperand::Instant(t) => out.push_str(&format!("TIMESTAMP('{}')", format_instant(*t))),
+        TemporalOperand::Date(d) => out.push_str(&format!("DATE('{}')", format_date(*d))),
+        TemporalOperand::Interval(s, e) => {
+            out.push_str("INTERVAL(");
+            bound(out, s);
+            out.push_str(", ");
+            bound(out, e);
+            out.push(')');
+        }
+    }
+}
+
+fn bound(out: &mut String, b: &Bound) {
+    match b {
+        Bound::Open => out.push_str("'..'"),
+        Bound::Prop(p) => out.push_str(property(p)),
+        Bound::Instant(t) => out.push_str(&format!("TIMESTAMP('{}')", format_instant(*t))),
+        Bound::Date(d) => out.push_str(&format!("DATE('{}')", format_date(*d))),
     }
 }
 
@@ -156,6 +189,8 @@ fn scalar(out: &mut String, s: &Scalar) {
         Scalar::Text(t) => text(out, t),
         Scalar::Number(n) => number(out, *n),
         Scalar::Bool(b) => out.push_str(if *b { "TRUE" } else { "FALSE" }),
+        Scalar::Timestamp(t) => out.push_str(&format!("TIMESTAMP('{}')", format_instant(*t))),
+        Scalar::Date(d) => out.push_str(&format!("DATE('{}')", format_date(*d))),
     }
 }
 

@@ -167,17 +167,44 @@ pub fn write_properties(out: &mut String, schema: &Schema, props: &[PropValue]) 
         if i > 0 {
             out.push(',');
         }
-        write_str(out, &field.name);
-        out.push(':');
-        match value {
-            PropValue::Null => out.push_str("null"),
-            PropValue::String(s) => write_str(out, s),
-            PropValue::Int(v) => out.push_str(itoa::Buffer::new().format(*v)),
-            PropValue::Double(v) => num(out, *v),
-            PropValue::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
-        }
+        write_property(out, &field.name, value);
     }
     out.push('}');
+}
+
+/// Writes only the properties at `only` (schema positions, in that order): the
+/// OGC API's `properties=` selection.
+pub fn write_selected_properties(
+    out: &mut String,
+    schema: &Schema,
+    props: &[PropValue],
+    only: &[usize],
+) {
+    out.push('{');
+    let mut first = true;
+    for &i in only {
+        let (Some(field), Some(value)) = (schema.fields.get(i), props.get(i)) else {
+            continue;
+        };
+        if !first {
+            out.push(',');
+        }
+        first = false;
+        write_property(out, &field.name, value);
+    }
+    out.push('}');
+}
+
+fn write_property(out: &mut String, name: &str, value: &PropValue) {
+    write_str(out, name);
+    out.push(':');
+    match value {
+        PropValue::Null => out.push_str("null"),
+        PropValue::String(s) => write_str(out, s),
+        PropValue::Int(v) => out.push_str(itoa::Buffer::new().format(*v)),
+        PropValue::Double(v) => num(out, *v),
+        PropValue::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
+    }
 }
 
 /// Writes one feature as GeoJSON in `crs`; `swap` writes y before x (the OGC API
@@ -191,6 +218,20 @@ pub fn write_feature(
     swap: bool,
     extra: &str,
 ) -> Result<(), CrsError> {
+    write_feature_selected(out, schema, f, crs, swap, extra, None)
+}
+
+/// [`write_feature`] with only the properties at `only` (schema positions), or all
+/// of them when `None`.
+pub fn write_feature_selected(
+    out: &mut String,
+    schema: &Schema,
+    f: &Feature,
+    crs: Crs,
+    swap: bool,
+    extra: &str,
+    only: Option<&[usize]>,
+) -> Result<(), CrsError> {
     out.push_str(r#"{"type":"Feature","id":"#);
     let _ = write!(out, "{}", f.id);
     out.push_str(r#","geometry":"#);
@@ -201,7 +242,10 @@ pub fn write_feature(
         write_geometry(out, &g, swap);
     }
     out.push_str(r#","properties":"#);
-    write_properties(out, schema, &f.props);
+    match only {
+        Some(only) => write_selected_properties(out, schema, &f.props, only),
+        None => write_properties(out, schema, &f.props),
+    }
     out.push_str(extra);
     out.push('}');
     Ok(())

@@ -28,7 +28,7 @@ use rayon::prelude::*;
 use super::{OgcBase, Queryables, GEOJSON_TYPE};
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{crs_param, Bbox as BboxParam, Collection, JsonFormat, Paging};
-use crate::geojson::{write_feature, write_str};
+use crate::geojson::{write_feature, write_feature_selected, write_str};
 use citygrid_cql2::eval::{self, CancelOnDrop, Meter, Stopped, Value};
 use citygrid_cql2::json as cql2json;
 use citygrid_cql2::text as cql2;
@@ -55,6 +55,9 @@ pub struct Plan {
     pub offset: usize,
     /// The CRS of the output geometries.
     pub crs: Crs,
+    /// `properties=`: the schema positions of the properties to return, in the
+    /// order asked (`None`: all).
+    pub properties: Option<Vec<usize>>,
 }
 
 fn bad(m: impl Into<String>) -> ApiError {
@@ -107,6 +110,9 @@ pub fn plan_with(
             "datetime: the collections have no temporal property; leave it out",
         ));
     }
+    let properties = get("properties")?
+        .map(|list| select_properties(list, schema))
+        .transpose()?;
     get("f")?;
     get("key")?;
 
@@ -143,7 +149,7 @@ pub fn plan_with(
             }
             _ => {
                 return Err(bad(format!(
-                    "unknown parameter {:?}: use limit, offset, bbox, bbox-crs, crs, filter, filter-lang, filter-crs, sortby or a queryable property",
+                    "unknown parameter {:?}: use limit, offset, bbox, bbox-crs, crs, filter, filter-lang, filter-crs, sortby, properties or a queryable property",
                     k.chars().take(60).collect::<String>()
                 )))
             }
@@ -194,7 +200,40 @@ pub fn plan_with(
         limit: paging.limit,
         offset: paging.offset,
         crs,
+        properties,
     })
+}
+
+/// The most names in `properties=`.
+const MAX_SELECTED_PROPERTIES: usize = 256;
+
+/// `properties=a,b`: the schema positions of the named properties (an empty value
+/// selects none); a name the layer does not have is a 400 listing the ones it has.
+fn select_properties(list: &str, schema: &Schema) -> ApiResult<Vec<usize>> {
+    let mut out = Vec::new();
+    for name in list.split(',').map(str::trim).filter(|n| !n.is_empty()) {
+        if out.len() >= MAX_SELECTED_PROPERTIES {
+            return Err(bad(format!(
+                "properties: at most {MAX_SELECTED_PROPERTIES} names"
+            )));
+        }
+        let Some(i) = schema.fields.iter().position(|f| f.name == name) else {
+            let known: Vec<&str> = schema.fields.iter().map(|f| f.name.as_str()).collect();
+            return Err(bad(format!(
+                "properties: {:?} is not a property of this collection; it has {}",
+                name.chars().take(60).collect::<String>(),
+                if known.is_empty() {
+                    "none".to_string()
+                } else {
+                    known.join(", ")
+                }
+            )));
+        };
+        if !out.contains(&i) {
+            out.push(i);
+        }
+    }
+    Ok(out)
 }
 
 /// `+a,-b,c` (a `+` decoded as a space counts as `+`).
@@ -283,7 +322,7 @@ fn order(a: Value<'_>, b: Value<'_>) -> Ordering {
     let rank = |v: &Value<'_>| match v {
         Value::Bool(_) => 0,
         Value::Int(_) | Value::Num(_) => 1,
-        Value::Text(_) => 2,
+        Value::Text(_) | Value::Instant(_) | Value::Date(_) => 2,
         Value::Null => 3,
     };
     eval::compare(a, b).unwrap_or_else(|| rank(&a).cmp(&rank(&b)))
@@ -412,13 +451,14 @@ pub fn render(
         if i > 0 {
             features.push(',');
         }
-        write_feature(
+        write_feature_selected(
             &mut features,
             index.schema(),
             f,
             plan.crs,
             plan.crs.lat_first(),
             "",
+            plan.properties.as_deref(),
         )
         .map_err(|e| bad(format!("crs: {e}")))?;
     }
@@ -574,13 +614,20 @@ pub async fn item(
     link_json(&mut extra, &base, "collection", "application/json");
     extra.push(']');
     let mut out = String::new();
+    let tag;
     {
         let index = layer.index.read()?;
         let f = index.get(fid_n).ok_or_else(not_found)?;
+        // Part 4: the strong ETag an edit's If-Match is compared with.
+        tag = super::edit::etag(index.schema(), f);
         write_feature(&mut out, index.schema(), f, crs, crs.lat_first(), &extra)
             .map_err(|e| bad(format!("crs: {e}")))?;
     }
-    Ok(geojson_response(out, crs))
+    let mut r = geojson_response(out, crs);
+    if let Ok(v) = HeaderValue::from_str(&tag) {
+        r.headers_mut().insert(header::ETAG, v);
+    }
+    Ok(r)
 }
 
 #[cfg(test)]

@@ -66,6 +66,7 @@ pub fn document(base: &str, collections: &[CollectionDoc]) -> Value {
         param("filter-lang", "query", false, "the filter language", json!({"type": "string", "enum": ["cql2-text", "cql2-json", "cql-text"], "default": "cql2-text"})),
         param("filter-crs", "query", false, "the CRS of geometries in the filter", json!({"type": "string", "format": "uri", "enum": crs_list.clone(), "default": crs::CRS84})),
         param("sortby", "query", false, "comma-separated queryables, + ascending (default) or - descending; ties by id", json!({"type": "string", "example": "-rank,+name"})),
+        param("properties", "query", false, "comma-separated property names: only these are returned (an empty value returns none; an unknown name is a 400)", json!({"type": "string", "example": "name,rank"})),
     ];
     let mut doc = json!({
         "openapi": "3.0.3",
