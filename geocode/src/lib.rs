@@ -12,8 +12,12 @@
 //!   road) and reverse (nearest address, nearest road, areas) geocoding.
 
 pub mod divisions;
+mod index;
 pub mod normalize;
 pub mod parse;
+pub mod sphere;
+
+pub use index::GeocodeIndex;
 
 use serde::{Deserialize, Serialize};
 
@@ -21,6 +25,19 @@ use serde::{Deserialize, Serialize};
 /// there (Open311) only when the top candidate reaches it and the result is not
 /// [`ForwardResult::ambiguous`]; below it the answer is a suggestion at best.
 pub const CONFIDENT_SCORE: f32 = 0.8;
+
+/// Two top candidates closer in score than this and farther apart than
+/// [`AMBIGUOUS_DISTANCE_M`] make a result [`ForwardResult::ambiguous`].
+pub const AMBIGUOUS_SCORE_GAP: f32 = 0.02;
+
+/// See [`AMBIGUOUS_SCORE_GAP`]: metres.
+pub const AMBIGUOUS_DISTANCE_M: f64 = 100.0;
+
+/// Most candidates [`GeocodeIndex::forward`] returns, whatever the limit asked.
+pub const MAX_LIMIT: usize = 50;
+
+/// Characters of a query looked at; the rest is ignored.
+pub const MAX_QUERY_CHARS: usize = 256;
 
 /// One standard address (门楼牌) of the city, lon/lat in WGS 84.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
@@ -164,6 +181,8 @@ pub struct ParsedAddress {
     pub building: Option<String>,
     /// Unit (without 单元).
     pub unit: Option<String>,
+    /// Room (without 室).
+    pub room: Option<String>,
     /// Whatever is left (room, POI name …).
     pub rest: Option<String>,
 }
@@ -206,76 +225,4 @@ pub struct ReverseHit {
     pub road: Option<(String, i64, f64)>,
     /// Areas holding the point.
     pub areas: Vec<AreaRef>,
-}
-
-/// The in-memory geocoding index.
-#[derive(Debug, Clone, Default)]
-pub struct GeocodeIndex {
-    addresses: Vec<AddressRecord>,
-    roads: Vec<RoadRecord>,
-    areas: Vec<AreaRecord>,
-}
-
-impl GeocodeIndex {
-    /// Builds the index.
-    pub fn build(
-        addresses: Vec<AddressRecord>,
-        roads: Vec<RoadRecord>,
-        areas: Vec<AreaRecord>,
-    ) -> Self {
-        GeocodeIndex {
-            addresses,
-            roads,
-            areas,
-        }
-    }
-
-    /// Adds or replaces one address.
-    pub fn upsert_address(&mut self, a: AddressRecord) {
-        self.remove_address(a.id);
-        self.addresses.push(a);
-    }
-
-    /// Removes one address.
-    pub fn remove_address(&mut self, id: i64) {
-        self.addresses.retain(|a| a.id != id);
-    }
-
-    /// Replaces all roads.
-    pub fn replace_roads(&mut self, roads: Vec<RoadRecord>) {
-        self.roads = roads;
-    }
-
-    /// Replaces all areas.
-    pub fn replace_areas(&mut self, areas: Vec<AreaRecord>) {
-        self.areas = areas;
-    }
-
-    /// Forward geocoding (skeleton: no candidates yet).
-    pub fn forward(&self, q: &str, _opts: &ForwardOptions) -> ForwardResult {
-        ForwardResult {
-            parsed: parse::parse(q, divisions::Divisions::bundled()),
-            candidates: Vec::new(),
-            ambiguous: false,
-        }
-    }
-
-    /// Reverse geocoding (skeleton: nothing yet).
-    pub fn reverse(&self, _lon: f64, _lat: f64, _max_distance_m: f64) -> ReverseHit {
-        ReverseHit {
-            address: None,
-            road: None,
-            areas: Vec::new(),
-        }
-    }
-
-    /// Number of addresses.
-    pub fn len(&self) -> usize {
-        self.addresses.len()
-    }
-
-    /// No addresses.
-    pub fn is_empty(&self) -> bool {
-        self.addresses.is_empty()
-    }
 }
