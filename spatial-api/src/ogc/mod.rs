@@ -8,9 +8,12 @@
 //! | `/ogc/collections/{id}/items`, `…/items/{fid}` | [`items`] |
 //! | `/ogc/tileMatrixSets…`, `/ogc/collections/{id}/tiles…` | [`tiles`] |
 //!
-//! Only JSON is offered (`f=json`, `f=geojson` or no `f`); HTML is not.
+//! JSON is the default (`f=json`, `f=geojson` or no `f`); the landing page,
+//! conformance, collections, a collection, items and an item are also pages for
+//! people (`f=html`, or a browser's `Accept: text/html`): [`html`].
 
 pub mod collections;
+pub mod html;
 pub mod items;
 pub mod landing;
 pub mod openapi;
@@ -34,28 +37,48 @@ pub const OPENAPI_TYPE: &str = "application/vnd.oai.openapi+json;version=3.0";
 /// The media type of GeoJSON.
 pub const GEOJSON_TYPE: &str = "application/geo+json";
 
+/// A JSON route that is also an HTML page when the client asks for one.
+fn page(route: axum::routing::MethodRouter<AppState>) -> axum::routing::MethodRouter<AppState> {
+    route.layer(axum::middleware::from_fn(html::negotiate))
+}
+
 /// The OGC routes.
 pub fn routes(t: RouteTable) -> RouteTable {
     use Method as M;
     let a = Access::Layers;
-    t.add(M::GET, "/ogc", a, get(landing::landing))
-        .add(M::GET, "/ogc/", a, get(landing::landing))
-        .add(M::GET, "/ogc/conformance", a, get(landing::conformance))
+    t.add(M::GET, "/ogc", a, page(get(landing::landing)))
+        .add(M::GET, "/ogc/", a, page(get(landing::landing)))
+        .add(
+            M::GET,
+            "/ogc/conformance",
+            a,
+            page(get(landing::conformance)),
+        )
         .add(M::GET, "/ogc/api", a, get(landing::api))
-        .add(M::GET, "/ogc/collections", a, get(collections::list))
-        .add(M::GET, "/ogc/collections/{id}", a, get(collections::one))
+        .add(M::GET, "/ogc/collections", a, page(get(collections::list)))
+        .add(
+            M::GET,
+            "/ogc/collections/{id}",
+            a,
+            page(get(collections::one)),
+        )
         .add(
             M::GET,
             "/ogc/collections/{id}/queryables",
             a,
             get(collections::queryables),
         )
-        .add(M::GET, "/ogc/collections/{id}/items", a, get(items::items))
+        .add(
+            M::GET,
+            "/ogc/collections/{id}/items",
+            a,
+            page(get(items::items)),
+        )
         .add(
             M::GET,
             "/ogc/collections/{id}/items/{fid}",
             a,
-            get(items::item),
+            page(get(items::item)),
         )
         .add(M::GET, "/ogc/tileMatrixSets", a, get(tiles::matrix_sets))
         .add(
