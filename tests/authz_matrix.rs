@@ -176,6 +176,10 @@ const TABLE: &[Row] = &[
     row("GET", "/ogc/collections/{id}/tiles", "/ogc/collections/{layer}/tiles", Body::None, "U AAAAAA AFF UU"),
     row("GET", "/ogc/collections/{id}/tiles/{tms}", "/ogc/collections/{layer}/tiles/WebMercatorQuad", Body::None, "U AAAAAA AFF UU"),
     row("GET", "/ogc/collections/{id}/tiles/{tms}/{z}/{y}/{x}", "/ogc/collections/{layer}/tiles/WebMercatorQuad/{z}/{y}/{x}", Body::None, "U AAAAAA AFF UU"),
+    // OGC WMTS 1.0.0 (issue 23): capabilities list the layers the caller may read
+    row("GET", "/wmts", "/wmts?SERVICE=WMTS&REQUEST=GetTile&LAYER={layer}&STYLE=default&FORMAT=application/vnd.mapbox-vector-tile&TILEMATRIXSET=WebMercatorQuad&TILEMATRIX={z}&TILEROW={y}&TILECOL={x}", Body::None, "U AAAAAA AFF UU"),
+    row("GET", "/wmts/1.0.0/WMTSCapabilities.xml", "/wmts/1.0.0/WMTSCapabilities.xml", Body::None, "U AAAAAA AFA UU"),
+    row("GET", "/wmts/{layer}/{style}/{tms}/{matrix}/{row}/{col}", "/wmts/{layer}/default/WebMercatorQuad/{z}/{y}/{x}.mvt", Body::None, "U AAAAAA AFF UU"),
     // spatial queries
     row("GET", "/api/nearest", "/api/nearest?layer={layer}&lon={lon}&lat={lat}&k=1", Body::None, "U AAAAAA AFF UU"),
     row("POST", "/api/query", "/api/query", Body::Json(r#"{"geometry": {"type": "Point", "coordinates": [{lon}, {lat}]}, "layers": ["{layer}"]}"#), "U AAAAAA AFF UU"),

@@ -34,6 +34,7 @@ pub mod routes;
 pub mod search;
 pub mod state;
 pub mod tiles;
+pub mod wmts;
 
 use std::sync::Arc;
 
@@ -140,6 +141,7 @@ pub fn table() -> RouteTable {
         .with(query::routes)
         .with(search::routes)
         .with(routes::layer_admin::routes)
+        .with(wmts::routes)
 }
 
 /// The complete application for `state`.

@@ -93,15 +93,15 @@ pub fn document(base: &str, collections: &[CollectionDoc]) -> Value {
             ], ok("a Feature", super::GEOJSON_TYPE, json!({"$ref": "#/components/schemas/Feature"}))),
             "/tileMatrixSets": get("tile matrix sets", "getTileMatrixSets", vec![f()], ok("the list", "application/json", json!({"type": "object"}))),
             "/tileMatrixSets/{tileMatrixSetId}": get("one tile matrix set", "getTileMatrixSet", vec![
-                json!({"name": "tileMatrixSetId", "in": "path", "required": true, "schema": {"type": "string", "enum": ["WebMercatorQuad"]}}), f()
+                json!({"name": "tileMatrixSetId", "in": "path", "required": true, "schema": {"type": "string", "enum": ["WebMercatorQuad", "WorldCRS84Quad", "CGCS2000Quad"]}}), f()
             ], ok("TileMatrixSet 2.0 JSON", "application/json", json!({"type": "object"}))),
             "/collections/{collectionId}/tiles": get("tilesets of a collection", "getCollectionTileSets", vec![id(), f()], ok("tilesets", "application/json", json!({"type": "object"}))),
             "/collections/{collectionId}/tiles/{tileMatrixSetId}": get("tileset metadata", "getCollectionTileSet", vec![
-                id(), json!({"name": "tileMatrixSetId", "in": "path", "required": true, "schema": {"type": "string", "enum": ["WebMercatorQuad"]}}), f()
+                id(), json!({"name": "tileMatrixSetId", "in": "path", "required": true, "schema": {"type": "string", "enum": ["WebMercatorQuad", "WorldCRS84Quad", "CGCS2000Quad"]}}), f()
             ], ok("tileset", "application/json", json!({"type": "object"}))),
             "/collections/{collectionId}/tiles/{tileMatrixSetId}/{tileMatrix}/{tileRow}/{tileCol}": get("a vector tile (MVT)", "getCollectionTile", vec![
                 id(),
-                json!({"name": "tileMatrixSetId", "in": "path", "required": true, "schema": {"type": "string", "enum": ["WebMercatorQuad"]}}),
+                json!({"name": "tileMatrixSetId", "in": "path", "required": true, "schema": {"type": "string", "enum": ["WebMercatorQuad", "WorldCRS84Quad", "CGCS2000Quad"]}}),
                 json!({"name": "tileMatrix", "in": "path", "required": true, "schema": {"type": "integer", "minimum": 0, "maximum": 24}}),
                 json!({"name": "tileRow", "in": "path", "required": true, "schema": {"type": "integer", "minimum": 0}}),
                 json!({"name": "tileCol", "in": "path", "required": true, "schema": {"type": "integer", "minimum": 0}})

@@ -1,12 +1,14 @@
-//! OGC API – Tiles: the WebMercatorQuad tile matrix set and, for every vector
-//! collection, its tileset; tiles are the same MVT as `/tiles/{id}/{z}/{x}/{y}`
-//! (note the `{z}/{y}/{x}` order of OGC paths).
+//! OGC API – Tiles: the tile matrix sets of `citygrid_geo::matrixset`
+//! (WebMercatorQuad, WorldCRS84Quad, CGCS2000Quad) and, for every vector collection,
+//! a tileset in each; WebMercatorQuad tiles are the same MVT as
+//! `/tiles/{id}/{z}/{x}/{y}` (note the `{z}/{y}/{x}` order of OGC paths), the
+//! geographic sets' tiles are encoded in degrees (`crate::tiles::geographic`).
 
 use axum::extract::{FromRequestParts, Path, Query, RawPathParams, State};
 use axum::http::request::Parts;
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
-use citygrid_geo::tms::{web_mercator_quad_json, MAX_ZOOM};
+use citygrid_geo::matrixset::MatrixSet;
 use citygrid_tiles::mvt::MVT_TYPE;
 use serde_json::json;
 
@@ -17,22 +19,18 @@ use crate::extract::{collection, Collection, JsonFormat};
 use crate::state::AppState;
 use citygrid_geo::crs::CRS84;
 
-const TMS_ID: &str = "WebMercatorQuad";
-const TMS_URI: &str = "http://www.opengis.net/def/tilematrixset/OGC/1.0/WebMercatorQuad";
-
-fn check_tms(tms: &str) -> ApiResult<()> {
-    if tms == TMS_ID {
-        Ok(())
-    } else {
-        Err(ApiError::NotFound(format!(
-            "no tile matrix set {:?}: only WebMercatorQuad",
-            tms.chars().take(40).collect::<String>()
-        )))
-    }
+fn check_tms(tms: &str) -> ApiResult<MatrixSet> {
+    MatrixSet::parse(tms).ok_or_else(|| {
+        ApiError::NotFound(format!(
+            "no tile matrix set {:?}: use {}",
+            tms.chars().take(40).collect::<String>(),
+            MatrixSet::ALL.map(MatrixSet::id).join(", ")
+        ))
+    })
 }
 
-/// A request whose `{tms}` path parameter names the one tile matrix set offered.
-pub struct TileMatrixSet;
+/// A request whose `{tms}` path parameter names one of the tile matrix sets offered.
+pub struct TileMatrixSet(pub MatrixSet);
 
 impl<S: Send + Sync> FromRequestParts<S> for TileMatrixSet {
     type Rejection = Response;
@@ -46,30 +44,43 @@ impl<S: Send + Sync> FromRequestParts<S> for TileMatrixSet {
             .find(|(name, _)| *name == "tms")
             .map(|(_, value)| value)
             .unwrap_or_default();
-        check_tms(tms).map_err(IntoResponse::into_response)?;
-        Ok(TileMatrixSet)
+        let set = check_tms(tms).map_err(IntoResponse::into_response)?;
+        Ok(TileMatrixSet(set))
     }
 }
 
 /// `GET /ogc/tileMatrixSets`.
 pub async fn matrix_sets(_: JsonFormat, OgcBase(base): OgcBase) -> ApiResult<Response> {
-    let body = json!({
-        "tileMatrixSets": [{
-            "id": TMS_ID,
-            "title": "Google Maps Compatible for the World",
-            "uri": TMS_URI,
-            "links": [link(format!("{base}/tileMatrixSets/{TMS_ID}"), "self", "application/json", TMS_ID)]
-        }]
-    });
+    let sets: Vec<serde_json::Value> = MatrixSet::ALL
+        .iter()
+        .map(|set| {
+            let id = set.id();
+            let mut entry = json!({
+                "id": id,
+                "title": set.title(),
+                "crs": set.crs_uri(),
+                "links": [link(format!("{base}/tileMatrixSets/{id}"), "self", "application/json", id)]
+            });
+            if let Some(uri) = set.uri() {
+                entry["uri"] = json!(uri);
+            }
+            entry
+        })
+        .collect();
+    let body = json!({ "tileMatrixSets": sets });
     Ok(json_response(&body, "application/json"))
 }
 
 /// `GET /ogc/tileMatrixSets/{tms}`.
-pub async fn matrix_set(_: JsonFormat, _: TileMatrixSet) -> ApiResult<Response> {
-    Ok(json_response(
-        &web_mercator_quad_json(MAX_ZOOM),
-        "application/json",
-    ))
+pub async fn matrix_set(_: JsonFormat, TileMatrixSet(set): TileMatrixSet) -> ApiResult<Response> {
+    Ok(json_response(&set.to_json(), "application/json"))
+}
+
+/// The `tileMatrixSetURI` of a tileset (the set's registered URI, else its document).
+fn set_uri(set: MatrixSet, base: &str) -> String {
+    set.uri()
+        .map(str::to_string)
+        .unwrap_or_else(|| format!("{base}/tileMatrixSets/{}", set.id()))
 }
 
 /// `GET /ogc/collections/{id}/tiles`: the tilesets of a collection.
@@ -78,19 +89,25 @@ pub async fn tilesets(
     Collection { id, meta, .. }: Collection,
     OgcBase(base): OgcBase,
 ) -> ApiResult<Response> {
-    let href = format!("{base}/collections/{id}/tiles/{TMS_ID}");
+    let tilesets: Vec<serde_json::Value> = MatrixSet::ALL
+        .iter()
+        .map(|&set| {
+            let tms = set.id();
+            json!({
+                "title": meta.title,
+                "dataType": "vector",
+                "crs": set.crs_uri(),
+                "tileMatrixSetURI": set_uri(set, &base),
+                "links": [
+                    link(format!("{base}/collections/{id}/tiles/{tms}"), "self", "application/json", "tileset"),
+                    link(format!("{base}/tileMatrixSets/{tms}"), "http://www.opengis.net/def/rel/ogc/1.0/tiling-scheme", "application/json", tms),
+                ]
+            })
+        })
+        .collect();
     let body = json!({
         "links": [link(format!("{base}/collections/{id}/tiles"), "self", "application/json", "tilesets")],
-        "tilesets": [{
-            "title": meta.title,
-            "dataType": "vector",
-            "crs": "http://www.opengis.net/def/crs/EPSG/0/3857",
-            "tileMatrixSetURI": TMS_URI,
-            "links": [
-                link(href.clone(), "self", "application/json", "tileset"),
-                link(format!("{base}/tileMatrixSets/{TMS_ID}"), "http://www.opengis.net/def/rel/ogc/1.0/tiling-scheme", "application/json", TMS_ID),
-            ]
-        }]
+        "tilesets": tilesets,
     });
     Ok(json_response(&body, "application/json"))
 }
@@ -98,7 +115,7 @@ pub async fn tilesets(
 /// `GET /ogc/collections/{id}/tiles/{tms}`: tileset metadata.
 pub async fn tileset(
     _: JsonFormat,
-    _: TileMatrixSet,
+    TileMatrixSet(set): TileMatrixSet,
     Collection { id, meta, layer }: Collection,
     OgcBase(base): OgcBase,
 ) -> ApiResult<Response> {
@@ -120,14 +137,23 @@ pub async fn tileset(
                 .collect()
         })
         .unwrap_or_default();
+    let tms = set.id();
     let template =
-        format!("{base}/collections/{id}/tiles/{TMS_ID}/{{tileMatrix}}/{{tileRow}}/{{tileCol}}");
-    let min_zoom = meta.min_zoom.clamp(0, i32::from(MAX_ZOOM));
+        format!("{base}/collections/{id}/tiles/{tms}/{{tileMatrix}}/{{tileRow}}/{{tileCol}}");
+    // The layer's first zoom in Web Mercator levels, as the nearest level of the set
+    // (the geographic sets' level n is about Web Mercator zoom n − 1).
+    let min_level = i32::from(set.min_level());
+    let max_level = i32::from(set.max_level());
+    let min_zoom = match set {
+        MatrixSet::WebMercatorQuad | MatrixSet::Cgcs2000Quad => meta.min_zoom,
+        MatrixSet::WorldCrs84Quad => meta.min_zoom - 1,
+    }
+    .clamp(min_level, max_level);
     let body = json!({
         "title": meta.title,
         "dataType": "vector",
-        "crs": "http://www.opengis.net/def/crs/EPSG/0/3857",
-        "tileMatrixSetURI": TMS_URI,
+        "crs": set.crs_uri(),
+        "tileMatrixSetURI": set_uri(set, &base),
         "boundingBox": { "lowerLeft": [bounds[0], bounds[1]], "upperRight": [bounds[2], bounds[3]], "crs": CRS84 },
         "tileMatrixSetLimits": [],
         "layers": [{
@@ -135,12 +161,12 @@ pub async fn tileset(
             "dataType": "vector",
             "geometryType": meta.geometry_type.as_deref().map(str::to_ascii_lowercase).unwrap_or_else(|| "geometry".into()),
             "minTileMatrix": min_zoom.to_string(),
-            "maxTileMatrix": MAX_ZOOM.to_string(),
+            "maxTileMatrix": max_level.to_string(),
             "propertiesSchema": { "type": "object", "properties": fields },
         }],
         "links": [
-            link(format!("{base}/collections/{id}/tiles/{TMS_ID}"), "self", "application/json", "this tileset"),
-            link(format!("{base}/tileMatrixSets/{TMS_ID}"), "http://www.opengis.net/def/rel/ogc/1.0/tiling-scheme", "application/json", TMS_ID),
+            link(format!("{base}/collections/{id}/tiles/{tms}"), "self", "application/json", "this tileset"),
+            link(format!("{base}/tileMatrixSets/{tms}"), "http://www.opengis.net/def/rel/ogc/1.0/tiling-scheme", "application/json", tms),
             link(format!("{base}/collections/{id}"), "collection", "application/json", "the collection"),
             json!({"href": template, "rel": "item", "type": MVT_TYPE, "templated": true, "title": "tiles (MVT)"}),
         ]
@@ -149,9 +175,10 @@ pub async fn tileset(
 }
 
 /// `GET /ogc/collections/{id}/tiles/{tms}/{z}/{y}/{x}`: the MVT of
-/// `/tiles/{id}/{z}/{x}/{y}`.
+/// `/tiles/{id}/{z}/{x}/{y}` in WebMercatorQuad, encoded in degrees in the
+/// geographic sets.
 pub async fn tile(
-    _: TileMatrixSet,
+    TileMatrixSet(set): TileMatrixSet,
     State(state): State<AppState>,
     principal: Principal,
     Path((id, _, z, y, x)): Path<(String, String, String, String, String)>,
@@ -171,5 +198,5 @@ pub async fn tile(
         }
     }
     collection(&state, &principal, &id)?;
-    crate::tiles::serve(&state, &principal, &id, &z, &x, &y, &headers).await
+    crate::tiles::serve_in(&state, &principal, &id, set, &z, &x, &y, &headers).await
 }

@@ -527,7 +527,7 @@ pub(super) fn ogc_item() {}
 pub(super) fn ogc_matrix_sets() {}
 
 #[utoipa::path(get, path = "/ogc/tileMatrixSets/{tms}", tag = "ogc", summary = "One tile matrix set (TMS 2.0 JSON)",
-    params(("tms" = String, Path, description = "`WebMercatorQuad`", example = "WebMercatorQuad"), OgcFormat),
+    params(("tms" = String, Path, description = "`WebMercatorQuad`, `WorldCRS84Quad` or `CGCS2000Quad`", example = "WebMercatorQuad"), OgcFormat),
     responses((status = 200, description = "the tile matrix set", body = Value)))]
 pub(super) fn ogc_matrix_set() {}
 
@@ -537,7 +537,7 @@ pub(super) fn ogc_matrix_set() {}
 pub(super) fn ogc_tilesets() {}
 
 #[utoipa::path(get, path = "/ogc/collections/{id}/tiles/{tms}", tag = "ogc", summary = "Tileset metadata",
-    params(("id" = String, Path, description = "collection id", example = "unit_grids"), ("tms" = String, Path, description = "`WebMercatorQuad`", example = "WebMercatorQuad"), OgcFormat),
+    params(("id" = String, Path, description = "collection id", example = "unit_grids"), ("tms" = String, Path, description = "`WebMercatorQuad`, `WorldCRS84Quad` or `CGCS2000Quad`", example = "WebMercatorQuad"), OgcFormat),
     responses((status = 200, description = "tileset", body = Value)))]
 pub(super) fn ogc_tileset() {}
 
@@ -545,7 +545,7 @@ pub(super) fn ogc_tileset() {}
     summary = "A vector tile (MVT); note the `{z}/{y}/{x}` order",
     params(
         ("id" = String, Path, description = "collection id", example = "unit_grids"),
-        ("tms" = String, Path, description = "`WebMercatorQuad`", example = "WebMercatorQuad"),
+        ("tms" = String, Path, description = "`WebMercatorQuad`, `WorldCRS84Quad` or `CGCS2000Quad`", example = "WebMercatorQuad"),
         ("z" = u32, Path, description = "tile matrix (zoom)", maximum = 24),
         ("y" = u32, Path, description = "tile row"),
         ("x" = u32, Path, description = "tile column"),

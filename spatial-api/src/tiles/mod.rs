@@ -12,6 +12,7 @@
 //! and answers with HTTP responses; this module is the neutral one both features
 //! (`routes` and `ogc`) import, never each other.
 
+pub mod geographic;
 pub mod raster;
 pub mod vector;
 
@@ -19,6 +20,7 @@ use std::future::Future;
 
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
+use citygrid_geo::matrixset::{GridTile, MatrixSet};
 use citygrid_geo::tms::{TileCoord, MAX_ZOOM};
 use citygrid_tiles::cache::{CachedTile, Encoding};
 use citygrid_tiles::LayerKind;
@@ -158,6 +160,66 @@ pub fn parse_tile(z: &str, x: &str, y: &str) -> ApiResult<(TileCoord, Option<Str
     let y: u32 = y.parse().map_err(|_| bad("row", y))?;
     let tile = TileCoord::with_max_zoom(z, x, y, MAX_ZOOM)?;
     Ok((tile, suffix))
+}
+
+/// Parses a tile of matrix set `set` (`level/col/row`, `row` may carry a format
+/// suffix) into a valid tile.
+pub fn parse_set_tile(
+    set: MatrixSet,
+    level: &str,
+    col: &str,
+    row: &str,
+) -> ApiResult<(GridTile, Option<String>)> {
+    let (row, suffix) = match row.split_once('.') {
+        Some((r, s)) => (r, Some(s.to_ascii_lowercase())),
+        None => (row, None),
+    };
+    let bad =
+        |what: &str, v: &str| ApiError::BadRequest(format!("tile {what} {v:?} is not a number"));
+    let level_n: u8 = level.parse().map_err(|_| bad("matrix", level))?;
+    let col_n: u32 = col.parse().map_err(|_| bad("column", col))?;
+    let row_n: u32 = row.parse().map_err(|_| bad("row", row))?;
+    Ok((set.tile(level_n, col_n, row_n)?, suffix))
+}
+
+/// The tile `level/col/row` of matrix set `set` of the layers `ids` for
+/// `principal`: WebMercatorQuad is [`serve`]; in the geographic sets vector layers
+/// are encoded in degrees ([`geographic`]). Errors as [`serve`]; a raster layer has
+/// no geographic tiles yet (404).
+#[allow(clippy::too_many_arguments)]
+pub async fn serve_in(
+    state: &AppState,
+    principal: &Principal,
+    ids: &str,
+    set: MatrixSet,
+    level: &str,
+    col: &str,
+    row: &str,
+    headers: &HeaderMap,
+) -> ApiResult<Response> {
+    if set == MatrixSet::WebMercatorQuad {
+        return serve(state, principal, ids, level, col, row, headers).await;
+    }
+    let ids = parse_ids(ids)?;
+    let (tile, suffix) = parse_set_tile(set, level, col, row)?;
+    let metas = resolve_layers(state, principal, &ids)?;
+    match source_for(&metas) {
+        Ok(Source::Vector(v)) => {
+            if matches!(suffix.as_deref(), Some("png" | "jpg" | "jpeg" | "webp")) {
+                return Err(ApiError::BadRequest(
+                    "vector layers are served as .mvt or .pbf".into(),
+                ));
+            }
+            geographic::vector_tile(state, v.metas, tile.address(), headers).await
+        }
+        Ok(Source::Raster(r)) => Err(ApiError::NotFound(format!(
+            "raster layer {:?} has tiles in WebMercatorQuad only",
+            r.meta.id
+        ))),
+        Err(CannotCombine) => Err(ApiError::BadRequest(
+            "a raster layer cannot be combined with other layers in one tile".into(),
+        )),
+    }
 }
 
 /// Cached tile bytes as a `Bytes` owner.

@@ -93,7 +93,7 @@ fn encoder_slots() -> usize {
     2 * std::thread::available_parallelism().map_or(2, |n| n.get())
 }
 
-static ENCODERS: LazyLock<Arc<Semaphore>> =
+pub(super) static ENCODERS: LazyLock<Arc<Semaphore>> =
     LazyLock::new(|| Arc::new(Semaphore::new(encoder_slots())));
 
 /// Background re-encodings of changed tiles run one at a time, so a stream of edits
@@ -102,7 +102,7 @@ static REFRESHERS: LazyLock<Arc<Semaphore>> = LazyLock::new(|| Arc::new(Semaphor
 
 /// One layer of a tile of zoom `z` as its tile schema has it: the `candidates` it
 /// keeps (features held back below their zoom leave) and the properties it names.
-fn schema_view<'a>(
+pub(super) fn schema_view<'a>(
     layer: &LoadedLayer,
     index: &'a citygrid_tiles::index::LayerIndex,
     z: u8,
@@ -178,7 +178,7 @@ async fn vector_tile(
 /// of cache hits.
 const INLINE_MAX_VERTICES: usize = 1024;
 
-fn encode_options(state: &AppState) -> EncodeOptions {
+pub(super) fn encode_options(state: &AppState) -> EncodeOptions {
     EncodeOptions {
         max_tile_bytes: state.config.max_tile_bytes,
         ..EncodeOptions::default()
@@ -186,7 +186,7 @@ fn encode_options(state: &AppState) -> EncodeOptions {
 }
 
 /// One layer of a tile as the encoder takes it.
-fn tile_layer<'a>(
+pub(super) fn tile_layer<'a>(
     layer: &'a LoadedLayer,
     index: &'a LayerIndex,
     (features, properties): &'a (Vec<&'a Feature>, Vec<&'a str>),
