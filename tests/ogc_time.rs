@@ -80,8 +80,25 @@ async fn timestamps_are_instants_with_offsets_and_properties_select() {
         .args(["--layer", "sightings"]);
     let (ok, out, err) = common::run(&mut cmd);
     assert!(ok, "import failed: {out}\n{err}");
+    // a layer without a date or time field
+    let plain = dir.join("plain.geojson");
+    std::fs::write(
+        &plain,
+        r#"{"type":"FeatureCollection","features":[{"type":"Feature","properties":{"name":"p"},"geometry":{"type":"Point","coordinates":[24.94,60.17]}}]}"#,
+    )
+    .unwrap();
+    let mut cmd = common::citygrid(&db);
+    cmd.args(["import", "vector"])
+        .arg(&plain)
+        .args(["--layer", "plain"]);
+    let (ok, out, err) = common::run(&mut cmd);
+    assert!(ok, "import failed: {out}\n{err}");
     let server = TestServer::start(&db);
     city::wait_loaded(&http(), &server.base, "sightings").await;
+    city::wait_loaded(&http(), &server.base, "plain").await;
+    let (status, body) = get(&server.url("/ogc/collections/plain/items?datetime=2024-05-01")).await;
+    assert_eq!(status, 400, "{body}");
+    assert!(body.to_string().contains("no date or time field"), "{body}");
     let items = |filter: &str| {
         server.url(&format!(
             "/ogc/collections/sightings/items?filter={}",
@@ -134,6 +151,42 @@ async fn timestamps_are_instants_with_offsets_and_properties_select() {
     let (status, body) = get(&items("seen_at > TIMESTAMP('yesterday')")).await;
     assert_eq!(status, 400, "{body}");
     assert!(body.to_string().contains("is not a timestamp"), "{body}");
+
+    // datetime= on the collection's time field (the import typed seen_at as a
+    // timestamp): an instant, an interval, open ends; checked against PostGIS
+    let datetime = [
+        (
+            "2024-05-01T10:00:00%2B01:00",
+            "seen_at::timestamptz = '2024-05-01T10:00:00+01:00'",
+        ),
+        (
+            "2024-05-01T09:15:00Z/2024-05-01T18:00:00%2B08:00",
+            "seen_at::timestamptz BETWEEN '2024-05-01T09:15:00Z' AND '2024-05-01T18:00:00+08:00'",
+        ),
+        (
+            "../2024-05-01T09:30:00Z",
+            "seen_at::timestamptz <= '2024-05-01T09:30:00Z'",
+        ),
+        (
+            "2024-05-01T10:00:00Z/..",
+            "seen_at::timestamptz >= '2024-05-01T10:00:00Z'",
+        ),
+        (
+            "2024-05-01",
+            "(seen_at::timestamptz AT TIME ZONE 'UTC')::date = '2024-05-01'",
+        ),
+    ];
+    for (value, sql) in datetime {
+        let (status, fc) = get(&server.url(&format!(
+            "/ogc/collections/sightings/items?datetime={value}"
+        )))
+        .await;
+        assert_eq!(status, 200, "datetime={value}: {fc}");
+        assert_eq!(names(&fc), sql_names(&db, sql).await, "datetime={value}");
+    }
+    let (status, body) = get(&server.url("/ogc/collections/sightings/items?datetime=soon")).await;
+    assert_eq!(status, 400, "{body}");
+    assert!(body.to_string().contains("is not a date"), "{body}");
 
     // properties=: only the named properties, in every feature
     let (status, fc) =

@@ -58,6 +58,107 @@ pub struct Plan {
     /// `properties=`: the schema positions of the properties to return, in the
     /// order asked (`None`: all).
     pub properties: Option<Vec<usize>>,
+    /// `datetime=` as given, applied to the collection's time field by
+    /// [`Plan::apply_datetime`].
+    pub datetime: Option<String>,
+}
+
+/// The SQL types of a layer's fields that make it a time field.
+const TIME_TYPES: &[&str] = &[
+    "date",
+    "timestamptz",
+    "timestamp",
+    "timestamp with time zone",
+    "timestamp without time zone",
+];
+
+/// The collection's time field: its first field of a date or timestamp type (as
+/// the import declared it from the source's schema), if any.
+pub fn time_field(meta: &crate::catalog::LayerMeta) -> Option<String> {
+    meta.field_types()
+        .into_iter()
+        .find(|(_, ty)| TIME_TYPES.contains(&ty.to_ascii_lowercase().as_str()))
+        .map(|(name, _)| name.to_string())
+}
+
+/// Parses a `datetime` value (OGC API – Features 1 §7.15.4): an instant
+/// (`2024-05-01T10:00:00Z`, a date) or an interval `start/end` with `..` or an
+/// empty side for an open end.
+pub fn datetime_operand(value: &str) -> ApiResult<citygrid_cql2::TemporalOperand> {
+    use citygrid_cql2::temporal::{parse_date, parse_timestamp};
+    use citygrid_cql2::{Bound, TemporalOperand};
+    let bound = |v: &str| -> ApiResult<Bound> {
+        let v = v.trim();
+        if v.is_empty() || v == ".." {
+            return Ok(Bound::Open);
+        }
+        if let Some(d) = parse_date(v) {
+            return Ok(Bound::Date(d));
+        }
+        parse_timestamp(v).map(Bound::Instant).ok_or_else(|| {
+            bad(format!(
+                "datetime: {:?} is not a date (2024-05-01), a timestamp (2024-05-01T10:00:00Z, or with an offset) or ..",
+                v.chars().take(40).collect::<String>()
+            ))
+        })
+    };
+    match value.split_once('/') {
+        Some((a, b)) => {
+            let (start, end) = (bound(a)?, bound(b)?);
+            if start == Bound::Open && end == Bound::Open {
+                return Err(bad("datetime: an interval needs at least one end"));
+            }
+            Ok(TemporalOperand::Interval(start, end))
+        }
+        None => match bound(value)? {
+            Bound::Open => Err(bad("datetime: give a date, a timestamp or an interval")),
+            Bound::Date(d) => Ok(TemporalOperand::Date(d)),
+            Bound::Instant(t) => Ok(TemporalOperand::Instant(t)),
+            Bound::Prop(_) => Err(bad("datetime: give a date, a timestamp or an interval")),
+        },
+    }
+}
+
+impl Plan {
+    /// Adds the `datetime` condition: features whose time field intersects the
+    /// instant or interval. A collection without a time field refuses it (400).
+    pub fn apply_datetime(
+        &mut self,
+        collection: &str,
+        schema: &Schema,
+        time_field: Option<&str>,
+    ) -> ApiResult<()> {
+        let Some(value) = self.datetime.take() else {
+            return Ok(());
+        };
+        let Some(field) = time_field else {
+            return Err(bad(format!(
+                "datetime: collection {collection:?} has no date or time field; leave datetime out or filter on a property"
+            )));
+        };
+        let index = schema
+            .fields
+            .iter()
+            .position(|f| f.name == field)
+            .ok_or_else(|| bad(format!("datetime: the time field {field:?} is not loaded")))?;
+        let condition = Expr::Temporal {
+            op: citygrid_cql2::TemporalOp::Intersects,
+            a: citygrid_cql2::TemporalOperand::Prop(Property::Field {
+                index,
+                numeric: false,
+            }),
+            b: datetime_operand(&value)?,
+        };
+        self.expr = Some(match self.expr.take() {
+            None => condition,
+            Some(Expr::And(mut v)) => {
+                v.push(condition);
+                Expr::And(v)
+            }
+            Some(e) => Expr::And(vec![e, condition]),
+        });
+        Ok(())
+    }
 }
 
 fn bad(m: impl Into<String>) -> ApiError {
@@ -105,11 +206,7 @@ pub fn plan_with(
     let filter = get("filter")?;
     let filter_lang = get("filter-lang")?;
     let sortby = get("sortby")?;
-    if get("datetime")?.is_some() {
-        return Err(bad(
-            "datetime: the collections have no temporal property; leave it out",
-        ));
-    }
+    let datetime = get("datetime")?.map(str::to_owned);
     let properties = get("properties")?
         .map(|list| select_properties(list, schema))
         .transpose()?;
@@ -201,6 +298,7 @@ pub fn plan_with(
         offset: paging.offset,
         crs,
         properties,
+        datetime,
     })
 }
 
@@ -468,7 +566,7 @@ pub fn render(
 /// `GET /ogc/collections/{id}/items`.
 pub async fn items(
     _: JsonFormat,
-    Collection { id, layer, .. }: Collection,
+    Collection { id, layer, meta }: Collection,
     paging: Paging,
     bbox: BboxParam,
     OgcBase(ogc_base): OgcBase,
@@ -476,7 +574,9 @@ pub async fn items(
 ) -> ApiResult<Response> {
     let plan = {
         let index = layer.index.read()?;
-        plan_with(&params, index.schema(), paging, bbox)?
+        let mut plan = plan_with(&params, index.schema(), paging, bbox)?;
+        plan.apply_datetime(&id, index.schema(), time_field(&meta).as_deref())?;
+        plan
     };
     let crs = plan.crs;
     // The filter's work is metered; when this handler's future is dropped (the

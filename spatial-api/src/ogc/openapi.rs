@@ -66,6 +66,7 @@ pub fn document(base: &str, collections: &[CollectionDoc]) -> Value {
         param("filter-lang", "query", false, "the filter language", json!({"type": "string", "enum": ["cql2-text", "cql2-json", "cql-text"], "default": "cql2-text"})),
         param("filter-crs", "query", false, "the CRS of geometries in the filter", json!({"type": "string", "format": "uri", "enum": crs_list.clone(), "default": crs::CRS84})),
         param("sortby", "query", false, "comma-separated queryables, + ascending (default) or - descending; ties by id", json!({"type": "string", "example": "-rank,+name"})),
+        param("datetime", "query", false, "an instant (2024-05-01T10:00:00+08:00, or a date) or an interval start/end with .. for an open end: features whose time field (the collection's first date or timestamp field) intersects it; 400 on a collection without one", json!({"type": "string", "example": "2024-05-01T00:00:00+08:00/.."})),
         param("properties", "query", false, "comma-separated property names: only these are returned (an empty value returns none; an unknown name is a 400)", json!({"type": "string", "example": "name,rank"})),
     ];
     let mut doc = json!({
