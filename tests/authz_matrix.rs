@@ -100,6 +100,8 @@ const TABLE: &[Row] = &[
     row("GET", "/api/routes", "/api/routes", Body::None, "U FFFFFA FFF UU"),
     row("GET", "/api/home", "/api/home", Body::None, "A AAAAAA AFA UU"),
     row("GET", "/api/search", "/api/search?q=42", Body::None, "U AAAAAA AFA UU"),
+    row("GET", "/api/geocode", "/api/geocode?q=42", Body::None, "U AAAAAA AFA UU"),
+    row("GET", "/api/reverse", "/api/reverse?lon=114.3&lat=30.6", Body::None, "U AAAAAA AFA UU"),
     row("PUT", "/api/admin/layers/{layer}/titles", "/api/admin/layers/{layer}/titles", Body::Json(r#"{"title_zh": "单元网格"}"#), "U FFFFFA FFF UU"),
     // pages
     row("GET", "/", "/", Body::None, "A AAAAAA AFA UU"),

@@ -27,6 +27,7 @@
 //! | `webhook_ca_file` | `CITYGRID_WEBHOOK_CA_FILE` | none: webhooks over https trust the system's certificate authorities (`/etc/ssl/certs`); a PEM file of further ones (a government's private CA) is trusted as well |
 //! | `trusted_proxies` | `CITYGRID_TRUSTED_PROXIES` | none: the client address is the TCP peer; list reverse proxies' IP addresses (comma-separated in the environment) to take it from `X-Forwarded-For` |
 //! | `home_bbox` | `CITYGRID_HOME_BBOX` | none: the city's home view (where every page and the default style open) is the bounds of the administrative divisions, else of the unit grids, streets or communities, else of the largest vector layer; `[west, south, east, north]` in degrees (`w,s,e,n` in the environment) sets it |
+//! | `[geocode] road_layers` | `CITYGRID_GEOCODE_ROAD_LAYERS` (comma-separated) | none: the geocoder reads named roads from every line layer whose id ends in `_roads` (`import osm`'s); list layer ids to use those instead |
 //! | `home_center`, `home_zoom` | `CITYGRID_HOME_CENTER` (`lon,lat`), `CITYGRID_HOME_ZOOM` | none: a centre and zoom (0–20) for the home view instead of a box (both together; `home_bbox` wins when both are set) |
 //! | `timezone` | `CITYGRID_TIMEZONE` | `Asia/Shanghai`: the city's time zone (an IANA name) for every date people see or choose: evaluation periods and "today", deadlines shown, exports |
 //! | `font_dir` | `CITYGRID_FONT_DIR` | `/usr/share/fonts`: the folder searched (with its subfolders) for the TrueType/OpenType fonts the map glyphs (`/fonts/{fontstack}/{range}.pbf`) are made from (Debian's `fonts-noto-core`, `fonts-noto-cjk`) |
@@ -110,6 +111,9 @@ pub struct Config {
     pub home_center: Option<[f64; 2]>,
     /// The home view's zoom, when configured (with `home_center`).
     pub home_zoom: Option<f64>,
+    /// The layers the geocoder reads named roads from (`[geocode] road_layers`); empty:
+    /// every line layer whose id ends in `_roads`.
+    pub geocode_road_layers: Vec<String>,
 }
 
 /// The default city time zone.
@@ -158,6 +162,7 @@ impl Default for Config {
             home_bbox: None,
             home_center: None,
             home_zoom: None,
+            geocode_road_layers: Vec::new(),
         }
     }
 }
@@ -236,6 +241,14 @@ struct FileConfig {
     home_bbox: Option<[f64; 4]>,
     home_center: Option<[f64; 2]>,
     home_zoom: Option<f64>,
+    geocode: Option<GeocodeFile>,
+}
+
+/// The `[geocode]` table of `citygrid.toml`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct GeocodeFile {
+    road_layers: Option<Vec<String>>,
 }
 
 impl Config {
@@ -295,6 +308,15 @@ impl Config {
 
     /// Checks the values that have the right type but may still be unusable.
     fn validate(&self) -> Result<(), ConfigError> {
+        for layer in &self.geocode_road_layers {
+            if !crate::is_identifier(layer, 48) {
+                return Err(ConfigError::Invalid {
+                    key: "geocode.road_layers",
+                    value: layer.clone(),
+                    expected: "layer ids ([a-z0-9_]+)",
+                });
+            }
+        }
         for (key, value) in [
             ("rate_limit_read_per_sec", self.rate_limit_read_per_sec),
             ("rate_limit_write_per_sec", self.rate_limit_write_per_sec),
@@ -509,6 +531,9 @@ impl Config {
         if let Some(v) = file.home_center {
             self.home_center = Some(v);
         }
+        if let Some(v) = file.geocode.and_then(|g| g.road_layers) {
+            self.geocode_road_layers = v;
+        }
         if let Some(v) = file.home_zoom {
             self.home_zoom = Some(v);
         }
@@ -608,6 +633,13 @@ impl Config {
             ),
         ] {
             parse_env(env, name, target)?;
+        }
+        if let Some(v) = env.get("CITYGRID_GEOCODE_ROAD_LAYERS") {
+            self.geocode_road_layers = v
+                .split(',')
+                .map(|s| s.trim().to_string())
+                .filter(|s| !s.is_empty())
+                .collect();
         }
         if let Some(v) = env.get("CITYGRID_TRUSTED_PROXIES") {
             self.trusted_proxies = v

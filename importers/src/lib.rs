@@ -5,6 +5,7 @@
 //! - [`vector`]: any GDAL vector source (Shapefile, GeoPackage, GeoJSON, DXF, CSV with
 //!   coordinates, KML, FlatGeobuf, GML…) into layers `layers."<id>"` + `layer_catalog`;
 //! - [`osm`]: an OSM extract into standard layers and city components;
+//! - [`addresses`]: standard addresses (门楼牌) from any GDAL source into `addresses`;
 //! - [`crs`]: source CRSs through PROJ, GCJ-02 and BD-09 by hand (`citygrid_geo::chinacrs`);
 //! - `raster`: orthophoto tile pyramids.
 //!
@@ -16,6 +17,7 @@
 // Links the GDAL/PROJ trampolines, so both libraries load on first use (lazylib/README.md).
 use citygrid_lazylib as _;
 
+pub mod addresses;
 pub mod catalog;
 pub mod control;
 pub mod copy;

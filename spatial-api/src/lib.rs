@@ -18,6 +18,7 @@ pub mod db_health;
 pub mod edge;
 pub mod error;
 pub mod extract;
+pub mod geocode;
 pub mod geojson;
 pub mod home;
 pub mod html;
@@ -140,6 +141,7 @@ pub fn table() -> RouteTable {
         .with(ogc::routes)
         .with(query::routes)
         .with(search::routes)
+        .with(geocode::routes)
         .with(routes::layer_admin::routes)
         .with(wmts::routes)
 }
@@ -178,6 +180,10 @@ pub async fn serve(config: Config, pool: PgPool, listener: TcpListener) -> anyho
     ));
     tokio::spawn(catalog::follow_changes(
         Arc::clone(&state.catalog),
+        state.pool.clone(),
+    ));
+    tokio::spawn(geocode::follow_changes(
+        Arc::clone(&state.geocoder),
         state.pool.clone(),
     ));
     mgmt::spawn_tasks(&state)?;

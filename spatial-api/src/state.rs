@@ -43,6 +43,8 @@ pub struct AppState {
     pub tile_flights: Arc<TileFlights>,
     /// Map glyphs and sprites (made on first use, kept).
     pub basemap: Arc<Basemap>,
+    /// The geocoding index (addresses, roads, areas), kept current.
+    pub geocoder: Arc<crate::geocode::index::Geocoder>,
 }
 
 impl AppState {
@@ -61,6 +63,9 @@ impl AppState {
                 ..FlightLimits::default()
             })),
             basemap: Arc::new(Basemap::new(config.font_dir.clone())),
+            geocoder: Arc::new(crate::geocode::index::Geocoder::new(
+                config.geocode_road_layers.clone(),
+            )),
             config: Arc::new(config),
         }
     }

@@ -1,9 +1,10 @@
-//! `citygrid import vector|osm|raster`.
+//! `citygrid import vector|osm|raster|addresses`.
 
 use std::path::PathBuf;
 use std::time::Duration;
 
 use citygrid_db::Config;
+use citygrid_importers::addresses::{import_addresses, AddressFields, AddressOptions};
 use citygrid_importers::osm::{self, OsmOptions};
 use citygrid_importers::vector;
 use citygrid_importers::{Cancel, ImportError, ImportReport, ProgressMode, VectorOptions};
@@ -18,6 +19,66 @@ pub enum ImportCommand {
     Osm(OsmArgs),
     /// An orthophoto/GeoTIFF into a Web Mercator tile pyramid.
     Raster(super::raster::RasterArgs),
+    /// Standard addresses (门楼牌) from any GDAL source into the geocoder's address table.
+    Addresses(Box<AddressArgs>),
+}
+
+/// `citygrid import addresses`.
+#[derive(Args)]
+pub struct AddressArgs {
+    /// The file to import (any GDAL vector source; CSV with --x-field/--y-field).
+    pub file: PathBuf,
+    /// The source name whose addresses the import replaces (default: the file name without extension).
+    #[arg(long)]
+    pub source: Option<String>,
+    /// The layer of a multi-layer source (GeoPackage, KML…).
+    #[arg(long)]
+    pub layer: Option<String>,
+    /// CRS of the coordinates, overriding the file's: EPSG:n (4490, 4547…), gcj02 or bd09.
+    #[arg(long = "s-srs", alias = "source-crs")]
+    pub s_srs: Option<String>,
+    /// Text encoding of the file when it does not declare one (e.g. GBK, CP936, Big5).
+    #[arg(long)]
+    pub encoding: Option<String>,
+    /// CSV: the column holding X / longitude.
+    #[arg(long)]
+    pub x_field: Option<String>,
+    /// CSV: the column holding Y / latitude.
+    #[arg(long)]
+    pub y_field: Option<String>,
+    /// The field holding the whole address (湖北省武汉市江岸区沿江大道188号).
+    #[arg(long)]
+    pub full_field: Option<String>,
+    /// The field holding the road name.
+    #[arg(long)]
+    pub road_field: Option<String>,
+    /// The field holding the house number.
+    #[arg(long)]
+    pub number_field: Option<String>,
+    /// The field holding the building (栋/幢/座).
+    #[arg(long)]
+    pub building_field: Option<String>,
+    /// The field holding the unit (单元).
+    #[arg(long)]
+    pub unit_field: Option<String>,
+    /// The field holding the community (社区).
+    #[arg(long)]
+    pub community_field: Option<String>,
+    /// The field holding the street office (街道).
+    #[arg(long)]
+    pub street_field: Option<String>,
+    /// The field holding the district / county.
+    #[arg(long)]
+    pub district_field: Option<String>,
+    /// The field holding the city.
+    #[arg(long)]
+    pub city_field: Option<String>,
+    /// The field holding the 6-digit GB/T 2260 division code.
+    #[arg(long)]
+    pub division_code_field: Option<String>,
+    /// Import even when the coordinates do not fit the source CRS.
+    #[arg(long)]
+    pub force: bool,
 }
 
 /// `citygrid import vector`.
@@ -75,6 +136,53 @@ pub struct OsmArgs {
 pub async fn run(command: ImportCommand, config: Config) -> anyhow::Result<()> {
     match command {
         ImportCommand::Raster(args) => super::raster::run(args, config).await,
+        ImportCommand::Addresses(args) => {
+            let args = *args;
+            if !args.file.exists() {
+                return Err(ImportError::NotFound(args.file).into());
+            }
+            let options = AddressOptions {
+                file: args.file,
+                source: args.source,
+                layer: args.layer,
+                source_crs: args.s_srs,
+                encoding: args.encoding,
+                x_field: args.x_field,
+                y_field: args.y_field,
+                fields: AddressFields {
+                    full: args.full_field,
+                    road: args.road_field,
+                    number: args.number_field,
+                    building: args.building_field,
+                    unit: args.unit_field,
+                    community: args.community_field,
+                    street: args.street_field,
+                    district: args.district_field,
+                    city: args.city_field,
+                    division_code: args.division_code_field,
+                },
+                force: args.force,
+            };
+            let pool = super::database(&config).await?;
+            let cancel = Cancel::new();
+            let watcher = {
+                let cancel = cancel.clone();
+                tokio::spawn(async move {
+                    if tokio::signal::ctrl_c().await.is_ok() {
+                        eprintln!("citygrid: interrupted, rolling back…");
+                        cancel.cancel();
+                    }
+                })
+            };
+            let report = import_addresses(&pool, &options, &cancel, ProgressMode::detect()).await;
+            watcher.abort();
+            let r = report?;
+            println!(
+                "addresses {}: {} read, {} stored, {} skipped, {} replaced in {:.2} s",
+                r.source, r.read, r.written, r.skipped, r.replaced, r.seconds
+            );
+            Ok(())
+        }
         ImportCommand::Vector(args) => {
             if !args.file.exists() {
                 return Err(ImportError::NotFound(args.file).into());

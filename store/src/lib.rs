@@ -16,6 +16,7 @@
 //! | module | what it stores |
 //! |---|---|
 //! | [`accounts`] | accounts, sessions, API keys, sign-in lookups |
+//! | [`addresses`] | standard addresses, and the roads and areas the geocoder reads |
 //! | [`arrangements`] | the yearly holiday arrangements of the working calendar |
 //! | [`audit`] | the audit log |
 //! | [`health`] | the database ping, the schema version |
@@ -36,6 +37,7 @@
 //! | [`notify`] | LISTEN/NOTIFY of reference-data changes |
 
 pub mod accounts;
+pub mod addresses;
 pub mod arrangements;
 pub mod audit;
 pub mod case_search;

@@ -51,4 +51,14 @@ impl Listener {
             .await?
             .map(|n| n.payload().to_string()))
     }
+
+    /// [`Listener::recv`] with the channel: `(channel, payload)`, for a listener of
+    /// several channels.
+    pub async fn recv_from(&mut self) -> Result<Option<(String, String)>> {
+        Ok(self
+            .inner
+            .try_recv()
+            .await?
+            .map(|n| (n.channel().to_string(), n.payload().to_string())))
+    }
 }

@@ -20,7 +20,9 @@
 //!
 //! The file is read in one pass (the driver's interleaved reading); converted rows are
 //! kept in memory until the pass ends — fine for city extracts — then every layer is
-//! staged and swapped in one transaction like `import vector`.
+//! staged and swapped in one transaction like `import vector`. The same transaction
+//! replaces the standard addresses of sources `osm:<prefix>_buildings` and
+//! `osm:<prefix>_pois` (features with `addr:street` and `addr:housenumber`).
 
 pub mod component_map;
 pub mod native;
@@ -756,6 +758,23 @@ pub async fn import_osm(
         )));
     }
     let layers = load::swap_all(&mut tx, prepared, options.replace, cancel).await?;
+    // The standard addresses of the extract (addr:street + addr:housenumber on
+    // buildings and POIs), replaced with the layers in the same transaction.
+    for (kind, which) in [
+        (
+            Kind::Buildings,
+            citygrid_store::addresses::OsmAddressLayer::Buildings,
+        ),
+        (Kind::Pois, citygrid_store::addresses::OsmAddressLayer::Pois),
+    ] {
+        let id = format!("{}_{}", options.prefix, kind.suffix());
+        if layers.iter().any(|l| l.id == id) {
+            let n = citygrid_store::addresses::fill_from_osm(&mut tx, &id, which)
+                .await
+                .db("filling the addresses")?;
+            tracing::info!(layer = %id, addresses = n, "addresses from addr:* tags");
+        }
+    }
     tx.commit().await.db("committing")?;
     let _ = sqlx::Connection::close(conn).await;
     Ok(ImportReport {

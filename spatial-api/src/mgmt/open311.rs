@@ -394,12 +394,23 @@ async fn post_request(
     if let Err(e) = o311::validate_request(&req, &reference.catalog) {
         return o311_error(format, &e);
     }
-    let (Some(lat), Some(lon)) = (req.lat, req.long) else {
-        return error(
-            format,
-            StatusCode::BAD_REQUEST,
-            "this server has no geocoder: send lat and long (WGS84), not only address_string",
-        );
+    // Without lat/long the address is geocoded: one confident place or a 400 that
+    // says why (not found, or the equally good candidates).
+    let (lat, lon) = match (req.lat, req.long, req.address_string.as_deref()) {
+        (Some(lat), Some(lon), _) => (lat, lon),
+        (_, _, Some(address)) if !address.trim().is_empty() => {
+            match crate::geocode::place_address(&state.geocoder, address) {
+                Ok((lon, lat)) => (lat, lon),
+                Err(why) => return error(format, StatusCode::BAD_REQUEST, why),
+            }
+        }
+        _ => {
+            return error(
+                format,
+                StatusCode::BAD_REQUEST,
+                "a location is required: lat and long (WGS84) or address_string",
+            )
+        }
     };
     let mut actor = ActorInfo::of(&principal);
     actor.label = format!("open311:{key_name}");
@@ -419,7 +430,10 @@ async fn post_request(
         lon,
         lat,
         description: req.description.clone(),
-        address: req.address_string.clone(),
+        address: req
+            .address_string
+            .clone()
+            .or_else(|| crate::geocode::near_label(&state.geocoder, lon, lat)),
         source: "open311".into(),
         component_id: req
             .attributes

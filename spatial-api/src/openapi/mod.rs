@@ -47,6 +47,7 @@ pub const API_KEY_QUERY: &str = "api_key_query";
         paths::health, paths::metrics, paths::openapi_json, paths::catalog, paths::catalog_layer,
         paths::tilejson, paths::tile, paths::style, paths::glyphs, paths::sprites,
         paths::login, paths::logout, paths::me, paths::routes, paths::home, paths::search,
+        paths::geocode, paths::reverse_geocode,
         paths::layer_titles,
         paths::page_index, paths::page_inspector, paths::page_console, paths::page_embed,
         paths::page_embed_map, paths::asset, paths::page_inspector_worker, paths::page_inspector_manifest,

@@ -138,6 +138,22 @@ pub(super) fn home() {}
         (status = 400, description = "q missing or longer than 100 characters, limit outside 1–100")))]
 pub(super) fn search() {}
 
+#[utoipa::path(get, path = "/api/geocode", tag = "maps",
+    summary = "Forward geocoding: an address to ranked candidate places",
+    description = "Normalised (full-/half-width, 號/号, spaces, case, abbreviations) and parsed (Chinese division prefix, road, number, building, unit; Western `road number, city`), matched exactly, then fuzzily, then by interpolation along the road; each candidate with its score, the level matched (house, interpolated, road, community, division), the point and the unit grid / community / street there. Answered from memory. Public like the map's layers.",
+    params(crate::geocode::GeocodeQuery),
+    responses((status = 200, description = "the parsed query and the candidates, best first; `confident` when the best is one sure place", body = crate::geocode::GeocodeAnswer),
+        (status = 400, description = "q missing, longer than 200 characters or with control characters; limit outside 1–20")))]
+pub(super) fn geocode() {}
+
+#[utoipa::path(get, path = "/api/reverse", tag = "maps",
+    summary = "Reverse geocoding: the nearest address and road, and the areas at a point",
+    description = "`lon`/`lat` are the x/y of the point in `crs` (default CRS84; EPSG:4490, EPSG:3857, CGCS2000 Gauss-Krüger EPSG:4513–4554, gcj02, bd09). Answered from memory. Public like the map's layers.",
+    params(crate::geocode::ReverseQuery),
+    responses((status = 200, description = "nearest address and road within `max_distance` metres with their distances, the unit grid / community / street / division holding the point, and a label for \"near …\"", body = crate::geocode::ReverseAnswer),
+        (status = 400, description = "lon or lat missing or not a number, the point outside ±180°/±90° after the crs, an unknown crs, max_distance outside 0–5000")))]
+pub(super) fn reverse_geocode() {}
+
 #[utoipa::path(put, path = "/api/admin/layers/{layer}/titles", tag = "maps",
     summary = "Set a layer's title and field names in Chinese and English",
     params(("layer" = String, Path, description = "layer id", example = "osm_roads")),
