@@ -10,6 +10,27 @@
 //! - [`divisions`]: the bundled GB/T 2260 province / prefecture / county table.
 //! - [`GeocodeIndex`]: the in-memory index: forward (exact, fuzzy, interpolated,
 //!   road) and reverse (nearest address, nearest road, areas) geocoding.
+//!
+//! ```
+//! use citygrid_geocode::{AddressRecord, ForwardOptions, GeocodeIndex, MatchLevel};
+//!
+//! let a = AddressRecord {
+//!     id: 1,
+//!     road: Some("沿江大道".into()),
+//!     number: Some("188".into()),
+//!     division_code: Some("420102".into()),
+//!     lon: 114.2977,
+//!     lat: 30.5883,
+//!     ..AddressRecord::default()
+//! };
+//! let ix = GeocodeIndex::build(vec![a], vec![], vec![]);
+//! let r = ix.forward("湖北省武漢市江岸區沿江大道１８８號", &ForwardOptions::default());
+//! assert_eq!(r.parsed.division_code.as_deref(), Some("420102"));
+//! assert_eq!(r.candidates[0].level, MatchLevel::House);
+//! assert_eq!(r.candidates[0].address_id, Some(1));
+//! let hit = ix.reverse(114.2978, 30.5883, 50.0);
+//! assert!(hit.address.is_some_and(|(c, m)| c.address_id == Some(1) && m < 20.0));
+//! ```
 
 pub mod divisions;
 mod index;
