@@ -54,7 +54,9 @@ fi
 # The OpenAPI document (/openapi.json) is checked by an independent validator in the
 # tests and fuzzed from its schemas by Schemathesis in `make fuzz`; both pinned, in the
 # same virtual environment.
-for pinned in openapi-spec-validator==0.9.0 schemathesis==4.32.5; do
+# OWSLib (pinned) is the real client of the OGC API – Features – Part 4 test
+# (tests/ogc_edit.rs: create, replace and delete through its ogcapi module).
+for pinned in openapi-spec-validator==0.9.0 schemathesis==4.32.5 OWSLib==0.35.0; do
   name="${pinned%%==*}" version="${pinned##*==}"
   if ! "$pytools/bin/python" -c "import importlib.metadata as m, sys; sys.exit(m.version('$name') != '$version')" 2>/dev/null; then
     echo "installing the Python $name $version into $pytools"

@@ -124,7 +124,8 @@ pub async fn check_targets(
 }
 
 /// Inside the caller's transaction: replaces layer `entry.id` with the staged table
-/// (renaming its indexes to `<id>:pkey` and `<id>:geom`), upserts the catalogue row (version + 1) and
+/// (renaming its indexes to `<id>:pkey` and `<id>:geom`; the replaced table is kept in
+/// schema `layer_history`, see `citygrid_store::history`), upserts the catalogue row (version + 1) and
 /// announces the change on [`citygrid_db::LAYER_CHANNEL`]. Returns the new version.
 pub async fn swap_in(
     conn: &mut PgConnection,
@@ -138,6 +139,14 @@ pub async fn swap_in(
         .db("locking the layer")?;
     // Checked again under the lock: another import may have finished meanwhile.
     check_targets(conn, std::slice::from_ref(id), replace).await?;
+    // The version being replaced is kept (schema layer_history) for the history's
+    // retention, instead of being dropped.
+    if let Some(kept) = citygrid_store::history::snapshot_previous(&mut *conn, id)
+        .await
+        .db(&format!("keeping the previous version of layer {id}"))?
+    {
+        tracing::info!(layer = %id, table = %kept, "previous version kept");
+    }
     // One round trip (simple query protocol, inside the caller's transaction).
     let table = store::StagedTable {
         table: &staged.table,

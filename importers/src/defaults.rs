@@ -35,7 +35,7 @@ pub fn default_min_zoom(family: u8, typical_size_deg: Option<f64>) -> i32 {
 
 /// The comment that marks a table in schema `layers` as written by an importer;
 /// only such tables are ever replaced.
-pub const IMPORTED_MARK: &str = "citygrid import";
+pub const IMPORTED_MARK: &str = citygrid_store::edits::IMPORTED_MARK;
 
 #[cfg(test)]
 mod tests {

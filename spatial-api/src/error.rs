@@ -27,6 +27,19 @@ pub enum ApiError {
     /// 413: too large.
     #[error("{0}")]
     TooLarge(String),
+    /// 405: the resource exists but does not take this method (a layer citygrid
+    /// maintains itself is not edited through the OGC API).
+    #[error("{0}")]
+    MethodNotAllowed(String),
+    /// 412: `If-Match` does not match the resource's current `ETag`.
+    #[error("{0}")]
+    PreconditionFailed(String),
+    /// 415: a body of a media type the route does not take.
+    #[error("{0}")]
+    UnsupportedMediaType(String),
+    /// 428: the change needs `If-Match`.
+    #[error("{0}")]
+    PreconditionRequired(String),
     /// 422: well-formed but not acceptable.
     #[error("{0}")]
     Unprocessable(String),
@@ -59,6 +72,10 @@ impl ApiError {
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::Conflict(_) => StatusCode::CONFLICT,
             ApiError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
+            ApiError::PreconditionFailed(_) => StatusCode::PRECONDITION_FAILED,
+            ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ApiError::PreconditionRequired(_) => StatusCode::PRECONDITION_REQUIRED,
             ApiError::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             ApiError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,

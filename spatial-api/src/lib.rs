@@ -187,6 +187,7 @@ pub async fn serve(config: Config, pool: PgPool, listener: TcpListener) -> anyho
         state.pool.clone(),
     ));
     mgmt::spawn_tasks(&state)?;
+    tokio::spawn(ogc::edit::prune_history(state.clone()));
     {
         let basemap = Arc::clone(&state.basemap);
         tokio::spawn(async move { basemap.prewarm().await });

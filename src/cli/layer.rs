@@ -13,6 +13,8 @@ use citygrid_store::catalog::{self, LayerMeta, TilePropertiesChange};
 use citygrid_tiles::tileprops::{TileProperties, MAX_ZOOM};
 use clap::{Args, Subcommand};
 
+mod history;
+
 /// Layer commands.
 #[derive(Subcommand)]
 pub enum LayerCommand {
@@ -33,6 +35,15 @@ pub enum LayerCommand {
     /// Set a layer's title and field names in Chinese and English (what the layer
     /// list, popups and the embed page show in the reader's language).
     SetTitle(TitleArgs),
+    /// How long a layer's history (its edits, the versions re-imports replaced) is
+    /// kept: a number of days, or `default`. The server prunes older history.
+    SetRetention(history::RetentionArgs),
+    /// Whether invalid geometries sent in edits (OGC API – Features – Part 4) are
+    /// refused with the reason (default) or repaired with ST_MakeValid.
+    SetInvalidGeometry(history::InvalidGeometryArgs),
+    /// A feature's edits (who, when, what), or without FID the layer's editing
+    /// settings and the previous versions its re-imports kept.
+    History(history::HistoryArgs),
 }
 
 /// `citygrid layer set-title`.
@@ -121,6 +132,11 @@ pub async fn run(command: LayerCommand, config: Config) -> anyhow::Result<()> {
             print!("{}", describe(&meta));
         }
         LayerCommand::SetTitle(args) => set_title(&config, args).await?,
+        LayerCommand::SetRetention(args) => history::set_retention(&config, args).await?,
+        LayerCommand::SetInvalidGeometry(args) => {
+            history::set_invalid_geometry(&config, args).await?
+        }
+        LayerCommand::History(args) => history::show(&config, args).await?,
     }
     Ok(())
 }

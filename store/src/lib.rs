@@ -22,6 +22,8 @@
 //! | [`health`] | the database ping, the schema version |
 //! | [`idempotency`] | `Idempotency-Key`: stored responses of requests that succeeded |
 //! | [`catalog`] | the layer catalogue |
+//! | [`edits`] | editing features of imported layers (OGC API – Features – Part 4) |
+//! | [`history`] | feature edits and replaced layer tables, kept for a retention |
 //! | [`layers`] | reading layers into the in-memory index, raster tiles |
 //! | [`layer_titles`] | layer titles and field names in Chinese and English |
 //! | [`cases`] | cases, their events, workflow steps, field tasks |
@@ -43,7 +45,9 @@ pub mod audit;
 pub mod case_search;
 pub mod cases;
 pub mod catalog;
+pub mod edits;
 pub mod health;
+pub mod history;
 pub mod idempotency;
 pub mod layer_titles;
 pub mod layers;

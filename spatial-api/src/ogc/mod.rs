@@ -6,6 +6,7 @@
 //! | `/ogc`, `/ogc/conformance`, `/ogc/api` | [`landing`], [`openapi`] |
 //! | `/ogc/collections`, `/ogc/collections/{id}`, `…/queryables` | [`collections`] |
 //! | `/ogc/collections/{id}/items`, `…/items/{fid}` | [`items`] |
+//! | `POST …/items`, `PUT`/`PATCH`/`DELETE …/items/{fid}`, `…/items/{fid}/history…` | [`edit`] (Part 4) |
 //! | `/ogc/tileMatrixSets…`, `/ogc/collections/{id}/tiles…` | [`tiles`] |
 //!
 //! JSON is the default (`f=json`, `f=geojson` or no `f`); the landing page,
@@ -13,6 +14,7 @@
 //! people (`f=html`, or a browser's `Accept: text/html`): [`html`].
 
 pub mod collections;
+pub mod edit;
 pub mod html;
 pub mod items;
 pub mod landing;
@@ -23,7 +25,7 @@ use axum::extract::{FromRef, FromRequestParts};
 use axum::http::request::Parts;
 use axum::http::{header, HeaderMap, HeaderValue, Method};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{delete, get, patch, post, put};
 use citygrid_tiles::schema::{FieldType, Schema};
 use serde_json::{json, Value};
 
@@ -36,6 +38,9 @@ use citygrid_cql2::{Property, Resolver};
 pub const OPENAPI_TYPE: &str = "application/vnd.oai.openapi+json;version=3.0";
 /// The media type of GeoJSON.
 pub const GEOJSON_TYPE: &str = "application/geo+json";
+
+/// Who may call the editing routes (each handler then checks the layer).
+const EDITORS: Access = Access::Roles(&[crate::auth::Role::Department]);
 
 /// A JSON route that is also an HTML page when the client asks for one.
 fn page(route: axum::routing::MethodRouter<AppState>) -> axum::routing::MethodRouter<AppState> {
@@ -79,6 +84,43 @@ pub fn routes(t: RouteTable) -> RouteTable {
             "/ogc/collections/{id}/items/{fid}",
             a,
             page(get(items::item)),
+        )
+        // Part 4: administrators and department staff (the handlers check the layer).
+        .add(
+            M::POST,
+            "/ogc/collections/{id}/items",
+            EDITORS,
+            post(edit::create),
+        )
+        .add(
+            M::PUT,
+            "/ogc/collections/{id}/items/{fid}",
+            EDITORS,
+            put(edit::replace),
+        )
+        .add(
+            M::PATCH,
+            "/ogc/collections/{id}/items/{fid}",
+            EDITORS,
+            patch(edit::update),
+        )
+        .add(
+            M::DELETE,
+            "/ogc/collections/{id}/items/{fid}",
+            EDITORS,
+            delete(edit::delete),
+        )
+        .add(
+            M::GET,
+            "/ogc/collections/{id}/items/{fid}/history",
+            EDITORS,
+            get(edit::history_list),
+        )
+        .add(
+            M::POST,
+            "/ogc/collections/{id}/items/{fid}/history/{version}/restore",
+            EDITORS,
+            post(edit::restore),
         )
         .add(M::GET, "/ogc/tileMatrixSets", a, get(tiles::matrix_sets))
         .add(

@@ -175,6 +175,7 @@ pub fn document(base: &str, collections: &[CollectionDoc]) -> Value {
             );
         }
     }
+    super::edit::document(&mut doc);
     doc
 }
 #[cfg(test)]
