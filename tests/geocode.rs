@@ -543,3 +543,122 @@ async fn import_osm_fills_the_addresses_and_servers_follow() {
     .await;
     assert!(v["road"]["distance_m"].as_f64().unwrap() < 10.0, "{v}");
 }
+
+/// Builds `web/dist` from `web/src` (as tests/browser_pages.rs does) and returns it.
+fn built_pages() -> std::path::PathBuf {
+    let web = common::root().join("web");
+    let out = Command::new("node")
+        .arg("build.mjs")
+        .current_dir(&web)
+        .output()
+        .expect("node: run scripts/install-deps.sh");
+    assert!(
+        out.status.success(),
+        "web build failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    web.join("dist")
+}
+
+/// The pages (headless Chromium, tests/browser/geocode.mjs): the acceptor files a
+/// hotline case from a typed address in the console, and it lies at the address; the
+/// viewer's search shows the address hit; the inspector page says "near …".
+#[tokio::test(flavor = "multi_thread")]
+async fn hotline_case_from_a_typed_address_in_the_pages() {
+    let dist = built_pages();
+    let e = env(
+        "geocode-pages",
+        &[],
+        &[("CITYGRID_WEB_DIR", dist.to_str().unwrap())],
+    )
+    .await;
+    e.wait_grids().await;
+    cli(&e.db, &["grid", "seed-reference"]);
+    let gj = common::temp_dir("geocode-pages").join("mlp.geojson");
+    std::fs::write(&gj, geojson_4547()).unwrap();
+    cli(
+        &e.db,
+        &[
+            "import",
+            "addresses",
+            gj.to_str().unwrap(),
+            "--full-field",
+            "FULLADDR",
+            "--road-field",
+            "ROAD",
+            "--number-field",
+            "MPH",
+        ],
+    );
+    let want = (YANJIANG[2].1, YANJIANG[2].2);
+    wait_for(&e.server, &geocode_path("沿江大道188号"), |v| {
+        top_point(v).is_some_and(|p| metres(p, want) < 25.0)
+    })
+    .await;
+    let grid: String = sqlx::query_scalar(
+        "SELECT code FROM layers.unit_grids WHERE ST_Intersects(geom, ST_SetSRID(ST_MakePoint($1, $2), 4326)) ORDER BY fid LIMIT 1",
+    )
+    .bind(want.0)
+    .bind(want.1)
+    .fetch_one(&e.db.pool)
+    .await
+    .unwrap();
+    let tag = format!("tag{}", rand::random::<u32>());
+    let users: serde_json::Map<String, Value> = ["acceptor", "inspector"]
+        .iter()
+        .map(|u| (u.to_string(), json!([u, mgmt_common::PASSWORD])))
+        .collect();
+    let fixture = json!({
+        "users": users,
+        "typed": "沿江大道188",
+        "number": "188",
+        "full": "湖北省武汉市江岸区沿江大道188号",
+        "grid": grid,
+        "category": "E0102",
+        "tag": tag,
+        "point": [want.0 + 0.00003, want.1],
+    });
+    let out = Command::new("node")
+        .arg(
+            common::root()
+                .join("tests")
+                .join("browser")
+                .join("geocode.mjs"),
+        )
+        .env("CITYGRID_URL", e.server.url(""))
+        .env("FIXTURE", fixture.to_string())
+        .env(
+            "SCREENSHOT_DIR",
+            common::root().join("target").join("screenshots"),
+        )
+        .current_dir(common::root())
+        .output()
+        .expect("run node");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "browser test geocode.mjs failed:\n{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // the case the page filed: a hotline case at the address, in its unit grid
+    let (lon, lat, source, case_grid, address, reporter): (
+        f64,
+        f64,
+        String,
+        Option<String>,
+        Option<String>,
+        Option<String>,
+    ) = sqlx::query_as(
+        "SELECT ST_X(geom), ST_Y(geom), source, grid_code, address, reporter_name FROM cases WHERE description LIKE '%' || $1",
+    )
+    .bind(&tag)
+    .fetch_one(&e.db.pool)
+    .await
+    .unwrap();
+    assert!(metres((lon, lat), want) < 25.0, "{lon} {lat}");
+    assert_eq!(source, "hotline");
+    assert_eq!(case_grid.as_deref(), Some(grid.as_str()));
+    assert!(address.is_some_and(|a| a.contains("188")));
+    assert_eq!(reporter.as_deref(), Some("Caller Wang"));
+    assert!(stdout.contains("HOTLINE_CASE"), "{stdout}");
+}

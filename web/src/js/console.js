@@ -7,16 +7,21 @@
 
 import './console-text.js';
 import './dashboard-text.js';
+import './geocode-text.js';
 import { api, el, onSessionChange, qs, session, when } from './api.js';
 import { setupLanguage, statusName, t, lang } from './i18n.js';
 import { withSession } from './session.js';
-import { actionName, categoryName, checkPhoto, loadCategories, photoImage, statusBadge, timeline, uploadPhoto } from './casekit.js';
+import { actionName, categoryName, checkPhoto, loadCategories, markPoint, photoImage, statusBadge, timeline, uploadPhoto } from './casekit.js';
 import { barChart } from './charts.js';
+import { setupHotline } from './hotline.js';
 import { countdown, focusCase, followLive, loadList, queueMap, relabel, roleName, setupQueue, setView } from './queue.js';
 
 /** The actions offered as buttons (comment needs no button of its own). */
 const BUTTONS = ['register', 'void', 'request_verification', 'dispatch', 'accept', 'feedback', 'return', 'request_extension',
   'approve_extension', 'reject_extension', 'suspend', 'resume', 'request_check', 'check_pass', 'check_fail', 'close'];
+
+/** Who takes hotline calls in the console. */
+const HOTLINE_ROLES = ['acceptor', 'admin'];
 
 let me;
 let cats = { categories: [] };
@@ -353,6 +358,22 @@ async function start(who) {
   setupTabs();
   showWho();
   setupQueue({ me, cats, departments, onOpen: openCase, onChanged: caseChanged, statusName });
+  // The acceptor takes hotline calls: an address typed while the caller speaks, a
+  // place picked among the geocoder's candidates, the case filed there.
+  if (HOTLINE_ROLES.includes(me.role)) {
+    setupHotline(document.getElementById('hotline'), {
+      categories: () => cats.categories,
+      onPlace: async (lonlat) => {
+        const map = await queueMap();
+        markPoint(map, lonlat, '#2f9e44');
+        map.jumpTo({ center: lonlat, zoom: Math.max(map.getZoom(), 17) });
+      },
+      onFiled: async (c) => {
+        await loadList();
+        await openCase(c);
+      },
+    });
+  }
   setView('queue');
   queueMap().catch(() => {});
   await loadList();

@@ -9,6 +9,7 @@
 
 import { api, el, forgetSession, qs, restoreSession, session, when } from './api.js';
 import { setupLanguage, t, lang } from './i18n.js';
+import { nearText, reverseApi } from './geocode-text.js';
 import { createMap } from './mapkit.js';
 import { withSession } from './session.js';
 import { showCases } from './cases-layer.js';
@@ -69,6 +70,7 @@ async function setPoint(lonlat, source) {
     box.hidden = true;
     return;
   }
+  showNearAddress(lonlat);
   try {
     const near = await api(`/api/nearest${qs({ layer: 'components', lon: lonlat[0], lat: lonlat[1], k: 5, max_distance_m: 50 })}`);
     const none = el('label', {}, el('input', { type: 'radio', name: 'component', value: '', checked: true }), t('none'));
@@ -84,6 +86,33 @@ async function setPoint(lonlat, source) {
     list.replaceChildren();
     box.hidden = true;
   }
+}
+
+/** "near 沿江大道188号" under the location, from GET /api/reverse (nothing offline or
+ * when no address or road is near); a later point's answer wins over an earlier one's. */
+let nearAsked = 0;
+async function showNearAddress(lonlat) {
+  const out = document.getElementById('near-address');
+  const asked = ++nearAsked;
+  out.textContent = '';
+  out.hidden = true;
+  out.dataset.label = '';
+  if (!navigator.onLine) return;
+  try {
+    const r = await reverseApi(lonlat, { headers: authHeaders() });
+    if (asked !== nearAsked || !r.label) return;
+    out.dataset.label = r.label;
+    out.textContent = nearText(r.label);
+    out.hidden = false;
+  } catch {
+    // the location stands without it
+  }
+}
+
+/** The caller's credentials for a fetch outside api(). */
+function authHeaders() {
+  const s = session();
+  return s && s.token ? { Authorization: `Bearer ${s.token}` } : {};
 }
 
 function notice(target, text, kind = '') {
@@ -593,6 +622,8 @@ setupLanguage(() => {
   renderNet();
   renderOutbox();
   renderOfflineMap();
+  const near = document.getElementById('near-address');
+  if (near.dataset.label) near.textContent = nearText(near.dataset.label);
 });
 registerWorker();
 // The session kept on this device lets the page open offline, and a new tab

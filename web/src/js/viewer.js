@@ -7,6 +7,7 @@ import { createMap, relabelMap, catalog, layerIdOf, colourOf, setLayerVisible, a
 import { Draw } from './draw.js';
 import { lineLength, polygonArea, formatLength, formatArea, gaussKruger3, wgs84ToGcj02 } from './geo.js';
 import { kindName, layerTitle, searchApi, zoomToHit, zoomToLayer } from './home.js';
+import { geocodeApi, levelName } from './geocode-text.js';
 import { showCases } from './cases-layer.js';
 
 let map;
@@ -133,8 +134,9 @@ function formatAreaShort(m2) {
   return m2 >= 1e6 ? `${(m2 / 1e6).toFixed(3)} km²` : `${Math.round(m2).toLocaleString('en')} m²`;
 }
 
-/** Search through GET /api/search: hits grouped by kind, a click zooms to the hit
- * (a road: the whole road). */
+/** Search through GET /api/search and, beside it, GET /api/geocode: hits grouped by
+ * kind and the address candidates; a click zooms to the hit (a road: the whole road)
+ * or the address. */
 function setupSearch() {
   document.getElementById('search').addEventListener('submit', async (e) => {
     e.preventDefault();
@@ -142,25 +144,41 @@ function setupSearch() {
     const out = document.getElementById('search-results');
     if (!text) return out.replaceChildren();
     out.replaceChildren(el('p', {}, t('loading')));
-    let answer;
-    try {
-      answer = await searchApi(text, { headers: authHeaders('/api/search', '') });
-    } catch (err) {
-      return out.replaceChildren(el('p', { class: 'error' }, `${t('error')}: ${err.message}`));
-    }
-    if (!answer.groups.length) return out.replaceChildren(el('p', { class: 'muted' }, t('noResult')));
+    const [found, geocoded] = await Promise.all([
+      searchApi(text, { headers: authHeaders('/api/search', '') }).then((a) => ({ answer: a }), (err) => ({ err })),
+      // at most 200 characters reach the geocoder; a failure there hides only the addresses
+      text.length <= 200 ? geocodeApi(text, { headers: authHeaders('/api/geocode', '') }).catch(() => null) : Promise.resolve(null),
+    ]);
+    if (found.err && !geocoded) return out.replaceChildren(el('p', { class: 'error' }, `${t('error')}: ${found.err.message}`));
+    const answer = found.answer || { groups: [], total: 0, truncated: false };
+    const addresses = ((geocoded && geocoded.candidates) || []).filter((c) => c.score >= 0.5);
+    if (!answer.groups.length && !addresses.length) return out.replaceChildren(el('p', { class: 'muted' }, t('noResult')));
     const shown = answer.groups.reduce((n, g) => n + g.hits.length, 0);
-    out.replaceChildren(...answer.groups.map((g) => el('section', { class: 'search-group', dataset: { kind: g.kind } },
+    const addressGroup = addresses.length ? el('section', { class: 'search-group', dataset: { kind: 'address' } },
+      el('h3', {}, kindName('address')),
+      el('ul', {}, addresses.map((c) => el('li', { dataset: { kind: 'address', level: c.level } },
+        el('button', { class: 'link', onclick: () => focusAddress(c) }, c.label,
+          el('small', {}, ` ${levelName(c.level)} · ${Math.round(c.score * 100)}%`)))))) : null;
+    const groups = answer.groups.map((g) => el('section', { class: 'search-group', dataset: { kind: g.kind } },
       el('h3', {}, kindName(g.kind)),
       el('ul', {}, g.hits.map((h) => {
         const meta = layers.find((l) => l.id === h.layer);
         const extra = [h.detail, h.parts > 1 ? `${h.parts} ${t('searchParts')}` : '', meta ? layerTitle(meta) : h.layer].filter(Boolean).join(' · ');
         return el('li', { dataset: { kind: h.kind, layer: h.layer } },
           el('button', { class: 'link', onclick: () => focus(h) }, h.label, el('small', {}, ` ${extra}`)));
-      })))),
-    answer.truncated ? el('p', { class: 'muted' }, `+${answer.total - shown} ${t('searchMore')}`) : '');
-    focus(answer.groups[0].hits[0]);
+      }))));
+    // a confident address first: it is what the reader typed
+    const addressFirst = geocoded && geocoded.confident;
+    out.replaceChildren(...(addressFirst ? [addressGroup, ...groups] : [...groups, addressGroup]).filter(Boolean),
+      answer.truncated ? el('p', { class: 'muted' }, `+${answer.total - shown} ${t('searchMore')}`) : '');
+    if (addressFirst || !answer.groups.length) focusAddress(addresses[0]);
+    else focus(answer.groups[0].hits[0]);
   });
+}
+
+function focusAddress(c) {
+  const [lon, lat] = c.point;
+  focus({ bbox: [lon, lat, lon, lat] });
 }
 
 function focus(hit) {
