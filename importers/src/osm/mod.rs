@@ -6,13 +6,16 @@
 //!
 //! | layer | from | geometry | columns (after fid, geom) |
 //! |---|---|---|---|
-//! | `<prefix>_buildings` | areas with `building` (≠ no) | MultiPolygon | osm_id, osm_type, name, building, building_levels, height, addr_street, addr_housenumber, tags |
-//! | `<prefix>_roads` | ways with `highway` | LineString | osm_id, osm_type, name, highway, ref, oneway, maxspeed, lanes, surface, tags |
-//! | `<prefix>_water` | areas with natural=water, waterway=riverbank/dock, landuse=reservoir/basin, water=* | MultiPolygon | osm_id, osm_type, name, class, tags |
-//! | `<prefix>_landuse` | areas with landuse, leisure=park/garden/…, natural=wood/grassland/… | MultiPolygon | osm_id, osm_type, name, class, tags |
-//! | `<prefix>_pois` | nodes with amenity, shop, tourism, leisure, office, craft, historic, healthcare | Point | osm_id, osm_type, name, class, subclass, tags |
-//! | `<prefix>_components` | nodes mapped by [`component_map`] | Point | component_id, class_code, class_name_zh, class_name_en, osm_id, name, ref, operator, tags |
+//! | `<prefix>_buildings` | areas with `building` (≠ no) | MultiPolygon | osm_id, osm_type, name, name_zh, name_en, building, building_levels, height, addr_street, addr_housenumber, tags |
+//! | `<prefix>_roads` | ways with `highway` | LineString | osm_id, osm_type, name, name_zh, name_en, highway, ref, oneway, maxspeed, lanes, surface, tags |
+//! | `<prefix>_water` | areas with natural=water, waterway=riverbank/dock, landuse=reservoir/basin, water=* | MultiPolygon | osm_id, osm_type, name, name_zh, name_en, class, tags |
+//! | `<prefix>_landuse` | areas with landuse, leisure=park/garden/…, natural=wood/grassland/… | MultiPolygon | osm_id, osm_type, name, name_zh, name_en, class, tags |
+//! | `<prefix>_pois` | nodes with amenity, shop, tourism, leisure, office, craft, historic, healthcare | Point | osm_id, osm_type, name, name_zh, name_en, class, subclass, tags |
+//! | `<prefix>_components` | nodes mapped by [`component_map`] | Point | component_id, class_code, class_name_zh, class_name_en, osm_id, name, name_zh, name_en, ref, operator, tags |
 //!
+//! `name_zh` is `name:zh-Hans`, else `name:zh`, else `name:zh-CN`; `name_en` is
+//! `name:en`: the default style labels with them in Chinese and English, and as
+//! columns they reach the vector tiles, which leave the `tags` bag out by default.
 //! `class` is `key=value` of the tag that put the feature in the layer (`subclass`
 //! the value for POIs); `tags` (jsonb) holds every OSM tag. `osm_type` is node, way or
 //! relation. Components: `component_id` = admin code (6) + class code (4) + serial (6,
@@ -119,10 +122,18 @@ impl Kind {
                 ("class_name_en", Text),
                 ("osm_id", BigInt),
                 ("name", Text),
+                ("name_zh", Text),
+                ("name_en", Text),
                 ("ref", Text),
                 ("operator", Text),
             ],
-            _ => vec![("osm_id", BigInt), ("osm_type", Text), ("name", Text)],
+            _ => vec![
+                ("osm_id", BigInt),
+                ("osm_type", Text),
+                ("name", Text),
+                ("name_zh", Text),
+                ("name_en", Text),
+            ],
         };
         c.extend(match self {
             Kind::Buildings => vec![
@@ -237,6 +248,23 @@ fn text_or_null(out: &mut Vec<u8>, v: Option<&str>) {
     }
 }
 
+/// The Chinese name of a feature: `name:zh-Hans` (simplified, what mainland readers
+/// use), else `name:zh`, else `name:zh-CN`.
+fn name_zh(t: &Tags) -> Option<&str> {
+    ["name:zh-Hans", "name:zh", "name:zh-CN"]
+        .iter()
+        .find_map(|k| t.get(k).filter(|v| !v.trim().is_empty()))
+}
+
+/// `name`, `name_zh` ([`name_zh`]) and `name_en` (`name:en`): the names the default
+/// style labels with, as real columns so they reach the tiles while the tag bag stays
+/// out of them.
+fn names(out: &mut Vec<u8>, t: &Tags) {
+    text_or_null(out, t.get("name"));
+    text_or_null(out, name_zh(t));
+    text_or_null(out, t.get("name:en").filter(|v| !v.trim().is_empty()));
+}
+
 /// Per-class serial numbers of components.
 #[derive(Default)]
 struct Serials(std::collections::HashMap<&'static str, u32>);
@@ -268,7 +296,7 @@ fn encode(
     let head = |out: &mut Vec<u8>| {
         id(out);
         copy::text(out, osm_type);
-        text_or_null(out, t.get("name"));
+        names(out, t);
     };
     match kind {
         Kind::Buildings => {
@@ -330,7 +358,8 @@ fn encode(
             copy::text(&mut out, rule.name_zh);
             copy::text(&mut out, rule.name_en);
             id(&mut out);
-            for k in ["name", "ref", "operator"] {
+            names(&mut out, t);
+            for k in ["ref", "operator"] {
                 text_or_null(&mut out, t.get(k));
             }
         }
@@ -794,6 +823,18 @@ mod tests {
                 .map(|(k, v)| (k.to_string(), v.to_string()))
                 .collect(),
         )
+    }
+
+    #[test]
+    fn chinese_name_prefers_simplified() {
+        let t = tags(&[("name:zh", "赫爾辛基"), ("name:zh-Hans", "赫尔辛基")]);
+        assert_eq!(name_zh(&t), Some("赫尔辛基"));
+        assert_eq!(name_zh(&tags(&[("name:zh", "中國樓")])), Some("中國樓"));
+        assert_eq!(
+            name_zh(&tags(&[("name:zh-Hans", " "), ("name:zh", "x")])),
+            Some("x")
+        );
+        assert_eq!(name_zh(&tags(&[("name", "Helsinki")])), None);
     }
 
     #[test]

@@ -317,8 +317,16 @@ fn halo(colour: &str) -> Value {
     json!({"text-color": colour, "text-halo-color": "rgba(255,255,255,0.9)", "text-halo-width": 1.4})
 }
 
+/// A feature with a name in some language (`name`, or only a Chinese / English one).
 fn has_name() -> Value {
-    json!(["has", "name"])
+    json!([
+        "any",
+        ["has", "name"],
+        ["has", "name_zh"],
+        ["has", "name:zh"],
+        ["has", "name_en"],
+        ["has", "name:en"]
+    ])
 }
 
 struct Ctx<'a> {
