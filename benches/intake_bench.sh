@@ -12,7 +12,21 @@
 # KEYS: `both` (default: a run without, then a run with an Idempotency-Key on every
 # request, as the inspector page's outbox sends them), `no` or `yes`.
 #
+# Every measured run (citygrid without keys, with keys, pgbench) is preceded by a
+# warm-up of WARMUP seconds (default 5) of the same load, not counted: the pool's
+# connections are open and have planned their statements, the reference data is
+# read, the database's caches are warm. Both sides use the same cluster with the same
+# durability (the settings are printed; neither client changes them per session).
+# The references: pgbench inserting the same rows (benches/intake/insert.sql) as one
+# plain INSERT, in pgbench's default simple protocol (the issue's reference) and with
+# prepared statements (-M prepared, the protocol citygrid's pool uses); for the keyed
+# run also the same rows plus the key row (benches/intake/insert_keyed.sql).
+#
 #   bash benches/intake_bench.sh [SECONDS] [CONNECTIONS] [KEYS]
+#   WARMUP=5 ...    seconds of warm-up before each measured run (0: none)
+#   DB_CONNECTIONS=N ...  the server's database pool (default: CONNECTIONS, as many
+#                   database connections as pgbench opens)
+#   REFS="plain plain-prepared keyed" ...  which pgbench references to run ("": none)
 #   PROFILE=1 ...   also: pg_stat_statements (calls and time per statement during the
 #                   citygrid runs) and the server's request timer from /metrics
 set -euo pipefail
@@ -22,6 +36,10 @@ cd "$ROOT"
 DUR="${1:-20}"
 CONN="${2:-32}"
 KEYS="${3:-both}"
+WARMUP="${WARMUP:-5}"
+REFS="${REFS-plain plain-prepared keyed}"
+# the server's database pool: as many connections as pgbench's clients
+export CITYGRID_DB_MAX_CONNECTIONS="${DB_CONNECTIONS:-$CONN}"
 case "$KEYS" in both) MODES="no yes" ;; no|yes) MODES="$KEYS" ;; *) echo "KEYS is both, no or yes" >&2; exit 2 ;; esac
 export CITYGRID_HOME="$ROOT/target/bench-intake-home"
 # wrk hammers one loopback address: the per-address rate limits would measure themselves.
@@ -77,10 +95,22 @@ for _ in $(seq 100); do
   curl -s "http://127.0.0.1:$PORT/api/locate?lon=114.31&lat=30.60" | grep -q '"code"' && break; sleep 0.2
 done
 
+echo "== durability (one cluster for both sides; neither sets these per session or per database)"
+psql -tA "$DATABASE_URL" -c "SELECT string_agg(name || '=' || setting, ', ' ORDER BY name) FROM pg_settings
+  WHERE name IN ('synchronous_commit', 'fsync', 'full_page_writes', 'wal_sync_method', 'commit_delay',
+                 'commit_siblings', 'wal_writer_delay')"
+psql -tA "$DATABASE_URL" -c "SELECT 'per-database/role settings: ' || count(*) FROM pg_db_role_setting"
+
 export TOKEN W S E N
+SUMMARY="$WORK/summary.txt"; : >"$SUMMARY"
 for MODE in $MODES; do
   if [ "$MODE" = yes ]; then DESC=bench-keyed; KEYED=1; WITH="with an Idempotency-Key on every request"
   else DESC=bench; KEYED=0; WITH="without Idempotency-Key"; fi
+  if [ "$WARMUP" -gt 0 ]; then
+    echo "== warm-up $WITH: ${WARMUP}s (not counted)"
+    KEYS=$KEYED DESC=bench-warmup RUN=$(date +%s%N) wrk -t2 -c"$CONN" -d"${WARMUP}s" \
+      -s benches/intake/intake.lua "http://127.0.0.1:$PORT" | grep RESULT
+  fi
   echo "== citygrid POST /api/cases $WITH: ${DUR}s, $CONN connections, 2 wrk threads"
   [ "${PROFILE:-0}" = 1 ] && psql -qtA "$DATABASE_URL" -c "SELECT pg_stat_statements_reset()" >/dev/null
   KEYS=$KEYED DESC=$DESC RUN=$(date +%s%N) wrk -t2 -c"$CONN" -d"${DUR}s" --latency \
@@ -100,6 +130,10 @@ for MODE in $MODES; do
     echo "MISMATCH: acknowledged cases are missing or rows are inconsistent" >&2; exit 1
   fi
   echo "check: every acknowledged case is in the database (with its event and map row$([ "$KEYED" = 1 ] && echo ' and its key'))"
+  sed -n 's/.*RESULT created=[0-9]* other=\([0-9]*\) seconds=[0-9.]* rps=\([0-9.]*\) p50_ms=\([0-9.]*\) p99_ms=\([0-9.]*\).*/\2 \3 \4 \1/p' \
+    "$WORK/wrk-$MODE.txt" | while read -r RPS P50 P99 OTHER; do
+    echo "citygrid-$MODE $RPS $P50 $P99 $OTHER" >>"$SUMMARY"
+  done
   if [ "${PROFILE:-0}" = 1 ]; then
     echo "-- pg_stat_statements: statements per acknowledged case, mean and total time"
     psql -P pager=off "$DATABASE_URL" -c "SELECT round(calls::numeric / greatest($CREATED, 1), 3) AS per_case,
@@ -114,7 +148,39 @@ done
 kill $SERVER; wait $SERVER 2>/dev/null || true
 trap - EXIT
 
-echo "== reference: pgbench, the same rows as one plain INSERT statement, ${DUR}s, $CONN clients"
-pgbench -n -c "$CONN" -j 2 -T "$DUR" -f benches/intake/insert.sql "$DATABASE_URL" 2>&1 \
-  | grep -E "^(tps|latency average|number of transactions actually processed)"
-echo "($(nproc) cores; server, database and load generator on the same machine)"
+pgb() { # label, script, extra pgbench options: a warm-up, then the measured run
+  local label="$1" script="$2"; shift 2
+  if [ "$WARMUP" -gt 0 ]; then
+    pgbench -n -c "$CONN" -j 2 -T "$WARMUP" "$@" -f "$script" "$DATABASE_URL" >/dev/null 2>&1
+  fi
+  echo "== reference: pgbench, $label, ${DUR}s, $CONN clients"
+  pgbench -n -c "$CONN" -j 2 -T "$DUR" "$@" -f "$script" "$DATABASE_URL" 2>&1 \
+    | grep -E "^(tps|latency average|number of transactions actually processed)" | tee "$WORK/pgb.txt"
+  echo "pgbench-$label $(sed -n 's/^tps = \([0-9.]*\).*/\1/p' "$WORK/pgb.txt")" >>"$SUMMARY"
+}
+for REF in $REFS; do
+  case "$REF" in
+    plain) pgb plain benches/intake/insert.sql ;;
+    plain-prepared) pgb plain-prepared benches/intake/insert.sql -M prepared ;;
+    keyed) case "$MODES" in *yes*) pgb keyed benches/intake/insert_keyed.sql ;; esac ;;
+    *) echo "unknown reference $REF" >&2; exit 2 ;;
+  esac
+done
+
+echo "== summary ($(nproc) cores; server, database and load generator on the same machine;"
+echo "   citygrid's pool holds at most $CITYGRID_DB_MAX_CONNECTIONS database connections, pgbench opens $CONN)"
+python3 - "$SUMMARY" <<'PY'
+import sys
+rows = [l.split() for l in open(sys.argv[1]) if l.strip()]
+ref = {r[0][len("pgbench-"):]: float(r[1]) for r in rows if r[0].startswith("pgbench-") and len(r) > 1}
+for r in rows:
+    if r[0].startswith("pgbench-"):
+        print(f"{r[0]:<24} {float(r[1]):8.0f} rows/s")
+for r in rows:
+    if not r[0].startswith("citygrid-"):
+        continue
+    rps, p50, p99, other = float(r[1]), float(r[2]), float(r[3]), int(r[4])
+    ratios = ", ".join(f"{rps / v:.2f}x {k}" for k, v in ref.items() if v > 0
+                       and (k != "keyed" or r[0] == "citygrid-yes"))
+    print(f"{r[0]:<24} {rps:8.0f} cases/s  p50 {p50:.1f} ms  p99 {p99:.1f} ms  non-201 {other}  ({ratios})")
+PY

@@ -521,34 +521,6 @@ fn near((id, maintaining, owning, distance_m): ComponentRow) -> NearComponent {
     }
 }
 
-/// The nearest component of `category` within `radius_m` metres of (`lon`, `lat`).
-pub async fn nearest_component(
-    pool: &PgPool,
-    category: &str,
-    lon: f64,
-    lat: f64,
-    radius_m: f64,
-) -> Result<Option<NearComponent>> {
-    let row: Option<ComponentRow> = sqlx::query_as(
-        "WITH pt AS (SELECT ST_SetSRID(ST_MakePoint($2, $3), 4326) AS g) \
-         SELECT component_id, maintaining_department, owning_department, \
-                ST_Distance(c.geom::geography, pt.g::geography) AS d \
-         FROM layers.components c, pt \
-         WHERE c.category_code = $1 AND c.geom && ST_Expand(pt.g, $5, $6) \
-           AND ST_DWithin(c.geom::geography, pt.g::geography, $4) \
-         ORDER BY d LIMIT 1",
-    )
-    .bind(category)
-    .bind(lon)
-    .bind(lat)
-    .bind(radius_m)
-    .bind(degrees_lon(radius_m, lat))
-    .bind(degrees_lat(radius_m))
-    .fetch_optional(pool)
-    .await?;
-    Ok(row.map(near))
-}
-
 /// Component `id` with its distance from (`lon`, `lat`) (`None`: not in the inventory).
 pub async fn component_at_distance(
     pool: &PgPool,
@@ -634,6 +606,12 @@ pub struct NewCase<'a> {
     /// Who reports: [`Inserted::Case::visible_duplicates`] are the duplicates this
     /// caller may open (the rule of [`push_visibility`], in the same statement).
     pub visible_to: &'a Visibility,
+    /// Insert only if there is no component of this category within this many metres
+    /// (the nearest-component search of a component category, in the same
+    /// statement): intake planned the case without a component, which holds only
+    /// while the inventory has none there. When there is one, nothing is written and
+    /// [`Inserted::ComponentFound`] returns it.
+    pub unless_component: Option<(&'a str, f64)>,
 }
 
 /// What [`insert`] did.
@@ -654,13 +632,19 @@ pub enum Inserted {
     /// Nothing was inserted: the idempotency key was already taken (by a request that
     /// committed; read its response with [`crate::idempotency::stored`]).
     KeyTaken,
+    /// Nothing was inserted (not even the key): there is a component of
+    /// [`NewCase::unless_component`]'s category within its radius, the nearest one
+    /// here. The case must be planned with it and inserted again.
+    ComponentFound(NearComponent),
 }
 
 /// Inserts a case with its first event (`report`, with the duplicates found) and its
 /// Open311 token, in one statement; with [`NewCase::idempotency`], the key row too
 /// (`ON CONFLICT DO NOTHING`: a key already taken inserts nothing and returns
 /// [`Inserted::KeyTaken`]; a concurrent request with the same key waits for the first
-/// to commit).
+/// to commit). With [`NewCase::unless_component`], the nearest-component search runs
+/// in the statement too, and a component found there stops every write
+/// ([`Inserted::ComponentFound`]).
 pub async fn insert(pool: &PgPool, c: &NewCase<'_>) -> Result<Inserted> {
     let (claim, template) = match c.idempotency {
         Some((claim, template)) => (Some(claim), Some(template)),
@@ -672,26 +656,49 @@ pub async fn insert(pool: &PgPool, c: &NewCase<'_>) -> Result<Inserted> {
         Visibility::Department(d) => (1, Some(d.as_str()), None),
         Visibility::Inspector(u) => (2, None, Some(*u)),
     };
-    let row: Option<(i64, String, Value, Vec<i64>)> = sqlx::query_as(&format!(
+    let (comp_category, comp_radius) = match c.unless_component {
+        Some((category, radius)) => (Some(category), radius),
+        None => (None, 0.0),
+    };
+    type Row = (
+        Option<i64>,
+        Option<String>,
+        Option<Value>,
+        Option<Vec<i64>>,
+        Option<String>,
+        Option<String>,
+        Option<String>,
+        Option<f64>,
+    );
+    let row: Option<Row> = sqlx::query_as(&format!(
         "WITH pt AS (SELECT ST_SetSRID(ST_MakePoint($1, $2), 4326) AS g), \
+         comp AS ( \
+           SELECT component_id, maintaining_department, owning_department, \
+                  ST_Distance(m.geom::geography, pt.g::geography) AS d \
+           FROM layers.components m, pt \
+           WHERE $38::text IS NOT NULL AND m.category_code = $38 \
+             AND m.geom && ST_Expand(pt.g, $40, $41) \
+             AND ST_DWithin(m.geom::geography, pt.g::geography, $39) \
+           ORDER BY d LIMIT 1), \
          nid AS (SELECT s.id, $5 || '-' || CASE WHEN s.id >= 1000000 THEN s.id::text \
                         ELSE lpad(s.id::text, 6, '0') END AS case_no \
                  FROM (SELECT nextval('cases_id_seq') AS id) s), \
          dup AS ( \
-           SELECT coalesce(jsonb_agg(jsonb_build_object('id', c.id, 'case_no', c.case_no, \
-                    'status', c.status, 'distance_m', \
-                    round(ST_Distance(c.geom::geography, pt.g::geography)::numeric, 2)) \
-                  ORDER BY ST_Distance(c.geom::geography, pt.g::geography)), '[]'::jsonb) AS list, \
-                  coalesce(array_agg(c.id) FILTER (WHERE {visible}), '{{}}') AS visible \
-           FROM cases c, pt \
-           WHERE c.category = $3 AND c.status NOT IN ('closed', 'voided') \
-             AND c.geom && ST_Expand(pt.g, $29, $30) \
-             AND ST_DWithin(c.geom::geography, pt.g::geography, $4)), \
+           SELECT coalesce(jsonb_agg(jsonb_build_object('id', x.id, 'case_no', x.case_no, \
+                    'status', x.status, 'distance_m', round(x.d::numeric, 2)) \
+                  ORDER BY x.d), '[]'::jsonb) AS list, \
+                  coalesce(array_agg(x.id) FILTER (WHERE x.vis), '{{}}') AS visible \
+           FROM (SELECT c.id, c.case_no, c.status, \
+                        ST_Distance(c.geom::geography, pt.g::geography) AS d, {visible} AS vis \
+                 FROM cases c, pt \
+                 WHERE c.category = $3 AND c.status NOT IN ('closed', 'voided') \
+                   AND c.geom && ST_Expand(pt.g, $29, $30) \
+                   AND ST_DWithin(c.geom::geography, pt.g::geography, $4)) x), \
          k AS ( \
            INSERT INTO idempotency_keys (principal, key, request_hash, status, case_id, response) \
            SELECT $31, $32, $33, 201, nid.id, \
                   $34::jsonb || jsonb_build_object('id', nid.id, 'case_no', nid.case_no, 'duplicates', dup.list) \
-           FROM nid, dup WHERE $31::text IS NOT NULL \
+           FROM nid, dup WHERE $31::text IS NOT NULL AND NOT EXISTS (SELECT 1 FROM comp) \
            ON CONFLICT (principal, key) DO NOTHING RETURNING 1), \
          ins AS ( \
            INSERT INTO cases (id, case_no, source, reporter_user_id, reporter_name, reporter_contact, \
@@ -701,7 +708,8 @@ pub async fn insert(pool: &PgPool, c: &NewCase<'_>) -> Result<Inserted> {
            SELECT nid.id, nid.case_no, \
                $6, $7, $8, $9, $10, $11, $12, $13, $14, pt.g, $3, $15, $16, $17, $18, $19, $20, $21, \
                'reported', $22, $23, $23, now() \
-           FROM nid, pt WHERE $31::text IS NULL OR EXISTS (SELECT 1 FROM k) \
+           FROM nid, pt WHERE NOT EXISTS (SELECT 1 FROM comp) \
+             AND ($31::text IS NULL OR EXISTS (SELECT 1 FROM k)) \
            RETURNING id, case_no), \
          ev AS ( \
            INSERT INTO case_events (case_id, at, actor, actor_user_id, role, department, action, \
@@ -711,8 +719,13 @@ pub async fn insert(pool: &PgPool, c: &NewCase<'_>) -> Result<Inserted> {
            FROM ins RETURNING id), \
          tok AS (INSERT INTO open311_tokens (token, case_id) SELECT $28, id FROM ins \
                  WHERE $28::text IS NOT NULL RETURNING token) \
-         SELECT ins.id, ins.case_no, dup.list, dup.visible FROM ins, dup \
-         WHERE (SELECT count(*) FROM ev) = 1 AND (SELECT count(*) FROM tok) >= 0",
+         SELECT ins.id, ins.case_no, dup.list, dup.visible, \
+                NULL::text, NULL::text, NULL::text, NULL::float8 FROM ins, dup \
+         WHERE (SELECT count(*) FROM ev) = 1 AND (SELECT count(*) FROM tok) >= 0 \
+         UNION ALL \
+         SELECT NULL, NULL, NULL, NULL, \
+                component_id::text, maintaining_department::text, owning_department::text, d \
+         FROM comp",
         visible = visible_sql("$35", "$36", "$37"),
     ))
     .bind(c.lon) // 1
@@ -752,15 +765,36 @@ pub async fn insert(pool: &PgPool, c: &NewCase<'_>) -> Result<Inserted> {
     .bind(vis_kind) // 35
     .bind(vis_department) // 36
     .bind(vis_user) // 37
+    .bind(comp_category) // 38
+    .bind(comp_radius) // 39
+    .bind(degrees_lon(comp_radius, c.lat)) // 40
+    .bind(degrees_lat(comp_radius)) // 41
     .fetch_optional(pool)
     .await?;
     Ok(match row {
-        Some((id, case_no, duplicates, visible_duplicates)) => Inserted::Case {
+        Some((_, _, _, _, Some(id), maintaining, owning, Some(distance_m))) => {
+            Inserted::ComponentFound(near((id, maintaining, owning, distance_m)))
+        }
+        Some((
+            Some(id),
+            Some(case_no),
+            Some(duplicates),
+            Some(visible_duplicates),
+            None,
+            _,
+            _,
+            _,
+        )) => Inserted::Case {
             id,
             case_no,
             duplicates,
             visible_duplicates,
         },
+        Some(_) => {
+            return Err(sqlx::Error::Protocol(
+                "the case insert returned an incomplete row".into(),
+            ))
+        }
         None => Inserted::KeyTaken,
     })
 }
