@@ -109,6 +109,7 @@ const TABLE: &[Row] = &[
     row("GET", "/inspector/sw.js", "/inspector/sw.js", Body::None, "A AAAAAA AFA UU"),
     row("GET", "/inspector/manifest.webmanifest", "/inspector/manifest.webmanifest", Body::None, "A AAAAAA AFA UU"),
     row("GET", "/console", "/console", Body::None, "A AAAAAA AFA UU"),
+    row("GET", "/bigscreen", "/bigscreen", Body::None, "A AAAAAA AFA UU"),
     row("GET", "/embed", "/embed", Body::None, "A AAAAAA AFA UU"),
     row("GET", "/embed/map", "/embed/map?layers={layer}", Body::None, "A AAAAAA AFF UU"),
     row("GET", "/assets/{*path}", "/assets/css/app.css", Body::None, "A AAAAAA AFA UU"),
@@ -122,6 +123,7 @@ const TABLE: &[Row] = &[
     row("POST", "/api/cases/{id}/photos", "/api/cases/{case}/photos", Body::Png, "U AAFFAA FFF UU"),
     row("GET", "/api/photos/{id}", "/api/photos/{photo}", Body::None, "U AAAAAA FFF UU"),
     row("GET", "/api/stats/evaluation", "/api/stats/evaluation", Body::None, "U AAAAAA FFF UU"),
+    row("GET", "/api/stats/live", "/api/stats/live", Body::None, "U FAAAFA FFF UU"),
     // reference data (writes: admin only; the empty bodies are refused by the handler)
     row("GET", "/api/departments", "/api/departments", Body::None, "U AAAAAA FFF UU"),
     row("POST", "/api/departments", "/api/departments", Body::Json("{}"), "U FFFFFA FFF UU"),

@@ -846,6 +846,24 @@ fn page_geodesy() {
     );
 }
 
+/// Times on the pages are in the city's time zone, not the browser's (issue 20):
+/// `when()` and `fromZoned()` of web/src/js/api.js around midnight and across a
+/// daylight-saving change in zones other than Shanghai.
+#[test]
+fn page_times_in_the_city_zone() {
+    let out = Command::new("node")
+        .args(["--test", "tests/browser/time.test.mjs"])
+        .current_dir(common::root())
+        .output()
+        .expect("run node --test");
+    assert!(
+        out.status.success(),
+        "{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 /// The console at work (issue 20): search, filters and paging past the first page,
 /// the queue map filling its box for every role, countdowns, the actions a case
 /// allows, both languages, the sign-in shared by the tabs of a browser, and a case
@@ -1072,4 +1090,155 @@ async fn ogc_api_pages_in_a_browser() {
         "ogc_html.mjs",
         &[("CITYGRID_URL", server.base.clone())],
     );
+}
+
+/// The supervision hall's big screen (issue 20): counters equal to GET
+/// /api/stats/live, open cases on the map by urgency, the most overdue case first with
+/// its deadline on the city's clock (the server in New York, the browser in
+/// Shanghai), departments ranked, a new report shown within seconds, 1920×1080 and
+/// 3840×2160 without scrolling, Chinese, and refused to a department account. The
+/// service's clock is set to noon in New York, so "today" never straddles midnight.
+#[tokio::test(flavor = "multi_thread")]
+async fn big_screen_in_the_supervision_hall() {
+    const ZONE: &str = "America/New_York";
+    let db = TestDb::new().await;
+    sample_district(&db).await;
+    managed_district(&db).await;
+    let users = [
+        ("inspector", "insp_wall", None),
+        ("acceptor", "acc_wall", None),
+        ("department", "roads_wall", Some("roads")),
+        ("shift_leader", "lead_wall", None),
+    ];
+    let mut accounts = serde_json::Map::new();
+    for (role, name, department) in users {
+        let password = format!("pw-{name}-{}", rand::random::<u32>());
+        common::add_user(&db, name, role, department, &password);
+        accounts.insert(role.to_string(), json!([name, password]));
+    }
+    // Noon today in New York, by PostgreSQL's time-zone rules.
+    let noon: chrono::DateTime<chrono::Utc> = sqlx::query_scalar(
+        "SELECT (date_trunc('day', now() AT TIME ZONE $1) + interval '12 hours') AT TIME ZONE $1",
+    )
+    .bind(ZONE)
+    .fetch_one(&db.pool)
+    .await
+    .expect("noon");
+    let server = start(
+        &db,
+        &[
+            ("CITYGRID_CLOCK", &noon.to_rfc3339()),
+            ("CITYGRID_TIMEZONE", ZONE),
+        ],
+    );
+    wait_loaded(&server, "unit_grids", None).await;
+    let client = http();
+    let password = accounts["acceptor"][1].as_str().expect("password");
+    let login: Value = client
+        .post(server.url("/api/auth/login"))
+        .json(&json!({"username": "acc_wall", "password": password}))
+        .send()
+        .await
+        .expect("login")
+        .json()
+        .await
+        .expect("login json");
+    let acceptor = login["token"].as_str().expect("token").to_string();
+    let category: String = sqlx::query_scalar(
+        "SELECT code FROM categories WHERE kind = 'event' AND active ORDER BY code LIMIT 1",
+    )
+    .fetch_one(&db.pool)
+    .await
+    .expect("an event category");
+    // 12 reports today (every third by the hotline).
+    let mut ids = Vec::new();
+    for i in 0..12 {
+        let mut body = json!({"category": category,
+            "lon": W + 0.002 + 0.0011 * f64::from(i % 6), "lat": S + 0.002 + 0.002 * f64::from(i / 6),
+            "description": format!("wall case {i}")});
+        if i % 3 == 0 {
+            body["source"] = json!("hotline");
+            body["reporter_name"] = json!(format!("caller {i}"));
+        }
+        let r = client
+            .post(server.url("/api/cases"))
+            .bearer_auth(&acceptor)
+            .json(&body)
+            .send()
+            .await
+            .expect("report");
+        assert_eq!(r.status(), 201);
+        let case: Value = r.json().await.expect("case");
+        ids.push(case["id"].as_i64().expect("id"));
+    }
+    // Seven overdue (the first most; the list shows six), two closed today (one on
+    // time), one handled by the roads department by its deadline (the ranking).
+    for (n, id) in ids[..7].iter().enumerate() {
+        sqlx::query("UPDATE cases SET due_at = $1 - make_interval(hours => $2) WHERE id = $3")
+            .bind(noon)
+            .bind(30 - 4 * n as i32)
+            .bind(id)
+            .execute(&db.pool)
+            .await
+            .expect("overdue");
+    }
+    for (id, late) in [(ids[7], false), (ids[8], true)] {
+        sqlx::query(
+            "UPDATE cases SET status = 'closed', closed_at = $1, due_at = NULL, \
+             checking_due = $1 + CASE WHEN $2 THEN interval '-1 hour' ELSE interval '1 hour' END WHERE id = $3",
+        )
+        .bind(noon)
+        .bind(late)
+        .bind(id)
+        .execute(&db.pool)
+        .await
+        .expect("closed");
+    }
+    sqlx::query(
+        "UPDATE cases SET status = 'handled', department = 'roads', registered_at = $1, dispatched_at = $1, \
+         dispatch_due = $1 + interval '1 hour', handling_due = $1 + interval '2 hours', handled_at = $1 + interval '1 minute', \
+         due_at = $1 + interval '4 hours' WHERE id = $2",
+    )
+    .bind(noon)
+    .bind(ids[9])
+    .execute(&db.pool)
+    .await
+    .expect("handled");
+    let (most_overdue_no, due_local): (String, String) = sqlx::query_as(
+        "SELECT case_no, to_char(due_at AT TIME ZONE $1, 'YYYY-MM-DD HH24:MI') FROM cases WHERE id = $2",
+    )
+    .bind(ZONE)
+    .bind(ids[0])
+    .fetch_one(&db.pool)
+    .await
+    .expect("most overdue");
+    let fixture = json!({
+        "users": accounts,
+        "category": category,
+        "point": [W + 0.0151, S + 0.0072],
+        "timezone": ZONE,
+        "reported_today": 12,
+        "overdue": 7,
+        "closed_today": 2,
+        "most_overdue": {"case_no": most_overdue_no, "due_local": due_local},
+        "ranked_department": "roads",
+    });
+    let _browser = BROWSER.lock().await;
+    node(
+        "bigscreen.mjs",
+        &[
+            ("CITYGRID_URL", server.base.clone()),
+            ("FIXTURE", fixture.to_string()),
+        ],
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn ogc_api_pages_in_a_browser() {
+    let db = TestDb::new().await;
+    sample_district(&db).await;
+    let server = start(&db, &[]);
+    wait_loaded(&server, "buildings", None).await;
+    let _browser = BROWSER.lock().await;
+    node("ogc_html.mjs", &[("CITYGRID_URL", server.base.clone())]);
 }

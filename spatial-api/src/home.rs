@@ -116,7 +116,23 @@ pub fn home_view(state: &AppState) -> Home {
     Home::of(world, "world".into())
 }
 
-/// `GET /api/home`: the home view (public: the pages need it before signing in).
-pub async fn serve(State(state): State<AppState>) -> Json<Home> {
-    Json(home_view(&state))
+/// The answer of `GET /api/home`: the home view and the city's time zone, which the
+/// pages show and read every date and time in (not the browser's zone).
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct HomeAnswer {
+    /// The home view.
+    #[serde(flatten)]
+    pub home: Home,
+    /// The city's time zone (configuration `timezone`, an IANA name).
+    #[schema(example = "Asia/Shanghai")]
+    pub timezone: String,
+}
+
+/// `GET /api/home`: the home view and the city's time zone (public: the pages need
+/// them before signing in).
+pub async fn serve(State(state): State<AppState>) -> Json<HomeAnswer> {
+    Json(HomeAnswer {
+        home: home_view(&state),
+        timezone: state.config.timezone.clone(),
+    })
 }

@@ -53,3 +53,63 @@ pub async fn evaluation_rows(
     .fetch_all(db)
     .await
 }
+
+/// The supervision hall's figures at a glance (the big screen), over every case.
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct LiveFigures {
+    /// Reported since the start of today.
+    pub reported_today: i64,
+    /// Neither closed nor voided.
+    pub open: i64,
+    /// Open, not suspended, past the current deadline.
+    pub overdue: i64,
+    /// Closed since the start of today.
+    pub closed_today: i64,
+    /// Of those, closed by the closing deadline (`checking_due`), or without one.
+    pub closed_on_time_today: i64,
+    /// Reported since the start of today, by source (`inspector`, `public`…); sources
+    /// without reports are left out.
+    pub by_source: std::collections::BTreeMap<String, i64>,
+}
+
+/// [`LiveFigures`] with today starting at `day_start` and the overdue test at `now`.
+pub async fn live_figures(
+    db: &sqlx::PgPool,
+    day_start: DateTime<FixedOffset>,
+    now: DateTime<FixedOffset>,
+) -> Result<LiveFigures> {
+    let (reported_today, open, overdue, closed_today, closed_on_time_today): (
+        i64,
+        i64,
+        i64,
+        i64,
+        i64,
+    ) = sqlx::query_as(
+        "SELECT count(*) FILTER (WHERE reported_at >= $1), \
+                count(*) FILTER (WHERE status NOT IN ('closed', 'voided')), \
+                count(*) FILTER (WHERE status NOT IN ('suspended', 'closed', 'voided') AND due_at < $2), \
+                count(*) FILTER (WHERE status = 'closed' AND closed_at >= $1), \
+                count(*) FILTER (WHERE status = 'closed' AND closed_at >= $1 \
+                                 AND (checking_due IS NULL OR closed_at <= checking_due)) \
+         FROM cases",
+    )
+    .bind(day_start)
+    .bind(now)
+    .fetch_one(db)
+    .await?;
+    let by_source: Vec<(String, i64)> = sqlx::query_as(
+        "SELECT source, count(*) FROM cases WHERE reported_at >= $1 GROUP BY source ORDER BY source",
+    )
+    .bind(day_start)
+    .fetch_all(db)
+    .await?;
+    Ok(LiveFigures {
+        reported_today,
+        open,
+        overdue,
+        closed_today,
+        closed_on_time_today,
+        by_source: by_source.into_iter().collect(),
+    })
+}

@@ -119,6 +119,12 @@ pub fn routes(t: RouteTable) -> RouteTable {
             "/api/stats/evaluation",
             Access::Authenticated,
             get(stats::evaluation),
+        )
+        .add(
+            Method::GET,
+            "/api/stats/live",
+            Access::Roles(stats::live::LIVE_ROLES),
+            get(stats::live::live),
         );
     let t = admin::routes(t);
     let t = holidays::routes(t);

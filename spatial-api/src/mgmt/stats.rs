@@ -22,6 +22,7 @@ use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
 
 pub mod export;
+pub mod live;
 
 /// At most this many cases are evaluated in one request.
 pub const MAX_CASES: i64 = 500_000;
@@ -46,7 +47,7 @@ pub struct EvalQuery {
 
 /// Which end of a period a date stands for.
 #[derive(Clone, Copy)]
-enum End {
+pub(crate) enum End {
     /// From the start of the day.
     From,
     /// Through the end of the day (the period ends at the next day's start).
@@ -64,7 +65,7 @@ fn instant(field: &str, s: &str, tz: Tz, end: End) -> Result<DateTime<FixedOffse
 
 /// The first instant of a day (or of the next day, for the end of a period) in `tz`
 /// (the earliest, should a time-zone change skip or repeat midnight).
-fn day_start(d: NaiveDate, tz: Tz, end: End) -> Option<DateTime<FixedOffset>> {
+pub(crate) fn day_start(d: NaiveDate, tz: Tz, end: End) -> Option<DateTime<FixedOffset>> {
     let day = match end {
         End::From => Some(d),
         End::To => d.succ_opt(),
@@ -79,7 +80,7 @@ fn day_start(d: NaiveDate, tz: Tz, end: End) -> Option<DateTime<FixedOffset>> {
 }
 
 /// Today's date in the city's time zone, by the service's clock.
-fn today(tz: Tz) -> NaiveDate {
+pub(crate) fn today(tz: Tz) -> NaiveDate {
     now().with_timezone(&tz).date_naive()
 }
 

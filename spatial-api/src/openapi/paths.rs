@@ -127,7 +127,7 @@ pub(super) fn routes() {}
 #[utoipa::path(get, path = "/api/home", tag = "maps",
     summary = "The city's home view: where the pages and the default style open",
     description = "The configured box (`home_bbox`) or centre and zoom, else the bounds of the administrative divisions (then unit grids, streets, communities), else of the largest vector layer; never the union of every layer.",
-    responses((status = 200, description = "centre, zoom, box and where they came from", body = crate::home::Home)))]
+    responses((status = 200, description = "centre, zoom, box and where they came from, and the city's time zone (`timezone`) the pages show dates in", body = crate::home::HomeAnswer)))]
 pub(super) fn home() {}
 
 #[utoipa::path(get, path = "/api/search", tag = "maps",
@@ -186,6 +186,10 @@ pub(super) fn page_inspector_manifest() {}
 #[utoipa::path(get, path = "/console", tag = "pages", summary = "The case centre (HTML)",
     responses((status = 200, description = "page", content(("text/html; charset=utf-8")))))]
 pub(super) fn page_console() {}
+
+#[utoipa::path(get, path = "/bigscreen", tag = "pages", summary = "The supervision hall's big screen (HTML): today's figures, open cases on the map, live",
+    responses((status = 200, description = "page", content(("text/html; charset=utf-8")))))]
+pub(super) fn page_bigscreen() {}
 
 #[utoipa::path(get, path = "/embed", tag = "pages", summary = "How a department embeds a map (HTML)",
     responses((status = 200, description = "page", content(("text/html; charset=utf-8")))))]
@@ -288,6 +292,12 @@ pub(super) fn photo() {}
         content((Value = "application/json"), (String = "text/csv"),
                 (Binary = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")))))]
 pub(super) fn evaluation() {}
+
+#[utoipa::path(get, path = "/api/stats/live", tag = "cases",
+    summary = "The supervision hall's figures at a glance (the big screen)",
+    description = "Today (the city's time zone) by the service's clock: cases reported (and by source), open, overdue, closed and closed on time. For shift leaders, acceptors, dispatchers and admins.",
+    responses((status = 200, description = "the figures", content((Value = "application/json")))))]
+pub(super) fn live_figures() {}
 
 #[utoipa::path(get, path = "/api/holidays", tag = "reference",
     summary = "The imported public-holiday arrangements and the years missing one",

@@ -1,5 +1,6 @@
 //! The web pages: the map viewer (`/`), the inspector's phone page (`/inspector`),
-//! the case console (`/console`), the embedding guide (`/embed`) and the frameable
+//! the case console (`/console`), the supervision hall's big screen (`/bigscreen`),
+//! the embedding guide (`/embed`) and the frameable
 //! minimal map (`/embed/map`), with their static assets under `/assets/`.
 //!
 //! The inspector's page is an installable web app: its service worker
@@ -60,6 +61,12 @@ pub fn routes(t: RouteTable) -> RouteTable {
             "/console",
             Access::Public,
             page("console.html"),
+        )
+        .add(
+            Method::GET,
+            "/bigscreen",
+            Access::Public,
+            page("bigscreen.html"),
         )
         .add(Method::GET, "/embed", Access::Public, page("embed.html"))
         .add(

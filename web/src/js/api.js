@@ -128,11 +128,68 @@ export function el(tag, attrs = {}, ...children) {
   return node;
 }
 
-/** Formats an ISO time as local "YYYY-MM-DD HH:MM". */
-export function when(iso) {
+/** The city's time zone (GET /api/home `timezone`): every date and time the pages show
+ * or read is in it, not in the browser's zone. Unset: the browser's. */
+let cityZone = null;
+
+/** Sets the zone `when()` and `fromZoned()` use (an IANA name; ignored when unknown). */
+export function setTimeZone(tz) {
+  try {
+    new Intl.DateTimeFormat('en', { timeZone: tz }).format(0);
+    cityZone = tz;
+  } catch {
+    cityZone = null;
+  }
+}
+
+/** The zone in use (the city's, else the browser's). */
+export function timeZone() {
+  return cityZone || Intl.DateTimeFormat().resolvedOptions().timeZone;
+}
+
+/** Loads the city's time zone from GET /api/home (once; kept if it fails). */
+export async function loadTimeZone() {
+  try {
+    const r = await fetch('/api/home');
+    if (r.ok) setTimeZone((await r.json()).timezone);
+  } catch {
+    // the browser's zone stays
+  }
+  return timeZone();
+}
+
+/** The wall-clock fields {y, mo, d, h, mi, s} of instant `ms` in zone `tz`. */
+export function zonedParts(ms, tz = timeZone()) {
+  const f = new Intl.DateTimeFormat('en-US', {
+    timeZone: tz, hourCycle: 'h23', year: 'numeric', month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit', second: '2-digit',
+  });
+  const p = Object.fromEntries(f.formatToParts(new Date(ms)).map((x) => [x.type, x.value]));
+  return { y: Number(p.year), mo: Number(p.month), d: Number(p.day), h: Number(p.hour) % 24, mi: Number(p.minute), s: Number(p.second) };
+}
+
+/** Formats an ISO time as "YYYY-MM-DD HH:MM" in the city's time zone. */
+export function when(iso, tz = timeZone()) {
   if (!iso) return '';
-  const d = new Date(iso);
-  if (Number.isNaN(d.getTime())) return String(iso);
+  const ms = new Date(iso).getTime();
+  if (Number.isNaN(ms)) return String(iso);
+  const q = zonedParts(ms, tz);
   const p = (n) => String(n).padStart(2, '0');
-  return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())} ${p(d.getHours())}:${p(d.getMinutes())}`;
+  return `${q.y}-${p(q.mo)}-${p(q.d)} ${p(q.h)}:${p(q.mi)}`;
+}
+
+/** The instant (ISO, UTC) of wall-clock time "YYYY-MM-DDTHH:MM" (a datetime-local
+ * input's value) in the city's time zone; null when it does not parse. */
+export function fromZoned(value, tz = timeZone()) {
+  const m = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2})(?::(\d{2}))?$/.exec(value || '');
+  if (!m) return null;
+  const [y, mo, d, h, mi, s] = m.slice(1).map((x) => Number(x || 0));
+  const wall = Date.UTC(y, mo - 1, d, h, mi, s);
+  // The zone's offset at a guess, then at the result (right across a DST change).
+  const offset = (ms) => {
+    const q = zonedParts(ms, tz);
+    return Date.UTC(q.y, q.mo - 1, q.d, q.h, q.mi, q.s) - Math.floor(ms / 1000) * 1000;
+  };
+  let ms = wall - offset(wall);
+  ms = wall - offset(ms);
+  return new Date(ms).toISOString();
 }

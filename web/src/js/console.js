@@ -8,7 +8,7 @@
 import './console-text.js';
 import './dashboard-text.js';
 import './geocode-text.js';
-import { api, el, onSessionChange, qs, session, when } from './api.js';
+import { api, el, fromZoned, loadTimeZone, onSessionChange, qs, session, timeZone, when } from './api.js';
 import { setupLanguage, statusName, t, lang } from './i18n.js';
 import { withSession } from './session.js';
 import { actionName, categoryName, checkPhoto, loadCategories, markPoint, photoImage, statusBadge, timeline, uploadPhoto } from './casekit.js';
@@ -117,7 +117,8 @@ function actionPanel(c) {
       const body = { action, note: note.value.trim() || undefined };
       if (action === 'dispatch' && department) body.department = department.value;
       if ((action === 'request_extension' || action === 'approve_extension') && deadline && deadline.value) {
-        body.deadline = new Date(deadline.value).toISOString();
+        // The time entered is the city's wall clock, whatever the browser's zone.
+        body.deadline = fromZoned(deadline.value);
       }
       const file = photo && photo.files[0];
       if (file) {
@@ -346,7 +347,10 @@ async function start(who) {
   const detail = document.getElementById('case-detail');
   detail.replaceChildren(el('div', { id: 'case-info' }, el('p', { class: 'muted' }, t('noCases'))),
     el('div', { id: 'case-actions' }), el('div', { id: 'case-timeline' }));
-  cats = await loadCategories();
+  // Deadlines and times show in the city's time zone (GET /api/home), not the browser's.
+  const [categories] = await Promise.all([loadCategories(), loadTimeZone()]);
+  cats = categories;
+  document.body.dataset.timezone = timeZone();
   calendarWarning();
   try {
     departments = (await api('/api/departments')).departments || [];

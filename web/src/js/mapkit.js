@@ -3,7 +3,7 @@
 // and carrying an API key.
 
 import { lang, t } from './i18n.js';
-import { session } from './api.js';
+import { session, setTimeZone } from './api.js';
 import { HomeControl, boundsOf, fetchHome, fieldTitle } from './home.js';
 
 const maplibregl = window.maplibregl;
@@ -108,6 +108,8 @@ export async function createMap(container, { server = '', key = '', layers = nul
     loadStyle({ server, key, layers }),
     fetchHome({ server }).catch(() => null),
   ]);
+  // The city's time zone comes with the home view: times on the page are shown in it.
+  if (home && home.timezone && !server) setTimeZone(home.timezone);
   const map = new maplibregl.Map({
     container,
     style,
