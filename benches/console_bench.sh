@@ -9,8 +9,13 @@
 # reference data, 10,000 cases seeded in SQL (every state, 60 days of reports, the
 # cases layer filled by the table's trigger) with their report events.
 #
-#   bash benches/console_bench.sh [CASES] [REPEATS]      (PROFILE=debug: the debug build;
-#                                                         NO_BUILD=1: the binary as built)
+#   bash benches/console_bench.sh [CASES] [REPEATS]
+#
+# The release build by default (`cargo build --release -p citygrid` first);
+# CITYGRID_BIN=target/release/citygrid: a binary built before, as it is (on a machine
+# shared with other builds); PROFILE=debug: the debug build (a quick look only);
+# NO_BUILD=1: target/$PROFILE/citygrid as built. The pages are built from web/src
+# (node web/build.mjs) and served from web/dist.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -24,7 +29,9 @@ W=114.3000; S=30.5900; E=114.3206; N=30.6080
 
 # PROFILE=debug measures the debug build instead (slower; for a quick look only).
 PROFILE="${PROFILE:-release}"
-if [ -n "${NO_BUILD:-}" ]; then
+if [ -n "${CITYGRID_BIN:-}" ]; then
+  : # a binary built before
+elif [ -n "${NO_BUILD:-}" ]; then
   : # NO_BUILD=1: measure the binary already built
 elif [ "$PROFILE" = release ]; then
   cargo build --release -p citygrid >/dev/null 2>&1 || cargo build --release -p citygrid
@@ -32,7 +39,9 @@ else
   cargo build -p citygrid >/dev/null 2>&1 || cargo build -p citygrid
 fi
 (cd web && node build.mjs >/dev/null)
-BIN="$ROOT/target/$PROFILE/citygrid"
+BIN="${CITYGRID_BIN:-$ROOT/target/$PROFILE/citygrid}"
+case "$BIN" in /*) ;; *) BIN="$ROOT/$BIN" ;; esac
+echo "== binary: $BIN ($(date -u -r "$BIN" '+built %F %H:%M UTC'); $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg))"
 "$BIN" db start >/dev/null
 BASE_URL="$("$BIN" db url)"
 DB=cg_bench_console

@@ -244,3 +244,84 @@ async fn routing_prefers_component_then_rule_then_street_default() {
         .await;
     assert_eq!(s, 400);
 }
+
+/// The nearest-component search runs in the intake statement when the in-memory
+/// components layer has none near the point: a component the memory does not know
+/// (written straight into the database, without a change notice) is still linked and
+/// routes the case — the statement finds it, writes nothing, and the case is planned
+/// again with it — and with an `Idempotency-Key` the key is claimed once, by the case
+/// written the second time.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_component_the_memory_does_not_know_is_linked_by_the_intake_statement() {
+    let e = env("routing_lag", &["water_b", "area_b"], &[]).await;
+    e.wait_grids().await;
+    e.category("P0102", Some("area_b")).await;
+    sqlx::query(
+        "INSERT INTO layers.components (geom, component_id, category_code, maintaining_department) \
+         VALUES (ST_SetSRID(ST_MakePoint(114.3010, 30.5910), 4326), '4201020102000077', 'P0102', 'water_b')",
+    )
+    .execute(&e.db.pool)
+    .await
+    .unwrap();
+    // the server's memory does not have it
+    let near = e
+        .get(
+            "admin",
+            "/api/nearest?layer=components&lon=114.3010&lat=30.5910&k=1",
+        )
+        .await;
+    assert_eq!(near["count"], 0, "{near}");
+
+    let body =
+        json!({"category": "P0102", "lon": 114.30103, "lat": 30.5910, "description": "lagging"});
+    let send = || async {
+        let resp = common::http()
+            .post(e.server.url("/api/cases"))
+            .bearer_auth(&e.tokens["inspector"])
+            .header("Idempotency-Key", "lag-1")
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        let status = resp.status().as_u16();
+        let replayed = resp.headers().contains_key("idempotent-replayed");
+        let v: serde_json::Value = resp.json().await.unwrap();
+        (status, replayed, v)
+    };
+    let (s, replayed, c) = send().await;
+    assert_eq!(s, 201, "{c}");
+    assert!(!replayed);
+    assert_eq!(c["component"]["component_id"], "4201020102000077", "{c}");
+    assert_eq!(c["routing"]["reason"]["by"], "component", "{c}");
+    assert_eq!(c["routed_department"], "water_b", "{c}");
+    // the same request again: the stored response, nothing written
+    let (s, replayed, again) = send().await;
+    assert_eq!(s, 201, "{again}");
+    assert!(replayed);
+    assert_eq!(again["id"], c["id"]);
+    assert_eq!(again["component"]["component_id"], "4201020102000077");
+
+    // 95 m away: none in the inventory either, routed without a component
+    let far = e
+        .post(
+            "inspector",
+            "/api/cases",
+            json!({"category": "P0102", "lon": 114.3020, "lat": 30.5912}),
+            201,
+        )
+        .await;
+    assert!(far["component"].is_null(), "{far}");
+    assert_ne!(far["routing"]["reason"]["by"], "component", "{far}");
+
+    let (cases, events, keys, linked): (i64, i64, i64, i64) = sqlx::query_as(
+        "SELECT (SELECT count(*) FROM cases), \
+                (SELECT count(*) FROM case_events WHERE action = 'report'), \
+                (SELECT count(*) FROM idempotency_keys WHERE case_id IS NOT NULL), \
+                (SELECT count(*) FROM cases WHERE component_id = '4201020102000077' \
+                    AND routed_department = 'water_b')",
+    )
+    .fetch_one(&e.db.pool)
+    .await
+    .unwrap();
+    assert_eq!((cases, events, keys, linked), (2, 2, 1, 1));
+}

@@ -1,6 +1,8 @@
 //! Case intake: validate, locate, link the nearest component, find duplicates, route,
 //! set the registration deadline, and insert the case with its first event in one
-//! statement (the `cases` trigger writes the map row and sends the NOTIFY).
+//! statement (the `cases` trigger writes the map row and queues the change notice).
+//! The nearest-component search of a component category runs in that statement too
+//! when the in-memory components layer has none: one round trip per case.
 
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
@@ -220,155 +222,172 @@ async fn take_in(
     };
     let place = located.place();
 
-    let component = match (&input.component_id, code.kind) {
-        (Some(id), _) => Some(named_component(pool, id, lon, lat).await?),
+    let category_text = code.to_string();
+    // The component: one named by the reporter (read from the inventory), else for a
+    // component category the nearest one within the radius. The in-memory components
+    // layer answers when it has one; when it has none (or is not loaded), the case is
+    // planned without a component and the insert statement itself searches the
+    // inventory: the case is written only if there is none there either, else the
+    // statement returns the one it found and the case is planned again with it (the
+    // second round trip happens only when the memory lags behind the inventory).
+    let (mut component, mut unless_component) = match (&input.component_id, code.kind) {
+        (Some(id), _) => (Some(named_component(pool, id, lon, lat).await?), None),
         (None, CategoryKind::Component) => {
-            let cat = code.to_string();
-            match store.and_then(|s| nearest_in_memory(s, &cat, lon, lat)) {
-                Some(Some(found)) => Some(found),
-                _ => case_store::nearest_component(pool, &cat, lon, lat, COMPONENT_RADIUS_M)
-                    .await?
-                    .map(found),
+            match store.and_then(|s| nearest_in_memory(s, &category_text, lon, lat)) {
+                Some(Some(found)) => (Some(found), None),
+                _ => (None, Some(category_text.as_str())),
             }
         }
-        (None, CategoryKind::Event) => None,
+        (None, CategoryKind::Event) => (None, None),
     };
 
-    let departments = component.as_ref().map(|c| ComponentDepartments {
-        id: c.id.parse().ok(),
-        maintaining: c.maintaining.clone(),
-        owning: c.owning.clone(),
-    });
-    let planned = plan(
-        reference,
-        &IntakeRequest {
-            category: code,
-            place: &place,
-            point: Some(Point::new(lon, lat)),
-            component: departments.as_ref(),
-            reported_at: input.reported_at,
-        },
-    )
-    .map_err(|e| ApiError::Unprocessable(format!("cannot compute the deadline: {e}")))?;
-    let (routed, routing_json, registration_due) = (
-        planned.routed_department,
-        planned.routing,
-        planned.registration_due,
-    );
+    loop {
+        let departments = component.as_ref().map(|c| ComponentDepartments {
+            id: c.id.parse().ok(),
+            maintaining: c.maintaining.clone(),
+            owning: c.owning.clone(),
+        });
+        let planned = plan(
+            reference,
+            &IntakeRequest {
+                category: code,
+                place: &place,
+                point: Some(Point::new(lon, lat)),
+                component: departments.as_ref(),
+                reported_at: input.reported_at,
+            },
+        )
+        .map_err(|e| ApiError::Unprocessable(format!("cannot compute the deadline: {e}")))?;
+        let (routed, routing_json, registration_due) = (
+            planned.routed_department,
+            planned.routing,
+            planned.registration_due,
+        );
 
-    let component_json = component
+        let component_json = component
         .as_ref()
         .map(|c| json!({"component_id": c.id, "distance_m": c.distance_m.map(|d| (d * 100.0).round() / 100.0)}));
-    let detail = json!({
-        "routing": routing_json,
-        "component": component_json,
-        "registration_due": registration_due,
-        "source": input.source,
-    });
-    let role = input
-        .actor
-        .role
-        .map(|r| r.as_str().to_string())
-        .unwrap_or_else(|| "public".into());
-    let department = input.actor.actor.department.clone();
-    // The response, whose id, case number and duplicates the insert fills in (and
-    // stores with the idempotency key).
-    let mut body = json!({
-        "id": null,
-        "case_no": null,
-        "status": "reported",
-        "category": code.to_string(),
-        "lon": lon,
-        "lat": lat,
-        "grid_code": grid.as_str(),
-        "community_code": grid.community_key(),
-        "street_code": grid.street_key(),
-        "admin_code": grid.admin().as_str(),
-        "place": {
-            "grid": located.grid,
-            "community": located.community,
-            "street": located.street,
-            "admin_division": located.admin,
-        },
-        "component": component_json,
-        "duplicates": [],
-        "routing": routing_json,
-        "routed_department": routed,
-        "reported_at": input.reported_at,
-        "registration_due": registration_due,
-        "token": input.token,
-    });
-    let inserted = case_store::insert(
-        pool,
-        &case_store::NewCase {
-            lon,
-            lat,
-            category: &code.to_string(),
-            duplicate_radius_m: DUPLICATE_RADIUS_M,
-            year: planned.year,
-            source: &input.source,
-            reporter_user_id: input.actor.user_id,
-            reporter_name: input.reporter_name.as_deref(),
-            reporter_contact: input.reporter_contact.as_deref(),
-            api_key_id: input.api_key_id,
-            description: input.description.as_deref(),
-            address: input.address.as_deref(),
-            attributes: &input.attributes,
-            media_url: input.media_url.as_deref(),
-            grid_code: grid.as_str(),
-            community_code: grid.community_key(),
-            street_code: grid.street_key(),
-            admin_code: grid.admin().as_str(),
-            component_id: component.as_ref().map(|c| c.id.as_str()),
-            routed_department: routed.as_deref(),
-            routing: &routing_json,
-            reported_at: input.reported_at,
-            registration_due,
-            actor_label: &input.actor.label,
-            role: &role,
-            department: department.as_deref(),
-            detail: &detail,
-            token: input.token.as_deref(),
-            idempotency: keyed.map(|k| (k.claim(), &body)),
-            visible_to: &input.visible_to,
-        },
-    )
-    .await
-    .map_err(|e| super::common::constraint_error(e, "the case"))?;
-    match inserted {
-        case_store::Inserted::Case {
-            id,
-            case_no,
-            mut duplicates,
-            visible_duplicates,
-        } => {
-            // The duplicates listed are only the cases the caller may open (the event
-            // keeps them all).
-            if let Some(list) = duplicates.as_array_mut() {
-                list.retain(|d| {
-                    d["id"]
-                        .as_i64()
-                        .is_some_and(|id| visible_duplicates.contains(&id))
-                });
-            }
-            if let Some(o) = body.as_object_mut() {
-                o.insert("id".into(), json!(id));
-                o.insert("case_no".into(), json!(case_no));
-                o.insert("duplicates".into(), duplicates);
-            }
-            Ok(IntakeResult {
+        let detail = json!({
+            "routing": routing_json,
+            "component": component_json,
+            "registration_due": registration_due,
+            "source": input.source,
+        });
+        let role = input
+            .actor
+            .role
+            .map(|r| r.as_str().to_string())
+            .unwrap_or_else(|| "public".into());
+        let department = input.actor.actor.department.clone();
+        // The response, whose id, case number and duplicates the insert fills in (and
+        // stores with the idempotency key).
+        let mut body = json!({
+            "id": null,
+            "case_no": null,
+            "status": "reported",
+            "category": code.to_string(),
+            "lon": lon,
+            "lat": lat,
+            "grid_code": grid.as_str(),
+            "community_code": grid.community_key(),
+            "street_code": grid.street_key(),
+            "admin_code": grid.admin().as_str(),
+            "place": {
+                "grid": located.grid,
+                "community": located.community,
+                "street": located.street,
+                "admin_division": located.admin,
+            },
+            "component": component_json,
+            "duplicates": [],
+            "routing": routing_json,
+            "routed_department": routed,
+            "reported_at": input.reported_at,
+            "registration_due": registration_due,
+            "token": input.token,
+        });
+        let inserted = case_store::insert(
+            pool,
+            &case_store::NewCase {
+                lon,
+                lat,
+                category: &category_text,
+                duplicate_radius_m: DUPLICATE_RADIUS_M,
+                year: planned.year,
+                source: &input.source,
+                reporter_user_id: input.actor.user_id,
+                reporter_name: input.reporter_name.as_deref(),
+                reporter_contact: input.reporter_contact.as_deref(),
+                api_key_id: input.api_key_id,
+                description: input.description.as_deref(),
+                address: input.address.as_deref(),
+                attributes: &input.attributes,
+                media_url: input.media_url.as_deref(),
+                grid_code: grid.as_str(),
+                community_code: grid.community_key(),
+                street_code: grid.street_key(),
+                admin_code: grid.admin().as_str(),
+                component_id: component.as_ref().map(|c| c.id.as_str()),
+                routed_department: routed.as_deref(),
+                routing: &routing_json,
+                reported_at: input.reported_at,
+                registration_due,
+                actor_label: &input.actor.label,
+                role: &role,
+                department: department.as_deref(),
+                detail: &detail,
+                token: input.token.as_deref(),
+                idempotency: keyed.map(|k| (k.claim(), &body)),
+                visible_to: &input.visible_to,
+                unless_component: unless_component.map(|c| (c, COMPONENT_RADIUS_M)),
+            },
+        )
+        .await
+        .map_err(|e| super::common::constraint_error(e, "the case"))?;
+        return match inserted {
+            case_store::Inserted::Case {
                 id,
                 case_no,
-                body,
-                replayed: false,
-            })
-        }
-        case_store::Inserted::KeyTaken => match keyed {
-            Some(k) => Ok(replay(idempotency::taken(pool, k).await?)),
-            None => Err(ApiError::Internal(
-                "the case insert claimed no key yet found one taken".into(),
+                mut duplicates,
+                visible_duplicates,
+            } => {
+                // The duplicates listed are only the cases the caller may open (the event
+                // keeps them all).
+                if let Some(list) = duplicates.as_array_mut() {
+                    list.retain(|d| {
+                        d["id"]
+                            .as_i64()
+                            .is_some_and(|id| visible_duplicates.contains(&id))
+                    });
+                }
+                if let Some(o) = body.as_object_mut() {
+                    o.insert("id".into(), json!(id));
+                    o.insert("case_no".into(), json!(case_no));
+                    o.insert("duplicates".into(), duplicates);
+                }
+                Ok(IntakeResult {
+                    id,
+                    case_no,
+                    body,
+                    replayed: false,
+                })
+            }
+            case_store::Inserted::KeyTaken => match keyed {
+                Some(k) => Ok(replay(idempotency::taken(pool, k).await?)),
+                None => Err(ApiError::Internal(
+                    "the case insert claimed no key yet found one taken".into(),
+                )),
+            },
+            case_store::Inserted::ComponentFound(near) if unless_component.is_some() => {
+                // the inventory has one the memory did not: plan again with it
+                component = Some(found(near));
+                unless_component = None;
+                continue;
+            }
+            case_store::Inserted::ComponentFound(_) => Err(ApiError::Internal(
+                "the case insert found a component it was not asked to search".into(),
             )),
-        },
+        };
     }
 }
 
