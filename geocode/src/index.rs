@@ -59,6 +59,7 @@ struct Addr {
 #[derive(Debug, Clone, Default)]
 struct Road {
     name: String,
+    key: String,
     cjk: bool,
     addrs: Vec<usize>,
     by_number: HashMap<String, Vec<usize>>,
@@ -348,6 +349,7 @@ impl GeocodeIndex {
         let i = self.roads.len();
         self.roads.push(Road {
             name: name.trim().to_string(),
+            key: key.to_string(),
             cjk: has_cjk(name),
             ..Road::default()
         });
@@ -497,8 +499,11 @@ impl GeocodeIndex {
         {
             return vec![(*i, 1.0)];
         }
-        // dictionary: the longest known road name ending the text before the number
-        let before: String = {
+        // dictionary (Chinese): the longest known road name ending the text before
+        // the number
+        let before: String = if !has_cjk(norm) {
+            String::new()
+        } else {
             let cut = parsed
                 .number
                 .as_deref()
@@ -539,8 +544,8 @@ impl GeocodeIndex {
             .into_iter()
             .filter(|(r, _)| !self.roads[*r].is_empty())
             .filter_map(|(r, _)| {
-                let rkey = road_key(&self.roads[r].name);
-                let mut sim = similarity(&key, &rkey);
+                let rkey = &self.roads[r].key;
+                let mut sim = similarity(&key, rkey);
                 if key.chars().count() >= 4 && rkey.starts_with(&key) {
                     sim = sim.max(0.75);
                 }

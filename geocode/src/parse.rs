@@ -218,9 +218,13 @@ fn parse_western(n: &str) -> ParsedAddress {
         .unwrap_or(0);
     let words: Vec<&str> = parts[street_idx].split(' ').collect();
     if words.len() > 1 && is_number_word(words[0]) {
-        // 2 main street
-        p.number = Some(words[0].to_string());
-        p.road = some(&words[1..].join(" "));
+        // 2 main street, 15 b aleksanterinkatu
+        let letter = words.len() > 2
+            && words[1].chars().count() == 1
+            && words[1].chars().all(char::is_alphabetic);
+        let start = if letter { 2 } else { 1 };
+        p.number = Some(words[..start].concat());
+        p.road = some(&words[start..].join(" "));
     } else if let Some(k) = words
         .iter()
         .skip(1)
@@ -375,6 +379,9 @@ mod tests {
             (Some("kaivokatu"), Some("2"))
         );
         assert_eq!(a.city.as_deref(), Some("helsinki"));
+        let a = p("15 B Aleksanterinkatu, Helsinki");
+        assert_eq!(a.road.as_deref(), Some("aleksanterinkatu"));
+        assert_eq!(a.number.as_deref(), Some("15b"));
         let a = p("2 Main Street");
         assert_eq!(
             (a.road.as_deref(), a.number.as_deref()),

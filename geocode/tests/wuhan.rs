@@ -94,6 +94,15 @@ fn index() -> GeocodeIndex {
         "420106",
         [114.320, 30.540],
     ));
+    // a road whose name starts like a district (江汉 → 江汉区)
+    addrs.push(addr(
+        3001,
+        "江汉路",
+        "118",
+        "江汉区",
+        "420103",
+        [114.285, 30.581],
+    ));
     let roads = vec![RoadRecord {
         id: 77,
         name: "沿江大道".into(),
@@ -141,7 +150,7 @@ fn opts() -> ForwardOptions {
 #[test]
 fn exact_and_perturbed_chinese_queries_find_the_house() {
     let ix = index();
-    assert_eq!(ix.len(), 10);
+    assert_eq!(ix.len(), 11);
     for q in [
         "湖北省武汉市江岸区沿江大道188号",
         "武汉市江岸区沿江大道188号",
@@ -153,6 +162,8 @@ fn exact_and_perturbed_chinese_queries_find_the_house() {
         " 江岸区  沿江大道 188 号 ",
         "沿江大道一百八十八号",
         "沿江大道188",
+        // an unknown place name before the road: the road from the index's dictionary
+        "江岸区黎黄陂小区沿江大道188号",
     ] {
         let r = ix.forward(q, &opts());
         let top = r
@@ -173,6 +184,17 @@ fn exact_and_perturbed_chinese_queries_find_the_house() {
         [AreaKind::UnitGrid, AreaKind::Community, AreaKind::Division]
     );
     assert_eq!(r.candidates[0].label, "江岸区沿江大道180号");
+}
+
+#[test]
+fn a_road_named_like_a_district_is_a_road() {
+    let ix = index();
+    for q in ["江汉路118号", "江汉区江汉路118号", "武汉江汉路118号"] {
+        let r = ix.forward(q, &opts());
+        let top = &r.candidates[0];
+        assert_eq!(top.address_id, Some(3001), "{q}");
+        assert!(top.score >= CONFIDENT_SCORE, "{q}");
+    }
 }
 
 #[test]
@@ -301,7 +323,7 @@ fn addresses_given_as_full_text_are_parsed_at_build() {
 fn patching_adds_moves_and_removes_addresses() {
     let mut ix = index();
     ix.remove_address(188);
-    assert_eq!(ix.len(), 9);
+    assert_eq!(ix.len(), 10);
     let r = ix.forward("沿江大道188号", &opts());
     assert_eq!(r.candidates[0].level, MatchLevel::Interpolated);
     let p = [114.2995, 30.5905];
@@ -318,7 +340,7 @@ fn patching_adds_moves_and_removes_addresses() {
         "420102",
         [114.2, 30.5],
     ));
-    assert_eq!(ix.len(), 10);
+    assert_eq!(ix.len(), 11);
     let hit = ix.reverse(114.2, 30.5, 50.0);
     assert_eq!(hit.address.map(|(c, _)| c.address_id), Some(Some(188)));
     let hit = ix.reverse(p[0], p[1], 5.0);
@@ -340,7 +362,7 @@ fn patching_adds_moves_and_removes_addresses() {
         "420102",
         [f64::NAN, 1.0],
     ));
-    assert_eq!(ix.len(), 10);
+    assert_eq!(ix.len(), 11);
 }
 
 #[test]
