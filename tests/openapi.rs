@@ -179,5 +179,23 @@ async fn openapi_documents_every_route_with_its_security() {
         .expect("ogc json");
     assert_eq!(ogc["openapi"], "3.0.3");
     assert!(ogc["paths"]["/collections/{collectionId}/items"]["get"].is_object());
+    // Part 4: the editing operations, If-Match required where a feature changes.
+    assert!(ogc["paths"]["/collections/{collectionId}/items"]["post"].is_object());
+    for method in ["put", "patch", "delete"] {
+        let op = &ogc["paths"]["/collections/{collectionId}/items/{featureId}"][method];
+        let params = op["parameters"].as_array().cloned().unwrap_or_default();
+        assert!(
+            params
+                .iter()
+                .any(|p| p["name"] == "If-Match" && p["required"] == true),
+            "{method}: {op}"
+        );
+        assert!(op["responses"]["412"].is_object() && op["responses"]["428"].is_object());
+    }
+    assert!(
+        doc["paths"]["/ogc/collections/{id}/items/{fid}"]["patch"]["requestBody"]["content"]
+            ["application/merge-patch+json"]
+            .is_object()
+    );
     validate(&ogc, "ogc-openapi").unwrap_or_else(|e| panic!("/ogc/api is not valid: {e}"));
 }

@@ -548,6 +548,69 @@ pub(super) fn ogc_items() {}
     responses((status = 200, description = "a Feature", content((Value = "application/geo+json")))))]
 pub(super) fn ogc_item() {}
 
+#[utoipa::path(post, path = "/ogc/collections/{id}/items", tag = "ogc",
+    summary = "Add a feature (OGC API – Features – Part 4): administrators and department staff, on imported layers",
+    params(("id" = String, Path, description = "collection id", example = "parks"),
+        ("Content-Crs" = Option<String>, Header, description = "the CRS of the geometry, `<URI>` (default CRS84; EPSG:4326, 4490, 3857, 4513–4554, gcj02, bd09)")),
+    request_body(content((Value = "application/geo+json"), (Value = "application/json")), description = "a GeoJSON Feature whose properties are fields of the layer"),
+    responses(
+        (status = 201, description = "the feature as stored; `Location` and `ETag` name it", content((Value = "application/geo+json"))),
+        (status = 400, description = "bad geometry (wrong type, invalid: ST_IsValidReason), unknown property (the fields listed), wrong type, unknown CRS", body = Value),
+        (status = 405, description = "a layer citygrid maintains itself (cases, grids…)", body = Value),
+        (status = 415, description = "not GeoJSON", body = Value)))]
+pub(super) fn ogc_create() {}
+
+#[utoipa::path(put, path = "/ogc/collections/{id}/items/{fid}", tag = "ogc",
+    summary = "Replace a feature whole (Part 4); `If-Match` with its ETag required",
+    params(("id" = String, Path, description = "collection id", example = "parks"), ("fid" = i64, Path, description = "feature id"),
+        ("If-Match" = String, Header, description = "the feature's ETag from GET …/items/{fid}"),
+        ("Content-Crs" = Option<String>, Header, description = "the CRS of the geometry, `<URI>`")),
+    request_body(content((Value = "application/geo+json"), (Value = "application/json"))),
+    responses(
+        (status = 200, description = "the feature as stored (new ETag)", content((Value = "application/geo+json"))),
+        (status = 412, description = "the feature changed since it was read", body = Value),
+        (status = 428, description = "no If-Match", body = Value)))]
+pub(super) fn ogc_replace() {}
+
+#[utoipa::path(patch, path = "/ogc/collections/{id}/items/{fid}", tag = "ogc",
+    summary = "Change a feature by a JSON merge patch of `geometry` and `properties` (Part 4); `If-Match` required",
+    params(("id" = String, Path, description = "collection id", example = "parks"), ("fid" = i64, Path, description = "feature id"),
+        ("If-Match" = String, Header, description = "the feature's ETag"),
+        ("Content-Crs" = Option<String>, Header, description = "the CRS of a geometry in the patch, `<URI>`")),
+    request_body(content((Value = "application/merge-patch+json"), (Value = "application/geo+json"), (Value = "application/json"))),
+    responses(
+        (status = 200, description = "the feature as stored (new ETag)", content((Value = "application/geo+json"))),
+        (status = 412, description = "the feature changed since it was read", body = Value),
+        (status = 428, description = "no If-Match", body = Value)))]
+pub(super) fn ogc_update() {}
+
+#[utoipa::path(delete, path = "/ogc/collections/{id}/items/{fid}", tag = "ogc",
+    summary = "Delete a feature (Part 4); `If-Match` required",
+    params(("id" = String, Path, description = "collection id", example = "parks"), ("fid" = i64, Path, description = "feature id"),
+        ("If-Match" = String, Header, description = "the feature's ETag")),
+    responses(
+        (status = 204, description = "deleted"),
+        (status = 412, description = "the feature changed since it was read", body = Value),
+        (status = 428, description = "no If-Match", body = Value)))]
+pub(super) fn ogc_delete() {}
+
+#[utoipa::path(get, path = "/ogc/collections/{id}/items/{fid}/history", tag = "ogc",
+    summary = "A feature's edits, oldest first: version, op, actor, at, before and after (GeoJSON); editors of the layer",
+    params(("id" = String, Path, description = "collection id", example = "parks"), ("fid" = i64, Path, description = "feature id")),
+    responses((status = 200, description = "`{collection, id, versions, links}`", body = Value),
+        (status = 404, description = "no recorded edits", body = Value)))]
+pub(super) fn ogc_history() {}
+
+#[utoipa::path(post, path = "/ogc/collections/{id}/items/{fid}/history/{version}/restore", tag = "ogc",
+    summary = "Write the feature back as edit `version` left it (recorded as an edit; re-creates a deleted feature)",
+    params(("id" = String, Path, description = "collection id", example = "parks"), ("fid" = i64, Path, description = "feature id"),
+        ("version" = i32, Path, description = "the edit's version"),
+        ("If-Match" = Option<String>, Header, description = "if sent, the current feature's ETag")),
+    responses((status = 200, description = "the feature as stored", content((Value = "application/geo+json"))),
+        (status = 400, description = "that version deleted the feature, or no longer fits the layer", body = Value),
+        (status = 412, description = "If-Match does not match", body = Value)))]
+pub(super) fn ogc_restore() {}
+
 #[utoipa::path(get, path = "/ogc/tileMatrixSets", tag = "ogc", summary = "Tile matrix sets",
     params(OgcFormat), responses((status = 200, description = "the list", body = Value)))]
 pub(super) fn ogc_matrix_sets() {}
