@@ -7,7 +7,8 @@
 //! and origins.
 //!
 //! Outcome letters: `A` allowed (the handler answered: neither 401 nor 403, never a
-//! 5xx), `U` exactly 401, `F` exactly 403.
+//! 5xx), `U` exactly 401, `F` exactly 403, `N` exactly 404 (a layer the caller may not
+//! read is answered as one that does not exist).
 
 mod common;
 mod mgmt_common;
@@ -88,9 +89,9 @@ const TABLE: &[Row] = &[
     row("GET", "/metrics", "/metrics", Body::None, "A AAAAAA AFA UU"),
     row("GET", "/openapi.json", "/openapi.json", Body::None, "A AAAAAA AFA UU"),
     row("GET", "/catalog", "/catalog", Body::None, "U AAAAAA AFA UU"),
-    row("GET", "/catalog/{id}", "/catalog/{layer}", Body::None, "U AAAAAA AFF UU"),
-    row("GET", "/tiles/{ids}", "/tiles/{layer}.json", Body::None, "U AAAAAA AFF UU"),
-    row("GET", "/tiles/{ids}/{z}/{x}/{y}", "/tiles/{layer}/{z}/{x}/{y}", Body::None, "U AAAAAA AFF UU"),
+    row("GET", "/catalog/{id}", "/catalog/{layer}", Body::None, "U AAAAAA AFN UU"),
+    row("GET", "/tiles/{ids}", "/tiles/{layer}.json", Body::None, "U AAAAAA AFN UU"),
+    row("GET", "/tiles/{ids}/{z}/{x}/{y}", "/tiles/{layer}/{z}/{x}/{y}", Body::None, "U AAAAAA AFN UU"),
     row("GET", "/styles/{name}", "/styles/default.json", Body::None, "U AAAAAA AFA UU"),
     row("GET", "/fonts/{fontstack}/{range}", "/fonts/Noto%20Sans%20Regular/0-255.pbf", Body::None, "U AAAAAA AFA UU"),
     row("GET", "/sprites/{file}", "/sprites/default.json", Body::None, "U AAAAAA AFA UU"),
@@ -102,6 +103,9 @@ const TABLE: &[Row] = &[
     row("GET", "/api/search", "/api/search?q=42", Body::None, "U AAAAAA AFA UU"),
     row("GET", "/api/geocode", "/api/geocode?q=42", Body::None, "U AAAAAA AFA UU"),
     row("GET", "/api/reverse", "/api/reverse?lon=114.3&lat=30.6", Body::None, "U AAAAAA AFA UU"),
+    row("GET", "/api/admin/layers", "/api/admin/layers", Body::None, "U FFFFFA FFF UU"),
+    row("DELETE", "/api/admin/layers/{layer}", "/api/admin/layers/no_such_layer", Body::None, "U FFFFFA FFF UU"),
+    row("PUT", "/api/admin/layers/{layer}/access", "/api/admin/layers/{layer}/access", Body::Json("{}"), "U FFFFFA FFF UU"),
     row("PUT", "/api/admin/layers/{layer}/titles", "/api/admin/layers/{layer}/titles", Body::Json(r#"{"title_zh": "单元网格"}"#), "U FFFFFA FFF UU"),
     // pages
     row("GET", "/", "/", Body::None, "A AAAAAA AFA UU"),
@@ -111,7 +115,7 @@ const TABLE: &[Row] = &[
     row("GET", "/console", "/console", Body::None, "A AAAAAA AFA UU"),
     row("GET", "/bigscreen", "/bigscreen", Body::None, "A AAAAAA AFA UU"),
     row("GET", "/embed", "/embed", Body::None, "A AAAAAA AFA UU"),
-    row("GET", "/embed/map", "/embed/map?layers={layer}", Body::None, "A AAAAAA AFF UU"),
+    row("GET", "/embed/map", "/embed/map?layers={layer}", Body::None, "A AAAAAA AFN UU"),
     row("GET", "/assets/{*path}", "/assets/css/app.css", Body::None, "A AAAAAA AFA UU"),
     // cases
     row("GET", "/api/locate", "/api/locate?lon={lon}&lat={lat}", Body::None, "A AAAAAA AFA UU"),
@@ -171,10 +175,10 @@ const TABLE: &[Row] = &[
     row("GET", "/ogc/conformance", "/ogc/conformance", Body::None, "U AAAAAA AFA UU"),
     row("GET", "/ogc/api", "/ogc/api", Body::None, "U AAAAAA AFA UU"),
     row("GET", "/ogc/collections", "/ogc/collections", Body::None, "U AAAAAA AFA UU"),
-    row("GET", "/ogc/collections/{id}", "/ogc/collections/{layer}", Body::None, "U AAAAAA AFF UU"),
-    row("GET", "/ogc/collections/{id}/queryables", "/ogc/collections/{layer}/queryables", Body::None, "U AAAAAA AFF UU"),
-    row("GET", "/ogc/collections/{id}/items", "/ogc/collections/{layer}/items?limit=2", Body::None, "U AAAAAA AFF UU"),
-    row("GET", "/ogc/collections/{id}/items/{fid}", "/ogc/collections/{layer}/items/{fid}", Body::None, "U AAAAAA AFF UU"),
+    row("GET", "/ogc/collections/{id}", "/ogc/collections/{layer}", Body::None, "U AAAAAA AFN UU"),
+    row("GET", "/ogc/collections/{id}/queryables", "/ogc/collections/{layer}/queryables", Body::None, "U AAAAAA AFN UU"),
+    row("GET", "/ogc/collections/{id}/items", "/ogc/collections/{layer}/items?limit=2", Body::None, "U AAAAAA AFN UU"),
+    row("GET", "/ogc/collections/{id}/items/{fid}", "/ogc/collections/{layer}/items/{fid}", Body::None, "U AAAAAA AFN UU"),
     // OGC API – Features – Part 4 and history: administrators and department staff
     // ({layer} is grid management's unit_grids, which the handlers refuse: 405, or 428
     // first where If-Match is missing, or 404 for a history never written).
@@ -186,16 +190,16 @@ const TABLE: &[Row] = &[
     row("POST", "/ogc/collections/{id}/items/{fid}/history/{version}/restore", "/ogc/collections/{layer}/items/{fid}/history/1/restore", Body::None, "U FFFFAA FFF UU"),
     row("GET", "/ogc/tileMatrixSets", "/ogc/tileMatrixSets", Body::None, "U AAAAAA AFA UU"),
     row("GET", "/ogc/tileMatrixSets/{tms}", "/ogc/tileMatrixSets/WebMercatorQuad", Body::None, "U AAAAAA AFA UU"),
-    row("GET", "/ogc/collections/{id}/tiles", "/ogc/collections/{layer}/tiles", Body::None, "U AAAAAA AFF UU"),
-    row("GET", "/ogc/collections/{id}/tiles/{tms}", "/ogc/collections/{layer}/tiles/WebMercatorQuad", Body::None, "U AAAAAA AFF UU"),
-    row("GET", "/ogc/collections/{id}/tiles/{tms}/{z}/{y}/{x}", "/ogc/collections/{layer}/tiles/WebMercatorQuad/{z}/{y}/{x}", Body::None, "U AAAAAA AFF UU"),
+    row("GET", "/ogc/collections/{id}/tiles", "/ogc/collections/{layer}/tiles", Body::None, "U AAAAAA AFN UU"),
+    row("GET", "/ogc/collections/{id}/tiles/{tms}", "/ogc/collections/{layer}/tiles/WebMercatorQuad", Body::None, "U AAAAAA AFN UU"),
+    row("GET", "/ogc/collections/{id}/tiles/{tms}/{z}/{y}/{x}", "/ogc/collections/{layer}/tiles/WebMercatorQuad/{z}/{y}/{x}", Body::None, "U AAAAAA AFN UU"),
     // OGC WMTS 1.0.0 (issue 23): capabilities list the layers the caller may read
-    row("GET", "/wmts", "/wmts?SERVICE=WMTS&REQUEST=GetTile&LAYER={layer}&STYLE=default&FORMAT=application/vnd.mapbox-vector-tile&TILEMATRIXSET=WebMercatorQuad&TILEMATRIX={z}&TILEROW={y}&TILECOL={x}", Body::None, "U AAAAAA AFF UU"),
+    row("GET", "/wmts", "/wmts?SERVICE=WMTS&REQUEST=GetTile&LAYER={layer}&STYLE=default&FORMAT=application/vnd.mapbox-vector-tile&TILEMATRIXSET=WebMercatorQuad&TILEMATRIX={z}&TILEROW={y}&TILECOL={x}", Body::None, "U AAAAAA AFA UU"),
     row("GET", "/wmts/1.0.0/WMTSCapabilities.xml", "/wmts/1.0.0/WMTSCapabilities.xml", Body::None, "U AAAAAA AFA UU"),
-    row("GET", "/wmts/{layer}/{style}/{tms}/{matrix}/{row}/{col}", "/wmts/{layer}/default/WebMercatorQuad/{z}/{y}/{x}.mvt", Body::None, "U AAAAAA AFF UU"),
+    row("GET", "/wmts/{layer}/{style}/{tms}/{matrix}/{row}/{col}", "/wmts/{layer}/default/WebMercatorQuad/{z}/{y}/{x}.mvt", Body::None, "U AAAAAA AFA UU"),
     // spatial queries
-    row("GET", "/api/nearest", "/api/nearest?layer={layer}&lon={lon}&lat={lat}&k=1", Body::None, "U AAAAAA AFF UU"),
-    row("POST", "/api/query", "/api/query", Body::Json(r#"{"geometry": {"type": "Point", "coordinates": [{lon}, {lat}]}, "layers": ["{layer}"]}"#), "U AAAAAA AFF UU"),
+    row("GET", "/api/nearest", "/api/nearest?layer={layer}&lon={lon}&lat={lat}&k=1", Body::None, "U AAAAAA AFN UU"),
+    row("POST", "/api/query", "/api/query", Body::Json(r#"{"geometry": {"type": "Point", "coordinates": [{lon}, {lat}]}, "layers": ["{layer}"]}"#), "U AAAAAA AFN UU"),
     // layer administration (the PUT names a field the layer does not have: 422 for the admin, nothing changes)
     row("GET", "/api/admin/layers/{layer}/tile-properties", "/api/admin/layers/{layer}/tile-properties", Body::None, "U FFFFFA FFF UU"),
     row("PUT", "/api/admin/layers/{layer}/tile-properties", "/api/admin/layers/{layer}/tile-properties", Body::Json(r#"{"include": ["no_such_field"]}"#), "U FFFFFA FFF UU"),
@@ -290,6 +294,7 @@ fn matches(letter: char, status: u16) -> bool {
         'A' => status != 401 && status != 403 && status < 500,
         'U' => status == 401,
         'F' => status == 403,
+        'N' => status == 404,
         other => panic!("unknown outcome letter {other:?}"),
     }
 }
@@ -1053,26 +1058,46 @@ async fn departments_inspectors_and_keys_see_only_their_own() {
         .collect();
     assert_eq!(ids, [KEY_LAYER]);
     let (z, x, y) = tile_of(grids[0].0, grids[0].1, 15);
-    for path in [
-        format!("/tiles/{OTHER_LAYER}/{z}/{x}/{y}"),
-        format!("/tiles/{KEY_LAYER},{OTHER_LAYER}.json"),
-        format!("/ogc/collections/{OTHER_LAYER}/items"),
-        format!("/ogc/collections/{OTHER_LAYER}/items/{c1}"),
-        format!(
-            "/api/nearest?layer={OTHER_LAYER}&lon={}&lat={}",
-            grids[0].0, grids[0].1
+    // a layer outside the key's list is answered as one that does not exist (404),
+    // and left out of a composite; the cases themselves are not the key's (403)
+    for (path, status) in [
+        (format!("/tiles/{OTHER_LAYER}/{z}/{x}/{y}"), 404),
+        (format!("/ogc/collections/{OTHER_LAYER}/items"), 404),
+        (format!("/ogc/collections/{OTHER_LAYER}/items/{c1}"), 404),
+        (
+            format!(
+                "/api/nearest?layer={OTHER_LAYER}&lon={}&lat={}",
+                grids[0].0, grids[0].1
+            ),
+            404,
         ),
-        format!("/embed/map?layers={OTHER_LAYER}"),
-        "/api/cases".to_string(),
-        format!("/api/cases/{c1}"),
+        (format!("/embed/map?layers={OTHER_LAYER}"), 404),
+        ("/api/cases".to_string(), 403),
+        (format!("/api/cases/{c1}"), 403),
     ] {
         let r = get(path.clone(), Some(KEY_ORIGIN), None)
             .await
             .expect("request");
-        assert_eq!(r.status(), 403, "key on {path}");
+        assert_eq!(r.status(), status, "key on {path}");
         let body = r.text().await.unwrap_or_default();
         assert!(!body.contains("for dep1"), "{path}: {body}");
     }
+    let r = get(
+        format!("/tiles/{KEY_LAYER},{OTHER_LAYER}.json"),
+        Some(KEY_ORIGIN),
+        None,
+    )
+    .await
+    .expect("tilejson");
+    assert_eq!(r.status(), 200);
+    let tilejson: Value = r.json().await.expect("tilejson");
+    let named: Vec<&str> = tilejson["vector_layers"]
+        .as_array()
+        .expect("vector_layers")
+        .iter()
+        .filter_map(|l| l["id"].as_str())
+        .collect();
+    assert_eq!(named, [KEY_LAYER], "the key's layer only: {tilejson}");
     let r = client
         .post(e.server.url("/api/query"))
         .header("x-api-key", &key)
@@ -1080,7 +1105,7 @@ async fn departments_inspectors_and_keys_see_only_their_own() {
         .send()
         .await
         .expect("query");
-    assert_eq!(r.status(), 403);
+    assert_eq!(r.status(), 404);
     // a foreign origin, by Origin or by Referer: refused, and no CORS grant
     for (origin, referer) in [(Some(FOREIGN_ORIGIN), None), (None, Some(FOREIGN_ORIGIN))] {
         let r = get(format!("/tiles/{KEY_LAYER}/{z}/{x}/{y}"), origin, referer)

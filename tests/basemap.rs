@@ -286,7 +286,14 @@ async fn the_default_style_is_a_valid_labelled_basemap() {
     let pbf = common::data_file("helsinki.osm.pbf");
     cli(&db, &["import", "osm", pbf.to_str().unwrap()]);
     cli(&db, &["grid", "seed-demo"]);
-    let server = TestServer::start_with(&db, &[("CITYGRID_WEB_DIR", dist.to_str().unwrap())]);
+    // The cases layer is drawn for anonymous callers here: its public view.
+    let server = TestServer::start_with(
+        &db,
+        &[
+            ("CITYGRID_WEB_DIR", dist.to_str().unwrap()),
+            ("CITYGRID_CASES_PUBLIC_VIEW", "status"),
+        ],
+    );
     wait_loaded(
         &server,
         &["osm_roads", "osm_pois", "osm_buildings", "cases"],

@@ -213,7 +213,8 @@ fn free_port() -> u16 {
 async fn viewer_in_a_browser() {
     let db = TestDb::new().await;
     sample_district(&db).await;
-    let server = start(&db, &[]);
+    // The anonymous viewer shows overdue cases: the cases layer's public view.
+    let server = start(&db, &[("CITYGRID_CASES_PUBLIC_VIEW", "status")]);
     for id in ["buildings", "roads", "pois", "cases"] {
         wait_loaded(&server, id, None).await;
     }
@@ -1024,7 +1025,8 @@ async fn every_page_opens_at_the_home_view() {
             "buildings,roads",
         ],
     );
-    let server = start(&db, &[]);
+    // The home view is computed for an anonymous caller who sees the cases layer.
+    let server = start(&db, &[("CITYGRID_CASES_PUBLIC_VIEW", "status")]);
     for id in [
         "buildings",
         "roads",
@@ -1086,10 +1088,7 @@ async fn ogc_api_pages_in_a_browser() {
     let server = start(&db, &[]);
     wait_loaded(&server, "buildings", None).await;
     let _browser = BROWSER.lock().await;
-    node(
-        "ogc_html.mjs",
-        &[("CITYGRID_URL", server.base.clone())],
-    );
+    node("ogc_html.mjs", &[("CITYGRID_URL", server.base.clone())]);
 }
 
 /// The supervision hall's big screen (issue 20): counters equal to GET

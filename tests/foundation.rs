@@ -317,7 +317,7 @@ async fn api_keys_are_limited_to_layers_and_origins() {
         async move { request.send().await.unwrap().status().as_u16() }
     };
     assert_eq!(get("/catalog/layer_a", Some(&key), None).await, 200);
-    assert_eq!(get("/catalog/layer_b", Some(&key), None).await, 403);
+    assert_eq!(get("/catalog/layer_b", Some(&key), None).await, 404);
     assert_eq!(
         get(
             "/catalog/layer_a",

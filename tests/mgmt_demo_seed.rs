@@ -51,7 +51,8 @@ async fn demo_seed_fills_the_console_once() {
     // catalogue (its table stays), and the counts users read are the live ones.
     let listed = counts("SELECT count(*) FROM layer_catalog WHERE id = 'osm_components'").await;
     assert_eq!(listed, 0, "osm_components is listed beside components");
-    let server = common::TestServer::start(&db);
+    // The counts are read anonymously, the cases layer's included: its public view.
+    let server = common::TestServer::start_with(&db, &[("CITYGRID_CASES_PUBLIC_VIEW", "status")]);
     let client = common::http();
     let get = |path: &str| {
         let request = client.get(server.url(path));

@@ -510,7 +510,7 @@ async fn api_keys_see_only_their_collections() {
             .await
             .unwrap()
             .status(),
-        403
+        404
     );
     assert_eq!(
         get(
@@ -520,14 +520,14 @@ async fn api_keys_see_only_their_collections() {
         .await
         .unwrap()
         .status(),
-        403
+        404
     );
     assert_eq!(
         get("/api/nearest?layer=poi&lon=24.95&lat=60.17", true)
             .await
             .unwrap()
             .status(),
-        403
+        404
     );
     assert_eq!(
         get("/ogc/collections/bldg/items?limit=1", true)
@@ -550,7 +550,7 @@ async fn api_keys_see_only_their_collections() {
         .send()
         .await
         .unwrap();
-    assert_eq!(q.status(), 403);
+    assert_eq!(q.status(), 404);
 }
 
 /// Issue #26 (4): a URL is at most 32 KiB (414), a filter at most 8 KiB and a LIKE

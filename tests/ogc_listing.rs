@@ -53,7 +53,7 @@ async fn listed_collections_are_the_readable_ones() {
     // The live cases layer counts both reports before the check.
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
-        let (_, c) = get("/ogc/collections/cases/items?limit=10".into(), "anonymous").await;
+        let (_, c) = get("/ogc/collections/cases/items?limit=10".into(), "inspector").await;
         if c["numberMatched"] == 2 {
             break;
         }

@@ -215,7 +215,8 @@ async fn tiles_match_postgis() {
 async fn tile_protocol_cache_and_edits() {
     let db = TestDb::new().await;
     sample_city(&db).await;
-    let server = TestServer::start(&db);
+    // The style below draws the cases layer for an anonymous caller: its public view.
+    let server = TestServer::start_with(&db, &[("CITYGRID_CASES_PUBLIC_VIEW", "status")]);
     // A second process on the same database: it must follow edits too.
     let other = TestServer::start(&db);
     wait_loaded(&server, "pts").await;

@@ -9,6 +9,7 @@
 //! | `max_upload_bytes` | `CITYGRID_MAX_UPLOAD_BYTES` | 8 MiB (photos) |
 //! | `token_ttl_minutes` | `CITYGRID_TOKEN_TTL_MINUTES` | 720 (12 h) |
 //! | `public_layers` | `CITYGRID_PUBLIC_LAYERS` | `true`: anyone may read map layers |
+//! | `cases_public_view` | `CITYGRID_CASES_PUBLIC_VIEW` | `hidden`: anonymous visitors see no case points (the `cases` layer is for signed-in users only, and `/ogc/collections` does not list it to them); `status`: they see the case points with their status, as before (only when `public_layers` is on) |
 //! | `db_max_connections` | `CITYGRID_DB_MAX_CONNECTIONS` | 16 |
 //! | `request_timeout_secs` | `CITYGRID_REQUEST_TIMEOUT_SECS` | 30 |
 //! | `max_tile_bytes` | `CITYGRID_MAX_TILE_BYTES` | 500000 (vector tiles are thinned to fit) |
@@ -62,6 +63,9 @@ pub struct Config {
     pub token_ttl_minutes: i64,
     /// Whether map layers (catalog, tiles, OGC API) may be read without credentials.
     pub public_layers: bool,
+    /// What anonymous visitors see of the `cases` layer: `hidden` (nothing) or
+    /// `status` (the points with their status).
+    pub cases_public_view: String,
     /// Connections in the pool at most.
     pub db_max_connections: u32,
     /// A request taking longer than this is answered 503 (seconds).
@@ -139,6 +143,7 @@ impl Default for Config {
             max_upload_bytes: 8 * 1024 * 1024,
             token_ttl_minutes: 12 * 60,
             public_layers: true,
+            cases_public_view: "hidden".to_string(),
             db_max_connections: 16,
             request_timeout_secs: 30,
             max_tile_bytes: 500_000,
@@ -218,6 +223,7 @@ struct FileConfig {
     max_upload_bytes: Option<usize>,
     token_ttl_minutes: Option<i64>,
     public_layers: Option<bool>,
+    cases_public_view: Option<String>,
     db_max_connections: Option<u32>,
     request_timeout_secs: Option<u64>,
     max_tile_bytes: Option<usize>,
@@ -339,6 +345,13 @@ impl Config {
                 expected: "0 to 3600 seconds (0: never serve an older tile encoding)",
             });
         }
+        if !matches!(self.cases_public_view.as_str(), "hidden" | "status") {
+            return Err(ConfigError::Invalid {
+                key: "cases_public_view",
+                value: self.cases_public_view.clone(),
+                expected: "hidden (anonymous visitors see no case points) or status",
+            });
+        }
         if self.timezone.parse::<chrono_tz::Tz>().is_err() {
             return Err(ConfigError::Invalid {
                 key: "timezone",
@@ -448,6 +461,9 @@ impl Config {
         }
         if let Some(v) = file.public_layers {
             self.public_layers = v;
+        }
+        if let Some(v) = file.cases_public_view {
+            self.cases_public_view = v;
         }
         if let Some(v) = file.db_max_connections {
             self.db_max_connections = v;
@@ -579,6 +595,12 @@ impl Config {
             &mut self.token_ttl_minutes,
         )?;
         parse_env(env, "CITYGRID_PUBLIC_LAYERS", &mut self.public_layers)?;
+        if let Some(v) = env
+            .get("CITYGRID_CASES_PUBLIC_VIEW")
+            .filter(|s| !s.is_empty())
+        {
+            self.cases_public_view = v.trim().to_string();
+        }
         parse_env(env, "CITYGRID_ACCESS_LOG", &mut self.access_log)?;
         parse_env(
             env,
@@ -756,6 +778,23 @@ mod tests {
             err,
             "configuration timezone = \"Beijing\" is not valid: expected an IANA time zone name such as Asia/Shanghai"
         );
+    }
+
+    #[test]
+    fn cases_public_view() {
+        assert_eq!(Config::default().cases_public_view, "hidden");
+        let mut env = HashMap::new();
+        env.insert(
+            "CITYGRID_CASES_PUBLIC_VIEW".to_string(),
+            "status".to_string(),
+        );
+        let config = Config::from_sources(&env, None, false).unwrap();
+        assert_eq!(config.cases_public_view, "status");
+        env.insert("CITYGRID_CASES_PUBLIC_VIEW".to_string(), "all".to_string());
+        let err = Config::from_sources(&env, None, false)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("cases_public_view"), "{err}");
     }
 
     #[test]

@@ -13,6 +13,7 @@
 //! - [`routing`]: which department handles a case, and why;
 //! - [`intake`]: what a new report is given (routing, registration deadline, case-number
 //!   year) and who may label it with which source;
+//! - [`layer_access`]: who may read and who may edit a map layer (the one check);
 //! - [`workflow`]: the case state machine with roles and permissions;
 //! - [`step`]: one complete workflow step on a stored case (new state, timestamps, stage
 //!   deadlines, event, field-task and delivery intents);
@@ -31,6 +32,7 @@ pub mod evaluation;
 pub mod gridgen;
 pub mod holidays;
 pub mod intake;
+pub mod layer_access;
 pub mod open311;
 pub mod photos;
 pub mod reference;

@@ -146,7 +146,8 @@ pub fn check_id(id: &str) -> ApiResult<()> {
 }
 
 /// A vector collection the caller may read, with its loaded index: 404 when there
-/// is no such vector layer, 403 when the caller may not read it, 409 while it loads.
+/// is no such vector layer or the caller may not read it (the same answer, so that
+/// names do not leak), 409 while it loads.
 pub fn collection(
     state: &AppState,
     principal: &Principal,
@@ -156,11 +157,10 @@ pub fn collection(
     let meta = state
         .catalog
         .get(id)
-        .filter(|m| m.kind == LayerKind::Vector)
+        .filter(|m| m.kind == LayerKind::Vector && state.catalog.may_read(principal, id))
         .ok_or_else(|| {
             ApiError::NotFound(format!("no collection {id:?} (see /ogc/collections)"))
         })?;
-    principal.require_layers([id])?;
     let layer = state.layers.get(id).ok_or_else(|| {
         ApiError::Conflict(format!("collection {id:?} is still loading; retry shortly"))
     })?;

@@ -328,6 +328,7 @@ pub fn run(
 /// `GET /api/search`.
 pub async fn search(
     State(layers): State<Arc<LayerStore>>,
+    State(catalog): State<Arc<crate::catalog::Registry>>,
     principal: Principal,
     query: Result<Query<SearchQuery>, QueryRejection>,
 ) -> ApiResult<Json<SearchAnswer>> {
@@ -352,6 +353,16 @@ pub async fn search(
         None | Some("") => None,
         Some(ids) => Some(crate::tiles::parse_ids(ids)?),
     };
+    // Only the layers the caller may read (of those asked for).
+    let only: Option<Vec<String>> = Some(
+        catalog
+            .layers()
+            .iter()
+            .filter(|m| catalog.may_read(&principal, &m.id))
+            .filter(|m| only.as_ref().is_none_or(|o| o.contains(&m.id)))
+            .map(|m| m.id.clone())
+            .collect(),
+    );
     let q_owned = q.to_string();
     let (total, hits) = {
         let principal = principal.clone();

@@ -55,7 +55,9 @@ impl AppState {
             credentials: Arc::new(CredentialCache::default()),
             login_backoff: Arc::default(),
             metrics: Arc::new(Metrics::default()),
-            catalog: Arc::new(Registry::default()),
+            catalog: Arc::new(Registry::with_defaults(crate::catalog::AccessDefaults::of(
+                &config,
+            ))),
             layers: Arc::new(LayerStore::new(config.tile_cache_bytes)),
             mgmt: Arc::new(MgmtState::default()),
             tile_flights: Arc::new(TileFlights::new(FlightLimits {

@@ -3,13 +3,18 @@
 //! [--prop-min-zoom NAME=Z,…] [--feature-min-zoom FIELD=VALUE:Z,…] [--reset]`:
 //! a layer's catalogue entry and its tile schema (see `citygrid_tiles::tileprops`);
 //! `citygrid layer set-title LAYER [--zh T] [--en T] [--field FIELD=中文/English …]`:
-//! its title and field names in both languages (`citygrid_store::layer_titles`).
+//! its title and field names in both languages (`citygrid_store::layer_titles`);
+//! `citygrid layer list`, `citygrid layer set-access LAYER --read … [--edit …]
+//! [--owner DEPT]` and `citygrid layer delete LAYER [--yes]`: layer management
+//! (`citygrid_store::layer_access`, the rules in `citygrid_grid_mgmt::layer_access`).
 
 use std::collections::BTreeMap;
 
 use anyhow::{anyhow, bail, Context};
 use citygrid_db::Config;
+use citygrid_grid_mgmt::layer_access::{parse_edit, ReadPolicy};
 use citygrid_store::catalog::{self, LayerMeta, TilePropertiesChange};
+use citygrid_store::layer_access::{self, AccessChange, AccessOutcome, DeleteOutcome, LayerAccess};
 use citygrid_tiles::tileprops::{TileProperties, MAX_ZOOM};
 use clap::{Args, Subcommand};
 
@@ -44,6 +49,43 @@ pub enum LayerCommand {
     /// A feature's edits (who, when, what), or without FID the layer's editing
     /// settings and the previous versions its re-imports kept.
     History(history::HistoryArgs),
+    /// List every layer with its kind, features, owner and access.
+    List {
+        /// Print JSON (as `GET /api/admin/layers` answers).
+        #[arg(long)]
+        json: bool,
+    },
+    /// Set who may read and who may edit a layer, and its owning department. Every
+    /// server applies it at once.
+    SetAccess(AccessArgs),
+    /// Delete a layer: its table, its catalogue row, and on every running server its
+    /// in-memory index and cached tiles. Asks first unless --yes.
+    Delete {
+        /// The layer id.
+        layer: String,
+        /// Do not ask.
+        #[arg(long)]
+        yes: bool,
+    },
+}
+
+/// `citygrid layer set-access`.
+#[derive(Args)]
+pub struct AccessArgs {
+    /// The layer id.
+    pub layer: String,
+    /// Who may read: `public`, `users`, `departments:A,B`, `roles:R,S`, `admins`, or
+    /// `default` (the server's: public when public_layers is on, else users); combine
+    /// terms with `;` (`departments:police;roles:dispatcher`).
+    #[arg(long)]
+    pub read: Option<String>,
+    /// Who may edit: `departments:A,B` (their department operators; the owner's always
+    /// may), or `none`.
+    #[arg(long)]
+    pub edit: Option<String>,
+    /// The owning department (`none`: the platform's).
+    #[arg(long)]
+    pub owner: Option<String>,
 }
 
 /// `citygrid layer set-title`.
@@ -104,6 +146,8 @@ pub async fn run(command: LayerCommand, config: Config) -> anyhow::Result<()> {
                 );
             } else {
                 print!("{}", describe(&meta));
+                let access = layer_access::get(&pool, &layer).await?.unwrap_or_default();
+                println!("access: {}", access_line(&config, &layer, &access));
             }
         }
         LayerCommand::SetTileProperties(args) => {
@@ -137,7 +181,193 @@ pub async fn run(command: LayerCommand, config: Config) -> anyhow::Result<()> {
             history::set_invalid_geometry(&config, args).await?
         }
         LayerCommand::History(args) => history::show(&config, args).await?,
+        LayerCommand::List { json } => list(&config, json).await?,
+        LayerCommand::SetAccess(args) => set_access(&config, args).await?,
+        LayerCommand::Delete { layer, yes } => delete(&config, &layer, yes).await?,
     }
+    Ok(())
+}
+
+/// A layer id's form, checked before any lookup.
+fn check_id(id: &str) -> anyhow::Result<()> {
+    if citygrid_db::is_identifier(id, 48) {
+        Ok(())
+    } else {
+        bail!(
+            "{:?} is not a layer id: layer ids are [a-z0-9_]+",
+            id.chars().take(64).collect::<String>()
+        )
+    }
+}
+
+/// The read policy of a layer without one of its own, on a server with `config`.
+fn default_read(config: &Config) -> ReadPolicy {
+    if config.public_layers {
+        ReadPolicy::public()
+    } else {
+        ReadPolicy::users()
+    }
+}
+
+/// One line of a layer's access: `owner …, read …, edit …`.
+fn access_line(config: &Config, id: &str, access: &LayerAccess) -> String {
+    let read = match &access.read {
+        Some(r) => r.to_string(),
+        None => format!("{} (default)", default_read(config)),
+    };
+    let read = if id == "cases" && config.cases_public_view != "status" {
+        format!("{read}; anonymous: hidden (cases_public_view)")
+    } else {
+        read
+    };
+    format!(
+        "owner {}, read {read}, edit {}",
+        access.owner.as_deref().unwrap_or("-"),
+        if access.edit.is_empty() {
+            "-".to_string()
+        } else {
+            access.edit.join(",")
+        }
+    )
+}
+
+/// `citygrid layer list`.
+async fn list(config: &Config, json: bool) -> anyhow::Result<()> {
+    let pool = super::database(config).await?;
+    let layers = catalog::load(&pool).await?;
+    let access = layer_access::all(&pool).await?;
+    if json {
+        let rows: Vec<serde_json::Value> = layers
+            .iter()
+            .map(|m| {
+                let a = access.get(&m.id).cloned().unwrap_or_default();
+                serde_json::json!({
+                    "id": m.id, "title": m.title, "kind": m.kind,
+                    "feature_count": m.feature_count, "version": m.version,
+                    "access": {
+                        "owner": a.owner,
+                        "read": a.policy(&default_read(config)).read.to_string(),
+                        "read_set": a.read.map(|r| r.to_string()),
+                        "edit": a.edit,
+                    },
+                })
+            })
+            .collect();
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&serde_json::json!({"layers": rows}))?
+        );
+        return Ok(());
+    }
+    for m in layers.iter() {
+        let a = access.get(&m.id).cloned().unwrap_or_default();
+        println!(
+            "{}\t{}\t{}\t{}\t{}",
+            m.id,
+            m.kind,
+            m.feature_count,
+            access_line(config, &m.id, &a),
+            m.title
+        );
+    }
+    Ok(())
+}
+
+/// `citygrid layer set-access`: parsed and checked like `PUT
+/// /api/admin/layers/{layer}/access`; audited.
+async fn set_access(config: &Config, args: AccessArgs) -> anyhow::Result<()> {
+    check_id(&args.layer)?;
+    let mut change = AccessChange::default();
+    if let Some(read) = &args.read {
+        change.read = Some(if read.trim() == "default" {
+            None
+        } else {
+            Some(
+                read.parse::<ReadPolicy>()
+                    .map_err(|e| anyhow!("--read: {e}"))?,
+            )
+        });
+    }
+    if let Some(edit) = &args.edit {
+        change.edit = Some(parse_edit(edit).map_err(|e| anyhow!("--edit: {e}"))?);
+    }
+    if let Some(owner) = &args.owner {
+        change.owner = Some(match owner.trim() {
+            "none" | "" => None,
+            code => match parse_edit(code)
+                .map_err(|e| anyhow!("--owner: {e}"))?
+                .as_slice()
+            {
+                [one] => Some(one.clone()),
+                _ => bail!("--owner: give one department code (or none)"),
+            },
+        });
+    }
+    if change == AccessChange::default() {
+        bail!("nothing to change: give --read, --edit or --owner");
+    }
+    let pool = super::database(config).await?;
+    let mut tx = pool.begin().await?;
+    let access = match layer_access::set(&mut tx, &args.layer, &change).await? {
+        AccessOutcome::Saved(a) => a,
+        AccessOutcome::NoLayer => return Err(no_layer(&args.layer)),
+        AccessOutcome::Invalid(e) => bail!("{e}"),
+    };
+    citygrid_store::audit::record(
+        &mut *tx,
+        "cli",
+        "layer_access",
+        serde_json::json!({
+            "layer": args.layer,
+            "owner": access.owner,
+            "read": access.read.as_ref().map(|r| r.to_string()),
+            "edit": access.edit,
+        }),
+    )
+    .await?;
+    tx.commit().await?;
+    println!(
+        "{}: {}",
+        args.layer,
+        access_line(config, &args.layer, &access)
+    );
+    Ok(())
+}
+
+/// `citygrid layer delete`: asks first on a terminal unless `--yes`; audited.
+async fn delete(config: &Config, layer: &str, yes: bool) -> anyhow::Result<()> {
+    check_id(layer)?;
+    if !yes {
+        use std::io::{BufRead, IsTerminal, Write};
+        if !std::io::stdin().is_terminal() {
+            bail!("deleting layer {layer} cannot be undone: add --yes to confirm");
+        }
+        print!("delete layer {layer}, its table and its tiles on every server? [y/N] ");
+        std::io::stdout().flush()?;
+        let mut answer = String::new();
+        std::io::stdin().lock().read_line(&mut answer)?;
+        if !matches!(answer.trim(), "y" | "Y" | "yes") {
+            bail!("not deleted");
+        }
+    }
+    let pool = super::database(config).await?;
+    let mut tx = pool.begin().await?;
+    let kind = match layer_access::delete(&mut tx, layer).await? {
+        DeleteOutcome::Deleted { kind } => kind,
+        DeleteOutcome::NoLayer => return Err(no_layer(layer)),
+        DeleteOutcome::Managed => {
+            bail!("layer {layer} belongs to grid management and cannot be deleted")
+        }
+    };
+    citygrid_store::audit::record(
+        &mut *tx,
+        "cli",
+        "layer_delete",
+        serde_json::json!({"layer": layer, "kind": kind}),
+    )
+    .await?;
+    tx.commit().await?;
+    println!("layer {layer} deleted");
     Ok(())
 }
 

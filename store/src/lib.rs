@@ -25,6 +25,7 @@
 //! | [`edits`] | editing features of imported layers (OGC API – Features – Part 4) |
 //! | [`history`] | feature edits and replaced layer tables, kept for a retention |
 //! | [`layers`] | reading layers into the in-memory index, raster tiles |
+//! | [`layer_access`] | layer ownership and access, deleting a layer |
 //! | [`layer_titles`] | layer titles and field names in Chinese and English |
 //! | [`cases`] | cases, their events, workflow steps, field tasks |
 //! | [`case_search`] | the console's case search: text, filters, sorting, paging with a total |
@@ -49,6 +50,7 @@ pub mod edits;
 pub mod health;
 pub mod history;
 pub mod idempotency;
+pub mod layer_access;
 pub mod layer_titles;
 pub mod layers;
 pub mod notify;

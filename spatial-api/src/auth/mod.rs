@@ -4,6 +4,7 @@
 //! route cannot be added without saying who may call it.
 
 pub mod backoff;
+pub mod layer_access;
 pub mod password;
 mod principal;
 pub mod secret;

@@ -68,7 +68,7 @@ pub async fn list(
         .catalog
         .layers()
         .iter()
-        .filter(|m| m.kind == LayerKind::Vector && principal.may_read_layer(&m.id))
+        .filter(|m| m.kind == LayerKind::Vector && state.catalog.may_read(&principal, &m.id))
         .map(|m| describe(&base, m, state.layers.get(&m.id).as_deref()))
         .collect();
     let body = json!({

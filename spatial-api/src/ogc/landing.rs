@@ -85,7 +85,7 @@ pub async fn api(
         .catalog
         .layers()
         .iter()
-        .filter(|m| m.kind == LayerKind::Vector && principal.may_read_layer(&m.id))
+        .filter(|m| m.kind == LayerKind::Vector && state.catalog.may_read(&principal, &m.id))
         .filter_map(|m| {
             let layer = state.layers.get(&m.id)?;
             let index = layer.index.read().ok()?;

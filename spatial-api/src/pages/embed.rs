@@ -43,6 +43,7 @@ pub fn framing_for(principal: &Principal) -> Framing {
 
 /// `GET /embed/map`.
 pub async fn map_page(
+    axum::extract::State(catalog): axum::extract::State<std::sync::Arc<crate::catalog::Registry>>,
     principal: Principal,
     query: Result<Query<EmbedQuery>, QueryRejection>,
 ) -> Response {
@@ -52,8 +53,8 @@ pub async fn map_page(
         .filter(|l| !l.trim().is_empty());
     if let Some(layers) = &layers {
         let checked = parse_ids(layers).and_then(|ids| {
-            principal
-                .require_layers(ids.iter().map(String::as_str))
+            ids.iter()
+                .try_for_each(|id| catalog.require_readable(&principal, id))
                 .map(|_| ids)
         });
         if let Err(e) = checked {

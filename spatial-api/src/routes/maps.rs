@@ -78,7 +78,12 @@ pub async fn tilejson(
         ApiError::BadRequest("a raster layer cannot be combined with other layers".into())
     })?;
     let base = base_url(&headers, &state);
-    let joined = ids.join(",");
+    // The layers the caller may read (the others of a composite are left out).
+    let joined = metas
+        .iter()
+        .map(|m| m.id.as_str())
+        .collect::<Vec<_>>()
+        .join(",");
     let suffix = key_suffix(&query.key);
     let bounds = union_bounds(&metas);
     let minzoom = metas.iter().map(|m| m.min_zoom).min().unwrap_or(0);
@@ -168,7 +173,7 @@ pub async fn style(
         .catalog
         .layers()
         .iter()
-        .filter(|m| principal.may_read_layer(&m.id))
+        .filter(|m| state.catalog.may_read(&principal, &m.id))
         .cloned()
         .collect();
     let mut sources = Map::new();

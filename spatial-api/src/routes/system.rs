@@ -10,7 +10,7 @@ use serde_json::{json, Value};
 
 use crate::auth::Principal;
 use crate::catalog::{LayerMeta, Registry};
-use crate::error::{ApiError, ApiResult};
+use crate::error::ApiResult;
 use crate::layers::LayerStore;
 use crate::state::AppState;
 
@@ -203,23 +203,24 @@ pub async fn catalog(
     let layers: Vec<_> = catalog
         .layers()
         .iter()
-        .filter(|l| principal.may_read_layer(&l.id))
+        .filter(|l| catalog.may_read(&principal, &l.id))
         .map(|l| catalog.entry_json(&with_live_count(&store, l)))
         .collect();
     Json(json!({ "layers": layers }))
 }
 
-/// `GET /catalog/{id}`: one layer (404 when unknown, 403 outside an API key's layers).
+/// `GET /catalog/{id}`: one layer (404 when unknown or when the caller may not read it).
 pub async fn catalog_layer(
     State(catalog): State<Arc<Registry>>,
     State(store): State<Arc<LayerStore>>,
     principal: Principal,
     Path(id): Path<String>,
 ) -> ApiResult<Json<Value>> {
-    // The key's limits first, so a key cannot learn which other layers exist.
-    principal.require_layers([id.as_str()])?;
+    // The same 404 for a layer the caller may not read as for one that does not
+    // exist, so that a caller cannot learn which other layers exist.
+    catalog.require_readable(&principal, &id)?;
     let layer = catalog
         .get(&id)
-        .ok_or_else(|| ApiError::NotFound(format!("no layer {id:?}")))?;
+        .ok_or_else(|| crate::catalog::not_found(&id))?;
     Ok(Json(catalog.entry_json(&with_live_count(&store, &layer))))
 }

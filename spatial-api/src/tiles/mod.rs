@@ -122,7 +122,12 @@ pub fn parse_ids(ids: &str) -> ApiResult<Vec<String>> {
     Ok(out)
 }
 
-/// The catalogue entries of `ids`, checked against the caller's rights.
+/// The catalogue entries of `ids` that the caller may read, in order. A layer that
+/// does not exist and a layer the caller may not read are the same to the caller
+/// (names do not leak): alone it is 404; in a composite of several layers it is left
+/// out silently, and only when none is left is the answer 404. The tile cache is
+/// keyed by the layers kept, so a tile made for one caller is only ever served to a
+/// caller who may read every layer in it.
 pub fn resolve_layers(
     state: &AppState,
     principal: &Principal,
@@ -130,13 +135,17 @@ pub fn resolve_layers(
 ) -> ApiResult<Vec<LayerMeta>> {
     let mut metas = Vec::with_capacity(ids.len());
     for id in ids {
-        let meta = state
-            .catalog
-            .get(id)
-            .ok_or_else(|| ApiError::NotFound(format!("no layer {id:?} (see /catalog)")))?;
-        metas.push(meta);
+        if !state.catalog.may_read(principal, id) {
+            continue;
+        }
+        if let Some(meta) = state.catalog.get(id) {
+            metas.push(meta);
+        }
     }
-    principal.require_layers(ids.iter().map(String::as_str))?;
+    if metas.is_empty() {
+        let id = ids.first().map(String::as_str).unwrap_or_default();
+        return Err(crate::catalog::not_found(id));
+    }
     Ok(metas)
 }
 
@@ -358,8 +367,9 @@ fn respond(
 }
 
 /// The tile `z/x/y` (`y` may carry a format suffix) of the layers `ids` (`a,b,c`) for
-/// `principal`: 400 for bad ids or coordinates, 404 for an unknown layer, 403 for a
-/// layer the caller may not read, 409 while a layer loads.
+/// `principal`: 400 for bad ids or coordinates, 404 for an unknown layer or one the
+/// caller may not read (left out of a composite tile), 409 while a layer loads. A
+/// tile with a layer that is not public is `Cache-Control: private`.
 pub async fn serve(
     state: &AppState,
     principal: &Principal,
@@ -377,7 +387,25 @@ pub async fn serve(
             "a raster layer cannot be combined with other layers in one tile".into(),
         )
     })?;
-    source.tile(state, tile, suffix.as_deref(), headers).await
+    let mut response = source.tile(state, tile, suffix.as_deref(), headers).await?;
+    if !metas.iter().all(|m| state.catalog.is_public(&m.id)) {
+        keep_private(&mut response);
+    }
+    Ok(response)
+}
+
+/// Turns `Cache-Control: public` into `private`: a tile with a layer that not everyone
+/// may read must not be kept by shared caches (proxies, CDNs).
+fn keep_private(response: &mut Response) {
+    let headers = response.headers_mut();
+    let private = headers
+        .get(header::CACHE_CONTROL)
+        .and_then(|v| v.to_str().ok())
+        .map(|v| v.replacen("public", "private", 1))
+        .unwrap_or_else(|| "private".to_string());
+    if let Ok(v) = HeaderValue::from_str(&private) {
+        headers.insert(header::CACHE_CONTROL, v);
+    }
 }
 
 #[cfg(test)]
