@@ -213,6 +213,16 @@ fn free_port() -> u16 {
 async fn viewer_in_a_browser() {
     let db = TestDb::new().await;
     sample_district(&db).await;
+    // Chinese names on the buildings: the map labels with them after the switch.
+    sql(&db, "ALTER TABLE layers.buildings ADD COLUMN name_zh text").await;
+    sql(&db, "UPDATE layers.buildings SET name_zh = '楼' || fid").await;
+    sql(
+        &db,
+        "UPDATE layer_catalog SET fields = fields || '[{\"name\":\"name_zh\",\"type\":\"text\"}]'::jsonb \
+         WHERE id = 'buildings'",
+    )
+    .await;
+    sql(&db, "SELECT pg_notify('citygrid_layers', 'buildings')").await;
     // The anonymous viewer shows overdue cases: the cases layer's public view.
     let server = start(&db, &[("CITYGRID_CASES_PUBLIC_VIEW", "status")]);
     for id in ["buildings", "roads", "pois", "cases"] {
@@ -234,7 +244,7 @@ async fn viewer_in_a_browser() {
     let password = format!("pw-lead-{}", rand::random::<u32>());
     common::add_user(&db, "lead_viewer", "shift_leader", None, &password);
     let fixture = json!({
-        "building": {"lon": W + 0.0122, "lat": S + 0.0042, "name": "b92"},
+        "building": {"lon": W + 0.0122, "lat": S + 0.0042, "name": "b92", "name_zh": "楼92"},
         "search": "Square 3",
         "case_no": "2025-000001",
         "measure": [W + 0.0015, S + 0.0009, W + 0.0115, S + 0.0049],

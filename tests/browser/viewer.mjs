@@ -138,6 +138,28 @@ await run('viewer', async (browser) => {
     return l && JSON.stringify(m.getLayoutProperty(l.id, 'text-field')).includes('name:zh');
   }, null, { timeout: 10000 });
   check((await labelField()).includes('name:zh'), 'the labels are in Chinese after the switch');
+  // Real labels: at the building, the rendered label of its tile feature is its Chinese
+  // name (the text field's first name the feature has).
+  await page.evaluate(([lon, lat]) => window.citygridMap.jumpTo({ center: [lon, lat], zoom: 18 }), [b.lon, b.lat]);
+  const shownLabel = () => page.evaluate(([lon, lat, name]) => {
+    const m = window.citygridMap;
+    const labels = m.getStyle().layers.filter((l) => l.type === 'symbol' && l['source-layer'] === 'buildings' && l.layout && l.layout['text-field']);
+    const p = m.project([lon, lat]);
+    for (const f of m.queryRenderedFeatures([[p.x - 80, p.y - 80], [p.x + 80, p.y + 80]], { layers: labels.map((l) => l.id) })) {
+      const field = m.getLayoutProperty(f.layer.id, 'text-field');
+      const keys = Array.isArray(field) && field[0] === 'coalesce' ? field.slice(1).map((g) => g[1]) : [];
+      const text = keys.map((k) => f.properties[k]).find((v) => v !== undefined && v !== null);
+      if (f.properties.name === name) return text;
+    }
+    return null;
+  }, [b.lon, b.lat, b.name]);
+  await page.waitForFunction(() => window.citygridMap.loaded() && window.citygridMap.areTilesLoaded(), null, { timeout: 15000 });
+  let label = null;
+  for (let i = 0; i < 50 && label !== b.name_zh; i += 1) {
+    label = await shownLabel();
+    if (label !== b.name_zh) await page.waitForTimeout(200);
+  }
+  check(label === b.name_zh, `the building is labelled ${b.name_zh} from its tile: ${label}`);
   await shot(page, 'viewer-zh');
   await page.click('#lang');
   await page.waitForFunction(() => {
@@ -145,6 +167,12 @@ await run('viewer', async (browser) => {
     const l = m.getStyle().layers.find((x) => x.type === 'symbol' && x.layout && x.layout['text-field']);
     return l && !JSON.stringify(m.getLayoutProperty(l.id, 'text-field')).includes('name:zh');
   }, null, { timeout: 10000 });
+  let english = null;
+  for (let i = 0; i < 50 && english !== b.name; i += 1) {
+    english = await shownLabel();
+    if (english !== b.name) await page.waitForTimeout(200);
+  }
+  check(english === b.name, `back in English the building is labelled ${b.name}: ${english}`);
   expectClean(page);
 
   // A phone: the panel is a drawer, the map fills the screen.
