@@ -366,9 +366,11 @@ impl TileCache {
         let tick = inner.tick;
         match inner.map.get_mut(key) {
             Some(e) => {
-                inner.lru.remove(&e.tick);
+                // The key moves to its new place in the LRU order: no copy of it
+                // (a hit allocates nothing).
+                let moved = inner.lru.remove(&e.tick);
                 e.tick = tick;
-                inner.lru.insert(tick, key.clone());
+                inner.lru.insert(tick, moved.unwrap_or_else(|| key.clone()));
                 inner.stats.hits += 1;
                 Some(e.tile.clone())
             }

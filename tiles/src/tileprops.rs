@@ -347,6 +347,11 @@ impl TileFilter {
                 .all(|(i, values)| f.props.get(*i).is_none_or(|v| values.zoom_of(v) <= z))
     }
 
+    /// Whether every feature appears in tiles of zoom `z` (none is held back there).
+    pub fn holds_nothing_back(&self, z: u8) -> bool {
+        z >= self.features_from
+    }
+
     /// The features of `candidates` that appear at zoom `z` (all of them, without a
     /// pass over them, when nothing is held back at `z`).
     pub fn select<'a>(&self, z: u8, mut candidates: Vec<&'a Feature>) -> Vec<&'a Feature> {

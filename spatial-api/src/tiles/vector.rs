@@ -10,7 +10,10 @@ use axum::response::Response;
 use citygrid_geo::tms::TileCoord;
 use citygrid_tiles::cache::{CachedTile, TileKey};
 use citygrid_tiles::index::{Feature, LayerIndex};
-use citygrid_tiles::mvt::{encode_tile, query_bounds, EncodeOptions, TileLayer, MVT_TYPE};
+use citygrid_tiles::mvt::{
+    encode_tile, encode_tile_with_cells, query_bounds, EncodeOptions, PointCells, TileLayer,
+    MVT_TYPE,
+};
 use serde_json::{json, Map, Value};
 use tokio::sync::Semaphore;
 
@@ -282,22 +285,51 @@ async fn encode_vector(
             let bounds = query_bounds(tile, &options);
             let guards: Vec<_> = loaded.iter().map(|(l, _)| l.index.read()).collect();
             let mut selections: Vec<(Vec<&Feature>, Vec<&str>)> = Vec::with_capacity(loaded.len());
+            // A large point layer at a low zoom comes as its precomputed cells, not
+            // as every point under the tile (the same tile, see point_cells).
+            let mut cells: Vec<Option<PointCells<'_>>> = Vec::with_capacity(loaded.len());
             for (guard, (layer, _)) in guards.iter().zip(&loaded) {
                 match guard {
                     Ok(index) => {
-                        let candidates = index.query_bbox_merc(&bounds);
-                        selections.push(schema_view(layer, index, tile.z(), candidates));
+                        let filter = layer.tile_filter();
+                        let aggregated = filter
+                            .holds_nothing_back(tile.z())
+                            .then(|| index.point_cells(tile, &options))
+                            .flatten();
+                        match aggregated {
+                            Some(c) => {
+                                let properties = filter.properties_at(index.schema(), tile.z());
+                                selections.push((Vec::new(), properties));
+                                cells.push(Some(c));
+                            }
+                            None => {
+                                let candidates = index.query_bbox_merc(&bounds);
+                                selections.push(schema_view(layer, index, tile.z(), candidates));
+                                cells.push(None);
+                            }
+                        }
                     }
-                    Err(_) => selections.push((Vec::new(), Vec::new())),
+                    Err(_) => {
+                        selections.push((Vec::new(), Vec::new()));
+                        cells.push(None);
+                    }
                 }
             }
             let mut tile_layers = Vec::with_capacity(loaded.len());
-            for (((layer, _), guard), features) in loaded.iter().zip(&guards).zip(&selections) {
+            let mut layer_cells = Vec::with_capacity(loaded.len());
+            for ((((layer, _), guard), features), c) in
+                loaded.iter().zip(&guards).zip(&selections).zip(cells)
+            {
                 if let Ok(index) = guard {
                     tile_layers.push(tile_layer(layer, index, features));
+                    layer_cells.push(c);
                 }
             }
-            encode_tile(tile, &tile_layers, &options).map(|t| t.bytes)
+            if layer_cells.iter().any(Option::is_some) {
+                encode_tile_with_cells(tile, &tile_layers, &layer_cells, &options).map(|t| t.bytes)
+            } else {
+                encode_tile(tile, &tile_layers, &options).map(|t| t.bytes)
+            }
         }
         .map_err(|e| format!("tile encoding failed: {e}"))?;
         // Compressed once here, off the async runtime, and sent as-is to gzip clients.

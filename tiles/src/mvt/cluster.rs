@@ -94,6 +94,20 @@ impl Grid {
         g
     }
 
+    /// A grid of `cell` from cells counted already (precomputed point aggregates).
+    pub(crate) fn from_cells(
+        prepared: &[Prepared<'_>],
+        frame: &Frame,
+        cell: i64,
+        cells: impl IntoIterator<Item = (i64, i64, Cell)>,
+    ) -> Grid {
+        let mut g = Grid::empty(frame, cell);
+        for (kx, ky, c) in cells {
+            g.add(prepared, kx, ky, c);
+        }
+        g
+    }
+
     /// The grid with cells twice as large.
     pub(crate) fn coarser(&self, prepared: &[Prepared<'_>], frame: &Frame) -> Grid {
         let mut g = Grid::empty(frame, self.cell * 2);

@@ -45,6 +45,7 @@
 //! assert!(!out.bytes.is_empty() && out.level == 0 && out.features == 1);
 //! ```
 
+pub mod aggregate;
 mod clip;
 mod cluster;
 mod minzoom;
@@ -52,6 +53,7 @@ mod pbf;
 mod polygon;
 mod prepare;
 
+pub use aggregate::{PointAggregates, PointCells};
 pub use minzoom::{default_min_zoom, GeometryKind};
 
 use i_overlay::i_float::int::point::IntPoint;
@@ -75,7 +77,7 @@ pub const POINT_COUNT_KEY: &str = "point_count";
 /// Levels that raise size thresholds / cluster cells; later levels thin by id hash.
 const SIZE_LEVELS: u32 = 12;
 /// No encoded feature is smaller than this (see the lower-bound skip).
-const MIN_FEATURE_BYTES: usize = 9;
+pub(crate) const MIN_FEATURE_BYTES: usize = 9;
 /// Prepare/encode features in parallel above this many.
 const PAR_THRESHOLD: usize = 2048;
 
@@ -205,6 +207,7 @@ pub fn encode_tile_in(
     encode_framed(
         Frame::in_grid(grid, tile, opts.extent, opts.buffer),
         layers,
+        &[],
         opts,
     )
 }
@@ -258,6 +261,42 @@ struct PreparedLayer<'a> {
     has_points: bool,
     /// Cluster grids by level (index `L - 1`), built on demand.
     grids: Vec<Grid>,
+    /// For a layer given as point cells: the points they hold (`features` are
+    /// then the cells' representatives and `grids[0]` the cells).
+    points_total: Option<u64>,
+}
+
+/// The first-level cluster grid of a layer given as point cells (`features`: their
+/// representatives, prepared).
+fn cells_grid(
+    cells: &PointCells<'_>,
+    features: &[Prepared<'_>],
+    frame: &Frame,
+    opts: &EncodeOptions,
+) -> Grid {
+    let at: std::collections::HashMap<i64, usize> = features
+        .iter()
+        .enumerate()
+        .map(|(i, p)| (p.feature.id, i))
+        .collect();
+    let base = (i64::from(opts.extent) / 256).max(1);
+    Grid::from_cells(
+        features,
+        frame,
+        base,
+        cells.cells.iter().filter_map(|(kx, ky, a, rep)| {
+            Some((
+                *kx,
+                *ky,
+                cluster::Cell {
+                    count: u64::from(a.count),
+                    sx: i128::from(a.sx),
+                    sy: i128::from(a.sy),
+                    rep: *at.get(&rep.id)?,
+                },
+            ))
+        }),
+    )
 }
 
 impl PreparedLayer<'_> {
@@ -285,7 +324,9 @@ impl PreparedLayer<'_> {
     /// lines and polygons may vanish in simplification so they count zero.
     fn min_count(&mut self, plan: &LevelPlan, frame: &Frame) -> usize {
         self.ensure_grid(plan, frame);
-        let points = if plan.cell.is_none() {
+        let points = if let (None, Some(n)) = (plan.cell, self.points_total) {
+            usize::try_from(n).unwrap_or(usize::MAX)
+        } else if plan.cell.is_none() {
             self.features
                 .iter()
                 .filter(|p| p.geom.is_point() && plan.keeps(p))
@@ -317,12 +358,37 @@ pub fn encode_tile(
     opts: &EncodeOptions,
 ) -> Result<EncodedTile, MvtError> {
     opts.validate()?;
-    encode_framed(Frame::new(tile, opts.extent, opts.buffer), layers, opts)
+    encode_framed(
+        Frame::new(tile, opts.extent, opts.buffer),
+        layers,
+        &[],
+        opts,
+    )
+}
+
+/// [`encode_tile`] where some layers come as their precomputed point cells
+/// (`cells[i]` for `layers[i]`, whose `features` are then not read; see
+/// [`aggregate`]): the same tile as from the layers' points, made from at most a few
+/// tens of thousands of cells instead.
+pub fn encode_tile_with_cells(
+    tile: TileCoord,
+    layers: &[TileLayer<'_>],
+    cells: &[Option<PointCells<'_>>],
+    opts: &EncodeOptions,
+) -> Result<EncodedTile, MvtError> {
+    opts.validate()?;
+    encode_framed(
+        Frame::new(tile, opts.extent, opts.buffer),
+        layers,
+        cells,
+        opts,
+    )
 }
 
 fn encode_framed(
     frame: Frame,
     layers: &[TileLayer<'_>],
+    cells: &[Option<PointCells<'_>>],
     opts: &EncodeOptions,
 ) -> Result<EncodedTile, MvtError> {
     let mut prepared = Vec::with_capacity(layers.len());
@@ -334,14 +400,34 @@ fn encode_framed(
             return Err(MvtError::DuplicateLayerName(l.name.to_owned()));
         }
         let props = resolve_props(l)?;
-        let features = prepare_all(l.features, &frame);
+        let layer_cells = cells.get(i).and_then(Option::as_ref);
+        let reps: Vec<&Feature>;
+        let mut features = match layer_cells {
+            Some(c) => {
+                reps = c.cells.iter().map(|(_, _, _, rep)| *rep).collect();
+                prepare_all(&reps, &frame)
+            }
+            None => prepare_all(l.features, &frame),
+        };
+        // The output order (by id, then part type), sorted once here rather than
+        // at every thinning level tried.
+        if features.len() < PAR_THRESHOLD {
+            features.sort_by_key(|p| (p.feature.id, p.geom.rank()));
+        } else {
+            features.par_sort_by_key(|p| (p.feature.id, p.geom.rank()));
+        }
         let has_points = features.iter().any(|p| p.geom.is_point());
+        let (grids, points_total) = match layer_cells {
+            Some(c) => (vec![cells_grid(c, &features, &frame, opts)], Some(c.total)),
+            None => (Vec::new(), None),
+        };
         prepared.push(PreparedLayer {
             name: l.name,
             props,
             features,
             has_points,
-            grids: Vec::new(),
+            grids,
+            points_total,
         });
     }
     let (mut size_level, mut hash_level) = (0u32, 0u32);
@@ -462,14 +548,14 @@ fn encode_layer<'a>(
         }
         encode_geometry(&p.geom, plan, frame, point_cell)
     };
-    // Output order: by id (then part type), independent of the input order.
-    let mut order: Vec<usize> = (0..layer.features.len())
+    // Output order: by id (then part type), independent of the input order (the
+    // features are sorted so when prepared).
+    let order: Vec<usize> = (0..layer.features.len())
         .filter(|&i| {
             let p = &layer.features[i];
             plan.keeps(p) && !(clustering && p.geom.is_point())
         })
         .collect();
-    order.sort_by_key(|&i| (layer.features[i].feature.id, layer.features[i].geom.rank()));
     layer.ensure_grid(plan, frame);
     let cells = match layer.grid(plan) {
         Some(g) => g.complete_cells(&layer.features, frame),
