@@ -20,6 +20,8 @@ use crate::{
 
 /// Lowest similarity of a fuzzy road-name match.
 const FUZZY_MIN: f64 = 0.7;
+/// Longest road key matched fuzzily, in characters.
+const MAX_FUZZY_CHARS: usize = 64;
 /// Fuzzy road candidates looked at per query (best n-gram overlap first).
 const FUZZY_POOL: usize = 24;
 /// Score factors of the levels below an exact house.
@@ -103,6 +105,8 @@ pub struct GeocodeIndex {
     areas_by_name: HashMap<String, Vec<usize>>,
     /// division code (any level) → (Σlon, Σlat, count) of its addresses
     div_sums: HashMap<String, (f64, f64, usize)>,
+    /// community or street key → (Σlon, Σlat, count, name) of the addresses naming it
+    place_sums: HashMap<String, (f64, f64, usize, String)>,
     /// prefecture code → addresses in it (the parsing context)
     prefectures: HashMap<String, usize>,
 }
@@ -237,6 +241,19 @@ impl GeocodeIndex {
                     if v.is_empty() {
                         road.by_alias.remove(alias);
                     }
+                }
+            }
+        }
+        for name in [&addr.rec.community, &addr.rec.street] {
+            let Some(key) = trimmed(name).map(road_key) else {
+                continue;
+            };
+            if let Some(e) = self.place_sums.get_mut(&key) {
+                e.0 -= addr.rec.lon;
+                e.1 -= addr.rec.lat;
+                e.2 = e.2.saturating_sub(1);
+                if e.2 == 0 {
+                    self.place_sums.remove(&key);
                 }
             }
         }
@@ -453,6 +470,20 @@ impl GeocodeIndex {
         if let Some(f) = &full {
             self.by_full.entry(f.clone()).or_default().push(slot);
         }
+        for name in [&a.community, &a.street] {
+            let Some(n) = trimmed(name) else { continue };
+            let key = road_key(n);
+            if key.is_empty() {
+                continue;
+            }
+            let e = self
+                .place_sums
+                .entry(key)
+                .or_insert_with(|| (0.0, 0.0, 0, n.to_string()));
+            e.0 += a.lon;
+            e.1 += a.lat;
+            e.2 += 1;
+        }
         if let Some(code) = &div {
             for c in code_chain(code) {
                 let e = self.div_sums.entry(c).or_insert((0.0, 0.0, 0));
@@ -525,7 +556,10 @@ impl GeocodeIndex {
                 return vec![(*i, DICTIONARY_ROAD)];
             }
         }
-        // fuzzy
+        // fuzzy (no road name is this long: garbage is not compared with every road)
+        if key.chars().count() > MAX_FUZZY_CHARS {
+            return Vec::new();
+        }
         let qgrams = grams(&key);
         let mut counts: HashMap<usize, usize> = HashMap::new();
         for g in &qgrams {
@@ -749,6 +783,7 @@ impl GeocodeIndex {
         }
         names.push(road_key(norm));
         for name in names {
+            let before = out.len();
             for i in self.areas_by_name.get(&name).into_iter().flatten() {
                 let a = &self.areas[*i];
                 if !matches!(
@@ -765,6 +800,20 @@ impl GeocodeIndex {
                         addr: None,
                         road: None,
                         label: Some(a.name.clone()),
+                        division: None,
+                    });
+                }
+            }
+            // no outline of that name: the mean of the addresses that name it
+            if out.len() == before {
+                if let Some(e) = self.place_sums.get(&name).filter(|e| e.2 > 0) {
+                    out.push(Hit {
+                        score: COMMUNITY_LEVEL,
+                        level: MatchLevel::Community,
+                        point: [e.0 / e.2 as f64, e.1 / e.2 as f64],
+                        addr: None,
+                        road: None,
+                        label: Some(e.3.clone()),
                         division: None,
                     });
                 }

@@ -403,3 +403,22 @@ fn json_forms() {
     assert_eq!(v["parsed"]["road"], "沿江大道");
     assert_eq!(v["parsed"]["number"], "180");
 }
+
+#[test]
+fn a_community_without_outline_is_placed_at_its_addresses() {
+    let mut a = addr(1, "胜利街", "2", "江岸区", "420102", [114.300, 30.600]);
+    a.community = Some("永清社区".into());
+    let mut b = addr(2, "胜利街", "4", "江岸区", "420102", [114.302, 30.600]);
+    b.community = Some("永清社区".into());
+    let mut ix = GeocodeIndex::build(vec![a, b], vec![], vec![]);
+    let r = ix.forward("江岸区永清社区", &opts());
+    let top = &r.candidates[0];
+    assert_eq!(top.level, MatchLevel::Community);
+    assert_eq!(top.label, "永清社区");
+    assert!(metres([top.lon, top.lat], [114.301, 30.600]) < 1.0);
+    assert!(top.score < CONFIDENT_SCORE);
+    ix.remove_address(1);
+    ix.remove_address(2);
+    assert!(ix.is_empty());
+    assert!(ix.forward("江岸区永清社区", &opts()).candidates.is_empty());
+}
