@@ -84,6 +84,49 @@ impl Grid {
         }
     }
 
+    /// The bounds of address `z/x/y` in the grid's own units, unchecked (see
+    /// [`Grid::native_bounds`]).
+    pub fn bounds_of(self, z: u8, x: u32, y: u32) -> Bbox {
+        match self {
+            Grid::Mercator => crate::tms::tile_bounds(z, x, y),
+            Grid::Geographic => {
+                let span = self.tile_span(z);
+                let min_x = -180.0 + f64::from(x) * span;
+                let max_y = 90.0 - f64::from(y) * span;
+                Bbox::new(min_x, max_y - span, min_x + span, max_y)
+            }
+        }
+    }
+
+    /// `(columns, rows)` of address level `z`.
+    pub fn matrix_size(self, z: u8) -> (u64, u64) {
+        let n = 1u64 << u32::from(z).min(62);
+        match self {
+            Grid::Mercator => (n, n),
+            Grid::Geographic => (n, n / 2),
+        }
+    }
+
+    /// The addresses of level `z` that a box in the grid's own units overlaps by more
+    /// than an edge, clamped to the matrix (never empty: a box outside gives the
+    /// nearest edge tiles), as inclusive `(min_x, min_y, max_x, max_y)`. The raster
+    /// pyramid's rule ([`crate::tms::tiles_overlapping`] for Web Mercator).
+    pub fn overlapping(self, bbox: &Bbox, z: u8) -> (u32, u32, u32, u32) {
+        if self == Grid::Mercator {
+            let r = crate::tms::tiles_overlapping(bbox, z);
+            return r.limits().unwrap_or((0, 0, 0, 0));
+        }
+        let span = self.tile_span(z);
+        let (w, h) = self.matrix_size(z);
+        let eps = span * 1e-9;
+        let clamp = |v: f64, n: u64| v.floor().clamp(0.0, n.saturating_sub(1) as f64) as u32;
+        let x0 = clamp((bbox.min_x + 180.0 + eps) / span, w);
+        let x1 = clamp((bbox.max_x + 180.0 - eps) / span, w);
+        let y0 = clamp((90.0 - bbox.max_y + eps) / span, h);
+        let y1 = clamp((90.0 - bbox.min_y - eps) / span, h);
+        (x0, y0, x1.max(x0), y1.max(y0))
+    }
+
     /// The bounds of an address in lon/lat degrees.
     pub fn lonlat_bounds(self, t: TileCoord) -> Bbox {
         match self {
@@ -620,5 +663,14 @@ mod tests {
         let lo = crate::tms::lonlat_to_mercator(ll.min_x, ll.min_y);
         let hi = crate::tms::lonlat_to_mercator(ll.max_x, ll.max_y);
         assert!(merc.contains_point(lo.x, lo.y) && merc.contains_point(hi.x, hi.y));
+        // The raster pyramid's ranges in the geographic grid.
+        let g = Grid::Geographic;
+        assert_eq!(g.bounds_of(10, 843, 143), ll);
+        assert_eq!(g.overlapping(&ll, 10), (843, 143, 843, 143));
+        assert_eq!(g.overlapping(&ll, 11), (1686, 286, 1687, 287));
+        assert_eq!(
+            g.overlapping(&Bbox::new(-500.0, -100.0, 500.0, 100.0), 1),
+            (0, 0, 1, 0)
+        );
     }
 }

@@ -6,7 +6,8 @@
 //! Every layer the caller may read is a WMTS layer (the same check as the tile
 //! routes, [`crate::tiles::resolve_layers`]); vector layers are offered as MVT in every
 //! tile matrix set of `citygrid_geo::matrixset`, raster layers in their stored format
-//! in WebMercatorQuad. Tiles are served by [`crate::tiles::serve_in`], so they share
+//! in WebMercatorQuad and, when imported with a geographic pyramid (`import raster
+//! --tms`, default), in WorldCRS84Quad and CGCS2000Quad. Tiles are served by [`crate::tiles::serve_in`], so they share
 //! the tile cache, ETags and API keys with `/tiles/…` and OGC API – Tiles. Bad
 //! parameters get an OWS 1.1 `ExceptionReport` (XML) with the status of WMTS 1.0.0
 //! table 28 (400 for MissingParameterValue, InvalidParameterValue and TileOutOfRange,
@@ -142,14 +143,20 @@ pub fn esc(s: &str) -> String {
     out
 }
 
-/// The formats and tile matrix sets a layer is offered in.
-fn offer(meta: &LayerMeta) -> (&'static str, &'static str, Vec<MatrixSet>) {
+/// The format (media type, suffix) and tile matrix sets a layer is offered in
+/// (`geographic`: a raster layer has a geographic pyramid).
+fn offer(meta: &LayerMeta, geographic: bool) -> (&'static str, &'static str, Vec<MatrixSet>) {
+    let raster_sets = if geographic {
+        MatrixSet::ALL.to_vec()
+    } else {
+        vec![MatrixSet::WebMercatorQuad]
+    };
     match meta.kind {
         LayerKind::Vector => (MVT_TYPE, "mvt", MatrixSet::ALL.to_vec()),
         LayerKind::Raster => match meta.tile_format.as_deref() {
-            Some("jpeg") | Some("jpg") => ("image/jpeg", "jpg", vec![MatrixSet::WebMercatorQuad]),
-            Some("webp") => ("image/webp", "webp", vec![MatrixSet::WebMercatorQuad]),
-            _ => ("image/png", "png", vec![MatrixSet::WebMercatorQuad]),
+            Some("jpeg") | Some("jpg") => ("image/jpeg", "jpg", raster_sets),
+            Some("webp") => ("image/webp", "webp", raster_sets),
+            _ => ("image/png", "png", raster_sets),
         },
     }
 }
@@ -196,8 +203,9 @@ fn fmt_num(v: f64) -> String {
     }
 }
 
-/// The capabilities document for the layers `metas` at `base` (the service's URL).
-pub fn capabilities(base: &str, metas: &[LayerMeta]) -> String {
+/// The capabilities document for the layers `metas` (each with whether it is a
+/// raster layer with a geographic pyramid) at `base` (the service's URL).
+pub fn capabilities(base: &str, metas: &[(LayerMeta, bool)]) -> String {
     let b = esc(base);
     let mut x = String::with_capacity(16 * 1024);
     x.push_str("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
@@ -210,8 +218,8 @@ pub fn capabilities(base: &str, metas: &[LayerMeta]) -> String {
         ));
     }
     x.push_str("  </ows:OperationsMetadata>\n  <Contents>\n");
-    for meta in metas {
-        let (mime, ext, sets) = offer(meta);
+    for (meta, geographic) in metas {
+        let (mime, ext, sets) = offer(meta, *geographic);
         let bounds = layer_bounds(meta);
         let id = esc(&meta.id);
         x.push_str(&format!(
@@ -274,9 +282,10 @@ pub fn capabilities(base: &str, metas: &[LayerMeta]) -> String {
     x
 }
 
-/// The layers `principal` may read, in catalogue order.
-fn readable_layers(state: &AppState, principal: &Principal) -> Vec<LayerMeta> {
-    state
+/// The layers `principal` may read, in catalogue order, each with whether it is a
+/// raster layer with a geographic pyramid.
+async fn readable_layers(state: &AppState, principal: &Principal) -> Vec<(LayerMeta, bool)> {
+    let metas: Vec<LayerMeta> = state
         .catalog
         .layers()
         .iter()
@@ -284,12 +293,29 @@ fn readable_layers(state: &AppState, principal: &Principal) -> Vec<LayerMeta> {
             crate::tiles::resolve_layers(state, principal, std::slice::from_ref(&m.id)).is_ok()
         })
         .cloned()
-        .collect()
+        .collect();
+    let mut out = Vec::with_capacity(metas.len());
+    for meta in metas {
+        let geographic = match (meta.kind, citygrid_store::layers::LayerId::new(&meta.id)) {
+            (LayerKind::Raster, Some(id)) => {
+                citygrid_store::layers::has_geographic_pyramid(&state.pool, id)
+                    .await
+                    .unwrap_or(false)
+            }
+            _ => false,
+        };
+        out.push((meta, geographic));
+    }
+    out
 }
 
-fn capabilities_response(state: &AppState, principal: &Principal, headers: &HeaderMap) -> Response {
+async fn capabilities_response(
+    state: &AppState,
+    principal: &Principal,
+    headers: &HeaderMap,
+) -> Response {
     let base = crate::extract::base_url(headers, state);
-    let body = capabilities(&base, &readable_layers(state, principal));
+    let body = capabilities(&base, &readable_layers(state, principal).await);
     let mut r = body.into_response();
     r.headers_mut().insert(
         header::CONTENT_TYPE,
@@ -308,7 +334,7 @@ pub async fn capabilities_rest(
     principal: Principal,
     headers: HeaderMap,
 ) -> Response {
-    capabilities_response(&state, &principal, &headers)
+    capabilities_response(&state, &principal, &headers).await
 }
 
 /// The longest parameter value read.
@@ -348,7 +374,7 @@ pub async fn kvp(
         }
         let request = need("REQUEST")?;
         match request {
-            "GetCapabilities" => Ok(capabilities_response(&state, &principal, &headers)),
+            "GetCapabilities" => Ok(capabilities_response(&state, &principal, &headers).await),
             "GetTile" => {
                 if let Some(v) = get("VERSION") {
                     if v != "1.0.0" {
@@ -484,7 +510,8 @@ async fn get_tile(
             format!("style {:?} is not offered; use default", clip(style)),
         ));
     }
-    let (mime, ext, sets) = offer(meta);
+    // Every set: a raster layer without a geographic pyramid answers 204 there.
+    let (mime, ext, sets) = offer(meta, true);
     let format_ok = match format {
         Fmt::Mime(m) => m == mime || (mime == MVT_TYPE && m == "application/x-protobuf"),
         Fmt::Ext(e) => {
@@ -596,8 +623,9 @@ mod tests {
         let doc = capabilities(
             "http://h/x?a=1&b=2",
             &[
-                meta("roads", LayerKind::Vector, None),
-                meta("ortho", LayerKind::Raster, Some("jpeg")),
+                (meta("roads", LayerKind::Vector, None), false),
+                (meta("ortho", LayerKind::Raster, Some("jpeg")), false),
+                (meta("photo", LayerKind::Raster, Some("webp")), true),
             ],
         );
         assert!(doc.contains("<ows:Identifier>roads</ows:Identifier>"));
@@ -617,6 +645,11 @@ mod tests {
         let ortho = &ortho[..ortho.find("</Layer>").unwrap_or(ortho.len())];
         assert_eq!(ortho.matches("<TileMatrixSetLink>").count(), 1);
         assert_eq!(ortho.matches("<TileMatrixLimits>").count(), 5);
+        // One with a geographic pyramid: in all three sets.
+        let photo = &doc[doc.find("<ows:Identifier>photo").unwrap_or(0)..];
+        let photo = &photo[..photo.find("</Layer>").unwrap_or(photo.len())];
+        assert_eq!(photo.matches("<TileMatrixSetLink>").count(), 3);
+        assert!(photo.contains("{TileCol}.webp"));
         assert_eq!(
             doc.matches("<ows:Identifier>CGCS2000Quad</ows:Identifier>")
                 .count(),

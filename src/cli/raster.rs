@@ -2,7 +2,7 @@
 //! pyramid stored in PostGIS (see `citygrid_importers::raster`).
 
 use citygrid_db::Config;
-use citygrid_importers::raster::{self, ImportOptions, Resampling, TileFormat};
+use citygrid_importers::raster::{self, ImportOptions, MatrixSet, Resampling, TileFormat};
 use clap::Args;
 
 /// `citygrid import raster FILE --layer ID [...]`.
@@ -37,6 +37,31 @@ pub struct RasterArgs {
     /// No progress display.
     #[arg(long, short)]
     pub quiet: bool,
+    /// Tile matrix sets, comma-separated: WebMercatorQuad, WorldCRS84Quad,
+    /// CGCS2000Quad [default: all; WebMercatorQuad is always built].
+    #[arg(long, value_parser = parse_tms)]
+    pub tms: Option<TmsList>,
+}
+
+/// The `--tms` list.
+#[derive(Clone, Debug)]
+pub struct TmsList(pub Vec<MatrixSet>);
+
+fn parse_tms(s: &str) -> Result<TmsList, String> {
+    let mut sets = Vec::new();
+    for id in s.split(',').map(str::trim) {
+        let set = MatrixSet::parse(id).ok_or_else(|| {
+            format!(
+                "unknown tile matrix set {:?}: use {}",
+                id.chars().take(40).collect::<String>(),
+                MatrixSet::ALL.map(MatrixSet::id).join(", ")
+            )
+        })?;
+        if !sets.contains(&set) {
+            sets.push(set);
+        }
+    }
+    Ok(TmsList(sets))
 }
 
 fn parse_format(s: &str) -> Result<TileFormat, String> {
@@ -67,6 +92,7 @@ pub async fn run(args: RasterArgs, config: Config) -> anyhow::Result<()> {
         resampling: args.resampling,
         threads: args.threads,
         quiet: args.quiet,
+        tms: args.tms.map_or_else(|| MatrixSet::ALL.to_vec(), |l| l.0),
     };
     let summary = raster::import_raster(&pool, options).await?;
     let per_zoom: Vec<String> = summary

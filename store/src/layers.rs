@@ -74,6 +74,46 @@ pub async fn raster_tile(
         .await
 }
 
+/// The stored bytes of tile `z/x/y` of the geographic grid (CGCS2000Quad levels,
+/// `citygrid_geo::matrixset`) of raster layer `id`: `layers."<id>#geographic"`.
+/// `None`: no tile there, or the layer has no geographic pyramid.
+pub async fn raster_tile_geographic(
+    executor: impl sqlx::PgExecutor<'_>,
+    id: LayerId<'_>,
+    z: u8,
+    x: u32,
+    y: u32,
+) -> Result<Option<Vec<u8>>, sqlx::Error> {
+    let sql = format!(
+        "SELECT data FROM layers.\"{}#geographic\" WHERE z = $1 AND x = $2 AND y = $3",
+        id.0
+    );
+    match sqlx::query_scalar(&sql)
+        .bind(i16::from(z))
+        .bind(x as i32)
+        .bind(y as i32)
+        .fetch_optional(executor)
+        .await
+    {
+        Err(sqlx::Error::Database(e)) if e.code().as_deref() == Some("42P01") => Ok(None),
+        other => other,
+    }
+}
+
+/// Whether raster layer `id` has a pyramid in the geographic grid (imported with a
+/// geographic tile matrix set).
+pub async fn has_geographic_pyramid(
+    executor: impl sqlx::PgExecutor<'_>,
+    id: LayerId<'_>,
+) -> Result<bool, sqlx::Error> {
+    sqlx::query_scalar(
+        "SELECT to_regclass(format('layers.%I', $1::text || '#geographic')) IS NOT NULL",
+    )
+    .bind(id.0)
+    .fetch_one(executor)
+    .await
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

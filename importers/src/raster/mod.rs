@@ -4,7 +4,11 @@
 //! RGBA, grey, paletted, 16-bit or float with a 2–98 % stretch; nodata and alpha
 //! become transparency), warps it to EPSG:3857 tile by tile at the max zoom,
 //! builds every lower zoom from the level above, encodes PNG/JPEG/WebP and
-//! stores the tiles in `layers."<id>"(z, x, y, data)` (XYZ scheme).
+//! stores the tiles in `layers."<id>"(z, x, y, data)` (XYZ scheme). With the
+//! geographic tile matrix sets (`--tms`, default: all of
+//! `citygrid_geo::matrixset::MatrixSet`) a second pyramid is built the same way in
+//! the geographic grid (warped to EPSG:4490 at the top level, averaged below) into
+//! `layers."<id>#geographic"`.
 //! [`read_tile`] and [`content_type`] serve them; [`archive`] exports a layer
 //! as MBTiles or PMTiles.
 //!
@@ -28,6 +32,7 @@ use std::time::Instant;
 
 use sqlx::PgPool;
 
+pub use citygrid_geo::matrixset::MatrixSet;
 pub use encode::{content_type, decode_rgba, TileFormat};
 pub use error::{RasterError, Result};
 pub use pyramid::Tile;
@@ -35,6 +40,7 @@ pub use store::read_tile;
 pub use warp::Resampling;
 
 use crate::progress::TileProgress;
+use citygrid_geo::matrixset::Grid;
 use citygrid_geo::tms::{self, MAX_ZOOM};
 use pyramid::Plan;
 use warp::WarperPool;
@@ -62,6 +68,9 @@ pub struct ImportOptions {
     pub threads: Option<usize>,
     /// No progress display.
     pub quiet: bool,
+    /// The tile matrix sets to build (WebMercatorQuad is always built; either
+    /// geographic set builds the geographic pyramid both share).
+    pub tms: Vec<MatrixSet>,
 }
 
 impl ImportOptions {
@@ -78,6 +87,7 @@ impl ImportOptions {
             resampling: Resampling::default(),
             threads: None,
             quiet: false,
+            tms: MatrixSet::ALL.to_vec(),
         }
     }
 }
@@ -174,9 +184,17 @@ pub async fn import_raster(pool: &PgPool, options: ImportOptions) -> Result<Impo
         max_zoom,
         bbox: info.bbox,
         format,
+        grid: Grid::Mercator,
     };
+    let geographic = options.tms.iter().any(|s| s.grid() == Grid::Geographic);
 
     let mut writer = store::LayerWriter::begin(pool, &options.layer, options.replace).await?;
+    if geographic {
+        if let Err(e) = writer.stage_geographic().await {
+            writer.abort().await;
+            return Err(e);
+        }
+    }
     let (tx, mut rx) = tokio::sync::mpsc::channel::<Tile>(256);
     let threads = options
         .threads
@@ -225,6 +243,56 @@ pub async fn import_raster(pool: &PgPool, options: ImportOptions) -> Result<Impo
             detail: "every tile is transparent (all nodata?)".into(),
         });
     }
+    // The geographic pyramid: the same levels (a CGCS2000Quad level has the
+    // longitude resolution of the Web Mercator zoom of that number), from level 1.
+    let geo_tiles = if geographic {
+        let b = info.bounds_lonlat();
+        let geo_plan = Plan {
+            min_zoom: min_zoom.max(1),
+            max_zoom: max_zoom.max(1),
+            bbox: b,
+            format,
+            grid: Grid::Geographic,
+        };
+        let (tx, mut rx) = tokio::sync::mpsc::channel::<Tile>(256);
+        let progress = Arc::new(TileProgress::new(
+            &format!("import raster {} (geographic grid)", options.layer),
+            geo_plan.candidate_tiles(),
+            options.quiet,
+        ));
+        let producer = {
+            let (warpers, progress) = (warpers.clone(), progress.clone());
+            tokio::task::spawn_blocking(move || -> Result<pyramid::PyramidStats> {
+                let workers = rayon::ThreadPoolBuilder::new()
+                    .num_threads(threads)
+                    .thread_name(|i| format!("citygrid-raster-{i}"))
+                    .build()
+                    .map_err(|e| {
+                        RasterError::Interrupted(format!("cannot start worker threads: {e}"))
+                    })?;
+                let emit = move |tile: Tile| {
+                    tx.blocking_send(tile)
+                        .map_err(|_| RasterError::Interrupted("the database writer stopped".into()))
+                };
+                workers.install(|| pyramid::build(geo_plan, &warpers, &emit, &|n| progress.inc(n)))
+            })
+        };
+        let copied = writer.copy_geographic_from(&mut rx).await;
+        drop(rx);
+        let built = producer
+            .await
+            .map_err(|e| RasterError::Interrupted(format!("worker task failed: {e}")));
+        progress.finish();
+        match (built, copied) {
+            (Ok(Ok(stats)), Ok(_)) => Some(stats.total()),
+            (Ok(Err(e)), _) | (Err(e), _) | (Ok(Ok(_)), Err(e)) => {
+                writer.abort().await;
+                return Err(e);
+            }
+        }
+    } else {
+        None
+    };
 
     let seconds = started.elapsed().as_secs_f64();
     let per_zoom: Vec<(u8, u64)> = (min_zoom..=max_zoom)
@@ -239,6 +307,8 @@ pub async fn import_raster(pool: &PgPool, options: ImportOptions) -> Result<Impo
         "source_size": [info.size.0, info.size.1],
         "source_pixel_m": info.pixel_size,
         "resampling": options.resampling.gdal_name(),
+        "tile_matrix_sets": if geo_tiles.is_some() { MatrixSet::ALL.map(MatrixSet::id).to_vec() } else { vec!["WebMercatorQuad"] },
+        "geographic_tiles": geo_tiles,
     });
     let title = options.title.clone().unwrap_or_else(|| {
         options

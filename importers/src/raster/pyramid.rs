@@ -15,7 +15,8 @@ use super::encode::TILE_SIZE;
 use super::encode::{encode, TileFormat};
 use super::error::{RasterError, Result};
 use super::warp::{Rgba, WarperPool, RGBA_LEN};
-use citygrid_geo::tms::{tile_bounds, tiles_overlapping, Bbox, MAX_ZOOM};
+use citygrid_geo::matrixset::Grid;
+use citygrid_geo::tms::{Bbox, MAX_ZOOM};
 
 /// One encoded tile, XYZ scheme.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -37,10 +38,13 @@ pub struct Plan {
     pub min_zoom: u8,
     /// Highest zoom (tiles warped from the source).
     pub max_zoom: u8,
-    /// The footprint in Web Mercator metres.
+    /// The footprint in the grid's units (Web Mercator metres, or lon/lat degrees).
     pub bbox: [f64; 4],
     /// The layer's tile format.
     pub format: TileFormat,
+    /// The tile grid: Web Mercator, or the geographic grid of CGCS2000Quad levels
+    /// (`citygrid_geo::matrixset`; zooms are then its levels, at least 1).
+    pub grid: Grid,
 }
 
 impl Plan {
@@ -48,7 +52,10 @@ impl Plan {
     /// most that can be written (for progress).
     pub fn candidate_tiles(&self) -> u64 {
         (self.min_zoom..=self.max_zoom)
-            .map(|z| tiles_overlapping(&Bbox::from_array(self.bbox), z).count())
+            .map(|z| {
+                let (x0, y0, x1, y1) = self.grid.overlapping(&Bbox::from_array(self.bbox), z);
+                (u64::from(x1 - x0) + 1) * (u64::from(y1 - y0) + 1)
+            })
             .sum()
     }
 }
@@ -88,7 +95,10 @@ pub fn build(
     emit: &(dyn Fn(Tile) -> Result<()> + Sync),
     progress: &(dyn Fn(u64) + Sync),
 ) -> Result<PyramidStats> {
-    if plan.min_zoom > plan.max_zoom || plan.max_zoom > MAX_ZOOM {
+    if plan.min_zoom > plan.max_zoom
+        || plan.max_zoom > MAX_ZOOM
+        || (plan.grid == Grid::Geographic && plan.min_zoom == 0)
+    {
         return Err(RasterError::Zoom(format!(
             "min zoom {} and max zoom {} (0..={MAX_ZOOM}, min <= max)",
             plan.min_zoom, plan.max_zoom
@@ -104,9 +114,9 @@ pub fn build(
         failed: AtomicBool::new(false),
     };
     let z = plan.min_zoom;
-    let roots: Vec<(u32, u32)> = tiles_overlapping(&Bbox::from_array(plan.bbox), z)
-        .iter()
-        .map(|t| (t.x(), t.y()))
+    let (x0, y0, x1, y1) = plan.grid.overlapping(&Bbox::from_array(plan.bbox), z);
+    let roots: Vec<(u32, u32)> = (y0..=y1)
+        .flat_map(|y| (x0..=x1).map(move |x| (x, y)))
         .collect();
     roots
         .par_iter()
@@ -127,14 +137,19 @@ impl Walk<'_> {
     /// Makes tile `z/x/y` and everything above it; returns its image when the
     /// level below needs it.
     fn node(&self, z: u8, x: u32, y: u32) -> Result<Option<Rgba>> {
-        if !tile_bounds(z, x, y).overlaps(&Bbox::from_array(self.plan.bbox)) {
+        if !self
+            .plan
+            .grid
+            .bounds_of(z, x, y)
+            .overlaps(&Bbox::from_array(self.plan.bbox))
+        {
             return Ok(None);
         }
         if self.failed.load(Ordering::Relaxed) {
             return Err(RasterError::Interrupted("another tile failed".into()));
         }
         let image = if z == self.plan.max_zoom {
-            let result = self.warpers.with(|w| w.warp_tile(z, x, y));
+            let result = self.warpers.with(|w| w.warp_tile(self.plan.grid, z, x, y));
             if result.is_err() {
                 self.failed.store(true, Ordering::Relaxed);
             }

@@ -1,4 +1,7 @@
-//! PostGIS storage of raster tiles: `layers."<id>"(z, x, y, data)`.
+//! PostGIS storage of raster tiles: `layers."<id>"(z, x, y, data)` (WebMercatorQuad)
+//! and, when the geographic tile matrix sets were asked for, the same table
+//! `layers."<id>#geographic"` of the geographic grid's tiles (CGCS2000Quad levels,
+//! shared with WorldCRS84Quad one level lower: `citygrid_geo::matrixset`).
 //!
 //! An import streams tiles with binary `COPY` into a staging table, then swaps
 //! it in with the catalogue upsert and `NOTIFY citygrid_layers` in one
@@ -37,6 +40,16 @@ pub fn table(id: &str) -> String {
 /// The staging table's bare name; `#` cannot occur in a layer id.
 fn staging_name(id: &str) -> String {
     format!("{id}#raster_staging")
+}
+
+/// The bare name of the table of the geographic grid's tiles.
+pub fn geographic_name(id: &str) -> String {
+    format!("{id}#geographic")
+}
+
+/// The staging table of the geographic grid's tiles.
+fn geo_staging_name(id: &str) -> String {
+    format!("{id}#geo_staging")
 }
 
 /// The kind (`vector`/`raster`) of an existing layer.
@@ -115,6 +128,8 @@ pub struct LayerWriter {
     conn: PoolConnection<Postgres>,
     id: String,
     replace: bool,
+    /// A geographic pyramid is staged too ([`LayerWriter::stage_geographic`]).
+    geographic: bool,
 }
 
 const BATCH_BYTES: usize = 1 << 20;
@@ -136,6 +151,7 @@ impl LayerWriter {
             conn,
             id: id.to_string(),
             replace,
+            geographic: false,
         };
         if let Err(e) = writer.create_staging().await {
             writer.abort().await;
@@ -144,8 +160,21 @@ impl LayerWriter {
         Ok(writer)
     }
 
+    /// Creates the staging table of the geographic grid's tiles: the layer will
+    /// have them ([`LayerWriter::copy_geographic_from`]).
+    pub async fn stage_geographic(&mut self) -> Result<()> {
+        self.geographic = true;
+        let name = geo_staging_name(&self.id);
+        self.create_table(&name).await
+    }
+
     async fn create_staging(&mut self) -> Result<()> {
-        let staging = format!("layers.\"{}\"", staging_name(&self.id));
+        let name = staging_name(&self.id);
+        self.create_table(&name).await
+    }
+
+    async fn create_table(&mut self, name: &str) -> Result<()> {
+        let staging = format!("layers.\"{name}\"");
         sqlx::query(&format!("DROP TABLE IF EXISTS {staging}"))
             .execute(&mut *self.conn)
             .await?;
@@ -163,10 +192,26 @@ impl LayerWriter {
         &mut self,
         tiles: &mut tokio::sync::mpsc::Receiver<Tile>,
     ) -> Result<u64> {
-        let sql = format!(
-            "COPY layers.\"{}\" (z, x, y, data) FROM STDIN (FORMAT binary)",
-            staging_name(&self.id)
-        );
+        let name = staging_name(&self.id);
+        self.copy_into(&name, tiles).await
+    }
+
+    /// As [`LayerWriter::copy_from`] for the geographic grid's tiles (after
+    /// [`LayerWriter::stage_geographic`]).
+    pub async fn copy_geographic_from(
+        &mut self,
+        tiles: &mut tokio::sync::mpsc::Receiver<Tile>,
+    ) -> Result<u64> {
+        let name = geo_staging_name(&self.id);
+        self.copy_into(&name, tiles).await
+    }
+
+    async fn copy_into(
+        &mut self,
+        table: &str,
+        tiles: &mut tokio::sync::mpsc::Receiver<Tile>,
+    ) -> Result<u64> {
+        let sql = format!("COPY layers.\"{table}\" (z, x, y, data) FROM STDIN (FORMAT binary)");
         let mut copy = self.conn.copy_in_raw(&sql).await?;
         let mut buf = Vec::with_capacity(BATCH_BYTES + 64 * 1024);
         buf.extend_from_slice(b"PGCOPY\n\xff\r\n\0");
@@ -222,6 +267,14 @@ impl LayerWriter {
         ))
         .execute(&mut *self.conn)
         .await?;
+        let (geo, geo_staging) = (geographic_name(&id), geo_staging_name(&id));
+        if self.geographic {
+            sqlx::query(&format!(
+                "ALTER TABLE layers.\"{geo_staging}\" ADD CONSTRAINT \"{geo_staging}_pkey\" PRIMARY KEY (z, x, y)"
+            ))
+            .execute(&mut *self.conn)
+            .await?;
+        }
         let mut tx = sqlx::Connection::begin(&mut *self.conn).await?;
         let existing: Option<String> =
             sqlx::query_scalar("SELECT kind FROM layer_catalog WHERE id = $1 FOR UPDATE")
@@ -244,6 +297,22 @@ impl LayerWriter {
         ))
         .execute(&mut *tx)
         .await?;
+        // The geographic tiles of a previous import go with it, replaced or not.
+        sqlx::query(&format!("DROP TABLE IF EXISTS layers.\"{geo}\""))
+            .execute(&mut *tx)
+            .await?;
+        if self.geographic {
+            sqlx::query(&format!(
+                "ALTER TABLE layers.\"{geo_staging}\" RENAME TO \"{geo}\""
+            ))
+            .execute(&mut *tx)
+            .await?;
+            sqlx::query(&format!(
+                "ALTER TABLE layers.\"{geo}\" RENAME CONSTRAINT \"{geo_staging}_pkey\" TO \"{geo}_pkey\""
+            ))
+            .execute(&mut *tx)
+            .await?;
+        }
         sqlx::query(
             "INSERT INTO layer_catalog (id, title, kind, geometry_type, source_file, source_crs, srid, fields, \
                  feature_count, bounds, min_zoom, max_zoom, tile_format, import_stats, version, imported_at, updated_at) \
@@ -283,9 +352,11 @@ impl LayerWriter {
     }
 
     async fn drop_staging(&mut self) {
-        let sql = format!("DROP TABLE IF EXISTS layers.\"{}\"", staging_name(&self.id));
-        if let Err(e) = sqlx::query(&sql).execute(&mut *self.conn).await {
-            tracing::warn!("could not drop the staging table of layer {}: {e}", self.id);
+        for name in [staging_name(&self.id), geo_staging_name(&self.id)] {
+            let sql = format!("DROP TABLE IF EXISTS layers.\"{name}\"");
+            if let Err(e) = sqlx::query(&sql).execute(&mut *self.conn).await {
+                tracing::warn!("could not drop the staging table of layer {}: {e}", self.id);
+            }
         }
     }
 

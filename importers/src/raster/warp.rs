@@ -13,7 +13,7 @@ use super::encode::TILE_SIZE;
 use super::error::{RasterError, Result};
 use super::gdal_util;
 use super::source::{self, Colour, SourceInfo};
-use citygrid_geo::tms::tile_bounds;
+use citygrid_geo::matrixset::Grid;
 
 /// An RGBA tile image, 256×256, row-major, 4 bytes per pixel, not premultiplied.
 pub type Rgba = Vec<u8>;
@@ -79,15 +79,33 @@ impl TileWarper {
         })
     }
 
-    /// Warps the tile `z/x/y` (blocking, CPU and I/O).
-    pub fn warp_tile(&mut self, z: u8, x: u32, y: u32) -> Result<Rgba> {
-        let b = tile_bounds(z, x, y).to_array();
-        self.warp_window(b, TILE_SIZE, TILE_SIZE, self.resampling)
+    /// Warps the tile `z/x/y` of `grid` (blocking, CPU and I/O): Web Mercator, or a
+    /// geographic (CGCS2000Quad) tile warped to EPSG:4490.
+    pub fn warp_tile(&mut self, grid: Grid, z: u8, x: u32, y: u32) -> Result<Rgba> {
+        let b = grid.bounds_of(z, x, y).to_array();
+        let srs = match grid {
+            Grid::Mercator => "EPSG:3857",
+            Grid::Geographic => "EPSG:4490",
+        };
+        self.warp_window_in(srs, b, TILE_SIZE, TILE_SIZE, self.resampling)
     }
 
     /// Warps the Web Mercator window `bounds` into an RGBA image of `width`×`height`.
     pub fn warp_window(
         &mut self,
+        bounds: [f64; 4],
+        width: usize,
+        height: usize,
+        resampling: Resampling,
+    ) -> Result<Vec<u8>> {
+        self.warp_window_in("EPSG:3857", bounds, width, height, resampling)
+    }
+
+    /// Warps the window `bounds` of CRS `srs` (x = easting or longitude) into an RGBA
+    /// image of `width`×`height`.
+    pub fn warp_window_in(
+        &mut self,
+        srs: &str,
         bounds: [f64; 4],
         width: usize,
         height: usize,
@@ -108,7 +126,7 @@ impl TileWarper {
             "-of",
             "MEM",
             "-t_srs",
-            "EPSG:3857",
+            srs,
             "-r",
             resampling.gdal_name(),
             "-ot",

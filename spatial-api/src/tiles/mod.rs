@@ -193,8 +193,8 @@ pub fn parse_set_tile(
 
 /// The tile `level/col/row` of matrix set `set` of the layers `ids` for
 /// `principal`: WebMercatorQuad is [`serve`]; in the geographic sets vector layers
-/// are encoded in degrees ([`geographic`]). Errors as [`serve`]; a raster layer has
-/// no geographic tiles yet (404).
+/// are encoded in degrees ([`geographic`]), raster layers read from their geographic
+/// pyramid ([`raster::geographic_tile`]). Errors as [`serve`].
 #[allow(clippy::too_many_arguments)]
 pub async fn serve_in(
     state: &AppState,
@@ -221,10 +221,9 @@ pub async fn serve_in(
             }
             geographic::vector_tile(state, v.metas, tile.address(), headers).await
         }
-        Ok(Source::Raster(r)) => Err(ApiError::NotFound(format!(
-            "raster layer {:?} has tiles in WebMercatorQuad only",
-            r.meta.id
-        ))),
+        Ok(Source::Raster(r)) => {
+            raster::geographic_tile(state, r.meta, tile.address(), headers).await
+        }
         Err(CannotCombine) => Err(ApiError::BadRequest(
             "a raster layer cannot be combined with other layers in one tile".into(),
         )),

@@ -2,6 +2,7 @@
 
 use axum::http::HeaderMap;
 use axum::response::Response;
+use citygrid_geo::matrixset::Grid;
 use citygrid_geo::tms::TileCoord;
 use citygrid_store::layers::LayerId;
 use citygrid_tiles::cache::TileKey;
@@ -45,6 +46,38 @@ fn content_type_of(format: Option<&str>) -> &'static str {
         Some("webp") => "image/webp",
         _ => MVT_TYPE,
     }
+}
+
+/// The stored tile of the geographic grid at `address` (a CGCS2000Quad
+/// level/column/row) of raster layer `meta`, through the tile cache (the grid in the
+/// key); 204 where the pyramid has no tile or the layer has no geographic pyramid.
+pub async fn geographic_tile(
+    state: &AppState,
+    meta: &LayerMeta,
+    address: TileCoord,
+    headers: &HeaderMap,
+) -> ApiResult<Response> {
+    let content_type = content_type_of(meta.tile_format.as_deref());
+    let key = TileKey::in_grid(
+        Grid::Geographic,
+        address,
+        [(meta.id.clone(), meta.version as u64)],
+    );
+    if let Some(cached) = state.layers.tiles.get(&key) {
+        return Ok(respond(state, &cached, content_type, headers, 3600));
+    }
+    let id = LayerId::new(&meta.id)
+        .ok_or_else(|| ApiError::Internal(format!("invalid layer id {:?}", meta.id)))?;
+    let data = citygrid_store::layers::raster_tile_geographic(
+        &state.pool,
+        id,
+        address.z(),
+        address.x(),
+        address.y(),
+    )
+    .await?;
+    let cached = state.layers.tiles.insert(key, data.unwrap_or_default());
+    Ok(respond(state, &cached, content_type, headers, 3600))
 }
 
 async fn raster_tile(

@@ -1,0 +1,419 @@
+//! OGC WMTS and the CGCS2000 / WorldCRS84 tile matrix sets (issue 23), end to end with
+//! real clients: GDAL's WMTS driver (`gdalinfo`, `gdal_translate` compared with
+//! `gdalwarp` of the source), OWSLib, the OGC API – Tiles documents, vector tiles
+//! decoded at their degrees, and the OWS exception reports.
+
+mod common;
+
+use std::path::Path;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use citygrid_tiles::decode;
+use common::{http, TestDb, TestServer};
+use serde_json::Value;
+
+/// A point inside the orthophoto (OSBS, Florida).
+const LON: f64 = -81.98985;
+const LAT: f64 = 29.69245;
+
+async fn get(server: &TestServer, path: &str) -> (u16, String, Vec<u8>) {
+    let r = http().get(server.url(path)).send().await.expect("request");
+    let status = r.status().as_u16();
+    let ct = r
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_string();
+    (status, ct, r.bytes().await.expect("body").to_vec())
+}
+
+async fn get_json(server: &TestServer, path: &str) -> (u16, Value) {
+    let (s, _, body) = get(server, path).await;
+    (s, serde_json::from_slice(&body).unwrap_or(Value::Null))
+}
+
+/// Imports the orthophoto as raster layer `ortho` and one point as vector layer `pts`,
+/// starts a server and waits until `pts` is loaded.
+async fn setup(tag: &str) -> (TestDb, TestServer, std::path::PathBuf) {
+    let db = TestDb::new().await;
+    let dir = common::temp_dir(tag);
+    let (ok, stdout, stderr) = common::run(
+        common::citygrid(&db)
+            .args(["import", "raster"])
+            .arg(common::data_file("ortho_osbs_10cm_utm17.tif"))
+            .args(["--layer", "ortho", "--format", "png", "--quiet"]),
+    );
+    assert!(ok, "import failed:\n{stdout}\n{stderr}");
+    for sql in [
+        format!(
+            "CREATE TABLE layers.pts AS SELECT 1::bigint AS fid, \
+             ST_SetSRID(ST_MakePoint({LON}, {LAT}), 4326) AS geom, 'a'::text AS name"
+        ),
+        "ALTER TABLE layers.pts ADD PRIMARY KEY (fid)".to_string(),
+        format!(
+            "INSERT INTO layer_catalog (id, title, kind, geometry_type, fields, feature_count, bounds) \
+             VALUES ('pts', 'Points & <marks>', 'vector', 'Point', '[{{\"name\":\"name\",\"type\":\"text\"}}]'::jsonb, 1, \
+                     ARRAY[{LON}, {LAT}, {LON}, {LAT}])"
+        ),
+    ] {
+        sqlx::query(&sql).execute(&db.pool).await.expect(&sql);
+    }
+    let server = TestServer::start(&db);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while get(&server, "/tiles/pts/0/0/0").await.0 == 409 {
+        assert!(Instant::now() < deadline, "pts never loaded");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    (db, server, dir)
+}
+
+fn run(cmd: &mut Command) -> String {
+    let out = cmd.output().expect("run a GDAL tool");
+    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(
+        out.status.success(),
+        "{cmd:?} failed:\n{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    stdout
+}
+
+/// The point's position in tile units (extent 4096) of CGCS2000Quad tile
+/// `level/col/row`, from Tianditu's definition of its "c" matrix set (0.703125°/px at
+/// level 1, halving per level, 256 px tiles, top-left 180°W 90°N).
+fn tianditu_c_units(level: u8, lon: f64, lat: f64) -> (u32, u32, i64, i64) {
+    let res = 0.703125 / f64::from(1u32 << (level - 1));
+    let tile_deg = 256.0 * res;
+    let (fx, fy) = ((lon + 180.0) / tile_deg, (90.0 - lat) / tile_deg);
+    let (col, row) = (fx.floor(), fy.floor());
+    (
+        col as u32,
+        row as u32,
+        ((fx - col) * 4096.0).round() as i64,
+        ((fy - row) * 4096.0).round() as i64,
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn matrix_sets_vector_tiles_and_exceptions() {
+    let (_db, server, _dir) = setup("wmts_vector").await;
+
+    // The tile matrix sets of OGC API – Tiles.
+    let (s, list) = get_json(&server, "/ogc/tileMatrixSets").await;
+    assert_eq!(s, 200);
+    let ids: Vec<&str> = list["tileMatrixSets"]
+        .as_array()
+        .expect("a list")
+        .iter()
+        .filter_map(|t| t["id"].as_str())
+        .collect();
+    assert_eq!(ids, ["WebMercatorQuad", "WorldCRS84Quad", "CGCS2000Quad"]);
+    let (s, c) = get_json(&server, "/ogc/tileMatrixSets/CGCS2000Quad").await;
+    assert_eq!(s, 200);
+    assert_eq!(c["crs"], "http://www.opengis.net/def/crs/EPSG/0/4490");
+    assert_eq!(c["tileMatrices"][0]["id"], "1");
+    assert_eq!(c["tileMatrices"][0]["cellSize"], 0.703125);
+    assert_eq!(
+        (
+            c["tileMatrices"][0]["matrixWidth"].as_u64(),
+            c["tileMatrices"][0]["matrixHeight"].as_u64()
+        ),
+        (Some(2), Some(1))
+    );
+    let (s, w) = get_json(&server, "/ogc/tileMatrixSets/WorldCRS84Quad").await;
+    assert_eq!((s, w["tileMatrices"][0]["id"].as_str()), (200, Some("0")));
+    let (s, m) = get_json(&server, "/ogc/tileMatrixSets/WebMercatorQuad").await;
+    assert_eq!(s, 200);
+    assert_eq!(m["tileMatrices"].as_array().map(Vec::len), Some(25));
+    assert_eq!(get(&server, "/ogc/tileMatrixSets/EPSG4490").await.0, 404);
+    let (s, sets) = get_json(&server, "/ogc/collections/pts/tiles").await;
+    assert_eq!(s, 200);
+    assert_eq!(sets["tilesets"].as_array().map(Vec::len), Some(3));
+
+    // A vector tile of CGCS2000Quad: the point where Tianditu's grid puts it, the same
+    // bytes through OGC API – Tiles, WMTS KVP and WMTS REST; WorldCRS84Quad one level
+    // lower is the same tile.
+    let level = 16u8;
+    let (col, row, ux, uy) = tianditu_c_units(level, LON, LAT);
+    let ogc = format!("/ogc/collections/pts/tiles/CGCS2000Quad/{level}/{row}/{col}");
+    let (s, ct, tile) = get(&server, &ogc).await;
+    assert_eq!(
+        (s, ct.as_str()),
+        (200, "application/vnd.mapbox-vector-tile"),
+        "{ogc}"
+    );
+    let layers = decode::decode(&tile).expect("an MVT");
+    assert_eq!(layers.len(), 1);
+    assert_eq!(layers[0].name, "pts");
+    let decode::Geometry::Points(pts) = decode::geometry(&layers[0].features[0]).expect("geometry")
+    else {
+        panic!("a point")
+    };
+    assert!(
+        (pts[0].0 - ux).abs() <= 1 && (pts[0].1 - uy).abs() <= 1,
+        "{:?} vs ({ux}, {uy})",
+        pts[0]
+    );
+    let kvp = format!(
+        "/wmts?service=WMTS&request=GetTile&version=1.0.0&layer=pts&style=default&format=application/vnd.mapbox-vector-tile&TileMatrixSet=CGCS2000Quad&TileMatrix={level}&TileRow={row}&TileCol={col}"
+    );
+    let (s, _, by_kvp) = get(&server, &kvp).await;
+    assert_eq!((s, &by_kvp), (200, &tile));
+    let rest = format!("/wmts/pts/default/CGCS2000Quad/{level}/{row}/{col}.mvt");
+    let (s, _, by_rest) = get(&server, &rest).await;
+    assert_eq!((s, &by_rest), (200, &tile));
+    let world = format!(
+        "/wmts/pts/default/WorldCRS84Quad/{}/{row}/{col}.pbf",
+        level - 1
+    );
+    let (s, _, by_world) = get(&server, &world).await;
+    assert_eq!((s, &by_world), (200, &tile));
+    // The Web Mercator tile of the same numbers is another tile (here: empty).
+    let (s, _, _) = get(
+        &server,
+        &format!("/wmts/pts/default/WebMercatorQuad/{level}/{row}/{col}.mvt"),
+    )
+    .await;
+    assert_eq!(s, 204);
+
+    // OWS exception reports: XML, the code, the locator and the status of WMTS table 28.
+    for (path, status, code, locator) in [
+        ("/wmts?SERVICE=WMTS", 400, "MissingParameterValue", "REQUEST"),
+        ("/wmts?REQUEST=GetCapabilities", 400, "MissingParameterValue", "SERVICE"),
+        ("/wmts?SERVICE=WMS&REQUEST=GetCapabilities", 400, "InvalidParameterValue", "SERVICE"),
+        ("/wmts?SERVICE=WMTS&REQUEST=GetMap", 400, "InvalidParameterValue", "REQUEST"),
+        ("/wmts?SERVICE=WMTS&REQUEST=GetFeatureInfo", 501, "OperationNotSupported", "REQUEST"),
+        ("/wmts?SERVICE=WMTS&REQUEST=GetTile&LAYER=pts&STYLE=default&FORMAT=application/vnd.mapbox-vector-tile&TILEMATRIXSET=CGCS2000Quad&TILEMATRIX=3&TILEROW=0", 400, "MissingParameterValue", "TILECOL"),
+        ("/wmts?SERVICE=WMTS&REQUEST=GetTile&LAYER=pts&STYLE=default&FORMAT=image/png&TILEMATRIXSET=CGCS2000Quad&TILEMATRIX=3&TILEROW=0&TILECOL=0", 400, "InvalidParameterValue", "FORMAT"),
+        ("/wmts?SERVICE=WMTS&REQUEST=GetTile&LAYER=nope&STYLE=default&FORMAT=image/png&TILEMATRIXSET=CGCS2000Quad&TILEMATRIX=3&TILEROW=0&TILECOL=0", 400, "InvalidParameterValue", "LAYER"),
+        ("/wmts?SERVICE=WMTS&REQUEST=GetTile&LAYER=pts&STYLE=fancy&FORMAT=application/vnd.mapbox-vector-tile&TILEMATRIXSET=CGCS2000Quad&TILEMATRIX=3&TILEROW=0&TILECOL=0", 400, "InvalidParameterValue", "STYLE"),
+        ("/wmts?SERVICE=WMTS&REQUEST=GetTile&LAYER=pts&STYLE=default&FORMAT=application/vnd.mapbox-vector-tile&TILEMATRIXSET=EPSG:4490&TILEMATRIX=3&TILEROW=0&TILECOL=0", 400, "InvalidParameterValue", "TILEMATRIXSET"),
+        ("/wmts?SERVICE=WMTS&REQUEST=GetTile&LAYER=pts&STYLE=default&FORMAT=application/vnd.mapbox-vector-tile&TILEMATRIXSET=CGCS2000Quad&TILEMATRIX=0&TILEROW=0&TILECOL=0", 400, "InvalidParameterValue", "TILEMATRIX"),
+        ("/wmts?SERVICE=WMTS&REQUEST=GetTile&LAYER=pts&STYLE=default&FORMAT=application/vnd.mapbox-vector-tile&TILEMATRIXSET=CGCS2000Quad&TILEMATRIX=3&TILEROW=4&TILECOL=0", 400, "TileOutOfRange", "TILEROW"),
+        ("/wmts?SERVICE=WMTS&REQUEST=GetTile&LAYER=pts&STYLE=default&FORMAT=application/vnd.mapbox-vector-tile&TILEMATRIXSET=CGCS2000Quad&TILEMATRIX=3&TILEROW=0&TILECOL=8", 400, "TileOutOfRange", "TILECOL"),
+        ("/wmts?SERVICE=WMTS&REQUEST=GetTile&LAYER=pts&STYLE=default&FORMAT=application/vnd.mapbox-vector-tile&TILEMATRIXSET=CGCS2000Quad&TILEMATRIX=3&TILEROW=x&TILECOL=0", 400, "InvalidParameterValue", "TILEROW"),
+        ("/wmts/pts/default/CGCS2000Quad/3/0/99.mvt", 400, "TileOutOfRange", "TILECOL"),
+        ("/wmts/ortho/default/WebMercatorQuad/3/0/0.mvt", 400, "InvalidParameterValue", "FORMAT"),
+        ("/wmts/pts/default/CGCS2000Quad/3/0/0", 400, "InvalidParameterValue", "TileCol"),
+    ] {
+        let (s, ct, body) = get(&server, path).await;
+        let body = String::from_utf8_lossy(&body);
+        assert_eq!(s, status, "{path}: {body}");
+        assert_eq!(ct, "application/xml", "{path}");
+        assert!(body.starts_with("<?xml") && body.contains("<ExceptionReport xmlns=\"http://www.opengis.net/ows/1.1\""), "{path}: {body}");
+        assert!(
+            body.contains(&format!("exceptionCode=\"{code}\" locator=\"{locator}\"")),
+            "{path}: {body}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn gdal_and_owslib_read_the_service() {
+    let (_db, server, dir) = setup("wmts_clients").await;
+    let caps = server.url("/wmts/1.0.0/WMTSCapabilities.xml");
+    let (s, ct, body) = get(&server, "/wmts/1.0.0/WMTSCapabilities.xml").await;
+    assert_eq!((s, ct.as_str()), (200, "application/xml"));
+    let body = String::from_utf8_lossy(&body).to_string();
+    assert!(
+        body.contains("Points &amp; &lt;marks&gt;"),
+        "titles are escaped"
+    );
+    let (s, _, kvp) = get(&server, "/wmts?service=WMTS&request=GetCapabilities").await;
+    assert_eq!(
+        (s, String::from_utf8_lossy(&kvp)),
+        (200, body.clone().into())
+    );
+
+    // GDAL's WMTS driver: every layer in every matrix set it is offered in.
+    let info = run(Command::new("gdalinfo").arg(format!("WMTS:{caps}")));
+    for (layer, set) in [
+        ("ortho", "WebMercatorQuad"),
+        ("ortho", "WorldCRS84Quad"),
+        ("ortho", "CGCS2000Quad"),
+        ("pts", "WebMercatorQuad"),
+        ("pts", "WorldCRS84Quad"),
+        ("pts", "CGCS2000Quad"),
+    ] {
+        assert!(
+            info.contains(&format!("layer={layer},tilematrixset={set}")),
+            "gdalinfo lists {layer} in {set}:\n{info}"
+        );
+    }
+
+    // A window of the orthophoto read through WMTS matches the source warped by gdalwarp
+    // onto the same pixels. GDAL 3.6 reads a set's deepest matrix unless told which:
+    // the layer's last level (TileMatrixSetLimits), the same number in both sets.
+    let (_, ortho) = get_json(&server, "/catalog/ortho").await;
+    let top = ortho["max_zoom"].as_u64().expect("max_zoom");
+    assert!(body.contains(&format!("<TileMatrix>{top}</TileMatrix>")));
+    for (set, srs) in [
+        ("WebMercatorQuad", "EPSG:3857"),
+        ("CGCS2000Quad", "EPSG:4490"),
+    ] {
+        let mad = compare_with_gdalwarp(&dir, &caps, set, top, srs);
+        assert!(
+            mad < 6.0,
+            "{set}: mean absolute difference {mad:.2} grey levels"
+        );
+    }
+
+    // OWSLib parses the capabilities and fetches a tile of each format.
+    let script = dir.join("owslib_wmts.py");
+    std::fs::write(&script, OWSLIB).unwrap();
+    let base = server.url("/wmts");
+    let out = tokio::task::spawn_blocking(move || {
+        Command::new(common::pmtiles::python())
+            .arg(&script)
+            .arg(base)
+            .output()
+            .expect("run python with OWSLib (make deps installs it into target/pytools)")
+    })
+    .await
+    .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let got: Value = serde_json::from_str(stdout.trim()).expect("JSON from the script");
+    let listed: Vec<&str> = got["layers"]
+        .as_array()
+        .expect("layers")
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
+    assert!(
+        listed.contains(&"ortho") && listed.contains(&"pts"),
+        "{listed:?}"
+    );
+    assert_eq!(
+        got["sets"],
+        serde_json::json!(["CGCS2000Quad", "WebMercatorQuad", "WorldCRS84Quad"])
+    );
+    for (key, ct) in [
+        ("ortho image/png WebMercatorQuad", "image/png"),
+        ("ortho image/png CGCS2000Quad", "image/png"),
+        (
+            "pts application/vnd.mapbox-vector-tile CGCS2000Quad",
+            "application/vnd.mapbox-vector-tile",
+        ),
+        (
+            "pts application/vnd.mapbox-vector-tile WebMercatorQuad",
+            "application/vnd.mapbox-vector-tile",
+        ),
+    ] {
+        assert_eq!(got["tiles"][key][1], ct, "{key}: {got}");
+        assert!(
+            got["tiles"][key][0].as_u64().unwrap_or(0) > 0,
+            "{key}: {got}"
+        );
+    }
+}
+
+/// OWSLib: the layers and matrix sets of the capabilities, and for every layer, format
+/// and matrix set the tile in the middle of the layer at its last listed level
+/// (bytes, type).
+const OWSLIB: &str = r#"
+import json, sys
+from owslib.wmts import WebMapTileService
+w = WebMapTileService(sys.argv[1])
+out = {"layers": sorted(w.contents), "sets": sorted(w.tilematrixsets), "tiles": {}}
+for name, layer in w.contents.items():
+    if name not in ("ortho", "pts"):
+        continue
+    for fmt in layer.formats:
+        for tms, link in layer.tilematrixsetlinks.items():
+            limits = link.tilematrixlimits
+            level = max(limits, key=int)
+            lim = limits[level]
+            r = w.gettile(layer=name, tilematrixset=tms, tilematrix=level,
+                          row=(lim.mintilerow + lim.maxtilerow) // 2,
+                          column=(lim.mintilecol + lim.maxtilecol) // 2, format=fmt)
+            out["tiles"]["%s %s %s" % (name, fmt, tms)] = [len(r.read()), r.info()["Content-Type"]]
+print(json.dumps(out))
+"#;
+
+/// Reads a window of `ortho` from `set` with gdal_translate (at the set's full
+/// resolution), warps the source with gdalwarp onto exactly those pixels in `srs`,
+/// and returns the mean absolute difference of the RGB values where both are opaque.
+fn compare_with_gdalwarp(dir: &Path, caps: &str, set: &str, level: u64, srs: &str) -> f64 {
+    let from_wmts = dir.join(format!("{set}.tif"));
+    let warped = dir.join(format!("{set}_gdalwarp.tif"));
+    // The middle of the orthophoto, about 16 m across.
+    let (w, n, e, s) = (LON - 0.00008, LAT + 0.00007, LON + 0.00008, LAT - 0.00007);
+    run(Command::new("gdal_translate")
+        .arg(format!(
+            "WMTS:{caps},layer=ortho,tilematrixset={set},tilematrix={level}"
+        ))
+        .args(["-projwin_srs", "EPSG:4326", "-projwin"])
+        .args([w, n, e, s].map(|v| v.to_string()))
+        .arg(&from_wmts));
+    let meta: Value =
+        serde_json::from_str(&run(Command::new("gdalinfo").arg("-json").arg(&from_wmts)))
+            .expect("gdalinfo -json");
+    let (cols, rows) = (
+        meta["size"][0].as_u64().unwrap(),
+        meta["size"][1].as_u64().unwrap(),
+    );
+    let gt: Vec<f64> = meta["geoTransform"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_f64().unwrap())
+        .collect();
+    assert!(cols >= 32 && rows >= 32, "{set}: a {cols}×{rows} window");
+    let (x0, y0) = (gt[0], gt[3]);
+    let (x1, y1) = (x0 + gt[1] * cols as f64, y0 + gt[5] * rows as f64);
+    // EPSG:4490 is lat/lon in GDAL's axis order for -te only with -te_srs; give
+    // the traditional lon/lat order explicitly.
+    run(Command::new("gdalwarp")
+        .args([
+            "-q",
+            "-overwrite",
+            "-t_srs",
+            srs,
+            "-r",
+            "bilinear",
+            "-dstalpha",
+        ])
+        .args(["--config", "OGR_CT_FORCE_TRADITIONAL_GIS_ORDER", "YES"])
+        .arg("-te")
+        .args([x0.min(x1), y0.min(y1), x0.max(x1), y0.max(y1)].map(|v| format!("{v:.12}")))
+        .arg("-ts")
+        .args([cols.to_string(), rows.to_string()])
+        .arg(common::data_file("ortho_osbs_10cm_utm17.tif"))
+        .arg(&warped));
+    let a = raw_rgba(dir, &from_wmts);
+    let b = raw_rgba(dir, &warped);
+    assert_eq!(a.len(), b.len());
+    let (mut sum, mut n) = (0u64, 0u64);
+    for (p, q) in a.chunks_exact(4).zip(b.chunks_exact(4)) {
+        if p[3] == 255 && q[3] == 255 {
+            for c in 0..3 {
+                sum += u64::from(p[c].abs_diff(q[c]));
+                n += 1;
+            }
+        }
+    }
+    assert!(n > 3 * 32 * 32, "{set}: {n} opaque samples");
+    sum as f64 / n as f64
+}
+
+/// The RGBA bytes (pixel-interleaved) of a 4-band image, through gdal_translate to
+/// raw ENVI.
+fn raw_rgba(dir: &Path, image: &Path) -> Vec<u8> {
+    let raw = dir.join(format!(
+        "{}.raw",
+        image.file_stem().unwrap_or_default().to_string_lossy()
+    ));
+    run(Command::new("gdal_translate")
+        .args(["-q", "-of", "ENVI", "-ot", "Byte", "-co", "INTERLEAVE=BIP"])
+        .args(["-b", "1", "-b", "2", "-b", "3", "-b", "4"])
+        .arg(image)
+        .arg(&raw));
+    std::fs::read(&raw).expect("raw image")
+}
