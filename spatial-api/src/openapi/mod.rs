@@ -70,6 +70,7 @@ pub const API_KEY_QUERY: &str = "api_key_query";
         paths::ogc_tileset, paths::ogc_tile,
         paths::nearest, paths::spatial_query,
         paths::get_tile_properties, paths::put_tile_properties,
+        paths::admin_layers, paths::admin_layer_access, paths::admin_layer_delete,
     ),
     components(schemas(schemas::Error)),
     tags(

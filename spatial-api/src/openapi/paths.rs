@@ -679,3 +679,31 @@ pub(super) fn get_tile_properties() {}
         (status = 422, description = "not a tile schema, a zoom over 24, or a field the layer does not have (the message lists its fields)", body = Error),
     ))]
 pub(super) fn put_tile_properties() {}
+
+#[utoipa::path(get, path = "/api/admin/layers", tag = "maps",
+    summary = "Every layer with its owner and access",
+    description = "`{\"layers\": [{\"id\", \"title\", \"kind\", \"feature_count\", \"version\", \"access\": {\"owner\" (null: the platform's), \"read\" (the policy in force), \"read_set\" (null: the server's default), \"edit\"}}]}`",
+    responses((status = 200, description = "the layers", body = Value)))]
+pub(super) fn admin_layers() {}
+
+#[utoipa::path(put, path = "/api/admin/layers/{layer}/access", tag = "maps",
+    summary = "Set who may read and edit a layer, and its owning department; every server applies it at once",
+    description = "Body `{\"read\", \"edit\", \"owner\"}`, each optional: `read` is `public`, `users`, `departments:A,B`, `roles:R,S`, `admins` or terms joined by `;` (`default` or null: the server's default); `edit` is `departments:A,B` or a list of department codes; `owner` a department code or null. Departments must exist.",
+    params(("layer" = String, Path, description = "layer id", example = "osm_roads")),
+    request_body(content = Value, description = "the change"),
+    responses(
+        (status = 200, description = "stored: `{\"layer\", \"access\"}`", body = Value),
+        (status = 404, description = "no such layer", body = Error),
+        (status = 422, description = "a policy that does not parse, an unknown role or department (the message lists the departments), an unknown field, nothing to change", body = Error),
+    ))]
+pub(super) fn admin_layer_access() {}
+
+#[utoipa::path(delete, path = "/api/admin/layers/{layer}", tag = "maps",
+    summary = "Delete a layer: its table, its catalogue row, and on every server its index and cached tiles",
+    params(("layer" = String, Path, description = "layer id", example = "osm_roads")),
+    responses(
+        (status = 204, description = "deleted"),
+        (status = 404, description = "no such layer", body = Error),
+        (status = 409, description = "a layer of grid management", body = Error),
+    ))]
+pub(super) fn admin_layer_delete() {}
