@@ -115,6 +115,7 @@ const TABLE: &[Row] = &[
     row("GET", "/console", "/console", Body::None, "A AAAAAA AFA UU"),
     row("GET", "/bigscreen", "/bigscreen", Body::None, "A AAAAAA AFA UU"),
     row("GET", "/embed", "/embed", Body::None, "A AAAAAA AFA UU"),
+    row("GET", "/wmts-demo", "/wmts-demo", Body::None, "A AAAAAA AFA UU"),
     row("GET", "/embed/map", "/embed/map?layers={layer}", Body::None, "A AAAAAA AFN UU"),
     row("GET", "/assets/{*path}", "/assets/css/app.css", Body::None, "A AAAAAA AFA UU"),
     // cases

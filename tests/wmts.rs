@@ -417,3 +417,74 @@ fn raw_rgba(dir: &Path, image: &Path) -> Vec<u8> {
         .arg(&raw));
     std::fs::read(&raw).expect("raw image")
 }
+
+/// Builds `web/dist` (the OpenLayers bundle of the sample page) when it is missing.
+fn built_pages() {
+    let web = common::root().join("web");
+    if web
+        .join("dist")
+        .join("vendor")
+        .join("wmts-demo.js")
+        .exists()
+    {
+        return;
+    }
+    if !web.join("node_modules").join("ol").is_dir() {
+        let out = Command::new("npm")
+            .args(["ci", "--no-audit", "--no-fund"])
+            .current_dir(&web)
+            .output()
+            .expect("run npm (scripts/install-deps.sh installs node)");
+        assert!(
+            out.status.success(),
+            "npm ci: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let out = Command::new("node")
+        .arg("build.mjs")
+        .current_dir(&web)
+        .output()
+        .expect("run node");
+    assert!(
+        out.status.success(),
+        "web build: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn openlayers_page_draws_both_grids() {
+    built_pages();
+    assert!(
+        Path::new("/usr/bin/chromium").exists() || std::env::var_os("CHROMIUM").is_some(),
+        "the browser tests need Chromium: run scripts/install-deps.sh (Debian package chromium)"
+    );
+    let (_db, server, _dir) = setup("wmts_browser").await;
+    let base = server.base.clone();
+    let out = tokio::task::spawn_blocking(move || {
+        Command::new("node")
+            .arg(
+                common::root()
+                    .join("tests")
+                    .join("browser")
+                    .join("wmts.mjs"),
+            )
+            .env("CITYGRID_URL", base)
+            .env(
+                "SCREENSHOT_DIR",
+                common::root().join("target").join("screenshots"),
+            )
+            .current_dir(common::root())
+            .output()
+            .expect("run node")
+    })
+    .await
+    .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success(),
+        "tests/browser/wmts.mjs:\n{stdout}\n{stderr}"
+    );
+}

@@ -1,7 +1,8 @@
 //! The web pages: the map viewer (`/`), the inspector's phone page (`/inspector`),
 //! the case console (`/console`), the supervision hall's big screen (`/bigscreen`),
 //! the embedding guide (`/embed`) and the frameable
-//! minimal map (`/embed/map`), with their static assets under `/assets/`.
+//! minimal map (`/embed/map`), the WMTS sample page (`/wmts-demo`: an OpenLayers map
+//! in EPSG:4490 from the WMTS capabilities), with their static assets under `/assets/`.
 //!
 //! The inspector's page is an installable web app: its service worker
 //! (`/inspector/sw.js`, allowed the scope `/inspector` by `Service-Worker-Allowed`)
@@ -69,6 +70,12 @@ pub fn routes(t: RouteTable) -> RouteTable {
             page("bigscreen.html"),
         )
         .add(Method::GET, "/embed", Access::Public, page("embed.html"))
+        .add(
+            Method::GET,
+            "/wmts-demo",
+            Access::Public,
+            page("wmts-demo.html"),
+        )
         .add(
             Method::GET,
             "/embed/map",
