@@ -180,15 +180,15 @@ const TABLE: &[Row] = &[
     row("GET", "/ogc/collections/{id}/queryables", "/ogc/collections/{layer}/queryables", Body::None, "U AAAAAA AFN UU"),
     row("GET", "/ogc/collections/{id}/items", "/ogc/collections/{layer}/items?limit=2", Body::None, "U AAAAAA AFN UU"),
     row("GET", "/ogc/collections/{id}/items/{fid}", "/ogc/collections/{layer}/items/{fid}", Body::None, "U AAAAAA AFN UU"),
-    // OGC API – Features – Part 4 and history: administrators and department staff
-    // ({layer} is grid management's unit_grids, which the handlers refuse: 405, or 428
-    // first where If-Match is missing, or 404 for a history never written).
-    row("POST", "/ogc/collections/{id}/items", "/ogc/collections/{layer}/items", Body::Json(r#"{"type": "Feature", "geometry": {"type": "Point", "coordinates": [{lon}, {lat}]}, "properties": {}}"#), "U FFFFAA FFF UU"),
-    row("PUT", "/ogc/collections/{id}/items/{fid}", "/ogc/collections/{layer}/items/{fid}", Body::Json(r#"{"type": "Feature", "geometry": {"type": "Point", "coordinates": [{lon}, {lat}]}, "properties": {}}"#), "U FFFFAA FFF UU"),
-    row("PATCH", "/ogc/collections/{id}/items/{fid}", "/ogc/collections/{layer}/items/{fid}", Body::Json(r#"{"properties": {}}"#), "U FFFFAA FFF UU"),
-    row("DELETE", "/ogc/collections/{id}/items/{fid}", "/ogc/collections/{layer}/items/{fid}", Body::None, "U FFFFAA FFF UU"),
-    row("GET", "/ogc/collections/{id}/items/{fid}/history", "/ogc/collections/{layer}/items/{fid}/history", Body::None, "U FFFFAA FFF UU"),
-    row("POST", "/ogc/collections/{id}/items/{fid}/history/{version}/restore", "/ogc/collections/{layer}/items/{fid}/history/1/restore", Body::None, "U FFFFAA FFF UU"),
+    // OGC API – Features – Part 4 and history: the layer's editors ({layer} is grid
+    // management's unit_grids: no department edits it; the admin gets 405, or 428 first
+    // where If-Match is missing, or 404 for a history never written).
+    row("POST", "/ogc/collections/{id}/items", "/ogc/collections/{layer}/items", Body::Json(r#"{"type": "Feature", "geometry": {"type": "Point", "coordinates": [{lon}, {lat}]}, "properties": {}}"#), "U FFFFFA FFF UU"),
+    row("PUT", "/ogc/collections/{id}/items/{fid}", "/ogc/collections/{layer}/items/{fid}", Body::Json(r#"{"type": "Feature", "geometry": {"type": "Point", "coordinates": [{lon}, {lat}]}, "properties": {}}"#), "U FFFFFA FFF UU"),
+    row("PATCH", "/ogc/collections/{id}/items/{fid}", "/ogc/collections/{layer}/items/{fid}", Body::Json(r#"{"properties": {}}"#), "U FFFFFA FFF UU"),
+    row("DELETE", "/ogc/collections/{id}/items/{fid}", "/ogc/collections/{layer}/items/{fid}", Body::None, "U FFFFFA FFF UU"),
+    row("GET", "/ogc/collections/{id}/items/{fid}/history", "/ogc/collections/{layer}/items/{fid}/history", Body::None, "U FFFFFA FFF UU"),
+    row("POST", "/ogc/collections/{id}/items/{fid}/history/{version}/restore", "/ogc/collections/{layer}/items/{fid}/history/1/restore", Body::None, "U FFFFFA FFF UU"),
     row("GET", "/ogc/tileMatrixSets", "/ogc/tileMatrixSets", Body::None, "U AAAAAA AFA UU"),
     row("GET", "/ogc/tileMatrixSets/{tms}", "/ogc/tileMatrixSets/WebMercatorQuad", Body::None, "U AAAAAA AFA UU"),
     row("GET", "/ogc/collections/{id}/tiles", "/ogc/collections/{layer}/tiles", Body::None, "U AAAAAA AFN UU"),

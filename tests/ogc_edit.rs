@@ -1,6 +1,7 @@
 //! Editing through OGC API – Features – Part 4 and the history (issue 22), end to end
 //! against a real PostGIS and two real servers on one database: layers imported with
-//! `citygrid import vector`, edited over raw HTTP (create, read with ETag, replace with
+//! `citygrid import vector`, editable by the departments their policy lists
+//! (`citygrid layer set-access --edit`), edited over raw HTTP (create, read with ETag, replace with
 //! the right and a stale ETag, no If-Match, merge patch, delete, invalid geometry
 //! refused with PostGIS's reason or repaired by the layer's setting, attribute types,
 //! Content-Crs EPSG:4547, grid management's layers refused), every change seen in a
@@ -189,7 +190,8 @@ async fn part4_editing_history_and_tiles_on_a_second_server() {
     let dir = common::temp_dir("ogc_edit");
     import_layers(&db, &dir);
     sqlx::query(
-        "INSERT INTO departments (code, name) VALUES ('parks', 'Parks') ON CONFLICT DO NOTHING",
+        "INSERT INTO departments (code, name) VALUES ('parks', 'Parks'), ('water', 'Water') \
+         ON CONFLICT DO NOTHING",
     )
     .execute(&db.pool)
     .await
@@ -202,12 +204,20 @@ async fn part4_editing_history_and_tiles_on_a_second_server() {
         Some("parks"),
         "edit-parks-pw-1",
     );
+    add_user(
+        &db,
+        "ed_water",
+        "department",
+        Some("water"),
+        "edit-water-pw-1",
+    );
     add_user(&db, "ed_insp", "inspector", None, "edit-insp-pw-1");
     let a = TestServer::start(&db);
     let b = TestServer::start(&db);
     let admin = login(&a, "ed_admin", "edit-admin-pw-1").await;
     let staff = login(&a, "ed_parks", "edit-parks-pw-1").await;
     let inspector = login(&a, "ed_insp", "edit-insp-pw-1").await;
+    let water = login(&a, "ed_water", "edit-water-pw-1").await;
     let admin_b = login(&b, "ed_admin", "edit-admin-pw-1").await;
     for s in [&a, &b] {
         wait_loaded(s, &admin, "ed_parks").await;
@@ -233,7 +243,8 @@ async fn part4_editing_history_and_tiles_on_a_second_server() {
         );
     }
 
-    // Who may edit: not anonymous callers, not an inspector.
+    // Who may edit: the layer's edit policy (admins; the parks department once the
+    // layer lists it), not anonymous callers, an inspector or another department.
     let park = json!({"type": "Feature", "geometry": square(LON + 0.03, LAT, 0.001),
                       "properties": {"name": "Zhongshan", "rank": 4, "area": 0.8, "open": true}});
     error_of(
@@ -246,6 +257,34 @@ async fn part4_editing_history_and_tiles_on_a_second_server() {
         403,
     )
     .await;
+    let body = error_of(
+        call(&a, Method::POST, items, Some(&staff), &[], Some(&park)).await,
+        403,
+    )
+    .await;
+    assert!(body.contains("set-access"), "{body}");
+    for layer in ["ed_parks", "ed_points"] {
+        let (ok, out, err) =
+            run(citygrid(&db).args(["layer", "set-access", layer, "--edit", "departments:parks"]));
+        assert!(ok, "{out}{err}");
+    }
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        // The servers follow the policy change (the catalogue notice).
+        let r = call(&a, Method::POST, items, Some(&water), &[], Some(&park)).await;
+        assert_eq!(r.status(), 403, "another department may not edit");
+        let history = "/ogc/collections/ed_parks/items/1/history";
+        let r = call(&a, Method::GET, history, Some(&staff), &[], None).await;
+        if r.status() == 404 {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the edit policy was not applied: {}",
+            r.status()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 
     // Create: 201, Location, ETag; the feature as stored.
     let r = call(&a, Method::POST, items, Some(&staff), &[], Some(&park)).await;

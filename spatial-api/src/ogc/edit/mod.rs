@@ -10,8 +10,10 @@
 //! | `GET …/items/{fid}/history` | its edits: who, when, before and after |
 //! | `POST …/items/{fid}/history/{version}/restore` | writes the feature of an edit back (an edit itself) |
 //!
-//! Rules: only layers an import wrote are edited (grid management's tables answer
-//! 405); `ETag` is strong, a hash of the feature as `GET …/items/{fid}` shows it, and
+//! Rules: the caller must be allowed by the layer's edit policy (administrators, and
+//! the department operators of its owning and editing departments:
+//! `citygrid layer set-access LAYER --edit departments:A`); only layers an import wrote
+//! are edited (grid management's tables answer 405); `ETag` is strong, a hash of the feature as `GET …/items/{fid}` shows it, and
 //! `If-Match` is required to change a feature (428 without, 412 when it does not
 //! match); `Content-Crs` gives the CRS of the body's geometry (default CRS84; any CRS
 //! of `crs=`, EPSG:4513–4554 through PROJ); the geometry must fit the layer's
@@ -41,7 +43,7 @@ use serde_json::{json, Map, Value};
 use sha2::{Digest, Sha256};
 
 use super::{OgcBase, GEOJSON_TYPE};
-use crate::auth::{Principal, Role};
+use crate::auth::Principal;
 use crate::catalog::LayerMeta;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::Collection;
@@ -72,19 +74,18 @@ pub fn etag(schema: &Schema, f: &Feature) -> String {
     format!("\"{}\"", hex::encode(&digest[..16]))
 }
 
-/// Whether `principal` may edit the layer. Until layers carry their own edit policy:
-/// administrators and department staff (the `department` role).
-fn may_edit(principal: &Principal, _meta: &LayerMeta) -> ApiResult<String> {
+/// Whether `principal` may edit layer `id` (the layer's edit policy:
+/// administrators, and the department operators of the departments it lists or owns
+/// it); the user's name for the history.
+fn may_edit(state: &AppState, principal: &Principal, id: &str) -> ApiResult<String> {
     match principal {
-        Principal::User(u) if matches!(u.role, Role::Admin | Role::Department) => {
-            Ok(u.username.clone())
-        }
-        Principal::User(u) => Err(ApiError::Forbidden(format!(
-            "the role {} may not edit layers; administrators and department staff may",
-            u.role
-        ))),
         Principal::Anonymous => Err(ApiError::Unauthorized("sign in to edit layers".into())),
         Principal::Key(_) => Err(ApiError::Forbidden("API keys may not edit layers".into())),
+        Principal::User(u) if state.catalog.may_edit(principal, id) => Ok(u.username.clone()),
+        Principal::User(u) => Err(ApiError::Forbidden(format!(
+            "{} ({}) may not edit layer {id:?}: administrators and the department operators of its owning and editing departments may (citygrid layer set-access {id} --edit departments:…)",
+            u.username, u.role
+        ))),
     }
 }
 
@@ -419,7 +420,7 @@ pub async fn create(
     headers: HeaderMap,
     body: Bytes,
 ) -> ApiResult<Response> {
-    let actor = may_edit(&principal, &meta)?;
+    let actor = may_edit(&state, &principal, &id)?;
     check_media_type(&headers, false)?;
     let crs = content_crs(&headers)?;
     let mut input = read_input(&meta, &parse_body(&body)?, crs)?;
@@ -466,7 +467,7 @@ pub async fn replace(
     headers: HeaderMap,
     body: Bytes,
 ) -> ApiResult<Response> {
-    let actor = may_edit(&principal, &meta)?;
+    let actor = may_edit(&state, &principal, &id)?;
     let fid = fid_of(&id, &fid)?;
     check_media_type(&headers, false)?;
     let if_match = required_if_match(&headers)?;
@@ -501,7 +502,7 @@ pub async fn update(
     headers: HeaderMap,
     body: Bytes,
 ) -> ApiResult<Response> {
-    let actor = may_edit(&principal, &meta)?;
+    let actor = may_edit(&state, &principal, &id)?;
     let fid = fid_of(&id, &fid)?;
     check_media_type(&headers, true)?;
     let if_match = required_if_match(&headers)?;
@@ -569,7 +570,7 @@ pub async fn delete(
     Path((_, fid)): Path<(String, String)>,
     headers: HeaderMap,
 ) -> ApiResult<Response> {
-    let actor = may_edit(&principal, &meta)?;
+    let actor = may_edit(&state, &principal, &id)?;
     let fid = fid_of(&id, &fid)?;
     let if_match = required_if_match(&headers)?;
     let (mut tx, _) = begin(&state, &id).await?;
@@ -601,11 +602,11 @@ pub async fn delete(
 pub async fn history_list(
     State(state): State<AppState>,
     principal: Principal,
-    Collection { id, meta, .. }: Collection,
+    Collection { id, .. }: Collection,
     OgcBase(base): OgcBase,
     Path((_, fid)): Path<(String, String)>,
 ) -> ApiResult<Response> {
-    may_edit(&principal, &meta)?;
+    may_edit(&state, &principal, &id)?;
     let fid = fid_of(&id, &fid)?;
     let entries = history::list(&state.pool, &id, fid).await?;
     if entries.is_empty() {
@@ -650,7 +651,7 @@ pub async fn restore(
     Path((_, fid, version)): Path<(String, String, String)>,
     headers: HeaderMap,
 ) -> ApiResult<Response> {
-    let actor = may_edit(&principal, &meta)?;
+    let actor = may_edit(&state, &principal, &id)?;
     let fid = fid_of(&id, &fid)?;
     let version: i32 = version
         .parse()
