@@ -29,7 +29,7 @@ fn square(lon: f64, lat: f64, d: f64) -> Value {
 /// Three parks and two points, imported with the real importer.
 fn import_layers(db: &TestDb, dir: &std::path::Path) {
     let parks = json!({"type": "FeatureCollection", "features": [
-        {"type": "Feature", "geometry": square(LON, LAT, 0.001), "properties": {"name": "East Lake", "rank": 1, "area": 2.5, "open": true}},
+        {"type": "Feature", "geometry": square(LON, LAT, 0.001), "properties": {"name": "East Lake", "rank": 1, "area": 2.5, "open": true, "since": "1949-10-01"}},
         {"type": "Feature", "geometry": square(LON + 0.01, LAT, 0.001), "properties": {"name": "Sun Yat-sen", "rank": 2, "area": 1.0, "open": false}},
         {"type": "Feature", "geometry": square(LON + 0.02, LAT, 0.001), "properties": {"name": "Jiefang", "rank": 3, "area": 0.5, "open": true}},
     ]});
@@ -482,6 +482,71 @@ async fn part4_editing_history_and_tiles_on_a_second_server() {
         400,
     )
     .await;
+    // A date PostgreSQL cannot read: 400 with its words, not a 500.
+    let bad_date = json!({"type": "Feature", "geometry": square(LON, LAT + 0.01, 0.001), "properties": {"since": "2026-13-45"}});
+    let body = error_of(
+        call(&a, Method::POST, items, Some(&staff), &[], Some(&bad_date)).await,
+        400,
+    )
+    .await;
+    assert!(body.contains("refused the values"), "{body}");
+    // Malformed bodies and ids: 4xx, never a 5xx.
+    let too_big = "x".repeat(1024 * 1024 + 10);
+    let r = http()
+        .post(a.url(items))
+        .bearer_auth(&staff)
+        .header("content-type", "application/geo+json")
+        .body(too_big)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 413);
+    for (method, path, body) in [
+        (Method::POST, items.to_string(), "not json"),
+        (Method::POST, items.to_string(), "[]"),
+        (
+            Method::POST,
+            items.to_string(),
+            r#"{"type": "Feature", "geometry": {"type": "Point", "coordinates": [1e400, 0]}, "properties": {}}"#,
+        ),
+        (
+            Method::POST,
+            items.to_string(),
+            r#"{"type": "Feature", "geometry": {"type": "Polygon", "coordinates": [[[200, 95], [201, 95], [201, 96], [200, 95]]]}, "properties": {}}"#,
+        ),
+        (
+            Method::POST,
+            items.to_string(),
+            r#"{"type": "Feature", "geometry": {"type": "Polygon", "coordinates": []}, "properties": {}}"#,
+        ),
+        (
+            Method::POST,
+            items.to_string(),
+            r#"{"type": "Feature", "geometry": {"type": "Polygon", "coordinates": [[[114.3, 30.6], [114.4, 30.6], [114.3, 30.6]]]}, "properties": "x"}"#,
+        ),
+        (Method::PATCH, format!("{items}/1"), "\"x\""),
+        (Method::PATCH, format!("{items}/1"), r#"{"owner": "me"}"#),
+        (Method::PATCH, format!("{items}/1"), r#"{"geometry": null}"#),
+        (Method::PUT, format!("{items}/abc"), "{}"),
+        (Method::POST, format!("{items}/1/history/x/restore"), ""),
+        (Method::POST, format!("{items}/1/history/99/restore"), ""),
+        (Method::DELETE, format!("{items}/99999"), ""),
+    ] {
+        let r = http()
+            .request(method.clone(), a.url(&path))
+            .bearer_auth(&staff)
+            .header("content-type", "application/geo+json")
+            .header("if-match", "*")
+            .body(body.to_string())
+            .send()
+            .await
+            .unwrap();
+        let status = r.status().as_u16();
+        assert!(
+            (400..500).contains(&status),
+            "{method} {path} {body}: {status}"
+        );
+    }
     let count: i64 = sqlx::query_scalar("SELECT count(*) FROM layers.ed_parks")
         .fetch_one(&db.pool)
         .await
