@@ -80,7 +80,7 @@ echo "== 1. in process"
 if [ -f "$ROOT/geocode/examples/bench.rs" ]; then
   PROFILE_FLAG="--release"
   [ "${GEOCODE_EXAMPLE_PROFILE:-release}" = dev ] && PROFILE_FLAG=""
-  cargo run -q $PROFILE_FLAG -p citygrid-geocode --example bench -- "$EXTRACT" 2>"$WORK/example.err" | tee "$WORK/example.out" ||
+  cargo run -q $PROFILE_FLAG -p citygrid-geocode --example bench -- "$EXTRACT" "$SECONDS_PER_RUN" 2>"$WORK/example.err" | tee "$WORK/example.out" ||
     { echo "the engine's example failed:"; tail -5 "$WORK/example.err"; }
 else
   echo "(geocode/examples/bench.rs is not in the tree: no in-process engine figures)"

@@ -23,6 +23,9 @@ pub const MAX_ADDRESSES: i64 = 3_000_000;
 pub const MAX_ROADS: i64 = 500_000;
 /// The most areas read per kind (unit grids, communities, streets, divisions).
 pub const MAX_AREAS: i64 = 200_000;
+/// The most address rows a change notice patches in place (under the write lock);
+/// a larger change rebuilds the index.
+pub const PATCH_MAX: i64 = 50_000;
 /// Grid-management layers whose changes reload the areas.
 const AREA_LAYERS: [&str; 4] = ["unit_grids", "communities", "streets", "admin_divisions"];
 /// Quiet time after a road or area change before reloading (changes come in bursts).
@@ -152,8 +155,19 @@ impl Geocoder {
         Ok(())
     }
 
-    /// Swaps the rows of address source `source` for those in the database now.
+    /// Swaps the rows of address source `source` for those in the database now; a
+    /// change of more than [`PATCH_MAX`] rows rebuilds the whole index instead (built
+    /// beside the current one, swapped in at once, so queries never wait for it).
     pub async fn patch_source(&self, pool: &PgPool, source: &str) -> Result<(), sqlx::Error> {
+        let held = self
+            .sources
+            .lock()
+            .map(|s| s.get(source).map_or(0, Vec::len))
+            .unwrap_or(0);
+        let now = store::count_source(pool, source).await?;
+        if held as i64 + now > PATCH_MAX {
+            return self.load_all(pool).await;
+        }
         let rows = store::of_source(pool, source, MAX_ADDRESSES).await?;
         let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
         let old = self
