@@ -137,6 +137,32 @@ async fn chinese_and_english_osm_names_reach_the_tiles() {
         .expect("the market hall is in its z16 tile");
     assert_eq!(prop(hall, "name_en"), Some("Old Market Hall"));
 
+    // The catalogue names the layers and the new fields in both languages (the
+    // viewer's layer list and popups).
+    let catalog: Value = http()
+        .get(server.url("/catalog"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let layers = catalog
+        .as_array()
+        .or_else(|| catalog["layers"].as_array())
+        .expect("layers");
+    let entry = |id: &str| {
+        layers
+            .iter()
+            .find(|l| l["id"] == id)
+            .unwrap_or_else(|| panic!("{id} in the catalogue"))
+            .clone()
+    };
+    assert_eq!(entry("osm_components")["title_zh"], "部件（OSM）");
+    let pois = entry("osm_pois");
+    assert_eq!(pois["field_titles"]["name_zh"]["zh"], "中文名称");
+    assert_eq!(pois["field_titles"]["osm_id"]["en"], "OSM id");
+
     // TileJSON lists them, and the Chinese style labels POIs with them before `name`.
     let tilejson: Value = http()
         .get(server.url("/tiles/osm_pois.json"))

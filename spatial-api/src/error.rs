@@ -1,5 +1,6 @@
 //! One error type for every handler, turned into a JSON response
-//! `{"error": "...", "detail": ...}` with the right status.
+//! `{"error": "...", "error_zh": "...", "detail": ...}` with the right status (the
+//! message in English and in Chinese: [`crate::error_zh`]).
 
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -84,10 +85,14 @@ impl ApiError {
     }
 }
 
-/// The JSON body of an error response.
+/// The JSON body of an error response: the message in English (`error`) and in
+/// Chinese (`error_zh`, [`crate::error_zh`]), and the detail.
 pub fn error_body(status: StatusCode, message: &str, detail: Value) -> Json<Value> {
-    let _ = status;
-    Json(json!({ "error": message, "detail": detail }))
+    Json(json!({
+        "error": message,
+        "error_zh": crate::error_zh::translate(status.as_u16(), message),
+        "detail": detail,
+    }))
 }
 
 impl IntoResponse for ApiError {

@@ -17,6 +17,7 @@ pub mod clock;
 pub mod db_health;
 pub mod edge;
 pub mod error;
+pub mod error_zh;
 pub mod extract;
 pub mod geocode;
 pub mod geojson;

@@ -375,7 +375,7 @@ async fn method_not_allowed(request: Request) -> Response {
 }
 
 /// Turns every error response that is not JSON yet (rejections of extractors,
-/// body limits, timeouts) into `{"error": ..., "detail": ...}`.
+/// body limits, timeouts) into `{"error": ..., "error_zh": ..., "detail": ...}`.
 async fn json_errors(request: Request, next: Next) -> Response {
     let response = next.run(request).await;
     let status = response.status();
@@ -408,8 +408,12 @@ async fn json_errors(request: Request, next: Next) -> Response {
     } else {
         Value::String(text)
     };
-    let body = serde_json::to_vec(&serde_json::json!({ "error": message, "detail": detail }))
-        .unwrap_or_default();
+    let body = serde_json::to_vec(&serde_json::json!({
+        "error": message,
+        "error_zh": crate::error_zh::translate(status.as_u16(), &message),
+        "detail": detail,
+    }))
+    .unwrap_or_default();
     parts.headers.insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static("application/json"),

@@ -5,7 +5,8 @@
 //   server runs in another zone than the browser), departments are ranked;
 // - a case an inspector reports appears within a few seconds without a reload;
 // - it fits 1920×1080 and 3840×2160 without scrolling (type twice as large on 4K);
-// - Chinese; a department account is told the screen is not for it.
+// - Chinese (the server's refusals too); a department account is told the screen is
+//   not for it.
 import { BASE, check, expectClean, run, shot } from './lib.mjs';
 
 const F = JSON.parse(process.env.FIXTURE || '{}');
@@ -152,8 +153,15 @@ await run('bigscreen', async (browser) => {
   await shot(big, 'bigscreen-2160');
   expectClean(big);
 
-  // Not for a department.
-  const dep = await open(browser, { width: 1920, height: 1080 });
+  // Not for a department; a wrong password is told in Chinese on a Chinese screen
+  // (the server's error_zh).
+  const dep = await open(browser, { width: 1920, height: 1080, locale: 'zh-CN' });
+  await dep.goto(`${BASE}/bigscreen`);
+  await dep.fill('#username', F.users.department[0]);
+  await dep.fill('#password', 'not-the-password');
+  await dep.click('#login-form button[type="submit"]');
+  await dep.waitForFunction(() => document.getElementById('login-error').textContent !== '');
+  check(await dep.locator('#login-error').textContent() === '用户名或密码错误', `the refusal in Chinese: ${await dep.locator('#login-error').textContent()}`);
   await signIn(dep, 'department');
   await dep.waitForSelector('body[data-ready="refused"]');
   check(await dep.locator('#bs-error').isVisible(), 'a department account is told the screen is not for it');

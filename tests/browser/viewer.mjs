@@ -126,6 +126,10 @@ await run('viewer', async (browser) => {
   // Chinese.
   await page.click('#lang');
   check((await page.locator('#tool-length').textContent()) === '测距离', 'the language switch shows Chinese');
+  // Layer titles from the catalogue's bilingual metadata, and the polygon query's table
+  // redrawn in Chinese.
+  check((await page.locator('#layers li[data-layer-item="cases"] .layer-title').textContent()) === '案卷', 'the cases layer is titled 案卷');
+  check((await page.locator('#query-stats thead th').first().textContent()) === '图层', 'the query table is in Chinese');
   // ... and the map's labels follow it: a symbol layer's text asks for name:zh first.
   const labelField = () => page.evaluate(() => {
     const m = window.citygridMap;

@@ -40,7 +40,7 @@ pub const API_KEY_QUERY: &str = "api_key_query";
 #[openapi(
     info(
         title = "citygrid",
-        description = "The city's map layers (catalogue, vector and raster tiles, styles, OGC API – Features and Tiles, spatial queries), grid management (cases, reference data, unit grids, components, evaluation) and Open311 GeoReport v2. Errors are JSON `{\"error\", \"detail\"}` (Open311: its own error list). Each operation's `security` says who may call it; `x-access` says it in words and `x-roles` lists the roles of role-restricted routes (admin may do everything).",
+        description = "The city's map layers (catalogue, vector and raster tiles, styles, OGC API – Features and Tiles, spatial queries), grid management (cases, reference data, unit grids, components, evaluation) and Open311 GeoReport v2. Errors are JSON `{\"error\", \"error_zh\", \"detail\"}`: the message in English and in Chinese (Open311: its own error list). Each operation's `security` says who may call it; `x-access` says it in words and `x-roles` lists the roles of role-restricted routes (admin may do everything).",
         license(name = "Apache-2.0", identifier = "Apache-2.0")
     ),
     paths(

@@ -30,8 +30,10 @@ impl ToSchema for Binary {}
 #[derive(ToSchema, serde::Deserialize)]
 #[allow(dead_code)]
 pub struct Error {
-    /// What went wrong, in words a caller can act on.
+    /// What went wrong, in words a caller can act on (English).
     pub error: String,
+    /// The same in Chinese (the pages show the reader's language).
+    pub error_zh: String,
     /// Details (the limit that was passed, the field, …) or null.
     pub detail: Value,
 }

@@ -52,6 +52,14 @@ export async function logout() {
   forgetSession();
 }
 
+/** The message of an error answer `data` ({error, error_zh, detail}) in the reader's
+ * language: the server sends every error in English (`error`) and Chinese
+ * (`error_zh`). `fallback` when the answer has none. */
+export function errorText(data, fallback = '') {
+  if (!data || typeof data !== 'object') return fallback;
+  return (lang() === 'zh' && data.error_zh) || data.error || fallback;
+}
+
 /** An error answer of the API. */
 export class ApiError extends Error {
   constructor(status, message, detail) {
@@ -93,7 +101,7 @@ export async function api(path, { method = 'GET', body, anonymous = false, heade
   }
   if (!response.ok) {
     if (response.status === 401 && s && !anonymous) forgetSession();
-    const message = (data && data.error) || `${response.status} ${response.statusText}`;
+    const message = errorText(data, `${response.status} ${response.statusText}`);
     throw new ApiError(response.status, message, data && data.detail);
   }
   return data;

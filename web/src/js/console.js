@@ -8,7 +8,7 @@
 import './console-text.js';
 import './dashboard-text.js';
 import './geocode-text.js';
-import { api, el, fromZoned, loadTimeZone, onSessionChange, qs, session, timeZone, when } from './api.js';
+import { api, el, errorText, fromZoned, loadTimeZone, onSessionChange, qs, session, timeZone, when } from './api.js';
 import { setupLanguage, statusName, t, lang } from './i18n.js';
 import { withSession } from './session.js';
 import { actionName, categoryName, checkPhoto, loadCategories, markPoint, photoImage, statusBadge, timeline, uploadPhoto } from './casekit.js';
@@ -256,7 +256,7 @@ async function exportTable(format) {
   try {
     const s = session();
     const r = await fetch(`/api/stats/evaluation${qs({ ...evalPeriod(), by, format })}`, { headers: { Authorization: `Bearer ${s && s.token}` } });
-    if (!r.ok) throw new Error((await r.json().catch(() => ({}))).error || `${r.status}`);
+    if (!r.ok) throw new Error(errorText(await r.json().catch(() => ({})), `${r.status}`));
     const name = (/filename="([^"]+)"/.exec(r.headers.get('content-disposition') || '') || [])[1] || `evaluation.${format}`;
     const url = URL.createObjectURL(await r.blob());
     const a = el('a', { href: url, download: name, hidden: true });

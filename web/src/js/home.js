@@ -3,6 +3,7 @@
 // the reader's language, and the one search endpoint (GET /api/search).
 
 import { addText, lang, t } from './i18n.js';
+import { errorText } from './api.js';
 
 addText({
   home: ['Home view', '回到全市'],
@@ -100,7 +101,7 @@ export async function searchApi(q, { server = '', key = '', headers = {}, limit 
   if (!response.ok) {
     let message = `${response.status}`;
     try {
-      message = (await response.json()).error || message;
+      message = errorText(await response.json(), message);
     } catch {
       // not JSON
     }

@@ -23,6 +23,11 @@ let point = null;
 let cats = { categories: [], major_classes: [] };
 let myGrids = [];
 
+/** The server's reason a report waits or was refused, in the reader's language. */
+function reasonOf(item) {
+  return (lang() === 'zh' && item.errorZh) || item.error;
+}
+
 function name(x) {
   return lang() === 'zh' ? x.name_zh : x.name_en;
 }
@@ -233,7 +238,7 @@ function outboxItem(item) {
     item.body.description ? el('div', { class: 'note' }, item.body.description) : null,
     el('div', { class: 'muted' }, `${item.body.lon.toFixed(6)}, ${item.body.lat.toFixed(6)}`, item.photos.length ? ` · ${t('photos')}: ${item.photos.length}` : ''),
     item.caseNo ? el('div', {}, `${t('caseCreated')}: `, el('strong', { class: 'case-no-small' }, item.caseNo), waiting ? ` · ${waiting} ${t('photosWaiting')}` : '') : null,
-    item.error ? el('div', { class: item.state === 'failed' ? 'reason' : 'muted' }, item.error) : null,
+    item.error ? el('div', { class: item.state === 'failed' ? 'reason' : 'muted' }, reasonOf(item)) : null,
     item.state === 'pending' && item.nextAt > Date.now() ? el('div', { class: 'muted' }, `${t('retryAt')}: ${new Date(item.nextAt).toLocaleTimeString()}`) : null);
   if (item.state === 'failed') {
     const buttons = [];
@@ -359,7 +364,7 @@ async function submitReport(e) {
     } else {
       item = await getItem(item.key);
       if (item && item.state === 'failed') {
-        notice(out, `${t('keptOutbox')}: ${item.error}`, 'error');
+        notice(out, `${t('keptOutbox')}: ${reasonOf(item)}`, 'error');
       } else {
         await registerSync();
         notice(out, item && item.caseNo ? `${t('reported')} ${item.caseNo} · ${t('savedOutbox')}` : t('savedOutbox'), 'ok');

@@ -3,7 +3,7 @@
 // and carrying an API key.
 
 import { lang, t } from './i18n.js';
-import { session, setTimeZone } from './api.js';
+import { errorText, session, setTimeZone } from './api.js';
 import { HomeControl, boundsOf, fetchHome, fieldTitle } from './home.js';
 
 const maplibregl = window.maplibregl;
@@ -35,7 +35,7 @@ export async function loadStyle({ server = '', key = '', layers = null } = {}) {
   if (!response.ok) {
     let message = `${response.status}`;
     try {
-      message = (await response.json()).error || message;
+      message = errorText(await response.json(), message);
     } catch {
       // not JSON
     }

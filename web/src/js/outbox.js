@@ -134,9 +134,11 @@ async function call(path, { method = 'POST', headers = {}, body }, token) {
   }
   if (response.ok) return { kind: 'ok', data };
   const reason = (data && data.error) || `${response.status} ${response.statusText}`;
-  if (response.status === 401) return { kind: 'signin', reason, status: 401 };
-  if (response.status >= 500 || RETRY_STATUS.includes(response.status)) return { kind: 'retry', reason, status: response.status };
-  return { kind: 'fixable', reason, status: response.status };
+  // The server's reason in Chinese too: the page shows the reader's language.
+  const reasonZh = (data && data.error_zh) || reason;
+  if (response.status === 401) return { kind: 'signin', reason, reasonZh, status: 401 };
+  if (response.status >= 500 || RETRY_STATUS.includes(response.status)) return { kind: 'retry', reason, reasonZh, status: response.status };
+  return { kind: 'fixable', reason, reasonZh, status: response.status };
 }
 
 /** Sends one report (case, then its photos); returns the outcome kind. */
@@ -216,12 +218,14 @@ export function sendOutbox({ force = false, only = null, now = Date.now } = {}) 
       } else if (r.kind === 'signin') {
         item.state = 'signin';
         item.error = r.reason;
+        item.errorZh = r.reasonZh;
         await putItem(item);
         outcome.signin = true;
         outcome.waiting += 1;
       } else if (r.kind === 'fixable') {
         item.state = 'failed';
         item.error = r.reason;
+        item.errorZh = r.reasonZh;
         item.status = r.status;
         await putItem(item);
         outcome.failed += 1;
@@ -229,6 +233,7 @@ export function sendOutbox({ force = false, only = null, now = Date.now } = {}) 
         item.attempts += 1;
         item.state = 'pending';
         item.error = r.reason;
+        item.errorZh = r.reasonZh;
         item.nextAt = now() + retryDelay(item.attempts);
         await putItem(item);
         outcome.waiting += 1;

@@ -12,6 +12,8 @@ import { showCases } from './cases-layer.js';
 
 let map;
 let layers = [];
+/** The last polygon query's answer (its table is redrawn in the other language). */
+let lastStats = null;
 let draw;
 
 function renderLayerList() {
@@ -105,6 +107,7 @@ async function queryPolygon(geometry) {
   const area = el('p', { class: 'measure' }, `${t('area')}: ${formatArea(polygonArea(geometry.coordinates[0]))}`);
   try {
     const answer = await api('/api/query', { method: 'POST', body: { layers: vectorIds, geometry, op: 'intersects', include_features: false } });
+    lastStats = answer;
     setResult(area, statsTable(answer));
   } catch (e) {
     setResult(area, el('p', { class: 'error' }, `${t('error')}: ${e.message}`));
@@ -204,6 +207,11 @@ function setupPanel() {
 async function main() {
   setupLanguage(() => {
     if (layers.length) renderLayerList();
+    // Layer titles and field names follow the switch: the query table is redrawn, an
+    // open attributes popup closed (the next click opens it in the new language).
+    const stats = document.getElementById('query-stats');
+    if (stats && lastStats) stats.parentElement.replaceWith(statsTable(lastStats));
+    for (const b of document.querySelectorAll('.maplibregl-popup-close-button')) b.click();
     // the map's labels follow the switch (name:zh or name)
     if (map) relabelMap(map).catch(() => {});
   });
