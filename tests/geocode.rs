@@ -542,6 +542,54 @@ async fn import_osm_fills_the_addresses_and_servers_follow() {
     })
     .await;
     assert!(v["road"]["distance_m"].as_f64().unwrap() < 10.0, "{v}");
+    assert!(
+        v["areas"].as_array().is_some_and(|a| a.is_empty()),
+        "no grids yet: {v}"
+    );
+    // unit grids generated while the server runs: the areas follow their change notice
+    sqlx::query("INSERT INTO departments (code, name, name_en) VALUES ('d', 'd', 'd')")
+        .execute(&db.pool)
+        .await
+        .unwrap();
+    let area = dir.join("area.geojson");
+    std::fs::write(
+        &area,
+        json!({"type": "FeatureCollection", "features": [{"type": "Feature", "properties": {},
+            "geometry": {"type": "Polygon", "coordinates": [[[24.949, 60.1675], [24.954, 60.1675],
+                [24.954, 60.1690], [24.949, 60.1690], [24.949, 60.1675]]]}}]})
+        .to_string(),
+    )
+    .unwrap();
+    cli(
+        &db,
+        &[
+            "grid",
+            "generate",
+            "--area",
+            area.to_str().unwrap(),
+            "--admin-code",
+            "420102",
+            "--street-code",
+            "001",
+            "--community-code",
+            "001",
+            "--default-department",
+            "d",
+        ],
+    );
+    let v = wait_for(&server, "/api/reverse?lon=24.9502&lat=60.16815", |v| {
+        v["areas"]
+            .as_array()
+            .is_some_and(|a| a.iter().any(|x| x["kind"] == "unit_grid"))
+    })
+    .await;
+    assert_eq!(
+        v["address"]["label"]
+            .as_str()
+            .map(|l| l.contains("Kaivokatu 2")),
+        Some(true),
+        "{v}"
+    );
 }
 
 /// Builds `web/dist` from `web/src` (as tests/browser_pages.rs does) and returns it.
