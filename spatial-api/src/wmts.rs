@@ -581,18 +581,12 @@ async fn get_tile(
             ),
         ));
     }
-    crate::tiles::serve_in(
-        state,
-        principal,
-        &meta.id,
-        set,
-        &level.to_string(),
-        &col_n.to_string(),
-        &format!("{row_n}.{ext}"),
-        headers,
-    )
-    .await
-    .map_err(OwsException::from_api)
+    let tile = set
+        .tile(level, col_n, row_n)
+        .map_err(|e| OwsException::out_of_range("TILEMATRIX", e.to_string()))?;
+    crate::tiles::serve_resolved(state, &metas, tile, Some(ext), headers)
+        .await
+        .map_err(OwsException::from_api)
 }
 
 #[cfg(test)]

@@ -20,7 +20,7 @@ use std::future::Future;
 
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use citygrid_geo::matrixset::{GridTile, MatrixSet};
+use citygrid_geo::matrixset::{Grid, GridTile, MatrixSet};
 use citygrid_geo::tms::{TileCoord, MAX_ZOOM};
 use citygrid_tiles::cache::{CachedTile, Encoding};
 use citygrid_tiles::LayerKind;
@@ -212,21 +212,37 @@ pub async fn serve_in(
     let ids = parse_ids(ids)?;
     let (tile, suffix) = parse_set_tile(set, level, col, row)?;
     let metas = resolve_layers(state, principal, &ids)?;
-    match source_for(&metas) {
-        Ok(Source::Vector(v)) => {
-            if matches!(suffix.as_deref(), Some("png" | "jpg" | "jpeg" | "webp")) {
+    serve_resolved(state, &metas, tile, suffix.as_deref(), headers).await
+}
+
+/// The tile `tile` (any matrix set) of layers already resolved for the caller
+/// ([`resolve_layers`]); `suffix` as in [`TileSource::tile`]. What [`serve_in`] does
+/// after parsing, for callers that parsed and checked the request themselves (WMTS).
+pub async fn serve_resolved(
+    state: &AppState,
+    metas: &[LayerMeta],
+    tile: GridTile,
+    suffix: Option<&str>,
+    headers: &HeaderMap,
+) -> ApiResult<Response> {
+    let source = source_for(metas).map_err(|CannotCombine| {
+        ApiError::BadRequest(
+            "a raster layer cannot be combined with other layers in one tile".into(),
+        )
+    })?;
+    if tile.grid() == Grid::Mercator {
+        return source.tile(state, tile.address(), suffix, headers).await;
+    }
+    match source {
+        Source::Vector(v) => {
+            if matches!(suffix, Some("png" | "jpg" | "jpeg" | "webp")) {
                 return Err(ApiError::BadRequest(
                     "vector layers are served as .mvt or .pbf".into(),
                 ));
             }
             geographic::vector_tile(state, v.metas, tile.address(), headers).await
         }
-        Ok(Source::Raster(r)) => {
-            raster::geographic_tile(state, r.meta, tile.address(), headers).await
-        }
-        Err(CannotCombine) => Err(ApiError::BadRequest(
-            "a raster layer cannot be combined with other layers in one tile".into(),
-        )),
+        Source::Raster(r) => raster::geographic_tile(state, r.meta, tile.address(), headers).await,
     }
 }
 
