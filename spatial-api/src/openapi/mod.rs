@@ -68,6 +68,7 @@ pub const API_KEY_QUERY: &str = "api_key_query";
         paths::ogc_item, paths::ogc_create, paths::ogc_replace, paths::ogc_update,
         paths::ogc_delete, paths::ogc_history, paths::ogc_restore, paths::ogc_matrix_sets, paths::ogc_matrix_set, paths::ogc_tilesets,
         paths::ogc_tileset, paths::ogc_tile,
+        paths::wmts_kvp, paths::wmts_capabilities, paths::wmts_tile, paths::page_wmts_demo,
         paths::nearest, paths::spatial_query,
         paths::get_tile_properties, paths::put_tile_properties,
         paths::admin_layers, paths::admin_layer_access, paths::admin_layer_delete,
@@ -84,6 +85,7 @@ pub const API_KEY_QUERY: &str = "api_key_query";
         (name = "open311", description = "Open311 GeoReport v2"),
         (name = "ogc", description = "OGC API – Features (Parts 1–3) and Tiles"),
         (name = "query", description = "spatial queries answered from memory"),
+        (name = "wmts", description = "OGC WMTS 1.0.0 (KVP and RESTful) in WebMercatorQuad, WorldCRS84Quad and CGCS2000Quad"),
     )
 )]
 struct ApiDoc;

@@ -647,6 +647,53 @@ pub(super) fn ogc_tileset() {}
     ))]
 pub(super) fn ogc_tile() {}
 
+#[utoipa::path(get, path = "/wmts", tag = "wmts",
+    summary = "OGC WMTS 1.0.0 KVP: GetCapabilities, GetTile (parameter names in any case)",
+    params(
+        ("SERVICE" = String, Query, description = "`WMTS`"),
+        ("REQUEST" = String, Query, description = "`GetCapabilities` or `GetTile`"),
+        ("LAYER" = Option<String>, Query, description = "GetTile: layer id"),
+        ("STYLE" = Option<String>, Query, description = "GetTile: `default`"),
+        ("FORMAT" = Option<String>, Query, description = "GetTile: `image/png`, `image/jpeg`, `image/webp` or `application/vnd.mapbox-vector-tile` (the layer's)"),
+        ("TILEMATRIXSET" = Option<String>, Query, description = "GetTile: `WebMercatorQuad`, `WorldCRS84Quad` or `CGCS2000Quad`"),
+        ("TILEMATRIX" = Option<String>, Query, description = "GetTile: level"),
+        ("TILEROW" = Option<u32>, Query, description = "GetTile: row"),
+        ("TILECOL" = Option<u32>, Query, description = "GetTile: column"),
+    ),
+    responses(
+        (status = 200, description = "capabilities (XML) or the tile", content(("application/xml"), (Binary = "image/png"), (Binary = "image/jpeg"), (Binary = "image/webp"), (Binary = "application/vnd.mapbox-vector-tile"))),
+        (status = 204, description = "no data in the tile"),
+        (status = 400, description = "OWS ExceptionReport: MissingParameterValue, InvalidParameterValue or TileOutOfRange", content(("application/xml"))),
+        (status = 501, description = "OWS ExceptionReport: OperationNotSupported", content(("application/xml"))),
+    ))]
+pub(super) fn wmts_kvp() {}
+
+#[utoipa::path(get, path = "/wmts/1.0.0/WMTSCapabilities.xml", tag = "wmts",
+    summary = "OGC WMTS 1.0.0 capabilities (RESTful): the layers the caller may read, the three tile matrix sets",
+    responses((status = 200, description = "capabilities", content(("application/xml")))))]
+pub(super) fn wmts_capabilities() {}
+
+#[utoipa::path(get, path = "/wmts/{layer}/{style}/{tms}/{matrix}/{row}/{col}", tag = "wmts",
+    summary = "OGC WMTS 1.0.0 GetTile (RESTful); `{col}` carries the format suffix (`.png`, `.jpg`, `.webp`, `.mvt`)",
+    params(
+        ("layer" = String, Path, description = "layer id"),
+        ("style" = String, Path, description = "`default`"),
+        ("tms" = String, Path, description = "`WebMercatorQuad`, `WorldCRS84Quad` or `CGCS2000Quad`"),
+        ("matrix" = u32, Path, description = "tile matrix (level)"),
+        ("row" = u32, Path, description = "tile row"),
+        ("col" = String, Path, description = "tile column and format suffix", example = "843.png"),
+    ),
+    responses(
+        (status = 200, description = "the tile", content((Binary = "image/png"), (Binary = "image/jpeg"), (Binary = "image/webp"), (Binary = "application/vnd.mapbox-vector-tile"))),
+        (status = 204, description = "no data in the tile"),
+        (status = 400, description = "OWS ExceptionReport", content(("application/xml"))),
+    ))]
+pub(super) fn wmts_tile() {}
+
+#[utoipa::path(get, path = "/wmts-demo", tag = "pages", summary = "The WMTS sample page (HTML): an OpenLayers map in EPSG:4490 from the WMTS capabilities",
+    responses((status = 200, description = "page", content(("text/html; charset=utf-8")))))]
+pub(super) fn page_wmts_demo() {}
+
 // ---- spatial queries -----------------------------------------------------------
 
 #[utoipa::path(get, path = "/api/nearest", tag = "query",
