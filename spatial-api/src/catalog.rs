@@ -65,6 +65,9 @@ pub struct Registry {
     layers: RwLock<Arc<Vec<LayerMeta>>>,
     titles: RwLock<Arc<HashMap<String, LayerTitles>>>,
     access: RwLock<Arc<HashMap<String, LayerAccess>>>,
+    /// The policies in force, made from `access` and `defaults` at each reload, so
+    /// that a check borrows one instead of building it.
+    policies: RwLock<Arc<HashMap<String, LayerPolicy>>>,
     defaults: AccessDefaults,
     changes: broadcast::Sender<String>,
 }
@@ -76,6 +79,7 @@ impl Default for Registry {
             layers: RwLock::new(Arc::new(Vec::new())),
             titles: RwLock::new(Arc::default()),
             access: RwLock::new(Arc::default()),
+            policies: RwLock::new(Arc::default()),
             defaults: AccessDefaults::default(),
             changes,
         }
@@ -95,25 +99,53 @@ impl Registry {
     /// without one; the `cases` layer is never public unless `cases_public_view =
     /// status`). Pure lookups: no database.
     pub fn policy(&self, id: &str) -> LayerPolicy {
+        self.with_policy(id, LayerPolicy::clone)
+    }
+
+    /// `f` of the policy in force for layer `id`, borrowed (no allocation for a layer
+    /// the catalogue knows).
+    fn with_policy<R>(&self, id: &str, f: impl FnOnce(&LayerPolicy) -> R) -> R {
+        if let Ok(policies) = self.policies.read() {
+            if let Some(policy) = policies.get(id) {
+                return f(policy);
+            }
+        }
+        f(&self.effective(id, None))
+    }
+
+    /// The policy in force for layer `id` stored as `stored`.
+    fn effective(&self, id: &str, stored: Option<&LayerAccess>) -> LayerPolicy {
         let default = if self.defaults.public_layers {
             ReadPolicy::public()
         } else {
             ReadPolicy::users()
         };
-        let mut policy = self
-            .access
-            .read()
-            .ok()
-            .and_then(|a| a.get(id).map(|a| a.policy(&default)))
-            .unwrap_or(LayerPolicy {
-                read: default,
+        let mut policy = stored.map_or_else(
+            || LayerPolicy {
+                read: default.clone(),
                 ..LayerPolicy::default()
-            });
+            },
+            |a| a.policy(&default),
+        );
         if id == CASES_LAYER && !self.defaults.cases_public && policy.read.public {
             policy.read.public = false;
             policy.read.users = true;
         }
         policy
+    }
+
+    /// Takes the stored access of every layer (and makes the policies in force).
+    fn set_access(&self, access: HashMap<String, LayerAccess>) {
+        let policies: HashMap<String, LayerPolicy> = access
+            .iter()
+            .map(|(id, a)| (id.clone(), self.effective(id, Some(a))))
+            .collect();
+        if let Ok(mut guard) = self.access.write() {
+            *guard = Arc::new(access);
+        }
+        if let Ok(mut guard) = self.policies.write() {
+            *guard = Arc::new(policies);
+        }
     }
 
     /// The stored access of layer `id` (what an admin set; `None` read: the default).
@@ -127,18 +159,18 @@ impl Registry {
 
     /// Whether `principal` may read layer `id` ([`layer_access::may_read`] on its policy).
     pub fn may_read(&self, principal: &Principal, id: &str) -> bool {
-        layer_access::may_read(principal, id, &self.policy(id))
+        self.with_policy(id, |p| layer_access::may_read(principal, id, p))
     }
 
     /// Whether `principal` may edit the features of layer `id`.
     pub fn may_edit(&self, principal: &Principal, id: &str) -> bool {
-        layer_access::may_edit(principal, &self.policy(id))
+        self.with_policy(id, |p| layer_access::may_edit(principal, p))
     }
 
     /// Whether anonymous callers may read layer `id` (its tiles may then be cached by
     /// shared caches: `Cache-Control: public`).
     pub fn is_public(&self, id: &str) -> bool {
-        self.defaults.public_layers && self.policy(id).read.is_public()
+        self.defaults.public_layers && self.with_policy(id, |p| p.read.is_public())
     }
 
     /// Refuses with 404 — as for a layer that does not exist, so that names do not
@@ -207,9 +239,7 @@ impl Registry {
         if let Ok(mut guard) = self.titles.write() {
             *guard = Arc::new(titles);
         }
-        if let Ok(mut guard) = self.access.write() {
-            *guard = Arc::new(access);
-        }
+        self.set_access(access);
         self.replace(layers);
         let _ = self.changes.send(changed.to_string());
         Ok(())
@@ -269,5 +299,86 @@ pub async fn follow_changes(registry: Arc<Registry>, pool: PgPool) {
             return;
         }
         tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::auth::{KeyPrincipal, KeyScope, Role, UserPrincipal};
+
+    fn user(role: Role, department: Option<&str>) -> Principal {
+        Principal::User(UserPrincipal {
+            id: 1,
+            username: "u".into(),
+            role,
+            department: department.map(str::to_string),
+            token_hash: vec![],
+        })
+    }
+
+    fn stored(read: Option<&str>, owner: Option<&str>) -> LayerAccess {
+        LayerAccess {
+            owner: owner.map(str::to_string),
+            read: read.map(|r| r.parse().unwrap()),
+            edit: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn defaults_follow_public_layers_and_cases_are_hidden_unless_asked() {
+        for (public_layers, cases_public) in [(true, false), (true, true), (false, false)] {
+            let registry = Registry::with_defaults(AccessDefaults {
+                public_layers,
+                cases_public,
+            });
+            registry.set_access(HashMap::from([
+                ("roads".to_string(), stored(None, None)),
+                ("cases".to_string(), stored(None, None)),
+                (
+                    "police".to_string(),
+                    stored(Some("departments:police"), None),
+                ),
+            ]));
+            let anon = Principal::Anonymous;
+            // a layer without a policy, known or not: the server's default
+            for id in ["roads", "not_loaded_yet"] {
+                assert_eq!(registry.may_read(&anon, id), public_layers, "{id}");
+                assert_eq!(registry.is_public(id), public_layers, "{id}");
+                assert!(registry.may_read(&user(Role::Inspector, None), id));
+            }
+            assert_eq!(
+                registry.may_read(&anon, "cases"),
+                public_layers && cases_public
+            );
+            assert!(registry.may_read(&user(Role::Inspector, None), "cases"));
+            assert!(!registry.may_read(&anon, "police"));
+            assert!(!registry.may_read(&user(Role::Inspector, Some("land")), "police"));
+            assert!(registry.may_read(&user(Role::Inspector, Some("police")), "police"));
+            assert!(registry.may_read(&user(Role::Admin, None), "police"));
+            assert!(registry.require_readable(&anon, "police").is_err());
+        }
+    }
+
+    #[test]
+    fn keys_need_the_maps_scope_and_their_list() {
+        let registry = Registry::default();
+        let key = |scopes: Vec<KeyScope>, layers: Option<Vec<String>>| {
+            Principal::Key(KeyPrincipal {
+                id: 1,
+                name: "k".into(),
+                department: None,
+                layers,
+                origins: None,
+                scopes,
+            })
+        };
+        assert!(registry.may_read(&key(vec![KeyScope::Maps], None), "roads"));
+        assert!(!registry.may_read(&key(vec![KeyScope::Open311Write], None), "roads"));
+        let narrow = key(vec![KeyScope::Maps], Some(vec!["parks".into()]));
+        assert!(!registry.may_read(&narrow, "roads"));
+        assert!(registry.may_read(&narrow, "parks"));
+        assert!(!registry.may_edit(&narrow, "parks"));
+        assert!(registry.may_edit(&user(Role::Admin, None), "parks"));
     }
 }
