@@ -98,7 +98,7 @@ fn tianditu_c_units(level: u8, lon: f64, lat: f64) -> (u32, u32, i64, i64) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn matrix_sets_vector_tiles_and_exceptions() {
-    let (_db, server, _dir) = setup("wmts_vector").await;
+    let (db, server, _dir) = setup("wmts_vector").await;
 
     // The tile matrix sets of OGC API – Tiles.
     let (s, list) = get_json(&server, "/ogc/tileMatrixSets").await;
@@ -178,6 +178,23 @@ async fn matrix_sets_vector_tiles_and_exceptions() {
     .await;
     assert_eq!(s, 204);
 
+    // The orthophoto's geographic pyramid is its own table, gone with the layer.
+    let geo_table = |db: &TestDb| {
+        let pool = db.pool.clone();
+        async move {
+            sqlx::query_scalar::<_, bool>(
+                "SELECT to_regclass('layers.\"ortho#geographic\"') IS NOT NULL",
+            )
+            .fetch_one(&pool)
+            .await
+            .expect("to_regclass")
+        }
+    };
+    assert!(
+        geo_table(&db).await,
+        "import raster made the geographic pyramid"
+    );
+
     // OWS exception reports: XML, the code, the locator and the status of WMTS table 28.
     for (path, status, code, locator) in [
         ("/wmts?SERVICE=WMTS", 400, "MissingParameterValue", "REQUEST"),
@@ -208,6 +225,13 @@ async fn matrix_sets_vector_tiles_and_exceptions() {
             "{path}: {body}"
         );
     }
+    let (ok, stdout, stderr) =
+        common::run(common::citygrid(&db).args(["layer", "delete", "ortho", "--yes"]));
+    assert!(ok, "layer delete:\n{stdout}\n{stderr}");
+    assert!(
+        !geo_table(&db).await,
+        "the geographic pyramid went with the layer"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

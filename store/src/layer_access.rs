@@ -204,7 +204,8 @@ pub enum DeleteOutcome {
     },
 }
 
-/// Deletes layer `id`: its table `layers."<id>"` and its catalogue row, under the
+/// Deletes layer `id`: its table `layers."<id>"` (and a raster layer's
+/// `layers."<id>#geographic"`) and its catalogue row, under the
 /// layer's lock (an import of the same id waits), announcing it so that every server
 /// forgets the layer and its cached tiles. Run it in a transaction.
 pub async fn delete(conn: &mut sqlx::PgConnection, id: &str) -> Result<DeleteOutcome, sqlx::Error> {
@@ -217,6 +218,12 @@ pub async fn delete(conn: &mut sqlx::PgConnection, id: &str) -> Result<DeleteOut
         return Ok(DeleteOutcome::NoLayer);
     }
     let drop = format!("DROP TABLE IF EXISTS {}", layer_table(id));
+    sqlx::query(&drop).execute(&mut *conn).await?;
+    // A raster layer's tiles of the geographic tile matrix sets (issue 23).
+    let drop = format!(
+        "DROP TABLE IF EXISTS {}",
+        layer_table(&format!("{id}#geographic"))
+    );
     sqlx::query(&drop).execute(&mut *conn).await?;
     sqlx::query("DELETE FROM layer_catalog WHERE id = $1")
         .bind(id)
