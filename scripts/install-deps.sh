@@ -5,7 +5,7 @@ set -euo pipefail
 
 packages=(postgresql-15-postgis-3 postgresql-15 libgdal-dev gdal-bin libproj-dev
           libclang-dev clang pkg-config python3-gdal python3-venv libsqlite3-dev chromium
-          openssl fonts-noto-core fonts-noto-cjk)
+          openssl fonts-noto-core fonts-noto-cjk patroni etcd-server haproxy)
 # Ubuntu and newer Debian ship another PostgreSQL major version: use what apt has.
 if command -v apt-cache >/dev/null 2>&1 && ! apt-cache show postgresql-15-postgis-3 >/dev/null 2>&1; then
   pg=$(apt-cache search --names-only '^postgresql-[0-9]+-postgis-3$' 2>/dev/null | sed -E 's/^postgresql-([0-9]+)-.*/\1/' | sort -n | tail -1)

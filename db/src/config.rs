@@ -3,6 +3,8 @@
 //! | key (`citygrid.toml`) | environment | default |
 //! |---|---|---|
 //! | `database_url` | `DATABASE_URL` | unset: the local cluster under `home` |
+//! | `database_read_urls` | `DATABASE_READ_URLS` (comma-separated) | none: everything is read from `database_url`. Hot standbys to load layers from: a layer is read from a standby only once it has replayed the primary's WAL up to the change notice (else from the primary after `read_wait_ms`) |
+//! | `read_wait_ms` | `CITYGRID_READ_WAIT_MS` | 2000: how long a layer load waits for a standby to catch up before it reads the primary (0–60000) |
 //! | `home` | `CITYGRID_HOME` | `./.citygrid` |
 //! | `bind` | `CITYGRID_BIND` | `127.0.0.1:8080` |
 //! | `max_body_bytes` | `CITYGRID_MAX_BODY_BYTES` | 1 MiB |
@@ -51,6 +53,10 @@ use serde::Deserialize;
 pub struct Config {
     /// An external PostgreSQL/PostGIS server; `None` means the local cluster.
     pub database_url: Option<String>,
+    /// Hot standbys layer data is read from (see [`crate::config`]).
+    pub database_read_urls: Vec<String>,
+    /// How long a read waits for a standby to replay a change (milliseconds).
+    pub read_wait_ms: u64,
     /// Where the local cluster and other state live.
     pub home: PathBuf,
     /// The address the HTTP service listens on.
@@ -137,6 +143,8 @@ impl Default for Config {
     fn default() -> Self {
         Config {
             database_url: None,
+            database_read_urls: Vec::new(),
+            read_wait_ms: 2000,
             home: PathBuf::from(".citygrid"),
             bind: "127.0.0.1:8080".to_string(),
             max_body_bytes: 1024 * 1024,
@@ -217,6 +225,8 @@ pub enum ConfigError {
 #[serde(deny_unknown_fields)]
 struct FileConfig {
     database_url: Option<String>,
+    database_read_urls: Option<Vec<String>>,
+    read_wait_ms: Option<u64>,
     home: Option<PathBuf>,
     bind: Option<String>,
     max_body_bytes: Option<usize>,
@@ -338,6 +348,13 @@ impl Config {
             }
         }
         self.validate_home()?;
+        if self.read_wait_ms > 60_000 {
+            return Err(ConfigError::Invalid {
+                key: "read_wait_ms",
+                value: self.read_wait_ms.to_string(),
+                expected: "0 to 60000 milliseconds",
+            });
+        }
         if self.tile_stale_secs > 3600 {
             return Err(ConfigError::Invalid {
                 key: "tile_stale_secs",
@@ -443,6 +460,12 @@ impl Config {
     fn apply_file(&mut self, file: FileConfig) {
         if let Some(v) = file.database_url.filter(|s| !s.is_empty()) {
             self.database_url = Some(v);
+        }
+        if let Some(v) = file.database_read_urls {
+            self.database_read_urls = v.into_iter().filter(|s| !s.trim().is_empty()).collect();
+        }
+        if let Some(v) = file.read_wait_ms {
+            self.read_wait_ms = v;
         }
         if let Some(v) = file.home {
             self.home = v;
@@ -559,6 +582,15 @@ impl Config {
         if let Some(v) = env.get("DATABASE_URL").filter(|s| !s.is_empty()) {
             self.database_url = Some(v.clone());
         }
+        if let Some(v) = env.get("DATABASE_READ_URLS") {
+            self.database_read_urls = v
+                .split(',')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(str::to_owned)
+                .collect();
+        }
+        parse_env(env, "CITYGRID_READ_WAIT_MS", &mut self.read_wait_ms)?;
         if let Some(v) = env.get("CITYGRID_HOME").filter(|s| !s.is_empty()) {
             self.home = PathBuf::from(v);
         }

@@ -117,6 +117,21 @@ pub async fn connect(url: &str, max_connections: u32, lazy: bool) -> Result<PgPo
     }
 }
 
+/// A pool to `url` that connects on first use (a standby that is away at start is
+/// tried again on each use); `max_connections` at most, the same acquire timeout as
+/// [`connect`].
+pub fn connect_lazy(url: &str, max_connections: u32) -> Result<PgPool, DbError> {
+    let options: PgConnectOptions = url.parse().map_err(|source| DbError::Connect {
+        url: redact_url(url),
+        source,
+    })?;
+    Ok(PgPoolOptions::new()
+        .max_connections(max_connections.max(1))
+        .acquire_timeout(ACQUIRE_TIMEOUT)
+        .idle_timeout(Duration::from_secs(300))
+        .connect_lazy_with(options.application_name("citygrid-read")))
+}
+
 /// Applies every pending migration; a no-op when the schema is current.
 ///
 /// Every command calls this, so the common case — nothing to do — is answered by one

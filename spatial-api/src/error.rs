@@ -213,8 +213,10 @@ impl From<tokio::sync::oneshot::error::RecvError> for ApiError {
 
 fn is_unavailable_code(code: Option<&str>) -> bool {
     // 57P01 admin shutdown, 57P02 crash shutdown, 57P03 cannot connect now,
-    // 08xxx connection exceptions, 53300 too many connections.
-    matches!(code, Some(c) if c.starts_with("57P") || c.starts_with("08") || c == "53300")
+    // 08xxx connection exceptions, 53300 too many connections, 25006 read-only
+    // transaction (a write reached a standby: during a failover, before the new
+    // primary is promoted).
+    matches!(code, Some(c) if c.starts_with("57P") || c.starts_with("08") || c == "53300" || c == "25006")
 }
 
 fn is_bad_text_code(code: Option<&str>) -> bool {

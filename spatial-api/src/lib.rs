@@ -167,18 +167,54 @@ async fn prepare(state: &AppState) {
     }
 }
 
+/// The standbys of `database_read_urls` (lazy pools: one that is away at start is
+/// tried again on use), or the primary alone.
+fn read_source(state: &AppState) -> anyhow::Result<Arc<citygrid_store::replication::ReadSource>> {
+    let config = &state.config;
+    if config.database_read_urls.is_empty() {
+        return Ok(citygrid_store::replication::ReadSource::primary_only(
+            state.pool.clone(),
+        ));
+    }
+    let per_standby = (config.db_max_connections / 2).max(2);
+    let mut standbys = Vec::new();
+    for url in &config.database_read_urls {
+        let pool = citygrid_db::connect_lazy(url, per_standby)?;
+        standbys.push((citygrid_db::redact_url(url), pool));
+    }
+    tracing::info!(
+        standbys = standbys.len(),
+        "reading layers from hot standbys"
+    );
+    Ok(citygrid_store::replication::ReadSource::new(
+        state.pool.clone(),
+        standbys,
+        std::time::Duration::from_millis(config.read_wait_ms),
+    ))
+}
+
 /// Serves on `listener` until SIGTERM or Ctrl-C, then drains open requests.
 pub async fn serve(config: Config, pool: PgPool, listener: TcpListener) -> anyhow::Result<()> {
     clock::init_from_env()?;
-    let state = AppState::new(pool, config);
+    let mut state = AppState::new(pool, config);
+    state.reads = read_source(&state)?;
     db_health::ping(&state.pool).await;
     tokio::spawn(db_health::watch(state.pool.clone()));
     prepare(&state).await;
     tokio::spawn(layers::follow_changes(
         Arc::clone(&state.layers),
         Arc::clone(&state.catalog),
-        state.pool.clone(),
+        Arc::clone(&state.reads),
     ));
+    if state.reads.has_standbys() {
+        let reads = Arc::clone(&state.reads);
+        tokio::spawn(async move {
+            loop {
+                reads.probe().await;
+                tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+            }
+        });
+    }
     tokio::spawn(catalog::follow_changes(
         Arc::clone(&state.catalog),
         state.pool.clone(),

@@ -45,12 +45,16 @@ pub struct AppState {
     pub basemap: Arc<Basemap>,
     /// The geocoding index (addresses, roads, areas), kept current.
     pub geocoder: Arc<crate::geocode::index::Geocoder>,
+    /// Where layer data is read from: hot standbys that have caught up, else the
+    /// primary (`database_read_urls`).
+    pub reads: Arc<citygrid_store::replication::ReadSource>,
 }
 
 impl AppState {
     /// New state around a pool and a configuration.
     pub fn new(pool: PgPool, config: Config) -> AppState {
         AppState {
+            reads: citygrid_store::replication::ReadSource::primary_only(pool.clone()),
             pool,
             credentials: Arc::new(CredentialCache::default()),
             login_backoff: Arc::default(),

@@ -60,6 +60,7 @@ pub mod photos;
 pub mod places;
 pub mod reference;
 pub mod reference_admin;
+pub mod replication;
 pub mod seed;
 pub mod stats;
 

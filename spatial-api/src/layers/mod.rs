@@ -379,36 +379,40 @@ impl LayerStore {
 pub async fn follow_changes(
     store: Arc<LayerStore>,
     registry: Arc<crate::catalog::Registry>,
-    pool: PgPool,
+    reads: Arc<citygrid_store::replication::ReadSource>,
 ) {
     let mut changes = registry.subscribe();
-    store.sync(&pool, &registry.layers()).await;
+    store
+        .sync(reads.caught_up().await, &registry.layers())
+        .await;
     let mut listener_connected = false;
     loop {
         match changes.recv().await {
-            Ok(change) => match change.split_once(':') {
-                Some((id, fids)) => {
+            // Read from a standby only once it holds the change just announced
+            // (or from the primary): never an old version after a notice.
+            Ok(change) => match (change.split_once(':'), reads.caught_up().await) {
+                (Some((id, fids)), pool) => {
                     let fids: Vec<i64> = fids
                         .split(',')
                         .filter_map(|f| f.trim().parse().ok())
                         .collect();
-                    match store.patch(&pool, id, &fids).await {
+                    match store.patch(pool, id, &fids).await {
                         Ok(n) => {
                             tracing::debug!(layer = %id, features = fids.len(), tiles = n, "layer patched")
                         }
                         Err(e) => {
                             tracing::warn!(error = %e, "patch failed; reloading the layer");
-                            store.resync_layer(&pool, &registry.layers(), id).await;
+                            store.resync_layer(pool, &registry.layers(), id).await;
                         }
                     }
                 }
-                None if change == "*" && listener_connected => {
+                (None, pool) if change == "*" && listener_connected => {
                     tracing::info!("layer listener reconnected: reloading every layer");
-                    store.resync(&pool, &registry.layers()).await;
+                    store.resync(pool, &registry.layers()).await;
                 }
-                None => {
+                (None, pool) => {
                     listener_connected |= change == "*";
-                    store.sync(&pool, &registry.layers()).await;
+                    store.sync(pool, &registry.layers()).await;
                 }
             },
             Err(tokio::sync::broadcast::error::RecvError::Lagged(n)) => {
@@ -416,7 +420,9 @@ pub async fn follow_changes(
                     missed = n,
                     "layer notifications missed: reloading every layer"
                 );
-                store.resync(&pool, &registry.layers()).await;
+                store
+                    .resync(reads.caught_up().await, &registry.layers())
+                    .await;
             }
             Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
         }

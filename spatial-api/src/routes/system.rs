@@ -59,6 +59,70 @@ async fn missing_arrangements(state: &AppState, db: bool) -> Vec<i32> {
 /// A figure of a layer in memory.
 type LayerGauge = fn(&crate::layers::LoadedLayer) -> usize;
 
+/// The replication lines of `/metrics` (only with `database_read_urls`): the server
+/// the write pool reaches, each standby's replay lag, and where layer reads went.
+fn render_replication(out: &mut String, reads: &citygrid_store::replication::ReadSource) {
+    use std::fmt::Write;
+    use std::sync::atomic::Ordering;
+    if !reads.has_standbys() {
+        return;
+    }
+    let status = reads.status();
+    let label = |s: &str| s.replace('\\', "\\\\").replace('"', "\\\"");
+    let _ = writeln!(
+        out,
+        "# HELP citygrid_db_primary The server the write pool reaches (1 when it accepts writes).\n\
+         # TYPE citygrid_db_primary gauge\n\
+         citygrid_db_primary{{server=\"{}\"}} {}",
+        label(status.primary.as_deref().unwrap_or("unreachable")),
+        u8::from(status.primary_writable)
+    );
+    out.push_str(
+        "# HELP citygrid_db_standby_up Whether the standby answers.\n# TYPE citygrid_db_standby_up gauge\n",
+    );
+    for s in &status.standbys {
+        let _ = writeln!(
+            out,
+            "citygrid_db_standby_up{{standby=\"{}\"}} {}",
+            label(&s.url),
+            u8::from(s.up)
+        );
+    }
+    out.push_str(
+        "# HELP citygrid_db_standby_lag_bytes WAL the standby has still to replay.\n# TYPE citygrid_db_standby_lag_bytes gauge\n",
+    );
+    for s in &status.standbys {
+        if let Some(b) = s.lag_bytes {
+            let _ = writeln!(
+                out,
+                "citygrid_db_standby_lag_bytes{{standby=\"{}\"}} {b}",
+                label(&s.url)
+            );
+        }
+    }
+    out.push_str(
+        "# HELP citygrid_db_standby_lag_seconds Age of the last transaction the standby replayed.\n# TYPE citygrid_db_standby_lag_seconds gauge\n",
+    );
+    for s in &status.standbys {
+        if let Some(l) = s.lag_seconds {
+            let _ = writeln!(
+                out,
+                "citygrid_db_standby_lag_seconds{{standby=\"{}\"}} {l:.3}",
+                label(&s.url)
+            );
+        }
+    }
+    let _ = writeln!(
+        out,
+        "# HELP citygrid_layer_reads_total Layer loads after a change, by where they read.\n\
+         # TYPE citygrid_layer_reads_total counter\n\
+         citygrid_layer_reads_total{{from=\"standby\"}} {}\n\
+         citygrid_layer_reads_total{{from=\"primary_fallback\"}} {}",
+        reads.standby_reads.load(Ordering::Relaxed),
+        reads.primary_fallbacks.load(Ordering::Relaxed)
+    );
+}
+
 /// `GET /metrics`: Prometheus text format: requests and latencies by route, the tile
 /// cache, the recent tile encodings, resident memory (Linux), the layers in memory, the database pool, the outbox, cases reported by
 /// source, webhook attempts, build information.
@@ -76,6 +140,7 @@ pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
     );
     out.push_str("# HELP citygrid_db_up Whether PostGIS answers.\n# TYPE citygrid_db_up gauge\n");
     out.push_str(&format!("citygrid_db_up {}\n", u8::from(up)));
+    render_replication(&mut out, &state.reads);
     let pool_size = state.pool.size();
     let idle = u32::try_from(state.pool.num_idle()).unwrap_or(u32::MAX);
     let _ = writeln!(
