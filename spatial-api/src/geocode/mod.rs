@@ -156,6 +156,10 @@ pub fn check_query(q: Option<&str>) -> ApiResult<&str> {
     if q.chars().any(|c| c.is_control()) {
         return Err(bad("q must not contain control characters"));
     }
+    // the query string's decoder replaces bytes that are not UTF-8 with U+FFFD
+    if q.contains('\u{FFFD}') {
+        return Err(bad("q must be UTF-8 text (percent-encode its UTF-8 bytes)"));
+    }
     Ok(q)
 }
 

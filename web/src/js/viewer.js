@@ -170,8 +170,10 @@ function setupSearch() {
         return el('li', { dataset: { kind: h.kind, layer: h.layer } },
           el('button', { class: 'link', onclick: () => focus(h) }, h.label, el('small', {}, ` ${extra}`)));
       }))));
-    // a confident address first: it is what the reader typed
-    const addressFirst = geocoded && geocoded.confident;
+    // a confident house number first: it is what the reader typed (a road is better
+    // shown by the search's hit, which zooms to all of it)
+    const addressFirst = Boolean(geocoded && geocoded.confident && addresses.length
+      && ['house', 'interpolated'].includes(addresses[0].level));
     out.replaceChildren(...(addressFirst ? [addressGroup, ...groups] : [...groups, addressGroup]).filter(Boolean),
       answer.truncated ? el('p', { class: 'muted' }, `+${answer.total - shown} ${t('searchMore')}`) : '');
     if (addressFirst || !answer.groups.length) focusAddress(addresses[0]);
