@@ -1,5 +1,5 @@
 # citygrid — the two commands a newcomer needs: `make demo` and `make test`.
-.PHONY: deps web build demo test lint unit clean-test-db fuzz load
+.PHONY: deps web build demo test lint unit clean-test-db fuzz load cluster cluster-down
 
 CARGO ?= cargo
 
@@ -51,3 +51,13 @@ fuzz: deps web
 # prints throughput, p50/p99 and errors per kind.
 load: deps web
 	bash benches/load.sh
+
+# A primary and a synchronous standby (Patroni, etcd), HAProxy and two citygrid
+# servers on loopback, the sample city loaded (README: "Several servers, standbys and
+# failover"); `make cluster-down` removes it.
+cluster: deps web
+	$(CARGO) build --release --bin citygrid
+	scripts/cluster.sh up
+
+cluster-down:
+	scripts/cluster.sh down
