@@ -858,7 +858,20 @@ async fn part4_editing_history_and_tiles_on_a_second_server() {
         .execute(&db.pool)
         .await
         .unwrap();
-    let c = TestServer::start(&db);
+    // 36 hours: past the server's retention (1 day, below) but within the layer's own.
+    sqlx::query("UPDATE feature_history SET at = now() - interval '36 hours' WHERE layer = 'ed_parks' AND fid = $1 AND version = 3")
+        .bind(fid)
+        .execute(&db.pool)
+        .await
+        .unwrap();
+    // ed_points has no retention of its own: the server's applies.
+    sqlx::query(
+        "UPDATE feature_history SET at = now() - interval '36 hours' WHERE layer = 'ed_points'",
+    )
+    .execute(&db.pool)
+    .await
+    .unwrap();
+    let c = TestServer::start_with(&db, &[("CITYGRID_HISTORY_RETENTION_DAYS", "1")]);
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
         let (snapshots, edits, table): (i64, i64, Option<String>) = sqlx::query_as(
@@ -873,6 +886,16 @@ async fn part4_editing_history_and_tiles_on_a_second_server() {
         if snapshots == 0 && table.is_none() {
             // create + replace of the park (2 days retention) went; the rest stay.
             assert_eq!(edits, 5, "only the edits past the retention are pruned");
+            let points: i64 = sqlx::query_scalar(
+                "SELECT count(*) FROM feature_history WHERE layer = 'ed_points'",
+            )
+            .fetch_one(&db.pool)
+            .await
+            .unwrap();
+            assert_eq!(
+                points, 0,
+                "the server's retention for a layer without its own"
+            );
             break;
         }
         assert!(

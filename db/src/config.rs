@@ -17,6 +17,7 @@
 //! | `max_tile_bytes` | `CITYGRID_MAX_TILE_BYTES` | 500000 (vector tiles are thinned to fit) |
 //! | `tile_cache_bytes` | `CITYGRID_TILE_CACHE_BYTES` | 256 MiB |
 //! | `tile_stale_secs` | `CITYGRID_TILE_STALE_SECS` | 30: a changed vector tile is served from its previous encoding, at most this old, while the fresh one runs (0: never; the request waits for the fresh encoding), 0–3600 |
+//! | `history_retention_days` | `CITYGRID_HISTORY_RETENTION_DAYS` | 90: how long the history of a layer without its own retention (`citygrid layer set-retention`) is kept — feature edits and the tables re-imports replaced — before the server prunes it, 1–36500 |
 //! | `rate_limit` | `CITYGRID_RATE_LIMIT` | `true`: the rate limits below apply (429 + `Retry-After`) |
 //! | `rate_limit_read_per_sec` | `CITYGRID_RATE_LIMIT_READ_PER_SEC` | 200 reads (GET/HEAD) per second per client address and per signed-in user (0: no limit) |
 //! | `rate_limit_read_burst` | `CITYGRID_RATE_LIMIT_READ_BURST` | 2000 (a map page loads dozens of tiles at once) |
@@ -83,6 +84,9 @@ pub struct Config {
     /// The oldest previous encoding of a changed vector tile served while the fresh
     /// one runs (seconds; 0: never serve an older encoding).
     pub tile_stale_secs: u64,
+    /// Days a layer's history (feature edits, replaced tables) is kept when the layer
+    /// has no retention of its own.
+    pub history_retention_days: i32,
     /// Whether the rate limits apply at all.
     pub rate_limit: bool,
     /// Reads (GET/HEAD/OPTIONS) per second per client address and per user (0: unlimited).
@@ -157,6 +161,7 @@ impl Default for Config {
             max_tile_bytes: 500_000,
             tile_cache_bytes: 256 * 1024 * 1024,
             tile_stale_secs: 30,
+            history_retention_days: 90,
             rate_limit: true,
             rate_limit_read_per_sec: 200.0,
             rate_limit_read_burst: 2000,
@@ -239,6 +244,7 @@ struct FileConfig {
     max_tile_bytes: Option<usize>,
     tile_cache_bytes: Option<usize>,
     tile_stale_secs: Option<u64>,
+    history_retention_days: Option<i32>,
     rate_limit: Option<bool>,
     rate_limit_read_per_sec: Option<f64>,
     rate_limit_read_burst: Option<u32>,
@@ -360,6 +366,13 @@ impl Config {
                 key: "tile_stale_secs",
                 value: self.tile_stale_secs.to_string(),
                 expected: "0 to 3600 seconds (0: never serve an older tile encoding)",
+            });
+        }
+        if !(1..=36500).contains(&self.history_retention_days) {
+            return Err(ConfigError::Invalid {
+                key: "history_retention_days",
+                value: self.history_retention_days.to_string(),
+                expected: "1 to 36500 days",
             });
         }
         if !matches!(self.cases_public_view.as_str(), "hidden" | "status") {
@@ -502,6 +515,9 @@ impl Config {
         }
         if let Some(v) = file.tile_stale_secs {
             self.tile_stale_secs = v;
+        }
+        if let Some(v) = file.history_retention_days {
+            self.history_retention_days = v;
         }
         let limits = [
             (
@@ -647,6 +663,11 @@ impl Config {
         parse_env(env, "CITYGRID_MAX_TILE_BYTES", &mut self.max_tile_bytes)?;
         parse_env(env, "CITYGRID_TILE_CACHE_BYTES", &mut self.tile_cache_bytes)?;
         parse_env(env, "CITYGRID_TILE_STALE_SECS", &mut self.tile_stale_secs)?;
+        parse_env(
+            env,
+            "CITYGRID_HISTORY_RETENTION_DAYS",
+            &mut self.history_retention_days,
+        )?;
         parse_env(env, "CITYGRID_RATE_LIMIT", &mut self.rate_limit)?;
         for (name, target) in [
             (
@@ -827,6 +848,31 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("cases_public_view"), "{err}");
+    }
+
+    #[test]
+    fn history_retention_days() {
+        assert_eq!(Config::default().history_retention_days, 90);
+        let mut env = HashMap::new();
+        env.insert(
+            "CITYGRID_HISTORY_RETENTION_DAYS".to_string(),
+            "30".to_string(),
+        );
+        let config = Config::from_sources(&env, None, false).unwrap();
+        assert_eq!(config.history_retention_days, 30);
+        for bad in ["0", "-1", "forever", "36501"] {
+            env.insert(
+                "CITYGRID_HISTORY_RETENTION_DAYS".to_string(),
+                bad.to_string(),
+            );
+            let err = Config::from_sources(&env, None, false).unwrap_err();
+            let text = err.to_string();
+            assert!(
+                text.contains("HISTORY_RETENTION_DAYS") || text.contains("history_retention_days"),
+                "{text}"
+            );
+            assert!(!text.contains('\n'), "{text}");
+        }
     }
 
     #[test]

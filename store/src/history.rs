@@ -9,10 +9,6 @@ use serde_json::Value;
 
 use crate::catalog::layer_table;
 
-/// The retention of a layer without its own (`citygrid layer set-retention`), unless
-/// the server is configured otherwise.
-pub const DEFAULT_RETENTION_DAYS: i32 = 90;
-
 /// The most history entries one listing returns.
 pub const MAX_ENTRIES: i64 = 1000;
 

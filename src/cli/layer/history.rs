@@ -81,8 +81,7 @@ pub async fn set_retention(config: &Config, args: RetentionArgs) -> anyhow::Resu
         Some(d) => println!("layer {}: history kept {d} days", args.layer),
         None => println!(
             "layer {}: history kept the default {} days",
-            args.layer,
-            history::DEFAULT_RETENTION_DAYS
+            args.layer, config.history_retention_days
         ),
     }
     Ok(())
@@ -155,7 +154,7 @@ pub async fn show(config: &Config, args: HistoryArgs) -> anyhow::Result<()> {
                     serde_json::to_string_pretty(&serde_json::json!({
                         "layer": args.layer,
                         "invalid_geometry": if settings.repair_invalid { "repair" } else { "refuse" },
-                        "retention_days": settings.retention_days.unwrap_or(history::DEFAULT_RETENTION_DAYS),
+                        "retention_days": settings.retention_days.unwrap_or(config.history_retention_days),
                         "previous_versions": kept,
                     }))?
                 );
@@ -171,7 +170,7 @@ pub async fn show(config: &Config, args: HistoryArgs) -> anyhow::Result<()> {
                 },
                 settings
                     .retention_days
-                    .unwrap_or(history::DEFAULT_RETENTION_DAYS),
+                    .unwrap_or(config.history_retention_days),
                 if settings.retention_days.is_none() {
                     " (default)"
                 } else {

@@ -819,13 +819,13 @@ pub fn document(doc: &mut Value) {
 const PRUNE_EVERY: std::time::Duration = std::time::Duration::from_secs(3600);
 
 /// Prunes the history at start and then hourly: edits and replaced layer tables older
-/// than their layer's retention (`citygrid layer set-retention`, default
-/// [`history::DEFAULT_RETENTION_DAYS`] days) at the service's clock. Every server
+/// than their layer's retention (`citygrid layer set-retention`; else the configuration's
+/// `history_retention_days`) at the service's clock. Every server
 /// does it; the statements are idempotent.
 pub async fn prune_history(state: AppState) {
     loop {
         let now = crate::clock::now().with_timezone(&chrono::Utc);
-        match history::prune(&state.pool, now, history::DEFAULT_RETENTION_DAYS).await {
+        match history::prune(&state.pool, now, state.config.history_retention_days).await {
             Ok(p) if p.edits > 0 || p.tables > 0 => {
                 tracing::info!(edits = p.edits, tables = p.tables, "history pruned")
             }
