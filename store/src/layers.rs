@@ -24,34 +24,90 @@ impl<'a> LayerId<'a> {
 /// (every column but `fid` and `geom`, as a JSON object).
 pub type FeatureRow = (i64, Vec<u8>, Value);
 
-/// The SQL that reads a layer's features.
-fn select_sql(id: LayerId<'_>, filter: &str) -> String {
+/// `name` as a quoted SQL identifier.
+fn quote_ident(name: &str) -> String {
+    format!("\"{}\"", name.replace('"', "\"\""))
+}
+
+/// The SQL that reads a layer's features. With `fields` (the attribute columns the
+/// caller wants, e.g. the catalogue's fields), the attribute object is built from
+/// those columns only; without, from the whole row. The whole row costs far more:
+/// `to_jsonb` turns the geometry into GeoJSON too (PostGIS's cast, ~40 µs a point)
+/// before `- 'geom'` drops it again — 350 ms instead of 45 ms for 7,500 cases.
+fn select_sql(id: LayerId<'_>, fields: Option<&[&str]>, filter: &str) -> String {
+    let attributes = match fields {
+        Some(fields) => {
+            let columns: Vec<String> = fields
+                .iter()
+                .filter(|f| **f != "geom" && **f != "fid")
+                .map(|f| format!("t.{}", quote_ident(f)))
+                .collect();
+            if columns.is_empty() {
+                "'{}'::jsonb".to_string()
+            } else {
+                format!(
+                    "(SELECT to_jsonb(a) FROM (SELECT {}) a)",
+                    columns.join(", ")
+                )
+            }
+        }
+        None => "to_jsonb(t) - 'geom' - 'fid'".to_string(),
+    };
     format!(
-        "SELECT fid::bigint, ST_AsBinary(geom), to_jsonb(t) - 'geom' - 'fid' FROM layers.\"{}\" t {filter}",
+        "SELECT fid::bigint, ST_AsBinary(geom), {attributes} FROM layers.\"{}\" t {filter}",
         id.0
     )
 }
 
-/// Every feature of vector layer `id`.
-pub async fn features(
-    executor: impl sqlx::PgExecutor<'_>,
-    id: LayerId<'_>,
-) -> Result<Vec<FeatureRow>, sqlx::Error> {
-    sqlx::query_as(&select_sql(id, ""))
-        .fetch_all(executor)
-        .await
+/// SQLSTATE 42703: a column named does not exist.
+fn undefined_column(e: &sqlx::Error) -> bool {
+    e.as_database_error()
+        .and_then(|d| d.code())
+        .is_some_and(|c| c == "42703")
 }
 
-/// The features of vector layer `id` with ids `fids` (ids not returned were deleted).
-pub async fn features_by_id(
-    executor: impl sqlx::PgExecutor<'_>,
+/// Every feature of vector layer `id`, with the attribute columns `fields` (`None`:
+/// every column; a field the table does not have makes it read every column).
+pub async fn features(
+    pool: &sqlx::PgPool,
     id: LayerId<'_>,
+    fields: Option<&[&str]>,
+) -> Result<Vec<FeatureRow>, sqlx::Error> {
+    match sqlx::query_as(&select_sql(id, fields, ""))
+        .fetch_all(pool)
+        .await
+    {
+        Err(e) if fields.is_some() && undefined_column(&e) => {
+            sqlx::query_as(&select_sql(id, None, ""))
+                .fetch_all(pool)
+                .await
+        }
+        other => other,
+    }
+}
+
+/// The features of vector layer `id` with ids `fids` (ids not returned were deleted),
+/// with the attribute columns `fields` as in [`features`].
+pub async fn features_by_id(
+    pool: &sqlx::PgPool,
+    id: LayerId<'_>,
+    fields: Option<&[&str]>,
     fids: &[i64],
 ) -> Result<Vec<FeatureRow>, sqlx::Error> {
-    sqlx::query_as(&select_sql(id, "WHERE fid = ANY($1)"))
+    let filter = "WHERE fid = ANY($1)";
+    match sqlx::query_as(&select_sql(id, fields, filter))
         .bind(fids)
-        .fetch_all(executor)
+        .fetch_all(pool)
         .await
+    {
+        Err(e) if fields.is_some() && undefined_column(&e) => {
+            sqlx::query_as(&select_sql(id, None, filter))
+                .bind(fids)
+                .fetch_all(pool)
+                .await
+        }
+        other => other,
+    }
 }
 
 /// The stored bytes of tile `z/x/y` of raster layer `id` (`None`: no tile there).
@@ -124,10 +180,24 @@ mod tests {
         for bad in ["", "Roads", "a\"; drop table x; --", "a b"] {
             assert!(LayerId::new(bad).is_none(), "{bad:?}");
         }
-        let sql = select_sql(LayerId::new("roads").unwrap(), "WHERE fid = ANY($1)");
+        let sql = select_sql(LayerId::new("roads").unwrap(), None, "WHERE fid = ANY($1)");
         assert!(
             sql.contains("FROM layers.\"roads\" t WHERE fid = ANY($1)"),
             "{sql}"
         );
+    }
+
+    #[test]
+    fn attributes_from_the_named_columns_only() {
+        let id = LayerId::new("poi").unwrap();
+        let sql = select_sql(id, Some(&["name", "geom", "odd \"col", "fid"]), "");
+        assert!(
+            sql.contains(r#"(SELECT to_jsonb(a) FROM (SELECT t."name", t."odd ""col") a)"#),
+            "{sql}"
+        );
+        assert!(!sql.contains("to_jsonb(t)"), "{sql}");
+        assert!(select_sql(id, Some(&[]), "").contains("'{}'::jsonb"));
+        assert!(select_sql(id, None, "WHERE fid = ANY($1)")
+            .contains("to_jsonb(t) - 'geom' - 'fid' FROM layers.\"poi\" t WHERE fid = ANY($1)"));
     }
 }

@@ -88,13 +88,14 @@ fn layer_id(meta: &LayerMeta) -> Result<LayerId<'_>, LoadError> {
 
 /// Loads every feature of a vector layer and builds its index (CPU work on rayon).
 pub async fn load_layer(pool: &PgPool, meta: &LayerMeta) -> Result<LayerIndex, LoadError> {
-    let rows = store::features(pool, layer_id(meta)?)
+    let schema = schema_of(meta);
+    let fields: Vec<&str> = schema.fields.iter().map(|f| f.name.as_str()).collect();
+    let rows = store::features(pool, layer_id(meta)?, Some(&fields))
         .await
         .map_err(|source| LoadError::Db {
             layer: meta.id.clone(),
             source,
         })?;
-    let schema = schema_of(meta);
     let layer = meta.id.clone();
     let (tx, rx) = tokio::sync::oneshot::channel();
     rayon::spawn(move || {
@@ -119,13 +120,14 @@ pub async fn load_features(
     meta: &LayerMeta,
     fids: &[i64],
 ) -> Result<Vec<Feature>, LoadError> {
-    let rows = store::features_by_id(pool, layer_id(meta)?, fids)
+    let schema = schema_of(meta);
+    let fields: Vec<&str> = schema.fields.iter().map(|f| f.name.as_str()).collect();
+    let rows = store::features_by_id(pool, layer_id(meta)?, Some(&fields), fids)
         .await
         .map_err(|source| LoadError::Db {
             layer: meta.id.clone(),
             source,
         })?;
-    let schema = schema_of(meta);
     Ok(rows
         .iter()
         .filter_map(|(fid, wkb, props)| feature_from_row(&schema, *fid, wkb, props))
