@@ -268,15 +268,28 @@ function setLive(on) {
   if (on) box.dataset.seen = 'true';
 }
 
+/** Silence longer than this on the live stream (the server sends a heartbeat every
+ * 15 s) means a dead connection (a proxy or NAT that dropped it without a word): it
+ * is closed and opened again. */
+const SILENCE_MS = 45000;
+
 /** Follows /api/cases/events while signed in: any case change refreshes the screen;
- * a dropped stream is reopened (1 s doubling to 30 s) and the screen reloaded. */
+ * a dropped, refused or silent stream is reopened (1 s doubling to 30 s) and the
+ * screen reloaded when it is back. */
 async function followLive() {
   let wait = 1000;
   for (;;) {
     const s = session();
     if (!s || !s.token) return;
+    const abort = new AbortController();
+    let watchdog = null;
+    const quiet = () => {
+      clearTimeout(watchdog);
+      watchdog = setTimeout(() => abort.abort(), SILENCE_MS);
+    };
     try {
-      const response = await fetch('/api/cases/events', { headers: { Authorization: `Bearer ${s.token}`, Accept: 'text/event-stream' } });
+      quiet();
+      const response = await fetch('/api/cases/events', { headers: { Authorization: `Bearer ${s.token}`, Accept: 'text/event-stream' }, signal: abort.signal });
       if (response.status === 401) {
         forgetSession();
         location.reload();
@@ -289,6 +302,7 @@ async function followLive() {
       for (;;) {
         const { value, done } = await reader.read();
         if (done) break;
+        quiet();
         buf += value;
         let end;
         while ((end = buf.indexOf('\n\n')) >= 0) {
@@ -315,7 +329,10 @@ async function followLive() {
         }
       }
     } catch {
-      // dropped or refused: try again below
+      // dropped, refused or silent: try again below
+    } finally {
+      clearTimeout(watchdog);
+      abort.abort();
     }
     setLive(false);
     await new Promise((r) => setTimeout(r, wait));
