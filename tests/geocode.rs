@@ -212,6 +212,54 @@ async fn addresses_imported_geocoded_reversed_and_used_by_open311() {
         6
     );
 
+    // --- --sql: a query's result instead of a layer ---------------------------------------
+    let out = cli(
+        &e.db,
+        &[
+            "import",
+            "addresses",
+            gj_s,
+            "--source",
+            "sql",
+            "--sql",
+            "SELECT * FROM mlp WHERE MPH > 184 AND ROAD = '沿江大道'",
+            "--road-field",
+            "ROAD",
+            "--number-field",
+            "MPH",
+        ],
+    );
+    assert!(out.contains("2 stored"), "{out}");
+    assert_eq!(
+        count(
+            &e.db,
+            "SELECT count(*) FROM addresses WHERE source = 'sql' AND number IN ('188', '192')"
+        )
+        .await,
+        2
+    );
+    let (ok, _, err) = common::run(common::citygrid(&e.db).args([
+        "import",
+        "addresses",
+        gj_s,
+        "--source",
+        "sql",
+        "--sql",
+        "SELECT * FROM no_such_table",
+        "--road-field",
+        "ROAD",
+    ]));
+    assert!(!ok && err.lines().count() <= 2, "{err}");
+    assert_eq!(
+        count(&e.db, "SELECT count(*) FROM addresses WHERE source = 'sql'").await,
+        2,
+        "a failed query leaves the source's rows"
+    );
+    sqlx::query("DELETE FROM addresses WHERE source = 'sql'")
+        .execute(&e.db.pool)
+        .await
+        .unwrap();
+
     // --- CSV in CGCS2000 lon/lat with Chinese column names ------------------------------
     let csv = dir.join("extra.csv");
     std::fs::write(

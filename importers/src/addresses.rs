@@ -81,6 +81,9 @@ pub struct AddressOptions {
     pub source: Option<String>,
     /// The layer of a multi-layer source.
     pub layer: Option<String>,
+    /// A GDAL (OGR SQL) query whose result is imported instead of a layer:
+    /// `SELECT * FROM mlp WHERE status = 'valid'`.
+    pub sql: Option<String>,
     /// Overrides the file's CRS: `EPSG:n`, `gcj02`, `bd09`.
     pub source_crs: Option<String>,
     /// Text encoding of a file that declares none.
@@ -152,8 +155,24 @@ pub async fn import_addresses(
         .map(SourceCrs::parse)
         .transpose()?;
     let file = options.file.display().to_string();
+    // --sql: the query's result layer, through an OGR VRT beside nothing else (removed
+    // when the import ends).
+    let sql_vrt = match &options.sql {
+        Some(sql) => {
+            if options.layer.is_some() {
+                return Err(ImportError::Invalid(
+                    "give --layer or --sql, not both".into(),
+                ));
+            }
+            Some(SqlVrt::write(&options.file, sql, options)?)
+        }
+        None => None,
+    };
+    let read_path = sql_vrt
+        .as_ref()
+        .map_or_else(|| options.file.clone(), |v| v.path.clone());
     let (reader, layers) = SourceReader::open(
-        options.file.clone(),
+        read_path,
         OpenOptions {
             encoding: options.encoding.clone(),
             x_field: options.x_field.clone(),
@@ -370,6 +389,78 @@ pub async fn import_addresses(
         replaced,
         seconds: started.elapsed().as_secs_f64(),
     })
+}
+
+/// The OGR VRT of `--sql`: one layer, the query's result on the source (with the CSV
+/// open options a CSV source would get); the file is removed when dropped.
+struct SqlVrt {
+    path: PathBuf,
+}
+
+impl SqlVrt {
+    fn write(source: &Path, sql: &str, options: &AddressOptions) -> Result<SqlVrt, ImportError> {
+        let sql = sql.trim();
+        if sql.is_empty() || sql.len() > 10_000 {
+            return Err(ImportError::Invalid(
+                "--sql must be 1-10000 characters of OGR SQL".into(),
+            ));
+        }
+        let source = std::fs::canonicalize(source)
+            .map_err(|e| ImportError::source(source, e.to_string()))?;
+        let ext = source
+            .extension()
+            .and_then(|e| e.to_str())
+            .unwrap_or_default()
+            .to_ascii_lowercase();
+        let mut open_options = String::new();
+        if ext == "csv" || ext == "tsv" {
+            let x = options.x_field.clone().unwrap_or_else(|| {
+                "x,lon,lng,long,longitude,经度,easting,east,point_x".to_string()
+            });
+            let y = options
+                .y_field
+                .clone()
+                .unwrap_or_else(|| "y,lat,latitude,纬度,northing,north,point_y".to_string());
+            for (k, v) in [
+                ("X_POSSIBLE_NAMES", x.as_str()),
+                ("Y_POSSIBLE_NAMES", y.as_str()),
+                ("AUTODETECT_TYPE", "YES"),
+                ("KEEP_GEOM_COLUMNS", "NO"),
+            ] {
+                open_options.push_str(&format!("<OOI key=\"{k}\">{}</OOI>", xml(v)));
+            }
+            open_options = format!("<OpenOptions>{open_options}</OpenOptions>");
+        }
+        let doc = format!(
+            "<OGRVRTDataSource><OGRVRTLayer name=\"sql\"><SrcDataSource>{}</SrcDataSource>{open_options}<SrcSQL>{}</SrcSQL></OGRVRTLayer></OGRVRTDataSource>\n",
+            xml(&source.to_string_lossy()),
+            xml(sql)
+        );
+        let path = std::env::temp_dir().join(format!(
+            "citygrid-addresses-{}-{}.vrt",
+            std::process::id(),
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_nanos())
+                .unwrap_or_default()
+        ));
+        std::fs::write(&path, doc).map_err(|e| ImportError::source(&path, e.to_string()))?;
+        Ok(SqlVrt { path })
+    }
+}
+
+impl Drop for SqlVrt {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.path);
+    }
+}
+
+/// `s` escaped for XML text and attributes.
+fn xml(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
 }
 
 /// `a, b, c` (at most 40 names).

@@ -34,6 +34,9 @@ pub struct AddressArgs {
     /// The layer of a multi-layer source (GeoPackage, KML…).
     #[arg(long)]
     pub layer: Option<String>,
+    /// Import the result of this OGR SQL query on the source instead of a layer (e.g. "SELECT * FROM mlp WHERE status = 'valid'").
+    #[arg(long, conflicts_with = "layer")]
+    pub sql: Option<String>,
     /// CRS of the coordinates, overriding the file's: EPSG:n (4490, 4547…), gcj02 or bd09.
     #[arg(long = "s-srs", alias = "source-crs")]
     pub s_srs: Option<String>,
@@ -145,6 +148,7 @@ pub async fn run(command: ImportCommand, config: Config) -> anyhow::Result<()> {
                 file: args.file,
                 source: args.source,
                 layer: args.layer,
+                sql: args.sql,
                 source_crs: args.s_srs,
                 encoding: args.encoding,
                 x_field: args.x_field,
