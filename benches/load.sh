@@ -12,7 +12,8 @@
 #   bash benches/load.sh                      # 60 s, 200 connections
 #   DURATION=20 CONNECTIONS=100 bash benches/load.sh
 #
-# Other settings (environment): CASE_RATE (cases/s, default 5), MIX (loadgen --mix),
+# CITYGRID_BIN=target/release/citygrid: measure a release binary built before instead
+# of building one. Other settings (environment): CASE_RATE (cases/s, default 5), MIX (loadgen --mix),
 # WARMUP (seconds, default 10), INSPECTORS (accounts, default 20), IDEMPOTENCY_KEYS
 # (yes: an Idempotency-Key on every case request, as the inspector page's outbox sends
 # them, and a case whose answer was lost is sent again with its key; default yes).
@@ -41,10 +42,16 @@ WORK="$CITYGRID_HOME/work"
 mkdir -p "$WORK"
 unset DATABASE_URL CITYGRID_BIND CITYGRID_CONFIG
 
-echo "== building (release): citygrid and benches/loadgen" >&2
-cargo build --release --bin citygrid >&2
+# CITYGRID_BIN: a release binary built before (on a machine shared with other builds)
+if [ -n "${CITYGRID_BIN:-}" ]; then
+  echo "== building (release): benches/loadgen (citygrid: $CITYGRID_BIN)" >&2
+else
+  echo "== building (release): citygrid and benches/loadgen" >&2
+  cargo build --release --bin citygrid >&2
+fi
 (cd benches/loadgen && cargo build --release >&2)
-BIN="$ROOT/target/release/citygrid"
+BIN="${CITYGRID_BIN:-$ROOT/target/release/citygrid}"
+case "$BIN" in /*) ;; *) BIN="$ROOT/$BIN" ;; esac
 LOADGEN="$ROOT/target/loadgen/release/citygrid-loadgen"
 
 "$BIN" db start >&2
