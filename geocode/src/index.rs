@@ -570,6 +570,8 @@ impl GeocodeIndex {
             }
         }
         let need = (qgrams.len() / 3).max(1);
+        // a typed beginning counts: two Chinese characters, four Latin letters
+        let prefix_min = if has_cjk(&key) { 2 } else { 4 };
         let mut pool: Vec<(usize, usize)> =
             counts.into_iter().filter(|(_, c)| *c >= need).collect();
         pool.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
@@ -580,7 +582,7 @@ impl GeocodeIndex {
             .filter_map(|(r, _)| {
                 let rkey = &self.roads[r].key;
                 let mut sim = similarity(&key, rkey);
-                if key.chars().count() >= 4 && rkey.starts_with(&key) {
+                if key.chars().count() >= prefix_min && rkey.starts_with(&key) {
                     sim = sim.max(0.75);
                 }
                 (sim >= FUZZY_MIN).then_some((r, sim))

@@ -422,3 +422,17 @@ fn a_community_without_outline_is_placed_at_its_addresses() {
     assert!(ix.is_empty());
     assert!(ix.forward("江岸区永清社区", &opts()).candidates.is_empty());
 }
+
+#[test]
+fn a_typed_beginning_suggests_the_road() {
+    let ix = index();
+    let r = ix.forward("沿江", &opts());
+    let top = &r.candidates[0];
+    assert_eq!(
+        (top.level, top.label.as_str()),
+        (MatchLevel::Road, "沿江大道")
+    );
+    assert!(top.score < CONFIDENT_SCORE);
+    // one character is too little
+    assert!(ix.forward("沿", &opts()).candidates.is_empty());
+}
