@@ -87,7 +87,8 @@ async function mapFill(page) {
 
 await run('console', async (browser) => {
   // The acceptor's console, live.
-  const acceptor = await newPage(browser);
+  // The browser's own zone is UTC, the city's Asia/Shanghai: times must show the city's.
+  const acceptor = await newPage(browser, { timezoneId: 'UTC' });
   await signIn(acceptor, 'acceptor');
   await acceptor.waitForSelector('body[data-live="true"]');
   check((await acceptor.locator('#who').textContent()).includes(F.users.acceptor[0]), 'signed in as the acceptor');
@@ -161,6 +162,12 @@ await run('console', async (browser) => {
   check(!/\bnull\b|undefined/.test(detail), `no stray null in the detail: ${detail}`);
   check(await acceptor.locator('#no-photos').count() === 1, 'a case without photos says so');
   check(await acceptor.locator('#case-detail .countdown[data-due]').count() === 1, 'the detail counts down to the deadline');
+  // The deadline on the city's clock (the server's timezone, Asia/Shanghai here), not
+  // the browser's (UTC, 8 hours behind).
+  check(await acceptor.evaluate(() => document.body.dataset.timezone) === 'Asia/Shanghai', 'the console uses the city\'s zone');
+  const due = (await apiAs('acceptor', 'GET', `/api/cases/${created.id}`)).due_at;
+  const dueCity = new Intl.DateTimeFormat('sv-SE', { timeZone: 'Asia/Shanghai', year: 'numeric', month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit', hourCycle: 'h23' }).format(new Date(due));
+  check(detail.includes(dueCity), `the deadline shows as ${dueCity} (Asia/Shanghai): ${detail}`);
   check(/left|overdue/.test(await acceptor.locator('#case-list .countdown').first().textContent()), 'the list counts down');
   const offered = await acceptor.locator('#actions button[data-action]').evaluateAll((xs) => xs.map((x) => x.dataset.action));
   check(offered.includes('register') && !offered.includes('approve_extension') && !offered.includes('close'), `the acceptor's actions: ${offered}`);

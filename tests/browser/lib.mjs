@@ -30,8 +30,8 @@ export async function launch() {
  * A new page in its own context. Page errors, CSP violations and console errors
  * are collected in page.problems (checked by expectClean).
  */
-export async function newPage(browser, { width = 1280, height = 800, mobile = false, locale = 'en-US', permissions = [], geolocation } = {}) {
-  const context = await browser.newContext({ viewport: { width, height }, isMobile: mobile, hasTouch: mobile, locale, permissions, geolocation, deviceScaleFactor: 1 });
+export async function newPage(browser, { width = 1280, height = 800, mobile = false, locale = 'en-US', permissions = [], geolocation, timezoneId } = {}) {
+  const context = await browser.newContext({ viewport: { width, height }, isMobile: mobile, hasTouch: mobile, locale, permissions, geolocation, timezoneId, deviceScaleFactor: 1 });
   const page = await context.newPage();
   page.problems = [];
   page.on('pageerror', (e) => page.problems.push(`page error: ${e.message}`));
