@@ -1091,16 +1091,6 @@ async fn every_page_opens_at_the_home_view() {
     );
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn ogc_api_pages_in_a_browser() {
-    let db = TestDb::new().await;
-    sample_district(&db).await;
-    let server = start(&db, &[]);
-    wait_loaded(&server, "buildings", None).await;
-    let _browser = BROWSER.lock().await;
-    node("ogc_html.mjs", &[("CITYGRID_URL", server.base.clone())]);
-}
-
 /// The supervision hall's big screen (issue 20): counters equal to GET
 /// /api/stats/live, open cases on the map by urgency, the most overdue case first with
 /// its deadline on the city's clock (the server in New York, the browser in
