@@ -744,3 +744,54 @@ where
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
+
+/// The home view (`/api/home` and the default style's centre) is built from layers
+/// the caller may read: a restricted layer, even the largest, does not reveal where
+/// it lies to a caller who may not read it.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_home_view_does_not_reveal_a_restricted_layer() {
+    let db = TestDb::new().await;
+    make_layer(&db, "small_public").await;
+    // the largest layer, far away, readable by admins only
+    sql(
+        &db,
+        "CREATE TABLE layers.\"big_secret\" AS SELECT g AS fid, \
+         ST_SetSRID(ST_MakePoint(10 + g * 0.0001, 50), 4326) AS geom, 'x' AS name, g AS rank \
+         FROM generate_series(1, 50) g",
+    )
+    .await;
+    sql(
+        &db,
+        "ALTER TABLE layers.\"big_secret\" ADD PRIMARY KEY (fid)",
+    )
+    .await;
+    sqlx::query(
+        "INSERT INTO layer_catalog (id, title, kind, geometry_type, fields, feature_count, bounds) \
+         VALUES ('big_secret', 'big_secret', 'vector', 'Point', \
+                 '[{\"name\":\"name\",\"type\":\"text\"},{\"name\":\"rank\",\"type\":\"integer\"}]'::jsonb, \
+                 50, ARRAY[10, 50, 10.005, 50]::float8[])",
+    )
+    .execute(&db.pool)
+    .await
+    .expect("catalogue row");
+    cli_ok(
+        &db,
+        &["layer", "set-access", "big_secret", "--read", "admins"],
+    );
+    common::add_user(&db, "home_admin", "admin", None, PASSWORD);
+    let server = TestServer::start(&db);
+    let admin = Cred::Bearer(login(&server, "home_admin").await);
+    wait_loaded(&server, &admin, &["small_public", "big_secret"]).await;
+    let anonymous = get_json(&server, &Cred::None, "/api/home").await;
+    assert_eq!(anonymous["source"], "layer:small_public", "{anonymous}");
+    let style = get_json(&server, &Cred::None, "/styles/default.json").await;
+    assert!(
+        style["center"][0]
+            .as_f64()
+            .is_some_and(|lon| (lon - LON).abs() < 0.1),
+        "the anonymous style opens at the public layer: {}",
+        style["center"]
+    );
+    let signed_in = get_json(&server, &admin, "/api/home").await;
+    assert_eq!(signed_in["source"], "layer:big_secret", "{signed_in}");
+}

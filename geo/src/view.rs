@@ -106,6 +106,19 @@ impl HomeView {
             let center = check_center([b[0], b[1]])?;
             return HomeView::around(center, 16.0);
         }
+        // Features along one parallel or one meridian (a row of points, a straight
+        // road) have a box of no height or no width: widen it a hair so it fits.
+        let mut b = b;
+        if b.iter().all(|v| v.is_finite()) && b[0] <= b[2] && b[1] <= b[3] {
+            if b[0] == b[2] {
+                b[0] = (b[0] - 1e-6).max(-180.0);
+                b[2] = (b[2] + 1e-6).min(180.0);
+            }
+            if b[1] == b[3] {
+                b[1] = (b[1] - 1e-6).max(-MAX_LAT);
+                b[3] = (b[3] + 1e-6).min(MAX_LAT);
+            }
+        }
         let b = check_bbox(b)?;
         let sw = lonlat_to_mercator(b[0], b[1]);
         let ne = lonlat_to_mercator(b[2], b[3]);
@@ -169,6 +182,19 @@ mod tests {
         assert!(province < city);
         let world = HomeView::fit([-180.0, -85.0, 180.0, 85.0]).unwrap();
         assert!(world.zoom < 1.0, "{world:?}");
+    }
+
+    #[test]
+    fn a_row_of_points_or_a_straight_road_fits() {
+        // points along one parallel: no height
+        let v = HomeView::fit([24.9384, 60.1699, 24.9385, 60.1699]).unwrap();
+        assert!((v.center[1] - 60.1699).abs() < 1e-6, "{v:?}");
+        assert!(v.zoom > 15.0, "{v:?}");
+        // a road along one meridian: no width
+        let v = HomeView::fit([114.3, 30.5, 114.3, 30.6]).unwrap();
+        assert!((v.center[0] - 114.3).abs() < 1e-6, "{v:?}");
+        // a box the wrong way round is still refused
+        assert!(HomeView::fit([24.95, 60.17, 24.94, 60.17]).is_err());
     }
 
     #[test]

@@ -72,7 +72,7 @@ pub fn layer_bounds(layers: &LayerStore, meta: &LayerMeta) -> Option<[f64; 4]> {
 }
 
 /// The home view of the service in `state` (see the module documentation).
-pub fn home_view(state: &AppState) -> Home {
+pub fn home_view(state: &AppState, principal: &crate::auth::Principal) -> Home {
     let config = &state.config;
     if let Some(b) = config.home_bbox {
         if let Ok(v) = HomeView::fit(b) {
@@ -85,7 +85,13 @@ pub fn home_view(state: &AppState) -> Home {
         }
     }
     let catalog = state.catalog.layers();
-    let vectors = || catalog.iter().filter(|m| m.kind == LayerKind::Vector);
+    // Only layers the caller may read: the home view must not reveal where a
+    // restricted layer lies.
+    let vectors = || {
+        catalog
+            .iter()
+            .filter(|m| m.kind == LayerKind::Vector && state.catalog.may_read(principal, &m.id))
+    };
     for id in CITY_AREAS {
         if let Some(meta) = vectors().find(|m| m.id == id) {
             if let Some(v) = layer_bounds(&state.layers, meta).and_then(|b| HomeView::fit(b).ok()) {
@@ -130,9 +136,12 @@ pub struct HomeAnswer {
 
 /// `GET /api/home`: the home view and the city's time zone (public: the pages need
 /// them before signing in).
-pub async fn serve(State(state): State<AppState>) -> Json<HomeAnswer> {
+pub async fn serve(
+    State(state): State<AppState>,
+    principal: crate::auth::Principal,
+) -> Json<HomeAnswer> {
     Json(HomeAnswer {
-        home: home_view(&state),
+        home: home_view(&state, &principal),
         timezone: state.config.timezone.clone(),
     })
 }

@@ -227,7 +227,7 @@ pub async fn style(
     }
     // The city's home view (configured, else the city's own areas): never the union
     // of every layer, so a layer far away does not move the start view.
-    let home = crate::home::home_view(&state);
+    let home = crate::home::home_view(&state, &principal);
     Ok(Json(json!({
         "version": 8,
         "name": "citygrid default",
