@@ -178,6 +178,64 @@ async fn matrix_sets_vector_tiles_and_exceptions() {
     .await;
     assert_eq!(s, 204);
 
+    // A raster layer is an OGC API – Tiles collection in the sets it has tiles in, its
+    // tiles the same bytes as WMTS's.
+    let (s, ortho_sets) = get_json(&server, "/ogc/collections/ortho/tiles").await;
+    assert_eq!(s, 200, "{ortho_sets}");
+    let kinds: Vec<&str> = ortho_sets["tilesets"]
+        .as_array()
+        .expect("tilesets")
+        .iter()
+        .filter_map(|t| t["dataType"].as_str())
+        .collect();
+    assert_eq!(kinds, ["map", "map", "map"]);
+    let (s, ts) = get_json(&server, "/ogc/collections/ortho/tiles/CGCS2000Quad").await;
+    assert_eq!(s, 200, "{ts}");
+    let top: u8 = ts["layers"][0]["maxTileMatrix"]
+        .as_str()
+        .and_then(|v| v.parse().ok())
+        .expect("maxTileMatrix");
+    assert!(ts["links"]
+        .as_array()
+        .expect("links")
+        .iter()
+        .any(|l| l["type"] == "image/png" && l["rel"] == "item"));
+    let (col, row, _, _) = tianditu_c_units(top, LON, LAT);
+    let (s, ct, png) = get(
+        &server,
+        &format!("/ogc/collections/ortho/tiles/CGCS2000Quad/{top}/{row}/{col}"),
+    )
+    .await;
+    assert_eq!((s, ct.as_str()), (200, "image/png"));
+    assert!(png.starts_with(b"\x89PNG"));
+    let (s, _, same) = get(
+        &server,
+        &format!("/wmts/ortho/default/CGCS2000Quad/{top}/{row}/{col}.png"),
+    )
+    .await;
+    assert_eq!((s, &same), (200, &png));
+    assert_eq!(
+        get(
+            &server,
+            "/ogc/collections/ortho/tiles/CGCS2000Quad/3/0/0?f=mvt"
+        )
+        .await
+        .0,
+        400
+    );
+    assert_eq!(
+        get(&server, "/ogc/collections/ortho").await.0,
+        404,
+        "no items: not a features collection"
+    );
+    for path in [
+        "/ogc/collections/nope/tiles",
+        "/ogc/collections/nope/tiles/CGCS2000Quad",
+        "/ogc/collections/nope/tiles/CGCS2000Quad/3/0/0",
+    ] {
+        assert_eq!(get(&server, path).await.0, 404, "{path}");
+    }
+
     // The orthophoto's geographic pyramid is its own table, gone with the layer.
     let geo_table = |db: &TestDb| {
         let pool = db.pool.clone();

@@ -9,11 +9,14 @@ use axum::http::request::Parts;
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use citygrid_geo::matrixset::MatrixSet;
+use citygrid_store::layers::LayerId;
 use citygrid_tiles::mvt::MVT_TYPE;
+use citygrid_tiles::LayerKind;
 use serde_json::json;
 
 use super::{json_response, link, OgcBase};
 use crate::auth::Principal;
+use crate::catalog::LayerMeta;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{collection, Collection, JsonFormat};
 use crate::state::AppState;
@@ -83,19 +86,67 @@ fn set_uri(set: MatrixSet, base: &str) -> String {
         .unwrap_or_else(|| format!("{base}/tileMatrixSets/{}", set.id()))
 }
 
-/// `GET /ogc/collections/{id}/tiles`: the tilesets of a collection.
+/// A raster layer the caller may read, by the `{id}` of the path: raster layers
+/// are OGC API – Tiles collections too (tiles only, no items).
+fn raster_collection(state: &AppState, principal: &Principal, id: &str) -> Option<LayerMeta> {
+    state
+        .catalog
+        .get(id)
+        .filter(|m| m.kind == LayerKind::Raster && state.catalog.may_read(principal, id))
+}
+
+/// The tile matrix sets a raster layer has tiles in (the geographic ones when it was
+/// imported with them).
+async fn raster_sets(state: &AppState, meta: &LayerMeta) -> Vec<MatrixSet> {
+    let geographic = match LayerId::new(&meta.id) {
+        Some(id) => citygrid_store::layers::has_geographic_pyramid(&state.pool, id)
+            .await
+            .unwrap_or(false),
+        None => false,
+    };
+    if geographic {
+        MatrixSet::ALL.to_vec()
+    } else {
+        vec![MatrixSet::WebMercatorQuad]
+    }
+}
+
+/// The media type of a raster layer's tiles.
+fn raster_type(meta: &LayerMeta) -> &'static str {
+    match meta.tile_format.as_deref() {
+        Some("jpeg" | "jpg") => "image/jpeg",
+        Some("webp") => "image/webp",
+        _ => "image/png",
+    }
+}
+
+/// `GET /ogc/collections/{id}/tiles`: the tilesets of a collection (a vector layer in
+/// every set; a raster layer in the sets it has tiles in).
 pub async fn tilesets(
     _: JsonFormat,
-    Collection { id, meta, .. }: Collection,
+    vector: Result<Collection, Response>,
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(path_id): Path<String>,
     OgcBase(base): OgcBase,
 ) -> ApiResult<Response> {
-    let tilesets: Vec<serde_json::Value> = MatrixSet::ALL
+    let (id, meta, sets, data_type) = match vector {
+        Ok(Collection { id, meta, .. }) => (id, meta, MatrixSet::ALL.to_vec(), "vector"),
+        Err(refused) => match raster_collection(&state, &principal, &path_id) {
+            Some(meta) => {
+                let sets = raster_sets(&state, &meta).await;
+                (path_id, meta, sets, "map")
+            }
+            None => return Ok(refused),
+        },
+    };
+    let tilesets: Vec<serde_json::Value> = sets
         .iter()
         .map(|&set| {
             let tms = set.id();
             json!({
                 "title": meta.title,
-                "dataType": "vector",
+                "dataType": data_type,
                 "crs": set.crs_uri(),
                 "tileMatrixSetURI": set_uri(set, &base),
                 "links": [
@@ -113,12 +164,25 @@ pub async fn tilesets(
 }
 
 /// `GET /ogc/collections/{id}/tiles/{tms}`: tileset metadata.
+#[allow(clippy::too_many_arguments)]
 pub async fn tileset(
     _: JsonFormat,
     TileMatrixSet(set): TileMatrixSet,
-    Collection { id, meta, layer }: Collection,
+    vector: Result<Collection, Response>,
+    State(state): State<AppState>,
+    principal: Principal,
+    Path((path_id, _)): Path<(String, String)>,
     OgcBase(base): OgcBase,
 ) -> ApiResult<Response> {
+    let Collection { id, meta, layer } = match vector {
+        Ok(c) => c,
+        Err(refused) => {
+            return match raster_collection(&state, &principal, &path_id) {
+                Some(meta) => raster_tileset(&state, set, &meta, &base).await,
+                None => Ok(refused),
+            }
+        }
+    };
     let bounds = layer
         .index
         .read()
@@ -174,6 +238,53 @@ pub async fn tileset(
     Ok(json_response(&body, "application/json"))
 }
 
+/// A raster layer's tileset in `set` (404 when it has no tiles there).
+async fn raster_tileset(
+    state: &AppState,
+    set: MatrixSet,
+    meta: &LayerMeta,
+    base: &str,
+) -> ApiResult<Response> {
+    if !raster_sets(state, meta).await.contains(&set) {
+        return Err(ApiError::NotFound(format!(
+            "raster layer {:?} has no tiles in {}",
+            meta.id,
+            set.id()
+        )));
+    }
+    let (id, tms) = (&meta.id, set.id());
+    let shift = i32::from(set == MatrixSet::WorldCrs84Quad);
+    let clamp = |z: i32| (z - shift).clamp(i32::from(set.min_level()), i32::from(set.max_level()));
+    let bounds = meta
+        .bounds
+        .clone()
+        .filter(|b| b.len() == 4)
+        .unwrap_or_else(|| vec![-180.0, -85.0511, 180.0, 85.0511]);
+    let template =
+        format!("{base}/collections/{id}/tiles/{tms}/{{tileMatrix}}/{{tileRow}}/{{tileCol}}");
+    let mime = raster_type(meta);
+    let body = json!({
+        "title": meta.title,
+        "dataType": "map",
+        "crs": set.crs_uri(),
+        "tileMatrixSetURI": set_uri(set, base),
+        "boundingBox": { "lowerLeft": [bounds[0], bounds[1]], "upperRight": [bounds[2], bounds[3]], "crs": CRS84 },
+        "tileMatrixSetLimits": [],
+        "layers": [{
+            "id": id,
+            "dataType": "map",
+            "minTileMatrix": clamp(meta.min_zoom).to_string(),
+            "maxTileMatrix": clamp(meta.max_zoom).to_string(),
+        }],
+        "links": [
+            link(format!("{base}/collections/{id}/tiles/{tms}"), "self", "application/json", "this tileset"),
+            link(format!("{base}/tileMatrixSets/{tms}"), "http://www.opengis.net/def/rel/ogc/1.0/tiling-scheme", "application/json", tms),
+            json!({"href": template, "rel": "item", "type": mime, "templated": true, "title": "tiles"}),
+        ]
+    });
+    Ok(json_response(&body, "application/json"))
+}
+
 /// `GET /ogc/collections/{id}/tiles/{tms}/{z}/{y}/{x}`: the MVT of
 /// `/tiles/{id}/{z}/{x}/{y}` in WebMercatorQuad, encoded in degrees in the
 /// geographic sets.
@@ -185,6 +296,22 @@ pub async fn tile(
     Query(params): Query<Vec<(String, String)>>,
     headers: HeaderMap,
 ) -> ApiResult<Response> {
+    if let Some(meta) = raster_collection(&state, &principal, &id) {
+        // A raster layer: its stored images, in the sets it has tiles in.
+        let mime = raster_type(&meta);
+        for (k, v) in &params {
+            if k == "f"
+                && !(v == mime
+                    || mime.ends_with(v.as_str())
+                    || (v == "jpg" && mime == "image/jpeg"))
+            {
+                return Err(ApiError::BadRequest(format!(
+                    "the tiles of raster layer {id:?} are offered as {mime} only"
+                )));
+            }
+        }
+        return crate::tiles::serve_in(&state, &principal, &id, set, &z, &x, &y, &headers).await;
+    }
     for (k, v) in &params {
         if k == "f"
             && !matches!(
