@@ -70,17 +70,20 @@ fn find_number(s: &str) -> Option<(usize, usize, usize)> {
     None
 }
 
-/// Takes `value marker` from the start of `s` (e.g. `3栋`), returning the value and
-/// the rest.
-fn take_marked<'a>(s: &'a str, markers: &[&str]) -> Option<(String, &'a str)> {
+/// Finds `value marker` in `s` (e.g. `3栋`; the value ASCII letters, digits and `-`,
+/// at most 8): (what comes before the value, the value, what follows the marker).
+fn take_marked<'a>(s: &'a str, markers: &[&str]) -> Option<(&'a str, String, &'a str)> {
     for m in markers {
         if let Some(pos) = s.find(m) {
-            let value = &s[..pos];
-            if !value.is_empty()
-                && value.chars().count() <= 8
-                && !value.contains(['号', '栋', '单'])
-            {
-                return Some((value.to_string(), &s[pos + m.len()..]));
+            let head = &s[..pos];
+            let len = head
+                .bytes()
+                .rev()
+                .take_while(|b| b.is_ascii_alphanumeric() || *b == b'-')
+                .count();
+            if (1..=8).contains(&len) {
+                let value = &head[pos - len..];
+                return Some((&head[..pos - len], value.to_string(), &s[pos + m.len()..]));
             }
         }
     }
@@ -116,10 +119,13 @@ fn parse_chinese(n: &str, divisions: &Divisions, context: &[String]) -> ParsedAd
             let name_chars = name.chars().count();
             let road_next =
                 ROAD_SUFFIXES.iter().any(|r| after.starts_with(r)) || after.starts_with('号');
+            // a street or community name holds no house number
+            let numbered = name.contains(|c: char| c.is_ascii_digit() || c == '号');
             if name_chars > marker.chars().count()
                 && name_chars <= 12
                 && !after.is_empty()
                 && !road_next
+                && !numbered
             {
                 if is_street {
                     if p.street.is_none() {
@@ -139,19 +145,20 @@ fn parse_chinese(n: &str, divisions: &Divisions, context: &[String]) -> ParsedAd
             p.road = some(&rest[..start]);
             p.number = Some(rest[start..digits_end].to_string());
             let mut tail = &rest[end..];
-            if let Some((b, t)) = take_marked(tail, &["号楼", "栋", "幢", "座"]) {
-                p.building = Some(b);
-                tail = t;
+            let mut other: Vec<&str> = Vec::new();
+            for (markers, field) in [
+                (&["号楼", "栋", "幢", "座"][..], &mut p.building),
+                (&["单元"][..], &mut p.unit),
+                (&["室"][..], &mut p.room),
+            ] {
+                if let Some((before, value, after)) = take_marked(tail, markers) {
+                    other.push(before);
+                    *field = Some(value);
+                    tail = after;
+                }
             }
-            if let Some((u, t)) = take_marked(tail, &["单元"]) {
-                p.unit = Some(u);
-                tail = t;
-            }
-            if let Some((r, t)) = take_marked(tail, &["室"]) {
-                p.room = Some(r);
-                tail = t;
-            }
-            p.rest = some(tail);
+            other.push(tail);
+            p.rest = some(&other.concat());
         }
         None => {
             // no 号: a road alone, or road + trailing digits (沿江大道188)
@@ -344,6 +351,13 @@ mod tests {
         assert_eq!(a.building.as_deref(), Some("3"));
         assert_eq!(a.unit.as_deref(), Some("2"));
         assert_eq!(a.room.as_deref(), Some("1203"));
+        let a = p("江岸区沿江大道188号大智社区3栋");
+        assert_eq!(
+            (a.road.as_deref(), a.number.as_deref()),
+            (Some("沿江大道"), Some("188"))
+        );
+        assert_eq!((a.community, a.building.as_deref()), (None, Some("3")));
+        assert_eq!(a.rest.as_deref(), Some("大智社区"));
         let a = p("江岸区胜利街5号楼");
         assert_eq!((a.road.as_deref(), a.number), (Some("胜利街"), None));
         assert_eq!(a.building.as_deref(), Some("5"));
