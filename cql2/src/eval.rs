@@ -17,7 +17,8 @@ use citygrid_tiles::schema::PropValue;
 use geo::{BoundingRect, Coord, CoordsIter, Geometry, Intersects, Rect, Relate};
 
 use crate::like::{Fuel, OutOfFuel};
-use crate::temporal::{self, Bound, TemporalOperand};
+use crate::temporal;
+use crate::text::{Bound, TemporalOperand};
 use crate::text::{CmpOp, Expr, GeomOperand, Property, Scalar, SpatialOp};
 use citygrid_geo::measure::ground_distance_m;
 

@@ -22,11 +22,12 @@ use serde_json::Value;
 
 use crate::geojson::read_geometry;
 use crate::like::LikePattern;
-use crate::temporal::{Bound, TemporalOp, TemporalOperand};
+use crate::temporal::TemporalOp;
 use crate::text::{
     comparable, CmpOp, Expr, GeomOperand, Property, Resolver, Scalar, SpatialOp, LIKE_NEEDS_TEXT,
     MAX_DEPTH, MAX_FILTER_BYTES, MAX_IN_ITEMS, MAX_VERTICES, NOT_COMPARABLE,
 };
+use crate::text::{Bound, TemporalOperand};
 
 /// A CQL2-JSON error with the JSON pointer where it was found.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]

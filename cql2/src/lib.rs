@@ -32,10 +32,10 @@ pub mod text;
 pub use eval::{CancelOnDrop, Meter, Stopped, MAX_WORK};
 pub use json::Cql2JsonError;
 pub use like::LikePattern;
-pub use temporal::{Bound, TemporalOp, TemporalOperand};
+pub use temporal::TemporalOp;
 pub use text::{
-    CmpOp, Cql2Error, Expr, GeomOperand, Property, Resolver, Scalar, SpatialOp, MAX_DEPTH,
-    MAX_FILTER_BYTES, MAX_IN_ITEMS, MAX_VERTICES,
+    Bound, CmpOp, Cql2Error, Expr, GeomOperand, Property, Resolver, Scalar, SpatialOp,
+    TemporalOperand, MAX_DEPTH, MAX_FILTER_BYTES, MAX_IN_ITEMS, MAX_VERTICES,
 };
 
 /// Why a filter was refused or its evaluation stopped.

@@ -11,8 +11,6 @@
 
 use chrono::{DateTime, NaiveDate, NaiveDateTime};
 
-use crate::text::Property;
-
 /// Microseconds in a day.
 pub const DAY_US: i64 = 86_400_000_000;
 
@@ -117,32 +115,6 @@ impl TemporalOp {
             TemporalOp::Starts => a0 == b0 && a1 < b1,
         }
     }
-}
-
-/// One end of an `INTERVAL(…)`.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Bound {
-    /// `'..'`: unbounded.
-    Open,
-    /// A property's value.
-    Prop(Property),
-    /// A timestamp (µs since the epoch, UTC).
-    Instant(i64),
-    /// A date (days since 1970-01-01).
-    Date(i32),
-}
-
-/// An operand of a temporal function.
-#[derive(Debug, Clone, PartialEq)]
-pub enum TemporalOperand {
-    /// A property's value (a date or a timestamp in text).
-    Prop(Property),
-    /// `TIMESTAMP('…')`.
-    Instant(i64),
-    /// `DATE('…')`.
-    Date(i32),
-    /// `INTERVAL(start, end)`.
-    Interval(Bound, Bound),
 }
 
 /// Parses a timestamp: RFC 3339 (`T` or a space between date and time, `Z` or an

@@ -36,7 +36,7 @@
 use geo::{Coord, Geometry, LineString, MultiLineString, MultiPoint, MultiPolygon, Point, Polygon};
 
 pub use crate::like::LikePattern;
-use crate::temporal::{self, Bound, TemporalOp, TemporalOperand};
+use crate::temporal::{self, TemporalOp};
 
 /// The longest filter accepted (bytes of UTF-8; a filter travels in a URL).
 pub const MAX_FILTER_BYTES: usize = 8 * 1024;
@@ -101,6 +101,32 @@ pub enum Scalar {
     Timestamp(i64),
     /// `DATE('…')`: days since 1970-01-01.
     Date(i32),
+}
+
+/// One end of an `INTERVAL(…)`.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Bound {
+    /// `'..'`: unbounded.
+    Open,
+    /// A property's value.
+    Prop(Property),
+    /// A timestamp (µs since the epoch, UTC).
+    Instant(i64),
+    /// A date (days since 1970-01-01).
+    Date(i32),
+}
+
+/// An operand of a temporal function.
+#[derive(Debug, Clone, PartialEq)]
+pub enum TemporalOperand {
+    /// A property's value (a date or a timestamp in text).
+    Prop(Property),
+    /// `TIMESTAMP('…')`.
+    Instant(i64),
+    /// `DATE('…')`.
+    Date(i32),
+    /// `INTERVAL(start, end)`.
+    Interval(Bound, Bound),
 }
 
 /// A comparison operator.
