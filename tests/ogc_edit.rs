@@ -843,6 +843,40 @@ async fn part4_editing_history_and_tiles_on_a_second_server() {
         ok && out.contains(&kept[0]) && out.contains("repaired"),
         "{out}{err}"
     );
+    // The kept version made the layer again: its five features on the servers, the
+    // re-imported version kept in its turn.
+    let (ok, _, err) =
+        run(citygrid(&db).args(["layer", "restore-version", "ed_parks", "ed_parks@999999"]));
+    assert!(!ok && err.contains("no kept version"), "{err}");
+    let (ok, out, err) =
+        run(citygrid(&db).args(["layer", "restore-version", "ed_parks", &kept[0]]));
+    assert!(ok && out.contains("restored"), "{out}{err}");
+    let restored_rows: i64 = sqlx::query_scalar("SELECT count(*) FROM layers.ed_parks")
+        .fetch_one(&db.pool)
+        .await
+        .unwrap();
+    assert_eq!(restored_rows, 5);
+    let kept: Vec<String> =
+        sqlx::query_scalar("SELECT table_name FROM layer_snapshots WHERE layer = 'ed_parks'")
+            .fetch_all(&db.pool)
+            .await
+            .unwrap();
+    assert_eq!(kept.len(), 1);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let r = call(&b, Method::GET, &item, Some(&admin_b), &[], None).await;
+        if r.status() == 200 {
+            let f: Value = r.json().await.unwrap();
+            assert_eq!(f["properties"]["name"], "Zhongshan Park");
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the restored version is not served: {}",
+            r.status()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
     let (ok, _, err) = run(citygrid(&db).args(["layer", "set-retention", "ed_parks", "0"]));
     assert!(!ok && err.contains("1 to 36500"), "{err}");
     let (ok, out, err) = run(citygrid(&db).args(["layer", "set-retention", "ed_parks", "2"]));

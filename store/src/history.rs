@@ -259,3 +259,100 @@ pub async fn prune(
         tables: old.len() as u64,
     })
 }
+
+/// What [`restore_snapshot`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RestoreOutcome {
+    /// No kept version of that name for that layer.
+    NoSnapshot,
+    /// The layer's catalogue row is gone (deleted layer): nothing to restore into.
+    NoLayer,
+    /// The layer's current table is not an import's (grid management's): refused.
+    NotImported,
+    /// Swapped in: the table the current version was kept as (if there was one) and
+    /// the layer's new catalogue version.
+    Restored {
+        /// Where the replaced version went.
+        kept: Option<String>,
+        /// The catalogue version after the swap.
+        version: i64,
+    },
+}
+
+/// Inside the caller's transaction, under the layer's lock
+/// ([`crate::catalog::lock_layer`]): makes kept version `table` layer `id`'s table again
+/// (the current one is kept in its turn, as a re-import would), its catalogue entry as
+/// it was (fields, geometry type, counts, bounds, zooms), the catalogue version + 1 and
+/// the change notice (every server reloads the layer).
+pub async fn restore_snapshot(
+    conn: &mut sqlx::PgConnection,
+    id: &str,
+    table: &str,
+) -> Result<RestoreOutcome, sqlx::Error> {
+    let catalog: Option<Value> = sqlx::query_scalar(
+        "SELECT catalog FROM layer_snapshots WHERE layer = $1 AND table_name = $2 FOR UPDATE",
+    )
+    .bind(id)
+    .bind(table)
+    .fetch_optional(&mut *conn)
+    .await?;
+    let Some(catalog) = catalog else {
+        return Ok(RestoreOutcome::NoSnapshot);
+    };
+    let o = crate::catalog::occupant(&mut *conn, id).await?;
+    if o.kind.is_none() {
+        return Ok(RestoreOutcome::NoLayer);
+    }
+    if o.table.is_some()
+        && !o
+            .comment
+            .is_some_and(|c| c.starts_with(crate::edits::IMPORTED_MARK))
+    {
+        return Ok(RestoreOutcome::NotImported);
+    }
+    let kept = snapshot_previous(&mut *conn, id).await?;
+    let q = |s: &str| format!("\"{}\"", s.replace('"', "\"\""));
+    let sql = format!(
+        "ALTER INDEX IF EXISTS layer_history.{old_pkey} RENAME TO {new_pkey};
+         ALTER INDEX IF EXISTS layer_history.{old_gist} RENAME TO {new_gist};
+         ALTER TABLE layer_history.{old} RENAME TO {new};
+         ALTER TABLE layer_history.{new} SET SCHEMA layers",
+        old_pkey = q(&format!("{table}:pkey")),
+        new_pkey = q(&format!("{id}:pkey")),
+        old_gist = q(&format!("{table}:geom")),
+        new_gist = q(&format!("{id}:geom")),
+        old = q(table),
+        new = q(id),
+    );
+    sqlx::raw_sql(&sql).execute(&mut *conn).await?;
+    sqlx::query("DELETE FROM layer_snapshots WHERE table_name = $1")
+        .bind(table)
+        .execute(&mut *conn)
+        .await?;
+    let version: i64 = sqlx::query_scalar(
+        "WITH up AS (
+             UPDATE layer_catalog SET
+                 geometry_type = COALESCE($2->>'geometry_type', geometry_type),
+                 fields = COALESCE($2->'fields', fields),
+                 feature_count = COALESCE(($2->>'feature_count')::bigint, feature_count),
+                 bounds = CASE WHEN jsonb_typeof($2->'bounds') = 'array'
+                               THEN ARRAY(SELECT jsonb_array_elements_text($2->'bounds')::float8)
+                               ELSE NULL END,
+                 source_file = $2->>'source_file',
+                 source_crs = $2->>'source_crs',
+                 min_zoom = COALESCE(($2->>'min_zoom')::int, min_zoom),
+                 max_zoom = COALESCE(($2->>'max_zoom')::int, max_zoom),
+                 import_stats = COALESCE($2->'import_stats', import_stats),
+                 version = version + 1,
+                 updated_at = now()
+              WHERE id = $1
+          RETURNING version)
+         SELECT up.version FROM up CROSS JOIN LATERAL (SELECT pg_notify($3, $1)) AS announced",
+    )
+    .bind(id)
+    .bind(&catalog)
+    .bind(citygrid_db::LAYER_CHANNEL)
+    .fetch_one(&mut *conn)
+    .await?;
+    Ok(RestoreOutcome::Restored { kept, version })
+}

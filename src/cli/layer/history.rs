@@ -1,6 +1,7 @@
 //! `citygrid layer set-retention LAYER DAYS|default`, `citygrid layer
-//! set-invalid-geometry LAYER refuse|repair` and `citygrid layer history LAYER [FID]
-//! [--json]`: the editing settings of a layer and its history (edits through OGC API –
+//! set-invalid-geometry LAYER refuse|repair`, `citygrid layer history LAYER [FID]
+//! [--json]` and `citygrid layer restore-version LAYER TABLE`: the editing settings of
+//! a layer and its history (edits through OGC API –
 //! Features – Part 4, previous versions kept by re-imports; `citygrid_store::edits`,
 //! `citygrid_store::history`).
 
@@ -37,6 +38,16 @@ pub struct HistoryArgs {
     /// Print JSON.
     #[arg(long)]
     pub json: bool,
+}
+
+/// `citygrid layer restore-version`.
+#[derive(Args)]
+pub struct RestoreArgs {
+    /// The layer id.
+    pub layer: String,
+    /// A kept previous version, as `citygrid layer history LAYER` lists it
+    /// (`LAYER@N`).
+    pub table: String,
 }
 
 /// Reads `DAYS|default`.
@@ -191,6 +202,48 @@ pub async fn show(config: &Config, args: HistoryArgs) -> anyhow::Result<()> {
                         .unwrap_or_else(|| "?".into())
                 );
             }
+        }
+    }
+    Ok(())
+}
+
+/// `citygrid layer restore-version`: the kept version becomes the layer again (the
+/// current one is kept in its turn); every server reloads the layer.
+pub async fn restore_version(config: &Config, args: RestoreArgs) -> anyhow::Result<()> {
+    let pool = super::super::database(config).await?;
+    let mut tx = pool.begin().await?;
+    catalog::lock_layer(&mut *tx, &args.layer).await?;
+    match history::restore_snapshot(&mut tx, &args.layer, &args.table).await? {
+        history::RestoreOutcome::NoSnapshot => bail!(
+            "layer {} has no kept version {:?} (see `citygrid layer history {}`)",
+            args.layer,
+            args.table.chars().take(80).collect::<String>(),
+            args.layer
+        ),
+        history::RestoreOutcome::NoLayer => bail!(
+            "no layer {:?} in the catalogue: it was deleted (see `citygrid layer list`)",
+            args.layer
+        ),
+        history::RestoreOutcome::NotImported => bail!(
+            "layer {} is maintained by citygrid itself, not imported: its versions are not swapped",
+            args.layer
+        ),
+        history::RestoreOutcome::Restored { kept, version } => {
+            citygrid_store::audit::record(
+                &mut *tx,
+                "cli",
+                "layer_restore_version",
+                serde_json::json!({"layer": args.layer, "table": args.table, "kept": kept}),
+            )
+            .await?;
+            tx.commit().await?;
+            println!(
+                "layer {}: version {} restored (catalogue version {version}){}",
+                args.layer,
+                args.table,
+                kept.map(|k| format!("; the replaced version is kept as {k}"))
+                    .unwrap_or_default()
+            );
         }
     }
     Ok(())
