@@ -52,15 +52,6 @@ pub enum LayerCommand {
     /// Make a version kept by a re-import (as `history LAYER` lists it) the layer
     /// again; the current version is kept in its turn. Every server reloads the layer.
     RestoreVersion(history::RestoreArgs),
-    /// How long a layer's history (its edits, the versions re-imports replaced) is
-    /// kept: a number of days, or `default`. The server prunes older history.
-    SetRetention(history::RetentionArgs),
-    /// Whether invalid geometries sent in edits (OGC API – Features – Part 4) are
-    /// refused with the reason (default) or repaired with ST_MakeValid.
-    SetInvalidGeometry(history::InvalidGeometryArgs),
-    /// A feature's edits (who, when, what), or without FID the layer's editing
-    /// settings and the previous versions its re-imports kept.
-    History(history::HistoryArgs),
     /// List every layer with its kind, features, owner and access.
     List {
         /// Print JSON (as `GET /api/admin/layers` answers).
@@ -194,11 +185,6 @@ pub async fn run(command: LayerCommand, config: Config) -> anyhow::Result<()> {
         }
         LayerCommand::History(args) => history::show(&config, args).await?,
         LayerCommand::RestoreVersion(args) => history::restore_version(&config, args).await?,
-        LayerCommand::SetRetention(args) => history::set_retention(&config, args).await?,
-        LayerCommand::SetInvalidGeometry(args) => {
-            history::set_invalid_geometry(&config, args).await?
-        }
-        LayerCommand::History(args) => history::show(&config, args).await?,
         LayerCommand::List { json } => list(&config, json).await?,
         LayerCommand::SetAccess(args) => set_access(&config, args).await?,
         LayerCommand::Delete { layer, yes } => delete(&config, &layer, yes).await?,
