@@ -165,6 +165,7 @@ await run('console', async (browser) => {
   // The deadline on the city's clock (the server's timezone, Asia/Shanghai here), not
   // the browser's (UTC, 8 hours behind).
   check(await acceptor.evaluate(() => document.body.dataset.timezone) === 'Asia/Shanghai', 'the console uses the city\'s zone');
+  check(await acceptor.locator('#nav-bigscreen').isVisible(), 'the acceptor is offered the big screen');
   const due = (await apiAs('acceptor', 'GET', `/api/cases/${created.id}`)).due_at;
   const dueCity = new Intl.DateTimeFormat('sv-SE', { timeZone: 'Asia/Shanghai', year: 'numeric', month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit', hourCycle: 'h23' }).format(new Date(due));
   check(detail.includes(dueCity), `the deadline shows as ${dueCity} (Asia/Shanghai): ${detail}`);
@@ -188,6 +189,7 @@ await run('console', async (browser) => {
     await signIn(page, who);
     const fill = await mapFill(page);
     check(fill > 0.95, `the map fills its box for the ${who}: ${(fill * 100).toFixed(0)}%`);
+    check(await page.locator('#nav-bigscreen').isVisible() === (who !== 'department'), `the big screen link for the ${who}`);
     if (who === 'dispatcher') {
       await page.click('#tab-all');
       await relisted(page, async () => {

@@ -35,6 +35,7 @@ export const CONSOLE_TEXT = {
   newCases: ['new cases arrived', '件新案卷'],
   dismiss: ['Dismiss', '知道了'],
   live: ['Live', '实时'],
+  bigscreenLink: ['Big screen', '指挥大屏'],
   liveOff: ['Live updates paused: reconnecting…', '实时更新中断，正在重连…'],
   sessionEnded: ['Your session ended: sign in again', '登录已失效，请重新登录'],
   left: ['left', '剩余'],

@@ -351,6 +351,8 @@ async function start(who) {
   const [categories] = await Promise.all([loadCategories(), loadTimeZone()]);
   cats = categories;
   document.body.dataset.timezone = timeZone();
+  // The supervision hall's big screen is for these roles (the server checks too).
+  document.getElementById('nav-bigscreen').hidden = !['shift_leader', 'acceptor', 'dispatcher', 'admin'].includes(me.role);
   calendarWarning();
   try {
     departments = (await api('/api/departments')).departments || [];
