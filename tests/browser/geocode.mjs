@@ -53,6 +53,7 @@ await run('geocode', async (browser) => {
   // --- the viewer's search box ------------------------------------------------------
   const viewer = await newPage(browser);
   await viewer.goto(`${BASE}/`);
+  await viewer.waitForSelector('body[data-ready="true"]');
   await viewer.fill('#search-text', F.full);
   await viewer.click('#search button[type="submit"]');
   const hit = viewer.locator('#search-results .search-group[data-kind="address"] li[data-level="house"]');

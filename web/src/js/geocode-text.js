@@ -3,6 +3,7 @@
 // the two calls, GET /api/geocode and GET /api/reverse.
 
 import { addText, lang, t } from './i18n.js';
+import { errorText } from './api.js';
 
 export const GEOCODE_TEXT = {
   searchKind_address: ['Addresses', '地址'],
@@ -56,7 +57,7 @@ async function getJson(url, headers) {
   } catch {
     body = null;
   }
-  if (!response.ok) throw new Error((body && body.error) || `${response.status}`);
+  if (!response.ok) throw new Error(errorText(body, `${response.status}`));
   return body;
 }
 
