@@ -39,6 +39,8 @@ MARTIN=${MARTIN:-$(command -v martin || echo /tmp/martin-install/bin/martin)}
 export CITYGRID_HOME=$root/target/bench-tiles
 # wrk hammers one loopback address: the per-address rate limits would measure themselves.
 export CITYGRID_RATE_LIMIT=false
+# No per-request log line, as nginx below (access_log off) and Martin (no request log).
+export CITYGRID_ACCESS_LOG=${CITYGRID_ACCESS_LOG:-false}
 work=$CITYGRID_HOME/work
 mkdir -p "$work"
 gpkg=$root/target/bench-data/generated_4547.gpkg

@@ -291,6 +291,32 @@ impl RateLimiter {
         }
     }
 
+    /// Charges `request`'s client address as [`by_address`] does a read that is not a
+    /// login (the tile cache-hit fast path, `crate::tiles::fast`, which answers
+    /// before the middleware runs). `Err` when its bucket is empty.
+    pub fn charge_address(&self, request: &Request) -> Result<(), Refusal> {
+        if !self.limits.enabled || is_login(request) {
+            return Ok(());
+        }
+        let Some(peer) = peer(request) else {
+            return Ok(());
+        };
+        let scope = address_scope(self.client_address(peer, request.headers()));
+        self.take((scope, Class::of(request.method())))
+    }
+
+    /// Gives back what [`RateLimiter::charge_address`] took for `request` (the fast
+    /// path hands the request on to the full stack, which charges it itself).
+    pub fn refund_address(&self, request: &Request) {
+        if !self.limits.enabled || is_login(request) {
+            return;
+        }
+        if let Some(peer) = peer(request) {
+            let scope = address_scope(self.client_address(peer, request.headers()));
+            self.give_back((scope, Class::of(request.method())));
+        }
+    }
+
     /// Charges API key `key_id` for a request with `method` (when limits are on).
     pub fn charge_key(&self, key_id: i64, method: &Method) -> Result<(), Refusal> {
         if !self.limits.enabled {

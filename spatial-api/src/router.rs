@@ -88,7 +88,9 @@ impl RouteTable {
         let timeout = Duration::from_secs(state.config.request_timeout_secs.max(1));
         let limiter = Arc::new(RateLimiter::new(Limits::from_config(&state.config)));
         let by_principal = Arc::clone(&limiter);
-        self.router
+        let fast_limiter = Arc::clone(&limiter);
+        let router = self
+            .router
             .fallback(not_found)
             .method_not_allowed_fallback(method_not_allowed)
             .layer(middleware::from_fn_with_state(state.clone(), refuse_nul))
@@ -123,7 +125,10 @@ impl RouteTable {
                 state.clone(),
                 crate::metrics::track,
             ))
-            .with_state(state)
+            .with_state(state.clone());
+        // Cached (or small) vector tiles for anonymous gzip clients are answered in front of
+        // the stack above, as it would answer them (crate::tiles::fast).
+        crate::tiles::fast::wrap(router, state, fast_limiter, MAX_HEADER_BYTES)
     }
 }
 

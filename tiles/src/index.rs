@@ -26,10 +26,10 @@ use rstar::primitives::{GeomWithData, Rectangle};
 use rstar::{RTree, AABB};
 use thiserror::Error;
 
+use crate::aggregate::PointAggregates;
 use crate::geomutil::{self, PartRef};
-use crate::mvt::{EncodeOptions, PointAggregates, PointCells};
 use crate::schema::{PropValue, Schema};
-use citygrid_geo::tms::{self, lonlat_to_mercator, mercator_to_lonlat, Bbox, TileCoord};
+use citygrid_geo::tms::{self, lonlat_to_mercator, mercator_to_lonlat, Bbox};
 
 /// One feature of a layer.
 #[derive(Debug, Clone, PartialEq)]
@@ -137,7 +137,7 @@ pub struct LayerIndex {
     free: Vec<u32>,
     by_id: HashMap<i64, u32>,
     tree: RTree<Item>,
-    /// Per-zoom point aggregates of a large point layer ([`crate::mvt::aggregate`]).
+    /// Per-zoom point aggregates of a large point layer ([`crate::aggregate`]).
     points: Option<PointAggregates>,
 }
 
@@ -181,7 +181,14 @@ impl LayerIndex {
             .collect();
         let (tree, points) = rayon::join(
             || RTree::bulk_load(items),
-            || PointAggregates::build(&features),
+            || {
+                if features.len() < crate::aggregate::MIN_POINTS {
+                    return None;
+                }
+                let points: Vec<(i64, &Geometry<f64>)> =
+                    features.iter().map(|f| (f.id, &f.geom_merc)).collect();
+                PointAggregates::build(&points)
+            },
         );
         Ok(LayerIndex {
             schema,
@@ -255,7 +262,11 @@ impl LayerIndex {
         if let Some(e) = env {
             self.tree.insert(item_for(&e, slot));
         }
-        if self.points.as_mut().is_some_and(|p| !p.add(&feature)) {
+        if self
+            .points
+            .as_mut()
+            .is_some_and(|p| !p.add(feature.id, &feature.geom_merc))
+        {
             self.points = None;
         }
         self.by_id.insert(feature.id, slot);
@@ -274,7 +285,13 @@ impl LayerIndex {
         }
         self.free.push(slot);
         if let Some(mut points) = self.points.take() {
-            if points.remove(&old, |b| self.query_bbox_merc(b)) {
+            let still = |b: &Bbox| -> Vec<(i64, &Geometry<f64>)> {
+                self.query_bbox_merc(b)
+                    .into_iter()
+                    .map(|f| (f.id, &f.geom_merc))
+                    .collect()
+            };
+            if points.remove(old.id, &old.geom_merc, still) {
                 self.points = Some(points);
             }
         }
@@ -282,35 +299,9 @@ impl LayerIndex {
     }
 
     /// The per-zoom point aggregates, if the layer has them (at least
-    /// [`crate::mvt::aggregate::MIN_POINTS`] single points).
+    /// [`crate::aggregate::MIN_POINTS`] single points).
     pub fn point_aggregates(&self) -> Option<&PointAggregates> {
         self.points.as_ref()
-    }
-
-    /// The precomputed point cells of `tile` for [`crate::mvt::encode_tile_with_cells`]:
-    /// only when the layer has them at the tile's zoom, `opts` are those they were
-    /// made for (extent [`crate::mvt::aggregate::EXTENT`], a buffer that is a
-    /// multiple of the cell), and the tile holds more points than an unclustered
-    /// tile can (`max_tile_bytes / 9`), so that the tile made from the cells is the
-    /// tile made from the points. `None` otherwise: query the points.
-    pub fn point_cells(&self, tile: TileCoord, opts: &EncodeOptions) -> Option<PointCells<'_>> {
-        use crate::mvt::aggregate::{CELL, EXTENT};
-        let points = self.points.as_ref()?;
-        if opts.extent != EXTENT || i64::from(opts.buffer) % CELL != 0 || opts.buffer > opts.extent
-        {
-            return None;
-        }
-        let cells = points.cells_of(tile, opts.buffer)?;
-        let total: u64 = cells.iter().map(|(_, _, a)| u64::from(a.count)).sum();
-        if total.saturating_mul(crate::mvt::MIN_FEATURE_BYTES as u64) <= opts.max_tile_bytes as u64
-        {
-            return None;
-        }
-        let mut out = Vec::with_capacity(cells.len());
-        for (kx, ky, a) in cells {
-            out.push((kx, ky, a, self.get(a.rep)?));
-        }
-        Some(PointCells { cells: out, total })
     }
 
     /// Re-packs the R-tree by bulk loading (worth it after many patches).

@@ -18,6 +18,7 @@
 //! - [`tileprops`]: a layer's tile schema (which properties its tiles carry, from
 //!   which zoom; which features appear from which zoom) and its compiled filter.
 
+pub mod aggregate;
 pub mod cache;
 pub mod compress;
 pub mod decode;

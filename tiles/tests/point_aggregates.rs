@@ -1,5 +1,5 @@
 //! Precomputed per-zoom point aggregates (issue 17): a low-zoom tile of a large point
-//! layer made from its cells (`LayerIndex::point_cells` + `encode_tile_with_cells`)
+//! layer made from its cells (`mvt::point_cells` + `encode_tile_with_cells`)
 //! is byte for byte the tile made from all its points, at every zoom the layer has
 //! cells for, and still after patches (a representative moved away, points removed
 //! and added).
@@ -7,7 +7,7 @@
 use citygrid_geo::tms::{tiles_covering, TileCoord};
 use citygrid_tiles::index::{Feature, LayerIndex};
 use citygrid_tiles::mvt::{
-    encode_tile, encode_tile_with_cells, query_bounds, EncodeOptions, TileLayer,
+    encode_tile, encode_tile_with_cells, point_cells, query_bounds, EncodeOptions, TileLayer,
 };
 use citygrid_tiles::schema::{FieldType, Schema};
 use geo::{line_string, point, Geometry};
@@ -28,7 +28,7 @@ fn compare(index: &LayerIndex, opts: &EncodeOptions) -> usize {
     let mut from_cells = 0;
     for z in 4..=12u8 {
         for tile in tiles_covering(&bounds, z).unwrap().iter() {
-            let Some(cells) = index.point_cells(tile, opts) else {
+            let Some(cells) = point_cells(index, tile, opts) else {
                 continue;
             };
             from_cells += 1;
@@ -122,12 +122,12 @@ fn tiles_from_cells_are_the_tiles_from_points() {
         ..EncodeOptions::default()
     };
     let tile = TileCoord::new(6, 52, 26).unwrap();
-    assert!(index.point_cells(tile, &other).is_none());
+    assert!(point_cells(&index, tile, &other).is_none());
     let roomy = EncodeOptions {
         max_tile_bytes: 100_000_000,
         ..EncodeOptions::default()
     };
-    assert!(index.point_cells(tile, &roomy).is_none());
+    assert!(point_cells(&index, tile, &roomy).is_none());
 
     // A line makes the layer other than points: no more cells.
     index

@@ -12,6 +12,7 @@
 //! and answers with HTTP responses; this module is the neutral one both features
 //! (`routes` and `ogc`) import, never each other.
 
+pub mod fast;
 pub mod geographic;
 pub mod raster;
 pub mod vector;

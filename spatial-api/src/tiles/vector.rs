@@ -11,8 +11,8 @@ use citygrid_geo::tms::TileCoord;
 use citygrid_tiles::cache::{CachedTile, TileKey};
 use citygrid_tiles::index::{Feature, LayerIndex};
 use citygrid_tiles::mvt::{
-    encode_tile, encode_tile_with_cells, query_bounds, EncodeOptions, PointCells, TileLayer,
-    MVT_TYPE,
+    encode_tile, encode_tile_with_cells, point_cells, query_bounds, EncodeOptions, PointCells,
+    TileLayer, MVT_TYPE,
 };
 use serde_json::{json, Map, Value};
 use tokio::sync::Semaphore;
@@ -207,7 +207,7 @@ pub(super) fn tile_layer<'a>(
 /// encode than to share); always from the index as it is now, so never stale.
 /// `None` when the tile is not small or an index is busy (a patch holds or waits
 /// for its write lock: this thread must not block), for the usual path.
-fn encode_small(
+pub(super) fn encode_small(
     state: &AppState,
     key: &TileKey,
     tile: TileCoord,
@@ -294,7 +294,7 @@ async fn encode_vector(
                         let filter = layer.tile_filter();
                         let aggregated = filter
                             .holds_nothing_back(tile.z())
-                            .then(|| index.point_cells(tile, &options))
+                            .then(|| point_cells(index, tile, &options))
                             .flatten();
                         match aggregated {
                             Some(c) => {

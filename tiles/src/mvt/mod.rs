@@ -45,7 +45,6 @@
 //! assert!(!out.bytes.is_empty() && out.level == 0 && out.features == 1);
 //! ```
 
-pub mod aggregate;
 mod clip;
 mod cluster;
 mod minzoom;
@@ -53,14 +52,14 @@ mod pbf;
 mod polygon;
 mod prepare;
 
-pub use aggregate::{PointAggregates, PointCells};
 pub use minzoom::{default_min_zoom, GeometryKind};
 
 use i_overlay::i_float::int::point::IntPoint;
 use rayon::prelude::*;
 use thiserror::Error;
 
-use crate::index::Feature;
+use crate::aggregate::Agg;
+use crate::index::{Feature, LayerIndex};
 use crate::schema::Schema;
 use citygrid_geo::matrixset::Grid as TileGrid;
 use citygrid_geo::tms::{Bbox, TileCoord};
@@ -77,7 +76,7 @@ pub const POINT_COUNT_KEY: &str = "point_count";
 /// Levels that raise size thresholds / cluster cells; later levels thin by id hash.
 const SIZE_LEVELS: u32 = 12;
 /// No encoded feature is smaller than this (see the lower-bound skip).
-pub(crate) const MIN_FEATURE_BYTES: usize = 9;
+const MIN_FEATURE_BYTES: usize = 9;
 /// Prepare/encode features in parallel above this many.
 const PAR_THRESHOLD: usize = 2048;
 
@@ -366,10 +365,64 @@ pub fn encode_tile(
     )
 }
 
+/// A tile's precomputed point cells (`crate::aggregate`), ready for
+/// [`encode_tile_with_cells`]: `(kx, ky)` global cell, the cell, its representative
+/// feature. Made by [`point_cells`].
+#[derive(Debug, Clone)]
+pub struct PointCells<'a> {
+    cells: Vec<(i64, i64, Agg, &'a Feature)>,
+    total: u64,
+}
+
+impl PointCells<'_> {
+    /// The number of points the cells hold.
+    pub fn points(&self) -> u64 {
+        self.total
+    }
+
+    /// The number of cells.
+    pub fn len(&self) -> usize {
+        self.cells.len()
+    }
+
+    /// Whether there is no cell.
+    pub fn is_empty(&self) -> bool {
+        self.cells.is_empty()
+    }
+}
+
+/// The precomputed point cells of `tile` of `index`'s layer for
+/// [`encode_tile_with_cells`]: only when the layer has them at the tile's zoom, `opts`
+/// are those they were made for (extent [`crate::aggregate::EXTENT`], a buffer that
+/// is a multiple of the cell) and the tile holds more points than an unclustered
+/// tile can (`max_tile_bytes / 9`), so that the tile made from the cells is the tile
+/// made from the points. `None` otherwise: query the points.
+pub fn point_cells<'a>(
+    index: &'a LayerIndex,
+    tile: TileCoord,
+    opts: &EncodeOptions,
+) -> Option<PointCells<'a>> {
+    use crate::aggregate::{CELL, EXTENT};
+    let points = index.point_aggregates()?;
+    if opts.extent != EXTENT || i64::from(opts.buffer) % CELL != 0 || opts.buffer > opts.extent {
+        return None;
+    }
+    let cells = points.cells_of(tile, opts.buffer)?;
+    let total: u64 = cells.iter().map(|(_, _, a)| u64::from(a.count)).sum();
+    if total.saturating_mul(MIN_FEATURE_BYTES as u64) <= opts.max_tile_bytes as u64 {
+        return None;
+    }
+    let mut out = Vec::with_capacity(cells.len());
+    for (kx, ky, a) in cells {
+        out.push((kx, ky, a, index.get(a.rep)?));
+    }
+    Some(PointCells { cells: out, total })
+}
+
 /// [`encode_tile`] where some layers come as their precomputed point cells
 /// (`cells[i]` for `layers[i]`, whose `features` are then not read; see
-/// [`aggregate`]): the same tile as from the layers' points, made from at most a few
-/// tens of thousands of cells instead.
+/// [`point_cells`]): the same tile as from the layers' points, made from at most a
+/// few tens of thousands of cells instead.
 pub fn encode_tile_with_cells(
     tile: TileCoord,
     layers: &[TileLayer<'_>],
@@ -527,6 +580,9 @@ type Encoded = (GeomType, Vec<u32>);
 /// against the cap.
 const ENCODE_CHUNK: usize = 8 * PAR_THRESHOLD;
 
+/// Point clusters written between two checks of the size so far against the cap.
+const CLUSTER_CHUNK: usize = 1024;
+
 /// Writes one layer at one level; returns the number of features written, or `None`
 /// as soon as what is written makes the tile exceed `opts.max_tile_bytes` (a level
 /// that cannot fit is given up after at most one chunk too many, not encoded whole).
@@ -597,7 +653,12 @@ fn encode_layer<'a>(
             return None;
         }
     }
-    for (kx, ky, c) in cells {
+    for (n, (kx, ky, c)) in cells.into_iter().enumerate() {
+        // Clusters too are given up on as soon as they pass the cap (what is written
+        // only grows), not after every cell of the level is written.
+        if n % CLUSTER_CHUNK == CLUSTER_CHUNK - 1 && over(&w, tile) {
+            return None;
+        }
         let rep = &layer.features[c.rep];
         if rep.prio > plan.keep {
             continue;

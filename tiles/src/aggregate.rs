@@ -12,8 +12,9 @@
 //! encoder clusters at every level it tries once a tile holds more points than an
 //! unclustered tile can (`max_tile_bytes / 9`, the smallest encoded feature), so from
 //! there on a tile encoded from the cells is, byte for byte, the tile encoded from
-//! the points ([`crate::index::LayerIndex::point_cells`] offers cells only then; the
-//! tests compare both).
+//! the points ([`crate::mvt::point_cells`] offers cells only then; the tests compare
+//! both). The projection is the encoder's (`mvt::prepare::Frame::global`), written
+//! out here so that this module depends on no other of the crate.
 //!
 //! **When and how much.** Built when a layer of at least [`MIN_POINTS`] single points
 //! is indexed: zoom 0 upwards while a zoom has at most half as many cells as points
@@ -27,12 +28,9 @@
 
 use std::collections::HashMap;
 
-use citygrid_geo::tms::{Bbox, TileCoord, MERC_HALF_WORLD_M};
+use citygrid_geo::tms::{tiles_per_axis, Bbox, TileCoord, MERC_HALF_WORLD_M};
 use foldhash::fast::FixedState;
 use geo::Geometry;
-
-use super::prepare::Frame;
-use crate::index::Feature;
 
 /// The tile extent the aggregates are made for (the encoder's default).
 pub const EXTENT: u32 = 4096;
@@ -47,14 +45,21 @@ pub const MAX_ZOOM: u8 = 16;
 /// One cell: how many points, the sums of their floored global positions, the
 /// smallest id.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct Agg {
+pub struct Agg {
+    /// Points in the cell.
     pub count: u32,
+    /// Sum of their floored global x (tile units at the cell's zoom).
     pub sx: i64,
+    /// Sum of their floored global y.
     pub sy: i64,
+    /// The smallest id among them.
     pub rep: i64,
 }
 
 type Cells = HashMap<(i32, i32), Agg, FixedState>;
+
+/// Coordinates are clamped to ± this many tile units (as the encoder does).
+const CLAMP_UNITS: f64 = 1.0e15;
 
 /// The aggregates of one point layer, zoom by zoom (see the module documentation).
 #[derive(Debug, Clone, Default)]
@@ -62,47 +67,32 @@ pub struct PointAggregates {
     zooms: Vec<Cells>,
 }
 
-/// A tile's cells, ready for the encoder: `(kx, ky)` global cell, the cell, its
-/// representative feature. Made by [`crate::index::LayerIndex::point_cells`].
-#[derive(Debug, Clone)]
-pub struct PointCells<'a> {
-    pub(crate) cells: Vec<(i64, i64, Agg, &'a Feature)>,
-    /// The points in all the cells.
-    pub(crate) total: u64,
+/// Global tile units per Web Mercator metre at zoom `z` and [`EXTENT`], computed as
+/// the encoder's frame computes it.
+#[derive(Debug, Clone, Copy)]
+struct Frame {
+    scale: f64,
 }
 
-impl PointCells<'_> {
-    /// The number of points the cells hold.
-    pub fn points(&self) -> u64 {
-        self.total
-    }
-
-    /// The number of cells.
-    pub fn len(&self) -> usize {
-        self.cells.len()
-    }
-
-    /// Whether there is no cell.
-    pub fn is_empty(&self) -> bool {
-        self.cells.is_empty()
-    }
-}
-
-/// The encoder's frame of zoom `z` (its projection does not depend on the tile).
 fn frame(z: u8) -> Option<Frame> {
-    Some(Frame::new(TileCoord::new(z, 0, 0).ok()?, EXTENT, 0))
+    (z <= MAX_ZOOM).then(|| Frame {
+        scale: tiles_per_axis(z) * f64::from(EXTENT) / (2.0 * MERC_HALF_WORLD_M),
+    })
 }
 
-/// The cell and floored global position of `f` at `frame`'s zoom, if `f` is a single
-/// finite point (as the encoder places it).
-fn place(frame: &Frame, f: &Feature) -> Option<(i32, i32, i64, i64)> {
-    let Geometry::Point(p) = &f.geom_merc else {
+/// The cell and floored global position of point `geom` (Web Mercator) at `frame`'s
+/// zoom, if it is a single finite point (placed as the encoder places it).
+fn place(frame: &Frame, geom: &Geometry<f64>) -> Option<(i32, i32, i64, i64)> {
+    let Geometry::Point(p) = geom else {
         return None;
     };
     if !(p.0.x.is_finite() && p.0.y.is_finite()) {
         return None;
     }
-    let g = frame.global(p.0);
+    let g = [
+        ((p.0.x + MERC_HALF_WORLD_M) * frame.scale).clamp(-CLAMP_UNITS, CLAMP_UNITS),
+        ((MERC_HALF_WORLD_M - p.0.y) * frame.scale).clamp(-CLAMP_UNITS, CLAMP_UNITS),
+    ];
     let (fx, fy) = (g[0].floor() as i64, g[1].floor() as i64);
     let kx = i32::try_from(fx.div_euclid(CELL)).ok()?;
     let ky = i32::try_from(fy.div_euclid(CELL)).ok()?;
@@ -142,9 +132,9 @@ fn cell_bbox(frame: &Frame, kx: i32, ky: i32) -> Bbox {
 }
 
 impl PointAggregates {
-    /// The aggregates of a layer of `features`: `None` unless they are at least
-    /// [`MIN_POINTS`] single finite points.
-    pub fn build(features: &[Feature]) -> Option<PointAggregates> {
+    /// The aggregates of a layer of `features` (`(id, Web Mercator geometry)`):
+    /// `None` unless they are at least [`MIN_POINTS`] single finite points.
+    pub fn build(features: &[(i64, &Geometry<f64>)]) -> Option<PointAggregates> {
         if features.len() < MIN_POINTS {
             return None;
         }
@@ -153,8 +143,8 @@ impl PointAggregates {
         for z in 0..=MAX_ZOOM {
             let frame = frame(z)?;
             let mut cells = Cells::default();
-            for f in features {
-                join(&mut cells, place(&frame, f)?, f.id);
+            for (id, geom) in features {
+                join(&mut cells, place(&frame, geom)?, *id);
             }
             if z > 0 && (cells.len() > features.len() / 2 || total + cells.len() > features.len()) {
                 break;
@@ -186,31 +176,33 @@ impl PointAggregates {
             .sum()
     }
 
-    /// Adds point `f` (just indexed). `false` when `f` is not a single finite point:
-    /// the aggregates no longer describe the layer and must be dropped.
-    pub(crate) fn add(&mut self, f: &Feature) -> bool {
+    /// Adds point `id` at `geom` (just indexed). `false` when it is not a single
+    /// finite point: the aggregates no longer describe the layer and must be dropped.
+    pub fn add(&mut self, id: i64, geom: &Geometry<f64>) -> bool {
         for (z, cells) in self.zooms.iter_mut().enumerate() {
-            let Some(place) = frame(z as u8).and_then(|fr| place(&fr, f)) else {
+            let Some(place) = frame(z as u8).and_then(|fr| place(&fr, geom)) else {
                 return false;
             };
-            join(cells, place, f.id);
+            join(cells, place, id);
         }
         true
     }
 
-    /// Removes point `f` (just taken out of the index); `points_in` finds the points
-    /// still indexed in a Web Mercator box (to find a cell's new representative).
-    /// `false` when `f` is not a single finite point or was not counted: drop them.
-    pub(crate) fn remove<'i>(
+    /// Removes point `id` at `geom` (just taken out of the index); `points_in` finds
+    /// the points still indexed in a Web Mercator box, as `(id, geometry)` (to find a
+    /// cell's new representative). `false` when it is not a single finite point or
+    /// was not counted: drop the aggregates.
+    pub fn remove<'i>(
         &mut self,
-        f: &Feature,
-        points_in: impl Fn(&Bbox) -> Vec<&'i Feature>,
+        id: i64,
+        geom: &Geometry<f64>,
+        points_in: impl Fn(&Bbox) -> Vec<(i64, &'i Geometry<f64>)>,
     ) -> bool {
         for (z, cells) in self.zooms.iter_mut().enumerate() {
             let Some(fr) = frame(z as u8) else {
                 return false;
             };
-            let Some((kx, ky, fx, fy)) = place(&fr, f) else {
+            let Some((kx, ky, fx, fy)) = place(&fr, geom) else {
                 return false;
             };
             let Some(a) = cells.get_mut(&(kx, ky)) else {
@@ -223,11 +215,11 @@ impl PointAggregates {
             a.count -= 1;
             a.sx -= fx;
             a.sy -= fy;
-            if a.rep == f.id {
+            if a.rep == id {
                 let rep = points_in(&cell_bbox(&fr, kx, ky))
                     .into_iter()
-                    .filter(|p| place(&fr, p).is_some_and(|(x, y, _, _)| (x, y) == (kx, ky)))
-                    .map(|p| p.id)
+                    .filter(|(_, g)| place(&fr, g).is_some_and(|(x, y, _, _)| (x, y) == (kx, ky)))
+                    .map(|(id, _)| id)
                     .min();
                 match rep {
                     Some(rep) => a.rep = rep,
@@ -240,7 +232,7 @@ impl PointAggregates {
 
     /// The cells of `tile` and of its buffer (`buffer` tile units, a multiple of
     /// [`CELL`]) at the tile's zoom, or `None` when that zoom is not aggregated.
-    pub(crate) fn cells_of(&self, tile: TileCoord, buffer: u32) -> Option<Vec<(i64, i64, Agg)>> {
+    pub fn cells_of(&self, tile: TileCoord, buffer: u32) -> Option<Vec<(i64, i64, Agg)>> {
         let cells = self.zooms.get(usize::from(tile.z()))?;
         let (e, b) = (i64::from(EXTENT), i64::from(buffer));
         let (x0, y0) = (i64::from(tile.x()) * e - b, i64::from(tile.y()) * e - b);
@@ -276,14 +268,39 @@ impl PointAggregates {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use citygrid_geo::tms::lonlat_to_mercator;
     use geo::{line_string, point};
 
-    fn pt(id: i64, lon: f64, lat: f64) -> Feature {
-        Feature::from_lonlat(id, Geometry::Point(point!(x: lon, y: lat)), vec![])
+    type Pt = (i64, Geometry<f64>);
+
+    fn pt(id: i64, lon: f64, lat: f64) -> Pt {
+        let c = lonlat_to_mercator(lon, lat);
+        (id, Geometry::Point(point!(x: c.x, y: c.y)))
+    }
+
+    fn refs(points: &[Pt]) -> Vec<(i64, &Geometry<f64>)> {
+        points.iter().map(|(id, g)| (*id, g)).collect()
+    }
+
+    /// The points of `points` (but `except`) in a box, as the index would find them.
+    fn finder<'a>(
+        points: &'a [Pt],
+        except: i64,
+    ) -> impl Fn(&Bbox) -> Vec<(i64, &'a Geometry<f64>)> {
+        move |b: &Bbox| {
+            points
+                .iter()
+                .filter(|(id, g)| {
+                    *id != except
+                        && matches!(g, Geometry::Point(q) if b.contains_point(q.x(), q.y()))
+                })
+                .map(|(id, g)| (*id, g))
+                .collect()
+        }
     }
 
     /// `n` points spread over a few kilometres, ids shuffled against positions.
-    fn cloud(n: usize) -> Vec<Feature> {
+    fn cloud(n: usize) -> Vec<Pt> {
         (0..n)
             .map(|i| {
                 let (a, b) = ((i * 7919) % 1000, (i * 104_729) % 997);
@@ -299,7 +316,7 @@ mod tests {
     #[test]
     fn counts_are_kept_and_means_lie_in_their_cells() {
         let points = cloud(MIN_POINTS);
-        let agg = PointAggregates::build(&points).expect("enough points");
+        let agg = PointAggregates::build(&refs(&points)).expect("enough points");
         let top = agg.max_zoom().unwrap();
         assert!(top >= 8, "zooms 0..={top}");
         assert!(agg.cells() <= points.len(), "at most one cell per point");
@@ -315,80 +332,55 @@ mod tests {
         // The representative is the smallest id among the cell's points.
         let fr = frame(top).unwrap();
         let mut best: HashMap<(i32, i32), i64> = HashMap::new();
-        for p in &points {
-            let (kx, ky, _, _) = place(&fr, p).unwrap();
-            let e = best.entry((kx, ky)).or_insert(p.id);
-            *e = (*e).min(p.id);
+        for (id, g) in &points {
+            let (kx, ky, _, _) = place(&fr, g).unwrap();
+            let e = best.entry((kx, ky)).or_insert(*id);
+            *e = (*e).min(*id);
         }
         for (k, a) in &agg.zooms[usize::from(top)] {
             assert_eq!(a.rep, best[k]);
         }
         // Too few points, or not only points: none.
-        assert!(PointAggregates::build(&points[..MIN_POINTS - 1]).is_none());
+        assert!(PointAggregates::build(&refs(&points[..MIN_POINTS - 1])).is_none());
         let mut mixed = points.clone();
-        mixed[5].geom_merc = Geometry::LineString(line_string![(x: 0.0, y: 0.0), (x: 1.0, y: 1.0)]);
-        assert!(PointAggregates::build(&mixed).is_none());
+        mixed[5].1 = Geometry::LineString(line_string![(x: 0.0, y: 0.0), (x: 1.0, y: 1.0)]);
+        assert!(PointAggregates::build(&refs(&mixed)).is_none());
     }
 
     #[test]
     fn patches_keep_them_as_a_rebuild_makes_them() {
         let mut points = cloud(MIN_POINTS);
-        let mut agg = PointAggregates::build(&points).unwrap();
+        let mut agg = PointAggregates::build(&refs(&points)).unwrap();
         // Move the point of the smallest id (a representative everywhere) far away,
         // remove another, add a new one.
-        let first = points.iter().position(|p| p.id == 1).unwrap();
+        let first = points.iter().position(|p| p.0 == 1).unwrap();
         let old = points[first].clone();
-        let all = points.clone();
-        let others = |b: &Bbox| -> Vec<&Feature> {
-            all.iter()
-                .filter(|p| p.id != old.id)
-                .filter(|p| {
-                    let Geometry::Point(q) = &p.geom_merc else {
-                        return false;
-                    };
-                    b.contains_point(q.x(), q.y())
-                })
-                .collect()
-        };
-        assert!(agg.remove(&old, others));
+        let before = points.clone();
+        assert!(agg.remove(old.0, &old.1, finder(&before, old.0)));
         points[first] = pt(1, 114.45, 30.70);
-        assert!(agg.add(&points[first]));
+        assert!(agg.add(1, &points[first].1));
         let gone = points.pop().unwrap();
         let rest = points.clone();
-        let in_rest = |b: &Bbox| -> Vec<&Feature> {
-            rest.iter()
-                .filter(|p| {
-                    let Geometry::Point(q) = &p.geom_merc else {
-                        return false;
-                    };
-                    b.contains_point(q.x(), q.y())
-                })
-                .collect()
-        };
-        assert!(agg.remove(&gone, in_rest));
+        assert!(agg.remove(gone.0, &gone.1, finder(&rest, gone.0)));
         let new = pt(10_000_000, 114.31, 30.56);
-        assert!(agg.add(&new));
+        assert!(agg.add(new.0, &new.1));
         points.push(new);
-        let rebuilt = PointAggregates::build(&points).unwrap();
+        let rebuilt = PointAggregates::build(&refs(&points)).unwrap();
         for (z, cells) in agg.zooms.iter().enumerate() {
             assert_eq!(cells, &rebuilt.zooms[z], "zoom {z}");
         }
         // A line makes them useless.
-        let line = Feature::from_mercator(
-            5,
-            Geometry::LineString(line_string![(x: 0.0, y: 0.0), (x: 1.0, y: 1.0)]),
-            vec![],
-        );
-        assert!(!agg.add(&line));
+        let line = Geometry::LineString(line_string![(x: 0.0, y: 0.0), (x: 1.0, y: 1.0)]);
+        assert!(!agg.add(5, &line));
     }
 
     #[test]
     fn a_tile_gets_its_cells_and_its_buffer_only() {
         let points = cloud(MIN_POINTS);
-        let agg = PointAggregates::build(&points).unwrap();
+        let agg = PointAggregates::build(&refs(&points)).unwrap();
         let z = 10;
         let fr = frame(z).unwrap();
-        let (_, _, fx, fy) = place(&fr, &points[0]).unwrap();
+        let (_, _, fx, fy) = place(&fr, &points[0].1).unwrap();
         let e = i64::from(EXTENT);
         let tile = TileCoord::new(z, (fx / e) as u32, (fy / e) as u32).unwrap();
         let cells = agg.cells_of(tile, 64).unwrap();
@@ -401,8 +393,8 @@ mod tests {
         }
         let expected = points
             .iter()
-            .filter(|p| {
-                let (_, _, x, y) = place(&fr, p).unwrap();
+            .filter(|(_, g)| {
+                let (_, _, x, y) = place(&fr, g).unwrap();
                 (lo_x..lo_x + e + 128).contains(&x) && (lo_y..lo_y + e + 128).contains(&y)
             })
             .count() as u64;
