@@ -71,7 +71,7 @@ export function maplibreSnippet(origin, key, ids, home) {
   });
   map.setStyle(${JSON.stringify(styleUrl)}, { transformStyle: keep });
   // The city's home view, as the service says today.
-  fetch(origin + '/api/home').then(function (r) { return r.json(); }).then(function (h) {
+  fetch(origin + '/api/home?key=${encodeURIComponent(key)}').then(function (r) { return r.json(); }).then(function (h) {
     map.fitBounds([[h.bbox[0], h.bbox[1]], [h.bbox[2], h.bbox[3]]], { padding: 20, duration: 0, maxZoom: 18 });
   }).catch(function () {});
   map.on('error', function (e) {
@@ -95,7 +95,7 @@ async function update() {
     document.getElementById('snippet-maplibre').value = '';
     return;
   }
-  const home = await fetchHome().catch(() => null);
+  const home = await fetchHome({ key }).catch(() => null);
   document.getElementById('snippet-maplibre').value = maplibreSnippet(origin, key, ids, home);
 }
 

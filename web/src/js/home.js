@@ -26,9 +26,14 @@ export function boundsOf(b) {
   return [[b[0], b[1]], [b[2], b[3]]];
 }
 
-/** The home view {center, zoom, bbox, source} of the citygrid at `server`. */
-export async function fetchHome({ server = '' } = {}) {
-  const response = await fetch(`${server}/api/home`);
+/**
+ * The home view {center, zoom, bbox, source} of the citygrid at `server`, as the
+ * caller sees it (built from the layers it may read): pass the embed's API `key`, or
+ * the signed-in user's `headers`.
+ */
+export async function fetchHome({ server = '', key = '', headers = {} } = {}) {
+  const url = `${server}/api/home${key ? `?key=${encodeURIComponent(key)}` : ''}`;
+  const response = await fetch(url, { headers });
   if (!response.ok) throw new Error(`${response.status}`);
   return response.json();
 }

@@ -106,7 +106,7 @@ export function colourOf(styleLayer) {
 export async function createMap(container, { server = '', key = '', layers = null, interactive = true, noReferrer = false } = {}) {
   const [style, home] = await Promise.all([
     loadStyle({ server, key, layers }),
-    fetchHome({ server }).catch(() => null),
+    fetchHome({ server, key, headers: authHeaders(`${server}/api/home`, key) }).catch(() => null),
   ]);
   // The city's time zone comes with the home view: times on the page are shown in it.
   if (home && home.timezone && !server) setTimeZone(home.timezone);
