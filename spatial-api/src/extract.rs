@@ -110,7 +110,7 @@ pub fn check_format(params: &[(String, String)]) -> ApiResult<()> {
     for (k, v) in params {
         if k == "f" && !v.contains("json") {
             return Err(ApiError::BadRequest(format!(
-                "format {:?} is not offered: use f=json",
+                "format {:?} is not offered: use f=json (or f=html for the pages of the OGC API)",
                 v.chars().take(40).collect::<String>()
             )));
         }
