@@ -70,6 +70,10 @@ async fn setup(tag: &str) -> (TestDb, TestServer, std::path::PathBuf) {
 }
 
 fn run(cmd: &mut Command) -> String {
+    // GDAL's WMTS driver caches tiles in ./gdalwmscache unless told otherwise: keep
+    // it out of the source tree (and fresh for every run).
+    let cache = common::temp_dir("gdal-wms-cache");
+    cmd.env("GDAL_DEFAULT_WMS_CACHE_PATH", &cache);
     let out = cmd.output().expect("run a GDAL tool");
     let stdout = String::from_utf8_lossy(&out.stdout).to_string();
     assert!(
