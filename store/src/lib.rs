@@ -51,6 +51,7 @@ pub mod health;
 pub mod history;
 pub mod idempotency;
 pub mod layer_access;
+pub mod layer_rows;
 pub mod layer_titles;
 pub mod layers;
 pub mod notify;

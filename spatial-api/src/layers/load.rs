@@ -1,8 +1,10 @@
 //! Reading a vector layer out of PostGIS into a [`LayerIndex`].
 
+use citygrid_store::layer_rows::{self, Cell, ColumnKind, TileType};
 use citygrid_store::layers::{self as store, LayerId};
 use citygrid_tiles::index::{Feature, LayerIndex};
 use citygrid_tiles::schema::{FieldType, PropValue, Schema};
+use geo::{Geometry, Point};
 use geozero::wkb::Wkb;
 use geozero::ToGeo;
 use rayon::prelude::*;
@@ -86,8 +88,143 @@ fn layer_id(meta: &LayerMeta) -> Result<LayerId<'_>, LoadError> {
     })
 }
 
-/// Loads every feature of a vector layer and builds its index (CPU work on rayon).
+/// The catalogue's PostgreSQL type name of each field (`text` when not recorded).
+fn pg_types(meta: &LayerMeta) -> std::collections::HashMap<String, String> {
+    meta.fields
+        .as_array()
+        .map(|fields| {
+            fields
+                .iter()
+                .filter_map(|f| {
+                    let name = f.get("name")?.as_str()?.to_string();
+                    let ty = f.get("type").and_then(Value::as_str).unwrap_or("text");
+                    Some((name, ty.to_string()))
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// A lon/lat geometry from WKB: a 2D point read directly (most features of a big
+/// layer), anything else through geozero. `None`: not readable.
+fn geometry_from_wkb(wkb: &[u8]) -> Option<Geometry<f64>> {
+    if wkb.len() == 21 {
+        let le = wkb[0] == 1;
+        let word = |at: usize| -> Option<[u8; 8]> { wkb.get(at..at + 8)?.try_into().ok() };
+        let ty: [u8; 4] = wkb.get(1..5)?.try_into().ok()?;
+        let ty = if le {
+            u32::from_le_bytes(ty)
+        } else {
+            u32::from_be_bytes(ty)
+        };
+        if ty == 1 {
+            let read = |b: [u8; 8]| {
+                if le {
+                    f64::from_le_bytes(b)
+                } else {
+                    f64::from_be_bytes(b)
+                }
+            };
+            let (x, y) = (read(word(5)?), read(word(13)?));
+            if x.is_finite() && y.is_finite() {
+                return Some(Geometry::Point(Point::new(x, y)));
+            }
+        }
+    }
+    Wkb(wkb.to_vec()).to_geo().ok()
+}
+
+/// A tile value from a typed cell.
+fn prop_of(cell: Cell, ty: FieldType) -> PropValue {
+    match cell {
+        Cell::Null => PropValue::Null,
+        Cell::Int(v) => PropValue::Int(v),
+        Cell::Double(v) => PropValue::Double(v),
+        Cell::Bool(v) => PropValue::Bool(v),
+        Cell::Text(s) => PropValue::String(s),
+        Cell::Json(v) => prop_value(Some(&v), ty),
+    }
+}
+
+/// Loads every feature of a vector layer and builds its index: the attribute
+/// columns read typed ([`citygrid_store::layer_rows`]), the rows decoded and the
+/// features built on rayon, the R-tree bulk loaded. A layer whose columns do not
+/// read typed (a column missing or not castable to the catalogue's type) is read
+/// through the JSON attribute object instead.
 pub async fn load_layer(pool: &PgPool, meta: &LayerMeta) -> Result<LayerIndex, LoadError> {
+    let schema = schema_of(meta);
+    let id = layer_id(meta)?;
+    if schema
+        .fields
+        .iter()
+        .any(|f| f.name == "fid" || f.name == "geom")
+    {
+        return load_layer_json(pool, meta).await;
+    }
+    let types = pg_types(meta);
+    let columns: Vec<(String, ColumnKind)> = schema
+        .fields
+        .iter()
+        .map(|f| {
+            let tile = match f.ty {
+                FieldType::Int => TileType::Int,
+                FieldType::Double => TileType::Double,
+                FieldType::Bool => TileType::Bool,
+                FieldType::String => TileType::String,
+            };
+            let pg = types.get(&f.name).map_or("text", String::as_str);
+            (f.name.clone(), ColumnKind::for_field(pg, tile))
+        })
+        .collect();
+    let borrowed: Vec<(&str, ColumnKind)> = columns.iter().map(|(n, k)| (n.as_str(), *k)).collect();
+    let rows = match layer_rows::rows(pool, id, &borrowed).await {
+        Ok(rows) => rows,
+        Err(e) if e.as_database_error().is_some() => {
+            tracing::warn!(layer = %meta.id, error = %e, "typed read failed, reading the layer as JSON");
+            return load_layer_json(pool, meta).await;
+        }
+        Err(source) => {
+            return Err(LoadError::Db {
+                layer: meta.id.clone(),
+                source,
+            })
+        }
+    };
+    let layer = meta.id.clone();
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    rayon::spawn(move || {
+        let borrowed: Vec<(&str, ColumnKind)> =
+            columns.iter().map(|(n, k)| (n.as_str(), *k)).collect();
+        let features: Result<Vec<Feature>, String> = rows
+            .par_iter()
+            .filter_map(|row| {
+                let (fid, wkb, cells) = match layer_rows::decode(row, &borrowed) {
+                    Ok(decoded) => decoded,
+                    Err(e) => return Some(Err(e.to_string())),
+                };
+                let geometry = geometry_from_wkb(wkb?)?;
+                let values = cells
+                    .into_iter()
+                    .zip(&schema.fields)
+                    .map(|(cell, f)| prop_of(cell, f.ty))
+                    .collect();
+                Some(Ok(Feature::from_lonlat(fid, geometry, values)))
+            })
+            .collect();
+        drop(rows);
+        let built = features.and_then(|f| LayerIndex::build(schema, f).map_err(|e| e.to_string()));
+        let _ = tx.send(built);
+    });
+    rx.await
+        .map_err(|_| LoadError::Index {
+            layer: layer.clone(),
+            message: "the indexing task stopped".into(),
+        })?
+        .map_err(|message| LoadError::Index { layer, message })
+}
+
+/// Loads every feature of a vector layer through the JSON attribute object.
+async fn load_layer_json(pool: &PgPool, meta: &LayerMeta) -> Result<LayerIndex, LoadError> {
     let schema = schema_of(meta);
     let fields: Vec<&str> = schema.fields.iter().map(|f| f.name.as_str()).collect();
     let rows = store::features(pool, layer_id(meta)?, Some(&fields))
