@@ -90,3 +90,39 @@ async fn typed_load_matches_the_json_read_for_every_column_type() {
     assert_eq!(index.get(1).unwrap().props.last(), Some(&PropValue::Null));
     assert_eq!(index.get(1).unwrap().props[..10], first.props[..]);
 }
+
+#[tokio::test]
+async fn loaded_properties_hold_no_slack() {
+    let db = TestDb::new().await;
+    exec(
+        &db,
+        "CREATE TABLE layers.slack (fid bigint PRIMARY KEY, geom geometry(Point, 4326), \
+         a bigint, b text, c double precision, d boolean, e text)",
+    )
+    .await;
+    exec(
+        &db,
+        "INSERT INTO layers.slack SELECT i, ST_MakePoint(114 + i * 1e-4, 30), i, 'x', 0.5, true, 'y' \
+         FROM generate_series(1, 100) i",
+    )
+    .await;
+    exec(
+        &db,
+        "INSERT INTO layer_catalog (id, title, kind, geometry_type, fields, feature_count, bounds) \
+         VALUES ('slack', 'slack', 'vector', 'Point', '[\
+           {\"name\":\"a\",\"type\":\"bigint\"},{\"name\":\"b\",\"type\":\"text\"},\
+           {\"name\":\"c\",\"type\":\"double precision\"},{\"name\":\"d\",\"type\":\"boolean\"},\
+           {\"name\":\"e\",\"type\":\"text\"}]'::jsonb, 100, ARRAY[114, 30, 114.01, 30])",
+    )
+    .await;
+    let meta = citygrid_store::catalog::get(&db.pool, "slack")
+        .await
+        .unwrap()
+        .unwrap();
+    let index = load_layer(&db.pool, &meta).await.unwrap();
+    assert_eq!(index.len(), 100);
+    for f in index.iter() {
+        assert_eq!(f.props.len(), 5);
+        assert_eq!(f.props.capacity(), 5, "feature {}", f.id);
+    }
+}

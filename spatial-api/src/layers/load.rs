@@ -203,11 +203,16 @@ pub async fn load_layer(pool: &PgPool, meta: &LayerMeta) -> Result<LayerIndex, L
                     Err(e) => return Some(Err(e.to_string())),
                 };
                 let geometry = geometry_from_wkb(wkb?)?;
-                let values = cells
-                    .into_iter()
-                    .zip(&schema.fields)
-                    .map(|(cell, f)| prop_of(cell, f.ty))
-                    .collect();
+                // A fresh vector of exactly the schema's length: collecting from
+                // `cells` would reuse its larger allocation (a `Cell` is bigger than
+                // a `PropValue`) and keep ~40 B a feature of slack for good.
+                let mut values = Vec::with_capacity(cells.len());
+                values.extend(
+                    cells
+                        .into_iter()
+                        .zip(&schema.fields)
+                        .map(|(cell, f)| prop_of(cell, f.ty)),
+                );
                 Some(Ok(Feature::from_lonlat(fid, geometry, values)))
             })
             .collect();
