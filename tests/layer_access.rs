@@ -795,3 +795,82 @@ async fn the_home_view_does_not_reveal_a_restricted_layer() {
     let signed_in = get_json(&server, &admin, "/api/home").await;
     assert_eq!(signed_in["source"], "layer:big_secret", "{signed_in}");
 }
+
+/// The geocoder answers anyone, so it takes road names only from road layers anyone
+/// may read: restricting a road layer takes its names out of `/api/geocode`.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_geocoder_uses_only_public_road_layers() {
+    let db = TestDb::new().await;
+    sql(
+        &db,
+        &format!(
+            "CREATE TABLE layers.\"city_roads\" AS SELECT 1::bigint AS fid, \
+             ST_SetSRID(ST_MakeLine(ST_MakePoint({LON}, {LAT}), ST_MakePoint({LON} + 0.004, {LAT})), 4326) AS geom, \
+             'Zyxwarda Avenue'::text AS name"
+        ),
+    )
+    .await;
+    sql(
+        &db,
+        "ALTER TABLE layers.\"city_roads\" ADD PRIMARY KEY (fid)",
+    )
+    .await;
+    sqlx::query(
+        "INSERT INTO layer_catalog (id, title, kind, geometry_type, fields, feature_count, bounds) \
+         VALUES ('city_roads', 'City roads', 'vector', 'LineString', \
+                 '[{\"name\":\"name\",\"type\":\"text\"}]'::jsonb, 1, ARRAY[$1, $2, $1 + 0.004, $2])",
+    )
+    .bind(LON)
+    .bind(LAT)
+    .execute(&db.pool)
+    .await
+    .expect("catalogue row");
+    let server = TestServer::start(&db);
+    let found = |server: &TestServer| {
+        let url = server.url("/api/geocode?q=Zyxwarda%20Avenue&limit=5");
+        async move {
+            let v: Value = http()
+                .get(url)
+                .send()
+                .await
+                .expect("geocode")
+                .json()
+                .await
+                .expect("json");
+            v["candidates"].as_array().is_some_and(|c| {
+                c.iter()
+                    .any(|x| x["label"].as_str().unwrap_or("").contains("Zyxwarda"))
+            })
+        }
+    };
+    within(
+        &format!("the public road is geocoded"),
+        Duration::from_secs(20),
+        || found(&server),
+    )
+    .await;
+    cli_ok(
+        &db,
+        &["layer", "set-access", "city_roads", "--read", "users"],
+    );
+    let gone = || async { !found(&server).await };
+    within(
+        "the restricted road leaves the geocoder",
+        Duration::from_secs(20),
+        gone,
+    )
+    .await;
+}
+
+/// Waits until `check` holds, at most `limit`.
+async fn within<F, Fut>(what: &str, limit: Duration, check: F)
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = Instant::now() + limit;
+    while !check().await {
+        assert!(Instant::now() < deadline, "{what}: not within {limit:?}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}

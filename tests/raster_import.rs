@@ -476,6 +476,28 @@ async fn raster_bad_input_fails_cleanly_and_keeps_the_layer() {
     .await
     .expect("tables");
     assert_eq!(leftovers, 0);
+    // A successful re-import keeps the replaced pyramid in the layer's history
+    // (layer_history."keep@<n>", with its tiles), as a vector re-import does.
+    let (ok, out, err) = import(
+        &db,
+        &ortho,
+        "keep",
+        &["--replace", "--tms", "WebMercatorQuad"],
+    );
+    assert!(ok, "re-import failed: {out} {err}");
+    let kept: Option<String> = sqlx::query_scalar(
+        "SELECT table_name FROM layer_snapshots WHERE layer = 'keep' ORDER BY id DESC LIMIT 1",
+    )
+    .fetch_optional(&db.pool)
+    .await
+    .expect("snapshots");
+    let kept = kept.expect("the replaced raster version is kept");
+    let kept_tiles: i64 =
+        sqlx::query_scalar(&format!("SELECT count(*) FROM layer_history.\"{kept}\""))
+            .fetch_one(&db.pool)
+            .await
+            .expect("kept tiles");
+    assert_eq!(kept_tiles, before, "the kept version holds the old pyramid");
     // Exports: unknown extension, unknown layer.
     let line = error_line(&common::run(
         common::citygrid(&db)

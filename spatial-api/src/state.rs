@@ -71,6 +71,7 @@ impl AppState {
             basemap: Arc::new(Basemap::new(config.font_dir.clone())),
             geocoder: Arc::new(crate::geocode::index::Geocoder::new(
                 config.geocode_road_layers.clone(),
+                config.public_layers,
             )),
             config: Arc::new(config),
         }

@@ -227,15 +227,23 @@ pub struct RoadRow {
 
 /// The road layers of the catalogue: `configured` when given (those that exist), else
 /// every line layer whose id ends in `_roads` and that has a `name` column.
-pub async fn road_layers(db: impl PgExecutor<'_>, configured: &[String]) -> Result<Vec<String>> {
+pub async fn road_layers(
+    db: impl PgExecutor<'_>,
+    configured: &[String],
+    public_by_default: bool,
+) -> Result<Vec<String>> {
+    // Only layers anyone may read: the geocoder's answers are public, so a road
+    // layer restricted to some departments must not lend it its names.
     sqlx::query_scalar(
         "SELECT id FROM layer_catalog WHERE kind = 'vector' \
            AND geometry_type IN ('LineString', 'MultiLineString') \
            AND fields @> '[{\"name\": \"name\"}]'::jsonb \
            AND (CASE WHEN cardinality($1::text[]) > 0 THEN id = ANY($1) ELSE id LIKE '%\\_roads' END) \
+           AND (read_access = 'public' OR (read_access IS NULL AND $2)) \
          ORDER BY id",
     )
     .bind(configured)
+    .bind(public_by_default)
     .fetch_all(db)
     .await
 }

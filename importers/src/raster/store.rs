@@ -284,6 +284,14 @@ impl LayerWriter {
         if existing.is_some() && !self.replace {
             return Err(RasterError::LayerExists(id));
         }
+        // The pyramid being replaced is kept (schema layer_history) for the history's
+        // retention, as a vector re-import keeps its table; its geographic pyramid is
+        // built again from the source and not kept.
+        if existing.is_some() {
+            if let Some(kept) = citygrid_store::history::snapshot_previous(&mut tx, &id).await? {
+                tracing::info!(layer = %id, table = %kept, "previous raster version kept");
+            }
+        }
         sqlx::query(&format!("DROP TABLE IF EXISTS layers.\"{id}\" CASCADE"))
             .execute(&mut *tx)
             .await?;

@@ -39,6 +39,9 @@ pub struct Geocoder {
     sources: Mutex<HashMap<String, Vec<i64>>>,
     /// The configured road layers (`geocode_road_layers`; empty: every `*_roads`).
     road_layers: Vec<String>,
+    /// Whether a layer without a read policy of its own is public (`public_layers`):
+    /// only public road layers feed the geocoder, whose answers anyone may read.
+    public_by_default: bool,
     loaded: AtomicBool,
 }
 
@@ -69,10 +72,13 @@ fn record(r: AddressRow) -> AddressRecord {
 }
 
 impl Geocoder {
-    /// An empty geocoder reading roads from `road_layers` (empty: every `*_roads`).
-    pub fn new(road_layers: Vec<String>) -> Geocoder {
+    /// An empty geocoder reading roads from `road_layers` (empty: every `*_roads`)
+    /// that everyone may read (`public_by_default`: the `public_layers` setting, for
+    /// layers without a read policy of their own).
+    pub fn new(road_layers: Vec<String>, public_by_default: bool) -> Geocoder {
         Geocoder {
             road_layers,
+            public_by_default,
             ..Geocoder::default()
         }
     }
@@ -191,7 +197,7 @@ impl Geocoder {
     }
 
     async fn read_roads(&self, pool: &PgPool) -> Result<Vec<RoadRecord>, sqlx::Error> {
-        let layers = store::road_layers(pool, &self.road_layers).await?;
+        let layers = store::road_layers(pool, &self.road_layers, self.public_by_default).await?;
         let mut out = Vec::new();
         for (i, layer) in layers.iter().enumerate() {
             for r in store::named_roads(pool, layer, MAX_ROADS).await? {
