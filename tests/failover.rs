@@ -495,7 +495,7 @@ async fn primary_killed_under_load() {
     for t in tasks {
         let _ = t.await;
     }
-    let w = writes.lock().unwrap();
+    let w = std::mem::take(&mut *writes.lock().unwrap());
     let recovery = w.first_ok_after_kill.expect("writes never succeeded again");
     println!(
         "load {:.0} s: tiles {} ok / {} errors, queries {} ok / {} errors, cases acknowledged {}, \

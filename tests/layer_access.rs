@@ -844,7 +844,7 @@ async fn the_geocoder_uses_only_public_road_layers() {
         }
     };
     within(
-        &format!("the public road is geocoded"),
+        "the public road is geocoded",
         Duration::from_secs(20),
         || found(&server),
     )

@@ -12,7 +12,6 @@ use common::{http, TestDb, TestServer};
 use serde_json::Value;
 
 #[path = "query_city.rs"]
-#[allow(dead_code)]
 mod city;
 
 fn enc(s: &str) -> String {

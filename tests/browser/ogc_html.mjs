@@ -28,6 +28,10 @@ await run('ogc_html', async (browser) => {
   await shot(page, 'ogc-item-page');
   check(await page.locator('table.ogc-props th', { hasText: 'name' }).count() === 1, 'the item page lists its properties');
 
+  // the conformance page lists the HTML classes it now implements
+  await page.goto(`${BASE}/ogc/conformance`);
+  check(await page.locator('code', { hasText: 'ogcapi-features-1/1.0/conf/html' }).count() === 1, 'Features HTML class claimed');
+
   // the same address asked as JSON is JSON
   response = await page.goto(`${BASE}/ogc/collections/buildings/items/1?f=json`);
   check(response.headers()['content-type'].includes('json'), 'f=json is JSON');
