@@ -140,6 +140,29 @@ async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T> + Send + 'sta
         .map_err(|e| RasterError::Interrupted(format!("worker task failed: {e}")))?
 }
 
+/// Builds the pyramid of `plan` on a pool of `threads` worker threads, off the async
+/// runtime, sending each tile to `tx` (the database writer) as it is made.
+fn spawn_pyramid(
+    plan: Plan,
+    warpers: Arc<WarperPool>,
+    threads: usize,
+    progress: Arc<TileProgress>,
+    tx: tokio::sync::mpsc::Sender<Tile>,
+) -> tokio::task::JoinHandle<Result<pyramid::PyramidStats>> {
+    tokio::task::spawn_blocking(move || -> Result<pyramid::PyramidStats> {
+        let workers = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .thread_name(|i| format!("citygrid-raster-{i}"))
+            .build()
+            .map_err(|e| RasterError::Interrupted(format!("cannot start worker threads: {e}")))?;
+        let emit = move |tile: Tile| {
+            tx.blocking_send(tile)
+                .map_err(|_| RasterError::Interrupted("the database writer stopped".into()))
+        };
+        workers.install(|| pyramid::build(plan, &warpers, &emit, &|n| progress.inc(n)))
+    })
+}
+
 /// Imports a raster file as a tile pyramid layer (see the module docs). The
 /// previous layer of that id stays intact on any error.
 pub async fn import_raster(pool: &PgPool, options: ImportOptions) -> Result<ImportSummary> {
@@ -205,23 +228,13 @@ pub async fn import_raster(pool: &PgPool, options: ImportOptions) -> Result<Impo
         plan.candidate_tiles(),
         options.quiet,
     ));
-    let producer = {
-        let (warpers, progress) = (warpers.clone(), progress.clone());
-        tokio::task::spawn_blocking(move || -> Result<pyramid::PyramidStats> {
-            let workers = rayon::ThreadPoolBuilder::new()
-                .num_threads(threads)
-                .thread_name(|i| format!("citygrid-raster-{i}"))
-                .build()
-                .map_err(|e| {
-                    RasterError::Interrupted(format!("cannot start worker threads: {e}"))
-                })?;
-            let emit = move |tile: Tile| {
-                tx.blocking_send(tile)
-                    .map_err(|_| RasterError::Interrupted("the database writer stopped".into()))
-            };
-            workers.install(|| pyramid::build(plan, &warpers, &emit, &|n| progress.inc(n)))
-        })
-    };
+    let producer = spawn_pyramid(
+        plan,
+        Arc::clone(&warpers),
+        threads,
+        Arc::clone(&progress),
+        tx,
+    );
     let copied = writer.copy_from(&mut rx).await;
     drop(rx);
     let built = producer
@@ -260,23 +273,13 @@ pub async fn import_raster(pool: &PgPool, options: ImportOptions) -> Result<Impo
             geo_plan.candidate_tiles(),
             options.quiet,
         ));
-        let producer = {
-            let (warpers, progress) = (warpers.clone(), progress.clone());
-            tokio::task::spawn_blocking(move || -> Result<pyramid::PyramidStats> {
-                let workers = rayon::ThreadPoolBuilder::new()
-                    .num_threads(threads)
-                    .thread_name(|i| format!("citygrid-raster-{i}"))
-                    .build()
-                    .map_err(|e| {
-                        RasterError::Interrupted(format!("cannot start worker threads: {e}"))
-                    })?;
-                let emit = move |tile: Tile| {
-                    tx.blocking_send(tile)
-                        .map_err(|_| RasterError::Interrupted("the database writer stopped".into()))
-                };
-                workers.install(|| pyramid::build(geo_plan, &warpers, &emit, &|n| progress.inc(n)))
-            })
-        };
+        let producer = spawn_pyramid(
+            geo_plan,
+            Arc::clone(&warpers),
+            threads,
+            Arc::clone(&progress),
+            tx,
+        );
         let copied = writer.copy_geographic_from(&mut rx).await;
         drop(rx);
         let built = producer
