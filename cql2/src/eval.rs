@@ -379,7 +379,7 @@ fn eval(expr: &Expr, f: &Feature, fuel: &mut Fuel) -> Result<Option<bool>, OutOf
             let ga = geom(a, f);
             let gb = geom(b, f);
             fuel.spend(spatial_cost(*op, ga.coords_count(), gb.coords_count()))?;
-            Some(spatial(*op, ga, gb, *distance_m))
+            Some(spatial(*op, &ga, &gb, *distance_m))
         }
     })
 }
@@ -438,10 +438,10 @@ fn intersects(a: &Geometry<f64>, b: &Geometry<f64>) -> bool {
     a.intersects(b)
 }
 
-fn geom<'a>(g: &'a GeomOperand, f: &'a Feature) -> &'a Geometry<f64> {
+fn geom<'a>(g: &'a GeomOperand, f: &'a Feature) -> std::borrow::Cow<'a, Geometry<f64>> {
     match g {
-        GeomOperand::Prop => &f.geom_lonlat,
-        GeomOperand::Literal(l) => l,
+        GeomOperand::Prop => f.geom_lonlat(),
+        GeomOperand::Literal(l) => std::borrow::Cow::Borrowed(l),
     }
 }
 

@@ -236,9 +236,9 @@ pub fn write_feature_selected(
     let _ = write!(out, "{}", f.id);
     out.push_str(r#","geometry":"#);
     if crs.is_wgs84() {
-        write_geometry(out, &f.geom_lonlat, swap);
+        write_geometry(out, &f.geom_lonlat(), swap);
     } else {
-        let g = crs.geometry_from_lonlat(&f.geom_lonlat)?;
+        let g = crs.geometry_from_lonlat(&f.geom_lonlat())?;
         write_geometry(out, &g, swap);
     }
     out.push_str(r#","properties":"#);

@@ -211,7 +211,7 @@ fn build(meta: &LayerMeta, plan: &Plan, index: &LayerIndex) -> Vec<Entry> {
         at.iter().find_map(|&i| f.props.get(i).and_then(text_of))
     };
     let items = index.iter().filter_map(|f| {
-        let rect = f.geom_lonlat.bounding_rect()?;
+        let rect = f.geom_lonlat().bounding_rect()?;
         let (lo, hi) = (rect.min(), rect.max());
         Some(Item {
             fid: f.id,

@@ -1,4 +1,4 @@
-//! The in-memory index of one vector layer: features in Web Mercator and lon/lat, an
+//! The in-memory index of one vector layer: features in Web Mercator (lon/lat derived), an
 //! R-tree of their Web Mercator envelopes (bulk loaded), bbox and k-nearest queries with
 //! ground distances in metres, and cheap patch operations for edits.
 //!
@@ -32,39 +32,87 @@ use crate::schema::{PropValue, Schema};
 use citygrid_geo::tms::{self, lonlat_to_mercator, mercator_to_lonlat, Bbox};
 
 /// One feature of a layer.
+///
+/// The geometry is held once, in Web Mercator (what the tile encoder reads); the
+/// lon/lat geometry is derived on demand by [`Feature::geom_lonlat`]. Only a feature
+/// beyond Web Mercator's ±85.0511° keeps its exact lon/lat copy as well.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Feature {
     /// Stable feature id (the database primary key).
     pub id: i64,
     /// Geometry in Web Mercator metres (EPSG:3857).
     pub geom_merc: Geometry<f64>,
-    /// The same geometry in lon/lat degrees (EPSG:4326, x = lon).
-    pub geom_lonlat: Geometry<f64>,
+    /// The exact lon/lat geometry when Web Mercator cannot hold it (latitudes beyond
+    /// ±85.0511° are clamped there); `None` for every other feature.
+    lonlat_beyond: Option<Box<Geometry<f64>>>,
     /// Values in schema order (`Null` where missing).
     pub props: Vec<PropValue>,
 }
 
+/// Web Mercator metres to lon/lat degrees, snapped to the nearest 1e-9° when within
+/// 1e-11° of it, so that a coordinate given with up to 9 decimals reads back exactly
+/// as given (the round trip through Web Mercator differs from it in the last bits).
+///
+/// ```
+/// use citygrid_tiles::index::lonlat_of;
+/// use citygrid_geo::tms::lonlat_to_mercator;
+/// let c = lonlat_of(lonlat_to_mercator(116.39, 39.91));
+/// assert_eq!((c.x, c.y), (116.39, 39.91));
+/// ```
+pub fn lonlat_of(c: Coord<f64>) -> Coord<f64> {
+    let ll = mercator_to_lonlat(c.x, c.y);
+    Coord {
+        x: snap_degrees(ll.x),
+        y: snap_degrees(ll.y),
+    }
+}
+
+fn snap_degrees(v: f64) -> f64 {
+    let s = (v * 1e9).round() / 1e9;
+    if (s - v).abs() <= 1e-11 {
+        s
+    } else {
+        v
+    }
+}
+
+fn beyond_mercator(g: &Geometry<f64>) -> bool {
+    geomutil::envelope(g).is_some_and(|b| {
+        b.min_y < -tms::MAX_LATITUDE || b.max_y > tms::MAX_LATITUDE || !b.min_y.is_finite()
+    }) || !geomutil::all_finite(g)
+}
+
 impl Feature {
-    /// A feature from a lon/lat geometry; the Web Mercator copy is computed
-    /// (latitudes clamped to ±85.0511°).
+    /// A feature from a lon/lat geometry; the Web Mercator geometry is computed
+    /// (latitudes clamped to ±85.0511°; such a feature keeps its exact lon/lat too).
     pub fn from_lonlat(id: i64, geom_lonlat: Geometry<f64>, props: Vec<PropValue>) -> Self {
         let geom_merc = geom_lonlat.map_coords(|c| lonlat_to_mercator(c.x, c.y));
+        let lonlat_beyond = beyond_mercator(&geom_lonlat).then(|| Box::new(geom_lonlat));
         Feature {
             id,
             geom_merc,
-            geom_lonlat,
+            lonlat_beyond,
             props,
         }
     }
 
-    /// A feature from a Web Mercator geometry; the lon/lat copy is computed.
+    /// A feature from a Web Mercator geometry.
     pub fn from_mercator(id: i64, geom_merc: Geometry<f64>, props: Vec<PropValue>) -> Self {
-        let geom_lonlat = geom_merc.map_coords(|c| mercator_to_lonlat(c.x, c.y));
         Feature {
             id,
             geom_merc,
-            geom_lonlat,
+            lonlat_beyond: None,
             props,
+        }
+    }
+
+    /// The geometry in lon/lat degrees (EPSG:4326, x = lon), computed from the Web
+    /// Mercator geometry (see [`lonlat_of`]): a coordinate given with up to 9 decimals
+    /// reads back exactly, others within about 1e-13°.
+    pub fn geom_lonlat(&self) -> std::borrow::Cow<'_, Geometry<f64>> {
+        match &self.lonlat_beyond {
+            Some(g) => std::borrow::Cow::Borrowed(g),
+            None => std::borrow::Cow::Owned(self.geom_merc.map_coords(lonlat_of)),
         }
     }
 
@@ -75,7 +123,9 @@ impl Feature {
 
     fn heap_bytes(&self) -> usize {
         geomutil::heap_bytes(&self.geom_merc)
-            + geomutil::heap_bytes(&self.geom_lonlat)
+            + self.lonlat_beyond.as_ref().map_or(0, |g| {
+                std::mem::size_of::<Geometry<f64>>() + geomutil::heap_bytes(g)
+            })
             + self.props.capacity() * std::mem::size_of::<PropValue>()
             + self.props.iter().map(PropValue::heap_bytes).sum::<usize>()
     }
@@ -463,7 +513,7 @@ impl LayerIndex {
         Ok(best)
     }
 
-    /// Estimated heap + inline bytes held by the index (features, both geometries,
+    /// Estimated heap + inline bytes held by the index (features, geometries,
     /// properties, id map and R-tree).
     pub fn memory_bytes(&self) -> usize {
         let features: usize = self.iter().map(Feature::heap_bytes).sum();
@@ -492,10 +542,19 @@ impl LayerIndex {
 
 /// Checks a feature against the schema and returns its Mercator envelope.
 fn validate(schema: &Schema, f: &Feature) -> Result<Option<Bbox>, IndexError> {
-    if !geomutil::all_finite(&f.geom_merc) || !geomutil::all_finite(&f.geom_lonlat) {
+    let exact = f.lonlat_beyond.as_deref();
+    if !geomutil::all_finite(&f.geom_merc) || exact.is_some_and(|g| !geomutil::all_finite(g)) {
         return Err(IndexError::NonFinite { id: f.id });
     }
-    if let Some(b) = geomutil::envelope(&f.geom_lonlat) {
+    let lonlat_env = match exact {
+        Some(g) => geomutil::envelope(g),
+        None => geomutil::envelope(&f.geom_merc).map(|b| {
+            let lo = mercator_to_lonlat(b.min_x, b.min_y);
+            let hi = mercator_to_lonlat(b.max_x, b.max_y);
+            Bbox::new(lo.x, lo.y, hi.x, hi.y)
+        }),
+    };
+    if let Some(b) = lonlat_env {
         if b.min_x < -180.0 || b.max_x > 180.0 || b.min_y < -90.0 || b.max_y > 90.0 {
             return Err(IndexError::OutOfRange { id: f.id });
         }
@@ -527,9 +586,9 @@ fn ground_distance(f: &Feature, q_merc: Coord<f64>, q_ll: Coord<f64>) -> Option<
     // Points: exact geodesic on the lon/lat copy.
     let mut only_points = true;
     let mut best_point: Option<f64> = None;
-    geomutil::for_each_part(&f.geom_lonlat, &mut |p| match p {
+    geomutil::for_each_part(&f.geom_merc, &mut |p| match p {
         PartRef::Point(c) => {
-            let d = geodesic(q_ll, c);
+            let d = geodesic(q_ll, lonlat_of(c));
             best_point = Some(best_point.map_or(d, |b: f64| b.min(d)));
         }
         _ => only_points = false,
@@ -701,7 +760,7 @@ mod tests {
         let mut all: Vec<(f64, i64)> = feats
             .iter()
             .map(|f| {
-                let c = match &f.geom_lonlat {
+                let c = match &*f.geom_lonlat() {
                     Geometry::Point(p) => p.0,
                     _ => unreachable!(),
                 };

@@ -85,7 +85,7 @@ fn nearest_uses_ground_metres_and_patches_apply() {
     let q = point!(x: qlon, y: qlat);
     let kth = near.last().unwrap().distance_m;
     for f in &feats {
-        if let Geometry::Point(p) = f.geom_lonlat {
+        if let Geometry::Point(p) = *f.geom_lonlat() {
             let d = Geodesic::distance(q, p);
             if d < kth - 1e-6 {
                 assert!(

@@ -442,12 +442,7 @@ fn hostile_input_never_panics() {
     let feats: Vec<Feature> = geoms
         .into_iter()
         .enumerate()
-        .map(|(i, g)| Feature {
-            id: i as i64,
-            geom_lonlat: g.clone(),
-            geom_merc: g,
-            props: vec![PropValue::Null],
-        })
+        .map(|(i, g)| Feature::from_mercator(i as i64, g, vec![PropValue::Null]))
         .collect();
     let schema = Schema::new([("a", FieldType::Int)]);
     let refs: Vec<&Feature> = feats.iter().collect();

@@ -103,7 +103,7 @@ fn from_memory(
     let hit = index
         .query_bbox_lonlat(&bbox)
         .into_iter()
-        .filter(|f| f.geom_lonlat.intersects(&point))
+        .filter(|f| f.geom_lonlat().intersects(&point))
         .min_by_key(|f| f.id);
     let schema = index.schema();
     Some(hit.map(|f| {

@@ -179,12 +179,12 @@ fn polygonal(g: &Geometry<f64>) -> Option<MultiPolygon<f64>> {
 /// the query is polygonal, else of the whole feature.
 fn measure(f: &Feature, clip: Option<&MultiPolygon<f64>>, op: Op) -> (f64, f64) {
     let Some(clip) = clip else {
-        return ground_measures(&f.geom_lonlat);
+        return ground_measures(&f.geom_lonlat());
     };
     if op == Op::Within {
-        return ground_measures(&f.geom_lonlat);
+        return ground_measures(&f.geom_lonlat());
     }
-    let g = &f.geom_lonlat;
+    let g = &*f.geom_lonlat();
     let result = std::panic::catch_unwind(|| match g {
         Geometry::Polygon(_)
         | Geometry::MultiPolygon(_)
@@ -242,10 +242,10 @@ fn run_layer(layer: &LoadedLayer, req: &Request) -> Result<LayerResult, String> 
     let mut matched: Vec<&Feature> = candidates
         .into_iter()
         .filter(|f| match req.op {
-            Op::Intersects => f.geom_lonlat.intersects(&req.geometry),
+            Op::Intersects => f.geom_lonlat().intersects(&req.geometry),
             Op::Within => {
-                f.geom_lonlat.intersects(&req.geometry)
-                    && f.geom_lonlat.relate(&req.geometry).is_within()
+                let g = f.geom_lonlat();
+                g.intersects(&req.geometry) && g.relate(&req.geometry).is_within()
             }
         })
         .collect();

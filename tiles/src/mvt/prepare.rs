@@ -26,7 +26,7 @@ pub(crate) struct Frame {
     /// Global units per Web Mercator metre (per degree in a geographic grid).
     pub scale: f64,
     /// How the tile is addressed: Web Mercator, or lon/lat degrees (the features'
-    /// `geom_lonlat` then).
+    /// `geom_lonlat()` then).
     pub grid: Grid,
     /// The buffered tile in local units.
     pub rect: Rect,
@@ -59,11 +59,11 @@ impl Frame {
         }
     }
 
-    /// The geometry of a feature in the grid's CRS.
-    pub(crate) fn geometry<'a>(&self, f: &'a Feature) -> &'a geo::Geometry<f64> {
+    /// The geometry of a feature in the grid's CRS (computed for a geographic grid).
+    pub(crate) fn geometry<'a>(&self, f: &'a Feature) -> std::borrow::Cow<'a, geo::Geometry<f64>> {
         match self.grid {
-            Grid::Mercator => &f.geom_merc,
-            Grid::Geographic => &f.geom_lonlat,
+            Grid::Mercator => std::borrow::Cow::Borrowed(&f.geom_merc),
+            Grid::Geographic => f.geom_lonlat(),
         }
     }
 
@@ -151,6 +151,7 @@ pub(crate) fn prepare<'a>(f: &'a Feature, frame: &Frame, out: &mut Vec<Prepared<
     let prio = mix64(f.id as u64);
     // Fast path for the most common (and most numerous) case.
     let geom = frame.geometry(f);
+    let geom = &*geom;
     if let geo::Geometry::Point(p) = geom {
         let g = frame.global(p.0);
         if p.0.x.is_finite() && p.0.y.is_finite() && frame.global_inside(g) {

@@ -66,7 +66,7 @@ fn bad(m: impl Into<String>) -> ApiError {
 /// field names.
 pub fn etag(schema: &Schema, f: &Feature) -> String {
     use std::fmt::Write;
-    let mut text = format!("{}\n{:?}\n", f.id, f.geom_lonlat);
+    let mut text = format!("{}\n{:?}\n", f.id, f.geom_lonlat());
     for (field, value) in schema.fields.iter().zip(&f.props) {
         let _ = writeln!(text, "{:?}={:?}", field.name, value);
     }
@@ -542,7 +542,7 @@ pub async fn update(
         None => {
             doc["geometry"] = before.geojson["geometry"].clone();
             let mut input = read_input(&meta, &doc, Crs::Crs84)?;
-            input.wkb = wkb_of(&before.feature.geom_lonlat)?;
+            input.wkb = wkb_of(&before.feature.geom_lonlat())?;
             input
         }
     };
