@@ -107,6 +107,7 @@ const TABLE: &[Row] = &[
     row("DELETE", "/api/admin/layers/{layer}", "/api/admin/layers/no_such_layer", Body::None, "U FFFFFA FFF UU"),
     row("PUT", "/api/admin/layers/{layer}/access", "/api/admin/layers/{layer}/access", Body::Json("{}"), "U FFFFFA FFF UU"),
     row("PUT", "/api/admin/layers/{layer}/titles", "/api/admin/layers/{layer}/titles", Body::Json(r#"{"title_zh": "单元网格"}"#), "U FFFFFA FFF UU"),
+    row("PUT", "/api/admin/layers/{layer}/serve-from", "/api/admin/layers/no_such_layer/serve-from", Body::Json(r#"{"serve_from": "database"}"#), "U FFFFFA FFF UU"),
     // pages
     row("GET", "/", "/", Body::None, "A AAAAAA AFA UU"),
     row("GET", "/inspector", "/inspector", Body::None, "A AAAAAA AFA UU"),

@@ -1,8 +1,8 @@
 //! The layer catalogue in memory: loaded at start, reloaded when a layer changes
 //! (`NOTIFY citygrid_layers`), and served at `/catalog` even while PostGIS is away.
 
-use std::collections::HashMap;
-use std::sync::{Arc, RwLock};
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
 use citygrid_store::notify::Listener;
@@ -70,6 +70,12 @@ pub struct Registry {
     policies: RwLock<Arc<HashMap<String, LayerPolicy>>>,
     defaults: AccessDefaults,
     changes: broadcast::Sender<String>,
+    /// The layers served from the database (`serve_from = database`, issue 24).
+    database: RwLock<Arc<HashSet<String>>>,
+    /// Per layer served from the database: how many change notices it had (part of
+    /// its tile cache keys) and the primary's WAL position at the last one (a tile is
+    /// read from a standby that has replayed it).
+    database_changes: Mutex<HashMap<String, (u64, Option<String>)>>,
 }
 
 impl Default for Registry {
@@ -82,6 +88,8 @@ impl Default for Registry {
             policies: RwLock::new(Arc::default()),
             defaults: AccessDefaults::default(),
             changes,
+            database: RwLock::new(Arc::default()),
+            database_changes: Mutex::new(HashMap::new()),
         }
     }
 }
@@ -205,8 +213,68 @@ impl Registry {
             .unwrap_or_default()
     }
 
+    /// Whether vector layer `id` is served from the database (`serve_from =
+    /// database`): not loaded into memory, its tiles made by PostGIS.
+    pub fn serves_from_database(&self, id: &str) -> bool {
+        self.database.read().is_ok_and(|d| d.contains(id))
+    }
+
+    /// Where layer `id`'s tiles come from.
+    pub fn serve_from(&self, id: &str) -> citygrid_store::layer_serve::ServeFrom {
+        if self.serves_from_database(id) {
+            citygrid_store::layer_serve::ServeFrom::Database
+        } else {
+            citygrid_store::layer_serve::ServeFrom::Memory
+        }
+    }
+
+    /// The catalogue without the layers served from the database: what is loaded
+    /// into memory.
+    pub fn memory_layers(&self) -> Vec<LayerMeta> {
+        let database = self.database.read().map(|d| Arc::clone(&d)).ok();
+        self.layers()
+            .iter()
+            .filter(|m| database.as_ref().is_none_or(|d| !d.contains(&m.id)))
+            .cloned()
+            .collect()
+    }
+
+    /// Records a change notice of layer `id` served from the database (or of every
+    /// such layer, `None`: notices may have been missed): its tiles get new cache
+    /// keys and are read from a standby only once it has replayed `lsn`.
+    pub fn database_layer_changed(&self, id: Option<&str>, lsn: Option<String>) {
+        let ids: Vec<String> = match id {
+            Some(id) => vec![id.to_string()],
+            None => self
+                .database
+                .read()
+                .map(|d| d.iter().cloned().collect())
+                .unwrap_or_default(),
+        };
+        let mut changes = self
+            .database_changes
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        for id in ids {
+            let entry = changes.entry(id).or_default();
+            entry.0 = entry.0.wrapping_add(1);
+            entry.1.clone_from(&lsn);
+        }
+    }
+
+    /// Layer `id` served from the database: its change count and the WAL position a
+    /// read must have replayed ([`Registry::database_layer_changed`]).
+    pub fn database_layer_state(&self, id: &str) -> (u64, Option<String>) {
+        self.database_changes
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get(id)
+            .cloned()
+            .unwrap_or_default()
+    }
+
     /// A layer's catalogue entry as served: its row with its titles (`title_zh`,
-    /// `title_en`, `field_titles`).
+    /// `title_en`, `field_titles`) and, for a vector layer, `serve_from`.
     pub fn entry_json(&self, meta: &LayerMeta) -> serde_json::Value {
         let mut value = serde_json::to_value(meta).unwrap_or_default();
         let titles = self.titles(&meta.id);
@@ -214,6 +282,14 @@ impl Registry {
             (value.as_object_mut(), serde_json::to_value(titles))
         {
             obj.extend(t);
+        }
+        if meta.kind == citygrid_tiles::LayerKind::Vector {
+            if let Some(obj) = value.as_object_mut() {
+                obj.insert(
+                    "serve_from".into(),
+                    serde_json::Value::String(self.serve_from(&meta.id).to_string()),
+                );
+            }
         }
         value
     }
@@ -236,6 +312,10 @@ impl Registry {
         let layers = load(pool).await?;
         let titles = citygrid_store::layer_titles::all(pool).await?;
         let access = citygrid_store::layer_access::all(pool).await?;
+        let database = citygrid_store::layer_serve::database_layers(pool).await?;
+        if let Ok(mut guard) = self.database.write() {
+            *guard = Arc::new(database);
+        }
         if let Ok(mut guard) = self.titles.write() {
             *guard = Arc::new(titles);
         }

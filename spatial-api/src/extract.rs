@@ -161,6 +161,9 @@ pub fn collection(
         .ok_or_else(|| {
             ApiError::NotFound(format!("no collection {id:?} (see /ogc/collections)"))
         })?;
+    if state.catalog.serves_from_database(id) {
+        return Err(crate::tiles::database::needs_memory(id));
+    }
     let layer = state.layers.get(id).ok_or_else(|| {
         ApiError::Conflict(format!("collection {id:?} is still loading; retry shortly"))
     })?;

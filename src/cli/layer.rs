@@ -6,7 +6,9 @@
 //! its title and field names in both languages (`citygrid_store::layer_titles`);
 //! `citygrid layer list`, `citygrid layer set-access LAYER --read … [--edit …]
 //! [--owner DEPT]` and `citygrid layer delete LAYER [--yes]`: layer management
-//! (`citygrid_store::layer_access`, the rules in `citygrid_grid_mgmt::layer_access`).
+//! (`citygrid_store::layer_access`, the rules in `citygrid_grid_mgmt::layer_access`);
+//! `citygrid layer set-serve-from LAYER memory|database`: where a vector layer's tiles
+//! come from (`citygrid_store::layer_serve`).
 
 use std::collections::BTreeMap;
 
@@ -15,6 +17,7 @@ use citygrid_db::Config;
 use citygrid_grid_mgmt::layer_access::{parse_edit, ReadPolicy};
 use citygrid_store::catalog::{self, LayerMeta, TilePropertiesChange};
 use citygrid_store::layer_access::{self, AccessChange, AccessOutcome, DeleteOutcome, LayerAccess};
+use citygrid_store::layer_serve::{self, ServeFrom};
 use citygrid_tiles::tileprops::{TileProperties, MAX_ZOOM};
 use clap::{Args, Subcommand};
 
@@ -61,6 +64,16 @@ pub enum LayerCommand {
     /// Set who may read and who may edit a layer, and its owning department. Every
     /// server applies it at once.
     SetAccess(AccessArgs),
+    /// Where a vector layer's tiles come from: `memory` (the default: loaded into every
+    /// server's memory) or `database` (not loaded; PostGIS makes each tile with
+    /// ST_AsMVT, on a standby when one is configured, behind the tile cache — for a
+    /// layer too big for memory). Every server applies it at once.
+    SetServeFrom {
+        /// The layer id.
+        layer: String,
+        /// `memory` or `database`.
+        serve_from: String,
+    },
     /// Delete a layer: its table, its catalogue row, and on every running server its
     /// in-memory index and cached tiles. Asks first unless --yes.
     Delete {
@@ -151,6 +164,10 @@ pub async fn run(command: LayerCommand, config: Config) -> anyhow::Result<()> {
                 print!("{}", describe(&meta));
                 let access = layer_access::get(&pool, &layer).await?.unwrap_or_default();
                 println!("access: {}", access_line(&config, &layer, &access));
+                if meta.kind == citygrid_tiles::LayerKind::Vector {
+                    let from = layer_serve::get(&pool, &layer).await?.unwrap_or_default();
+                    println!("serve from: {from}");
+                }
             }
         }
         LayerCommand::SetTileProperties(args) => {
@@ -187,6 +204,9 @@ pub async fn run(command: LayerCommand, config: Config) -> anyhow::Result<()> {
         LayerCommand::RestoreVersion(args) => history::restore_version(&config, args).await?,
         LayerCommand::List { json } => list(&config, json).await?,
         LayerCommand::SetAccess(args) => set_access(&config, args).await?,
+        LayerCommand::SetServeFrom { layer, serve_from } => {
+            set_serve_from(&config, &layer, &serve_from).await?
+        }
         LayerCommand::Delete { layer, yes } => delete(&config, &layer, yes).await?,
     }
     Ok(())
@@ -240,6 +260,14 @@ async fn list(config: &Config, json: bool) -> anyhow::Result<()> {
     let pool = super::database(config).await?;
     let layers = catalog::load(&pool).await?;
     let access = layer_access::all(&pool).await?;
+    let database = layer_serve::database_layers(&pool).await?;
+    let serve_from = |id: &str| {
+        if database.contains(id) {
+            ServeFrom::Database
+        } else {
+            ServeFrom::Memory
+        }
+    };
     if json {
         let rows: Vec<serde_json::Value> = layers
             .iter()
@@ -248,6 +276,7 @@ async fn list(config: &Config, json: bool) -> anyhow::Result<()> {
                 serde_json::json!({
                     "id": m.id, "title": m.title, "kind": m.kind,
                     "feature_count": m.feature_count, "version": m.version,
+                    "serve_from": serve_from(&m.id),
                     "access": {
                         "owner": a.owner,
                         "read": a.policy(&default_read(config)).read.to_string(),
@@ -265,10 +294,16 @@ async fn list(config: &Config, json: bool) -> anyhow::Result<()> {
     }
     for m in layers.iter() {
         let a = access.get(&m.id).cloned().unwrap_or_default();
+        let kind = match (m.kind, serve_from(&m.id)) {
+            (citygrid_tiles::LayerKind::Vector, ServeFrom::Database) => {
+                format!("{} (from the database)", m.kind)
+            }
+            _ => m.kind.to_string(),
+        };
         println!(
             "{}\t{}\t{}\t{}\t{}",
             m.id,
-            m.kind,
+            kind,
             m.feature_count,
             access_line(config, &m.id, &a),
             m.title
@@ -335,6 +370,33 @@ async fn set_access(config: &Config, args: AccessArgs) -> anyhow::Result<()> {
         args.layer,
         access_line(config, &args.layer, &access)
     );
+    Ok(())
+}
+
+/// `citygrid layer set-serve-from`: checked like `PUT
+/// /api/admin/layers/{layer}/serve-from`; audited.
+async fn set_serve_from(config: &Config, layer: &str, value: &str) -> anyhow::Result<()> {
+    check_id(layer)?;
+    let serve_from: ServeFrom = value.parse()?;
+    let pool = super::database(config).await?;
+    let mut tx = pool.begin().await?;
+    match layer_serve::set(&mut tx, layer, serve_from).await? {
+        layer_serve::SetOutcome::Saved => {}
+        layer_serve::SetOutcome::NoLayer => return Err(no_layer(layer)),
+        layer_serve::SetOutcome::NotVector(kind) => bail!(
+            "layer {layer} is a {kind} layer: its tiles are always read from the database; \
+             serve_from is for vector layers"
+        ),
+    }
+    citygrid_store::audit::record(
+        &mut *tx,
+        "cli",
+        "layer_serve_from",
+        serde_json::json!({ "layer": layer, "serve_from": serve_from }),
+    )
+    .await?;
+    tx.commit().await?;
+    println!("{layer}: serve from {serve_from}");
     Ok(())
 }
 

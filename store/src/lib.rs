@@ -26,6 +26,7 @@
 //! | [`history`] | feature edits and replaced layer tables, kept for a retention |
 //! | [`layers`] | reading layers into the in-memory index, raster tiles |
 //! | [`layer_access`] | layer ownership and access, deleting a layer |
+//! | [`layer_serve`] | where a vector layer's tiles come from: memory, or PostGIS (`ST_AsMVT`) |
 //! | [`layer_titles`] | layer titles and field names in Chinese and English |
 //! | [`cases`] | cases, their events, workflow steps, field tasks |
 //! | [`case_search`] | the console's case search: text, filters, sorting, paging with a total |
@@ -52,6 +53,7 @@ pub mod history;
 pub mod idempotency;
 pub mod layer_access;
 pub mod layer_rows;
+pub mod layer_serve;
 pub mod layer_titles;
 pub mod layers;
 pub mod notify;

@@ -150,6 +150,51 @@ impl ReadSource {
         }
     }
 
+    /// The primary's WAL position now (`None`: no standby configured, or the primary
+    /// does not answer): what a read must wait for to see every change committed so
+    /// far ([`ReadSource::replayed_to`]).
+    pub async fn primary_lsn(&self) -> Option<String> {
+        if self.standbys.is_empty() {
+            return None;
+        }
+        sqlx::query_scalar("SELECT pg_current_wal_flush_lsn()::text")
+            .fetch_one(&self.primary)
+            .await
+            .ok()
+    }
+
+    /// A pool that holds WAL up to `lsn` (from [`ReadSource::primary_lsn`], taken
+    /// when a change was announced): a standby that has replayed it (waiting up to the
+    /// bound), else the primary. `None`: any standby (round robin), nothing to wait
+    /// for. Unlike [`ReadSource::caught_up`] it asks nothing of the primary, so it
+    /// suits reads made per request (tiles of a layer served from the database).
+    pub async fn replayed_to(&self, lsn: Option<&str>) -> &PgPool {
+        if self.standbys.is_empty() {
+            return &self.primary;
+        }
+        let start = self.next.fetch_add(1, Ordering::Relaxed);
+        let n = self.standbys.len();
+        let deadline = Instant::now() + self.max_wait;
+        loop {
+            for i in 0..n {
+                let (_, pool) = &self.standbys[(start + i) % n];
+                let ready = match lsn {
+                    Some(lsn) => replayed(pool, lsn).await == Some(true),
+                    None => true,
+                };
+                if ready {
+                    self.standby_reads.fetch_add(1, Ordering::Relaxed);
+                    return pool;
+                }
+            }
+            if lsn.is_none() || Instant::now() >= deadline {
+                self.primary_fallbacks.fetch_add(1, Ordering::Relaxed);
+                return &self.primary;
+            }
+            tokio::time::sleep(POLL).await;
+        }
+    }
+
     /// Probes the primary and every standby once and keeps the result for
     /// [`ReadSource::status`].
     pub async fn probe(&self) {

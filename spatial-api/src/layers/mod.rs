@@ -382,8 +382,10 @@ pub async fn follow_changes(
     reads: Arc<citygrid_store::replication::ReadSource>,
 ) {
     let mut changes = registry.subscribe();
+    // Layers served from the database (`serve_from = database`) are not loaded; a
+    // notice of theirs gives their tiles new cache keys (`crate::tiles::database`).
     store
-        .sync(reads.caught_up().await, &registry.layers())
+        .sync(reads.caught_up().await, &registry.memory_layers())
         .await;
     let mut listener_connected = false;
     loop {
@@ -391,6 +393,10 @@ pub async fn follow_changes(
             // Read from a standby only once it holds the change just announced
             // (or from the primary): never an old version after a notice.
             Ok(change) => match (change.split_once(':'), reads.caught_up().await) {
+                (Some((id, _)), _) if registry.serves_from_database(id) => {
+                    registry.database_layer_changed(Some(id), reads.primary_lsn().await);
+                    store.tiles.invalidate_layer(id);
+                }
                 (Some((id, fids)), pool) => {
                     let fids: Vec<i64> = fids
                         .split(',')
@@ -402,17 +408,20 @@ pub async fn follow_changes(
                         }
                         Err(e) => {
                             tracing::warn!(error = %e, "patch failed; reloading the layer");
-                            store.resync_layer(pool, &registry.layers(), id).await;
+                            store
+                                .resync_layer(pool, &registry.memory_layers(), id)
+                                .await;
                         }
                     }
                 }
                 (None, pool) if change == "*" && listener_connected => {
                     tracing::info!("layer listener reconnected: reloading every layer");
-                    store.resync(pool, &registry.layers()).await;
+                    registry.database_layer_changed(None, reads.primary_lsn().await);
+                    store.resync(pool, &registry.memory_layers()).await;
                 }
                 (None, pool) => {
                     listener_connected |= change == "*";
-                    store.sync(pool, &registry.layers()).await;
+                    store.sync(pool, &registry.memory_layers()).await;
                 }
             },
             Err(tokio::sync::broadcast::error::RecvError::Lagged(n)) => {
@@ -420,8 +429,9 @@ pub async fn follow_changes(
                     missed = n,
                     "layer notifications missed: reloading every layer"
                 );
+                registry.database_layer_changed(None, reads.primary_lsn().await);
                 store
-                    .resync(reads.caught_up().await, &registry.layers())
+                    .resync(reads.caught_up().await, &registry.memory_layers())
                     .await;
             }
             Err(tokio::sync::broadcast::error::RecvError::Closed) => return,

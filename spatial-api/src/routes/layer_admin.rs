@@ -9,6 +9,10 @@
 //! `citygrid layer set-access`), `DELETE /api/admin/layers/{layer}` (its table, its
 //! catalogue row, and on every server its index and cached tiles; `citygrid layer
 //! delete`). The router's audit layer records each write.
+//!
+//! Where a vector layer's tiles come from (issue 24): `PUT
+//! /api/admin/layers/{layer}/serve-from` (`{"serve_from": "memory" | "database"}`,
+//! `citygrid layer set-serve-from`).
 
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{Path, State};
@@ -18,6 +22,7 @@ use axum::Json;
 use citygrid_grid_mgmt::layer_access::{parse_edit, ReadPolicy};
 use citygrid_store::catalog::{self, TilePropertiesChange};
 use citygrid_store::layer_access::{self, AccessChange, AccessOutcome, DeleteOutcome};
+use citygrid_store::layer_serve::{self, ServeFrom};
 use citygrid_tiles::tileprops::TileProperties;
 use serde_json::Value;
 
@@ -35,6 +40,8 @@ pub const LAYERS: &str = "/api/admin/layers";
 pub const LAYER: &str = "/api/admin/layers/{layer}";
 /// A layer's owner and access.
 pub const ACCESS: &str = "/api/admin/layers/{layer}/access";
+/// Where a vector layer's tiles come from.
+pub const SERVE_FROM: &str = "/api/admin/layers/{layer}/serve-from";
 
 /// The layer administration routes.
 pub fn routes(t: RouteTable) -> RouteTable {
@@ -44,6 +51,7 @@ pub fn routes(t: RouteTable) -> RouteTable {
         .add(Method::GET, LAYERS, admin, get(list))
         .add(Method::DELETE, LAYER, admin, delete(remove))
         .add(Method::PUT, ACCESS, admin, put(set_access))
+        .add(Method::PUT, SERVE_FROM, admin, put(set_serve_from))
 }
 
 /// A layer's owner and access as the admin API shows them: `owner` (null: the
@@ -74,6 +82,7 @@ async fn list(State(state): State<AppState>) -> Json<Value> {
                 "kind": m.kind,
                 "feature_count": m.feature_count,
                 "version": m.version,
+                "serve_from": state.catalog.serve_from(&m.id),
                 "access": access_json(&state, &m.id),
             })
         })
@@ -157,6 +166,49 @@ async fn set_access(
     Ok(Json(serde_json::json!({
         "layer": layer,
         "access": access_json(&state, &layer),
+    })))
+}
+
+/// `PUT /api/admin/layers/{layer}/serve-from`: `{"serve_from": "memory" | "database"}`;
+/// 422 for another body, 404 for no such layer, 409 for a raster layer. Every server
+/// reloads its catalogue and loads (memory) or forgets (database) the layer's index.
+async fn set_serve_from(
+    State(state): State<AppState>,
+    Path(layer): Path<String>,
+    body: Result<Json<Value>, JsonRejection>,
+) -> ApiResult<Json<Value>> {
+    check_layer(&layer)?;
+    let Json(body) = body.map_err(|e| ApiError::Unprocessable(e.body_text()))?;
+    let value = match body.as_object() {
+        Some(obj) if obj.len() == 1 => obj.get("serve_from").and_then(Value::as_str),
+        _ => None,
+    }
+    .ok_or_else(|| {
+        ApiError::Unprocessable(
+            "the body is {\"serve_from\": \"memory\"} or {\"serve_from\": \"database\"}".into(),
+        )
+    })?;
+    let serve_from: ServeFrom = value
+        .parse()
+        .map_err(|e: layer_serve::BadServeFrom| ApiError::Unprocessable(e.to_string()))?;
+    let mut tx = state.pool.begin().await?;
+    match layer_serve::set(&mut tx, &layer, serve_from).await? {
+        layer_serve::SetOutcome::Saved => {}
+        layer_serve::SetOutcome::NoLayer => return Err(no_layer(&layer)),
+        layer_serve::SetOutcome::NotVector(kind) => {
+            return Err(ApiError::Conflict(format!(
+                "layer {layer} is a {kind} layer: its tiles are always read from the database; \
+                 serve_from is for vector layers"
+            )))
+        }
+    }
+    tx.commit().await?;
+    if let Err(e) = state.catalog.reload(&state.pool, &layer).await {
+        tracing::warn!(error = %e, "cannot reload the layer catalogue");
+    }
+    Ok(Json(serde_json::json!({
+        "layer": layer,
+        "serve_from": state.catalog.serve_from(&layer),
     })))
 }
 

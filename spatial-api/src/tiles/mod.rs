@@ -12,6 +12,7 @@
 //! and answers with HTTP responses; this module is the neutral one both features
 //! (`routes` and `ogc`) import, never each other.
 
+pub mod database;
 pub mod fast;
 pub mod geographic;
 pub mod raster;
@@ -236,6 +237,13 @@ pub async fn serve_resolved(
     }
     match source {
         Source::Vector(v) => {
+            if let Some(m) = v
+                .metas
+                .iter()
+                .find(|m| state.catalog.serves_from_database(&m.id))
+            {
+                return Err(database::needs_memory(&m.id));
+            }
             if matches!(suffix, Some("png" | "jpg" | "jpeg" | "webp")) {
                 return Err(ApiError::BadRequest(
                     "vector layers are served as .mvt or .pbf".into(),

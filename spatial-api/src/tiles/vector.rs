@@ -61,6 +61,9 @@ impl TileSource for VectorSource<'_> {
                 "vector layers are served as .mvt or .pbf".into(),
             ));
         }
+        if super::database::any(state, self.metas) {
+            return super::database::tile(state, self.metas, tile, headers).await;
+        }
         vector_tile(state, self.metas, tile, headers).await
     }
 }

@@ -1,0 +1,374 @@
+//! Layers served from the database (`serve_from = database`, issue 24), against a
+//! real server on a real PostGIS: a layer switched to the database is no longer held
+//! in memory (after a restart too); its tiles, made by PostGIS with `ST_AsMVT`, carry
+//! the same features (ids, property keys and values, positions within a tile unit) as
+//! the tiles the in-memory index made; a second request is a cache hit; an edit shows
+//! after its change notice; access rules and the routes that need memory answer as
+//! documented; the command line and the admin API refuse bad input in one line.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+use citygrid_tiles::decode::{decode, geometry, Geometry};
+use common::{http, TestDb, TestServer};
+use serde_json::{json, Value};
+
+const PASSWORD: &str = "correct horse battery";
+const LON: f64 = 114.3055;
+const LAT: f64 = 30.5928;
+const Z: u32 = 15;
+const BIG: &str = "big_pois";
+const SMALL: &str = "small_pois";
+
+/// The Web-Mercator tile (z, x, y) that holds a point.
+fn tile_of(lon: f64, lat: f64, z: u32) -> (u32, u32, u32) {
+    let n = f64::from(1u32 << z);
+    let x = ((lon + 180.0) / 360.0 * n).floor() as u32;
+    let r = lat.to_radians();
+    let y =
+        ((1.0 - (r.tan() + 1.0 / r.cos()).ln() / std::f64::consts::PI) / 2.0 * n).floor() as u32;
+    (z, x, y)
+}
+
+async fn sql(db: &TestDb, statement: &str) {
+    sqlx::query(statement)
+        .execute(&db.pool)
+        .await
+        .unwrap_or_else(|e| panic!("{statement}: {e}"));
+}
+
+/// A point layer `id` of `n` features spread over a few hundred metres of the test
+/// spot, with a text, an integer and a double field.
+async fn make_layer(db: &TestDb, id: &str, n: u32) {
+    sql(
+        db,
+        &format!(
+            "CREATE TABLE layers.\"{id}\" AS SELECT g AS fid, \
+             ST_SetSRID(ST_MakePoint({LON} + (g % 10) * 0.0003, {LAT} + (g / 10) * 0.0003), 4326) AS geom, \
+             'p ' || g AS name, g AS rank, g * 1.5 AS score FROM generate_series(1, {n}) g"
+        ),
+    )
+    .await;
+    sql(
+        db,
+        &format!("ALTER TABLE layers.\"{id}\" ADD PRIMARY KEY (fid)"),
+    )
+    .await;
+    sql(
+        db,
+        &format!("CREATE INDEX ON layers.\"{id}\" USING gist (geom)"),
+    )
+    .await;
+    sqlx::query(
+        "INSERT INTO layer_catalog (id, title, kind, geometry_type, fields, feature_count, bounds) \
+         VALUES ($1, $1, 'vector', 'Point', \
+                 '[{\"name\":\"name\",\"type\":\"text\"},{\"name\":\"rank\",\"type\":\"integer\"},{\"name\":\"score\",\"type\":\"numeric\"}]'::jsonb, \
+                 $2, ARRAY[$3, $4, $3 + 0.003, $4 + 0.003])",
+    )
+    .bind(id)
+    .bind(i64::from(n))
+    .bind(LON)
+    .bind(LAT)
+    .execute(&db.pool)
+    .await
+    .expect("catalogue row");
+}
+
+fn cli(db: &TestDb, args: &[&str]) -> (bool, String, String) {
+    common::run(common::citygrid(db).args(args))
+}
+
+fn cli_ok(db: &TestDb, args: &[&str]) -> String {
+    let (ok, out, err) = cli(db, args);
+    assert!(ok, "citygrid {args:?} failed: {err}");
+    out
+}
+
+/// `citygrid …` that must fail with one line `citygrid: error: …` containing `says`.
+fn cli_refused(db: &TestDb, args: &[&str], says: &str) {
+    let (ok, _, err) = cli(db, args);
+    assert!(!ok, "citygrid {args:?} should fail");
+    let err = err.trim_end();
+    assert_eq!(err.lines().count(), 1, "one line for {args:?}: {err}");
+    assert!(err.starts_with("citygrid: error: "), "{args:?}: {err}");
+    assert!(err.contains(says), "{args:?}: {err:?} should say {says:?}");
+}
+
+/// A decoded feature: its property map and its point in tile units.
+type Features = BTreeMap<u64, (BTreeMap<String, String>, (i64, i64))>;
+
+/// The features of layer `name` in a tile.
+fn features_of(bytes: &[u8], name: &str) -> Features {
+    let layers = decode(bytes).expect("a tile that decodes");
+    let layer = layers
+        .iter()
+        .find(|l| l.name == name)
+        .unwrap_or_else(|| panic!("layer {name} in the tile"));
+    assert_eq!(layer.extent, 4096);
+    layer
+        .features
+        .iter()
+        .map(|f| {
+            let props = layer
+                .props(f)
+                .expect("properties")
+                .into_iter()
+                .map(|(k, v)| (k, v.to_string()))
+                .collect();
+            let point = match geometry(f).expect("geometry") {
+                Geometry::Points(p) => p[0],
+                other => panic!("a point, not {other:?}"),
+            };
+            (f.id.expect("a feature id"), (props, point))
+        })
+        .collect()
+}
+
+async fn tile(server: &TestServer, ids: &str) -> reqwest::Response {
+    let (z, x, y) = tile_of(LON + 0.0012, LAT + 0.0012, Z);
+    http()
+        .get(server.url(&format!("/tiles/{ids}/{z}/{x}/{y}.mvt")))
+        .send()
+        .await
+        .expect("tile request")
+}
+
+async fn tile_bytes(server: &TestServer, ids: &str) -> Vec<u8> {
+    let r = tile(server, ids).await;
+    assert_eq!(r.status(), 200, "tile of {ids}");
+    r.bytes().await.expect("tile body").to_vec()
+}
+
+/// Polls `check` (up to 15 s) until it holds.
+async fn eventually<F, Fut>(what: &str, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while !check().await {
+        assert!(Instant::now() < deadline, "timed out waiting: {what}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+async fn catalog_entry(server: &TestServer, id: &str) -> Value {
+    http()
+        .get(server.url(&format!("/catalog/{id}")))
+        .send()
+        .await
+        .expect("catalog")
+        .json()
+        .await
+        .expect("catalog json")
+}
+
+async fn items_status(server: &TestServer, id: &str) -> (u16, String) {
+    let r = http()
+        .get(server.url(&format!("/ogc/collections/{id}/items?limit=1")))
+        .send()
+        .await
+        .expect("items");
+    (r.status().as_u16(), r.text().await.unwrap_or_default())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_layer_served_from_the_database() {
+    let db = TestDb::new().await;
+    make_layer(&db, BIG, 60).await;
+    make_layer(&db, SMALL, 5).await;
+    common::add_user(&db, "root", "admin", None, PASSWORD);
+
+    // Served from memory first: the reference tile.
+    let server = TestServer::start(&db);
+    eventually("the layer loads", || async {
+        tile(&server, BIG).await.status() == 200
+    })
+    .await;
+    let memory = features_of(&tile_bytes(&server, BIG).await, BIG);
+    assert!(
+        memory.len() >= 10,
+        "the reference tile has the features: {memory:?}"
+    );
+    assert_eq!(catalog_entry(&server, BIG).await["serve_from"], "memory");
+    assert_eq!(items_status(&server, BIG).await.0, 200);
+
+    // The command line: bad input in one line, then the switch.
+    cli_refused(
+        &db,
+        &["layer", "set-serve-from", "nope", "database"],
+        "no layer \"nope\"",
+    );
+    cli_refused(
+        &db,
+        &["layer", "set-serve-from", BIG, "disk"],
+        "serve_from is memory or database, not \"disk\"",
+    );
+    cli_refused(
+        &db,
+        &["layer", "set-serve-from", "Bad Id", "database"],
+        "is not a layer id",
+    );
+    let out = cli_ok(&db, &["layer", "set-serve-from", BIG, "database"]);
+    assert!(out.contains("big_pois: serve from database"), "{out}");
+    let list = cli_ok(&db, &["layer", "list"]);
+    assert!(
+        list.lines()
+            .any(|l| l.starts_with("big_pois\tvector (from the database)")),
+        "{list}"
+    );
+    let show = cli_ok(&db, &["layer", "show", BIG]);
+    assert!(show.contains("serve from: database"), "{show}");
+
+    // The running server follows the notice: the layer leaves memory (the routes that
+    // need it say why), and its tiles come from PostGIS with the same features.
+    eventually("the server takes serve_from = database", || async {
+        catalog_entry(&server, BIG).await["serve_from"] == "database"
+    })
+    .await;
+    let (status, body) = items_status(&server, BIG).await;
+    assert_eq!(status, 409, "{body}");
+    assert!(body.contains("served from the database"), "{body}");
+    let from_db = features_of(&tile_bytes(&server, BIG).await, BIG);
+    assert_same_features(&memory, &from_db);
+
+    // Mixing with a layer served from memory is refused.
+    let r = tile(&server, &format!("{BIG},{SMALL}")).await;
+    assert_eq!(r.status(), 400);
+    let body = r.text().await.unwrap_or_default();
+    assert!(body.contains("cannot be combined"), "{body}");
+
+    // After a restart the layer is not loaded at all; its tiles are the same.
+    assert!(server.terminate(), "the server stops cleanly");
+    let server = TestServer::start(&db);
+    eventually("the other layer loads", || async {
+        tile(&server, SMALL).await.status() == 200
+    })
+    .await;
+    let (status, _) = items_status(&server, BIG).await;
+    assert_eq!(status, 409, "not loaded after a restart");
+    let first = tile(&server, BIG).await;
+    assert_eq!(first.status(), 200);
+    let etag = first.headers().get("etag").cloned().expect("an ETag");
+    assert_same_features(&memory, &features_of(&first.bytes().await.unwrap(), BIG));
+    let r = http()
+        .get(server.url(&{
+            let (z, x, y) = tile_of(LON + 0.0012, LAT + 0.0012, Z);
+            format!("/tiles/{BIG}/{z}/{x}/{y}.mvt")
+        }))
+        .header("if-none-match", etag)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 304, "ETag/304 as for memory layers");
+
+    // The second request is a cache hit: a row deleted without a notice is still
+    // in the tile; after the notice it is gone, and an edit with its notice shows.
+    sql(&db, &format!("DELETE FROM layers.\"{BIG}\" WHERE fid = 2")).await;
+    let cached = features_of(&tile_bytes(&server, BIG).await, BIG);
+    assert!(cached.contains_key(&2), "served from the tile cache");
+    sql(
+        &db,
+        &format!("UPDATE layers.\"{BIG}\" SET name = 'renamed' WHERE fid = 1"),
+    )
+    .await;
+    sql(
+        &db,
+        &format!("SELECT pg_notify('citygrid_layers', '{BIG}:1,2')"),
+    )
+    .await;
+    eventually("the edit shows after the notice", || async {
+        let now = features_of(&tile_bytes(&server, BIG).await, BIG);
+        !now.contains_key(&2) && now.get(&1).is_some_and(|(p, _)| p["name"] == "renamed")
+    })
+    .await;
+
+    // Access rules: a layer only admins may read is 404 to anonymous callers, and
+    // its tiles are never handed to them from the cache.
+    cli_ok(&db, &["layer", "set-access", BIG, "--read", "admins"]);
+    eventually("the access change applies", || async {
+        tile(&server, BIG).await.status() == 404
+    })
+    .await;
+    let token: Value = http()
+        .post(server.url("/api/auth/login"))
+        .json(&json!({"username": "root", "password": PASSWORD}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let token = token["token"].as_str().expect("a token").to_string();
+    let (z, x, y) = tile_of(LON + 0.0012, LAT + 0.0012, Z);
+    let r = http()
+        .get(server.url(&format!("/tiles/{BIG}/{z}/{x}/{y}.mvt")))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200, "an admin reads it");
+    assert!(r
+        .headers()
+        .get("cache-control")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("private")));
+
+    // The admin API: bad bodies 422, unknown layer 404, then back to memory.
+    let put = |body: Value, layer: &str| {
+        http()
+            .put(server.url(&format!("/api/admin/layers/{layer}/serve-from")))
+            .bearer_auth(&token)
+            .json(&body)
+            .send()
+    };
+    assert_eq!(
+        put(json!({"serve_from": "disk"}), BIG)
+            .await
+            .unwrap()
+            .status(),
+        422
+    );
+    assert_eq!(put(json!({"other": 1}), BIG).await.unwrap().status(), 422);
+    assert_eq!(
+        put(json!({"serve_from": "memory"}), "nope")
+            .await
+            .unwrap()
+            .status(),
+        404
+    );
+    let r = put(json!({"serve_from": "memory"}), BIG).await.unwrap();
+    assert_eq!(r.status(), 200);
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(body, json!({"layer": BIG, "serve_from": "memory"}));
+    eventually("the layer is loaded into memory again", || async {
+        let r = http()
+            .get(server.url(&format!("/ogc/collections/{BIG}/items?limit=1")))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .unwrap();
+        r.status() == 200
+    })
+    .await;
+}
+
+/// The same features (ids, properties) at the same places (within one tile unit:
+/// PostGIS and the in-memory encoder may round a coordinate differently).
+fn assert_same_features(memory: &Features, database: &Features) {
+    assert_eq!(
+        memory.keys().collect::<Vec<_>>(),
+        database.keys().collect::<Vec<_>>(),
+        "the same feature ids"
+    );
+    for (id, (props, (x, y))) in memory {
+        let (db_props, (dx, dy)) = &database[id];
+        assert_eq!(props, db_props, "the properties of feature {id}");
+        assert!(
+            (x - dx).abs() <= 1 && (y - dy).abs() <= 1,
+            "feature {id} at ({x}, {y}) in memory, ({dx}, {dy}) from the database"
+        );
+    }
+}
