@@ -227,11 +227,7 @@ async fn matrix_sets_vector_tiles_and_exceptions() {
         .0,
         400
     );
-    assert_eq!(
-        get(&server, "/ogc/collections/ortho").await.0,
-        404,
-        "no items: not a features collection"
-    );
+    raster_collections(&db, &server, top).await;
     for path in [
         "/ogc/collections/nope/tiles",
         "/ogc/collections/nope/tiles/CGCS2000Quad",
@@ -287,6 +283,7 @@ async fn matrix_sets_vector_tiles_and_exceptions() {
             "{path}: {body}"
         );
     }
+    fast_path_answers_as_the_stack(&db, &server).await;
     let (ok, stdout, stderr) =
         common::run(common::citygrid(&db).args(["layer", "delete", "ortho", "--yes"]));
     assert!(ok, "layer delete:\n{stdout}\n{stderr}");
@@ -294,6 +291,321 @@ async fn matrix_sets_vector_tiles_and_exceptions() {
         !geo_table(&db).await,
         "the geographic pyramid went with the layer"
     );
+}
+
+/// Status, every header but the request id and date (sorted `name: value` lines) and
+/// the body, asked for as a gzip client with the `extra` headers.
+async fn get_all(
+    server: &TestServer,
+    path: &str,
+    extra: &[(&str, &str)],
+) -> (u16, Vec<String>, Vec<u8>) {
+    let mut builder = http()
+        .get(server.url(path))
+        .header("accept-encoding", "gzip");
+    for (name, value) in extra {
+        builder = builder.header(*name, *value);
+    }
+    let response = builder.send().await.expect("request");
+    let status = response.status().as_u16();
+    let mut headers: Vec<String> = response
+        .headers()
+        .iter()
+        .filter(|(name, _)| !matches!(name.as_str(), "x-request-id" | "date"))
+        .map(|(name, value)| format!("{name}: {}", value.to_str().unwrap_or("?")))
+        .collect();
+    headers.sort();
+    (
+        status,
+        headers,
+        response.bytes().await.expect("body").to_vec(),
+    )
+}
+
+/// `citygrid_http_requests_total` of `route` with status 200.
+async fn route_200s(server: &TestServer, route: &str) -> u64 {
+    let (_, _, metrics) = get(server, "/metrics").await;
+    let prefix =
+        format!("citygrid_http_requests_total{{route=\"{route}\",method=\"GET\",status=\"200\"}} ");
+    String::from_utf8_lossy(&metrics)
+        .lines()
+        .find_map(|l| {
+            l.strip_prefix(prefix.as_str())
+                .map(|v| v.trim().parse().unwrap_or(0))
+        })
+        .unwrap_or(0)
+}
+
+/// Cached WMTS vector tiles (RESTful and KVP, WebMercatorQuad and CGCS2000Quad) are
+/// answered in front of the router (`tiles::fast`) exactly as the full stack answers
+/// them (a request with `X-Request-Id` takes the full stack), with the XYZ route's
+/// bytes and headers, counted under the WMTS routes; a bad request still gets its
+/// OWS exception report.
+async fn fast_path_answers_as_the_stack(db: &TestDb, server: &TestServer) {
+    const REST: &str = "/wmts/{layer}/{style}/{tms}/{matrix}/{row}/{col}";
+    let z = 14u32;
+    let n = f64::from(1u32 << z);
+    let x = ((LON + 180.0) / 360.0 * n).floor() as u32;
+    let y =
+        ((1.0 - LAT.to_radians().tan().asinh() / std::f64::consts::PI) / 2.0 * n).floor() as u32;
+    // A layer of a thousand points around the one of `pts`: tiles large enough to be
+    // kept gzip-compressed.
+    for sql in [
+        format!(
+            "CREATE TABLE layers.many_pts AS SELECT i::bigint AS fid, \
+             ST_SetSRID(ST_MakePoint({LON} + (i % 40) * 0.0002, {LAT} + (i / 40) * 0.0002), 4326) AS geom, \
+             'point ' || i AS name FROM generate_series(1, 1000) i"
+        ),
+        "ALTER TABLE layers.many_pts ADD PRIMARY KEY (fid)".to_string(),
+        "INSERT INTO layer_catalog (id, title, kind, geometry_type, fields, feature_count, bounds) \
+         SELECT 'many_pts', 'many_pts', 'vector', 'Point', '[{\"name\":\"name\",\"type\":\"text\"}]'::jsonb, \
+         count(*), ARRAY[ST_XMin(ST_Extent(geom)), ST_YMin(ST_Extent(geom)), ST_XMax(ST_Extent(geom)), ST_YMax(ST_Extent(geom))] \
+         FROM layers.many_pts".to_string(),
+        "SELECT pg_notify('citygrid_layers', 'many_pts')".to_string(),
+    ] {
+        sqlx::query(&sql).execute(&db.pool).await.expect(&sql);
+    }
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !matches!(get(server, "/tiles/many_pts/0/0/0").await.0, 200 | 204) {
+        assert!(Instant::now() < deadline, "many_pts never loaded");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let xyz = format!("/tiles/many_pts/{z}/{x}/{y}.mvt");
+    let (s, _, first) = get_all(server, &xyz, &[]).await;
+    assert_eq!(s, 200, "{xyz}");
+    let cached_xyz = get_all(server, &xyz, &[]).await;
+    assert_eq!(cached_xyz.2, first);
+    let rest = format!("/wmts/many_pts/default/WebMercatorQuad/{z}/{y}/{x}.mvt");
+    let kvp = format!(
+        "/wmts?SERVICE=WMTS&Request=GetTile&version=1.0.0&LAYER=many_pts&style=default&FORMAT=application/vnd.mapbox-vector-tile&TileMatrixSet=WebMercatorQuad&TILEMATRIX={z}&TileRow={y}&TileCol={x}"
+    );
+    let (rest_before, kvp_before) = (
+        route_200s(server, REST).await,
+        route_200s(server, "/wmts").await,
+    );
+    let origin = ("origin", "https://maps.example.org");
+    for (i, path) in [&rest, &kvp].into_iter().enumerate() {
+        let fast = get_all(server, path, &[]).await;
+        let full = get_all(server, path, &[("x-request-id", "wmts23-full-stack")]).await;
+        assert_eq!(
+            fast, full,
+            "{path}: the fast path answers as the stack does"
+        );
+        assert_eq!(fast, cached_xyz, "{path}: the XYZ route's tile and headers");
+        assert!(
+            fast.1.iter().any(|h| h == "content-encoding: gzip"),
+            "{path}: {:?}",
+            fast.1
+        );
+        // Embedded in another origin's page: the CORS headers of map data.
+        let fast = get_all(server, path, &[origin]).await;
+        let full = get_all(
+            server,
+            path,
+            &[origin, ("x-request-id", &format!("wmts23-{i}"))],
+        )
+        .await;
+        assert_eq!(fast, full, "{path} with an Origin");
+        assert!(
+            fast.1
+                .iter()
+                .any(|h| h == "access-control-allow-origin: https://maps.example.org"),
+            "{path}: {:?}",
+            fast.1
+        );
+    }
+    assert_eq!(
+        route_200s(server, REST).await,
+        rest_before + 4,
+        "RESTful tiles counted"
+    );
+    assert_eq!(
+        route_200s(server, "/wmts").await,
+        kvp_before + 4,
+        "KVP tiles counted"
+    );
+
+    // A CGCS2000Quad tile, once cached by the full stack: the same answer both ways.
+    let (col, row, _, _) = tianditu_c_units(16, LON, LAT);
+    let cgcs = format!("/wmts/many_pts/default/CGCS2000Quad/16/{row}/{col}.pbf");
+    assert_eq!(get_all(server, &cgcs, &[]).await.0, 200);
+    let fast = get_all(server, &cgcs, &[]).await;
+    let full = get_all(server, &cgcs, &[("x-request-id", "wmts23-cgcs")]).await;
+    assert_eq!(fast.0, 200);
+    assert_eq!(fast, full, "{cgcs}");
+
+    // What the fast path does not take is the full route's, with its exception report.
+    for (path, status, code) in [
+        (
+            kvp.replace(&format!("TileRow={y}"), "TileRow=99999"),
+            400,
+            "TileOutOfRange",
+        ),
+        (
+            kvp.replace("style=default", "style=fancy"),
+            400,
+            "InvalidParameterValue",
+        ),
+        (
+            kvp.replace("LAYER=many_pts", "LAYER=nope"),
+            400,
+            "InvalidParameterValue",
+        ),
+        (
+            kvp.replace("Request=GetTile", "Request=gettile"),
+            400,
+            "InvalidParameterValue",
+        ),
+        (
+            rest.replace("WebMercatorQuad", "webmercatorquad"),
+            400,
+            "InvalidParameterValue",
+        ),
+    ] {
+        let (s, ct, body) = get(server, &path).await;
+        let body = String::from_utf8_lossy(&body);
+        assert_eq!(s, status, "{path}: {body}");
+        assert_eq!(ct, "application/xml", "{path}");
+        assert!(
+            body.contains(&format!("exceptionCode=\"{code}\"")),
+            "{path}: {body}"
+        );
+    }
+}
+
+/// Raster layers are OGC API collections of map tiles: listed, described (JSON and
+/// the HTML page) with a link to their tiles in each set, refused clearly for items;
+/// a raster layer the caller may not read is 404 like a missing collection.
+async fn raster_collections(db: &TestDb, server: &TestServer, top: u8) {
+    // A second raster layer only administrators may read (its catalogue row is
+    // enough: it is never listed or described to anonymous callers), and a public one
+    // to know when the server has seen both.
+    for id in ["hidden_ortho", "open_ortho"] {
+        let sql = format!(
+            "INSERT INTO layer_catalog (id, title, kind, feature_count, bounds, min_zoom, max_zoom, tile_format) \
+             VALUES ('{id}', '{id}', 'raster', 0, ARRAY[{LON}, {LAT}, {LON}, {LAT}], 10, 12, 'png')"
+        );
+        sqlx::query(&sql).execute(&db.pool).await.expect(&sql);
+    }
+    let (ok, stdout, stderr) = common::run(common::citygrid(db).args([
+        "layer",
+        "set-access",
+        "hidden_ortho",
+        "--read",
+        "admins",
+    ]));
+    assert!(ok, "set-access:\n{stdout}\n{stderr}");
+    for id in ["hidden_ortho", "open_ortho"] {
+        sqlx::query("SELECT pg_notify('citygrid_layers', $1)")
+            .bind(id)
+            .execute(&db.pool)
+            .await
+            .expect("notify");
+    }
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while get(server, "/ogc/collections/open_ortho").await.0 != 200 {
+        assert!(Instant::now() < deadline, "open_ortho never appeared");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+
+    let (s, list) = get_json(server, "/ogc/collections").await;
+    assert_eq!(s, 200);
+    let listed: Vec<&str> = list["collections"]
+        .as_array()
+        .expect("collections")
+        .iter()
+        .filter_map(|c| c["id"].as_str())
+        .collect();
+    assert!(
+        listed.contains(&"ortho") && listed.contains(&"pts"),
+        "{listed:?}"
+    );
+    assert!(!listed.contains(&"hidden_ortho"), "{listed:?}");
+    let listed_ortho = list["collections"]
+        .as_array()
+        .and_then(|l| l.iter().find(|c| c["id"] == "ortho"))
+        .cloned()
+        .expect("ortho listed");
+
+    let (s, ortho) = get_json(server, "/ogc/collections/ortho").await;
+    assert_eq!(s, 200, "{ortho}");
+    assert_eq!(ortho, listed_ortho);
+    assert_eq!(ortho["dataType"], "map");
+    assert!(
+        ortho.get("itemType").is_none(),
+        "not a features collection: {ortho}"
+    );
+    let links = ortho["links"].as_array().expect("links");
+    assert!(!links.iter().any(|l| l["rel"] == "items"), "{ortho}");
+    assert!(links.iter().any(|l| l["rel"]
+        == "http://www.opengis.net/def/rel/ogc/1.0/tilesets-map"
+        && l["href"]
+            .as_str()
+            .is_some_and(|h| h.ends_with("/ogc/collections/ortho/tiles"))));
+    // One tile link per tile matrix set; the CGCS2000Quad one, filled in, is a tile.
+    let tile_links: Vec<&Value> = links.iter().filter(|l| l["rel"] == "item").collect();
+    assert_eq!(tile_links.len(), 3, "{ortho}");
+    let template = tile_links
+        .iter()
+        .find_map(|l| l["href"].as_str().filter(|h| h.contains("/CGCS2000Quad/")))
+        .expect("a CGCS2000Quad tile link");
+    assert!(tile_links
+        .iter()
+        .all(|l| l["type"] == "image/png" && l["templated"] == true));
+    let (col, row, _, _) = tianditu_c_units(top, LON, LAT);
+    let href = template
+        .replace("{tileMatrix}", &top.to_string())
+        .replace("{tileRow}", &row.to_string())
+        .replace("{tileCol}", &col.to_string());
+    let r = http().get(&href).send().await.expect("tile");
+    assert_eq!(r.status().as_u16(), 200, "{href}");
+    assert!(r.bytes().await.expect("png").starts_with(b"\x89PNG"));
+
+    // The HTML page of the collection.
+    let r = http()
+        .get(server.url("/ogc/collections/ortho?f=html"))
+        .send()
+        .await
+        .expect("page");
+    assert_eq!(r.status().as_u16(), 200);
+    let page = r.text().await.unwrap_or_default();
+    assert!(page.contains("/ogc/collections/ortho/tiles"), "{page}");
+
+    // Items are refused, saying why.
+    for path in [
+        "/ogc/collections/ortho/items",
+        "/ogc/collections/ortho/items/1",
+        "/ogc/collections/ortho/queryables",
+    ] {
+        let (s, body) = get_json(server, path).await;
+        assert_eq!(s, 404, "{path}");
+        assert!(
+            body["error"]
+                .as_str()
+                .is_some_and(|e| e.contains("raster coverage")),
+            "{path}: {body}"
+        );
+    }
+
+    // The hidden raster is a missing collection to anonymous callers.
+    for path in [
+        "/ogc/collections/hidden_ortho",
+        "/ogc/collections/hidden_ortho/items",
+        "/ogc/collections/hidden_ortho/tiles",
+    ] {
+        let (s, body) = get_json(server, path).await;
+        assert_eq!(s, 404, "{path}");
+        let (_, missing) = get_json(server, &path.replace("hidden_ortho", "no_such_ortho")).await;
+        assert_eq!(
+            body["error"]
+                .as_str()
+                .map(|e| e.replace("hidden_ortho", "X")),
+            missing["error"]
+                .as_str()
+                .map(|e| e.replace("no_such_ortho", "X")),
+            "{path}: the same answer as a missing collection"
+        );
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

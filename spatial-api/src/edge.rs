@@ -1,8 +1,9 @@
 //! The middleware around the credential check that makes embedding work:
 //!
 //! - CORS for map data (`/catalog`, `/tiles/…`, `/styles/…`, the glyphs and sprites
-//!   they name (`/fonts/…`, `/sprites/…`), `/ogc…`, the home view `/api/home` and
-//!   `/api/search`): preflight
+//!   they name (`/fonts/…`, `/sprites/…`), `/ogc…`, WMTS (`/wmts…`: other departments'
+//!   OpenLayers pages read the capabilities and vector tiles with `fetch`), the home
+//!   view `/api/home` and `/api/search`): preflight
 //!   `OPTIONS` is answered for `X-API-Key` and `Authorization`; a response the
 //!   caller was allowed to get (the key allows the origin, or the layers are
 //!   public) reflects the request's `Origin`. Refusals (401/403) do not, so a page
@@ -22,6 +23,7 @@ use crate::html::{message_page, Framing};
 fn is_map_data(path: &str) -> bool {
     path == "/catalog"
         || path == "/ogc"
+        || path == "/wmts"
         || path == "/api/home"
         || path == "/api/search"
         || [
@@ -31,6 +33,7 @@ fn is_map_data(path: &str) -> bool {
             "/fonts/",
             "/sprites/",
             "/ogc/",
+            "/wmts/",
         ]
         .iter()
         .any(|p| path.starts_with(p))
@@ -123,10 +126,19 @@ mod tests {
             "/styles/default.json",
             "/ogc",
             "/ogc/collections",
+            "/wmts",
+            "/wmts/1.0.0/WMTSCapabilities.xml",
         ] {
             assert!(is_map_data(p), "{p}");
         }
-        for p in ["/", "/api/cases", "/catalogue", "/ogcx", "/embed/map"] {
+        for p in [
+            "/",
+            "/api/cases",
+            "/catalogue",
+            "/ogcx",
+            "/wmtsx",
+            "/embed/map",
+        ] {
             assert!(!is_map_data(p), "{p}");
         }
     }

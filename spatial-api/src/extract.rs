@@ -146,8 +146,9 @@ pub fn check_id(id: &str) -> ApiResult<()> {
 }
 
 /// A vector collection the caller may read, with its loaded index: 404 when there
-/// is no such vector layer or the caller may not read it (the same answer, so that
-/// names do not leak), 409 while it loads.
+/// is no such layer or the caller may not read it (the same answer, so that names
+/// do not leak), 404 saying so for a raster layer it may read (tiles only, no
+/// features), 409 while it loads.
 pub fn collection(
     state: &AppState,
     principal: &Principal,
@@ -157,10 +158,17 @@ pub fn collection(
     let meta = state
         .catalog
         .get(id)
-        .filter(|m| m.kind == LayerKind::Vector && state.catalog.may_read(principal, id))
+        .filter(|_| state.catalog.may_read(principal, id))
         .ok_or_else(|| {
             ApiError::NotFound(format!("no collection {id:?} (see /ogc/collections)"))
         })?;
+    if meta.kind != LayerKind::Vector {
+        // A raster layer the caller may read is a collection of map tiles only.
+        return Err(ApiError::NotFound(format!(
+            "collection {id:?} is a raster coverage (map tiles only): it has no features \
+             or queryables; its tiles are at /ogc/collections/{id}/tiles"
+        )));
+    }
     if state.catalog.serves_from_database(id) {
         return Err(crate::tiles::database::needs_memory(id));
     }

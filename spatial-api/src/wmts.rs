@@ -13,6 +13,8 @@
 //! table 28 (400 for MissingParameterValue, InvalidParameterValue and TileOutOfRange,
 //! 501 for OperationNotSupported).
 
+pub mod fast_key;
+
 use axum::extract::{Path, Query, State};
 use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};

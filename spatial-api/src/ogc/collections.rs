@@ -1,11 +1,14 @@
-//! `GET /ogc/collections`, `/ogc/collections/{id}` and `…/queryables`.
+//! `GET /ogc/collections`, `/ogc/collections/{id}` and `…/queryables`: vector layers
+//! as feature collections, raster layers as collections of map tiles (no items).
 
-use axum::extract::State;
+use axum::extract::{Path, State};
 use axum::response::Response;
+use citygrid_geo::matrixset::MatrixSet;
 use citygrid_tiles::schema::FieldType;
 use citygrid_tiles::LayerKind;
 use serde_json::{json, Map, Value};
 
+use super::tiles::{raster_collection, raster_sets};
 use super::{json_response, link, OgcBase, GEOJSON_TYPE};
 use crate::auth::Principal;
 use crate::catalog::LayerMeta;
@@ -57,20 +60,68 @@ pub fn describe(base: &str, meta: &LayerMeta, layer: Option<&LoadedLayer>) -> Va
     })
 }
 
-/// `GET /ogc/collections`: every vector layer the caller may read.
+/// The description of a raster layer as a collection (OGC API – Tiles): map tiles
+/// (`dataType: map`) in each tile matrix set of `sets`, no `itemType` and no items.
+pub fn describe_raster(base: &str, meta: &LayerMeta, sets: &[MatrixSet]) -> Value {
+    let id = &meta.id;
+    let bbox = meta
+        .bounds
+        .clone()
+        .filter(|b| b.len() == 4)
+        .unwrap_or_else(|| vec![-180.0, -90.0, 180.0, 90.0]);
+    let href = format!("{base}/collections/{id}");
+    let mime = super::tiles::raster_type(meta);
+    let mut links = vec![
+        link(href.clone(), "self", "application/json", "this collection"),
+        link(
+            format!("{href}/tiles"),
+            "http://www.opengis.net/def/rel/ogc/1.0/tilesets-map",
+            "application/json",
+            "map tilesets",
+        ),
+    ];
+    for set in sets {
+        let tms = set.id();
+        links.push(json!({
+            "href": format!("{href}/tiles/{tms}/{{tileMatrix}}/{{tileRow}}/{{tileCol}}"),
+            "rel": "item",
+            "type": mime,
+            "templated": true,
+            "title": format!("map tiles in {tms}"),
+        }));
+    }
+    json!({
+        "id": id,
+        "title": meta.title,
+        "description": format!("{} (map tiles, {mime}; a raster coverage without features)", meta.title),
+        "dataType": "map",
+        "extent": { "spatial": { "bbox": [bbox], "crs": CRS84 } },
+        "links": links,
+    })
+}
+
+/// `GET /ogc/collections`: every layer the caller may read (raster layers as map
+/// tiles, [`describe_raster`]).
 pub async fn list(
     _: JsonFormat,
     State(state): State<AppState>,
     principal: Principal,
     OgcBase(base): OgcBase,
 ) -> ApiResult<Response> {
-    let collections: Vec<Value> = state
+    let readable: Vec<LayerMeta> = state
         .catalog
         .layers()
         .iter()
-        .filter(|m| m.kind == LayerKind::Vector && state.catalog.may_read(&principal, &m.id))
-        .map(|m| describe(&base, m, state.layers.get(&m.id).as_deref()))
+        .filter(|m| state.catalog.may_read(&principal, &m.id))
+        .cloned()
         .collect();
+    let mut collections: Vec<Value> = Vec::with_capacity(readable.len());
+    for m in &readable {
+        collections.push(match m.kind {
+            LayerKind::Vector => describe(&base, m, state.layers.get(&m.id).as_deref()),
+            LayerKind::Raster => describe_raster(&base, m, &raster_sets(&state, m).await),
+        });
+    }
     let body = json!({
         "links": [link(format!("{base}/collections"), "self", "application/json", "the collections")],
         "crs": Crs::ogc_list(),
@@ -79,12 +130,23 @@ pub async fn list(
     Ok(json_response(&body, "application/json"))
 }
 
-/// `GET /ogc/collections/{id}`.
-pub async fn one(_: JsonFormat, c: Collection, OgcBase(base): OgcBase) -> ApiResult<Response> {
-    Ok(json_response(
-        &describe(&base, &c.meta, Some(&c.layer)),
-        "application/json",
-    ))
+/// `GET /ogc/collections/{id}`: a vector layer, or a raster layer's map tiles.
+pub async fn one(
+    _: JsonFormat,
+    vector: Result<Collection, Response>,
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(path_id): Path<String>,
+    OgcBase(base): OgcBase,
+) -> ApiResult<Response> {
+    let doc = match vector {
+        Ok(c) => describe(&base, &c.meta, Some(&c.layer)),
+        Err(refused) => match raster_collection(&state, &principal, &path_id) {
+            Some(meta) => describe_raster(&base, &meta, &raster_sets(&state, &meta).await),
+            None => return Ok(refused),
+        },
+    };
+    Ok(json_response(&doc, "application/json"))
 }
 
 /// `GET /ogc/collections/{id}/queryables`: a JSON Schema of the filterable

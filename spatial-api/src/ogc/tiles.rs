@@ -88,7 +88,11 @@ fn set_uri(set: MatrixSet, base: &str) -> String {
 
 /// A raster layer the caller may read, by the `{id}` of the path: raster layers
 /// are OGC API – Tiles collections too (tiles only, no items).
-fn raster_collection(state: &AppState, principal: &Principal, id: &str) -> Option<LayerMeta> {
+pub(crate) fn raster_collection(
+    state: &AppState,
+    principal: &Principal,
+    id: &str,
+) -> Option<LayerMeta> {
     state
         .catalog
         .get(id)
@@ -97,7 +101,7 @@ fn raster_collection(state: &AppState, principal: &Principal, id: &str) -> Optio
 
 /// The tile matrix sets a raster layer has tiles in (the geographic ones when it was
 /// imported with them).
-async fn raster_sets(state: &AppState, meta: &LayerMeta) -> Vec<MatrixSet> {
+pub(crate) async fn raster_sets(state: &AppState, meta: &LayerMeta) -> Vec<MatrixSet> {
     let geographic = match LayerId::new(&meta.id) {
         Some(id) => citygrid_store::layers::has_geographic_pyramid(&state.pool, id)
             .await
@@ -112,7 +116,7 @@ async fn raster_sets(state: &AppState, meta: &LayerMeta) -> Vec<MatrixSet> {
 }
 
 /// The media type of a raster layer's tiles.
-fn raster_type(meta: &LayerMeta) -> &'static str {
+pub(crate) fn raster_type(meta: &LayerMeta) -> &'static str {
     match meta.tile_format.as_deref() {
         Some("jpeg" | "jpg") => "image/jpeg",
         Some("webp") => "image/webp",

@@ -17,6 +17,10 @@
 //! on to the full router unchanged. What the stack adds to a hit is added here too:
 //! the route's metrics, the access-log line, the request id, the CORS headers of map
 //! data, `nosniff` and the referrer policy, the per-address rate limit.
+//!
+//! WMTS `GetTile` of vector tiles (RESTful and KVP, read by
+//! [`crate::wmts::fast_key`]) takes the same path under the same cache keys, counted
+//! and logged under the WMTS route; a geographic set's tile only when cached.
 
 use std::convert::Infallible;
 use std::sync::Arc;
@@ -28,6 +32,7 @@ use axum::extract::{ConnectInfo, Request};
 use axum::http::{header, HeaderValue, Method, StatusCode};
 use axum::response::Response;
 use axum::Router;
+use citygrid_geo::matrixset::Grid;
 use citygrid_geo::tms::{TileCoord, MAX_ZOOM};
 use citygrid_tiles::cache::{Encoding, TileKey};
 use citygrid_tiles::LayerKind;
@@ -162,8 +167,13 @@ impl Fast {
             return None;
         }
         let uri = request.uri();
-        let rest = uri.path().strip_prefix("/tiles/")?;
-        if uri.query().is_some() || rest.len() > 2048 || rest.contains('%') {
+        // WMTS GetTile of vector tiles (RESTful and KVP): the same tiles and cache keys.
+        let wmts = crate::wmts::fast_key::parse(uri.path(), uri.query());
+        let rest = match wmts {
+            Some(_) => "",
+            None => uri.path().strip_prefix("/tiles/")?,
+        };
+        if wmts.is_none() && (uri.query().is_some() || rest.len() > 2048 || rest.contains('%')) {
             return None;
         }
         let headers = request.headers();
@@ -193,7 +203,14 @@ impl Fast {
             return None;
         }
         let start = Instant::now();
-        let path = parse(rest)?;
+        let path = match wmts {
+            Some(w) => TilePath {
+                ids: vec![w.layer],
+                tile: w.tile.address(),
+            },
+            None => parse(rest)?,
+        };
+        let (grid, route) = wmts.map_or((Grid::Mercator, ROUTE), |w| (w.tile.grid(), w.route));
         let catalog = state.catalog.layers();
         // Each layer with the generation it had before the key is made (as the
         // full stack reads them: a tile encoded across a patch is not cached).
@@ -207,7 +224,8 @@ impl Fast {
             let generation = layer.generation();
             loaded.push((layer, generation));
         }
-        let key = TileKey::new(
+        let key = TileKey::in_grid(
+            grid,
             path.tile,
             loaded
                 .iter()
@@ -217,6 +235,11 @@ impl Fast {
         self.limiter.charge_address(request).ok()?;
         let cached = match state.layers.tiles.get(&key) {
             Some(cached) => cached,
+            // Geographic (WMTS) tiles are encoded by the full stack only.
+            None if grid != Grid::Mercator => {
+                self.limiter.refund_address(request);
+                return None;
+            }
             // A small tile is encoded and cached right here, on the request's own
             // thread, as the full stack does; a larger one (or a failure) is its own.
             None => match super::vector::encode_small(state, &key, path.tile, &loaded) {
@@ -292,7 +315,7 @@ impl Fast {
         let elapsed = start.elapsed();
         state
             .metrics
-            .record(ROUTE, "GET", status.as_u16(), elapsed.as_secs_f64());
+            .record(route, "GET", status.as_u16(), elapsed.as_secs_f64());
         if state.config.access_log {
             let client = request
                 .extensions()
@@ -303,8 +326,8 @@ impl Fast {
                 request_id = %id,
                 method = "GET",
                 path = ?uri.path(),
-                query = ?"",
-                route = ?ROUTE,
+                query = ?uri.query().unwrap_or(""),
+                route = ?route,
                 status = status.as_u16(),
                 ms = (elapsed.as_secs_f64() * 1000.0 * 1000.0).round() / 1000.0,
                 bytes = Some(len),
