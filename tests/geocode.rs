@@ -503,7 +503,8 @@ async fn addresses_imported_geocoded_reversed_and_used_by_open311() {
     drop(second);
 }
 
-/// A small OSM extract: a building and a café with `addr:*`, and the road.
+/// A small OSM extract: a building and a café with `addr:*`, an address-only node, a
+/// parking area with an address, and the road.
 const OSM_XML: &str = r#"<?xml version="1.0" encoding="UTF-8"?>
 <osm version="0.6" generator="citygrid-test">
   <node id="1" lat="60.1680" lon="24.9500" version="1"/>
@@ -516,6 +517,17 @@ const OSM_XML: &str = r#"<?xml version="1.0" encoding="UTF-8"?>
     <tag k="amenity" v="cafe"/><tag k="name" v="Kahvila"/>
     <tag k="addr:street" v="Kaivokatu"/><tag k="addr:housenumber" v="8"/><tag k="addr:city" v="Helsinki"/>
   </node>
+  <node id="8" lat="60.1679" lon="24.9510" version="1">
+    <tag k="addr:street" v="Kaivokatu"/><tag k="addr:housenumber" v="6"/><tag k="addr:city" v="Helsinki"/>
+  </node>
+  <node id="12" lat="60.1684" lon="24.9510" version="1"/>
+  <node id="13" lat="60.1684" lon="24.9514" version="1"/>
+  <node id="14" lat="60.1687" lon="24.9514" version="1"/>
+  <node id="15" lat="60.1687" lon="24.9510" version="1"/>
+  <way id="12" version="1">
+    <nd ref="12"/><nd ref="13"/><nd ref="14"/><nd ref="15"/><nd ref="12"/>
+    <tag k="amenity" v="parking"/><tag k="addr:street" v="Kaivokatu"/><tag k="addr:housenumber" v="4"/>
+  </way>
   <way id="10" version="1">
     <nd ref="1"/><nd ref="2"/><nd ref="3"/><nd ref="4"/><nd ref="1"/>
     <tag k="building" v="yes"/><tag k="addr:street" v="Kaivokatu"/><tag k="addr:housenumber" v="2"/>
@@ -559,6 +571,20 @@ async fn import_osm_fills_the_addresses_and_servers_follow() {
     .await
     .unwrap();
     assert!(inside);
+    // the address-only node at its point, the parking area's address inside it
+    assert_eq!(
+        count(&db, "SELECT count(*) FROM addresses WHERE source = 'osm:t_addresses' AND road = 'Kaivokatu' AND number = '6' AND city = 'Helsinki' AND ST_DWithin(geom, ST_SetSRID(ST_MakePoint(24.9510, 60.1679), 4326), 1e-9)").await,
+        1
+    );
+    assert_eq!(
+        count(&db, "SELECT count(*) FROM addresses WHERE source = 'osm:t_addresses' AND number = '4' AND ST_Contains(ST_MakeEnvelope(24.9510, 60.1684, 24.9514, 60.1687, 4326), geom)").await,
+        1
+    );
+    let v = wait_for(&server, &geocode_path("Kaivokatu 6, Helsinki"), |v| {
+        top_point(v).is_some_and(|p| metres(p, (24.9510, 60.1679)) < 5.0)
+    })
+    .await;
+    assert_eq!(v["candidates"][0]["level"], "house", "{v}");
     let v = wait_for(&server, &geocode_path("Kaivokatu 2, Helsinki"), |v| {
         top_point(v).is_some_and(|p| metres(p, (24.9502, 60.16815)) < 25.0)
     })
@@ -582,7 +608,7 @@ async fn import_osm_fills_the_addresses_and_servers_follow() {
             "SELECT count(*) FROM addresses WHERE source LIKE 'osm:t_%'"
         )
         .await,
-        2
+        4
     );
     // the road, learnt from the road layer: a reverse lookup names it
     let v = wait_for(&server, "/api/reverse?lon=24.9525&lat=60.16785", |v| {

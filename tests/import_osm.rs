@@ -95,6 +95,32 @@ async fn helsinki_extract_to_layers_and_components() {
     assert!(count(&db, "SELECT count(*) FROM layers.osm_water").await > 0);
     assert!(count(&db, "SELECT count(*) FROM layers.osm_landuse").await > 0);
 
+    // Standard addresses: every point and area GDAL reads with addr:street and
+    // addr:housenumber — address-only nodes and areas that are not buildings too.
+    let with_address = |layer: &str| {
+        ogr_count(&format!(
+            "SELECT count(*) AS n FROM {layer} \
+             WHERE hstore_get_value(other_tags, 'addr:street') <> '' \
+             AND hstore_get_value(other_tags, 'addr:housenumber') <> ''"
+        ))
+    };
+    let gdal_addresses = with_address("points") + with_address("multipolygons");
+    let addresses = count(
+        &db,
+        "SELECT count(*) FROM addresses \
+         WHERE source IN ('osm:osm_buildings', 'osm:osm_pois', 'osm:osm_addresses')",
+    )
+    .await;
+    assert_eq!(addresses, gdal_addresses);
+    assert!(
+        count(
+            &db,
+            "SELECT count(*) FROM addresses WHERE source = 'osm:osm_addresses'"
+        )
+        .await
+            > 0
+    );
+
     // Components per class, against GDAL's own view of the tags.
     let expected = [
         ("0111", points_with("highway", "street_lamp"), Some(586)),
@@ -412,6 +438,25 @@ async fn import_osm_native_and_gdal_give_the_same_layers() {
                  OR ST_HausdorffDistance(a.geom, b.geom) > 1e-9"
         );
         assert_eq!(count(&db, &sql).await, 0, "{suffix}: rows differ");
+    }
+    // The standard addresses too: the same rows at the same points, per source.
+    for suffix in ["buildings", "pois", "addresses"] {
+        let rows = |prefix: &str| {
+            format!(
+                "SELECT road, number, city, district, round(ST_X(geom)::numeric, 7) AS x, \
+                 round(ST_Y(geom)::numeric, 7) AS y FROM addresses WHERE source = 'osm:{prefix}_{suffix}'"
+            )
+        };
+        let n = count(&db, &format!("SELECT count(*) FROM ({}) a", rows("nat"))).await;
+        assert!(n > 0, "no {suffix} addresses");
+        // EXCEPT ALL both ways: NULLs compare equal, duplicates count
+        let (a, b) = (rows("nat"), rows("gd"));
+        let cols = "road, number, city, district, x, y";
+        let sql = format!(
+            "SELECT count(*) FROM ((SELECT {cols} FROM ({a}) a EXCEPT ALL SELECT {cols} FROM ({b}) b)
+               UNION ALL (SELECT {cols} FROM ({b}) b EXCEPT ALL SELECT {cols} FROM ({a}) a)) d"
+        );
+        assert_eq!(count(&db, &sql).await, 0, "{suffix} addresses differ");
     }
 }
 

@@ -2,10 +2,10 @@
 //! named roads of road layers and the areas of grid management.
 //!
 //! Writes happen inside the caller's transaction: an import deletes the rows of its
-//! `source` ([`delete_source`]), inserts the new ones in batches ([`insert_batch`]) or
-//! from an OSM layer it just staged ([`fill_from_osm`]) and commits. The table's
-//! statement triggers (migration 0014) announce every source a statement touched on
-//! [`ADDRESS_CHANNEL`], delivered at commit, so each server patches its index.
+//! `source` ([`delete_source`]), inserts the new ones in batches ([`insert_batch`]) and
+//! commits. The table's statement triggers (migration 0014) announce every source a
+//! statement touched on [`ADDRESS_CHANNEL`], delivered at commit, so each server
+//! patches its index.
 
 use serde::Deserialize;
 use sqlx::{PgConnection, PgExecutor};
@@ -135,52 +135,6 @@ pub async fn insert_batch(
     .execute(conn)
     .await?;
     Ok(done.rows_affected())
-}
-
-/// Which OSM layer an address fill reads.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum OsmAddressLayer {
-    /// `<prefix>_buildings`: `addr_street`, `addr_housenumber` columns, the
-    /// building's point on surface.
-    Buildings,
-    /// `<prefix>_pois`: `addr:*` in `tags`, the point.
-    Pois,
-}
-
-/// Replaces the addresses of source `osm:<layer>` by those of the staged OSM layer
-/// `layers."<layer>"` (features with `addr:street` and `addr:housenumber`), in the
-/// caller's transaction. Returns how many were stored.
-pub async fn fill_from_osm(
-    conn: &mut PgConnection,
-    layer: &str,
-    kind: OsmAddressLayer,
-) -> Result<u64> {
-    if !citygrid_db::is_identifier(layer, 48) {
-        return Err(sqlx::Error::Protocol(format!(
-            "{layer:?} is not an identifier ([a-z0-9_]+)"
-        )));
-    }
-    let source = format!("osm:{layer}");
-    delete_source(conn, &source).await?;
-    let (street, number, geom) = match kind {
-        OsmAddressLayer::Buildings => {
-            ("addr_street", "addr_housenumber", "ST_PointOnSurface(geom)")
-        }
-        OsmAddressLayer::Pois => ("tags->>'addr:street'", "tags->>'addr:housenumber'", "geom"),
-    };
-    let sql = format!(
-        "INSERT INTO addresses (road, number, city, district, source, geom) \
-         SELECT {street}, {number}, tags->>'addr:city', \
-                coalesce(tags->>'addr:district', tags->>'addr:suburb'), $1, {geom} \
-         FROM layers.\"{layer}\" \
-         WHERE {street} IS NOT NULL AND {street} <> '' AND {number} IS NOT NULL \
-           AND {number} <> '' AND geom IS NOT NULL AND NOT ST_IsEmpty(geom)"
-    );
-    Ok(sqlx::query(&sql)
-        .bind(&source)
-        .execute(conn)
-        .await?
-        .rows_affected())
 }
 
 /// Every address, at most `limit` (by id).

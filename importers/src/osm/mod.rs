@@ -24,9 +24,14 @@
 //! The file is read in one pass (the driver's interleaved reading); converted rows are
 //! kept in memory until the pass ends — fine for city extracts — then every layer is
 //! staged and swapped in one transaction like `import vector`. The same transaction
-//! replaces the standard addresses of sources `osm:<prefix>_buildings` and
-//! `osm:<prefix>_pois` (features with `addr:street` and `addr:housenumber`).
+//! replaces the standard addresses: every point and area of the driver with
+//! `addr:street` and `addr:housenumber`, at the node or at a point inside the area
+//! ([`address_point`]), under source `osm:<prefix>_buildings` (building areas),
+//! `osm:<prefix>_pois` (POI nodes) or `osm:<prefix>_addresses` (the rest:
+//! address-only nodes — an entrance, a house number on its own — and areas that are
+//! not buildings).
 
+pub mod address_point;
 pub mod component_map;
 pub mod native;
 pub mod ogr_layers;
@@ -425,9 +430,51 @@ fn layer_osm_type(source: Source, from_fields: &'static str) -> &'static str {
     }
 }
 
+/// Address sources of an import, by the suffix after `osm:<prefix>_`.
+const ADDRESS_SOURCES: [&str; 3] = ["buildings", "pois", "addresses"];
+
+/// The standard address of a driver point or area (`addr:street` and
+/// `addr:housenumber` both non-empty, a geometry with a place): the index of its
+/// source in [`ADDRESS_SOURCES`] and the row, at [`address_point::address_point`].
+fn osm_address(f: &FeatureRef) -> Option<(usize, citygrid_store::addresses::NewAddress)> {
+    let t = f.tags;
+    let source = match f.source {
+        Source::Points if POI_KEYS.iter().any(|k| t.get(k).is_some()) => 1,
+        Source::Areas if t.get("building").is_some_and(|v| v != "no") => 0,
+        Source::Points | Source::Areas => 2,
+        Source::Lines | Source::Other => return None,
+    };
+    let nonempty = |k: &str| t.get(k).filter(|v| !v.is_empty()).map(str::to_string);
+    let road = nonempty("addr:street")?;
+    let number = nonempty("addr:housenumber")?;
+    let point = address_point::address_point(f.wkb?)?;
+    Some((
+        source,
+        citygrid_store::addresses::NewAddress {
+            road: Some(road),
+            number: Some(number),
+            city: t.get("addr:city").map(str::to_string),
+            district: t
+                .get("addr:district")
+                .or_else(|| t.get("addr:suburb"))
+                .map(str::to_string),
+            geom_ewkb: address_point::point_wkb(point),
+            ..Default::default()
+        },
+    ))
+}
+
+/// What the reading pass produced: the rows of each output layer, and the standard
+/// addresses of each of [`ADDRESS_SOURCES`] ([`osm_address`]).
+type Extract = (
+    Vec<Collected>,
+    Vec<Vec<citygrid_store::addresses::NewAddress>>,
+);
+
 /// The output layers being filled, and what converting into them needs.
 struct Collector<'a> {
     out: Vec<Collected>,
+    addresses: Vec<Vec<citygrid_store::addresses::NewAddress>>,
     admin: &'a str,
     serials: Serials,
     transformer: Transformer,
@@ -444,6 +491,7 @@ impl<'a> Collector<'a> {
                     ..Default::default()
                 })
                 .collect(),
+            addresses: vec![Vec::new(); ADDRESS_SOURCES.len()],
             admin,
             serials: Serials::default(),
             transformer: Transformer::new(&SourceCrs::epsg(4326), false)?,
@@ -453,6 +501,9 @@ impl<'a> Collector<'a> {
 
     /// Converts a feature into every layer it belongs to.
     fn add(&mut self, f: &FeatureRef) -> Result<(), ImportError> {
+        if let Some((source, a)) = osm_address(f) {
+            self.addresses[source].push(a);
+        }
         for (i, kind) in KINDS.iter().enumerate() {
             let Some(attrs) = encode(
                 *kind,
@@ -538,7 +589,7 @@ fn read_extract_native(
     admin: &str,
     cancel: &Cancel,
     read: &Counters,
-) -> Result<Vec<Collected>, ImportError> {
+) -> Result<Extract, ImportError> {
     let data = pbf::read_file(path)?;
     let layers = ogr_layers::build_layers(&data);
     std::thread::spawn(move || drop(data));
@@ -566,7 +617,7 @@ fn read_extract_native(
             })?;
         }
     }
-    Ok(collector.out)
+    Ok((collector.out, collector.addresses))
 }
 
 /// Reads the whole extract (blocking) and converts every feature into the layers it
@@ -576,7 +627,7 @@ fn read_extract(
     admin: &str,
     cancel: &Cancel,
     read: &Counters,
-) -> Result<Vec<Collected>, ImportError> {
+) -> Result<Extract, ImportError> {
     reader::quiet_gdal();
     if !path.exists() {
         return Err(ImportError::NotFound(path.to_path_buf()));
@@ -655,7 +706,7 @@ fn read_extract(
             })?;
         }
     }
-    Ok(collector.out)
+    Ok((collector.out, collector.addresses))
 }
 
 /// Imports an OSM extract. See the module documentation for the layers.
@@ -711,7 +762,7 @@ pub async fn import_osm(
     .await
     .map_err(|e| ImportError::Internal(format!("the OSM reader failed: {e}")))?;
     progress.finish();
-    let collected = collected?;
+    let (collected, addresses) = collected?;
     let read_seconds = started.elapsed().as_secs_f64();
 
     let mut tx = sqlx::Connection::begin(&mut conn)
@@ -787,22 +838,20 @@ pub async fn import_osm(
         )));
     }
     let layers = load::swap_all(&mut tx, prepared, options.replace, cancel).await?;
-    // The standard addresses of the extract (addr:street + addr:housenumber on
-    // buildings and POIs), replaced with the layers in the same transaction.
-    for (kind, which) in [
-        (
-            Kind::Buildings,
-            citygrid_store::addresses::OsmAddressLayer::Buildings,
-        ),
-        (Kind::Pois, citygrid_store::addresses::OsmAddressLayer::Pois),
-    ] {
-        let id = format!("{}_{}", options.prefix, kind.suffix());
-        if layers.iter().any(|l| l.id == id) {
-            let n = citygrid_store::addresses::fill_from_osm(&mut tx, &id, which)
+    // The standard addresses of the extract, replaced with the layers in the same
+    // transaction.
+    for (suffix, rows) in ADDRESS_SOURCES.iter().zip(&addresses) {
+        let source = format!("osm:{}_{suffix}", options.prefix);
+        citygrid_store::addresses::delete_source(&mut tx, &source)
+            .await
+            .db("replacing the addresses")?;
+        let mut n = 0;
+        for chunk in rows.chunks(citygrid_store::addresses::BATCH_ROWS) {
+            n += citygrid_store::addresses::insert_batch(&mut tx, &source, chunk)
                 .await
                 .db("filling the addresses")?;
-            tracing::info!(layer = %id, addresses = n, "addresses from addr:* tags");
         }
+        tracing::info!(%source, addresses = n, "addresses from addr:* tags");
     }
     tx.commit().await.db("committing")?;
     let _ = sqlx::Connection::close(conn).await;
