@@ -4,7 +4,9 @@
 //! collection listed is described, serves its items as GeoJSON with the required
 //! members and links, honours `limit` and `bbox`, pages with `next`, and serves each
 //! feature alone; invalid and unknown parameters are 400s. A collection the caller
-//! may not read is not listed at all (never listed-but-empty).
+//! may not read is not listed at all (never listed-but-empty). Only collections of
+//! features (an `items` link; `itemType` "feature") are tested for items, as the suite
+//! says: the orthophoto is listed as a collection of map tiles (OGC API – Tiles).
 
 mod common;
 mod mgmt_common;
@@ -77,8 +79,9 @@ fn bbox_of(g: &Value) -> [f64; 4] {
     b
 }
 
-/// The abstract test suite's core tests, as `c` sees the API.
-async fn core_suite(c: &Client) -> usize {
+/// The abstract test suite's core tests, as `c` sees the API: the number of feature
+/// collections checked, and the ids of the collections without items (map tiles).
+async fn core_suite(c: &Client) -> (usize, Vec<String>) {
     let who = c.who;
     // A.2.2 landing page: 200, links to the API definition, conformance and data
     let (status, _, landing) = c.get("/ogc").await;
@@ -112,9 +115,23 @@ async fn core_suite(c: &Client) -> usize {
     let list = collections["collections"].as_array().unwrap().clone();
     assert!(!list.is_empty(), "{who}: no collections");
     let mut checked = 0;
+    let mut map_tiles = Vec::new();
     for coll in &list {
         let id = coll["id"].as_str().expect("collection id");
-        let items = link(coll, "items").unwrap_or_else(|| panic!("{who}: {id} has no items link"));
+        let Some(items) = link(coll, "items") else {
+            // Not a features collection: it must not claim features, and must lead
+            // to what it has (map tilesets).
+            assert_ne!(coll["itemType"], "feature", "{who}: {id} has no items link");
+            assert!(
+                link(coll, "http://www.opengis.net/def/rel/ogc/1.0/tilesets-map").is_some(),
+                "{who}: {id} has neither items nor map tiles: {coll}"
+            );
+            let (status, _, one) = c.get(&format!("/ogc/collections/{id}")).await;
+            assert_eq!((status, &one["id"]), (200, &coll["id"]), "{who}: {id}");
+            map_tiles.push(id.to_string());
+            continue;
+        };
+        assert_eq!(coll["itemType"], "feature", "{who}: {id}");
         if let Some(b) = coll
             .pointer("/extent/spatial/bbox/0")
             .and_then(Value::as_array)
@@ -222,7 +239,7 @@ async fn core_suite(c: &Client) -> usize {
     // a collection that does not exist is a 404
     let (status, _, _) = c.get("/ogc/collections/no_such_layer/items").await;
     assert_eq!(status, 404);
-    checked
+    (checked, map_tiles)
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -231,6 +248,22 @@ async fn features_core_suite_against_the_sample_city() {
     let pbf = common::data_file("helsinki.osm.pbf");
     cli(&db, &["import", "osm", pbf.to_str().unwrap()]);
     cli(&db, &["grid", "seed-demo"]);
+    let ortho = common::data_file("ortho_osbs_10cm_utm17.tif");
+    cli(
+        &db,
+        &[
+            "import",
+            "raster",
+            ortho.to_str().unwrap(),
+            "--layer",
+            "ortho",
+            "--format",
+            "png",
+            "--tms",
+            "WebMercatorQuad",
+            "--quiet",
+        ],
+    );
     let password = format!("pw-ogc-{}", rand::random::<u32>());
     common::add_user(&db, "ogc_admin", "admin", None, &password);
     let server = TestServer::start(&db);
@@ -266,7 +299,8 @@ async fn features_core_suite_against_the_sample_city() {
         token: None,
         who: "anonymous",
     };
-    let n_anon = core_suite(&anonymous).await;
+    let (n_anon, tiles_anon) = core_suite(&anonymous).await;
+    assert_eq!(tiles_anon, ["ortho"], "the orthophoto: map tiles only");
     let login: Value = http()
         .post(server.url("/api/auth/login"))
         .json(&json!({"username": "ogc_admin", "password": password}))
@@ -281,7 +315,8 @@ async fn features_core_suite_against_the_sample_city() {
         token: Some(login["token"].as_str().expect("token").to_string()),
         who: "signed-in admin",
     };
-    let n_admin = core_suite(&signed_in).await;
+    let (n_admin, tiles_admin) = core_suite(&signed_in).await;
+    assert_eq!(tiles_admin, ["ortho"]);
     assert!(
         n_anon >= 5 && n_admin >= n_anon,
         "{n_anon} / {n_admin} collections"
