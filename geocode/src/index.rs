@@ -6,7 +6,7 @@ use std::collections::HashMap;
 
 use geo::{BoundingRect, Contains, InteriorPoint};
 use rstar::primitives::{GeomWithData, Line, Rectangle};
-use rstar::{RTree, AABB};
+use rstar::{PointDistance, RTree, AABB};
 
 use crate::divisions::{self, Divisions, Level};
 use crate::normalize::{has_cjk, normalize, number_key, number_value, road_key};
@@ -38,7 +38,8 @@ const NUMBER_IN_RANGE: f64 = 0.95;
 const DICTIONARY_ROAD: f64 = 0.97;
 
 type PointEntry = GeomWithData<[f64; 3], usize>;
-type SegmentEntry = GeomWithData<Line<[f64; 3]>, usize>;
+/// A road segment: (road, line of that road).
+type SegmentEntry = GeomWithData<Line<[f64; 3]>, (usize, usize)>;
 type AreaEntry = GeomWithData<Rectangle<[f64; 2]>, usize>;
 /// A known house number on a road and its address.
 type Near<'a> = Option<(u64, &'a Addr)>;
@@ -55,6 +56,8 @@ struct Addr {
     div: Option<String>,
     full: Option<String>,
     xyz: [f64; 3],
+    /// The label (built once: reverse answers it on every query).
+    label: String,
 }
 
 /// One road name: its addresses and lines.
@@ -299,15 +302,16 @@ impl GeocodeIndex {
                 if line.is_empty() {
                     continue;
                 }
+                let at = (idx, self.roads[idx].lines.len());
                 for w in line.windows(2) {
                     segs.push(GeomWithData::new(
                         Line::new(xyz(w[0][0], w[0][1]), xyz(w[1][0], w[1][1])),
-                        idx,
+                        at,
                     ));
                 }
                 if line.len() == 1 {
                     let p = xyz(line[0][0], line[0][1]);
-                    segs.push(GeomWithData::new(Line::new(p, p), idx));
+                    segs.push(GeomWithData::new(Line::new(p, p), at));
                 }
                 self.roads[idx].lines.push((rec.id, line));
             }
@@ -496,7 +500,7 @@ impl GeocodeIndex {
             }
         }
         self.by_id.insert(a.id, slot);
-        self.slots[slot] = Some(Addr {
+        let mut addr = Addr {
             xyz: xyz(a.lon, a.lat),
             rec: a,
             road,
@@ -505,7 +509,10 @@ impl GeocodeIndex {
             aliases,
             div,
             full,
-        });
+            label: String::new(),
+        };
+        addr.label = self.make_label(&addr);
+        self.slots[slot] = Some(addr);
         Some(slot)
     }
 
@@ -915,6 +922,11 @@ impl GeocodeIndex {
 
     /// The label of an address.
     fn label(&self, a: &Addr) -> String {
+        a.label.clone()
+    }
+
+    /// Builds the label of an address (its road entry's name never changes).
+    fn make_label(&self, a: &Addr) -> String {
         let r = &a.rec;
         if let Some(full) = trimmed(&r.full) {
             return full.to_string();
@@ -1038,8 +1050,9 @@ impl GeocodeIndex {
         }
         hit.areas = self.areas_at(lon, lat);
         let q = xyz(lon, lat);
-        if let Some((e, d2)) = self.points.nearest_neighbor_iter_with_distance_2(&q).next() {
-            let m = sphere::chord_to_metres(d2.sqrt());
+        // nearest_neighbor (not the distance iterator): a fixed-size heap, no allocation
+        if let Some(e) = self.points.nearest_neighbor(&q) {
+            let m = sphere::chord_to_metres(e.geom().distance_2(&q).sqrt());
             if m <= max_distance_m {
                 if let Some(a) = self.addr(e.data) {
                     let c = Candidate {
@@ -1057,36 +1070,17 @@ impl GeocodeIndex {
                 }
             }
         }
-        if let Some((e, d2)) = self
-            .segments
-            .nearest_neighbor_iter_with_distance_2(&q)
-            .next()
-        {
-            let m = sphere::chord_to_metres(d2.sqrt());
-            let road = &self.roads[e.data];
+        if let Some(e) = self.segments.nearest_neighbor(&q) {
+            let m = sphere::chord_to_metres(e.geom().distance_2(&q).sqrt());
+            let (r, line) = e.data;
             if m <= max_distance_m {
-                // the id of the road line nearest the point
-                let id = road
-                    .lines
-                    .iter()
-                    .min_by(|a, b| line_distance(&a.1, q).total_cmp(&line_distance(&b.1, q)))
-                    .map(|(id, _)| *id)
-                    .unwrap_or_default();
-                hit.road = Some((road.name.clone(), id, m));
+                if let Some(road) = self.roads.get(r) {
+                    // the segment's own line: its id
+                    let id = road.lines.get(line).map(|(id, _)| *id).unwrap_or_default();
+                    hit.road = Some((road.name.clone(), id, m));
+                }
             }
         }
         hit
     }
-}
-
-/// Squared chord distance from a 3-D point to a lon/lat line.
-fn line_distance(line: &[[f64; 2]], q: [f64; 3]) -> f64 {
-    use rstar::PointDistance;
-    let pts: Vec<[f64; 3]> = line.iter().map(|p| xyz(p[0], p[1])).collect();
-    if pts.len() == 1 {
-        return Line::new(pts[0], pts[0]).distance_2(&q);
-    }
-    pts.windows(2)
-        .map(|w| Line::new(w[0], w[1]).distance_2(&q))
-        .fold(f64::INFINITY, f64::min)
 }

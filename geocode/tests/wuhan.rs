@@ -436,3 +436,25 @@ fn a_typed_beginning_suggests_the_road() {
     // one character is too little
     assert!(ix.forward("沿", &opts()).candidates.is_empty());
 }
+
+#[test]
+fn reverse_names_the_nearest_line_of_a_road() {
+    // one road name in three records (the pieces of a long road), 2 km apart
+    let roads = (0..3)
+        .map(|i| RoadRecord {
+            id: 500 + i,
+            name: "解放大道".into(),
+            lines: vec![vec![
+                [114.25 + 0.02 * i as f64, 30.59],
+                [114.26 + 0.02 * i as f64, 30.59],
+            ]],
+        })
+        .collect();
+    let ix = GeocodeIndex::build(Vec::new(), roads, Vec::new());
+    for i in 0..3 {
+        let hit = ix.reverse(114.255 + 0.02 * i as f64, 30.5901, 50.0);
+        let (name, id, m) = hit.road.unwrap_or_default();
+        assert_eq!((name.as_str(), id), ("解放大道", 500 + i as i64));
+        assert!((m - 11.1).abs() < 0.5, "{m}");
+    }
+}
