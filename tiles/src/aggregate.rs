@@ -30,7 +30,7 @@ use std::collections::HashMap;
 
 use citygrid_geo::tms::{tiles_per_axis, Bbox, TileCoord, MERC_HALF_WORLD_M};
 use foldhash::fast::FixedState;
-use geo::Geometry;
+use geo::Coord;
 
 /// The tile extent the aggregates are made for (the encoder's default).
 pub const EXTENT: u32 = 4096;
@@ -80,18 +80,17 @@ fn frame(z: u8) -> Option<Frame> {
     })
 }
 
-/// The cell and floored global position of point `geom` (Web Mercator) at `frame`'s
-/// zoom, if it is a single finite point (placed as the encoder places it).
-fn place(frame: &Frame, geom: &Geometry<f64>) -> Option<(i32, i32, i64, i64)> {
-    let Geometry::Point(p) = geom else {
-        return None;
-    };
-    if !(p.0.x.is_finite() && p.0.y.is_finite()) {
+/// The cell and floored global position of `point` (Web Mercator; `None` for a
+/// feature that is not a single point) at `frame`'s zoom, if it is finite (placed as
+/// the encoder places it).
+fn place(frame: &Frame, point: Option<Coord<f64>>) -> Option<(i32, i32, i64, i64)> {
+    let p = point?;
+    if !(p.x.is_finite() && p.y.is_finite()) {
         return None;
     }
     let g = [
-        ((p.0.x + MERC_HALF_WORLD_M) * frame.scale).clamp(-CLAMP_UNITS, CLAMP_UNITS),
-        ((MERC_HALF_WORLD_M - p.0.y) * frame.scale).clamp(-CLAMP_UNITS, CLAMP_UNITS),
+        ((p.x + MERC_HALF_WORLD_M) * frame.scale).clamp(-CLAMP_UNITS, CLAMP_UNITS),
+        ((MERC_HALF_WORLD_M - p.y) * frame.scale).clamp(-CLAMP_UNITS, CLAMP_UNITS),
     ];
     let (fx, fy) = (g[0].floor() as i64, g[1].floor() as i64);
     let kx = i32::try_from(fx.div_euclid(CELL)).ok()?;
@@ -132,9 +131,10 @@ fn cell_bbox(frame: &Frame, kx: i32, ky: i32) -> Bbox {
 }
 
 impl PointAggregates {
-    /// The aggregates of a layer of `features` (`(id, Web Mercator geometry)`):
-    /// `None` unless they are at least [`MIN_POINTS`] single finite points.
-    pub fn build(features: &[(i64, &Geometry<f64>)]) -> Option<PointAggregates> {
+    /// The aggregates of a layer of `features` (`(id, Web Mercator position of a
+    /// single point, None for another geometry)`): `None` unless they are at least
+    /// [`MIN_POINTS`] single finite points.
+    pub fn build(features: &[(i64, Option<Coord<f64>>)]) -> Option<PointAggregates> {
         if features.len() < MIN_POINTS {
             return None;
         }
@@ -144,7 +144,7 @@ impl PointAggregates {
             let frame = frame(z)?;
             let mut cells = Cells::default();
             for (id, geom) in features {
-                join(&mut cells, place(&frame, geom)?, *id);
+                join(&mut cells, place(&frame, *geom)?, *id);
             }
             if z > 0 && (cells.len() > features.len() / 2 || total + cells.len() > features.len()) {
                 break;
@@ -178,7 +178,7 @@ impl PointAggregates {
 
     /// Adds point `id` at `geom` (just indexed). `false` when it is not a single
     /// finite point: the aggregates no longer describe the layer and must be dropped.
-    pub fn add(&mut self, id: i64, geom: &Geometry<f64>) -> bool {
+    pub fn add(&mut self, id: i64, geom: Option<Coord<f64>>) -> bool {
         for (z, cells) in self.zooms.iter_mut().enumerate() {
             let Some(place) = frame(z as u8).and_then(|fr| place(&fr, geom)) else {
                 return false;
@@ -192,11 +192,11 @@ impl PointAggregates {
     /// the points still indexed in a Web Mercator box, as `(id, geometry)` (to find a
     /// cell's new representative). `false` when it is not a single finite point or
     /// was not counted: drop the aggregates.
-    pub fn remove<'i>(
+    pub fn remove(
         &mut self,
         id: i64,
-        geom: &Geometry<f64>,
-        points_in: impl Fn(&Bbox) -> Vec<(i64, &'i Geometry<f64>)>,
+        geom: Option<Coord<f64>>,
+        points_in: impl Fn(&Bbox) -> Vec<(i64, Option<Coord<f64>>)>,
     ) -> bool {
         for (z, cells) in self.zooms.iter_mut().enumerate() {
             let Some(fr) = frame(z as u8) else {
@@ -218,7 +218,7 @@ impl PointAggregates {
             if a.rep == id {
                 let rep = points_in(&cell_bbox(&fr, kx, ky))
                     .into_iter()
-                    .filter(|(_, g)| place(&fr, g).is_some_and(|(x, y, _, _)| (x, y) == (kx, ky)))
+                    .filter(|(_, g)| place(&fr, *g).is_some_and(|(x, y, _, _)| (x, y) == (kx, ky)))
                     .map(|(id, _)| id)
                     .min();
                 match rep {
@@ -269,24 +269,32 @@ impl PointAggregates {
 mod tests {
     use super::*;
     use citygrid_geo::tms::lonlat_to_mercator;
-    use geo::{line_string, point};
+    use geo::{line_string, point, Geometry};
 
     type Pt = (i64, Geometry<f64>);
+
+    /// The position of a single point (as `Feature::point_merc`).
+    fn pc(g: &Geometry<f64>) -> Option<Coord<f64>> {
+        match g {
+            Geometry::Point(p) => Some(p.0),
+            _ => None,
+        }
+    }
 
     fn pt(id: i64, lon: f64, lat: f64) -> Pt {
         let c = lonlat_to_mercator(lon, lat);
         (id, Geometry::Point(point!(x: c.x, y: c.y)))
     }
 
-    fn refs(points: &[Pt]) -> Vec<(i64, &Geometry<f64>)> {
-        points.iter().map(|(id, g)| (*id, g)).collect()
+    fn refs(points: &[Pt]) -> Vec<(i64, Option<Coord<f64>>)> {
+        points.iter().map(|(id, g)| (*id, pc(g))).collect()
     }
 
     /// The points of `points` (but `except`) in a box, as the index would find them.
     fn finder<'a>(
         points: &'a [Pt],
         except: i64,
-    ) -> impl Fn(&Bbox) -> Vec<(i64, &'a Geometry<f64>)> {
+    ) -> impl Fn(&Bbox) -> Vec<(i64, Option<Coord<f64>>)> + 'a {
         move |b: &Bbox| {
             points
                 .iter()
@@ -294,7 +302,7 @@ mod tests {
                     *id != except
                         && matches!(g, Geometry::Point(q) if b.contains_point(q.x(), q.y()))
                 })
-                .map(|(id, g)| (*id, g))
+                .map(|(id, g)| (*id, pc(g)))
                 .collect()
         }
     }
@@ -333,7 +341,7 @@ mod tests {
         let fr = frame(top).unwrap();
         let mut best: HashMap<(i32, i32), i64> = HashMap::new();
         for (id, g) in &points {
-            let (kx, ky, _, _) = place(&fr, g).unwrap();
+            let (kx, ky, _, _) = place(&fr, pc(g)).unwrap();
             let e = best.entry((kx, ky)).or_insert(*id);
             *e = (*e).min(*id);
         }
@@ -356,14 +364,14 @@ mod tests {
         let first = points.iter().position(|p| p.0 == 1).unwrap();
         let old = points[first].clone();
         let before = points.clone();
-        assert!(agg.remove(old.0, &old.1, finder(&before, old.0)));
+        assert!(agg.remove(old.0, pc(&old.1), finder(&before, old.0)));
         points[first] = pt(1, 114.45, 30.70);
-        assert!(agg.add(1, &points[first].1));
+        assert!(agg.add(1, pc(&points[first].1)));
         let gone = points.pop().unwrap();
         let rest = points.clone();
-        assert!(agg.remove(gone.0, &gone.1, finder(&rest, gone.0)));
+        assert!(agg.remove(gone.0, pc(&gone.1), finder(&rest, gone.0)));
         let new = pt(10_000_000, 114.31, 30.56);
-        assert!(agg.add(new.0, &new.1));
+        assert!(agg.add(new.0, pc(&new.1)));
         points.push(new);
         let rebuilt = PointAggregates::build(&refs(&points)).unwrap();
         for (z, cells) in agg.zooms.iter().enumerate() {
@@ -371,7 +379,7 @@ mod tests {
         }
         // A line makes them useless.
         let line = Geometry::LineString(line_string![(x: 0.0, y: 0.0), (x: 1.0, y: 1.0)]);
-        assert!(!agg.add(5, &line));
+        assert!(!agg.add(5, pc(&line)));
     }
 
     #[test]
@@ -380,7 +388,7 @@ mod tests {
         let agg = PointAggregates::build(&refs(&points)).unwrap();
         let z = 10;
         let fr = frame(z).unwrap();
-        let (_, _, fx, fy) = place(&fr, &points[0].1).unwrap();
+        let (_, _, fx, fy) = place(&fr, pc(&points[0].1)).unwrap();
         let e = i64::from(EXTENT);
         let tile = TileCoord::new(z, (fx / e) as u32, (fy / e) as u32).unwrap();
         let cells = agg.cells_of(tile, 64).unwrap();
@@ -394,7 +402,7 @@ mod tests {
         let expected = points
             .iter()
             .filter(|(_, g)| {
-                let (_, _, x, y) = place(&fr, g).unwrap();
+                let (_, _, x, y) = place(&fr, pc(g)).unwrap();
                 (lo_x..lo_x + e + 128).contains(&x) && (lo_y..lo_y + e + 128).contains(&y)
             })
             .count() as u64;

@@ -18,6 +18,7 @@
 //! assert!(idx.is_empty());
 //! ```
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 
 use geo::{Coord, Distance, Geodesic, Geometry, Intersects, MapCoords, Point};
@@ -33,20 +34,42 @@ use citygrid_geo::tms::{self, lonlat_to_mercator, mercator_to_lonlat, Bbox};
 
 /// One feature of a layer.
 ///
-/// The geometry is held once, in Web Mercator (what the tile encoder reads); the
-/// lon/lat geometry is derived on demand by [`Feature::geom_lonlat`]. Only a feature
-/// beyond Web Mercator's ±85.0511° keeps its exact lon/lat copy as well.
+/// The geometry is held once, in Web Mercator (what the tile encoder reads): a single
+/// point as its two coordinates, any other geometry boxed. The lon/lat geometry is
+/// derived on demand by [`Feature::geom_lonlat`]; only a feature beyond Web
+/// Mercator's ±85.0511° keeps its exact lon/lat copy as well.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Feature {
     /// Stable feature id (the database primary key).
     pub id: i64,
-    /// Geometry in Web Mercator metres (EPSG:3857).
-    pub geom_merc: Geometry<f64>,
-    /// The exact lon/lat geometry when Web Mercator cannot hold it (latitudes beyond
-    /// ±85.0511° are clamped there); `None` for every other feature.
-    lonlat_beyond: Option<Box<Geometry<f64>>>,
+    shape: Shape,
     /// Values in schema order (`Null` where missing).
     pub props: Vec<PropValue>,
+}
+
+/// How a feature's geometry is held: 24 bytes inline.
+#[derive(Debug, Clone, PartialEq)]
+enum Shape {
+    /// A single point in Web Mercator metres (no 56-byte `Geometry` enum).
+    Point(Coord<f64>),
+    /// Any other geometry in Web Mercator metres, and its exact lon/lat when Web
+    /// Mercator cannot hold it (latitudes beyond ±85.0511° are clamped there).
+    Other {
+        merc: Box<Geometry<f64>>,
+        lonlat: Option<Box<Geometry<f64>>>,
+    },
+}
+
+impl Shape {
+    fn of(merc: Geometry<f64>) -> Shape {
+        match merc {
+            Geometry::Point(p) => Shape::Point(p.0),
+            g => Shape::Other {
+                merc: Box::new(g),
+                lonlat: None,
+            },
+        }
+    }
 }
 
 /// Web Mercator metres to lon/lat degrees, snapped to the nearest 1e-9° when within
@@ -86,46 +109,84 @@ impl Feature {
     /// A feature from a lon/lat geometry; the Web Mercator geometry is computed
     /// (latitudes clamped to ±85.0511°; such a feature keeps its exact lon/lat too).
     pub fn from_lonlat(id: i64, geom_lonlat: Geometry<f64>, props: Vec<PropValue>) -> Self {
-        let geom_merc = geom_lonlat.map_coords(|c| lonlat_to_mercator(c.x, c.y));
-        let lonlat_beyond = beyond_mercator(&geom_lonlat).then(|| Box::new(geom_lonlat));
-        Feature {
-            id,
-            geom_merc,
-            lonlat_beyond,
-            props,
-        }
+        let merc = geom_lonlat.map_coords(|c| lonlat_to_mercator(c.x, c.y));
+        let shape = if beyond_mercator(&geom_lonlat) {
+            Shape::Other {
+                merc: Box::new(merc),
+                lonlat: Some(Box::new(geom_lonlat)),
+            }
+        } else {
+            Shape::of(merc)
+        };
+        Feature { id, shape, props }
     }
 
     /// A feature from a Web Mercator geometry.
     pub fn from_mercator(id: i64, geom_merc: Geometry<f64>, props: Vec<PropValue>) -> Self {
         Feature {
             id,
-            geom_merc,
-            lonlat_beyond: None,
+            shape: Shape::of(geom_merc),
             props,
+        }
+    }
+
+    /// The geometry in Web Mercator metres (EPSG:3857): borrowed, or for a single
+    /// point made on the spot (16 bytes copied).
+    pub fn geom_merc(&self) -> Cow<'_, Geometry<f64>> {
+        match &self.shape {
+            Shape::Point(c) => Cow::Owned(Geometry::Point(Point(*c))),
+            Shape::Other { merc, .. } => Cow::Borrowed(merc),
+        }
+    }
+
+    /// The Web Mercator position of a single-point feature (`None` for any other).
+    pub fn point_merc(&self) -> Option<Coord<f64>> {
+        match &self.shape {
+            Shape::Point(c) => Some(*c),
+            Shape::Other { merc, .. } => match **merc {
+                Geometry::Point(p) => Some(p.0),
+                _ => None,
+            },
         }
     }
 
     /// The geometry in lon/lat degrees (EPSG:4326, x = lon), computed from the Web
     /// Mercator geometry (see [`lonlat_of`]): a coordinate given with up to 9 decimals
     /// reads back exactly, others within about 1e-13°.
-    pub fn geom_lonlat(&self) -> std::borrow::Cow<'_, Geometry<f64>> {
-        match &self.lonlat_beyond {
-            Some(g) => std::borrow::Cow::Borrowed(g),
-            None => std::borrow::Cow::Owned(self.geom_merc.map_coords(lonlat_of)),
+    pub fn geom_lonlat(&self) -> Cow<'_, Geometry<f64>> {
+        match &self.shape {
+            Shape::Point(c) => Cow::Owned(Geometry::Point(Point(lonlat_of(*c)))),
+            Shape::Other {
+                lonlat: Some(g), ..
+            } => Cow::Borrowed(g),
+            Shape::Other { merc, lonlat: None } => Cow::Owned(merc.map_coords(lonlat_of)),
         }
     }
 
     /// Envelope of the Web Mercator geometry (`None` when empty).
     pub fn envelope_merc(&self) -> Option<Bbox> {
-        geomutil::envelope(&self.geom_merc)
+        match &self.shape {
+            Shape::Point(c) => Some(Bbox::new(c.x, c.y, c.x, c.y)),
+            Shape::Other { merc, .. } => geomutil::envelope(merc),
+        }
+    }
+
+    /// Coordinates held (1 for a point).
+    fn coords_count(&self) -> usize {
+        match &self.shape {
+            Shape::Point(_) => 1,
+            Shape::Other { merc, .. } => geo::CoordsIter::coords_count(&**merc),
+        }
     }
 
     fn heap_bytes(&self) -> usize {
-        geomutil::heap_bytes(&self.geom_merc)
-            + self.lonlat_beyond.as_ref().map_or(0, |g| {
-                std::mem::size_of::<Geometry<f64>>() + geomutil::heap_bytes(g)
-            })
+        let boxed =
+            |g: &Geometry<f64>| std::mem::size_of::<Geometry<f64>>() + geomutil::heap_bytes(g);
+        let geometry = match &self.shape {
+            Shape::Point(_) => 0,
+            Shape::Other { merc, lonlat } => boxed(merc) + lonlat.as_deref().map_or(0, boxed),
+        };
+        geometry
             + self.props.capacity() * std::mem::size_of::<PropValue>()
             + self.props.iter().map(PropValue::heap_bytes).sum::<usize>()
     }
@@ -235,8 +296,8 @@ impl LayerIndex {
                 if features.len() < crate::aggregate::MIN_POINTS {
                     return None;
                 }
-                let points: Vec<(i64, &Geometry<f64>)> =
-                    features.iter().map(|f| (f.id, &f.geom_merc)).collect();
+                let points: Vec<(i64, Option<Coord<f64>>)> =
+                    features.iter().map(|f| (f.id, f.point_merc())).collect();
                 PointAggregates::build(&points)
             },
         );
@@ -315,7 +376,7 @@ impl LayerIndex {
         if self
             .points
             .as_mut()
-            .is_some_and(|p| !p.add(feature.id, &feature.geom_merc))
+            .is_some_and(|p| !p.add(feature.id, feature.point_merc()))
         {
             self.points = None;
         }
@@ -335,13 +396,13 @@ impl LayerIndex {
         }
         self.free.push(slot);
         if let Some(mut points) = self.points.take() {
-            let still = |b: &Bbox| -> Vec<(i64, &Geometry<f64>)> {
+            let still = |b: &Bbox| -> Vec<(i64, Option<Coord<f64>>)> {
                 self.query_bbox_merc(b)
                     .into_iter()
-                    .map(|f| (f.id, &f.geom_merc))
+                    .map(|f| (f.id, f.point_merc()))
                     .collect()
             };
-            if points.remove(old.id, &old.geom_merc, still) {
+            if points.remove(old.id, old.point_merc(), still) {
                 self.points = Some(points);
             }
         }
@@ -409,10 +470,7 @@ impl LayerIndex {
             let Some(f) = self.slots.get(it.data as usize).and_then(Option::as_ref) else {
                 continue;
             };
-            let vertices = match &f.geom_merc {
-                Geometry::Point(_) => 1,
-                g => geo::CoordsIter::coords_count(g),
-            };
+            let vertices = f.coords_count();
             *budget = budget.checked_sub(vertices)?;
             out.push(f);
         }
@@ -542,13 +600,16 @@ impl LayerIndex {
 
 /// Checks a feature against the schema and returns its Mercator envelope.
 fn validate(schema: &Schema, f: &Feature) -> Result<Option<Bbox>, IndexError> {
-    let exact = f.lonlat_beyond.as_deref();
-    if !geomutil::all_finite(&f.geom_merc) || exact.is_some_and(|g| !geomutil::all_finite(g)) {
+    let (merc, exact) = match &f.shape {
+        Shape::Point(c) => (Cow::Owned(Geometry::Point(Point(*c))), None),
+        Shape::Other { merc, lonlat } => (Cow::Borrowed(&**merc), lonlat.as_deref()),
+    };
+    if !geomutil::all_finite(&merc) || exact.is_some_and(|g| !geomutil::all_finite(g)) {
         return Err(IndexError::NonFinite { id: f.id });
     }
     let lonlat_env = match exact {
         Some(g) => geomutil::envelope(g),
-        None => geomutil::envelope(&f.geom_merc).map(|b| {
+        None => geomutil::envelope(&merc).map(|b| {
             let lo = mercator_to_lonlat(b.min_x, b.min_y);
             let hi = mercator_to_lonlat(b.max_x, b.max_y);
             Bbox::new(lo.x, lo.y, hi.x, hi.y)
@@ -566,7 +627,7 @@ fn validate(schema: &Schema, f: &Feature) -> Result<Option<Bbox>, IndexError> {
             got: f.props.len(),
         });
     }
-    Ok(geomutil::envelope(&f.geom_merc))
+    Ok(geomutil::envelope(&merc))
 }
 
 /// A lower bound of the ground distance of any point at Mercator distance ≥ `d` from a
@@ -583,10 +644,14 @@ fn geodesic(a: Coord<f64>, b: Coord<f64>) -> f64 {
 
 /// Geodesic metres from the query point to the feature (see `nearest_lonlat`).
 fn ground_distance(f: &Feature, q_merc: Coord<f64>, q_ll: Coord<f64>) -> Option<f64> {
-    // Points: exact geodesic on the lon/lat copy.
+    // Points: exact geodesic on the lon/lat position.
+    if let Shape::Point(c) = f.shape {
+        return Some(geodesic(q_ll, lonlat_of(c)));
+    }
+    let geom = f.geom_merc();
     let mut only_points = true;
     let mut best_point: Option<f64> = None;
-    geomutil::for_each_part(&f.geom_merc, &mut |p| match p {
+    geomutil::for_each_part(&geom, &mut |p| match p {
         PartRef::Point(c) => {
             let d = geodesic(q_ll, lonlat_of(c));
             best_point = Some(best_point.map_or(d, |b: f64| b.min(d)));
@@ -596,10 +661,10 @@ fn ground_distance(f: &Feature, q_merc: Coord<f64>, q_ll: Coord<f64>) -> Option<
     if only_points {
         return best_point;
     }
-    if f.geom_merc.intersects(&Point(q_merc)) {
+    if geom.intersects(&Point(q_merc)) {
         return Some(0.0);
     }
-    let c = geomutil::closest_boundary_point(&f.geom_merc, q_merc)?;
+    let c = geomutil::closest_boundary_point(&geom, q_merc)?;
     let d = geodesic(q_ll, mercator_to_lonlat(c.x, c.y));
     Some(best_point.map_or(d, |b| b.min(d)))
 }
@@ -640,6 +705,40 @@ mod tests {
             ..a
         };
         assert!(LayerIndex::build(schema(), vec![typed]).is_ok());
+    }
+
+    #[test]
+    fn lonlat_is_derived_exactly_and_kept_beyond_mercator() {
+        // Up to 9 decimals read back as given; the point is held without the enum.
+        let f = Feature::from_lonlat(
+            1,
+            Geometry::Point(point!(x: 24.938_312_5, y: 60.169_857)),
+            vec![],
+        );
+        assert_eq!(
+            *f.geom_lonlat(),
+            Geometry::Point(point!(x: 24.938_312_5, y: 60.169_857))
+        );
+        assert!(matches!(f.shape, Shape::Point(_)));
+        assert_eq!(f.heap_bytes(), 0);
+        // Beyond ±85.05° the Mercator geometry is clamped: the exact lon/lat is kept.
+        let polar = Geometry::LineString(line_string![(x: 10.0, y: 80.0), (x: 10.5, y: 88.5)]);
+        let f = Feature::from_lonlat(2, polar.clone(), vec![]);
+        assert_eq!(*f.geom_lonlat(), polar);
+        let pole = Feature::from_lonlat(3, Geometry::Point(point!(x: 10.0, y: 89.0)), vec![]);
+        assert_eq!(
+            *pole.geom_lonlat(),
+            Geometry::Point(point!(x: 10.0, y: 89.0))
+        );
+        assert!(pole.point_merc().is_some());
+        let idx = LayerIndex::build(Schema::default(), vec![f, pole]).unwrap();
+        assert_eq!(idx.len(), 2);
+        // Still out of range past ±90°.
+        let bad = Feature::from_lonlat(4, Geometry::Point(point!(x: 10.0, y: 95.0)), vec![]);
+        assert!(matches!(
+            LayerIndex::build(Schema::default(), vec![bad]),
+            Err(IndexError::OutOfRange { id: 4 })
+        ));
     }
 
     #[test]

@@ -51,7 +51,7 @@ fn million_points_stay_under_the_cap_and_counts_add_up() {
     // load of a million items is slow in unoptimised builds.
     let positions: Vec<Coord<f64>> = features
         .iter()
-        .map(|f| match &f.geom_merc {
+        .map(|f| match &*f.geom_merc() {
             Geometry::Point(p) => p.0,
             _ => unreachable!(),
         })

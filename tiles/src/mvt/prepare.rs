@@ -62,7 +62,7 @@ impl Frame {
     /// The geometry of a feature in the grid's CRS (computed for a geographic grid).
     pub(crate) fn geometry<'a>(&self, f: &'a Feature) -> std::borrow::Cow<'a, geo::Geometry<f64>> {
         match self.grid {
-            Grid::Mercator => std::borrow::Cow::Borrowed(&f.geom_merc),
+            Grid::Mercator => f.geom_merc(),
             Grid::Geographic => f.geom_lonlat(),
         }
     }
