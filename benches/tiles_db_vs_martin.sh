@@ -12,8 +12,10 @@
 # (target/bench-tiles-db), so that switching serve_from never touches the other
 # benchmarks' layers.
 # Workloads (every request says `Accept-Encoding: gzip`):
-#   (a) TILES distinct tiles of zooms ZOOMS (default 16-18) over the layers, a fixed
-#       shuffled list, one client, each once: total, p50, p99;
+#   (a) the last ONCE_TILES of a list of up to TILES distinct tiles of zooms ZOOMS
+#       (default 16-19: every tile of z16 and z17 over the layers, 100,000 random of
+#       z18 and of z19), shuffled with a fixed seed,
+#       one client, each once: total, p50, p99;
 #   (b) the same list under wrk, CONNECTIONS connections for DURATION s, the threads
 #       walking disjoint parts of it (no tile asked twice: "repeated" must be 0).
 # Servers: citygrid with the two layers served from the database, CITYGRID_TILE_CACHE_BYTES=0
@@ -30,8 +32,8 @@ root=$(pwd)
 DURATION=${DURATION:-20}
 CONNECTIONS=${CONNECTIONS:-32}
 THREADS=${THREADS:-2}
-TILES=${TILES:-60000}
-ZOOMS=${ZOOMS:-16,17,18}
+TILES=${TILES:-400000}
+ZOOMS=${ZOOMS:-16,17,18,19}
 ONCE_TILES=${ONCE_TILES:-300}
 MARTIN=${MARTIN:-$(command -v martin || echo /tmp/martin-install/bin/martin)}
 export CITYGRID_HOME=$root/target/bench-tiles-db
@@ -137,10 +139,13 @@ cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 
 trap cleanup EXIT
 stop() { kill "$1" 2>/dev/null || true; wait "$1" 2>/dev/null || true; }
 wait_http() { for _ in $(seq 1 600); do curl -sf -o /dev/null "$1" && return 0; sleep 0.5; done; echo "no answer from $1" >&2; return 1; }
+free_port() { ! curl -s -o /dev/null "http://127.0.0.1:$1/" || { echo "port $1 is taken: stop what listens there" >&2; exit 1; }; }
 start_citygrid() { # port
+  free_port "$1"
   CITYGRID_TILE_CACHE_BYTES=0 CITYGRID_TILE_STALE_SECS=0 $cg serve --bind "127.0.0.1:$1" > "$work/cg-$1.log" 2>&1 &
   server=$!; pids+=("$server")
   wait_http "http://127.0.0.1:$1/health"
+  kill -0 "$server" 2>/dev/null || { echo "citygrid did not start: $work/cg-$1.log" >&2; exit 1; }
   for l in gen_points gen_polygons; do
     for _ in $(seq 1 1200); do
       [ "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$1/tiles/$l/18/0/0")" != 409 ] && break
@@ -158,25 +163,27 @@ results=$work/results.txt; : > "$results"
 echo "== citygrid, layers served from the database, uncached" >&2
 $cg layer set-serve-from gen_points database >&2
 $cg layer set-serve-from gen_polygons database >&2
-start_citygrid 18201; pid=$server
-once 18201 /tiles citygrid-db | tee -a "$results"
-walk citygrid-db /tiles 18201 | tee -a "$results"
+start_citygrid 18931; pid=$server
+once 18931 /tiles citygrid-db | tee -a "$results"
+walk citygrid-db /tiles 18931 | tee -a "$results"
 stop "$pid"
 
 echo "== Martin, no cache" >&2
-"$MARTIN" --listen-addresses 127.0.0.1:18203 --cache-size 0 "$url" > "$work/martin.log" 2>&1 &
+free_port 18933
+"$MARTIN" --listen-addresses 127.0.0.1:18933 --cache-size 0 "$url" > "$work/martin.log" 2>&1 &
 pid=$!; pids+=("$pid")
-wait_http "http://127.0.0.1:18203/catalog"
-once 18203 "" martin | tee -a "$results"
-walk martin "" 18203 | tee -a "$results"
+wait_http "http://127.0.0.1:18933/catalog"
+kill -0 "$pid" 2>/dev/null || { echo "martin did not start: $work/martin.log" >&2; exit 1; }
+once 18933 "" martin | tee -a "$results"
+walk martin "" 18933 | tee -a "$results"
 stop "$pid"
 
 echo "== citygrid, layers in memory, uncached (for scale)" >&2
 $cg layer set-serve-from gen_points memory >&2
 $cg layer set-serve-from gen_polygons memory >&2
-start_citygrid 18202; pid=$server
-once 18202 /tiles citygrid-memory | tee -a "$results"
-walk citygrid-memory /tiles 18202 | tee -a "$results"
+start_citygrid 18932; pid=$server
+once 18932 /tiles citygrid-memory | tee -a "$results"
+walk citygrid-memory /tiles 18932 | tee -a "$results"
 stop "$pid"
 
 python3 - "$results" <<'PY'

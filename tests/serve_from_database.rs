@@ -285,6 +285,23 @@ async fn a_layer_served_from_the_database() {
     })
     .await;
 
+    // Several layers served from the database combine into one tile (one MVT layer
+    // each), with the features the in-memory tile of each had.
+    let small_memory = features_of(&tile_bytes(&server, SMALL).await, SMALL);
+    cli_ok(&db, &["layer", "set-serve-from", SMALL, "database"]);
+    eventually("the second layer is served from the database", || async {
+        catalog_entry(&server, SMALL).await["serve_from"] == "database"
+    })
+    .await;
+    let both = tile_bytes(&server, &format!("{BIG},{SMALL}")).await;
+    let names: Vec<String> = decode(&both).unwrap().into_iter().map(|l| l.name).collect();
+    assert_eq!(names, [BIG, SMALL]);
+    assert_same_features(&small_memory, &features_of(&both, SMALL));
+    assert_eq!(
+        features_of(&both, BIG),
+        features_of(&tile_bytes(&server, BIG).await, BIG)
+    );
+
     // Access rules: a layer only admins may read is 404 to anonymous callers, and
     // its tiles are never handed to them from the cache.
     cli_ok(&db, &["layer", "set-access", BIG, "--read", "admins"]);

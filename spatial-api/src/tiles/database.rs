@@ -105,36 +105,42 @@ pub async fn tile(
         extent: options.extent,
         buffer: options.buffer,
     };
-    let mut bytes = Vec::new();
-    for (meta, (_, lsn)) in metas.iter().zip(&changes) {
+    // One statement per layer, all at once (each on a connection of its own).
+    let coords = (tile.z(), tile.x(), tile.y());
+    let layers = metas.iter().zip(&changes).map(|(meta, (_, lsn))| async move {
         let id = LayerId::new(&meta.id)
             .ok_or_else(|| ApiError::Internal(format!("invalid layer id {:?}", meta.id)))?;
         let props = meta.effective_tile_properties();
         let columns = layer_serve::tile_columns(meta, &props, tile.z());
-        let coords = (tile.z(), tile.x(), tile.y());
         let pool = state.reads.replayed_to(lsn.as_deref()).await;
-        let layer = match layer_serve::tile(pool, id, &columns, &props, coords, mvt).await {
-            Ok(b) => b,
+        match layer_serve::tile(pool, id, &columns, &props, coords, mvt).await {
+            Ok(b) => Ok(b),
             // A standby that does not answer: the primary has everything.
             Err(e) if !std::ptr::eq(pool, state.reads.primary()) => {
                 tracing::warn!(layer = %meta.id, error = %e, "standby tile read failed: reading from the primary");
-                layer_serve::tile(state.reads.primary(), id, &columns, &props, coords, mvt).await?
+                Ok(layer_serve::tile(state.reads.primary(), id, &columns, &props, coords, mvt).await?)
             }
-            Err(e) => return Err(e.into()),
-        };
-        bytes.extend_from_slice(&layer);
-        if bytes.len() > options.max_tile_bytes {
-            return Err(ApiError::TooLarge(format!(
-                "tile {}/{}/{} of layer {} is over {} bytes (max_tile_bytes); layers served \
-                 from the database are not thinned: ask a deeper zoom or limit the layer's \
-                 tile properties (citygrid layer set-tile-properties)",
-                tile.z(),
-                tile.x(),
-                tile.y(),
-                meta.id,
-                options.max_tile_bytes
-            )));
+            Err(e) => Err(ApiError::from(e)),
         }
+    });
+    let parts: Vec<Vec<u8>> = futures_util::future::try_join_all(layers).await?;
+    // MVT layers are concatenated: each statement made one.
+    let bytes = parts.concat();
+    if bytes.len() > options.max_tile_bytes {
+        return Err(ApiError::TooLarge(format!(
+            "tile {}/{}/{} of {} is over {} bytes (max_tile_bytes); layers served from the \
+             database are not thinned: ask a deeper zoom or limit the layer's tile properties \
+             (citygrid layer set-tile-properties)",
+            tile.z(),
+            tile.x(),
+            tile.y(),
+            metas
+                .iter()
+                .map(|m| m.id.as_str())
+                .collect::<Vec<_>>()
+                .join(","),
+            options.max_tile_bytes
+        )));
     }
     let cached = tokio::task::spawn_blocking(move || super::cached_form(bytes))
         .await
