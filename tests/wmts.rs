@@ -283,7 +283,7 @@ async fn matrix_sets_vector_tiles_and_exceptions() {
             "{path}: {body}"
         );
     }
-    fast_path_answers_as_the_stack(&db, &server).await;
+    fast_path_answers_as_the_stack(&db, &server, top).await;
     let (ok, stdout, stderr) =
         common::run(common::citygrid(&db).args(["layer", "delete", "ortho", "--yes"]));
     assert!(ok, "layer delete:\n{stdout}\n{stderr}");
@@ -336,12 +336,12 @@ async fn route_200s(server: &TestServer, route: &str) -> u64 {
         .unwrap_or(0)
 }
 
-/// Cached WMTS vector tiles (RESTful and KVP, WebMercatorQuad and CGCS2000Quad) are
-/// answered in front of the router (`tiles::fast`) exactly as the full stack answers
-/// them (a request with `X-Request-Id` takes the full stack), with the XYZ route's
+/// Cached WMTS vector and raster tiles (RESTful and KVP, WebMercatorQuad and
+/// CGCS2000Quad) are answered in front of the router (`tiles::fast`) exactly as the
+/// full stack answers them (a request with `X-Request-Id` takes the full stack), with the XYZ route's
 /// bytes and headers, counted under the WMTS routes; a bad request still gets its
 /// OWS exception report.
-async fn fast_path_answers_as_the_stack(db: &TestDb, server: &TestServer) {
+async fn fast_path_answers_as_the_stack(db: &TestDb, server: &TestServer, top: u8) {
     const REST: &str = "/wmts/{layer}/{style}/{tms}/{matrix}/{row}/{col}";
     let z = 14u32;
     let n = f64::from(1u32 << z);
@@ -434,6 +434,59 @@ async fn fast_path_answers_as_the_stack(db: &TestDb, server: &TestServer) {
     assert_eq!(fast.0, 200);
     assert_eq!(fast, full, "{cgcs}");
 
+    // Cached raster tiles of the orthophoto (its deepest level), in WebMercatorQuad
+    // (the XYZ route's tile) and CGCS2000Quad, RESTful and KVP: as the stack answers.
+    let n = f64::from(1u32 << top);
+    let (rx, ry) = (
+        ((LON + 180.0) / 360.0 * n).floor() as u32,
+        ((1.0 - LAT.to_radians().tan().asinh() / std::f64::consts::PI) / 2.0 * n).floor() as u32,
+    );
+    let xyz = format!("/tiles/ortho/{top}/{rx}/{ry}.png");
+    let (s, _, png) = get_all(server, &xyz, &[]).await;
+    assert_eq!(s, 200, "{xyz}");
+    assert!(png.starts_with(b"\x89PNG"));
+    let xyz_answer = get_all(server, &xyz, &[("x-request-id", "wmts23-xyz")]).await;
+    let (rcol, rrow, _, _) = tianditu_c_units(top, LON, LAT);
+    let kvp_png = |set: &str, row: u32, col: u32| {
+        format!(
+            "/wmts?service=WMTS&request=GetTile&version=1.0.0&layer=ortho&style=default&format=image/png&TileMatrixSet={set}&TileMatrix={top}&TileRow={row}&TileCol={col}"
+        )
+    };
+    let rest_before = route_200s(server, REST).await;
+    for (path, same_as_xyz) in [
+        (
+            format!("/wmts/ortho/default/WebMercatorQuad/{top}/{ry}/{rx}.png"),
+            true,
+        ),
+        (kvp_png("WebMercatorQuad", ry, rx), true),
+        (
+            format!("/wmts/ortho/default/CGCS2000Quad/{top}/{rrow}/{rcol}.PNG"),
+            false,
+        ),
+        (kvp_png("CGCS2000Quad", rrow, rcol), false),
+    ] {
+        assert_eq!(get_all(server, &path, &[]).await.0, 200, "{path}");
+        let fast = get_all(server, &path, &[origin]).await;
+        let full = get_all(server, &path, &[origin, ("x-request-id", "wmts23-raster")]).await;
+        assert_eq!(
+            fast, full,
+            "{path}: the fast path answers as the stack does"
+        );
+        assert!(fast.2.starts_with(b"\x89PNG"), "{path}");
+        assert!(
+            fast.1
+                .iter()
+                .any(|h| h == "cache-control: public, max-age=3600"),
+            "{path}: {:?}",
+            fast.1
+        );
+        if same_as_xyz {
+            let fast = get_all(server, &path, &[]).await;
+            assert_eq!(fast, xyz_answer, "{path}: the XYZ route's tile and headers");
+        }
+    }
+    assert_eq!(route_200s(server, REST).await, rest_before + 7);
+
     // What the fast path does not take is the full route's, with its exception report.
     for (path, status, code) in [
         (
@@ -458,6 +511,22 @@ async fn fast_path_answers_as_the_stack(db: &TestDb, server: &TestServer) {
         ),
         (
             rest.replace("WebMercatorQuad", "webmercatorquad"),
+            400,
+            "InvalidParameterValue",
+        ),
+        (
+            kvp.replace("many_pts", "ortho")
+                .replace("application/vnd.mapbox-vector-tile", "image/jpeg"),
+            400,
+            "InvalidParameterValue",
+        ),
+        (
+            rest.replace("many_pts", "ortho").replace(".mvt", ".webp"),
+            400,
+            "InvalidParameterValue",
+        ),
+        (
+            rest.replace("many_pts", "ortho").replace(".mvt", ".pbf"),
             400,
             "InvalidParameterValue",
         ),

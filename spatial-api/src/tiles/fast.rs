@@ -20,7 +20,8 @@
 //!
 //! WMTS `GetTile` of vector tiles (RESTful and KVP, read by
 //! [`crate::wmts::fast_key`]) takes the same path under the same cache keys, counted
-//! and logged under the WMTS route; a geographic set's tile only when cached.
+//! and logged under the WMTS route; a geographic set's tile only when cached. So do
+//! cached WMTS raster tiles ([`Fast::wmts_raster`]).
 
 use std::convert::Infallible;
 use std::sync::Arc;
@@ -211,6 +212,9 @@ impl Fast {
             None => parse(rest)?,
         };
         let (grid, route) = wmts.map_or((Grid::Mercator, ROUTE), |w| (w.tile.grid(), w.route));
+        if let Some(w) = wmts.filter(|w| w.format != crate::wmts::fast_key::Format::Mvt) {
+            return self.wmts_raster(request, &w, start);
+        }
         let catalog = state.catalog.layers();
         // Each layer with the generation it had before the key is made (as the
         // full stack reads them: a tile encoded across a patch is not cached).
@@ -328,6 +332,109 @@ impl Fast {
                 path = ?uri.path(),
                 query = ?uri.query().unwrap_or(""),
                 route = ?route,
+                status = status.as_u16(),
+                ms = (elapsed.as_secs_f64() * 1000.0 * 1000.0).round() / 1000.0,
+                bytes = Some(len),
+                client = client.as_deref().unwrap_or("-"),
+                "request"
+            );
+        }
+        Some(response)
+    }
+
+    /// A WMTS raster tile ([`crate::wmts::fast_key`]) of a layer anonymous callers may
+    /// read, in the layer's own image format, that is in the tile cache: answered as
+    /// `tiles::raster` answers it through the stack (the stored image, its ETag,
+    /// `max-age=3600`, 204 where the pyramid has no tile). Anything else is `None`.
+    fn wmts_raster(
+        &self,
+        request: &Request,
+        w: &crate::wmts::fast_key::FastTile<'_>,
+        start: Instant,
+    ) -> Option<Response> {
+        let state = &self.state;
+        let catalog = state.catalog.layers();
+        let meta = catalog.iter().find(|m| m.id == w.layer)?;
+        if meta.kind != LayerKind::Raster || !self.anonymous_may_read(w.layer) {
+            return None;
+        }
+        let content_type =
+            crate::wmts::fast_key::raster_type(meta.tile_format.as_deref(), w.format)?;
+        let key = TileKey::in_grid(
+            w.tile.grid(),
+            w.tile.address(),
+            [(w.layer, meta.version as u64)],
+        );
+        self.limiter.charge_address(request).ok()?;
+        let cached = match state.layers.tiles.get(&key) {
+            Some(cached) if cached.encoding == Encoding::Identity => cached,
+            _ => {
+                self.limiter.refund_address(request);
+                return None;
+            }
+        };
+        let empty = cached.raw_len == 0;
+        let len = cached.bytes.len() as u64;
+        let (status, mut response) = if empty {
+            (StatusCode::NO_CONTENT, Response::new(Body::empty()))
+        } else {
+            let body = Body::from(Bytes::from_owner(ArcBytes(cached.bytes)));
+            (StatusCode::OK, Response::new(body))
+        };
+        *response.status_mut() = status;
+        let h = response.headers_mut();
+        if !empty {
+            h.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+        }
+        h.append(header::VARY, HeaderValue::from_static("Origin"));
+        if let Ok(v) = HeaderValue::from_str(&format!("\"{}\"", cached.etag.trim_matches('"'))) {
+            h.insert(header::ETAG, v);
+        }
+        h.insert(
+            header::CACHE_CONTROL,
+            HeaderValue::from_static(if state.config.public_layers {
+                "public, max-age=3600"
+            } else {
+                "private, max-age=3600"
+            }),
+        );
+        let headers = request.headers();
+        if let Some(origin) = headers.get(header::ORIGIN) {
+            h.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, origin.clone());
+            h.insert(
+                header::ACCESS_CONTROL_EXPOSE_HEADERS,
+                HeaderValue::from_static("ETag, Retry-After"),
+            );
+        }
+        h.insert(
+            "x-content-type-options",
+            HeaderValue::from_static("nosniff"),
+        );
+        h.insert(
+            "referrer-policy",
+            HeaderValue::from_static("strict-origin-when-cross-origin"),
+        );
+        let id = format!("{:016x}", rand::random::<u64>());
+        if let Ok(v) = HeaderValue::from_str(&id) {
+            h.insert("x-request-id", v);
+        }
+        let elapsed = start.elapsed();
+        state
+            .metrics
+            .record(w.route, "GET", status.as_u16(), elapsed.as_secs_f64());
+        if state.config.access_log {
+            let uri = request.uri();
+            let client = request
+                .extensions()
+                .get::<ConnectInfo<std::net::SocketAddr>>()
+                .map(|c| c.0.ip().to_string());
+            tracing::info!(
+                target: "citygrid_access",
+                request_id = %id,
+                method = "GET",
+                path = ?uri.path(),
+                query = ?uri.query().unwrap_or(""),
+                route = ?w.route,
                 status = status.as_u16(),
                 ms = (elapsed.as_secs_f64() * 1000.0 * 1000.0).round() / 1000.0,
                 bytes = Some(len),

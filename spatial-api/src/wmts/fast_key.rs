@@ -1,11 +1,14 @@
 //! The WMTS `GetTile` requests the tile fast path ([`crate::tiles::fast`]) answers:
-//! a vector tile (MVT) in the RESTful form
-//! `/wmts/{layer}/default/{TileMatrixSet}/{TileMatrix}/{TileRow}/{TileCol}.mvt|.pbf`
+//! a tile in the RESTful form
+//! `/wmts/{layer}/default/{TileMatrixSet}/{TileMatrix}/{TileRow}/{TileCol}.{ext}`
 //! or the KVP form `/wmts?SERVICE=WMTS&REQUEST=GetTile&…` (parameter names in any
 //! case, as WMTS 1.0.0 requires), read exactly as [`super::kvp`] and
 //! [`super::tile_rest`] read them. A WebMercatorQuad tile is the XYZ route's tile
 //! (`TileRow` is y, `TileCol` is x) under the same cache key; the geographic sets'
-//! tiles are keyed by their grid address, as [`crate::tiles::geographic`] keys them.
+//! tiles are keyed by their grid address, as [`crate::tiles::geographic`] keys them
+//! (and raster tiles as [`crate::tiles::raster`] keys them). Whether the format is
+//! the layer's — MVT for a vector layer, the stored image type of a raster layer
+//! ([`raster_type`]) — is checked with the layer.
 //!
 //! Only a request the full route would answer with the tile is recognised: anything
 //! else — another operation, a missing, empty, repeated or unknown parameter
@@ -25,19 +28,53 @@ pub const KVP_ROUTE: &str = "/wmts";
 /// The longest query string read here (longer ones go to the full route).
 const MAX_QUERY: usize = 1024;
 
-/// A WMTS vector tile request the fast path may answer.
+/// The format a request names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format<'a> {
+    /// MVT: `.mvt`, `.pbf` (any case), `FORMAT=application/vnd.mapbox-vector-tile`
+    /// or `application/x-protobuf`.
+    Mvt,
+    /// Another suffix of the RESTful form (an image: `png`, `jpg`…, any case).
+    Suffix(&'a str),
+    /// An `image/…` media type of the KVP form.
+    Mime(&'a str),
+}
+
+/// The media type of a raster layer's tiles (stored as `tile_format`) when `format`
+/// names it as the full route accepts it (`png`, `jpg` or `jpeg`, `webp`; the KVP
+/// media type exactly); `None` otherwise, and for a layer without a known format.
+pub fn raster_type(tile_format: Option<&str>, format: Format<'_>) -> Option<&'static str> {
+    let (mime, ext) = match tile_format? {
+        "png" => ("image/png", "png"),
+        "jpeg" | "jpg" => ("image/jpeg", "jpg"),
+        "webp" => ("image/webp", "webp"),
+        _ => return None,
+    };
+    let named = match format {
+        Format::Mvt => false,
+        Format::Mime(m) => m == mime,
+        Format::Suffix(e) => {
+            e.eq_ignore_ascii_case(ext) || (ext == "jpg" && e.eq_ignore_ascii_case("jpeg"))
+        }
+    };
+    named.then_some(mime)
+}
+
+/// A WMTS tile request the fast path may answer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct FastTile<'a> {
     /// The layer id (checked: `[a-z0-9_]`, at most 48 characters).
     pub layer: &'a str,
     /// The tile, validated in its matrix set.
     pub tile: GridTile,
+    /// The format asked for.
+    pub format: Format<'a>,
     /// The route label the full stack records the request under.
     pub route: &'static str,
 }
 
-/// The tile `path` and `query` ask for, if they are a WMTS `GetTile` of MVT tiles
-/// that the full route would serve (see the module documentation).
+/// The tile `path` and `query` ask for, if they are a WMTS `GetTile` that the full
+/// route would serve for a layer in that format (see the module documentation).
 pub fn parse<'a>(path: &'a str, query: Option<&'a str>) -> Option<FastTile<'a>> {
     if path == "/wmts" {
         return kvp(query?);
@@ -59,10 +96,14 @@ pub fn parse<'a>(path: &'a str, query: Option<&'a str>) -> Option<FastTile<'a>> 
         return None;
     }
     let (col, ext) = col.split_once('.')?;
-    if !(ext.eq_ignore_ascii_case("mvt") || ext.eq_ignore_ascii_case("pbf")) {
+    let format = if ext.eq_ignore_ascii_case("mvt") || ext.eq_ignore_ascii_case("pbf") {
+        Format::Mvt
+    } else if (1..=8).contains(&ext.len()) && ext.bytes().all(|b| b.is_ascii_alphanumeric()) {
+        Format::Suffix(ext)
+    } else {
         return None;
-    }
-    tile(layer, style, set, matrix, row, col, REST_ROUTE)
+    };
+    tile(layer, style, set, matrix, row, col, format, REST_ROUTE)
 }
 
 /// The names of the KVP `GetTile` parameters, in the order of [`kvp`]'s slots.
@@ -98,14 +139,19 @@ fn kvp(query: &str) -> Option<FastTile<'_>> {
     if !service?.eq_ignore_ascii_case("WMTS")
         || request? != "GetTile"
         || version.is_some_and(|v| v != "1.0.0")
-        || !(format? == MVT_TYPE || format? == "application/x-protobuf")
     {
         return None;
     }
-    tile(layer?, style?, set?, matrix?, row?, col?, KVP_ROUTE)
+    let format = match format? {
+        MVT_TYPE | "application/x-protobuf" => Format::Mvt,
+        image if image.starts_with("image/") => Format::Mime(image),
+        _ => return None,
+    };
+    tile(layer?, style?, set?, matrix?, row?, col?, format, KVP_ROUTE)
 }
 
 /// The checks of [`super::get_tile`] that do not need the layer.
+#[allow(clippy::too_many_arguments)]
 fn tile<'a>(
     layer: &'a str,
     style: &str,
@@ -113,6 +159,7 @@ fn tile<'a>(
     matrix: &str,
     row: &str,
     col: &str,
+    format: Format<'a>,
     route: &'static str,
 ) -> Option<FastTile<'a>> {
     if !citygrid_db::is_identifier(layer, 48) || style != "default" {
@@ -121,7 +168,12 @@ fn tile<'a>(
     let set = MatrixSet::parse(set)?;
     let level: u8 = matrix.parse().ok()?;
     let tile = set.tile(level, col.parse().ok()?, row.parse().ok()?).ok()?;
-    Some(FastTile { layer, tile, route })
+    Some(FastTile {
+        layer,
+        tile,
+        format,
+        route,
+    })
 }
 
 #[cfg(test)]
@@ -140,7 +192,11 @@ mod tests {
         assert_eq!(t.tile.grid(), Grid::Mercator);
         // TileRow is y, TileCol is x.
         assert_eq!(t.tile.address(), TileCoord::new(14, 9326, 4742).unwrap());
-        assert!(parse("/wmts/roads/default/WebMercatorQuad/0/0/0.PBF", None).is_some());
+        assert_eq!(t.format, Format::Mvt);
+        let pbf = parse("/wmts/roads/default/WebMercatorQuad/0/0/0.PBF", None);
+        assert_eq!(pbf.map(|t| t.format), Some(Format::Mvt));
+        let png = parse("/wmts/ortho/default/WebMercatorQuad/0/0/0.PNG", None);
+        assert_eq!(png.map(|t| t.format), Some(Format::Suffix("PNG")));
         // The geographic sets: their grid address (WorldCRS84Quad one level down).
         let c = parse("/wmts/roads/default/CGCS2000Quad/16/1000/2000.mvt", None).unwrap();
         let w = parse("/wmts/roads/default/WorldCRS84Quad/15/1000/2000.mvt", None).unwrap();
@@ -161,6 +217,11 @@ mod tests {
             Some(t.tile),
             "no VERSION, names in any case, the protobuf type"
         );
+        let png = KVP.replace("application/vnd.mapbox-vector-tile", "image/png");
+        assert_eq!(
+            parse("/wmts", Some(&png)).map(|t| t.format),
+            Some(Format::Mime("image/png"))
+        );
         let cgcs = KVP.replace("WebMercatorQuad", "CGCS2000Quad");
         assert_eq!(
             parse("/wmts", Some(&cgcs)).map(|t| t.tile.grid()),
@@ -171,8 +232,9 @@ mod tests {
     #[test]
     fn everything_else_is_the_full_routes() {
         for bad in [
-            "/wmts/roads/default/WebMercatorQuad/14/4742/9326.png",
             "/wmts/roads/default/WebMercatorQuad/14/4742/9326",
+            "/wmts/roads/default/WebMercatorQuad/14/4742/9326.",
+            "/wmts/roads/default/WebMercatorQuad/14/4742/9326.pngpngpng",
             "/wmts/roads/default/WebMercatorQuad/14/4742/9326.mvt.gz",
             "/wmts/roads/fancy/WebMercatorQuad/14/4742/9326.mvt",
             "/wmts/roads//WebMercatorQuad/14/4742/9326.mvt",
@@ -206,7 +268,7 @@ mod tests {
             KVP.replace("VERSION=1.0.0", "VERSION="),
             KVP.replace("STYLE=default", "STYLE=fancy"),
             KVP.replace("vnd.mapbox-vector-tile", "png"),
-            KVP.replace("application/vnd.mapbox-vector-tile", "image/png"),
+            KVP.replace("application/vnd.mapbox-vector-tile", "text/html"),
             KVP.replace("TILEROW=4742", "TILEROW=99999"),
             KVP.replace("TILEMATRIX=14", "TILEMATRIX=x"),
             KVP.replace("LAYER=roads", "LAYER=ro%61ds"),
@@ -226,5 +288,38 @@ mod tests {
         }
         assert!(parse("/wmts", None).is_none());
         assert!(parse("/wmtsx", Some(KVP)).is_none());
+    }
+}
+
+#[cfg(test)]
+mod format_tests {
+    use super::*;
+
+    #[test]
+    fn raster_formats_are_the_layers_own() {
+        let png = Some("png");
+        assert_eq!(raster_type(png, Format::Suffix("png")), Some("image/png"));
+        assert_eq!(raster_type(png, Format::Suffix("PNG")), Some("image/png"));
+        assert_eq!(
+            raster_type(png, Format::Mime("image/png")),
+            Some("image/png")
+        );
+        assert_eq!(raster_type(png, Format::Suffix("jpg")), None);
+        assert_eq!(raster_type(png, Format::Mime("image/jpeg")), None);
+        assert_eq!(raster_type(png, Format::Mvt), None);
+        let jpeg = Some("jpeg");
+        assert_eq!(
+            raster_type(jpeg, Format::Suffix("jpeg")),
+            Some("image/jpeg")
+        );
+        assert_eq!(raster_type(jpeg, Format::Suffix("jpg")), Some("image/jpeg"));
+        assert_eq!(raster_type(jpeg, Format::Mime("image/jpg")), None);
+        assert_eq!(
+            raster_type(Some("webp"), Format::Suffix("webp")),
+            Some("image/webp")
+        );
+        // No known stored format: the full route's.
+        assert_eq!(raster_type(None, Format::Suffix("png")), None);
+        assert_eq!(raster_type(Some("tiff"), Format::Suffix("tiff")), None);
     }
 }
