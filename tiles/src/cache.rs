@@ -102,17 +102,23 @@ pub enum Encoding {
     Gzip,
 }
 
-/// A cached tile: one stored form only.
+/// A cached tile: its stored form, and its brotli form once a brotli client asked.
 ///
 /// Vector tiles are kept gzip-compressed (2–4× smaller than the raw tile, and what
 /// every browser asks for), sent as-is to clients that accept gzip and decompressed on
-/// the rare request that does not; see [`CachedTile::compressed`].
+/// the rare request that does not; see [`CachedTile::compressed`]. The first client
+/// that accepts brotli adds the brotli form ([`CachedTile::with_brotli`],
+/// [`TileCache::attach_brotli`]), sent as-is to brotli clients from then on; both
+/// forms count against the cache's bound.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CachedTile {
     /// The stored bytes, in `encoding`.
     pub bytes: Arc<[u8]>,
     /// How `bytes` are stored.
     pub encoding: Encoding,
+    /// The brotli form of the raw tile, beside a gzip form (made once, when a client
+    /// that accepts brotli first asked for the tile).
+    pub brotli: Option<Arc<[u8]>>,
     /// Strong ETag of the *raw* tile, quoted: `"<16 hex digits of a stable 64-bit
     /// hash>"`; the gzip representation's is [`CachedTile::gzip_etag`].
     pub etag: String,
@@ -134,6 +140,7 @@ impl CachedTile {
             raw_len: bytes.len(),
             bytes: Arc::from(bytes),
             encoding: Encoding::Identity,
+            brotli: None,
         }
     }
 
@@ -158,12 +165,45 @@ impl CachedTile {
             raw_len: raw.len(),
             bytes: Arc::from(gzip),
             encoding: Encoding::Gzip,
+            brotli: None,
         }
     }
 
-    /// The bytes this tile holds.
+    /// The bytes this tile holds (both forms).
     pub fn held_bytes(&self) -> usize {
-        self.bytes.len()
+        self.bytes.len() + self.brotli.as_ref().map_or(0, |b| b.len())
+    }
+
+    /// This tile with `brotli`, the brotli form of its raw bytes, beside its gzip form;
+    /// a tile kept as it is (empty, or not made smaller by gzip) stays as it is.
+    ///
+    /// ```
+    /// use citygrid_tiles::cache::CachedTile;
+    /// let t = CachedTile::compressed(&[7u8; 1000], vec![9; 20]).with_brotli(vec![5; 15]);
+    /// assert_eq!(t.held_bytes(), 35);
+    /// assert_eq!(t.brotli_etag().unwrap(), format!("{}-br\"", t.etag.trim_end_matches('"')));
+    /// assert!(!t.wants_brotli());
+    /// assert_eq!(CachedTile::new(vec![1, 2]).with_brotli(vec![5]).brotli, None);
+    /// ```
+    pub fn with_brotli(mut self, brotli: Vec<u8>) -> Self {
+        if self.encoding == Encoding::Gzip {
+            self.brotli = Some(Arc::from(brotli));
+        }
+        self
+    }
+
+    /// Whether a brotli form would be made for this tile and is not yet
+    /// (kept compressed, no brotli form).
+    pub fn wants_brotli(&self) -> bool {
+        self.encoding == Encoding::Gzip && self.brotli.is_none()
+    }
+
+    /// The strong ETag of the brotli form (the raw ETag with `-br` inside the quotes),
+    /// if the tile has one.
+    pub fn brotli_etag(&self) -> Option<String> {
+        self.brotli
+            .is_some()
+            .then(|| format!("\"{}-br\"", self.etag.trim_matches('"')))
     }
 
     /// The strong ETag of the gzip form (the raw ETag with `-gz` inside the quotes),
@@ -425,6 +465,50 @@ impl TileCache {
         tile
     }
 
+    /// Adds `brotli`, the brotli form of the cached tile's raw bytes, to the entry of
+    /// `key` if it is still the tile with ETag `etag` and has no brotli form yet; the
+    /// entry grows by those bytes (least recently used tiles are evicted to stay
+    /// within `max_bytes`; the entry itself was just used). Returns the tile with both
+    /// forms, whether or not the entry was there to keep it.
+    pub fn attach_brotli(&self, key: &TileKey, tile: CachedTile, brotli: Vec<u8>) -> CachedTile {
+        let tile = tile.with_brotli(brotli);
+        let Some(added) = tile.brotli.as_ref().map(|b| b.len()) else {
+            return tile;
+        };
+        let mut g = self.lock();
+        let inner = &mut *g;
+        let fits = match inner.map.get(key) {
+            Some(e) if e.tile.etag == tile.etag && e.tile.brotli.is_none() => {
+                e.weight + added <= self.config.max_bytes
+            }
+            _ => return tile,
+        };
+        if !fits {
+            return tile;
+        }
+        while inner.stats.bytes + added > self.config.max_bytes {
+            let Some((&tick, oldest)) = inner.lru.first_key_value() else {
+                break;
+            };
+            if oldest == key {
+                break;
+            }
+            let oldest = oldest.clone();
+            inner.lru.remove(&tick);
+            if let Some(e) = inner.map.remove(&oldest) {
+                inner.stats.bytes -= e.weight;
+                inner.stats.entries -= 1;
+                inner.stats.evictions += 1;
+            }
+        }
+        if let Some(e) = inner.map.get_mut(key) {
+            e.tile.brotli.clone_from(&tile.brotli);
+            e.weight += added;
+            inner.stats.bytes += added;
+        }
+        tile
+    }
+
     fn invalidate_where(&self, pred: impl Fn(&TileKey) -> bool) -> usize {
         let mut g = self.lock();
         let doomed: Vec<TileKey> = g.map.keys().filter(|k| pred(k)).cloned().collect();
@@ -536,5 +620,47 @@ mod tests {
         assert_eq!((got.raw_len, got.etag.clone()), (100, etag_of(&[0; 100])));
         assert_ne!(got.gzip_etag().unwrap(), got.etag);
         assert_eq!(c.insert(k, vec![0; 100]).gzip_etag(), None);
+    }
+
+    #[test]
+    fn a_brotli_form_is_attached_once_and_counted() {
+        let c = TileCache::new(CacheConfig {
+            max_bytes: 2 * (130 + 64 + 33),
+            ..CacheConfig::default()
+        });
+        let (a, b) = (key(2, 0, 0, &[("a", 1)]), key(2, 1, 0, &[("a", 1)]));
+        let ta = c.insert_tile(a.clone(), CachedTile::compressed(&[0; 1000], vec![1; 100]));
+        c.insert_tile(b.clone(), CachedTile::compressed(&[0; 1000], vec![1; 100]));
+        assert!(ta.wants_brotli());
+        let before = c.stats().bytes;
+        // a tile of another content (a newer encoding under the key) is not touched
+        let other = CachedTile::compressed(&[1; 1000], vec![1; 100]);
+        assert_eq!(
+            c.attach_brotli(&a, other, vec![2; 80])
+                .brotli
+                .map(|b| b.len()),
+            Some(80)
+        );
+        assert!(c.get(&a).unwrap().brotli.is_none());
+        assert_eq!(c.stats().bytes, before);
+        // the tile itself gets its brotli form, counted; the older tile b makes room
+        assert!(c.get(&a).is_some());
+        let got = c.attach_brotli(&a, ta.clone(), vec![2; 80]);
+        assert_eq!(got.held_bytes(), 180);
+        let kept = c.get(&a).unwrap();
+        assert_eq!(kept.brotli.as_deref(), Some(&[2u8; 80][..]));
+        assert!(!kept.wants_brotli());
+        assert!(c.get(&b).is_none());
+        let s = c.stats();
+        assert_eq!((s.entries, s.evictions, s.bytes), (1, 1, 180 + a.weight()));
+        // once only: a second form is not added
+        c.attach_brotli(&a, ta, vec![3; 10]);
+        assert_eq!(c.get(&a).unwrap().brotli.as_deref(), Some(&[2u8; 80][..]));
+        assert_eq!(c.stats().bytes, 180 + a.weight());
+        // a tile kept raw gets no brotli form
+        assert_eq!(
+            CachedTile::new(vec![1; 10]).with_brotli(vec![1]).brotli,
+            None
+        );
     }
 }

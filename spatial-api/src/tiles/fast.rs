@@ -1,15 +1,16 @@
 //! The fast path of `GET /tiles/{ids}/{z}/{x}/{y}`: a vector tile asked for by an
-//! anonymous gzip client that is in the tile cache — or small enough to be encoded
+//! anonymous gzip or brotli client that is in the tile cache — or small enough to be encoded
 //! on the request's own thread, as the full stack does with such tiles — is answered
 //! straight from the request line (parse the path, check the layers, look the key
-//! up, send the stored gzip bytes) without the middleware stack, the extractors or
+//! up, send the stored gzip or brotli bytes) without the middleware stack, the extractors or
 //! the catalogue entries' copies (issue 17: the stack's per-request clones of the
 //! application state and of the boxed route services cost more than the tile lookup
 //! itself).
 //!
 //! It answers exactly as the full stack would, or not at all: everything else —
 //! credentials (`Authorization`, `X-API-Key`, `?key=`), conditional requests
-//! (`If-None-Match`), a client's `X-Request-Id`, a body, clients without gzip,
+//! (`If-None-Match`), a client's `X-Request-Id`, a body, clients that accept neither
+//! gzip nor brotli, a brotli client's first request for a large tile,
 //! escapes in the path, image suffixes, raster layers, layers still loading, a
 //! layer anonymous callers may not read (the layer check of
 //! [`crate::catalog::Registry::may_read`]), the route policy refusing anonymous
@@ -40,7 +41,7 @@ use citygrid_tiles::LayerKind;
 use futures_util::future::{ready, Either, Ready};
 use tower::Service;
 
-use super::{accepts_gzip, MAX_LAYERS_PER_TILE};
+use super::{accepted, Coding, MAX_LAYERS_PER_TILE};
 use crate::auth::{self, Access, Principal};
 use crate::layers::LoadedLayer;
 use crate::ratelimit::RateLimiter;
@@ -178,10 +179,11 @@ impl Fast {
             return None;
         }
         let headers = request.headers();
+        let accepted = accepted(headers);
         if FULL_STACK_HEADERS.iter().any(|h| headers.contains_key(h))
             || headers.contains_key("x-api-key")
             || headers.contains_key("x-request-id")
-            || !accepts_gzip(headers)
+            || accepted.preferred() == Coding::Identity
         {
             return None;
         }
@@ -254,16 +256,42 @@ impl Fast {
                 }
             },
         };
-        // An empty tile is kept as it is and answered 204; a tile kept compressed is
-        // sent as its stored gzip bytes, one kept raw (gzip did not make it smaller)
-        // as it is.
-        let empty = cached.raw_len == 0;
-        let gzipped = cached.encoding == Encoding::Gzip;
-        let etag = match cached.gzip_etag() {
-            Some(etag) => etag,
-            None => format!("\"{}\"", cached.etag.trim_matches('"')),
+        // A brotli client's first request for a tile adds its brotli form (a large
+        // tile's is made on a blocking thread by the full stack).
+        let brotli = accepted.preferred() == Coding::Brotli;
+        let cached = if brotli && cached.wants_brotli() {
+            if cached.raw_len > super::INLINE_BROTLI_MAX_BYTES {
+                self.limiter.refund_address(request);
+                return None;
+            }
+            super::with_brotli(state, &key, cached)
+        } else {
+            cached
         };
-        let len = cached.bytes.len() as u64;
+        // An empty tile is kept as it is and answered 204; a tile kept compressed is
+        // sent as its stored brotli bytes to a brotli client, as its stored gzip bytes
+        // to a gzip client, one kept raw (gzip did not make it smaller) as it is.
+        let empty = cached.raw_len == 0;
+        let compressed = cached.encoding == Encoding::Gzip;
+        let (coding, bytes, etag) = match (&cached.brotli, cached.brotli_etag()) {
+            (Some(br), Some(etag)) if brotli => (Some("br"), Arc::clone(br), etag),
+            _ if !compressed => (
+                None,
+                Arc::clone(&cached.bytes),
+                format!("\"{}\"", cached.etag.trim_matches('"')),
+            ),
+            _ => match cached.gzip_etag() {
+                Some(etag) if accepted.gzip > 0.0 => {
+                    (Some("gzip"), Arc::clone(&cached.bytes), etag)
+                }
+                // a brotli-only client and no brotli form: the full stack's
+                _ => {
+                    self.limiter.refund_address(request);
+                    return None;
+                }
+            },
+        };
+        let len = bytes.len() as u64;
         let status = if empty {
             StatusCode::NO_CONTENT
         } else {
@@ -272,7 +300,7 @@ impl Fast {
         let mut response = if empty {
             Response::new(Body::empty())
         } else {
-            Response::new(Body::from(Bytes::from_owner(ArcBytes(cached.bytes))))
+            Response::new(Body::from(Bytes::from_owner(ArcBytes(bytes))))
         };
         *response.status_mut() = status;
         let h = response.headers_mut();
@@ -282,10 +310,10 @@ impl Fast {
                 HeaderValue::from_static(citygrid_tiles::mvt::MVT_TYPE),
             );
         }
-        if !empty && gzipped {
-            h.insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
+        if let Some(coding) = coding.filter(|_| !empty) {
+            h.insert(header::CONTENT_ENCODING, HeaderValue::from_static(coding));
         }
-        if gzipped {
+        if compressed {
             h.insert(header::VARY, HeaderValue::from_static("accept-encoding"));
         }
         h.append(header::VARY, HeaderValue::from_static("Origin"));

@@ -51,11 +51,13 @@ pub async fn vector_tile(
             .map(|(l, _)| (l.meta.id.clone(), l.tile_key_version())),
     );
     if let Some(cached) = state.layers.tiles.get(&key) {
+        let cached = super::brotli_for(state, &key, cached, headers).await;
         return Ok(respond(state, &cached, MVT_TYPE, headers, 60));
     }
-    let cached = encode(state, key, address, loaded)
+    let cached = encode(state, key.clone(), address, loaded)
         .await
         .map_err(ApiError::Internal)?;
+    let cached = super::brotli_for(state, &key, cached, headers).await;
     Ok(respond(state, &cached, MVT_TYPE, headers, 60))
 }
 

@@ -279,7 +279,59 @@ pub(crate) fn cached_form(bytes: Vec<u8>) -> std::io::Result<CachedTile> {
 /// q-value above 0, or else `*` with a q-value above 0. `gzip;q=0` refuses it even
 /// beside `*`; a q-value that does not parse counts as 0.
 pub fn accepts_gzip(request: &HeaderMap) -> bool {
-    let mut gzip: Option<f32> = None;
+    accepted(request).gzip > 0.0
+}
+
+/// Whether the request's `Accept-Encoding` names brotli (`br`) with a q-value above 0
+/// (`*` alone does not bring brotli: clients that want it name it).
+pub fn accepts_brotli(request: &HeaderMap) -> bool {
+    accepted(request).brotli > 0.0
+}
+
+/// How a compressed tile is sent to a client.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Coding {
+    /// `Content-Encoding: br`.
+    Brotli,
+    /// `Content-Encoding: gzip`.
+    Gzip,
+    /// As it is.
+    Identity,
+}
+
+/// The coding a client gets for a compressed tile: brotli when it accepts brotli at
+/// least as much as gzip, else gzip when it accepts that, else the tile as it is.
+pub fn preferred_coding(request: &HeaderMap) -> Coding {
+    accepted(request).preferred()
+}
+
+/// The q-values `Accept-Encoding` gives brotli and gzip (0: refused or not listed).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Accepted {
+    /// `br`'s q-value.
+    pub brotli: f32,
+    /// `gzip`'s (or `x-gzip`'s) q-value, else that of `*`.
+    pub gzip: f32,
+}
+
+impl Accepted {
+    /// See [`preferred_coding`].
+    pub fn preferred(self) -> Coding {
+        if self.brotli > 0.0 && self.brotli >= self.gzip {
+            Coding::Brotli
+        } else if self.gzip > 0.0 {
+            Coding::Gzip
+        } else {
+            Coding::Identity
+        }
+    }
+}
+
+/// The request's `Accept-Encoding` read in one pass: each coding's q-value (the
+/// highest if listed more than once); gzip's else that of `*`.
+pub fn accepted(request: &HeaderMap) -> Accepted {
+    let mut br: Option<f32> = None;
+    let mut gz: Option<f32> = None;
     let mut star: Option<f32> = None;
     for value in request.get_all(header::ACCEPT_ENCODING) {
         let Ok(value) = value.to_str() else {
@@ -303,7 +355,9 @@ pub fn accepts_gzip(request: &HeaderMap) -> bool {
             }
             let slot =
                 if coding.eq_ignore_ascii_case("gzip") || coding.eq_ignore_ascii_case("x-gzip") {
-                    &mut gzip
+                    &mut gz
+                } else if coding.eq_ignore_ascii_case("br") {
+                    &mut br
                 } else if coding == "*" {
                     &mut star
                 } else {
@@ -312,14 +366,64 @@ pub fn accepts_gzip(request: &HeaderMap) -> bool {
             *slot = Some(slot.map_or(q, |old| old.max(q)));
         }
     }
-    gzip.or(star).is_some_and(|q| q > 0.0)
+    Accepted {
+        brotli: br.unwrap_or(0.0),
+        gzip: gz.or(star).unwrap_or(0.0),
+    }
+}
+
+/// Tiles up to this many raw bytes get their brotli form on the request's own
+/// thread (a few hundred microseconds at most); larger ones on a blocking thread.
+pub(crate) const INLINE_BROTLI_MAX_BYTES: usize = 32 << 10;
+
+/// `tile` (cached under `key`) with its brotli form, made now from its gzip form and
+/// kept in the cache beside it ([`citygrid_tiles::cache::TileCache::attach_brotli`]);
+/// `tile` as it is if it has no gzip form or the brotli form cannot be made.
+pub(crate) fn with_brotli(
+    state: &AppState,
+    key: &citygrid_tiles::cache::TileKey,
+    tile: CachedTile,
+) -> CachedTile {
+    if !tile.wants_brotli() {
+        return tile;
+    }
+    let made = citygrid_tiles::compress::gunzip(&tile.bytes, tile.raw_len)
+        .and_then(|raw| citygrid_tiles::compress::brotli(&raw));
+    match made {
+        Ok(br) => state.layers.tiles.attach_brotli(key, tile, br),
+        Err(e) => {
+            tracing::warn!(error = %e, "a cached tile's brotli form could not be made");
+            tile
+        }
+    }
+}
+
+/// [`with_brotli`] when `request` prefers brotli, on a blocking thread for a large
+/// tile.
+pub(crate) async fn brotli_for(
+    state: &AppState,
+    key: &citygrid_tiles::cache::TileKey,
+    tile: CachedTile,
+    request: &HeaderMap,
+) -> CachedTile {
+    if !tile.wants_brotli() || preferred_coding(request) != Coding::Brotli {
+        return tile;
+    }
+    if tile.raw_len <= INLINE_BROTLI_MAX_BYTES {
+        return with_brotli(state, key, tile);
+    }
+    let (state2, key2, tile2) = (state.clone(), key.clone(), tile.clone());
+    tokio::task::spawn_blocking(move || with_brotli(&state2, &key2, tile2))
+        .await
+        .unwrap_or(tile)
 }
 
 /// A cached tile as a response: a tile kept compressed goes as stored
-/// (`Content-Encoding: gzip`, its own ETag) to a client that accepts gzip and
-/// decompressed to any other; a tile kept as it is goes as it is. 304 when
-/// `If-None-Match` matches the chosen form's ETag, 204 when empty. Tiles kept
-/// compressed say `Vary: Accept-Encoding`.
+/// (`Content-Encoding: gzip`, its own ETag) to a client that accepts gzip, as its
+/// brotli form (`Content-Encoding: br`, its own ETag) to one that prefers brotli when
+/// the tile has that form ([`brotli_for`]), and decompressed to any other; a tile
+/// kept as it is goes as it is. 304 when `If-None-Match` matches the chosen form's
+/// ETag, 204 when empty. Tiles kept compressed say `Vary: Accept-Encoding`.
 fn respond(
     state: &AppState,
     tile: &CachedTile,
@@ -328,11 +432,18 @@ fn respond(
     max_age: u32,
 ) -> Response {
     let compressed = tile.encoding == Encoding::Gzip;
-    let gzipped = compressed && accepts_gzip(request);
-    let etag = match tile.gzip_etag() {
-        Some(etag) if gzipped => etag,
-        _ => format!("\"{}\"", tile.etag.trim_matches('"')),
+    let coding = match (compressed, preferred_coding(request)) {
+        (false, _) => Coding::Identity,
+        (true, Coding::Brotli) if tile.brotli.is_some() => Coding::Brotli,
+        (true, _) if accepts_gzip(request) => Coding::Gzip,
+        (true, _) => Coding::Identity,
     };
+    let etag = match coding {
+        Coding::Brotli => tile.brotli_etag(),
+        Coding::Gzip => tile.gzip_etag(),
+        Coding::Identity => None,
+    }
+    .unwrap_or_else(|| format!("\"{}\"", tile.etag.trim_matches('"')));
     let visibility = if state.config.public_layers {
         "public"
     } else {
@@ -353,27 +464,38 @@ fn respond(
     } else if tile.raw_len == 0 {
         StatusCode::NO_CONTENT.into_response()
     } else {
-        let body = if compressed && !gzipped {
+        let body = match (coding, &tile.brotli) {
             // The rare client without gzip: the raw tile, decompressed for it.
-            match citygrid_tiles::compress::gunzip(&tile.bytes, tile.raw_len) {
-                Ok(raw) => axum::body::Bytes::from(raw),
-                Err(e) => {
-                    return ApiError::Internal(format!("a cached tile did not decompress: {e}"))
-                        .into_response()
+            (Coding::Identity, _) if compressed => {
+                match citygrid_tiles::compress::gunzip(&tile.bytes, tile.raw_len) {
+                    Ok(raw) => axum::body::Bytes::from(raw),
+                    Err(e) => {
+                        return ApiError::Internal(format!("a cached tile did not decompress: {e}"))
+                            .into_response()
+                    }
                 }
             }
-        } else {
             // The cached bytes are shared, not copied, into the response.
-            axum::body::Bytes::from_owner(ArcBytes(std::sync::Arc::clone(&tile.bytes)))
+            (Coding::Brotli, Some(br)) => {
+                axum::body::Bytes::from_owner(ArcBytes(std::sync::Arc::clone(br)))
+            }
+            _ => axum::body::Bytes::from_owner(ArcBytes(std::sync::Arc::clone(&tile.bytes))),
         };
         let mut r = body.into_response();
         r.headers_mut()
             .insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
-        if gzipped {
-            // Already compressed: the router's CompressionLayer leaves responses with
-            // a Content-Encoding alone.
-            r.headers_mut()
-                .insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
+        // Already compressed: the router's CompressionLayer leaves responses with a
+        // Content-Encoding alone.
+        match coding {
+            Coding::Gzip => {
+                r.headers_mut()
+                    .insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
+            }
+            Coding::Brotli => {
+                r.headers_mut()
+                    .insert(header::CONTENT_ENCODING, HeaderValue::from_static("br"));
+            }
+            Coding::Identity => {}
         }
         r
     };
@@ -473,6 +595,29 @@ mod tests {
         ] {
             assert!(!accepts_gzip(&accept(no)), "{no:?} does not accept gzip");
         }
+    }
+
+    #[test]
+    fn brotli_is_preferred_when_accepted_at_least_as_much_as_gzip() {
+        for (values, want) in [
+            (&["gzip, deflate, br, zstd"][..], Coding::Brotli),
+            (&["br"], Coding::Brotli),
+            (&["BR;q=0.5, gzip;q=0.5"], Coding::Brotli),
+            (&["*"], Coding::Gzip),
+            (&["gzip", "br;q=0.9"], Coding::Gzip),
+            (&["gzip, br;q=0"], Coding::Gzip),
+            (&["br;q=0, *"], Coding::Gzip),
+            (&["gzip"], Coding::Gzip),
+            (&["identity"], Coding::Identity),
+            (&[], Coding::Identity),
+            (&["br;q=0, gzip;q=0"], Coding::Identity),
+            (&["brotli, xbr"], Coding::Identity),
+        ] {
+            assert_eq!(preferred_coding(&accept(values)), want, "{values:?}");
+        }
+        assert!(accepts_brotli(&accept(&["gzip, br"])));
+        assert!(!accepts_brotli(&accept(&["gzip"])));
+        assert!(!accepts_brotli(&accept(&["br;q=0, *"])));
     }
 
     #[test]

@@ -145,12 +145,15 @@ async fn vector_tile(
             .map(|(l, _)| (l.meta.id.clone(), l.tile_key_version())),
     );
     if let Some(cached) = state.layers.tiles.get(&key) {
+        let cached = super::brotli_for(state, &key, cached, headers).await;
         return Ok(respond(state, &cached, MVT_TYPE, headers, 60));
     }
     if let Some(encoded) = encode_small(state, &key, tile, &loaded) {
         let cached = encoded.map_err(ApiError::Internal)?;
+        let cached = super::brotli_for(state, &key, cached, headers).await;
         return Ok(respond(state, &cached, MVT_TYPE, headers, 60));
     }
+    let brotli_key = key.clone();
     let cached = match on_miss(&state.tile_flights, key.clone()) {
         Miss::Serve(found) => found,
         Miss::Refresh(previous, flight) => {
@@ -174,6 +177,7 @@ async fn vector_tile(
             outcome.map_err(ApiError::Internal)?
         }
     };
+    let cached = super::brotli_for(state, &brotli_key, cached, headers).await;
     Ok(respond(state, &cached, MVT_TYPE, headers, 60))
 }
 
@@ -182,7 +186,7 @@ async fn vector_tile(
 /// less than handing it to a blocking thread and back costs. Most tiles deep in the
 /// pyramid are this small; a crawler asking for distinct ones is served at the rate
 /// of cache hits.
-const INLINE_MAX_VERTICES: usize = 1024;
+const INLINE_MAX_VERTICES: usize = 4096;
 
 pub(super) fn encode_options(state: &AppState) -> EncodeOptions {
     EncodeOptions {

@@ -1,6 +1,7 @@
 //! Protocol-buffer primitives and the writer of one MVT 2.1 layer (key/value tables with
 //! de-duplication, features with packed tags and geometry).
 
+use std::collections::hash_map::Entry;
 use std::collections::HashMap;
 
 use foldhash::fast::RandomState;
@@ -97,7 +98,8 @@ impl<'a> LayerWriter<'a> {
             keys: Vec::new(),
             key_idx: HashMap::default(),
             values: Vec::new(),
-            value_idx: HashMap::default(),
+            // most tiles hold a few dozen values: no rehash below that
+            value_idx: HashMap::with_capacity_and_hasher(32, RandomState::default()),
             features: Vec::new(),
             count: 0,
             tags: Vec::new(),
@@ -129,10 +131,14 @@ impl<'a> LayerWriter<'a> {
     }
 
     fn value(&mut self, v: ValueKey<'a>) -> u32 {
-        if let Some(&i) = self.value_idx.get(&v) {
-            return i;
-        }
+        // One hash per value (most values of a tile are new: names, ids).
         let i = self.values.len() as u32;
+        let slot = match self.value_idx.entry(v) {
+            Entry::Occupied(e) => return *e.get(),
+            Entry::Vacant(slot) => slot,
+        };
+        let v = slot.key().clone();
+        slot.insert(i);
         let inner = match &v {
             ValueKey::Str(s) => 1 + varint_len(s.len() as u64) + s.len(),
             ValueKey::Double(_) => 9,
@@ -141,8 +147,7 @@ impl<'a> LayerWriter<'a> {
             ValueKey::Bool(_) => 2,
         };
         self.table_bytes += 1 + varint_len(inner as u64) + inner;
-        self.values.push(v.clone());
-        self.value_idx.insert(v, i);
+        self.values.push(v);
         i
     }
 
@@ -160,7 +165,7 @@ impl<'a> LayerWriter<'a> {
         for (k, v) in props {
             let vk = match v {
                 PropValue::Null => continue,
-                PropValue::String(s) => ValueKey::Str(s.as_str()),
+                PropValue::String(s) => ValueKey::Str(s),
                 PropValue::Int(i) => ValueKey::Int(*i),
                 PropValue::Double(d) => ValueKey::Double(d.to_bits()),
                 PropValue::Bool(b) => ValueKey::Bool(*b),
@@ -245,7 +250,7 @@ mod tests {
     fn the_size_so_far_is_exact_but_for_the_layer_header() {
         let values = [
             PropValue::String("kerrostalo".into()),
-            PropValue::String("x".repeat(300)),
+            PropValue::from("x".repeat(300)),
             PropValue::Int(7),
             PropValue::Int(-123_456),
             PropValue::Double(2.5),
