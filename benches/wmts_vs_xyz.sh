@@ -12,7 +12,9 @@
 # /wmts?SERVICE=WMTS&REQUEST=GetTile&... ; one warm-up pass fills the tile cache,
 # then wrk cycles through each list for DURATION s with CONNECTIONS connections
 # (Accept-Encoding: gzip). Also, for reference, the CGCS2000Quad tiles over the same
-# area through WMTS. Prints req/s, p50/p99 and the ratios. Loopback only; the server
+# area through WMTS, and the vector tiles alone in each form (the XYZ route and WMTS
+# both answer cached vector tiles in front of the router; cached WMTS raster tiles
+# take that path too). Prints req/s, p50/p99 and the ratios. Loopback only; the server
 # is stopped on exit. Needs wrk and python3. CITYGRID_BIN= uses a given binary
 # instead of building a release one.
 set -euo pipefail
@@ -95,6 +97,9 @@ with open(f"{work}/kvp.txt", "w") as f:
                 f"&TILEMATRIXSET=WebMercatorQuad&TILEMATRIX={z}&TILEROW={y}&TILECOL={x}\n")
 with open(f"{work}/cgcs.txt", "w") as f:
     for l, e, z, x, y in geo: f.write(f"/wmts/{l}/default/CGCS2000Quad/{z}/{y}/{x}.{e}\n")
+for name in ("xyz", "rest", "kvp"):
+    with open(f"{work}/{name}.txt") as f, open(f"{work}/{name}_mvt.txt", "w") as out:
+        out.writelines(line for line in f if "osm_buildings" in line)
 print(f"{len(tiles)} tiles ({sum(t[0] == 'bench_ortho' for t in tiles)} raster), {len(geo)} CGCS2000Quad tiles", file=sys.stderr)
 PY
 
@@ -131,7 +136,7 @@ for _ in $(seq 1 600); do
 done
 
 results=$work/results.txt; : > "$results"
-for list in xyz rest kvp cgcs; do
+for list in xyz rest kvp cgcs xyz_mvt rest_mvt kvp_mvt; do
   # Warm-up: every tile once (and check the answers: 200 or 204, nothing else).
   bad=0
   while read -r p; do
@@ -150,13 +155,18 @@ for line in open(sys.argv[1]):
     f = line.strip().split("|")
     rows[f[0]] = f
 names = {"xyz": "XYZ /tiles/{layer}/{z}/{x}/{y}", "rest": "WMTS RESTful, WebMercatorQuad",
-         "kvp": "WMTS KVP GetTile, WebMercatorQuad", "cgcs": "WMTS RESTful, CGCS2000Quad (same area)"}
+         "kvp": "WMTS KVP GetTile, WebMercatorQuad", "cgcs": "WMTS RESTful, CGCS2000Quad (same area)",
+         "xyz_mvt": "XYZ, vector tiles only", "rest_mvt": "WMTS RESTful, vector tiles only",
+         "kvp_mvt": "WMTS KVP GetTile, vector tiles only"}
 print("\n| route (cached) | requests | req/s | p50 ms | p99 ms | socket errors | non-2xx |")
 print("|---|---|---|---|---|---|---|")
-for k in ("xyz", "rest", "kvp", "cgcs"):
+for k in ("xyz", "rest", "kvp", "cgcs", "xyz_mvt", "rest_mvt", "kvp_mvt"):
     f = rows[k]
     print(f"| {names[k]} | {f[1]} | {f[2]} | {f[3]} | {f[4]} | {f[5]} | {f[6]} |")
 x = float(rows["xyz"][2])
 print(f"\nratio WMTS RESTful / XYZ: {float(rows['rest'][2]) / x:.2f}x (target >= 0.9x)")
 print(f"ratio WMTS KVP / XYZ: {float(rows['kvp'][2]) / x:.2f}x (target >= 0.9x)")
+xv = float(rows["xyz_mvt"][2])
+print(f"vector tiles only: WMTS RESTful / XYZ {float(rows['rest_mvt'][2]) / xv:.2f}x, "
+      f"KVP / XYZ {float(rows['kvp_mvt'][2]) / xv:.2f}x")
 PY
