@@ -645,6 +645,14 @@ pub enum Inserted {
 /// to commit). With [`NewCase::unless_component`], the nearest-component search runs
 /// in the statement too, and a component found there stops every write
 /// ([`Inserted::ComponentFound`]).
+///
+/// The nearest-component and the duplicate searches read the rows in the box around
+/// the point first (`geom && box`, fenced by `OFFSET 0`) and only then compare the
+/// category: the pool's connections keep this statement's generic plan, and one made
+/// while `cases` was nearly empty (a new installation's first minute, before the
+/// first analyze) otherwise chose the category's btree and went on reading every
+/// open case of the category for each report as the table grew; with the category
+/// outside the fence the planner takes the spatial index also for an empty table.
 pub async fn insert(pool: &PgPool, c: &NewCase<'_>) -> Result<Inserted> {
     let (claim, template) = match c.idempotency {
         Some((claim, template)) => (Some(claim), Some(template)),
@@ -675,9 +683,12 @@ pub async fn insert(pool: &PgPool, c: &NewCase<'_>) -> Result<Inserted> {
          comp AS ( \
            SELECT component_id, maintaining_department, owning_department, \
                   ST_Distance(m.geom::geography, pt.g::geography) AS d \
-           FROM layers.components m, pt \
-           WHERE $38::text IS NOT NULL AND m.category_code = $38 \
-             AND m.geom && ST_Expand(pt.g, $40, $41) \
+           FROM (SELECT component_id, maintaining_department, owning_department, category_code, \
+                        geom FROM layers.components \
+                 WHERE $38::text IS NOT NULL \
+                   AND geom && ST_Expand(ST_SetSRID(ST_MakePoint($1, $2), 4326), $40, $41) \
+                 OFFSET 0) m, pt \
+           WHERE m.category_code = $38 \
              AND ST_DWithin(m.geom::geography, pt.g::geography, $39) \
            ORDER BY d LIMIT 1), \
          nid AS (SELECT s.id, $5 || '-' || CASE WHEN s.id >= 1000000 THEN s.id::text \
@@ -690,9 +701,12 @@ pub async fn insert(pool: &PgPool, c: &NewCase<'_>) -> Result<Inserted> {
                   coalesce(array_agg(x.id) FILTER (WHERE x.vis), '{{}}') AS visible \
            FROM (SELECT c.id, c.case_no, c.status, \
                         ST_Distance(c.geom::geography, pt.g::geography) AS d, {visible} AS vis \
-                 FROM cases c, pt \
-                 WHERE c.category = $3 AND c.status NOT IN ('closed', 'voided') \
-                   AND c.geom && ST_Expand(pt.g, $29, $30) \
+                 FROM (SELECT c.id, c.case_no, c.status, c.geom, c.category, c.department, \
+                              c.reporter_user_id, c.grid_code FROM cases c \
+                       WHERE c.status NOT IN ('closed', 'voided') \
+                         AND c.geom && ST_Expand(ST_SetSRID(ST_MakePoint($1, $2), 4326), $29, $30) \
+                       OFFSET 0) c, pt \
+                 WHERE c.category = $3 \
                    AND ST_DWithin(c.geom::geography, pt.g::geography, $4)) x), \
          k AS ( \
            INSERT INTO idempotency_keys (principal, key, request_hash, status, case_id, response) \
