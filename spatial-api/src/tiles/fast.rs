@@ -291,6 +291,12 @@ impl Fast {
                 }
             },
         };
+        // A tile sent as it is (gzip did not make it smaller) of 32 bytes or more is
+        // compressed by the stack's CompressionLayer all the same: the stack's to answer.
+        if !empty && coding.is_none() && bytes.len() >= 32 {
+            self.limiter.refund_address(request);
+            return None;
+        }
         let len = bytes.len() as u64;
         let status = if empty {
             StatusCode::NO_CONTENT
