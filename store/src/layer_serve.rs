@@ -137,16 +137,37 @@ pub struct MvtOptions {
     pub buffer: u32,
 }
 
-/// One statement that makes tile `z` of a layer and the values it binds after
-/// `z, x, y`: one text array per field whose values hold features back at `z`.
+/// One layer of a tile made by PostGIS: the layer, the attribute columns its tiles
+/// carry at the zoom ([`tile_columns`]) and its tile schema in force.
+#[derive(Debug, Clone, Copy)]
+pub struct TileLayer<'a> {
+    /// The layer (its table `layers."<id>"`, and the MVT layer's name).
+    pub id: LayerId<'a>,
+    /// `(column, catalogue type)` of the properties.
+    pub columns: &'a [(&'a str, &'a str)],
+    /// The tile schema in force (its `feature_min_zoom` holds features back).
+    pub props: &'a TileProperties,
+}
+
+/// A value bound after the five common parameters.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Param {
+    /// A text (an MVT layer's name).
+    Text(String),
+    /// A text array (the values of a field whose features are held back).
+    Texts(Vec<String>),
+}
+
+/// One statement that makes a tile of zoom `z` of one or more layers (one MVT layer
+/// each, concatenated), and the values it binds after the common ones.
 #[derive(Debug, Clone, PartialEq)]
 pub struct TileQuery {
     /// The SQL: `$1..$3` = z, x, y; `$4` = the buffer as a fraction of the extent;
-    /// `$5` = extent; `$6` = the tile layer's name; `$7..` = [`TileQuery::held_back`].
+    /// `$5` = extent; `$6..` = [`TileQuery::params`].
     pub sql: String,
-    /// For each field that holds features back at this zoom, the values (as text)
-    /// whose features are left out.
-    pub held_back: Vec<Vec<String>>,
+    /// Per layer, its name, then for each field that holds features back at this
+    /// zoom the values (as text) whose features are left out.
+    pub params: Vec<Param>,
 }
 
 /// The attribute columns tiles of zoom `z` of `meta` carry under `props` (the layer's
@@ -180,76 +201,83 @@ fn quote_ident(name: &str) -> String {
     format!("\"{}\"", name.replace('"', "\"\""))
 }
 
-/// The statement that makes tile `z` of layer `id` (fields `columns`, features held
-/// back by `props.feature_min_zoom` at `z` left out). Table and column names are
-/// quoted identifiers taken from the catalogue; every value is a bound parameter.
-pub fn tile_query(
-    id: LayerId<'_>,
-    columns: &[(&str, &str)],
-    props: &TileProperties,
-    z: u8,
-) -> TileQuery {
-    let mut select = String::from("t.fid::bigint AS fid");
-    for (name, ty) in columns {
-        let q = quote_ident(name);
-        select.push_str(&format!(", t.{q}{} AS {q}", cast_for(ty)));
-    }
-    let mut filter = String::new();
-    let mut held_back = Vec::new();
-    for (field, values) in &props.feature_min_zoom {
-        if field == "fid" || field == "geom" {
-            continue;
+/// The statement that makes tile `z` of `layers` (fields `columns`, features held
+/// back by `props.feature_min_zoom` at `z` left out), one round trip for all of them.
+/// Table and column names are quoted identifiers taken from the catalogue; every
+/// value is a bound parameter.
+pub fn tile_query(layers: &[TileLayer<'_>], z: u8) -> TileQuery {
+    let mut params = Vec::new();
+    let mut parts = Vec::with_capacity(layers.len());
+    for layer in layers {
+        let mut select = String::from("t.fid::bigint AS fid");
+        for (name, ty) in layer.columns {
+            let q = quote_ident(name);
+            select.push_str(&format!(", t.{q}{} AS {q}", cast_for(ty)));
         }
-        let later: Vec<String> = values
-            .iter()
-            .filter(|(_, zoom)| **zoom > z)
-            .map(|(v, _)| v.clone())
-            .collect();
-        if later.is_empty() {
-            continue;
+        params.push(Param::Text(layer.id.as_str().to_string()));
+        let name_param = 5 + params.len();
+        let mut filter = String::new();
+        for (field, values) in &layer.props.feature_min_zoom {
+            if field == "fid" || field == "geom" {
+                continue;
+            }
+            let later: Vec<String> = values
+                .iter()
+                .filter(|(_, zoom)| **zoom > z)
+                .map(|(v, _)| v.clone())
+                .collect();
+            if later.is_empty() {
+                continue;
+            }
+            params.push(Param::Texts(later));
+            filter.push_str(&format!(
+                " AND NOT coalesce(t.{}::text = ANY(${}::text[]), false)",
+                quote_ident(field),
+                5 + params.len()
+            ));
         }
-        held_back.push(later);
-        filter.push_str(&format!(
-            " AND NOT coalesce(t.{}::text = ANY(${}::text[]), false)",
-            quote_ident(field),
-            6 + held_back.len()
+        parts.push(format!(
+            "coalesce((SELECT ST_AsMVT(f.*, ${name_param}, $5, 'geom', 'fid') FROM (
+                 SELECT {select},
+                        ST_AsMVTGeom(ST_Transform(t.geom, 3857), ST_TileEnvelope($1, $2, $3),
+                                     $5, ($4 * $5)::int, true) AS geom
+                   FROM {table} t
+                  WHERE t.geom && ST_Transform(ST_TileEnvelope($1, $2, $3, margin => $4), 4326)
+                    AND t.fid >= 0{filter}) f
+               WHERE f.geom IS NOT NULL), ''::bytea)",
+            table = layer_table(layer.id.as_str()),
         ));
     }
-    let sql = format!(
-        "WITH b AS (SELECT ST_TileEnvelope($1, $2, $3) AS env,
-                           ST_Transform(ST_TileEnvelope($1, $2, $3, margin => $4), 4326) AS wide),
-              f AS (
-             SELECT {select},
-                    ST_AsMVTGeom(ST_Transform(t.geom, 3857), b.env, $5, ($4 * $5)::int, true) AS geom
-               FROM {table} t, b
-              WHERE t.geom && b.wide AND t.fid >= 0{filter})
-         SELECT coalesce(ST_AsMVT(f.*, $6, $5, 'geom', 'fid'), ''::bytea)
-           FROM f WHERE f.geom IS NOT NULL",
-        table = layer_table(id.as_str()),
-    );
-    TileQuery { sql, held_back }
+    let sql = if parts.is_empty() {
+        "SELECT ''::bytea WHERE $1::int IS NOT NULL AND $2::int IS NOT NULL AND $3::int IS NOT NULL \
+         AND $4::float8 IS NOT NULL AND $5::int IS NOT NULL"
+            .to_string()
+    } else {
+        format!("SELECT {}", parts.join(" || "))
+    };
+    TileQuery { sql, params }
 }
 
-/// Tile `z/x/y` of layer `id` made by PostGIS (`ST_AsMVT`; empty: no feature there),
-/// with the columns `columns` ([`tile_columns`]) and the tile schema `props`.
+/// Tile `z/x/y` of `layers` made by PostGIS in one statement (`ST_AsMVT`, one MVT
+/// layer each; empty: no feature there).
 pub async fn tile(
     executor: impl sqlx::PgExecutor<'_>,
-    id: LayerId<'_>,
-    columns: &[(&str, &str)],
-    props: &TileProperties,
+    layers: &[TileLayer<'_>],
     (z, x, y): (u8, u32, u32),
     options: MvtOptions,
 ) -> Result<Vec<u8>, sqlx::Error> {
-    let query = tile_query(id, columns, props, z);
+    let query = tile_query(layers, z);
     let mut q = sqlx::query_scalar::<_, Vec<u8>>(&query.sql)
         .bind(i32::from(z))
         .bind(x as i32)
         .bind(y as i32)
         .bind(f64::from(options.buffer) / f64::from(options.extent.max(1)))
-        .bind(options.extent as i32)
-        .bind(id.as_str());
-    for values in &query.held_back {
-        q = q.bind(values);
+        .bind(options.extent as i32);
+    for param in query.params {
+        q = match param {
+            Param::Text(t) => q.bind(t),
+            Param::Texts(v) => q.bind(v),
+        };
     }
     q.fetch_one(executor).await
 }
@@ -272,16 +300,26 @@ mod tests {
 
     #[test]
     fn names_are_quoted_and_values_bound() {
-        let id = LayerId::new("poi").unwrap();
+        let poi = LayerId::new("poi").unwrap();
+        let roads = LayerId::new("roads").unwrap();
         let props: TileProperties =
             serde_json::from_str(r#"{"feature_min_zoom": {"class": {"small": 14, "big": 3}}}"#)
                 .unwrap();
-        let q = tile_query(
-            id,
-            &[("name", "text"), ("odd \"col", "integer"), ("h", "numeric")],
-            &props,
-            10,
-        );
+        let none = TileProperties::default();
+        let columns = [("name", "text"), ("odd \"col", "integer"), ("h", "numeric")];
+        let layers = [
+            TileLayer {
+                id: poi,
+                columns: &columns,
+                props: &props,
+            },
+            TileLayer {
+                id: roads,
+                columns: &[],
+                props: &none,
+            },
+        ];
+        let q = tile_query(&layers, 10);
         assert!(
             q.sql.contains(r#"t."odd ""col"::bigint AS "odd ""col""#),
             "{}",
@@ -289,16 +327,23 @@ mod tests {
         );
         assert!(q.sql.contains(r#"t."h"::float8 AS "h""#), "{}", q.sql);
         assert!(q.sql.contains(r#"FROM layers."poi" t"#), "{}", q.sql);
+        assert!(q.sql.contains(r#"FROM layers."roads" t"#), "{}", q.sql);
+        assert!(q.sql.contains("ST_AsMVT(f.*, $6, $5"), "{}", q.sql);
         assert!(q
             .sql
             .contains(r#"NOT coalesce(t."class"::text = ANY($7::text[]), false)"#));
-        assert_eq!(q.held_back, vec![vec!["small".to_string()]]);
-        // Nothing held back at 14 and above.
-        let q = tile_query(id, &[], &props, 14);
-        assert!(
-            q.held_back.is_empty() && !q.sql.contains("ANY("),
-            "{}",
-            q.sql
+        assert!(q.sql.contains("ST_AsMVT(f.*, $8, $5"), "{}", q.sql);
+        assert_eq!(
+            q.params,
+            vec![
+                Param::Text("poi".into()),
+                Param::Texts(vec!["small".to_string()]),
+                Param::Text("roads".into()),
+            ]
         );
+        // Nothing held back at 14 and above.
+        let q = tile_query(&layers[..1], 14);
+        assert!(!q.sql.contains("ANY("), "{}", q.sql);
+        assert_eq!(q.params, vec![Param::Text("poi".into())]);
     }
 }

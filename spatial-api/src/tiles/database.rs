@@ -11,8 +11,8 @@
 //! the notice (else from the primary, after the bound), so a tile never shows the old
 //! version after a notice.
 //!
-//! Several layers served from the database combine into one tile (each query makes
-//! one MVT layer; MVT layers are concatenated); mixing them with layers served from
+//! Several layers served from the database combine into one tile (one statement:
+//! one MVT layer each, concatenated); mixing them with layers served from
 //! memory is refused (400). Routes that need the layer in memory (features, query,
 //! nearest, OGC items and edits, geographic tile matrix sets) answer 409 with
 //! [`needs_memory`].
@@ -66,6 +66,16 @@ fn key_version(meta: &LayerMeta, changes: u64) -> u64 {
     h
 }
 
+/// A WAL position (`X/Y`, two hexadecimal numbers) as one number, to compare them
+/// (0 for a text that is not one).
+fn lsn_value(lsn: &str) -> u64 {
+    lsn.split_once('/')
+        .and_then(|(hi, lo)| {
+            Some((u64::from_str_radix(hi, 16).ok()? << 32) | u64::from_str_radix(lo, 16).ok()?)
+        })
+        .unwrap_or(0)
+}
+
 /// Tile `tile` of `metas`, every one served from the database (400 when some are
 /// served from memory): from the cache, else made by PostGIS and cached. 413 when the
 /// tile would exceed `max_tile_bytes` (nothing is thinned here: set the layer's tile
@@ -105,27 +115,50 @@ pub async fn tile(
         extent: options.extent,
         buffer: options.buffer,
     };
-    // One statement per layer, all at once (each on a connection of its own).
+    // One statement for every layer of the tile (one MVT layer each, concatenated),
+    // read where the layers' last change notices have been replayed.
     let coords = (tile.z(), tile.x(), tile.y());
-    let layers = metas.iter().zip(&changes).map(|(meta, (_, lsn))| async move {
-        let id = LayerId::new(&meta.id)
-            .ok_or_else(|| ApiError::Internal(format!("invalid layer id {:?}", meta.id)))?;
-        let props = meta.effective_tile_properties();
-        let columns = layer_serve::tile_columns(meta, &props, tile.z());
-        let pool = state.reads.replayed_to(lsn.as_deref()).await;
-        match layer_serve::tile(pool, id, &columns, &props, coords, mvt).await {
-            Ok(b) => Ok(b),
-            // A standby that does not answer: the primary has everything.
-            Err(e) if !std::ptr::eq(pool, state.reads.primary()) => {
-                tracing::warn!(layer = %meta.id, error = %e, "standby tile read failed: reading from the primary");
-                Ok(layer_serve::tile(state.reads.primary(), id, &columns, &props, coords, mvt).await?)
-            }
-            Err(e) => Err(ApiError::from(e)),
+    let mut ids = Vec::with_capacity(metas.len());
+    for meta in metas {
+        ids.push(
+            LayerId::new(&meta.id)
+                .ok_or_else(|| ApiError::Internal(format!("invalid layer id {:?}", meta.id)))?,
+        );
+    }
+    let props: Vec<_> = metas
+        .iter()
+        .map(|m| m.effective_tile_properties())
+        .collect();
+    let columns: Vec<Vec<(&str, &str)>> = metas
+        .iter()
+        .zip(&props)
+        .map(|(m, p)| layer_serve::tile_columns(m, p, tile.z()))
+        .collect();
+    let layers: Vec<layer_serve::TileLayer<'_>> = ids
+        .iter()
+        .zip(&columns)
+        .zip(&props)
+        .map(|((id, columns), props)| layer_serve::TileLayer {
+            id: *id,
+            columns,
+            props,
+        })
+        .collect();
+    // The latest WAL position any of them must have replayed.
+    let lsn = changes
+        .iter()
+        .filter_map(|(_, l)| l.as_deref())
+        .max_by_key(|l| lsn_value(l));
+    let pool = state.reads.replayed_to(lsn).await;
+    let bytes = match layer_serve::tile(pool, &layers, coords, mvt).await {
+        Ok(b) => b,
+        // A standby that does not answer: the primary has everything.
+        Err(e) if !std::ptr::eq(pool, state.reads.primary()) => {
+            tracing::warn!(error = %e, "standby tile read failed: reading from the primary");
+            layer_serve::tile(state.reads.primary(), &layers, coords, mvt).await?
         }
-    });
-    let parts: Vec<Vec<u8>> = futures_util::future::try_join_all(layers).await?;
-    // MVT layers are concatenated: each statement made one.
-    let bytes = parts.concat();
+        Err(e) => return Err(e.into()),
+    };
     if bytes.len() > options.max_tile_bytes {
         return Err(ApiError::TooLarge(format!(
             "tile {}/{}/{} of {} is over {} bytes (max_tile_bytes); layers served from the \
@@ -192,5 +225,12 @@ mod tests {
         schema.tile_properties_version = 4;
         assert_ne!(base, key_version(&schema, 0));
         assert_eq!(base, key_version(&meta.clone(), 0));
+    }
+
+    #[test]
+    fn wal_positions_compare_as_numbers() {
+        assert!(lsn_value("1/0") > lsn_value("0/FFFFFFF"));
+        assert!(lsn_value("0/16B3748") > lsn_value("0/16B3740"));
+        assert_eq!(lsn_value("junk"), 0);
     }
 }
