@@ -523,7 +523,7 @@ mod tests {
                 Feature::from_lonlat(
                     i as i64,
                     Geometry::Point(geo::point!(x: 24.9, y: 60.1)),
-                    vec![PropValue::String(format!("{name}{i}"))],
+                    vec![PropValue::from(format!("{name}{i}"))],
                 )
             })
             .collect()
@@ -581,7 +581,7 @@ mod tests {
                 Feature::from_lonlat(
                     i as i64,
                     Geometry::Point(geo::point!(x: 24.9, y: 60.1)),
-                    vec![PropValue::String((*v).to_string())],
+                    vec![PropValue::from(*v)],
                 )
             })
             .collect()

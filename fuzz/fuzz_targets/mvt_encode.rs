@@ -146,7 +146,7 @@ impl Ctx {
 fn prop(p: &P) -> PropValue {
     match p {
         P::Null => PropValue::Null,
-        P::Text(s) => PropValue::String(s.clone()),
+        P::Text(s) => PropValue::from(s.as_str()),
         P::Int(i) => PropValue::Int(*i),
         P::Double(d) => PropValue::Double(*d),
         P::Bool(b) => PropValue::Bool(*b),

@@ -189,7 +189,7 @@ fn plan(meta: &LayerMeta) -> Option<Plan> {
 
 fn text_of(value: &PropValue) -> Option<String> {
     match value {
-        PropValue::String(s) if !s.trim().is_empty() => Some(s.clone()),
+        PropValue::String(s) if !s.trim().is_empty() => Some(s.to_string()),
         PropValue::Int(i) => Some(i.to_string()),
         _ => None,
     }

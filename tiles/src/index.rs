@@ -285,6 +285,8 @@ impl LayerIndex {
                 return Err(IndexError::DuplicateId(f.id));
             }
         }
+        let mut features = features;
+        share_texts(&mut features, schema.len());
         let items: Vec<Item> = envs
             .iter()
             .enumerate()
@@ -577,8 +579,10 @@ impl LayerIndex {
         let features: usize = self.iter().map(Feature::heap_bytes).sum();
         let slots = self.slots.capacity() * std::mem::size_of::<Option<Feature>>();
         let map = self.by_id.capacity() * (std::mem::size_of::<(i64, u32)>() + 1);
-        // Leaves plus ~1/5 for inner nodes (max 6 children per node by default).
-        let tree = self.tree.size() * std::mem::size_of::<Item>() * 6 / 5;
+        // rstar holds every leaf as an `RTreeNode` (the size of an inner node: 64
+        // bytes, more than the 40-byte item), plus ~1/5 for inner nodes (at most 6
+        // children per node by default).
+        let tree = self.tree.size() * std::mem::size_of::<rstar::RTreeNode<Item>>() * 6 / 5;
         std::mem::size_of::<Self>()
             + features
             + slots
@@ -595,6 +599,46 @@ impl LayerIndex {
                 .iter()
                 .map(|f| f.name.capacity() + 32)
                 .sum::<usize>()
+    }
+}
+
+/// Makes equal texts of a column share one allocation (a column's dictionary), as
+/// long as the column repeats its values: once a column has seen 4,096 texts of
+/// which more than half distinct (names, addresses), it is left as it is.
+fn share_texts(features: &mut [Feature], columns: usize) {
+    const PROBE: usize = 4096;
+    struct Column {
+        dict: std::collections::HashSet<std::sync::Arc<str>>,
+        seen: usize,
+        on: bool,
+    }
+    let mut cols: Vec<Column> = (0..columns)
+        .map(|_| Column {
+            dict: Default::default(),
+            seen: 0,
+            on: true,
+        })
+        .collect();
+    for f in features.iter_mut() {
+        for (v, col) in f.props.iter_mut().zip(cols.iter_mut()) {
+            let PropValue::String(s) = v else {
+                continue;
+            };
+            if !col.on {
+                continue;
+            }
+            col.seen += 1;
+            match col.dict.get(&**s) {
+                Some(shared) => *s = shared.clone(),
+                None => {
+                    col.dict.insert(s.clone());
+                }
+            }
+            if col.seen == PROBE && col.dict.len() > PROBE / 2 {
+                col.on = false;
+                col.dict = Default::default();
+            }
+        }
     }
 }
 
@@ -739,6 +783,33 @@ mod tests {
             LayerIndex::build(Schema::default(), vec![bad]),
             Err(IndexError::OutOfRange { id: 4 })
         ));
+    }
+
+    #[test]
+    fn repeated_texts_share_one_allocation() {
+        let feats = (0..3)
+            .map(|i| {
+                Feature::from_lonlat(
+                    i,
+                    Geometry::Point(point!(x: 1.0, y: 1.0)),
+                    vec![PropValue::from("park")],
+                )
+            })
+            .collect();
+        let idx = LayerIndex::build(schema(), feats).unwrap();
+        let texts: Vec<&std::sync::Arc<str>> = idx
+            .iter()
+            .map(|f| match &f.props[0] {
+                PropValue::String(s) => s,
+                _ => unreachable!(),
+            })
+            .collect();
+        assert!(
+            std::sync::Arc::ptr_eq(texts[0], texts[1])
+                && std::sync::Arc::ptr_eq(texts[1], texts[2])
+        );
+        // Each value counts its share of the one allocation.
+        assert_eq!(idx.get(0).unwrap().props[0].heap_bytes(), (4 + 16) / 3);
     }
 
     #[test]

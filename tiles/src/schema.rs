@@ -1,5 +1,7 @@
 //! Feature attribute values and the schema (field names and types) of a layer.
 
+use std::sync::Arc;
+
 /// The type of one attribute field.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum FieldType {
@@ -76,8 +78,9 @@ pub enum PropValue {
     /// No value.
     #[default]
     Null,
-    /// Text.
-    String(String),
+    /// Text: shared, so that a layer holds a repeated value (a kind, a date) once
+    /// (`LayerIndex::build` makes equal texts of a column share one allocation).
+    String(Arc<str>),
     /// Integer.
     Int(i64),
     /// Float.
@@ -92,10 +95,11 @@ impl PropValue {
         matches!(self, PropValue::Null)
     }
 
-    /// Heap bytes owned by the value (for memory estimates).
+    /// Heap bytes owned by the value (for memory estimates): a shared text counts
+    /// its share (its allocation divided by the values holding it).
     pub fn heap_bytes(&self) -> usize {
         match self {
-            PropValue::String(s) => s.capacity(),
+            PropValue::String(s) => (s.len() + 16) / Arc::strong_count(s).max(1),
             _ => 0,
         }
     }
@@ -103,12 +107,18 @@ impl PropValue {
 
 impl From<&str> for PropValue {
     fn from(v: &str) -> Self {
-        PropValue::String(v.to_owned())
+        PropValue::String(Arc::from(v))
     }
 }
 
 impl From<String> for PropValue {
     fn from(v: String) -> Self {
+        PropValue::String(Arc::from(v))
+    }
+}
+
+impl From<Arc<str>> for PropValue {
+    fn from(v: Arc<str>) -> Self {
         PropValue::String(v)
     }
 }

@@ -282,7 +282,7 @@ impl ValueZooms {
     fn zoom_of(&self, v: &PropValue) -> u8 {
         match v {
             PropValue::Null => None,
-            PropValue::String(s) => self.text.get(s.as_str()).copied(),
+            PropValue::String(s) => self.text.get(&**s).copied(),
             PropValue::Int(i) => self.int.get(i).copied(),
             PropValue::Double(d) => self.double.iter().find(|(x, _)| x == d).map(|(_, z)| *z),
             PropValue::Bool(b) => self.boolean[usize::from(*b)],

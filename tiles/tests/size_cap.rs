@@ -189,7 +189,7 @@ fn clusters_keep_the_representative_properties() {
         let id = f.id.map(|v| v as i64);
         let src = feats.iter().find(|x| Some(x.id) == id);
         if let (Some(src), Some(Val::Str(k))) = (src, p.get("kind")) {
-            assert_eq!(PropValue::String(k.clone()), src.props[0]);
+            assert_eq!(PropValue::from(k.as_str()), src.props[0]);
         }
         assert!(!matches!(p.get(POINT_COUNT_KEY), Some(Val::S64(-1))));
     }

@@ -62,9 +62,9 @@ pub fn prop_value(value: Option<&Value>, ty: FieldType) -> PropValue {
             n.as_f64().map(PropValue::Double).unwrap_or(PropValue::Null)
         }
         (Some(Value::Bool(b)), _) => PropValue::Bool(*b),
-        (Some(Value::String(s)), _) => PropValue::String(s.clone()),
-        (Some(Value::Number(n)), _) => PropValue::String(n.to_string()),
-        (Some(other), _) => PropValue::String(other.to_string()),
+        (Some(Value::String(s)), _) => PropValue::from(s.as_str()),
+        (Some(Value::Number(n)), _) => PropValue::from(n.to_string()),
+        (Some(other), _) => PropValue::from(other.to_string()),
     }
 }
 
@@ -141,7 +141,7 @@ fn prop_of(cell: Cell, ty: FieldType) -> PropValue {
         Cell::Int(v) => PropValue::Int(v),
         Cell::Double(v) => PropValue::Double(v),
         Cell::Bool(v) => PropValue::Bool(v),
-        Cell::Text(s) => PropValue::String(s),
+        Cell::Text(s) => PropValue::from(s),
         Cell::Json(v) => prop_value(Some(&v), ty),
     }
 }

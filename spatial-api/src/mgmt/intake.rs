@@ -95,7 +95,7 @@ struct FoundComponent {
 
 fn prop_text(p: Option<&PropValue>) -> Option<String> {
     match p {
-        Some(PropValue::String(s)) if !s.is_empty() => Some(s.clone()),
+        Some(PropValue::String(s)) if !s.is_empty() => Some(s.to_string()),
         _ => None,
     }
 }

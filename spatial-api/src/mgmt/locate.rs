@@ -77,7 +77,7 @@ impl Located {
 fn json_of(p: &PropValue) -> Value {
     match p {
         PropValue::Null => Value::Null,
-        PropValue::String(s) => Value::String(s.clone()),
+        PropValue::String(s) => Value::String(s.to_string()),
         PropValue::Int(i) => Value::from(*i),
         PropValue::Double(d) => serde_json::Number::from_f64(*d)
             .map(Value::Number)
