@@ -302,6 +302,19 @@ async fn a_layer_served_from_the_database() {
         features_of(&tile_bytes(&server, BIG).await, BIG)
     );
 
+    // The routes that need the layer in memory say why (OGC tiles go through the
+    // collection too).
+    let (z, x, y) = tile_of(LON + 0.0012, LAT + 0.0012, Z);
+    let r = http()
+        .get(server.url(&format!(
+            "/ogc/collections/{BIG}/tiles/WebMercatorQuad/{z}/{y}/{x}"
+        )))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 409);
+    assert!(r.text().await.unwrap().contains("served from the database"));
+
     // Access rules: a layer only admins may read is 404 to anonymous callers, and
     // its tiles are never handed to them from the cache.
     cli_ok(&db, &["layer", "set-access", BIG, "--read", "admins"]);
@@ -370,6 +383,13 @@ async fn a_layer_served_from_the_database() {
         r.status() == 200
     })
     .await;
+
+    // The size bound: a tile from the database over max_tile_bytes is refused, not
+    // thinned (the second layer is still served from the database).
+    let tight = TestServer::start_with(&db, &[("CITYGRID_MAX_TILE_BYTES", "64")]);
+    let r = tile(&tight, SMALL).await;
+    assert_eq!(r.status(), 413);
+    assert!(r.text().await.unwrap().contains("max_tile_bytes"));
 }
 
 /// The same features (ids, properties) at the same places (within one tile unit:
