@@ -690,6 +690,95 @@ async fn raster_collections(db: &TestDb, server: &TestServer, top: u8) {
     }
 }
 
+/// The access-log line of a WMTS tile answered by the fast path is the full stack's
+/// line for the same request (but for its id and time): method, path, query, route,
+/// status and bytes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fast_path_log_lines_are_the_stacks() {
+    let db = TestDb::new().await;
+    for sql in [
+        format!(
+            "CREATE TABLE layers.log_pts AS SELECT i::bigint AS fid, \
+             ST_SetSRID(ST_MakePoint({LON} + (i % 40) * 0.0002, {LAT} + (i / 40) * 0.0002), 4326) AS geom, \
+             'point ' || i AS name FROM generate_series(1, 1000) i"
+        ),
+        "ALTER TABLE layers.log_pts ADD PRIMARY KEY (fid)".to_string(),
+        "INSERT INTO layer_catalog (id, title, kind, geometry_type, fields, feature_count, bounds) \
+         SELECT 'log_pts', 'log_pts', 'vector', 'Point', '[{\"name\":\"name\",\"type\":\"text\"}]'::jsonb, \
+         count(*), ARRAY[ST_XMin(ST_Extent(geom)), ST_YMin(ST_Extent(geom)), ST_XMax(ST_Extent(geom)), ST_YMax(ST_Extent(geom))] \
+         FROM layers.log_pts".to_string(),
+    ] {
+        sqlx::query(&sql).execute(&db.pool).await.expect(&sql);
+    }
+    let log_path = common::temp_dir("wmts_access_log").join("stderr.log");
+    let log = std::fs::File::create(&log_path).expect("log file");
+    let mut command = common::citygrid(&db);
+    command
+        .args(["serve", "--bind", "127.0.0.1:0"])
+        .env("CITYGRID_LOG_FORMAT", "json")
+        .env_remove("RUST_LOG")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::from(log));
+    let server = TestServer::spawn(command);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !matches!(get(&server, "/tiles/log_pts/0/0/0").await.0, 200 | 204) {
+        assert!(Instant::now() < deadline, "log_pts never loaded");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let z = 14u32;
+    let n = f64::from(1u32 << z);
+    let x = ((LON + 180.0) / 360.0 * n).floor() as u32;
+    let y =
+        ((1.0 - LAT.to_radians().tan().asinh() / std::f64::consts::PI) / 2.0 * n).floor() as u32;
+    let paths = [
+        format!("/wmts/log_pts/default/WebMercatorQuad/{z}/{y}/{x}.mvt"),
+        format!("/wmts?SERVICE=WMTS&REQUEST=GetTile&LAYER=log_pts&STYLE=default&FORMAT=application/x-protobuf&TILEMATRIXSET=WebMercatorQuad&TILEMATRIX={z}&TILEROW={y}&TILECOL={x}"),
+    ];
+    for (i, path) in paths.iter().enumerate() {
+        assert_eq!(get_all(&server, path, &[]).await.0, 200, "{path}");
+        // With an id the stack answers (its line carries the id); the fast path's own
+        // line is the next one.
+        let id = format!("wmts23-fast-{i}");
+        let full = get_all(&server, path, &[("x-request-id", &id)]).await;
+        assert_eq!(full.0, 200);
+        assert_eq!(get_all(&server, path, &[]).await.0, 200);
+    }
+    assert!(server.terminate());
+    let text = std::fs::read_to_string(&log_path).expect("log");
+    let lines: Vec<Value> = text
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter(|v| v["target"] == "citygrid_access")
+        .collect();
+    let fields = |v: &Value| {
+        [
+            "method", "path", "query", "route", "status", "bytes", "client",
+        ]
+        .map(|k| {
+            v.get(k)
+                .or_else(|| v["fields"].get(k))
+                .cloned()
+                .unwrap_or(Value::Null)
+        })
+    };
+    for (i, path) in paths.iter().enumerate() {
+        let id = format!("wmts23-fast-{i}");
+        let at = lines
+            .iter()
+            .position(|v| {
+                v["request_id"] == id.as_str() || v["fields"]["request_id"] == id.as_str()
+            })
+            .unwrap_or_else(|| panic!("no line for {path}:\n{text}"));
+        let stack = fields(&lines[at]);
+        let fast = lines.get(at + 1).map(fields);
+        assert_eq!(fast.as_ref(), Some(&stack), "{path}:\n{text}");
+        assert!(
+            stack[5].as_u64().is_some_and(|b| b > 0),
+            "bytes logged: {stack:?}"
+        );
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn gdal_and_owslib_read_the_service() {
     let (_db, server, dir) = setup("wmts_clients").await;

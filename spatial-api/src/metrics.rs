@@ -319,11 +319,14 @@ pub async fn track(
         response.headers_mut().insert("x-request-id", v);
     }
     if let Some(a) = access {
+        // The declared length, else the body's when it is known (a body of bytes, as
+        // the tile fast path logs it); none for a stream.
         let bytes = response
             .headers()
             .get(axum::http::header::CONTENT_LENGTH)
             .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.parse::<u64>().ok());
+            .and_then(|v| v.parse::<u64>().ok())
+            .or_else(|| axum::body::HttpBody::size_hint(response.body()).exact());
         // Debug formatting quotes and escapes the client's text (no forged lines).
         tracing::info!(
             target: "citygrid_access",
