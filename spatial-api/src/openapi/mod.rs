@@ -71,7 +71,7 @@ pub const API_KEY_QUERY: &str = "api_key_query";
         paths::wmts_kvp, paths::wmts_capabilities, paths::wmts_tile, paths::page_wmts_demo,
         paths::nearest, paths::spatial_query,
         paths::get_tile_properties, paths::put_tile_properties,
-        paths::admin_layers, paths::admin_layer_access, paths::admin_layer_delete,
+        paths::admin_layers, paths::admin_layer_access, paths::admin_layer_serve_from, paths::admin_layer_delete,
     ),
     components(schemas(schemas::Error)),
     tags(

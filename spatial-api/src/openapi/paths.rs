@@ -745,6 +745,19 @@ pub(super) fn admin_layers() {}
     ))]
 pub(super) fn admin_layer_access() {}
 
+#[utoipa::path(put, path = "/api/admin/layers/{layer}/serve-from", tag = "maps",
+    summary = "Serve a vector layer's tiles from memory or from the database (PostGIS ST_AsMVT); every server applies it at once",
+    description = "Body `{\"serve_from\": \"memory\"}` (the default: loaded into every server's memory) or `{\"serve_from\": \"database\"}` (not loaded: each tile is made by PostGIS on a standby when one is configured, behind the tile cache; the layer then has tiles only, its features, queries and OGC items answer 409).",
+    params(("layer" = String, Path, description = "layer id", example = "osm_buildings")),
+    request_body(content = Value, description = "`{\"serve_from\": \"memory\" | \"database\"}`"),
+    responses(
+        (status = 200, description = "stored: `{\"layer\", \"serve_from\"}`", body = Value),
+        (status = 404, description = "no such layer", body = Error),
+        (status = 409, description = "a raster layer (its tiles are always read from the database)", body = Error),
+        (status = 422, description = "another body or value", body = Error),
+    ))]
+pub(super) fn admin_layer_serve_from() {}
+
 #[utoipa::path(delete, path = "/api/admin/layers/{layer}", tag = "maps",
     summary = "Delete a layer: its table, its catalogue row, and on every server its index and cached tiles",
     params(("layer" = String, Path, description = "layer id", example = "osm_roads")),
