@@ -263,6 +263,23 @@ async fn a_layer_served_from_the_database() {
         .await
         .unwrap();
     assert_eq!(r.status(), 304, "ETag/304 as for memory layers");
+    for (asked, sent) in [("gzip", "gzip"), ("br, gzip", "br")] {
+        let (z, x, y) = tile_of(LON + 0.0012, LAT + 0.0012, Z);
+        let r = http()
+            .get(server.url(&format!("/tiles/{BIG}/{z}/{x}/{y}.mvt")))
+            .header("accept-encoding", asked)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+        assert_eq!(
+            r.headers()
+                .get("content-encoding")
+                .and_then(|v| v.to_str().ok()),
+            Some(sent),
+            "compressed as memory tiles are, for {asked:?}"
+        );
+    }
 
     // The second request is a cache hit: a row deleted without a notice is still
     // in the tile; after the notice it is gone, and an edit with its notice shows.

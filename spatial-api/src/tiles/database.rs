@@ -108,6 +108,7 @@ pub async fn tile(
             .map(|(m, (n, _))| (m.id.clone(), key_version(m, *n))),
     );
     if let Some(cached) = state.layers.tiles.get(&key) {
+        let cached = super::brotli_for(state, &key, cached, headers).await;
         return Ok(respond(state, &cached, MVT_TYPE, headers, 60));
     }
     let options = super::vector::encode_options(state);
@@ -186,7 +187,9 @@ pub async fn tile(
         .zip(&changes)
         .all(|(m, (n, _))| state.catalog.database_layer_state(&m.id).0 == *n);
     let cached = if unchanged {
-        state.layers.tiles.insert_tile(key, cached)
+        let cached = state.layers.tiles.insert_tile(key.clone(), cached);
+        // Its brotli form too, for a client that prefers it (as the in-memory path).
+        super::brotli_for(state, &key, cached, headers).await
     } else {
         cached
     };
