@@ -105,11 +105,18 @@ per = (122 - len(low)) // 3
 low += [f"{gen}/{z}/{x}/{y}" for z in (12, 13, 14) for x, y in even(cover(gbox, z), per)]
 low += [f"{gen}/14/{x}/{y}" for x, y in even(cover(gbox, 14)[1:], 122 - len(low))]
 rng = random.Random(17)
-# every tile of z14-z17 over the layers, then distinct random tiles of z18 (a fifth
-# of the rest), z19 (a third) and z20, each zoom's tiles drawn without repeats
+# every tile of z14-z17 over the layers, then distinct random tiles of z18, z19 and z20
+# in the shares of the first list (100,000 : 60,000 : 44,556 of 275,000 — DEEP_TILES=275000
+# gives exactly that list), z18 at most 3/4 of its tiles with the rest going to z19 and
+# z20 in their ratio; each zoom's tiles drawn without repeats. A longer list holds fewer
+# z14-z17 tiles in proportion (they are all in already): 10.7 % of 660,000, 25.6 % of
+# 275,000.
 deep = [(z, x, y) for z in (14, 15, 16, 17) for x, y in cover(gbox, z)]
 rest = deep_n - len(deep)
-for z, n in ((18, rest // 5), (19, rest // 3), (20, rest - rest // 5 - rest // 3)):
+x0, y0, x1, y1 = span(gbox, 18)
+n18 = min(round(rest * 100_000 / 204_556), (x1 - x0 + 1) * (y1 - y0 + 1) * 3 // 4)
+n19 = round((rest - n18) * 60_000 / 104_556)
+for z, n in ((18, n18), (19, n19), (20, rest - n18 - n19)):
     x0, y0, x1, y1 = span(gbox, z)
     assert n <= (x1 - x0 + 1) * (y1 - y0 + 1) * 3 // 4, (z, n)
     seen = set()
