@@ -15,10 +15,10 @@ use std::io::Read;
 use libdeflater::{CompressionLvl, Compressor};
 
 /// Tiles up to this many bytes (most tiles deep in the pyramid) are compressed at
-/// level 1: with libdeflate about 2-3× faster than level 6 for 2–4 % more bytes on
-/// the benchmark's deep tiles (4–16 KiB raw: 5.4 against 5.3 KiB; below 4 KiB 1–2 %),
-/// which is what a miss costs most there. Half of the bytes of a distinct-tile crawl
-/// z14–z20 are in its 3 % of tiles above 4 KiB.
+/// level 1 (libdeflate's fastest, no lazy matching) for 2–4 % more bytes than level 6
+/// on the benchmark's deep tiles (4–16 KiB raw: 5.4 against 5.3 KiB; below 4 KiB
+/// 1–2 %; sizes by zlib), which is what a miss costs most there: half of the bytes of
+/// a distinct-tile crawl z14–z20 are in its 3 % of tiles above 4 KiB.
 pub const FAST_LEVEL_MAX_BYTES: usize = 16 << 10;
 
 /// Tiles up to this many bytes (and above [`FAST_LEVEL_MAX_BYTES`]) are compressed at
