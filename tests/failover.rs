@@ -97,6 +97,45 @@ async fn poi_name(client: &reqwest::Client, port: u16, fid: i64) -> Option<Strin
     Some(v["properties"]["name"].as_str().unwrap_or("").to_owned())
 }
 
+/// The name of feature `fid` in the tile `z/x/y` of layer `db_pois` (served from the
+/// database) made by the server on `port`.
+async fn db_poi_name(
+    client: &reqwest::Client,
+    port: u16,
+    (z, x, y): (u32, u32, u32),
+    fid: i64,
+) -> Option<String> {
+    let r = client
+        .get(format!(
+            "http://127.0.0.1:{port}/tiles/db_pois/{z}/{x}/{y}.mvt"
+        ))
+        .send()
+        .await
+        .ok()?;
+    if r.status() != 200 {
+        return None;
+    }
+    let bytes = r.bytes().await.ok()?;
+    let layers = citygrid_tiles::decode::decode(&bytes).ok()?;
+    let layer = layers.iter().find(|l| l.name == "db_pois")?;
+    let feature = layer.features.iter().find(|f| f.id == Some(fid as u64))?;
+    let props = layer.props(feature).ok()?;
+    props
+        .into_iter()
+        .find(|(k, _)| k == "name")
+        .map(|(_, v)| v.to_string())
+}
+
+/// The tile of zoom `z` holding lon/lat.
+fn tile_of(lon: f64, lat: f64, z: u32) -> (u32, u32, u32) {
+    let n = f64::from(1u32 << z);
+    let x = ((lon + 180.0) / 360.0 * n).floor() as u32;
+    let r = lat.to_radians();
+    let y =
+        ((1.0 - (r.tan() + 1.0 / r.cos()).ln() / std::f64::consts::PI) / 2.0 * n).floor() as u32;
+    (z, x, y)
+}
+
 /// The coherence check: with the standby's replay stopped (it lags for ever), an
 /// edit committed on the primary with its change notice (as the editing API and
 /// the importers announce them) reaches both servers' memory — read from the
@@ -120,6 +159,34 @@ async fn coherence_with_a_paused_standby(client: &reqwest::Client) {
             poi_name(client, port, fid).await.as_deref(),
             Some(before.as_str())
         );
+    }
+    // A copy of the POI as a layer served from the database (`serve_from =
+    // database`, tiles by PostGIS on the standby): its tiles must follow the edit too.
+    psql(
+        primary,
+        &format!(
+            "BEGIN; CREATE TABLE layers.db_pois AS SELECT fid, geom, name FROM layers.osm_pois \
+             WHERE fid = {fid}; ALTER TABLE layers.db_pois ADD PRIMARY KEY (fid); \
+             INSERT INTO layer_catalog (id, title, kind, geometry_type, fields, feature_count, serve_from) \
+             VALUES ('db_pois', 'db_pois', 'vector', 'Point', '[{{\"name\":\"name\",\"type\":\"text\"}}]', 1, 'database'); \
+             SELECT pg_notify('citygrid_layers', 'db_pois'); COMMIT;"
+        ),
+    );
+    let lonlat = psql(
+        primary,
+        &format!("SELECT ST_X(geom) || ',' || ST_Y(geom) FROM layers.db_pois WHERE fid = {fid}"),
+    );
+    let (lon, lat) = lonlat.split_once(',').expect("lon,lat");
+    let db_tile = tile_of(lon.parse().unwrap(), lat.parse().unwrap(), 16);
+    for port in [18191u16, 18192] {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while db_poi_name(client, port, db_tile, fid).await.as_deref() != Some(before.as_str()) {
+            assert!(
+                Instant::now() < deadline,
+                ":{port} never served the db_pois tile"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
     }
     // Lag injected by stopping the standby's startup (WAL replay) process: it keeps
     // receiving and flushing WAL (the synchronous commit still returns) but replays
@@ -153,7 +220,9 @@ async fn coherence_with_a_paused_standby(client: &reqwest::Client) {
         primary,
         &format!(
             "BEGIN; UPDATE layers.osm_pois SET name = '{after}' WHERE fid = {fid}; \
-             SELECT pg_notify('citygrid_layers', 'osm_pois:{fid}'); COMMIT;"
+             UPDATE layers.db_pois SET name = '{after}' WHERE fid = {fid}; \
+             SELECT pg_notify('citygrid_layers', 'osm_pois:{fid}'); \
+             SELECT pg_notify('citygrid_layers', 'db_pois:{fid}'); COMMIT;"
         ),
     );
     // the standby really lags: it still has the old name
@@ -181,6 +250,27 @@ async fn coherence_with_a_paused_standby(client: &reqwest::Client) {
             assert!(
                 Instant::now() < deadline,
                 ":{port} never served the edit (standby replay stopped)"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        // The tile of the layer served from the database: the new name (read from the
+        // primary after the bounded wait), never the old one once seen.
+        let deadline = Instant::now() + Duration::from_secs(8);
+        let mut seen_new = false;
+        let watch_until = Instant::now() + Duration::from_secs(3);
+        loop {
+            let s = db_poi_name(client, port, db_tile, fid).await;
+            if s.as_deref() == Some(after.as_str()) {
+                seen_new = true;
+            } else if seen_new {
+                panic!(":{port} tiled db_pois {fid} as {s:?} after {after:?}");
+            }
+            if seen_new && Instant::now() > watch_until {
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                ":{port} never tiled the edit from the database (standby replay stopped)"
             );
             tokio::time::sleep(Duration::from_millis(50)).await;
         }

@@ -167,7 +167,8 @@ impl ReadSource {
     /// when a change was announced): a standby that has replayed it (waiting up to the
     /// bound), else the primary. `None`: any standby (round robin), nothing to wait
     /// for. Unlike [`ReadSource::caught_up`] it asks nothing of the primary, so it
-    /// suits reads made per request (tiles of a layer served from the database).
+    /// suits reads made per request (tiles of a layer served from the database); it
+    /// is not counted in `standby_reads` / `primary_fallbacks` (layer loads).
     pub async fn replayed_to(&self, lsn: Option<&str>) -> &PgPool {
         if self.standbys.is_empty() {
             return &self.primary;
@@ -183,12 +184,10 @@ impl ReadSource {
                     None => true,
                 };
                 if ready {
-                    self.standby_reads.fetch_add(1, Ordering::Relaxed);
                     return pool;
                 }
             }
             if lsn.is_none() || Instant::now() >= deadline {
-                self.primary_fallbacks.fetch_add(1, Ordering::Relaxed);
                 return &self.primary;
             }
             tokio::time::sleep(POLL).await;

@@ -390,13 +390,20 @@ pub async fn follow_changes(
     let mut listener_connected = false;
     loop {
         match changes.recv().await {
+            // A layer served from the database: its tiles get new cache keys, read
+            // where the change is replayed (nothing is loaded, nothing to wait for).
+            Ok(change)
+                if change
+                    .split_once(':')
+                    .is_some_and(|(id, _)| registry.serves_from_database(id)) =>
+            {
+                let id = change.split_once(':').map_or("", |(id, _)| id);
+                registry.database_layer_changed(Some(id), reads.primary_lsn().await);
+                store.tiles.invalidate_layer(id);
+            }
             // Read from a standby only once it holds the change just announced
             // (or from the primary): never an old version after a notice.
             Ok(change) => match (change.split_once(':'), reads.caught_up().await) {
-                (Some((id, _)), _) if registry.serves_from_database(id) => {
-                    registry.database_layer_changed(Some(id), reads.primary_lsn().await);
-                    store.tiles.invalidate_layer(id);
-                }
                 (Some((id, fids)), pool) => {
                     let fids: Vec<i64> = fids
                         .split(',')
@@ -420,6 +427,10 @@ pub async fn follow_changes(
                     store.resync(pool, &registry.memory_layers()).await;
                 }
                 (None, pool) => {
+                    if registry.serves_from_database(&change) {
+                        // Re-imported or restored: read where that is replayed.
+                        registry.database_layer_changed(Some(&change), reads.primary_lsn().await);
+                    }
                     listener_connected |= change == "*";
                     store.sync(pool, &registry.memory_layers()).await;
                 }
