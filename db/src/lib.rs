@@ -103,7 +103,13 @@ pub async fn connect(url: &str, max_connections: u32, lazy: bool) -> Result<PgPo
     let pool_options = PgPoolOptions::new()
         .max_connections(max_connections.max(1))
         .acquire_timeout(ACQUIRE_TIMEOUT)
-        .idle_timeout(Duration::from_secs(300));
+        .idle_timeout(Duration::from_secs(300))
+        // No ping before each use: it is a round trip per request (a case report
+        // is one statement, so the ping was half of its round trips). A connection
+        // that died since its last use fails its statement with an I/O error, which
+        // is answered 503 with `Retry-After` (nothing was acknowledged), and sqlx
+        // closes it, so the next request opens a fresh one.
+        .test_before_acquire(false);
     if lazy {
         Ok(pool_options.connect_lazy_with(options))
     } else {
