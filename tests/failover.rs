@@ -369,13 +369,17 @@ async fn primary_killed_under_load() {
         .await
         .unwrap();
     let token = login["token"].as_str().expect("token").to_string();
-    // layers are loaded on both servers
-    for port in [18191, 18192] {
+    // the layers the test reads are loaded on both servers (they load side by side,
+    // so one being ready says nothing of the other)
+    for (port, layer) in [18191, 18192]
+        .into_iter()
+        .flat_map(|port| ["osm_roads", "osm_pois"].map(|layer| (port, layer)))
+    {
         let deadline = Instant::now() + Duration::from_secs(60);
         loop {
             let s = client
                 .get(format!(
-                    "http://127.0.0.1:{port}/ogc/collections/osm_roads/items?limit=1"
+                    "http://127.0.0.1:{port}/ogc/collections/{layer}/items?limit=1"
                 ))
                 .send()
                 .await
@@ -384,7 +388,7 @@ async fn primary_killed_under_load() {
             if s == 200 {
                 break;
             }
-            assert!(Instant::now() < deadline, "layers never loaded on :{port}");
+            assert!(Instant::now() < deadline, "{layer} never loaded on :{port}");
             tokio::time::sleep(Duration::from_millis(200)).await;
         }
     }
