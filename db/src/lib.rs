@@ -88,6 +88,10 @@ pub fn redact_url(url: &str) -> String {
 /// has been seen to take 2.5 s), so load alone does not turn into 503s.
 pub const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
 
+/// A pooled connection idle at least this long is pinged before it is used again
+/// (one in steady use is not: the ping would be a round trip per request).
+pub const PING_AFTER_IDLE: Duration = Duration::from_millis(500);
+
 /// Opens a connection pool to `url` with `max_connections` connections at most.
 ///
 /// A request waits at most [`ACQUIRE_TIMEOUT`] for a connection. The pool connects
@@ -104,12 +108,19 @@ pub async fn connect(url: &str, max_connections: u32, lazy: bool) -> Result<PgPo
         .max_connections(max_connections.max(1))
         .acquire_timeout(ACQUIRE_TIMEOUT)
         .idle_timeout(Duration::from_secs(300))
-        // No ping before each use: it is a round trip per request (a case report
-        // is one statement, so the ping was half of its round trips). A connection
-        // that died since its last use fails its statement with an I/O error, which
-        // is answered 503 with `Retry-After` (nothing was acknowledged), and sqlx
-        // closes it, so the next request opens a fresh one.
-        .test_before_acquire(false);
+        // A ping before each use is a round trip per request (a case report is one
+        // statement, so it was half of its round trips): a connection back in use
+        // within [`PING_AFTER_IDLE`] is not pinged; one idle longer (after a quiet
+        // spell or a database restart) is, and replaced when the ping fails.
+        .test_before_acquire(false)
+        .before_acquire(|conn, meta| {
+            Box::pin(async move {
+                if meta.idle_for >= PING_AFTER_IDLE {
+                    sqlx::Connection::ping(conn).await?;
+                }
+                Ok(true)
+            })
+        });
     if lazy {
         Ok(pool_options.connect_lazy_with(options))
     } else {
