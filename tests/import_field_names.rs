@@ -13,6 +13,7 @@ use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
+use common::tiles::tile_of;
 use common::{http, TestDb, TestServer};
 use serde_json::{json, Value};
 
@@ -115,15 +116,6 @@ fn values(fc: &Value, key: &str) -> Vec<Value> {
         .iter()
         .map(|f| f["properties"][key].clone())
         .collect()
-}
-
-fn tile_of(lon: f64, lat: f64, z: u32) -> (u32, u32) {
-    let n = 2f64.powi(z as i32);
-    let x = ((lon + 180.0) / 360.0 * n).floor() as u32;
-    let r = lat.to_radians();
-    let y =
-        ((1.0 - (r.tan() + 1.0 / r.cos()).ln() / std::f64::consts::PI) / 2.0 * n).floor() as u32;
-    (x, y)
 }
 
 /// Checks every output of the server for a layer whose fields are `fields`

@@ -14,6 +14,7 @@ mod common;
 use std::time::{Duration, Instant};
 
 use common::mvt::decode;
+use common::tiles::tile_of;
 use common::{add_user, citygrid, http, run, TestDb, TestServer};
 use reqwest::{Method, Response};
 use serde_json::{json, Value};
@@ -99,15 +100,6 @@ async fn error_of(r: Response, status: u16) -> String {
     let body = r.text().await.unwrap();
     assert_eq!(got, status, "{body}");
     body
-}
-
-fn tile_of(lon: f64, lat: f64, z: u32) -> (u32, u32) {
-    let n = 2f64.powi(z as i32);
-    let x = ((lon + 180.0) / 360.0 * n).floor() as u32;
-    let r = lat.to_radians();
-    let y =
-        ((1.0 - (r.tan() + 1.0 / r.cos()).ln() / std::f64::consts::PI) / 2.0 * n).floor() as u32;
-    (x, y)
 }
 
 /// The (id, name) of layer `id`'s features in the z15 tile over (lon, lat) of `server`.

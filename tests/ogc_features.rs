@@ -8,6 +8,7 @@ mod common;
 
 use std::collections::BTreeSet;
 
+use common::tiles::tile_of;
 use common::{http, TestDb, TestServer};
 use rand::{Rng, SeedableRng};
 use serde_json::Value;
@@ -60,15 +61,6 @@ fn enc(s: &str) -> String {
             _ => format!("%{b:02X}"),
         })
         .collect()
-}
-
-fn tile_of(lon: f64, lat: f64, z: u32) -> (u32, u32) {
-    let n = 2f64.powi(z as i32);
-    let x = ((lon + 180.0) / 360.0 * n).floor() as u32;
-    let r = lat.to_radians();
-    let y =
-        ((1.0 - (r.tan() + 1.0 / r.cos()).ln() / std::f64::consts::PI) / 2.0 * n).floor() as u32;
-    (x, y)
 }
 
 #[tokio::test(flavor = "multi_thread")]

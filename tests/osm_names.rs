@@ -8,17 +8,9 @@ mod common;
 use std::time::{Duration, Instant};
 
 use common::mvt::{decode, DecodedFeature};
+use common::tiles::tile_of;
 use common::{citygrid, http, run, TestDb, TestServer};
 use serde_json::Value;
-
-fn tile_of(lon: f64, lat: f64, z: u32) -> (u32, u32) {
-    let n = 2f64.powi(z as i32);
-    let x = ((lon + 180.0) / 360.0 * n).floor() as u32;
-    let r = lat.to_radians();
-    let y =
-        ((1.0 - (r.tan() + 1.0 / r.cos()).ln() / std::f64::consts::PI) / 2.0 * n).floor() as u32;
-    (x, y)
-}
 
 async fn features(
     server: &TestServer,

@@ -13,90 +13,8 @@ use std::io::Read;
 use std::time::{Duration, Instant};
 
 use common::mvt::decode;
-use common::{http, TestDb, TestServer};
-
-/// A point layer of 3000 points around (24.94, 60.17), catalogued and announced.
-async fn points_layer(db: &TestDb) {
-    sqlx::query(
-        "CREATE TABLE layers.br_pts AS SELECT i::bigint AS fid, \
-         ST_SetSRID(ST_MakePoint(24.935 + (i % 97) * 0.000185, 60.164 + (i / 97) * 0.00075), 4326) AS geom, \
-         'point number ' || i AS name, i % 7 AS rank FROM generate_series(1, 3000) i",
-    )
-    .execute(&db.pool)
-    .await
-    .unwrap();
-    sqlx::query("ALTER TABLE layers.br_pts ADD PRIMARY KEY (fid)")
-        .execute(&db.pool)
-        .await
-        .unwrap();
-    sqlx::query(
-        "INSERT INTO layer_catalog (id, title, kind, geometry_type, fields, feature_count, bounds) \
-         SELECT 'br_pts', 'br_pts', 'vector', 'Point', \
-                '[{\"name\":\"name\",\"type\":\"text\"},{\"name\":\"rank\",\"type\":\"integer\"}]'::jsonb, \
-                count(*), ARRAY[ST_XMin(ST_Extent(geom)), ST_YMin(ST_Extent(geom)), ST_XMax(ST_Extent(geom)), ST_YMax(ST_Extent(geom))] \
-         FROM layers.br_pts",
-    )
-    .execute(&db.pool)
-    .await
-    .unwrap();
-    sqlx::query("SELECT pg_notify('citygrid_layers', 'br_pts')")
-        .execute(&db.pool)
-        .await
-        .unwrap();
-}
-
-fn tile_of(lon: f64, lat: f64, z: u32) -> (u32, u32) {
-    let n = 2f64.powi(z as i32);
-    let x = ((lon + 180.0) / 360.0 * n).floor() as u32;
-    let lat_r = lat.to_radians();
-    let y = ((1.0 - (lat_r.tan() + 1.0 / lat_r.cos()).ln() / std::f64::consts::PI) / 2.0 * n)
-        .floor() as u32;
-    (x, y)
-}
-
-/// Status, `[content-encoding, etag, vary]` (empty when absent) and the body as sent.
-async fn get(
-    server: &TestServer,
-    path: &str,
-    request: &[(&str, &str)],
-) -> (u16, [String; 3], Vec<u8>) {
-    let mut builder = http().get(server.url(path));
-    for (name, value) in request {
-        builder = builder.header(*name, *value);
-    }
-    let response = builder.send().await.unwrap();
-    let status = response.status().as_u16();
-    let header = |name: &str| {
-        response
-            .headers()
-            .get_all(name)
-            .iter()
-            .map(|v| v.to_str().unwrap().to_string())
-            .collect::<Vec<_>>()
-            .join(", ")
-    };
-    let headers = [header("content-encoding"), header("etag"), header("vary")];
-    (status, headers, response.bytes().await.unwrap().to_vec())
-}
-
-/// The tile cache's bytes now (`citygrid_tile_cache_bytes` in `/metrics`).
-async fn cache_bytes(server: &TestServer) -> usize {
-    let metrics = http()
-        .get(server.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    metrics
-        .lines()
-        .find_map(|l| l.strip_prefix("citygrid_tile_cache_bytes "))
-        .unwrap_or_else(|| panic!("no citygrid_tile_cache_bytes in:\n{metrics}"))
-        .trim()
-        .parse()
-        .unwrap()
-}
+use common::tiles::{cache_bytes, get_as_sent, points_layer, tile_of};
+use common::{TestDb, TestServer};
 
 fn unbrotli(br: &[u8]) -> Vec<u8> {
     let mut out = Vec::new();
@@ -121,10 +39,10 @@ const FULL_STACK: (&str, &str) = ("x-request-id", "tile-brotli-test");
 #[tokio::test(flavor = "multi_thread")]
 async fn brotli_clients_get_the_stored_brotli_form() {
     let db = TestDb::new().await;
-    points_layer(&db).await;
+    points_layer(&db, "br_pts").await;
     let server = TestServer::start(&db);
     let deadline = Instant::now() + Duration::from_secs(30);
-    while get(&server, "/tiles/br_pts/0/0/0", &[]).await.0 == 409 {
+    while get_as_sent(&server, "/tiles/br_pts/0/0/0", &[]).await.0 == 409 {
         assert!(Instant::now() < deadline, "layer br_pts never loaded");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
@@ -141,7 +59,7 @@ async fn brotli_clients_get_the_stored_brotli_form() {
             request.push(FULL_STACK);
         }
         let held_before = cache_bytes(&server).await;
-        let (status, [encoding, br_etag, vary], br) = get(&server, &path, &request).await;
+        let (status, [encoding, br_etag, vary], br) = get_as_sent(&server, &path, &request).await;
         assert_eq!((status, encoding.as_str()), (200, "br"), "{first}");
         assert!(vary.to_ascii_lowercase().contains("accept-encoding"));
         assert!(
@@ -151,13 +69,13 @@ async fn brotli_clients_get_the_stored_brotli_form() {
         let held = cache_bytes(&server).await - held_before;
 
         // The identity tile, the gzip form, and the brotli form decoding to the same MVT.
-        let (status, [encoding, raw_etag, _], raw) = get(&server, &path, &[]).await;
+        let (status, [encoding, raw_etag, _], raw) = get_as_sent(&server, &path, &[]).await;
         assert_eq!((status, encoding.as_str()), (200, ""));
         assert!(decode(&raw).len() > 10, "a tile with points");
         assert_eq!(unbrotli(&br), raw, "{first}");
         assert!(br.len() < raw.len());
         let (status, [encoding, gz_etag, _], gz) =
-            get(&server, &path, &[("accept-encoding", "gzip, deflate")]).await;
+            get_as_sent(&server, &path, &[("accept-encoding", "gzip, deflate")]).await;
         assert_eq!((status, encoding.as_str()), (200, "gzip"));
         assert_eq!(gunzip(&gz), raw);
         let etags = [&br_etag, &gz_etag, &raw_etag];
@@ -178,16 +96,17 @@ async fn brotli_clients_get_the_stored_brotli_form() {
         for extra in [None, Some(FULL_STACK)] {
             let mut request = vec![BROWSER];
             request.extend(extra);
-            let (status, [encoding, etag, _], again) = get(&server, &path, &request).await;
+            let (status, [encoding, etag, _], again) = get_as_sent(&server, &path, &request).await;
             assert_eq!((status, encoding.as_str()), (200, "br"));
             assert_eq!((etag, &again), (br_etag.clone(), &br));
             request.push(("if-none-match", br_etag.as_str()));
-            assert_eq!(get(&server, &path, &request).await.0, 304);
+            assert_eq!(get_as_sent(&server, &path, &request).await.0, 304);
         }
         // brotli only (no gzip) is brotli too; gzip preferred by q-value is gzip
-        let (_, [encoding, _, _], body) = get(&server, &path, &[("accept-encoding", "br")]).await;
+        let (_, [encoding, _, _], body) =
+            get_as_sent(&server, &path, &[("accept-encoding", "br")]).await;
         assert_eq!((encoding.as_str(), &body), ("br", &br));
-        let (_, [encoding, _, _], body) = get(
+        let (_, [encoding, _, _], body) = get_as_sent(
             &server,
             &path,
             &[("accept-encoding", "br;q=0.5, gzip;q=0.9")],
@@ -200,18 +119,20 @@ async fn brotli_clients_get_the_stored_brotli_form() {
     // counted in the cache's bytes, and keeps it.
     let (x, y) = tile_of(24.944, 60.170, 16);
     let path = format!("/tiles/br_pts/16/{x}/{y}");
-    let (_, [encoding, _, _], gz) = get(&server, &path, &[("accept-encoding", "gzip")]).await;
+    let (_, [encoding, _, _], gz) =
+        get_as_sent(&server, &path, &[("accept-encoding", "gzip")]).await;
     assert_eq!(encoding, "gzip");
     let held_before = cache_bytes(&server).await;
-    let (_, [encoding, _, _], br) = get(&server, &path, &[BROWSER]).await;
+    let (_, [encoding, _, _], br) = get_as_sent(&server, &path, &[BROWSER]).await;
     assert_eq!(encoding, "br");
     assert_eq!(unbrotli(&br), gunzip(&gz));
     assert_eq!(cache_bytes(&server).await - held_before, br.len());
-    let (_, _, again) = get(&server, &path, &[BROWSER, FULL_STACK]).await;
+    let (_, _, again) = get_as_sent(&server, &path, &[BROWSER, FULL_STACK]).await;
     assert_eq!(again, br);
     assert_eq!(cache_bytes(&server).await - held_before, br.len());
 
     // An empty tile stays 204 without a body or a coding.
-    let (status, [encoding, _, _], body) = get(&server, "/tiles/br_pts/14/0/0", &[BROWSER]).await;
+    let (status, [encoding, _, _], body) =
+        get_as_sent(&server, "/tiles/br_pts/14/0/0", &[BROWSER]).await;
     assert_eq!((status, encoding.as_str(), body.len()), (204, "", 0));
 }

@@ -9,98 +9,16 @@ mod common;
 use std::time::{Duration, Instant};
 
 use common::mvt::decode;
-use common::{http, TestDb, TestServer};
-
-/// A point layer of 3000 points around (24.94, 60.17), catalogued and announced.
-async fn points_layer(db: &TestDb) {
-    sqlx::query(
-        "CREATE TABLE layers.gz_pts AS SELECT i::bigint AS fid, \
-         ST_SetSRID(ST_MakePoint(24.935 + (i % 97) * 0.000185, 60.164 + (i / 97) * 0.00075), 4326) AS geom, \
-         'point number ' || i AS name, i % 7 AS rank FROM generate_series(1, 3000) i",
-    )
-    .execute(&db.pool)
-    .await
-    .unwrap();
-    sqlx::query("ALTER TABLE layers.gz_pts ADD PRIMARY KEY (fid)")
-        .execute(&db.pool)
-        .await
-        .unwrap();
-    sqlx::query(
-        "INSERT INTO layer_catalog (id, title, kind, geometry_type, fields, feature_count, bounds) \
-         SELECT 'gz_pts', 'gz_pts', 'vector', 'Point', \
-                '[{\"name\":\"name\",\"type\":\"text\"},{\"name\":\"rank\",\"type\":\"integer\"}]'::jsonb, \
-                count(*), ARRAY[ST_XMin(ST_Extent(geom)), ST_YMin(ST_Extent(geom)), ST_XMax(ST_Extent(geom)), ST_YMax(ST_Extent(geom))] \
-         FROM layers.gz_pts",
-    )
-    .execute(&db.pool)
-    .await
-    .unwrap();
-    sqlx::query("SELECT pg_notify('citygrid_layers', 'gz_pts')")
-        .execute(&db.pool)
-        .await
-        .unwrap();
-}
-
-fn tile_of(lon: f64, lat: f64, z: u32) -> (u32, u32) {
-    let n = 2f64.powi(z as i32);
-    let x = ((lon + 180.0) / 360.0 * n).floor() as u32;
-    let lat_r = lat.to_radians();
-    let y = ((1.0 - (lat_r.tan() + 1.0 / lat_r.cos()).ln() / std::f64::consts::PI) / 2.0 * n)
-        .floor() as u32;
-    (x, y)
-}
-
-/// Status, the headers asked for (empty when absent) and the body as sent.
-async fn get(
-    server: &TestServer,
-    path: &str,
-    request: &[(&str, &str)],
-) -> (u16, [String; 3], Vec<u8>) {
-    let mut builder = http().get(server.url(path));
-    for (name, value) in request {
-        builder = builder.header(*name, *value);
-    }
-    let response = builder.send().await.unwrap();
-    let status = response.status().as_u16();
-    let header = |name: &str| {
-        response
-            .headers()
-            .get_all(name)
-            .iter()
-            .map(|v| v.to_str().unwrap().to_string())
-            .collect::<Vec<_>>()
-            .join(", ")
-    };
-    let headers = [header("content-encoding"), header("etag"), header("vary")];
-    (status, headers, response.bytes().await.unwrap().to_vec())
-}
-
-/// The tile cache's bytes now (`citygrid_tile_cache_bytes` in `/metrics`).
-async fn cache_bytes(server: &TestServer) -> usize {
-    let metrics = http()
-        .get(server.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    metrics
-        .lines()
-        .find_map(|l| l.strip_prefix("citygrid_tile_cache_bytes "))
-        .unwrap_or_else(|| panic!("no citygrid_tile_cache_bytes in:\n{metrics}"))
-        .trim()
-        .parse()
-        .unwrap()
-}
+use common::tiles::{cache_bytes, get_as_sent, points_layer, tile_of};
+use common::{TestDb, TestServer};
 
 #[tokio::test(flavor = "multi_thread")]
 async fn vector_tiles_are_sent_gzip_as_stored() {
     let db = TestDb::new().await;
-    points_layer(&db).await;
+    points_layer(&db, "gz_pts").await;
     let server = TestServer::start(&db);
     let deadline = Instant::now() + Duration::from_secs(30);
-    while get(&server, "/tiles/gz_pts/0/0/0", &[]).await.0 == 409 {
+    while get_as_sent(&server, "/tiles/gz_pts/0/0/0", &[]).await.0 == 409 {
         assert!(Instant::now() < deadline, "layer gz_pts never loaded");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
@@ -111,14 +29,14 @@ async fn vector_tiles_are_sent_gzip_as_stored() {
     // brotli client's forms are tests/tile_brotli.rs).
     let held_before = cache_bytes(&server).await;
     let (status, [encoding, gz_etag, vary], gz) =
-        get(&server, &path, &[("accept-encoding", "gzip, deflate")]).await;
+        get_as_sent(&server, &path, &[("accept-encoding", "gzip, deflate")]).await;
     assert_eq!(status, 200);
     assert_eq!(encoding, "gzip");
     assert!(vary.to_ascii_lowercase().contains("accept-encoding"));
     let held = cache_bytes(&server).await - held_before;
 
     // Without Accept-Encoding: the raw tile, with Vary too.
-    let (status, [encoding, raw_etag, vary], raw) = get(&server, &path, &[]).await;
+    let (status, [encoding, raw_etag, vary], raw) = get_as_sent(&server, &path, &[]).await;
     assert_eq!(status, 200);
     assert_eq!(encoding, "");
     assert!(vary.to_ascii_lowercase().contains("accept-encoding"));
@@ -149,11 +67,12 @@ async fn vector_tiles_are_sent_gzip_as_stored() {
     assert_ne!(gz_etag, raw_etag);
 
     // A second gzip request is served the same stored bytes.
-    let (_, [_, again_etag, _], again) = get(&server, &path, &[("accept-encoding", "gzip")]).await;
+    let (_, [_, again_etag, _], again) =
+        get_as_sent(&server, &path, &[("accept-encoding", "gzip")]).await;
     assert_eq!((again_etag.as_str(), &again), (gz_etag.as_str(), &gz));
 
     // Each ETag gives 304 on its own representation only.
-    let gzip_304 = get(
+    let gzip_304 = get_as_sent(
         &server,
         &path,
         &[("accept-encoding", "gzip"), ("if-none-match", &gz_etag)],
@@ -161,23 +80,23 @@ async fn vector_tiles_are_sent_gzip_as_stored() {
     .await;
     assert_eq!(gzip_304.0, 304);
     assert_eq!(gzip_304.1[1], gz_etag);
-    let raw_304 = get(&server, &path, &[("if-none-match", &raw_etag)]).await;
+    let raw_304 = get_as_sent(&server, &path, &[("if-none-match", &raw_etag)]).await;
     assert_eq!(raw_304.0, 304);
     assert_eq!(raw_304.1[1], raw_etag);
-    let crossed = get(
+    let crossed = get_as_sent(
         &server,
         &path,
         &[("accept-encoding", "gzip"), ("if-none-match", &raw_etag)],
     )
     .await;
     assert_eq!((crossed.0, crossed.1[0].as_str()), (200, "gzip"));
-    let crossed = get(&server, &path, &[("if-none-match", &gz_etag)]).await;
+    let crossed = get_as_sent(&server, &path, &[("if-none-match", &gz_etag)]).await;
     assert_eq!((crossed.0, &crossed.2), (200, &raw));
 
     // gzip refused with q=0 (even beside `*`): the raw tile; `*` alone accepts gzip.
     for refusal in ["gzip;q=0", "gzip;q=0, *", "identity", "br;q=0"] {
         let (status, [encoding, etag, _], body) =
-            get(&server, &path, &[("accept-encoding", refusal)]).await;
+            get_as_sent(&server, &path, &[("accept-encoding", refusal)]).await;
         assert_eq!(status, 200, "{refusal}");
         assert_eq!(encoding, "", "{refusal}");
         assert_eq!(
@@ -186,12 +105,13 @@ async fn vector_tiles_are_sent_gzip_as_stored() {
             "{refusal}"
         );
     }
-    let (_, [encoding, etag, _], body) = get(&server, &path, &[("accept-encoding", "*")]).await;
+    let (_, [encoding, etag, _], body) =
+        get_as_sent(&server, &path, &[("accept-encoding", "*")]).await;
     assert_eq!(encoding, "gzip");
     assert_eq!((etag.as_str(), &body), (gz_etag.as_str(), &gz));
 
     // An empty tile stays 204, uncompressed.
-    let (status, [encoding, _, _], body) = get(
+    let (status, [encoding, _, _], body) = get_as_sent(
         &server,
         "/tiles/gz_pts/14/0/0",
         &[("accept-encoding", "gzip")],

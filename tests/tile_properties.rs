@@ -11,6 +11,7 @@ use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
 use common::mvt::{decode, DecodedFeature};
+use common::tiles::tile_of;
 use common::{add_user, citygrid, http, run, TestDb, TestServer};
 use serde_json::{json, Value};
 
@@ -47,15 +48,6 @@ async fn make_streets(db: &TestDb) {
         .execute(&db.pool)
         .await
         .unwrap();
-}
-
-fn tile_of(lon: f64, lat: f64, z: u32) -> (u32, u32) {
-    let n = 2f64.powi(z as i32);
-    let x = ((lon + 180.0) / 360.0 * n).floor() as u32;
-    let r = lat.to_radians();
-    let y =
-        ((1.0 - (r.tan() + 1.0 / r.cos()).ln() / std::f64::consts::PI) / 2.0 * n).floor() as u32;
-    (x, y)
 }
 
 /// The features of `layers`' tile at zoom `z` over (lon, lat) (none for a 204).

@@ -374,3 +374,4 @@ pub fn exists(path: &Path) -> bool {
 }
 pub mod mvt;
 pub mod pmtiles;
+pub mod tiles;
