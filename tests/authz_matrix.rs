@@ -11,6 +11,8 @@
 //! read is answered as one that does not exist).
 
 mod common;
+
+use common::tiles::tile_at;
 mod mgmt_common;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -219,16 +221,6 @@ enum Cred {
     None,
     Bearer(String),
     Key { key: String, origin: &'static str },
-}
-
-/// The Web-Mercator tile (z, x, y) that holds a point.
-fn tile_of(lon: f64, lat: f64, z: u32) -> (u32, u32, u32) {
-    let n = f64::from(1u32 << z);
-    let x = ((lon + 180.0) / 360.0 * n).floor() as u32;
-    let r = lat.to_radians();
-    let y =
-        ((1.0 - (r.tan() + 1.0 / r.cos()).ln() / std::f64::consts::PI) / 2.0 * n).floor() as u32;
-    (z, x, y)
 }
 
 fn fill(template: &str, values: &HashMap<&'static str, String>) -> String {
@@ -489,7 +481,7 @@ async fn every_route_for_every_principal() {
     );
 
     // every request, 16 at a time
-    let (z, x, y) = tile_of(lon, lat, 15);
+    let (z, x, y) = tile_at(lon, lat, 15);
     let mut values: HashMap<&'static str, String> = HashMap::new();
     values.insert("case", case_id.to_string());
     values.insert("case_no", case_no);
@@ -1059,7 +1051,7 @@ async fn departments_inspectors_and_keys_see_only_their_own() {
         .filter_map(|c| c["id"].as_str())
         .collect();
     assert_eq!(ids, [KEY_LAYER]);
-    let (z, x, y) = tile_of(grids[0].0, grids[0].1, 15);
+    let (z, x, y) = tile_at(grids[0].0, grids[0].1, 15);
     // a layer outside the key's list is answered as one that does not exist (404),
     // and left out of a composite; the cases themselves are not the key's (403)
     for (path, status) in [
@@ -1534,7 +1526,7 @@ async fn account_names_are_not_published() {
             r.bytes().await.expect("body").to_vec()
         }
     };
-    let (z, x, y) = tile_of(lon, lat, 16);
+    let (z, x, y) = tile_at(lon, lat, 16);
     // give the edit time to reach the layer in memory, then look everywhere
     tokio::time::sleep(std::time::Duration::from_secs(2)).await;
     for path in [

@@ -11,6 +11,8 @@
 
 mod common;
 
+use common::tiles::tile_at;
+
 use std::process::Command;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -126,16 +128,6 @@ async fn db_poi_name(
         .map(|(_, v)| v.to_string())
 }
 
-/// The tile of zoom `z` holding lon/lat.
-fn tile_of(lon: f64, lat: f64, z: u32) -> (u32, u32, u32) {
-    let n = f64::from(1u32 << z);
-    let x = ((lon + 180.0) / 360.0 * n).floor() as u32;
-    let r = lat.to_radians();
-    let y =
-        ((1.0 - (r.tan() + 1.0 / r.cos()).ln() / std::f64::consts::PI) / 2.0 * n).floor() as u32;
-    (z, x, y)
-}
-
 /// The coherence check: with the standby's replay stopped (it lags for ever), an
 /// edit committed on the primary with its change notice (as the editing API and
 /// the importers announce them) reaches both servers' memory — read from the
@@ -177,7 +169,7 @@ async fn coherence_with_a_paused_standby(client: &reqwest::Client) {
         &format!("SELECT ST_X(geom) || ',' || ST_Y(geom) FROM layers.db_pois WHERE fid = {fid}"),
     );
     let (lon, lat) = lonlat.split_once(',').expect("lon,lat");
-    let db_tile = tile_of(lon.parse().unwrap(), lat.parse().unwrap(), 16);
+    let db_tile = tile_at(lon.parse().unwrap(), lat.parse().unwrap(), 16);
     for port in [18191u16, 18192] {
         let deadline = Instant::now() + Duration::from_secs(10);
         while db_poi_name(client, port, db_tile, fid).await.as_deref() != Some(before.as_str()) {

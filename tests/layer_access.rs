@@ -16,6 +16,7 @@ mod common;
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
 
+use common::tiles::tile_at;
 use common::{http, TestDb, TestServer};
 use serde_json::{json, Value};
 
@@ -29,16 +30,6 @@ const LAYERS: [&str; 4] = [
     "police_points",
     "dispatch_points",
 ];
-
-/// The Web-Mercator tile (z, x, y) that holds a point.
-fn tile_of(lon: f64, lat: f64, z: u32) -> (u32, u32, u32) {
-    let n = f64::from(1u32 << z);
-    let x = ((lon + 180.0) / 360.0 * n).floor() as u32;
-    let r = lat.to_radians();
-    let y =
-        ((1.0 - (r.tan() + 1.0 / r.cos()).ln() / std::f64::consts::PI) / 2.0 * n).floor() as u32;
-    (z, x, y)
-}
 
 async fn sql(db: &TestDb, statement: &str) {
     sqlx::query(statement)
@@ -271,7 +262,7 @@ async fn layers_by_principal_on_every_route() {
             reads: set(&["police_points"]),
         },
     ];
-    let (z, x, y) = tile_of(LON, LAT, Z);
+    let (z, x, y) = tile_at(LON, LAT, Z);
     let all = LAYERS.join(",");
     for c in &callers {
         let who = c.name;
@@ -566,7 +557,7 @@ async fn layer_management_through_the_api_and_the_command_line() {
     let admin_two = Cred::Bearer(login(&two, "boss").await);
     wait_loaded(&one, &admin_one, &["parcels", "wells", "scratch"]).await;
     wait_loaded(&two, &admin_two, &["parcels", "wells", "scratch"]).await;
-    let (z, x, y) = tile_of(LON, LAT, Z);
+    let (z, x, y) = tile_at(LON, LAT, Z);
     for id in ["parcels", "wells", "scratch"] {
         // cached on server two before the changes
         let r = get(&two, &admin_two, &format!("/tiles/{id}/{z}/{x}/{y}")).await;

@@ -12,6 +12,7 @@ use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use citygrid_tiles::decode::{decode, geometry, Geometry};
+use common::tiles::tile_at;
 use common::{http, TestDb, TestServer};
 use serde_json::{json, Value};
 
@@ -21,16 +22,6 @@ const LAT: f64 = 30.5928;
 const Z: u32 = 15;
 const BIG: &str = "big_pois";
 const SMALL: &str = "small_pois";
-
-/// The Web-Mercator tile (z, x, y) that holds a point.
-fn tile_of(lon: f64, lat: f64, z: u32) -> (u32, u32, u32) {
-    let n = f64::from(1u32 << z);
-    let x = ((lon + 180.0) / 360.0 * n).floor() as u32;
-    let r = lat.to_radians();
-    let y =
-        ((1.0 - (r.tan() + 1.0 / r.cos()).ln() / std::f64::consts::PI) / 2.0 * n).floor() as u32;
-    (z, x, y)
-}
 
 async fn sql(db: &TestDb, statement: &str) {
     sqlx::query(statement)
@@ -127,7 +118,7 @@ fn features_of(bytes: &[u8], name: &str) -> Features {
 }
 
 async fn tile(server: &TestServer, ids: &str) -> reqwest::Response {
-    let (z, x, y) = tile_of(LON + 0.0012, LAT + 0.0012, Z);
+    let (z, x, y) = tile_at(LON + 0.0012, LAT + 0.0012, Z);
     http()
         .get(server.url(&format!("/tiles/{ids}/{z}/{x}/{y}.mvt")))
         .send()
@@ -255,7 +246,7 @@ async fn a_layer_served_from_the_database() {
     assert_same_features(&memory, &features_of(&first.bytes().await.unwrap(), BIG));
     let r = http()
         .get(server.url(&{
-            let (z, x, y) = tile_of(LON + 0.0012, LAT + 0.0012, Z);
+            let (z, x, y) = tile_at(LON + 0.0012, LAT + 0.0012, Z);
             format!("/tiles/{BIG}/{z}/{x}/{y}.mvt")
         }))
         .header("if-none-match", etag)
@@ -264,7 +255,7 @@ async fn a_layer_served_from_the_database() {
         .unwrap();
     assert_eq!(r.status(), 304, "ETag/304 as for memory layers");
     for (asked, sent) in [("gzip", "gzip"), ("br, gzip", "br")] {
-        let (z, x, y) = tile_of(LON + 0.0012, LAT + 0.0012, Z);
+        let (z, x, y) = tile_at(LON + 0.0012, LAT + 0.0012, Z);
         let r = http()
             .get(server.url(&format!("/tiles/{BIG}/{z}/{x}/{y}.mvt")))
             .header("accept-encoding", asked)
@@ -321,7 +312,7 @@ async fn a_layer_served_from_the_database() {
 
     // The routes that need the layer in memory say why (OGC tiles go through the
     // collection too).
-    let (z, x, y) = tile_of(LON + 0.0012, LAT + 0.0012, Z);
+    let (z, x, y) = tile_at(LON + 0.0012, LAT + 0.0012, Z);
     let r = http()
         .get(server.url(&format!(
             "/ogc/collections/{BIG}/tiles/WebMercatorQuad/{z}/{y}/{x}"
@@ -349,7 +340,7 @@ async fn a_layer_served_from_the_database() {
         .await
         .unwrap();
     let token = token["token"].as_str().expect("a token").to_string();
-    let (z, x, y) = tile_of(LON + 0.0012, LAT + 0.0012, Z);
+    let (z, x, y) = tile_at(LON + 0.0012, LAT + 0.0012, Z);
     let r = http()
         .get(server.url(&format!("/tiles/{BIG}/{z}/{x}/{y}.mvt")))
         .bearer_auth(&token)

@@ -89,3 +89,9 @@ pub async fn cache_bytes(server: &TestServer) -> usize {
         .parse()
         .unwrap()
 }
+
+/// The address `(z, x, y)` of the Web Mercator tile of zoom `z` holding lon/lat.
+pub fn tile_at(lon: f64, lat: f64, z: u32) -> (u32, u32, u32) {
+    let (x, y) = tile_of(lon, lat, z);
+    (z, x, y)
+}
