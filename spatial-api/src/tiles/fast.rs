@@ -332,48 +332,7 @@ impl Fast {
             header::CACHE_CONTROL,
             HeaderValue::from_static("public, max-age=60"),
         );
-        if let Some(origin) = headers.get(header::ORIGIN) {
-            h.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, origin.clone());
-            h.insert(
-                header::ACCESS_CONTROL_EXPOSE_HEADERS,
-                HeaderValue::from_static("ETag, Retry-After"),
-            );
-        }
-        h.insert(
-            "x-content-type-options",
-            HeaderValue::from_static("nosniff"),
-        );
-        h.insert(
-            "referrer-policy",
-            HeaderValue::from_static("strict-origin-when-cross-origin"),
-        );
-        let id = format!("{:016x}", rand::random::<u64>());
-        if let Ok(v) = HeaderValue::from_str(&id) {
-            h.insert("x-request-id", v);
-        }
-        let elapsed = start.elapsed();
-        state
-            .metrics
-            .record(route, "GET", status.as_u16(), elapsed.as_secs_f64());
-        if state.config.access_log {
-            let client = request
-                .extensions()
-                .get::<ConnectInfo<std::net::SocketAddr>>()
-                .map(|c| c.0.ip().to_string());
-            tracing::info!(
-                target: "citygrid_access",
-                request_id = %id,
-                method = "GET",
-                path = ?uri.path(),
-                query = ?uri.query().unwrap_or(""),
-                route = ?route,
-                status = status.as_u16(),
-                ms = (elapsed.as_secs_f64() * 1000.0 * 1000.0).round() / 1000.0,
-                bytes = Some(len),
-                client = client.as_deref().unwrap_or("-"),
-                "request"
-            );
-        }
+        self.finish(request, &mut response, route, start, len);
         Some(response)
     }
 
@@ -433,7 +392,26 @@ impl Fast {
                 "private, max-age=3600"
             }),
         );
+        self.finish(request, &mut response, w.route, start, len);
+        Some(response)
+    }
+
+    /// What the stack adds to an answer of map data — CORS for the caller's origin,
+    /// `nosniff`, the referrer policy, a request id — then the route's metrics and
+    /// its access-log line (`len`: the body's bytes).
+    fn finish(
+        &self,
+        request: &Request,
+        response: &mut Response,
+        route: &'static str,
+        start: Instant,
+        len: u64,
+    ) {
+        let state = &self.state;
+        let status = response.status();
         let headers = request.headers();
+        let uri = request.uri();
+        let h = response.headers_mut();
         if let Some(origin) = headers.get(header::ORIGIN) {
             h.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, origin.clone());
             h.insert(
@@ -456,9 +434,8 @@ impl Fast {
         let elapsed = start.elapsed();
         state
             .metrics
-            .record(w.route, "GET", status.as_u16(), elapsed.as_secs_f64());
+            .record(route, "GET", status.as_u16(), elapsed.as_secs_f64());
         if state.config.access_log {
-            let uri = request.uri();
             let client = request
                 .extensions()
                 .get::<ConnectInfo<std::net::SocketAddr>>()
@@ -469,7 +446,7 @@ impl Fast {
                 method = "GET",
                 path = ?uri.path(),
                 query = ?uri.query().unwrap_or(""),
-                route = ?w.route,
+                route = ?route,
                 status = status.as_u16(),
                 ms = (elapsed.as_secs_f64() * 1000.0 * 1000.0).round() / 1000.0,
                 bytes = Some(len),
@@ -477,7 +454,6 @@ impl Fast {
                 "request"
             );
         }
-        Some(response)
     }
 }
 
