@@ -17,7 +17,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
 
 use common::tiles::tile_at;
-use common::{http, TestDb, TestServer};
+use common::{cli_ok, cli_refused, http, TestDb, TestServer};
 use serde_json::{json, Value};
 
 const PASSWORD: &str = "correct horse battery";
@@ -66,28 +66,6 @@ async fn make_layer(db: &TestDb, id: &str) {
     .execute(&db.pool)
     .await
     .expect("catalogue row");
-}
-
-fn cli(db: &TestDb, args: &[&str]) -> (bool, String, String) {
-    common::run(common::citygrid(db).args(args))
-}
-
-/// `citygrid …` that must succeed; its stdout.
-fn cli_ok(db: &TestDb, args: &[&str]) -> String {
-    let (ok, out, err) = cli(db, args);
-    assert!(ok, "citygrid {args:?} failed: {err}");
-    out
-}
-
-/// `citygrid …` that must fail with one line `citygrid: error: …` containing `says`.
-fn cli_refused(db: &TestDb, args: &[&str], says: &str) {
-    let (ok, _, err) = cli(db, args);
-    assert!(!ok, "citygrid {args:?} should fail");
-    let err = err.trim_end();
-    assert_eq!(err.lines().count(), 1, "one line for {args:?}: {err}");
-    assert!(err.starts_with("citygrid: error: "), "{args:?}: {err}");
-    assert!(err.contains(says), "{args:?}: {err:?} should say {says:?}");
-    assert!(!err.contains("panicked"), "{err}");
 }
 
 /// How a principal sends its credentials.

@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use citygrid_tiles::decode::{decode, geometry, Geometry};
 use common::tiles::tile_at;
-use common::{http, TestDb, TestServer};
+use common::{cli_ok, cli_refused, http, TestDb, TestServer};
 use serde_json::{json, Value};
 
 const PASSWORD: &str = "correct horse battery";
@@ -65,26 +65,6 @@ async fn make_layer(db: &TestDb, id: &str, n: u32) {
     .execute(&db.pool)
     .await
     .expect("catalogue row");
-}
-
-fn cli(db: &TestDb, args: &[&str]) -> (bool, String, String) {
-    common::run(common::citygrid(db).args(args))
-}
-
-fn cli_ok(db: &TestDb, args: &[&str]) -> String {
-    let (ok, out, err) = cli(db, args);
-    assert!(ok, "citygrid {args:?} failed: {err}");
-    out
-}
-
-/// `citygrid …` that must fail with one line `citygrid: error: …` containing `says`.
-fn cli_refused(db: &TestDb, args: &[&str], says: &str) {
-    let (ok, _, err) = cli(db, args);
-    assert!(!ok, "citygrid {args:?} should fail");
-    let err = err.trim_end();
-    assert_eq!(err.lines().count(), 1, "one line for {args:?}: {err}");
-    assert!(err.starts_with("citygrid: error: "), "{args:?}: {err}");
-    assert!(err.contains(says), "{args:?}: {err:?} should say {says:?}");
 }
 
 /// A decoded feature: its property map and its point in tile units.

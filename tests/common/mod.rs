@@ -236,6 +236,25 @@ pub fn run(command: &mut Command) -> (bool, String, String) {
     )
 }
 
+/// `citygrid ARGS` against `db` that must succeed; its stdout.
+pub fn cli_ok(db: &TestDb, args: &[&str]) -> String {
+    let (ok, out, err) = run(citygrid(db).args(args));
+    assert!(ok, "citygrid {args:?} failed: {err}");
+    out
+}
+
+/// `citygrid ARGS` against `db` that must fail with one line `citygrid: error: …`
+/// containing `says` (no panic).
+pub fn cli_refused(db: &TestDb, args: &[&str], says: &str) {
+    let (ok, _, err) = run(citygrid(db).args(args));
+    assert!(!ok, "citygrid {args:?} should fail");
+    let err = err.trim_end();
+    assert_eq!(err.lines().count(), 1, "one line for {args:?}: {err}");
+    assert!(err.starts_with("citygrid: error: "), "{args:?}: {err}");
+    assert!(err.contains(says), "{args:?}: {err:?} should say {says:?}");
+    assert!(!err.contains("panicked"), "{err}");
+}
+
 /// A `citygrid serve` process on 127.0.0.1 with a free port; killed on drop.
 pub struct TestServer {
     /// `http://127.0.0.1:PORT`
