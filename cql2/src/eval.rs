@@ -12,8 +12,8 @@
 use std::cmp::Ordering;
 use std::sync::atomic::{AtomicU64, AtomicU8, Ordering as AtomicOrdering};
 
-use citygrid_tiles::index::Feature;
-use citygrid_tiles::schema::PropValue;
+use citygrid_tiles::index::FeatureRef;
+use citygrid_tiles::schema::PropRef;
 use geo::{BoundingRect, Coord, CoordsIter, Geometry, Intersects, Rect, Relate};
 
 use crate::like::{Fuel, OutOfFuel};
@@ -144,7 +144,7 @@ impl Drop for CancelOnDrop {
 
 /// Whether `f` satisfies `expr`, charging the work to `meter`; `false` once the
 /// meter has stopped (check [`Meter::outcome`] after the loop).
-pub fn matches(expr: &Expr, f: &Feature, meter: &Meter) -> bool {
+pub fn matches(expr: &Expr, f: FeatureRef<'_>, meter: &Meter) -> bool {
     if meter.is_stopped() {
         return false;
     }
@@ -175,21 +175,21 @@ pub enum Value<'a> {
 }
 
 /// The value of property `p` of `f`.
-pub fn prop<'a>(f: &'a Feature, p: Property) -> Value<'a> {
+pub fn prop<'a>(f: FeatureRef<'a>, p: Property) -> Value<'a> {
     match p {
-        Property::Id => Value::Int(f.id),
+        Property::Id => Value::Int(f.id()),
         Property::Geometry => Value::Null,
-        Property::Field { index, .. } => match f.props.get(index) {
-            Some(PropValue::String(s)) => Value::Text(s),
-            Some(PropValue::Int(i)) => Value::Int(*i),
-            Some(PropValue::Double(d)) => Value::Num(*d),
-            Some(PropValue::Bool(b)) => Value::Bool(*b),
-            Some(PropValue::Null) | None => Value::Null,
+        Property::Field { index, .. } => match f.prop(index) {
+            Some(PropRef::String(s)) => Value::Text(s),
+            Some(PropRef::Int(i)) => Value::Int(i),
+            Some(PropRef::Double(d)) => Value::Num(d),
+            Some(PropRef::Bool(b)) => Value::Bool(b),
+            Some(PropRef::Null) | None => Value::Null,
         },
     }
 }
 
-fn scalar<'a>(s: &'a Scalar, f: &'a Feature) -> Value<'a> {
+fn scalar<'a>(s: &'a Scalar, f: FeatureRef<'a>) -> Value<'a> {
     match s {
         Scalar::Prop(p) => prop(f, *p),
         Scalar::Text(t) => Value::Text(t),
@@ -233,7 +233,7 @@ fn value_interval(v: Value<'_>) -> Option<(i64, i64)> {
     }
 }
 
-fn bound_value(b: &Bound, f: &Feature, open: i64) -> Option<(i64, i64)> {
+fn bound_value(b: &Bound, f: FeatureRef<'_>, open: i64) -> Option<(i64, i64)> {
     match b {
         Bound::Open => Some((open, open)),
         Bound::Prop(p) => value_interval(prop(f, *p)),
@@ -244,7 +244,7 @@ fn bound_value(b: &Bound, f: &Feature, open: i64) -> Option<(i64, i64)> {
 
 /// The interval of a temporal operand for feature `f`; `None` when a property is
 /// missing or is not a time.
-fn temporal_interval(o: &TemporalOperand, f: &Feature) -> Option<(i64, i64)> {
+fn temporal_interval(o: &TemporalOperand, f: FeatureRef<'_>) -> Option<(i64, i64)> {
     match o {
         TemporalOperand::Prop(p) => value_interval(prop(f, *p)),
         TemporalOperand::Instant(t) => Some((*t, *t)),
@@ -257,7 +257,7 @@ fn temporal_interval(o: &TemporalOperand, f: &Feature) -> Option<(i64, i64)> {
     }
 }
 
-fn eval(expr: &Expr, f: &Feature, fuel: &mut Fuel) -> Result<Option<bool>, OutOfFuel> {
+fn eval(expr: &Expr, f: FeatureRef<'_>, fuel: &mut Fuel) -> Result<Option<bool>, OutOfFuel> {
     fuel.spend(1)?;
     Ok(match expr {
         Expr::Bool(b) => Some(*b),
@@ -438,7 +438,7 @@ fn intersects(a: &Geometry<f64>, b: &Geometry<f64>) -> bool {
     a.intersects(b)
 }
 
-fn geom<'a>(g: &'a GeomOperand, f: &'a Feature) -> std::borrow::Cow<'a, Geometry<f64>> {
+fn geom<'a>(g: &'a GeomOperand, f: FeatureRef<'a>) -> std::borrow::Cow<'a, Geometry<f64>> {
     match g {
         GeomOperand::Prop => f.geom_lonlat(),
         GeomOperand::Literal(l) => std::borrow::Cow::Borrowed(l),
@@ -473,6 +473,13 @@ pub fn spatial(op: SpatialOp, a: &Geometry<f64>, b: &Geometry<f64>, distance_m: 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use citygrid_tiles::index::{Feature, LayerIndex};
+    use citygrid_tiles::schema::{FieldType, PropValue, Schema};
+
+    /// Features as a layer holds them (one text field, `name`).
+    fn layer(features: Vec<Feature>) -> LayerIndex {
+        LayerIndex::build(Schema::new([("name", FieldType::String)]), features).unwrap()
+    }
 
     #[test]
     fn box_intersection_matches_the_exact_test() {
@@ -517,21 +524,23 @@ mod tests {
         }
     }
 
-    fn features(n: usize, name: &str) -> Vec<Feature> {
-        (0..n)
-            .map(|i| {
-                Feature::from_lonlat(
-                    i as i64,
-                    Geometry::Point(geo::point!(x: 24.9, y: 60.1)),
-                    vec![PropValue::from(format!("{name}{i}"))],
-                )
-            })
-            .collect()
+    fn features(n: usize, name: &str) -> LayerIndex {
+        layer(
+            (0..n)
+                .map(|i| {
+                    Feature::from_lonlat(
+                        i as i64,
+                        Geometry::Point(geo::point!(x: 24.9, y: 60.1)),
+                        vec![PropValue::from(format!("{name}{i}"))],
+                    )
+                })
+                .collect(),
+        )
     }
 
-    fn count(expr: &str, fs: &[Feature], meter: &Meter) -> usize {
+    fn count(expr: &str, fs: &LayerIndex, meter: &Meter) -> usize {
         let e = crate::text::parse(expr, &R).unwrap();
-        fs.iter().filter(|f| matches(&e, f, meter)).count()
+        fs.iter().filter(|f| matches(&e, *f, meter)).count()
     }
 
     #[test]
@@ -573,28 +582,31 @@ mod tests {
         assert_eq!(m.outcome(), Err(Stopped::Budget(10)));
     }
 
-    fn times(values: &[&str]) -> Vec<Feature> {
-        values
-            .iter()
-            .enumerate()
-            .map(|(i, v)| {
-                Feature::from_lonlat(
-                    i as i64,
-                    Geometry::Point(geo::point!(x: 24.9, y: 60.1)),
-                    vec![PropValue::from(*v)],
-                )
-            })
-            .collect()
+    fn times(values: &[&str]) -> LayerIndex {
+        layer(
+            values
+                .iter()
+                .enumerate()
+                .map(|(i, v)| {
+                    Feature::from_lonlat(
+                        i as i64,
+                        Geometry::Point(geo::point!(x: 24.9, y: 60.1)),
+                        vec![PropValue::from(*v)],
+                    )
+                })
+                .collect(),
+        )
     }
 
-    fn ids(expr: &str, fs: &[Feature]) -> Vec<i64> {
+    fn ids(expr: &str, fs: &LayerIndex) -> Vec<i64> {
         let m = Meter::new(MAX_WORK);
         let e = crate::text::parse(expr, &R).unwrap();
-        let text = fs
+        let mut text = fs
             .iter()
-            .filter(|f| matches(&e, f, &m))
-            .map(|f| f.id)
+            .filter(|f| matches(&e, *f, &m))
+            .map(|f| f.id())
             .collect::<Vec<_>>();
+        text.sort_unstable();
         text
     }
 
@@ -643,22 +655,24 @@ mod tests {
             &R,
         )
         .unwrap();
-        let hits: Vec<i64> = fs
+        let mut hits: Vec<i64> = fs
             .iter()
-            .filter(|f| matches(&j, f, &m))
-            .map(|f| f.id)
+            .filter(|f| matches(&j, *f, &m))
+            .map(|f| f.id())
             .collect();
+        hits.sort_unstable();
         assert_eq!(hits, vec![1, 2]);
         let j = crate::json::parse(
             r#"{"op":"t_during","args":[{"property":"name"},{"interval":["2024-05-01T09:15:00Z",".."]}]}"#,
             &R,
         )
         .unwrap();
-        let hits: Vec<i64> = fs
+        let mut hits: Vec<i64> = fs
             .iter()
-            .filter(|f| matches(&j, f, &m))
-            .map(|f| f.id)
+            .filter(|f| matches(&j, *f, &m))
+            .map(|f| f.id())
             .collect();
+        hits.sort_unstable();
         assert_eq!(hits, vec![1, 2]);
         // text that is not a time is unknown, never a match
         let junk = times(&["soon"]);

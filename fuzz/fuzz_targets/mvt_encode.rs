@@ -10,7 +10,7 @@
 
 use arbitrary::Arbitrary;
 use citygrid_fuzz::mvtcheck;
-use citygrid_tiles::index::Feature;
+use citygrid_tiles::index::{Feature, FeatureRef, LayerIndex};
 use citygrid_tiles::mvt::{encode_tile, EncodeOptions, MvtError, TileLayer};
 use citygrid_tiles::schema::{FieldType, PropValue, Schema};
 use citygrid_geo::tms::TileCoord;
@@ -185,6 +185,8 @@ fuzz_target!(|input: Input| {
     for l in input.layers.iter().take(3) {
         // Ids are unique within a layer (they are the table's primary key).
         let mut seen = std::collections::HashSet::new();
+        // What the layer index refuses (non-finite coordinates, beyond the world)
+        // never reaches the encoder.
         let features = l
             .features
             .iter()
@@ -194,9 +196,15 @@ fuzz_target!(|input: Input| {
                 Feature::from_mercator(
                     f.id,
                     ctx.geom(&f.geom, 0),
-                    f.props.iter().map(prop).collect(),
+                    f.props
+                        .iter()
+                        .map(prop)
+                        .chain(std::iter::repeat(PropValue::Null))
+                        .take(schema.len())
+                        .collect(),
                 )
             })
+            .filter(|f| LayerIndex::build(schema.clone(), vec![f.clone()]).is_ok())
             .collect();
         layers_features.push((
             NAMES[usize::from(l.name) % NAMES.len()],
@@ -205,10 +213,11 @@ fuzz_target!(|input: Input| {
         ));
     }
     let only_name: [&str; 1] = ["name"];
-    let refs: Vec<Vec<&Feature>> = layers_features
+    let indexes: Vec<LayerIndex> = layers_features
         .iter()
-        .map(|(_, _, f)| f.iter().collect())
+        .map(|(_, _, f)| LayerIndex::build(schema.clone(), f.clone()).expect("checked features"))
         .collect();
+    let refs: Vec<Vec<FeatureRef<'_>>> = indexes.iter().map(|i| i.iter().collect()).collect();
     let layers: Vec<TileLayer<'_>> = layers_features
         .iter()
         .zip(&refs)
@@ -272,7 +281,7 @@ fuzz_target!(|input: Input| {
         assert!(known, "id {id} is not a non-negative input id");
     }
     // The same features in reverse order give the same tile.
-    let reversed: Vec<Vec<&Feature>> = refs
+    let reversed: Vec<Vec<FeatureRef<'_>>> = refs
         .iter()
         .map(|r| r.iter().rev().copied().collect())
         .collect();

@@ -12,8 +12,8 @@
 
 use std::fmt::Write;
 
-use citygrid_tiles::index::Feature;
-use citygrid_tiles::schema::{PropValue, Schema};
+use citygrid_tiles::index::FeatureRef;
+use citygrid_tiles::schema::{PropRef, Schema};
 use geo::{Coord, Geometry, Polygon};
 
 use citygrid_geo::crs::{Crs, CrsError};
@@ -161,7 +161,11 @@ pub fn write_str(out: &mut String, s: &str) {
 }
 
 /// Writes the properties object of a feature.
-pub fn write_properties(out: &mut String, schema: &Schema, props: &[PropValue]) {
+pub fn write_properties<'a>(
+    out: &mut String,
+    schema: &Schema,
+    props: impl IntoIterator<Item = PropRef<'a>>,
+) {
     out.push('{');
     for (i, (field, value)) in schema.fields.iter().zip(props).enumerate() {
         if i > 0 {
@@ -177,13 +181,13 @@ pub fn write_properties(out: &mut String, schema: &Schema, props: &[PropValue]) 
 pub fn write_selected_properties(
     out: &mut String,
     schema: &Schema,
-    props: &[PropValue],
+    f: FeatureRef<'_>,
     only: &[usize],
 ) {
     out.push('{');
     let mut first = true;
     for &i in only {
-        let (Some(field), Some(value)) = (schema.fields.get(i), props.get(i)) else {
+        let (Some(field), Some(value)) = (schema.fields.get(i), f.prop(i)) else {
             continue;
         };
         if !first {
@@ -195,15 +199,15 @@ pub fn write_selected_properties(
     out.push('}');
 }
 
-fn write_property(out: &mut String, name: &str, value: &PropValue) {
+fn write_property(out: &mut String, name: &str, value: PropRef<'_>) {
     write_str(out, name);
     out.push(':');
     match value {
-        PropValue::Null => out.push_str("null"),
-        PropValue::String(s) => write_str(out, s),
-        PropValue::Int(v) => out.push_str(itoa::Buffer::new().format(*v)),
-        PropValue::Double(v) => num(out, *v),
-        PropValue::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
+        PropRef::Null => out.push_str("null"),
+        PropRef::String(s) => write_str(out, s),
+        PropRef::Int(v) => out.push_str(itoa::Buffer::new().format(v)),
+        PropRef::Double(v) => num(out, v),
+        PropRef::Bool(b) => out.push_str(if b { "true" } else { "false" }),
     }
 }
 
@@ -213,7 +217,7 @@ fn write_property(out: &mut String, name: &str, value: &PropValue) {
 pub fn write_feature(
     out: &mut String,
     schema: &Schema,
-    f: &Feature,
+    f: FeatureRef<'_>,
     crs: Crs,
     swap: bool,
     extra: &str,
@@ -226,14 +230,14 @@ pub fn write_feature(
 pub fn write_feature_selected(
     out: &mut String,
     schema: &Schema,
-    f: &Feature,
+    f: FeatureRef<'_>,
     crs: Crs,
     swap: bool,
     extra: &str,
     only: Option<&[usize]>,
 ) -> Result<(), CrsError> {
     out.push_str(r#"{"type":"Feature","id":"#);
-    let _ = write!(out, "{}", f.id);
+    let _ = write!(out, "{}", f.id());
     out.push_str(r#","geometry":"#);
     if crs.is_wgs84() {
         write_geometry(out, &f.geom_lonlat(), swap);
@@ -243,8 +247,8 @@ pub fn write_feature_selected(
     }
     out.push_str(r#","properties":"#);
     match only {
-        Some(only) => write_selected_properties(out, schema, &f.props, only),
-        None => write_properties(out, schema, &f.props),
+        Some(only) => write_selected_properties(out, schema, f, only),
+        None => write_properties(out, schema, f.props()),
     }
     out.push_str(extra);
     out.push('}');

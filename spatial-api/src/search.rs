@@ -21,7 +21,7 @@ use axum::http::Method;
 use axum::routing::get;
 use axum::Json;
 use citygrid_tiles::index::LayerIndex;
-use citygrid_tiles::schema::PropValue;
+use citygrid_tiles::schema::PropRef;
 use citygrid_tiles::search::{self as text, Entry, Item, Kind};
 use citygrid_tiles::LayerKind;
 use geo::BoundingRect;
@@ -187,10 +187,10 @@ fn plan(meta: &LayerMeta) -> Option<Plan> {
     }
 }
 
-fn text_of(value: &PropValue) -> Option<String> {
+fn text_of(value: PropRef<'_>) -> Option<String> {
     match value {
-        PropValue::String(s) if !s.trim().is_empty() => Some(s.to_string()),
-        PropValue::Int(i) => Some(i.to_string()),
+        PropRef::String(s) if !s.trim().is_empty() => Some(s.to_string()),
+        PropRef::Int(i) => Some(i.to_string()),
         _ => None,
     }
 }
@@ -207,22 +207,22 @@ fn build(meta: &LayerMeta, plan: &Plan, index: &LayerIndex) -> Vec<Entry> {
         positions(plan.detail),
     );
     let owner = plan.owner.and_then(|o| schema.position(o));
-    let first = |f: &citygrid_tiles::index::Feature, at: &[usize]| {
-        at.iter().find_map(|&i| f.props.get(i).and_then(text_of))
+    let first = |f: citygrid_tiles::index::FeatureRef<'_>, at: &[usize]| {
+        at.iter().find_map(|&i| f.prop(i).and_then(text_of))
     };
     let items = index.iter().filter_map(|f| {
         let rect = f.geom_lonlat().bounding_rect()?;
         let (lo, hi) = (rect.min(), rect.max());
         Some(Item {
-            fid: f.id,
+            fid: f.id(),
             label: first(f, &label).unwrap_or_default(),
             keys: keys
                 .iter()
-                .filter_map(|&i| f.props.get(i).and_then(text_of))
+                .filter_map(|&i| f.prop(i).and_then(text_of))
                 .collect(),
             detail: first(f, &detail),
             bbox: [lo.x, lo.y, hi.x, hi.y],
-            owner: owner.and_then(|i| f.props.get(i).and_then(text_of)),
+            owner: owner.and_then(|i| f.prop(i).and_then(text_of)),
         })
     });
     text::entries(&meta.id, plan.kind, items)

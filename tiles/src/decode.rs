@@ -13,7 +13,7 @@
 //!
 //! ```
 //! use citygrid_tiles::decode::{decode, geometry, Geometry, Value};
-//! use citygrid_tiles::index::Feature;
+//! use citygrid_tiles::index::{Feature, LayerIndex};
 //! use citygrid_tiles::mvt::{encode_tile, EncodeOptions, TileLayer};
 //! use citygrid_tiles::schema::{FieldType, PropValue, Schema};
 //! use citygrid_geo::tms::TileCoord;
@@ -23,7 +23,9 @@
 //! let point = geo::Geometry::Point(geo::point!(x: h / 2.0, y: h / 2.0));
 //! let feature = Feature::from_mercator(7, point, vec![PropValue::String("station".into())]);
 //! let schema = Schema::new([("name", FieldType::String)]);
-//! let layer = TileLayer { name: "stops", schema: &schema, features: &[&feature], properties: None };
+//! let index = LayerIndex::build(schema.clone(), vec![feature]).unwrap();
+//! let features: Vec<_> = index.iter().collect();
+//! let layer = TileLayer { name: "stops", schema: &schema, features: &features, properties: None };
 //! let tile = TileCoord::new(1, 1, 0).unwrap();
 //! let bytes = encode_tile(tile, &[layer], &EncodeOptions::default()).unwrap().bytes;
 //!

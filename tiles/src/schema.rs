@@ -103,6 +103,68 @@ impl PropValue {
             _ => 0,
         }
     }
+
+    /// The value as a borrowed [`PropRef`].
+    pub fn as_prop(&self) -> PropRef<'_> {
+        match self {
+            PropValue::Null => PropRef::Null,
+            PropValue::String(s) => PropRef::String(s),
+            PropValue::Int(i) => PropRef::Int(*i),
+            PropValue::Double(d) => PropRef::Double(*d),
+            PropValue::Bool(b) => PropRef::Bool(*b),
+        }
+    }
+}
+
+/// One attribute value as the layer index holds it: borrowed from the layer's column
+/// (see [`crate::index::FeatureRef::prop`]), copied out with [`PropRef::to_value`].
+///
+/// ```
+/// use citygrid_tiles::schema::{PropRef, PropValue};
+/// let v = PropValue::from("park");
+/// assert_eq!(v.as_prop(), PropRef::String("park"));
+/// assert_eq!(v.as_prop().to_value(), v);
+/// assert!(PropRef::Null.is_null());
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub enum PropRef<'a> {
+    /// No value.
+    #[default]
+    Null,
+    /// Text.
+    String(&'a str),
+    /// Integer.
+    Int(i64),
+    /// Float.
+    Double(f64),
+    /// Boolean.
+    Bool(bool),
+}
+
+impl PropRef<'_> {
+    /// True for [`PropRef::Null`].
+    pub fn is_null(&self) -> bool {
+        matches!(self, PropRef::Null)
+    }
+
+    /// The text, for a text value.
+    pub fn as_str(&self) -> Option<&str> {
+        match self {
+            PropRef::String(s) => Some(s),
+            _ => None,
+        }
+    }
+
+    /// An owned copy of the value.
+    pub fn to_value(&self) -> PropValue {
+        match *self {
+            PropRef::Null => PropValue::Null,
+            PropRef::String(s) => PropValue::String(Arc::from(s)),
+            PropRef::Int(i) => PropValue::Int(i),
+            PropRef::Double(d) => PropValue::Double(d),
+            PropRef::Bool(b) => PropValue::Bool(b),
+        }
+    }
 }
 
 impl From<&str> for PropValue {

@@ -23,7 +23,7 @@
 //!
 //! ```
 //! use citygrid_geo::tms::TileCoord;
-//! use citygrid_tiles::index::Feature;
+//! use citygrid_tiles::index::{Feature, LayerIndex};
 //! use citygrid_tiles::schema::{FieldType, Schema};
 //! use citygrid_tiles::tileprops::{TileFilter, TileProperties};
 //! use geo::{point, Geometry};
@@ -35,9 +35,11 @@
 //! props.validate("roads", &["name", "highway"]).unwrap();
 //! let street = Feature::from_lonlat(1, Geometry::Point(point!(x: 0.5, y: 0.5)),
 //!     vec!["Kaivokatu".into(), "residential".into()]);
+//! let index = LayerIndex::build(schema.clone(), vec![street]).unwrap();
+//! let street = index.get(1).unwrap();
 //! let filter = TileFilter::new(&props, &schema);
-//! assert!(filter.select(12, vec![&street]).is_empty());
-//! assert_eq!(filter.select(13, vec![&street]).len(), 1);
+//! assert!(filter.select(12, vec![street]).is_empty());
+//! assert_eq!(filter.select(13, vec![street]).len(), 1);
 //! assert_eq!(filter.properties_at(&schema, 14), vec!["highway"]);
 //! assert_eq!(filter.properties_at(&schema, 15), vec!["name", "highway"]);
 //! ```
@@ -49,8 +51,8 @@ pub use citygrid_geo::tms::MAX_ZOOM;
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
-use crate::index::Feature;
-use crate::schema::{PropValue, Schema};
+use crate::index::FeatureRef;
+use crate::schema::{PropRef, Schema};
 
 /// Layers with more features than this are "large" for the default rule.
 pub const LARGE_LAYER_FEATURES: i64 = 100_000;
@@ -279,13 +281,13 @@ impl ValueZooms {
     }
 
     /// The lowest zoom of a feature with value `v` (0 when its value is not listed).
-    fn zoom_of(&self, v: &PropValue) -> u8 {
+    fn zoom_of(&self, v: PropRef<'_>) -> u8 {
         match v {
-            PropValue::Null => None,
-            PropValue::String(s) => self.text.get(&**s).copied(),
-            PropValue::Int(i) => self.int.get(i).copied(),
-            PropValue::Double(d) => self.double.iter().find(|(x, _)| x == d).map(|(_, z)| *z),
-            PropValue::Bool(b) => self.boolean[usize::from(*b)],
+            PropRef::Null => None,
+            PropRef::String(s) => self.text.get(s).copied(),
+            PropRef::Int(i) => self.int.get(&i).copied(),
+            PropRef::Double(d) => self.double.iter().find(|(x, _)| *x == d).map(|(_, z)| *z),
+            PropRef::Bool(b) => self.boolean[usize::from(b)],
         }
         .unwrap_or(0)
     }
@@ -339,12 +341,12 @@ impl TileFilter {
     }
 
     /// Whether feature `f` appears in tiles of zoom `z`.
-    pub fn keeps(&self, f: &Feature, z: u8) -> bool {
+    pub fn keeps(&self, f: FeatureRef<'_>, z: u8) -> bool {
         z >= self.features_from
             || self
                 .features
                 .iter()
-                .all(|(i, values)| f.props.get(*i).is_none_or(|v| values.zoom_of(v) <= z))
+                .all(|(i, values)| f.prop(*i).is_none_or(|v| values.zoom_of(v) <= z))
     }
 
     /// Whether every feature appears in tiles of zoom `z` (none is held back there).
@@ -354,9 +356,9 @@ impl TileFilter {
 
     /// The features of `candidates` that appear at zoom `z` (all of them, without a
     /// pass over them, when nothing is held back at `z`).
-    pub fn select<'a>(&self, z: u8, mut candidates: Vec<&'a Feature>) -> Vec<&'a Feature> {
+    pub fn select<'a>(&self, z: u8, mut candidates: Vec<FeatureRef<'a>>) -> Vec<FeatureRef<'a>> {
         if z < self.features_from {
-            candidates.retain(|f| self.keeps(f, z));
+            candidates.retain(|f| self.keeps(*f, z));
         }
         candidates
     }
@@ -365,7 +367,8 @@ impl TileFilter {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::schema::FieldType;
+    use crate::index::{Feature, LayerIndex};
+    use crate::schema::{FieldType, PropValue};
     use geo::{point, Geometry};
 
     fn schema() -> Schema {
@@ -449,8 +452,26 @@ mod tests {
         let one_lane = feature(4, "primary", 1, true, 7.0);
         let dark = feature(5, "primary", 2, false, 7.0);
         let narrow = feature(6, "primary", 2, true, 2.5);
-        let all = vec![&primary, &residential, &service, &one_lane, &dark, &narrow];
-        let ids = |z: u8| -> Vec<i64> { f.select(z, all.clone()).iter().map(|f| f.id).collect() };
+        let both = feature(7, "residential", 1, true, 7.0);
+        // null values are not held back
+        let mut unknown = feature(8, "x", 0, true, 0.0);
+        unknown.props[1] = PropValue::Null;
+        let idx = LayerIndex::build(
+            s.clone(),
+            vec![
+                primary,
+                residential,
+                service,
+                one_lane,
+                dark,
+                narrow,
+                both,
+                unknown,
+            ],
+        )
+        .unwrap();
+        let all: Vec<FeatureRef<'_>> = (1..=6).filter_map(|id| idx.get(id)).collect();
+        let ids = |z: u8| -> Vec<i64> { f.select(z, all.clone()).iter().map(|f| f.id()).collect() };
         assert_eq!(ids(10), [1]);
         assert_eq!(ids(11), [1, 6]);
         assert_eq!(ids(12), [1, 4, 6]);
@@ -458,12 +479,9 @@ mod tests {
         assert_eq!(ids(15), [1, 2, 3, 4, 6]);
         assert_eq!(ids(16), [1, 2, 3, 4, 5, 6]);
         // a feature matched by two fields waits for the later zoom
-        let both = feature(7, "residential", 1, true, 7.0);
-        assert!(!f.keeps(&both, 12) && f.keeps(&both, 13));
-        // null values are not held back
-        let mut unknown = feature(8, "x", 0, true, 0.0);
-        unknown.props[1] = PropValue::Null;
-        assert!(f.keeps(&unknown, 0));
+        let both = idx.get(7).unwrap();
+        assert!(!f.keeps(both, 12) && f.keeps(both, 13));
+        assert!(f.keeps(idx.get(8).unwrap(), 0));
     }
 
     #[test]
@@ -536,7 +554,8 @@ mod tests {
         let p = parse(r#"{"include": ["gone", "name"], "feature_min_zoom": {"gone": {"a": 9}}}"#);
         let f = TileFilter::new(&p, &s);
         assert_eq!(f.properties_at(&s, 0), ["name"]);
-        assert!(f.keeps(&feature(1, "a", 1, true, 1.0), 0));
+        let idx = LayerIndex::build(s.clone(), vec![feature(1, "a", 1, true, 1.0)]).unwrap();
+        assert!(f.keeps(idx.get(1).unwrap(), 0));
     }
 
     #[test]

@@ -56,7 +56,7 @@ fn bbox_queries_match_brute_force() {
             31.1 + rng.gen::<f64>() * 0.3,
         );
         let q = Bbox::new(lon, lat, lon + 0.02, lat + 0.015);
-        let mut got: Vec<i64> = idx.query_bbox_lonlat(&q).iter().map(|f| f.id).collect();
+        let mut got: Vec<i64> = idx.query_bbox_lonlat(&q).iter().map(|f| f.id()).collect();
         got.sort();
         let qm = citygrid_geo::tms::lonlat_bbox_to_mercator(&q);
         let mut want: Vec<i64> = feats
@@ -89,12 +89,12 @@ fn nearest_uses_ground_metres_and_patches_apply() {
             let d = Geodesic::distance(q, p);
             if d < kth - 1e-6 {
                 assert!(
-                    near.iter().any(|n| n.feature.id == f.id),
+                    near.iter().any(|n| n.feature.id() == f.id),
                     "missed {} at {d}",
                     f.id
                 );
             }
-            if let Some(n) = near.iter().find(|n| n.feature.id == f.id) {
+            if let Some(n) = near.iter().find(|n| n.feature.id() == f.id) {
                 assert!((n.distance_m - d).abs() < 1e-6);
             }
         }
@@ -103,7 +103,7 @@ fn nearest_uses_ground_metres_and_patches_apply() {
     let moved = Feature::from_lonlat(0, Geometry::Point(q), vec![PropValue::Int(0)]);
     idx.upsert(moved).unwrap();
     let n = idx.nearest_lonlat(qlon, qlat, 1, 1.0).unwrap();
-    assert_eq!((n[0].feature.id, n[0].distance_m), (0, 0.0));
+    assert_eq!((n[0].feature.id(), n[0].distance_m), (0, 0.0));
     assert!(idx.remove(0).is_some() && idx.remove(0).is_none());
     assert!(idx.get(0).is_none());
     assert_eq!(idx.len(), 4_999);

@@ -3,7 +3,7 @@
 mod common;
 
 use citygrid_geo::tms::{TileCoord, MERC_HALF_WORLD_M as H};
-use citygrid_tiles::index::Feature;
+use citygrid_tiles::index::{Feature, FeatureRef, LayerIndex};
 use citygrid_tiles::mvt::{encode_tile, query_bounds, EncodeOptions, MvtError, TileLayer};
 use citygrid_tiles::schema::{FieldType, PropValue, Schema};
 use common::{area2, assert_polygon_valid, decode, geometry, polygons, props, Val, G};
@@ -26,7 +26,8 @@ fn ls(t: TileCoord, pts: &[(f64, f64)]) -> LineString<f64> {
 }
 
 fn one_layer(tile: TileCoord, feats: &[Feature], opts: &EncodeOptions) -> Vec<common::Layer> {
-    let refs: Vec<&Feature> = feats.iter().collect();
+    let idx = common::indexed(feats);
+    let refs: Vec<FeatureRef<'_>> = idx.iter().collect();
     let schema = Schema::default();
     let layer = TileLayer {
         name: "l",
@@ -41,16 +42,20 @@ fn one_layer(tile: TileCoord, feats: &[Feature], opts: &EncodeOptions) -> Vec<co
 
 #[test]
 fn known_point_line_polygon_land_on_expected_units() {
-    let t = TileCoord::new(1, 1, 0).unwrap();
-    // By hand: at z1 the world is 8192 units; (H/4, 3H/4) is 5/8 across and 1/8 down,
-    // i.e. global (5120, 1024) → local (1024, 1024) in tile 1/1/0.
-    let p = Feature::from_mercator(1, Geometry::Point(point!(x: H / 4.0, y: 0.75 * H)), vec![]);
-    // A line from there to x = 2H (local 8192), clipped at the buffer edge 4096 + 64.
+    // By hand: at z1 the world is 8192 units; (-3H/4, 3H/4) is 1/8 across and 1/8 down,
+    // i.e. global (1024, 1024) → local (1024, 1024) in tile 1/0/0.
+    let t = TileCoord::new(1, 0, 0).unwrap();
+    let p = Feature::from_mercator(
+        1,
+        Geometry::Point(point!(x: -0.75 * H, y: 0.75 * H)),
+        vec![],
+    );
+    // A line from there to x = H/2 (local 6144), clipped at the buffer edge 4096 + 64.
     let l = Feature::from_mercator(
         2,
         Geometry::LineString(LineString::from(vec![
-            (H / 4.0, 0.75 * H),
-            (2.0 * H, 0.75 * H),
+            (-0.75 * H, 0.75 * H),
+            (0.5 * H, 0.75 * H),
         ])),
         vec![],
     );
@@ -247,7 +252,9 @@ fn properties_ids_and_several_layers() {
         10,
         vec!["x".into(), 1i64.into(), 0.5.into(), false.into()],
     )];
-    let (ra, rb): (Vec<&Feature>, Vec<&Feature>) = (a.iter().collect(), b.iter().collect());
+    let (ia, ib) = (common::indexed(&a), common::indexed(&b));
+    let (ra, rb): (Vec<FeatureRef<'_>>, Vec<FeatureRef<'_>>) =
+        (ia.iter().collect(), ib.iter().collect());
     let only: &[&str] = &["name", "public"];
     let layers = [
         TileLayer {
@@ -445,7 +452,17 @@ fn hostile_input_never_panics() {
         .map(|(i, g)| Feature::from_mercator(i as i64, g, vec![PropValue::Null]))
         .collect();
     let schema = Schema::new([("a", FieldType::Int)]);
-    let refs: Vec<&Feature> = feats.iter().collect();
+    // Non-finite coordinates and coordinates beyond the world are refused by the
+    // layer index with an error (so they never reach the encoder); the rest, degenerate
+    // as they are, go through the encoder.
+    let (ok, refused): (Vec<Feature>, Vec<Feature>) = feats
+        .into_iter()
+        .partition(|f| LayerIndex::build(schema.clone(), vec![f.clone()]).is_ok());
+    let refused: Vec<i64> = refused.iter().map(|f| f.id).collect();
+    assert_eq!(refused, [0, 1, 2, 5, 6, 11, 12]);
+    let idx = LayerIndex::build(schema.clone(), ok).unwrap();
+    let refs: Vec<FeatureRef<'_>> = idx.iter().collect();
+    assert_eq!(refs.len(), 9);
     for t in tiles {
         for cap in [500_000, 40, 0] {
             let opts = EncodeOptions {
@@ -508,7 +525,7 @@ fn polygon_thinning_is_capped_and_order_independent() {
         ..EncodeOptions::default()
     };
     let schema = Schema::default();
-    let encode = |refs: &[&Feature]| {
+    let encode = |refs: &[FeatureRef<'_>]| {
         let layer = TileLayer {
             name: "b",
             schema: &schema,
@@ -517,7 +534,8 @@ fn polygon_thinning_is_capped_and_order_independent() {
         };
         encode_tile(t, &[layer], &opts).unwrap()
     };
-    let mut refs: Vec<&Feature> = feats.iter().collect();
+    let idx = common::indexed(&feats);
+    let mut refs: Vec<FeatureRef<'_>> = idx.iter().collect();
     let a = encode(&refs);
     assert!(
         a.level > 0 && a.bytes.len() <= 20_000 && a.features > 0,

@@ -91,12 +91,12 @@ fn tiles_from_cells_are_the_tiles_from_points() {
 
     // Patches: the smallest id (a representative at every zoom) moves out of the
     // box, a hundred points go, a hundred come.
-    let first = index.iter().map(|f| f.id).min().unwrap();
+    let first = index.iter().map(|f| f.id()).min().unwrap();
     index
         .upsert(point(first, 114.9, 30.9, "lamp"))
         .unwrap()
         .unwrap();
-    let ids: Vec<i64> = index.iter().map(|f| f.id).take(100).collect();
+    let ids: Vec<i64> = index.iter().map(|f| f.id()).take(100).collect();
     for id in ids {
         index.remove(id).unwrap();
     }

@@ -6,7 +6,7 @@ mod common;
 use std::collections::HashMap;
 
 use citygrid_geo::tms::{tiles_covering, Bbox, TileCoord};
-use citygrid_tiles::index::Feature;
+use citygrid_tiles::index::{Feature, FeatureRef};
 use citygrid_tiles::mvt::{encode_tile, query_bounds, EncodeOptions, TileLayer, POINT_COUNT_KEY};
 use citygrid_tiles::schema::{FieldType, PropValue, Schema};
 use common::{decode, geometry, props, Val, G};
@@ -47,8 +47,10 @@ fn million_points_stay_under_the_cap_and_counts_add_up() {
         })
         .collect();
     let schema = Schema::new([("kind", FieldType::String)]);
-    // Select candidates by a plain scan: the R-tree is tested elsewhere and its bulk
-    // load of a million items is slow in unoptimised builds.
+    // The features as a layer holds them (in the order of `features`); candidates
+    // are selected by a plain scan: the R-tree is tested elsewhere.
+    let idx = common::indexed(&features);
+    let held: Vec<FeatureRef<'_>> = features.iter().map(|f| idx.get(f.id).unwrap()).collect();
     let positions: Vec<Coord<f64>> = features
         .iter()
         .map(|f| match &*f.geom_merc() {
@@ -75,10 +77,10 @@ fn million_points_stay_under_the_cap_and_counts_add_up() {
             let mut tiles = Vec::new();
             for tile in tiles_covering(&bounds, z).unwrap().iter() {
                 let q = query_bounds(tile, &opts);
-                let feats: Vec<&Feature> = positions
+                let feats: Vec<FeatureRef<'_>> = positions
                     .iter()
-                    .zip(&features)
-                    .filter_map(|(c, f)| q.contains_point(c.x, c.y).then_some(f))
+                    .zip(&held)
+                    .filter_map(|(c, f)| q.contains_point(c.x, c.y).then_some(*f))
                     .collect();
                 let layer = TileLayer {
                     name: "points",
@@ -167,7 +169,8 @@ fn clusters_keep_the_representative_properties() {
             )
         })
         .collect();
-    let refs: Vec<&Feature> = feats.iter().collect();
+    let idx = common::indexed(&feats);
+    let refs: Vec<FeatureRef<'_>> = idx.iter().collect();
     let opts = EncodeOptions {
         max_tile_bytes: 20_000,
         ..EncodeOptions::default()

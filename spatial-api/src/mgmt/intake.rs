@@ -18,7 +18,7 @@ use citygrid_grid_mgmt::routing::ComponentDepartments;
 use citygrid_grid_mgmt::step;
 use citygrid_store::cases as case_store;
 use citygrid_store::PgPool;
-use citygrid_tiles::schema::PropValue;
+use citygrid_tiles::schema::PropRef;
 use geo::Point;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
@@ -93,9 +93,9 @@ struct FoundComponent {
     distance_m: Option<f64>,
 }
 
-fn prop_text(p: Option<&PropValue>) -> Option<String> {
+fn prop_text(p: Option<PropRef<'_>>) -> Option<String> {
     match p {
-        Some(PropValue::String(s)) if !s.is_empty() => Some(s.to_string()),
+        Some(PropRef::String(s)) if !s.is_empty() => Some(s.to_string()),
         _ => None,
     }
 }
@@ -120,12 +120,12 @@ fn nearest_in_memory(
         .ok()?;
     Some(
         near.into_iter()
-            .find(|n| prop_text(n.feature.props.get(cat)).as_deref() == Some(category))
+            .find(|n| prop_text(n.feature.prop(cat)).as_deref() == Some(category))
             .and_then(|n| {
                 Some(FoundComponent {
-                    id: prop_text(n.feature.props.get(cid))?,
-                    maintaining: prop_text(n.feature.props.get(maint)),
-                    owning: prop_text(n.feature.props.get(own)),
+                    id: prop_text(n.feature.prop(cid))?,
+                    maintaining: prop_text(n.feature.prop(maint)),
+                    owning: prop_text(n.feature.prop(own)),
                     distance_m: Some(n.distance_m),
                 })
             }),

@@ -7,7 +7,7 @@ use axum::Json;
 use citygrid_geo::chinacrs;
 use citygrid_geo::tms::Bbox;
 use citygrid_grid_mgmt::codes::{GridCode, Place};
-use citygrid_tiles::schema::PropValue;
+use citygrid_tiles::schema::PropRef;
 use geo::{Intersects, Point};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -74,15 +74,15 @@ impl Located {
     }
 }
 
-fn json_of(p: &PropValue) -> Value {
+fn json_of(p: PropRef<'_>) -> Value {
     match p {
-        PropValue::Null => Value::Null,
-        PropValue::String(s) => Value::String(s.to_string()),
-        PropValue::Int(i) => Value::from(*i),
-        PropValue::Double(d) => serde_json::Number::from_f64(*d)
+        PropRef::Null => Value::Null,
+        PropRef::String(s) => Value::String(s.to_string()),
+        PropRef::Int(i) => Value::from(i),
+        PropRef::Double(d) => serde_json::Number::from_f64(d)
             .map(Value::Number)
             .unwrap_or(Value::Null),
-        PropValue::Bool(b) => Value::Bool(*b),
+        PropRef::Bool(b) => Value::Bool(b),
     }
 }
 
@@ -104,13 +104,13 @@ fn from_memory(
         .query_bbox_lonlat(&bbox)
         .into_iter()
         .filter(|f| f.geom_lonlat().intersects(&point))
-        .min_by_key(|f| f.id);
+        .min_by_key(|f| f.id());
     let schema = index.schema();
     Some(hit.map(|f| {
         schema
             .fields
             .iter()
-            .zip(&f.props)
+            .zip(f.props())
             .map(|(field, v)| (field.name.clone(), json_of(v)))
             .collect()
     }))

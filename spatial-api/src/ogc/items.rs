@@ -20,7 +20,7 @@ use axum::extract::{Path, Query};
 use axum::http::{header, HeaderValue};
 use axum::response::{IntoResponse, Response};
 use citygrid_geo::tms::Bbox;
-use citygrid_tiles::index::{Feature, LayerIndex};
+use citygrid_tiles::index::{FeatureRef, LayerIndex};
 use citygrid_tiles::schema::{FieldType, Schema};
 use geo::{BoundingRect, Coord, Geometry};
 use rayon::prelude::*;
@@ -427,7 +427,7 @@ fn order(a: Value<'_>, b: Value<'_>) -> Ordering {
 }
 
 /// The features a plan has to look at: those near its spatial hint, or all.
-pub fn candidates<'a>(index: &'a LayerIndex, plan: &Plan) -> Vec<&'a Feature> {
+pub fn candidates<'a>(index: &'a LayerIndex, plan: &Plan) -> Vec<FeatureRef<'a>> {
     match &plan.hint {
         Some(h) if h.min_x > h.max_x || h.min_y > h.max_y => Vec::new(),
         Some(h) => index.query_bbox_lonlat(h),
@@ -441,38 +441,38 @@ pub fn select<'a>(
     index: &'a LayerIndex,
     plan: &Plan,
     meter: &Meter,
-) -> Result<(usize, Vec<&'a Feature>), Stopped> {
+) -> Result<(usize, Vec<FeatureRef<'a>>), Stopped> {
     select_from(candidates(index, plan), plan, meter)
 }
 
 /// Like [`select`] on given candidates.
 pub fn select_from<'a>(
-    candidates: Vec<&'a Feature>,
+    candidates: Vec<FeatureRef<'a>>,
     plan: &Plan,
     meter: &Meter,
-) -> Result<(usize, Vec<&'a Feature>), Stopped> {
-    let mut matched: Vec<&Feature> = match &plan.expr {
+) -> Result<(usize, Vec<FeatureRef<'a>>), Stopped> {
+    let mut matched: Vec<FeatureRef<'_>> = match &plan.expr {
         None => candidates,
         Some(e) if candidates.len() > 20_000 => candidates
             .into_par_iter()
-            .filter(|f| eval::matches(e, f, meter))
+            .filter(|f| eval::matches(e, *f, meter))
             .collect(),
         Some(e) => candidates
             .into_iter()
-            .filter(|f| eval::matches(e, f, meter))
+            .filter(|f| eval::matches(e, *f, meter))
             .collect(),
     };
     meter.outcome()?;
     let n = matched.len();
-    let cmp = |a: &&Feature, b: &&Feature| {
+    let cmp = |a: &FeatureRef<'_>, b: &FeatureRef<'_>| {
         for (p, desc) in &plan.sort {
-            let o = order(eval::prop(a, *p), eval::prop(b, *p));
+            let o = order(eval::prop(*a, *p), eval::prop(*b, *p));
             let o = if *desc { o.reverse() } else { o };
             if o != Ordering::Equal {
                 return o;
             }
         }
-        a.id.cmp(&b.id)
+        a.id().cmp(&b.id())
     };
     let end = plan.offset.saturating_add(plan.limit).min(n);
     if plan.offset >= n {
@@ -540,12 +540,12 @@ const INLINE_CANDIDATES: usize = 256;
 pub fn render(
     index: &LayerIndex,
     plan: &Plan,
-    found: Vec<&Feature>,
+    found: Vec<FeatureRef<'_>>,
     meter: &Meter,
 ) -> ApiResult<(usize, usize, String)> {
     let (matched, page) = select_from(found, plan, meter).map_err(stopped)?;
     let mut features = String::with_capacity(page.len() * 256 + 16);
-    for (i, f) in page.iter().enumerate() {
+    for (i, &f) in page.iter().enumerate() {
         if i > 0 {
             features.push(',');
         }

@@ -26,7 +26,7 @@ use axum::extract::State;
 use axum::http::{header, HeaderValue};
 use axum::response::{IntoResponse, Response};
 use citygrid_geo::tms::Bbox;
-use citygrid_tiles::index::Feature;
+use citygrid_tiles::index::FeatureRef;
 use geo::{BooleanOps, BoundingRect, Geometry, Intersects, MultiLineString, MultiPolygon, Relate};
 use serde_json::Value;
 
@@ -177,7 +177,7 @@ fn polygonal(g: &Geometry<f64>) -> Option<MultiPolygon<f64>> {
 
 /// The measures of `f` counted for the query: of its part inside `clip` when
 /// the query is polygonal, else of the whole feature.
-fn measure(f: &Feature, clip: Option<&MultiPolygon<f64>>, op: Op) -> (f64, f64) {
+fn measure(f: FeatureRef<'_>, clip: Option<&MultiPolygon<f64>>, op: Op) -> (f64, f64) {
     let Some(clip) = clip else {
         return ground_measures(&f.geom_lonlat());
     };
@@ -214,7 +214,10 @@ fn measure(f: &Feature, clip: Option<&MultiPolygon<f64>>, op: Op) -> (f64, f64) 
         }
     });
     result.unwrap_or_else(|_| {
-        tracing::warn!(feature = f.id, "overlay failed; counting the whole feature");
+        tracing::warn!(
+            feature = f.id(),
+            "overlay failed; counting the whole feature"
+        );
         ground_measures(g)
     })
 }
@@ -239,7 +242,7 @@ fn run_layer(layer: &LoadedLayer, req: &Request) -> Result<LayerResult, String> 
     let candidates =
         index.query_bbox_lonlat(&Bbox::new(r.min().x, r.min().y, r.max().x, r.max().y));
     let clip = polygonal(&req.geometry);
-    let mut matched: Vec<&Feature> = candidates
+    let mut matched: Vec<FeatureRef<'_>> = candidates
         .into_iter()
         .filter(|f| match req.op {
             Op::Intersects => f.geom_lonlat().intersects(&req.geometry),
@@ -249,10 +252,10 @@ fn run_layer(layer: &LoadedLayer, req: &Request) -> Result<LayerResult, String> 
             }
         })
         .collect();
-    matched.sort_unstable_by_key(|f| f.id);
+    matched.sort_unstable_by_key(|f| f.id());
     let (mut length_m, mut area_m2) = (0.0, 0.0);
     for f in &matched {
-        let (l, a) = measure(f, clip.as_ref(), req.op);
+        let (l, a) = measure(*f, clip.as_ref(), req.op);
         length_m += l;
         area_m2 += a;
     }
@@ -263,7 +266,7 @@ fn run_layer(layer: &LoadedLayer, req: &Request) -> Result<LayerResult, String> 
             if listed > 0 {
                 features.push(',');
             }
-            write_feature(&mut features, index.schema(), f, req.crs, false, "")
+            write_feature(&mut features, index.schema(), *f, req.crs, false, "")
                 .map_err(|e| e.to_string())?;
             listed += 1;
         }

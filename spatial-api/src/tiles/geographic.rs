@@ -12,7 +12,7 @@ use axum::response::Response;
 use citygrid_geo::matrixset::Grid;
 use citygrid_geo::tms::TileCoord;
 use citygrid_tiles::cache::{CachedTile, TileKey};
-use citygrid_tiles::index::Feature;
+use citygrid_tiles::index::FeatureRef;
 use citygrid_tiles::mvt::{encode_tile_in, query_bounds_in, MVT_TYPE};
 
 use super::respond;
@@ -78,7 +78,8 @@ async fn encode(
         let bytes = {
             let bounds = query_bounds_in(Grid::Geographic, address, &options);
             let guards: Vec<_> = loaded.iter().map(|(l, _)| l.index.read()).collect();
-            let mut selections: Vec<(Vec<&Feature>, Vec<&str>)> = Vec::with_capacity(loaded.len());
+            let mut selections: Vec<(Vec<FeatureRef<'_>>, Vec<&str>)> =
+                Vec::with_capacity(loaded.len());
             for (guard, (layer, _)) in guards.iter().zip(&loaded) {
                 match guard {
                     Ok(index) => {

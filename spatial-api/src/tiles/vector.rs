@@ -9,7 +9,7 @@ use axum::http::HeaderMap;
 use axum::response::Response;
 use citygrid_geo::tms::TileCoord;
 use citygrid_tiles::cache::{CachedTile, TileKey};
-use citygrid_tiles::index::{Feature, LayerIndex};
+use citygrid_tiles::index::{FeatureRef, LayerIndex};
 use citygrid_tiles::mvt::{
     encode_tile, encode_tile_with_cells, point_cells, query_bounds, EncodeOptions, PointCells,
     TileLayer, MVT_TYPE,
@@ -112,8 +112,8 @@ pub(super) fn schema_view<'a>(
     layer: &LoadedLayer,
     index: &'a citygrid_tiles::index::LayerIndex,
     z: u8,
-    candidates: Vec<&'a Feature>,
-) -> (Vec<&'a Feature>, Vec<&'a str>) {
+    candidates: Vec<FeatureRef<'a>>,
+) -> (Vec<FeatureRef<'a>>, Vec<&'a str>) {
     let filter = layer.tile_filter();
     (
         filter.select(z, candidates),
@@ -199,7 +199,7 @@ pub(super) fn encode_options(state: &AppState) -> EncodeOptions {
 pub(super) fn tile_layer<'a>(
     layer: &'a LoadedLayer,
     index: &'a LayerIndex,
-    (features, properties): &'a (Vec<&'a Feature>, Vec<&'a str>),
+    (features, properties): &'a (Vec<FeatureRef<'a>>, Vec<&'a str>),
 ) -> TileLayer<'a> {
     TileLayer {
         name: &layer.meta.id,
@@ -291,7 +291,8 @@ async fn encode_vector(
         let bytes = {
             let bounds = query_bounds(tile, &options);
             let guards: Vec<_> = loaded.iter().map(|(l, _)| l.index.read()).collect();
-            let mut selections: Vec<(Vec<&Feature>, Vec<&str>)> = Vec::with_capacity(loaded.len());
+            let mut selections: Vec<(Vec<FeatureRef<'_>>, Vec<&str>)> =
+                Vec::with_capacity(loaded.len());
             // A large point layer at a low zoom comes as its precomputed cells, not
             // as every point under the tile (the same tile, see point_cells).
             let mut cells: Vec<Option<PointCells<'_>>> = Vec::with_capacity(loaded.len());

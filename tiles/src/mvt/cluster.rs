@@ -31,7 +31,7 @@ pub(crate) struct Grid {
 }
 
 fn rep_better(prepared: &[Prepared<'_>], a: usize, b: usize) -> bool {
-    (prepared[a].feature.id, a) < (prepared[b].feature.id, b)
+    (prepared[a].feature.id(), a) < (prepared[b].feature.id(), b)
 }
 
 impl Grid {
@@ -152,7 +152,7 @@ impl Grid {
                 }
             }
         }
-        out.sort_by_key(|&(_, _, c)| (prepared[c.rep].feature.id, c.rep));
+        out.sort_by_key(|&(_, _, c)| (prepared[c.rep].feature.id(), c.rep));
         out
     }
 }

@@ -59,7 +59,7 @@ use rayon::prelude::*;
 use thiserror::Error;
 
 use crate::aggregate::Agg;
-use crate::index::{Feature, LayerIndex};
+use crate::index::{FeatureRef, LayerIndex};
 use crate::schema::Schema;
 use citygrid_geo::matrixset::Grid as TileGrid;
 use citygrid_geo::tms::{Bbox, TileCoord};
@@ -165,7 +165,7 @@ pub struct TileLayer<'a> {
     /// Schema of `Feature::props`.
     pub schema: &'a Schema,
     /// The candidate features (any order; envelope candidates are fine).
-    pub features: &'a [&'a Feature],
+    pub features: &'a [FeatureRef<'a>],
     /// Field names to include; `None` = all fields.
     pub properties: Option<&'a [&'a str]>,
 }
@@ -276,7 +276,7 @@ fn cells_grid(
     let at: std::collections::HashMap<i64, usize> = features
         .iter()
         .enumerate()
-        .map(|(i, p)| (p.feature.id, i))
+        .map(|(i, p)| (p.feature.id(), i))
         .collect();
     let base = (i64::from(opts.extent) / 256).max(1);
     Grid::from_cells(
@@ -291,7 +291,7 @@ fn cells_grid(
                     count: u64::from(a.count),
                     sx: i128::from(a.sx),
                     sy: i128::from(a.sy),
-                    rep: *at.get(&rep.id)?,
+                    rep: *at.get(&rep.id())?,
                 },
             ))
         }),
@@ -370,7 +370,7 @@ pub fn encode_tile(
 /// feature. Made by [`point_cells`].
 #[derive(Debug, Clone)]
 pub struct PointCells<'a> {
-    cells: Vec<(i64, i64, Agg, &'a Feature)>,
+    cells: Vec<(i64, i64, Agg, FeatureRef<'a>)>,
     total: u64,
 }
 
@@ -454,7 +454,7 @@ fn encode_framed(
         }
         let props = resolve_props(l)?;
         let layer_cells = cells.get(i).and_then(Option::as_ref);
-        let reps: Vec<&Feature>;
+        let reps: Vec<FeatureRef<'_>>;
         let mut features = match layer_cells {
             Some(c) => {
                 reps = c.cells.iter().map(|(_, _, _, rep)| *rep).collect();
@@ -465,9 +465,9 @@ fn encode_framed(
         // The output order (by id, then part type), sorted once here rather than
         // at every thinning level tried.
         if features.len() < PAR_THRESHOLD {
-            features.sort_by_key(|p| (p.feature.id, p.geom.rank()));
+            features.sort_by_key(|p| (p.feature.id(), p.geom.rank()));
         } else {
-            features.par_sort_by_key(|p| (p.feature.id, p.geom.rank()));
+            features.par_sort_by_key(|p| (p.feature.id(), p.geom.rank()));
         }
         let has_points = features.iter().any(|p| p.geom.is_point());
         let (grids, points_total) = match layer_cells {
@@ -552,11 +552,11 @@ fn resolve_props<'a>(l: &TileLayer<'a>) -> Result<Vec<(usize, &'a str)>, MvtErro
     }
 }
 
-fn prepare_all<'a>(features: &[&'a Feature], frame: &Frame) -> Vec<Prepared<'a>> {
+fn prepare_all<'a>(features: &[FeatureRef<'a>], frame: &Frame) -> Vec<Prepared<'a>> {
     if features.len() < PAR_THRESHOLD {
         let mut out = Vec::with_capacity(features.len());
         for f in features {
-            prepare::prepare(f, frame, &mut out);
+            prepare::prepare(*f, frame, &mut out);
         }
         return out;
     }
@@ -565,7 +565,7 @@ fn prepare_all<'a>(features: &[&'a Feature], frame: &Frame) -> Vec<Prepared<'a>>
         .map(|chunk| {
             let mut out = Vec::with_capacity(chunk.len());
             for f in chunk {
-                prepare::prepare(f, frame, &mut out);
+                prepare::prepare(*f, frame, &mut out);
             }
             out
         })
@@ -620,10 +620,10 @@ fn encode_layer<'a>(
     let layer: &PreparedLayer<'a> = layer;
     let mut w = LayerWriter::new(layer.name, opts.extent);
     let keys: &[(usize, &'a str)] = &layer.props;
-    let props_of = |f: &'a Feature, skip_count: bool| {
+    let props_of = |f: FeatureRef<'a>, skip_count: bool| {
         keys.iter()
             .filter(move |(_, k)| !(skip_count && *k == POINT_COUNT_KEY))
-            .filter_map(move |&(i, k)| f.props.get(i).map(|v| (k, v)))
+            .filter_map(move |&(i, k)| f.prop(i).map(|v| (k, v)))
     };
     for chunk in order.chunks(ENCODE_CHUNK) {
         let geoms: Vec<(usize, Option<Encoded>)> = if chunk.len() >= PAR_THRESHOLD {
@@ -699,8 +699,8 @@ fn encode_layer<'a>(
 }
 
 /// MVT ids are unsigned: negative ids are left out.
-fn feature_id(f: &Feature) -> Option<u64> {
-    u64::try_from(f.id).ok()
+fn feature_id(f: FeatureRef<'_>) -> Option<u64> {
+    u64::try_from(f.id()).ok()
 }
 
 /// Rounds a global coordinate, keeping it in the same `cell` (tile or cluster cell) as

@@ -6,7 +6,7 @@ use std::collections::HashMap;
 
 use foldhash::fast::RandomState;
 
-use crate::schema::PropValue;
+use crate::schema::PropRef;
 
 /// Wire type of varints.
 const VARINT: u32 = 0;
@@ -156,7 +156,7 @@ impl<'a> LayerWriter<'a> {
     pub(crate) fn add_feature(
         &mut self,
         id: Option<u64>,
-        props: impl Iterator<Item = (&'a str, &'a PropValue)>,
+        props: impl Iterator<Item = (&'a str, PropRef<'a>)>,
         extra: Option<(&'a str, i64)>,
         ty: GeomType,
         geometry: &[u32],
@@ -164,11 +164,11 @@ impl<'a> LayerWriter<'a> {
         self.tags.clear();
         for (k, v) in props {
             let vk = match v {
-                PropValue::Null => continue,
-                PropValue::String(s) => ValueKey::Str(s),
-                PropValue::Int(i) => ValueKey::Int(*i),
-                PropValue::Double(d) => ValueKey::Double(d.to_bits()),
-                PropValue::Bool(b) => ValueKey::Bool(*b),
+                PropRef::Null => continue,
+                PropRef::String(s) => ValueKey::Str(s),
+                PropRef::Int(i) => ValueKey::Int(i),
+                PropRef::Double(d) => ValueKey::Double(d.to_bits()),
+                PropRef::Bool(b) => ValueKey::Bool(b),
             };
             let ki = self.key(k);
             let vi = self.value(vk);
@@ -245,6 +245,7 @@ impl<'a> LayerWriter<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::schema::PropValue;
 
     #[test]
     fn the_size_so_far_is_exact_but_for_the_layer_header() {
@@ -263,7 +264,7 @@ mod tests {
             for _ in 0..2 {
                 w.add_feature(
                     Some(i as u64),
-                    [("k", v), ("name", v)].into_iter(),
+                    [("k", v.as_prop()), ("name", v.as_prop())].into_iter(),
                     None,
                     GeomType::Point,
                     &[9, 2, 2],

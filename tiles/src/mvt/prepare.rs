@@ -7,7 +7,7 @@ use geo::Coord;
 use super::clip::{self, Rect, P};
 use crate::geomutil::{self, PartRef};
 use crate::hash::mix64;
-use crate::index::Feature;
+use crate::index::FeatureRef;
 use citygrid_geo::matrixset::Grid;
 use citygrid_geo::tms::{tiles_per_axis, TileCoord, MERC_HALF_WORLD_M};
 
@@ -60,7 +60,10 @@ impl Frame {
     }
 
     /// The geometry of a feature in the grid's CRS (computed for a geographic grid).
-    pub(crate) fn geometry<'a>(&self, f: &'a Feature) -> std::borrow::Cow<'a, geo::Geometry<f64>> {
+    pub(crate) fn geometry<'a>(
+        &self,
+        f: FeatureRef<'a>,
+    ) -> std::borrow::Cow<'a, geo::Geometry<f64>> {
         match self.grid {
             Grid::Mercator => f.geom_merc(),
             Grid::Geographic => f.geom_lonlat(),
@@ -136,7 +139,7 @@ impl PGeom {
 /// A feature ready for the per-level encoding.
 #[derive(Debug, Clone)]
 pub(crate) struct Prepared<'a> {
-    pub feature: &'a Feature,
+    pub feature: FeatureRef<'a>,
     pub geom: PGeom,
     /// Whole-feature size in tile units at this zoom: length for lines, area for
     /// polygons, +∞ for points. Independent of the tile, so neighbours agree.
@@ -147,8 +150,8 @@ pub(crate) struct Prepared<'a> {
 
 /// Splits a feature by geometry type and clips it to the buffered tile. Features with
 /// non-finite coordinates or nothing inside the buffered tile give nothing.
-pub(crate) fn prepare<'a>(f: &'a Feature, frame: &Frame, out: &mut Vec<Prepared<'a>>) {
-    let prio = mix64(f.id as u64);
+pub(crate) fn prepare<'a>(f: FeatureRef<'a>, frame: &Frame, out: &mut Vec<Prepared<'a>>) {
+    let prio = mix64(f.id() as u64);
     // Fast path for the most common (and most numerous) case.
     let geom = frame.geometry(f);
     let geom = &*geom;

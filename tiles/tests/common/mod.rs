@@ -8,6 +8,16 @@ use citygrid_tiles::decode;
 pub use citygrid_tiles::decode::{
     area2, geometry, Feature as Feat, Geometry as G, Layer, Ring, Value as Val,
 };
+use citygrid_tiles::index::{Feature, LayerIndex};
+use citygrid_tiles::schema::{FieldType, Schema};
+
+/// Features as a layer index holds them (a field per value, named `f0`, `f1`, …),
+/// for `TileLayer::features`: `indexed(&feats).iter().collect()`.
+pub fn indexed(feats: &[Feature]) -> LayerIndex {
+    let n = feats.first().map_or(0, |f| f.props.len());
+    let schema = Schema::new((0..n).map(|i| (format!("f{i}"), FieldType::String)));
+    LayerIndex::build(schema, feats.to_vec()).expect("test features make a layer")
+}
 
 /// Decodes a tile; panics on malformed protobuf.
 pub fn decode(bytes: &[u8]) -> Vec<Layer> {

@@ -34,8 +34,8 @@ use citygrid_geo::crs::{check_lonlat, Crs};
 use citygrid_store::edits;
 use citygrid_store::history::{self, NewEntry};
 use citygrid_store::layers::{FeatureRow, LayerId};
-use citygrid_tiles::index::Feature;
-use citygrid_tiles::schema::Schema;
+use citygrid_tiles::index::{Feature, FeatureRef};
+use citygrid_tiles::schema::{PropRef, PropValue, Schema};
 use geo::{Coord, Geometry, MapCoordsInPlace};
 use geozero::wkb::Wkb;
 use geozero::{CoordDimensions, ToGeo, ToJson, ToWkb};
@@ -64,10 +64,20 @@ fn bad(m: impl Into<String>) -> ApiError {
 /// The strong `ETag` of a feature as the index holds it (and `GET …/items/{fid}`
 /// shows it): a hash of its id, lon/lat geometry and attribute values with their
 /// field names.
-pub fn etag(schema: &Schema, f: &Feature) -> String {
+pub fn etag(schema: &Schema, f: FeatureRef<'_>) -> String {
+    etag_of(schema, f.id(), &f.geom_lonlat(), f.props())
+}
+
+/// [`etag`] of a feature's parts (the same tag for a stored row and the index's copy).
+fn etag_of<'a>(
+    schema: &Schema,
+    id: i64,
+    geometry: &geo::Geometry<f64>,
+    props: impl Iterator<Item = PropRef<'a>>,
+) -> String {
     use std::fmt::Write;
-    let mut text = format!("{}\n{:?}\n", f.id, f.geom_lonlat());
-    for (field, value) in schema.fields.iter().zip(&f.props) {
+    let mut text = format!("{}\n{:?}\n", id, geometry);
+    for (field, value) in schema.fields.iter().zip(props) {
         let _ = writeln!(text, "{:?}={:?}", field.name, value);
     }
     let digest = Sha256::digest(text.as_bytes());
@@ -183,7 +193,12 @@ fn stored(schema: &Schema, (fid, wkb, props): &FeatureRow) -> ApiResult<Stored> 
         .unwrap_or(Value::Null);
     Ok(Stored {
         geojson: json!({"type": "Feature", "id": fid, "geometry": geometry, "properties": props}),
-        etag: etag(schema, &feature),
+        etag: etag_of(
+            schema,
+            feature.id,
+            &feature.geom_lonlat(),
+            feature.props.iter().map(PropValue::as_prop),
+        ),
         feature,
     })
 }
