@@ -397,3 +397,212 @@ fn assert_same_features(memory: &Features, database: &Features) {
         );
     }
 }
+
+/// The path of the tile at zoom `z` over the test layers.
+fn tile_path(ids: &str, z: u32) -> String {
+    let (z, x, y) = tile_at(LON + 0.0012, LAT + 0.0012, z);
+    format!("/tiles/{ids}/{z}/{x}/{y}.mvt")
+}
+
+/// `citygrid_tile_db_queries_total` of the server: the statements it ran for tiles of
+/// layers served from the database.
+async fn db_queries(server: &TestServer) -> u64 {
+    let text = http()
+        .get(server.url("/metrics"))
+        .send()
+        .await
+        .expect("metrics")
+        .text()
+        .await
+        .expect("metrics text");
+    text.lines()
+        .find_map(|l| l.strip_prefix("citygrid_tile_db_queries_total "))
+        .unwrap_or_else(|| panic!("no citygrid_tile_db_queries_total in /metrics:\n{text}"))
+        .trim()
+        .parse()
+        .expect("a count")
+}
+
+/// What a tile request got: status, `Retry-After`, body.
+type Answer = (u16, Option<String>, Vec<u8>);
+
+/// How [`at_once`] lets the held statement go.
+enum Release {
+    /// The lock is given up: the statement goes on.
+    Commit,
+    /// The backend running the statement is terminated (57P01: the database away).
+    Terminate,
+}
+
+/// Requests sent at once by [`at_once`].
+const AT_ONCE: usize = 8;
+
+/// Asks `server` for `path` [`AT_ONCE`] times at once while a transaction of the test
+/// holds the layer's table locked, so that the first statement for the tile waits in
+/// PostGIS (seen in `pg_stat_activity`) while the other requests arrive; then
+/// releases it as `release` says. The answers, in request order.
+async fn at_once(db: &TestDb, server: &TestServer, path: &str, release: Release) -> Vec<Answer> {
+    let mut lock = db.pool.begin().await.expect("begin");
+    sqlx::query(&format!(
+        "LOCK TABLE layers.\"{BIG}\" IN ACCESS EXCLUSIVE MODE"
+    ))
+    .execute(&mut *lock)
+    .await
+    .expect("lock the layer's table");
+    let requests: Vec<_> = (0..AT_ONCE)
+        .map(|_| {
+            let url = server.url(path);
+            tokio::spawn(async move {
+                let r = http().get(url).send().await.expect("tile request");
+                let status = r.status().as_u16();
+                let retry = r
+                    .headers()
+                    .get("retry-after")
+                    .and_then(|v| v.to_str().ok())
+                    .map(str::to_string);
+                (status, retry, r.bytes().await.expect("tile body").to_vec())
+            })
+        })
+        .collect();
+    // The first statement waits for the lock...
+    let deadline = Instant::now() + Duration::from_secs(15);
+    let pid: i32 = loop {
+        let waiting: Option<i32> = sqlx::query_scalar(
+            "SELECT pid FROM pg_stat_activity WHERE datname = current_database() \
+             AND wait_event_type = 'Lock' AND query ILIKE '%st_asmvt%' LIMIT 1",
+        )
+        .fetch_optional(&db.pool)
+        .await
+        .expect("pg_stat_activity");
+        if let Some(pid) = waiting {
+            break pid;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "timed out waiting: a tile statement waits for the lock"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    // ...while the others, sent with it, reach the server (each would wait here too
+    // with a statement of its own if misses were not shared).
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    match release {
+        Release::Commit => lock.commit().await.expect("commit"),
+        Release::Terminate => {
+            let done: bool = sqlx::query_scalar("SELECT pg_terminate_backend($1)")
+                .bind(pid)
+                .fetch_one(&db.pool)
+                .await
+                .expect("terminate");
+            assert!(done, "terminated the statement's backend");
+            lock.rollback().await.expect("rollback");
+        }
+    }
+    let mut answers = Vec::with_capacity(AT_ONCE);
+    for r in requests {
+        answers.push(r.await.expect("request task"));
+    }
+    answers
+}
+
+/// Asserts that every answer is the first one, and returns it.
+fn all_the_same(answers: &[Answer]) -> &Answer {
+    let first = &answers[0];
+    for (i, a) in answers.iter().enumerate() {
+        assert_eq!(
+            (a.0, &a.1, &a.2),
+            (first.0, &first.1, &first.2),
+            "answer {i} differs from the first"
+        );
+    }
+    first
+}
+
+/// Concurrent misses of one tile of a layer served from the database share one
+/// statement (counted by `citygrid_tile_db_queries_total`, the statement held in
+/// PostGIS while they arrive), and every request gets the same answer: the same
+/// bytes; the same 503 with `Retry-After` when the database went away meanwhile (and
+/// the failure is not kept: the next request runs the statement again); the same 413
+/// over `max_tile_bytes` (not kept either).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_misses_share_one_statement() {
+    let db = TestDb::new().await;
+    make_layer(&db, BIG, 60).await;
+    cli_ok(&db, &["layer", "set-serve-from", BIG, "database"]);
+    let server = TestServer::start(&db);
+    eventually("the server serves the layer's tiles", || async {
+        http()
+            .get(server.url(&tile_path(BIG, Z)))
+            .send()
+            .await
+            .is_ok_and(|r| r.status() == 200)
+    })
+    .await;
+    assert_eq!(catalog_entry(&server, BIG).await["serve_from"], "database");
+
+    // A tile not asked yet: one statement, the same bytes for everyone.
+    let before = db_queries(&server).await;
+    let answers = at_once(&db, &server, &tile_path(BIG, Z + 1), Release::Commit).await;
+    let (status, _, bytes) = all_the_same(&answers);
+    assert_eq!(*status, 200);
+    assert!(
+        features_of(bytes, BIG).len() >= 10,
+        "the tile has the features"
+    );
+    assert_eq!(
+        db_queries(&server).await - before,
+        1,
+        "{AT_ONCE} concurrent misses ran one statement"
+    );
+    // Then it is a cache hit.
+    assert_eq!(tile_bytes_at(&server, &tile_path(BIG, Z + 1)).await, *bytes);
+    assert_eq!(db_queries(&server).await - before, 1, "a cache hit");
+
+    // The statement's backend terminated while everyone waits: the same 503 with
+    // Retry-After for all, from one statement.
+    let path = tile_path(BIG, Z - 1);
+    let before = db_queries(&server).await;
+    let answers = at_once(&db, &server, &path, Release::Terminate).await;
+    let (status, retry, body) = all_the_same(&answers);
+    assert_eq!(*status, 503, "{}", String::from_utf8_lossy(body));
+    assert_eq!(retry.as_deref(), Some("5"));
+    let body: Value = serde_json::from_slice(body).expect("a JSON error body");
+    assert_eq!(body["error"], "the database is unavailable; retry later");
+    assert_eq!(db_queries(&server).await - before, 1);
+    // Not kept: the next request runs the statement again and gets the tile.
+    eventually("the tile is served after the failure", || async {
+        http()
+            .get(server.url(&path))
+            .send()
+            .await
+            .is_ok_and(|r| r.status() == 200)
+    })
+    .await;
+    assert!(db_queries(&server).await - before >= 2, "ran again");
+
+    // Over max_tile_bytes: the same 413 for all, from one statement, not kept.
+    let tight = TestServer::start_with(&db, &[("CITYGRID_MAX_TILE_BYTES", "64")]);
+    let path = tile_path(BIG, Z - 2);
+    let before = db_queries(&tight).await;
+    let answers = at_once(&db, &tight, &path, Release::Commit).await;
+    let (status, retry, body) = all_the_same(&answers);
+    assert_eq!(*status, 413);
+    assert_eq!(*retry, None);
+    let body: Value = serde_json::from_slice(body).expect("a JSON error body");
+    assert!(
+        body["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("max_tile_bytes")),
+        "{body}"
+    );
+    assert_eq!(db_queries(&tight).await - before, 1);
+    let r = http().get(tight.url(&path)).send().await.expect("tile");
+    assert_eq!(r.status(), 413);
+    assert_eq!(db_queries(&tight).await - before, 2, "a 413 is not kept");
+}
+
+async fn tile_bytes_at(server: &TestServer, path: &str) -> Vec<u8> {
+    let r = http().get(server.url(path)).send().await.expect("tile");
+    assert_eq!(r.status(), 200, "{path}");
+    r.bytes().await.expect("tile body").to_vec()
+}

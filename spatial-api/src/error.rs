@@ -8,7 +8,7 @@ use axum::Json;
 use serde_json::{json, Value};
 
 /// An error a handler returns.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum ApiError {
     /// 400: the request is malformed; the message says what to fix.
     #[error("{0}")]

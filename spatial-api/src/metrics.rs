@@ -124,6 +124,8 @@ pub struct Metrics {
     cases_reported: Mutex<BTreeMap<String, u64>>,
     /// Webhook delivery attempts, by outcome (`delivered`, `failed`).
     webhook_attempts: Mutex<BTreeMap<&'static str, u64>>,
+    /// Statements run to make tiles of layers served from the database.
+    tile_db_queries: AtomicU64,
 }
 
 impl Default for Metrics {
@@ -133,6 +135,7 @@ impl Default for Metrics {
             started: Instant::now(),
             cases_reported: Mutex::new(BTreeMap::new()),
             webhook_attempts: Mutex::new(BTreeMap::new()),
+            tile_db_queries: AtomicU64::new(0),
         }
     }
 }
@@ -179,8 +182,20 @@ impl Metrics {
         }
     }
 
+    /// Counts one statement run to make a tile of layers served from the database.
+    pub fn tile_db_query(&self) {
+        self.tile_db_queries.fetch_add(1, Relaxed);
+    }
+
     /// The counters of what the service did.
     pub fn render_counters(&self, out: &mut String) {
+        let _ = writeln!(
+            out,
+            "# HELP citygrid_tile_db_queries_total Statements run by this process to make tiles of layers served from the database (concurrent misses of a tile share one).\n\
+             # TYPE citygrid_tile_db_queries_total counter\n\
+             citygrid_tile_db_queries_total {}",
+            self.tile_db_queries.load(Relaxed)
+        );
         let _ = writeln!(
             out,
             "# HELP citygrid_cases_reported_total Cases reported by this process, by source."

@@ -41,6 +41,9 @@ pub struct AppState {
     pub mgmt: Arc<MgmtState>,
     /// Vector tiles being encoded or recently encoded (shared encodes, stale-while-revalidate).
     pub tile_flights: Arc<TileFlights>,
+    /// Tiles of layers served from the database being made: concurrent misses share
+    /// one statement and its answer (a 413 or 503 too); no stale serving.
+    pub db_tile_flights: Arc<TileFlights<crate::error::ApiError>>,
     /// Map glyphs and sprites (made on first use, kept).
     pub basemap: Arc<Basemap>,
     /// The geocoding index (addresses, roads, areas), kept current.
@@ -66,6 +69,10 @@ impl AppState {
             mgmt: Arc::new(MgmtState::default()),
             tile_flights: Arc::new(TileFlights::new(FlightLimits {
                 stale: std::time::Duration::from_secs(config.tile_stale_secs),
+                ..FlightLimits::default()
+            })),
+            db_tile_flights: Arc::new(TileFlights::new(FlightLimits {
+                stale: std::time::Duration::ZERO,
                 ..FlightLimits::default()
             })),
             basemap: Arc::new(Basemap::new(config.font_dir.clone())),

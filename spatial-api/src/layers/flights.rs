@@ -10,6 +10,10 @@
 //! O(1) amortised however many distinct tiles a client asks for. An encoding that is
 //! still running keeps its waiters' result: they hold the encoding itself, and at most
 //! lose its sharing with later misses if the table must drop it.
+//!
+//! Tiles of layers served from the database (`crate::tiles::database`) have a table
+//! of their own (`AppState::db_tile_flights`) whose failures are the API error
+//! itself, with stale serving off: concurrent misses share one statement.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex, PoisonError};
@@ -34,16 +38,19 @@ pub const RECENT_MAX_BYTES: usize = 32 << 20;
 /// stale window is shorter (with stale serving off, concurrent misses still share).
 const RUNNING_RECHECK: Duration = Duration::from_secs(1);
 
-/// One encoding of a tile, shared by every request that waits for it.
-pub(crate) struct Flight {
+/// One encoding of a tile, shared by every request that waits for it. `E` is what a
+/// failed encoding gives its waiters: a message for the in-memory encoder (a 500),
+/// the API error itself for a tile made by the database (its 413 or its 503 with
+/// `Retry-After` reach every waiter as they are).
+pub(crate) struct Flight<E = String> {
     /// When the encoding started (the age of the data it shows).
     started: Instant,
     /// The encoding's result, once it is done.
-    pub(crate) outcome: OnceCell<Result<CachedTile, String>>,
+    pub(crate) outcome: OnceCell<Result<CachedTile, E>>,
 }
 
-impl Flight {
-    fn new(started: Instant) -> Arc<Flight> {
+impl<E> Flight<E> {
+    fn new(started: Instant) -> Arc<Flight<E>> {
         Arc::new(Flight {
             started,
             outcome: OnceCell::new(),
@@ -53,8 +60,8 @@ impl Flight {
 
 /// What is known of one tile (layer store, layer ids and versions, z/x/y) besides
 /// the cache: the encoding running or last finished, and the finished one before it.
-struct Recent {
-    current: Arc<Flight>,
+struct Recent<E> {
+    current: Arc<Flight<E>>,
     previous: Option<(Instant, CachedTile)>,
     /// Which queue record stands for this entry (the others of its key are stale).
     generation: u64,
@@ -67,7 +74,7 @@ fn tile_weight(tile: &CachedTile) -> usize {
     tile.held_bytes() + tile.etag.len() + std::mem::size_of::<CachedTile>()
 }
 
-impl Recent {
+impl<E> Recent<E> {
     fn weight(&self) -> usize {
         let current = match self.current.outcome.get() {
             Some(Ok(tile)) => tile_weight(tile),
@@ -103,14 +110,24 @@ impl Default for FlightLimits {
     }
 }
 
-#[derive(Default)]
-struct Table {
-    map: HashMap<TileKey, Recent>,
+struct Table<E> {
+    map: HashMap<TileKey, Recent<E>>,
     /// `(due, key, generation)` in insertion order: when to look at an entry again.
     queue: VecDeque<(Instant, TileKey, u64)>,
     /// Bytes of finished encodings held (the entries' weights).
     held: usize,
     next_generation: u64,
+}
+
+impl<E> Default for Table<E> {
+    fn default() -> Self {
+        Table {
+            map: HashMap::new(),
+            queue: VecDeque::new(),
+            held: 0,
+            next_generation: 0,
+        }
+    }
 }
 
 /// Recently encoded vector tiles.
@@ -124,22 +141,31 @@ struct Table {
 /// encoding, at most the stale window old — an edit shows as soon as the fresh
 /// encoding is done, typically within milliseconds of the change on an idle server.
 /// Bounded as the module documentation says.
-#[derive(Default)]
-pub struct TileFlights {
+///
+/// `E` is what a failed encoding gives its waiters (see [`Flight`]): tiles of layers
+/// served from the database have a table of their own, `TileFlights<ApiError>`, with
+/// stale serving off (`crate::tiles::database`).
+pub struct TileFlights<E = String> {
     limits: FlightLimits,
-    table: Mutex<Table>,
+    table: Mutex<Table<E>>,
 }
 
-impl TileFlights {
+impl<E> Default for TileFlights<E> {
+    fn default() -> Self {
+        TileFlights::new(FlightLimits::default())
+    }
+}
+
+impl<E> TileFlights<E> {
     /// An empty table with these limits.
-    pub fn new(limits: FlightLimits) -> TileFlights {
+    pub fn new(limits: FlightLimits) -> TileFlights<E> {
         TileFlights {
             limits,
             table: Mutex::default(),
         }
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, Table> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Table<E>> {
         self.table.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
@@ -162,7 +188,7 @@ impl TileFlights {
     }
 }
 
-impl Table {
+impl<E> Table<E> {
     fn generation(&mut self) -> u64 {
         self.next_generation += 1;
         self.next_generation
@@ -235,20 +261,24 @@ impl Table {
 }
 
 /// What a cache miss does.
-pub(crate) enum Miss {
+pub(crate) enum Miss<E = String> {
     /// Answer with this encoding (fresh enough, or served while a new one runs).
     Serve(CachedTile),
     /// Wait for this encoding (run it if no one else does).
-    Wait(Arc<Flight>),
+    Wait(Arc<Flight<E>>),
     /// Serve this previous encoding and start this one in the background.
-    Refresh(CachedTile, Arc<Flight>),
+    Refresh(CachedTile, Arc<Flight<E>>),
 }
 
-pub(crate) fn on_miss(flights: &TileFlights, key: TileKey) -> Miss {
+pub(crate) fn on_miss<E: Clone>(flights: &TileFlights<E>, key: TileKey) -> Miss<E> {
     on_miss_at(flights, key, Instant::now())
 }
 
-pub(crate) fn on_miss_at(flights: &TileFlights, key: TileKey, now: Instant) -> Miss {
+pub(crate) fn on_miss_at<E: Clone>(
+    flights: &TileFlights<E>,
+    key: TileKey,
+    now: Instant,
+) -> Miss<E> {
     let limits = flights.limits;
     let mut table = flights.lock();
     let miss = lookup(&mut table, &limits, &key, now);
@@ -257,11 +287,16 @@ pub(crate) fn on_miss_at(flights: &TileFlights, key: TileKey, now: Instant) -> M
     miss
 }
 
-fn lookup(table: &mut Table, limits: &FlightLimits, key: &TileKey, now: Instant) -> Miss {
+fn lookup<E: Clone>(
+    table: &mut Table<E>,
+    limits: &FlightLimits,
+    key: &TileKey,
+    now: Instant,
+) -> Miss<E> {
     let stale = limits.stale;
     let usable =
         |at: Instant, tile: &CachedTile| (now.duration_since(at) < stale).then(|| tile.clone());
-    let running_due = Table::running_due(limits, now);
+    let running_due = Table::<E>::running_due(limits, now);
     if let Some(r) = table.map.get_mut(key) {
         let done = r.current.outcome.get().cloned();
         match done {
@@ -318,14 +353,14 @@ fn lookup(table: &mut Table, limits: &FlightLimits, key: &TileKey, now: Instant)
 /// Counts a finished encoding of `key` (call once its outcome is set; repeated calls
 /// do nothing more): it stays to be served while it is within the stale window, then
 /// goes.
-pub(crate) fn finished(flights: &TileFlights, key: &TileKey, flight: &Arc<Flight>) {
+pub(crate) fn finished<E>(flights: &TileFlights<E>, key: &TileKey, flight: &Arc<Flight<E>>) {
     finished_at(flights, key, flight, Instant::now())
 }
 
-pub(crate) fn finished_at(
-    flights: &TileFlights,
+pub(crate) fn finished_at<E>(
+    flights: &TileFlights<E>,
     key: &TileKey,
-    flight: &Arc<Flight>,
+    flight: &Arc<Flight<E>>,
     now: Instant,
 ) {
     let limits = flights.limits;
@@ -388,7 +423,7 @@ mod tests {
 
     #[test]
     fn a_crawl_stays_within_the_bounds() {
-        let flights = TileFlights::new(limits(30));
+        let flights: TileFlights = TileFlights::new(limits(30));
         let start = Instant::now();
         let mut held_max = 0;
         for i in 0..100_000u32 {
@@ -409,7 +444,7 @@ mod tests {
             assert_eq!(sum, table.held);
         }
         // small tiles: the entry bound is the one reached
-        let flights = TileFlights::new(limits(30));
+        let flights: TileFlights = TileFlights::new(limits(30));
         let mut entries_max = 0;
         for i in 0..100_000u32 {
             let now = start + Duration::from_millis(u64::from(i));
@@ -423,7 +458,7 @@ mod tests {
 
     #[test]
     fn expired_entries_go() {
-        let flights = TileFlights::new(FlightLimits::default());
+        let flights: TileFlights = TileFlights::new(FlightLimits::default());
         let start = Instant::now();
         for i in 0..50 {
             encode(&flights, &key(i), 1000, start);
@@ -443,7 +478,7 @@ mod tests {
 
     #[test]
     fn running_encodings_are_kept_for_their_waiters() {
-        let flights = TileFlights::new(limits(30));
+        let flights: TileFlights = TileFlights::new(limits(30));
         let start = Instant::now();
         let k = key(0);
         let Miss::Wait(first) = on_miss_at(&flights, k.clone(), start) else {
@@ -473,7 +508,7 @@ mod tests {
     #[test]
     fn with_stale_serving_off_a_changed_tile_waits() {
         for record in [true, false] {
-            let flights = TileFlights::new(limits(0));
+            let flights: TileFlights = TileFlights::new(limits(0));
             let start = Instant::now();
             let k = key(0);
             // concurrent misses still share one encoding
@@ -507,7 +542,7 @@ mod tests {
 
     #[test]
     fn by_default_a_changed_tile_is_refreshed_within_the_window() {
-        let flights = TileFlights::new(FlightLimits::default());
+        let flights: TileFlights = TileFlights::new(FlightLimits::default());
         let start = Instant::now();
         let k = key(0);
         let old = encode(&flights, &k, 1000, start);
@@ -529,5 +564,40 @@ mod tests {
         // past the window the previous encoding is not served: wait
         let late = soon + Duration::from_secs(31);
         assert!(matches!(on_miss_at(&flights, k, late), Miss::Wait(_)));
+    }
+
+    /// A failed encoding gives every waiter its error as it is (for database tiles
+    /// the API error: a 413, a 503 with `Retry-After`), and is not kept: the next
+    /// miss encodes again.
+    #[test]
+    fn a_failure_reaches_every_waiter_and_is_not_kept() {
+        #[derive(Debug, Clone, PartialEq)]
+        struct Refused(u16);
+        let flights: TileFlights<Refused> = TileFlights::new(limits(0));
+        let start = Instant::now();
+        let k = key(0);
+        let Miss::Wait(first) = on_miss_at(&flights, k.clone(), start) else {
+            panic!("expected a wait");
+        };
+        let Miss::Wait(second) = on_miss_at(&flights, k.clone(), start) else {
+            panic!("expected a wait");
+        };
+        assert!(Arc::ptr_eq(&first, &second), "concurrent misses share");
+        first.outcome.set(Err(Refused(503))).unwrap();
+        finished_at(&flights, &k, &first, start);
+        assert!(matches!(second.outcome.get(), Some(Err(Refused(503)))));
+        assert_eq!(flights.entries(), 0);
+        // the next miss runs again, whether or not the failure was counted
+        match on_miss_at(&flights, k.clone(), start + Duration::from_millis(1)) {
+            Miss::Wait(fresh) => {
+                assert!(fresh.outcome.get().is_none());
+                fresh.outcome.set(Err(Refused(413))).unwrap();
+            }
+            Miss::Serve(_) | Miss::Refresh(..) => panic!("served a failed encoding"),
+        }
+        match on_miss_at(&flights, k, start + Duration::from_millis(2)) {
+            Miss::Wait(fresh) => assert!(fresh.outcome.get().is_none()),
+            Miss::Serve(_) | Miss::Refresh(..) => panic!("served a failed encoding"),
+        }
     }
 }

@@ -11,6 +11,14 @@
 //! the notice (else from the primary, after the bound), so a tile never shows the old
 //! version after a notice.
 //!
+//! Concurrent misses of one tile share one statement (the flights table
+//! `AppState::db_tile_flights`, as in-memory tiles share one encoding): every
+//! waiter gets its bytes, or its 413 or 503 (with `Retry-After`) as it is. A failed
+//! statement is not kept: the next miss runs it again. Stale serving is off for
+//! these tiles (a finished statement is not served again once its tile left the
+//! cache; a notice gives new keys anyway), only running statements are shared.
+//! `citygrid_tile_db_queries_total` in `/metrics` counts the statements run.
+//!
 //! Several layers served from the database combine into one tile (one statement:
 //! one MVT layer each, concatenated); mixing them with layers served from
 //! memory is refused (400). Routes that need the layer in memory (features, query,
@@ -22,12 +30,13 @@ use axum::response::Response;
 use citygrid_geo::tms::TileCoord;
 use citygrid_store::layer_serve::{self, MvtOptions};
 use citygrid_store::layers::LayerId;
-use citygrid_tiles::cache::TileKey;
+use citygrid_tiles::cache::{CachedTile, TileKey};
 use citygrid_tiles::mvt::MVT_TYPE;
 
 use super::respond;
 use crate::catalog::LayerMeta;
 use crate::error::{ApiError, ApiResult};
+use crate::layers::flights::{finished, on_miss, Miss};
 use crate::state::AppState;
 
 /// Whether any of `metas` is served from the database.
@@ -77,9 +86,10 @@ fn lsn_value(lsn: &str) -> u64 {
 }
 
 /// Tile `tile` of `metas`, every one served from the database (400 when some are
-/// served from memory): from the cache, else made by PostGIS and cached. 413 when the
-/// tile would exceed `max_tile_bytes` (nothing is thinned here: set the layer's tile
-/// properties, or ask a deeper zoom).
+/// served from memory): from the cache, else made by PostGIS (one statement shared
+/// by concurrent misses of the tile) and cached. 413 when the tile would exceed
+/// `max_tile_bytes` (nothing is thinned here: set the layer's tile properties, or ask
+/// a deeper zoom).
 pub async fn tile(
     state: &AppState,
     metas: &[LayerMeta],
@@ -111,6 +121,47 @@ pub async fn tile(
         let cached = super::brotli_for(state, &key, cached, headers).await;
         return Ok(respond(state, &cached, MVT_TYPE, headers, 60));
     }
+    let cached = match on_miss(&state.db_tile_flights, key.clone()) {
+        Miss::Wait(flight) => {
+            let outcome = flight
+                .outcome
+                .get_or_init(|| make(state, metas, &changes, &key, tile))
+                .await
+                .clone();
+            finished(&state.db_tile_flights, &key, &flight);
+            outcome?
+        }
+        // Not with stale serving off (the table of these tiles has it off); a
+        // finished tile of this very key would be as fresh as the cache's.
+        Miss::Serve(found) | Miss::Refresh(found, _) => found,
+    };
+    // Its brotli form too, for a client that prefers it (as the in-memory path),
+    // unless a notice came while it was made (it was kept out of the cache).
+    let cached = if unchanged(state, metas, &changes) {
+        super::brotli_for(state, &key, cached, headers).await
+    } else {
+        cached
+    };
+    Ok(respond(state, &cached, MVT_TYPE, headers, 60))
+}
+
+/// Whether no change notice of `metas` came since their `changes` were read.
+fn unchanged(state: &AppState, metas: &[LayerMeta], changes: &[(u64, Option<String>)]) -> bool {
+    metas
+        .iter()
+        .zip(changes)
+        .all(|(m, (n, _))| state.catalog.database_layer_state(&m.id).0 == *n)
+}
+
+/// Makes tile `tile` of `metas` with one statement and caches it under `key` (413
+/// over `max_tile_bytes`, 503 when the database does not answer).
+async fn make(
+    state: &AppState,
+    metas: &[LayerMeta],
+    changes: &[(u64, Option<String>)],
+    key: &TileKey,
+    tile: TileCoord,
+) -> Result<CachedTile, ApiError> {
     let options = super::vector::encode_options(state);
     let mvt = MvtOptions {
         extent: options.extent,
@@ -151,11 +202,13 @@ pub async fn tile(
         .filter_map(|(_, l)| l.as_deref())
         .max_by_key(|l| lsn_value(l));
     let pool = state.reads.replayed_to(lsn).await;
+    state.metrics.tile_db_query();
     let bytes = match layer_serve::tile(pool, &layers, coords, mvt).await {
         Ok(b) => b,
         // A standby that does not answer: the primary has everything.
         Err(e) if !std::ptr::eq(pool, state.reads.primary()) => {
             tracing::warn!(error = %e, "standby tile read failed: reading from the primary");
+            state.metrics.tile_db_query();
             layer_serve::tile(state.reads.primary(), &layers, coords, mvt).await?
         }
         Err(e) => return Err(e.into()),
@@ -182,18 +235,11 @@ pub async fn tile(
         .map_err(|e| ApiError::Internal(format!("tile compression failed: {e}")))?;
     // A notice while the tile was made: serve it, but keep it out of the cache (its
     // key is the old one, never asked again, so caching it would only waste room).
-    let unchanged = metas
-        .iter()
-        .zip(&changes)
-        .all(|(m, (n, _))| state.catalog.database_layer_state(&m.id).0 == *n);
-    let cached = if unchanged {
-        let cached = state.layers.tiles.insert_tile(key.clone(), cached);
-        // Its brotli form too, for a client that prefers it (as the in-memory path).
-        super::brotli_for(state, &key, cached, headers).await
+    Ok(if unchanged(state, metas, changes) {
+        state.layers.tiles.insert_tile(key.clone(), cached)
     } else {
         cached
-    };
-    Ok(respond(state, &cached, MVT_TYPE, headers, 60))
+    })
 }
 
 #[cfg(test)]
