@@ -126,6 +126,18 @@ pub struct Metrics {
     webhook_attempts: Mutex<BTreeMap<&'static str, u64>>,
     /// Statements run to make tiles of layers served from the database.
     tile_db_queries: AtomicU64,
+    /// Requests waiting now for such a statement (their own or one they share).
+    tile_db_waiting: AtomicU64,
+}
+
+/// One request counted as waiting for a database tile statement until it is dropped
+/// (an answer or a cancelled request).
+pub struct TileDbWait<'a>(&'a AtomicU64);
+
+impl Drop for TileDbWait<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Relaxed);
+    }
 }
 
 impl Default for Metrics {
@@ -136,6 +148,7 @@ impl Default for Metrics {
             cases_reported: Mutex::new(BTreeMap::new()),
             webhook_attempts: Mutex::new(BTreeMap::new()),
             tile_db_queries: AtomicU64::new(0),
+            tile_db_waiting: AtomicU64::new(0),
         }
     }
 }
@@ -187,6 +200,12 @@ impl Metrics {
         self.tile_db_queries.fetch_add(1, Relaxed);
     }
 
+    /// Counts a request as waiting for a database tile statement while the result lives.
+    pub fn tile_db_wait(&self) -> TileDbWait<'_> {
+        self.tile_db_waiting.fetch_add(1, Relaxed);
+        TileDbWait(&self.tile_db_waiting)
+    }
+
     /// The counters of what the service did.
     pub fn render_counters(&self, out: &mut String) {
         let _ = writeln!(
@@ -195,6 +214,13 @@ impl Metrics {
              # TYPE citygrid_tile_db_queries_total counter\n\
              citygrid_tile_db_queries_total {}",
             self.tile_db_queries.load(Relaxed)
+        );
+        let _ = writeln!(
+            out,
+            "# HELP citygrid_tile_db_waiting Requests waiting now for a statement making a tile of layers served from the database (their own or one they share).\n\
+             # TYPE citygrid_tile_db_waiting gauge\n\
+             citygrid_tile_db_waiting {}",
+            self.tile_db_waiting.load(Relaxed)
         );
         let _ = writeln!(
             out,

@@ -17,7 +17,8 @@
 //! statement is not kept: the next miss runs it again. Stale serving is off for
 //! these tiles (a finished statement is not served again once its tile left the
 //! cache; a notice gives new keys anyway), only running statements are shared.
-//! `citygrid_tile_db_queries_total` in `/metrics` counts the statements run.
+//! `citygrid_tile_db_queries_total` in `/metrics` counts the statements run,
+//! `citygrid_tile_db_waiting` the requests waiting for one now.
 //!
 //! Several layers served from the database combine into one tile (one statement:
 //! one MVT layer each, concatenated); mixing them with layers served from
@@ -123,11 +124,13 @@ pub async fn tile(
     }
     let cached = match on_miss(&state.db_tile_flights, key.clone()) {
         Miss::Wait(flight) => {
+            let waiting = state.metrics.tile_db_wait();
             let outcome = flight
                 .outcome
                 .get_or_init(|| make(state, metas, &changes, &key, tile))
                 .await
                 .clone();
+            drop(waiting);
             finished(&state.db_tile_flights, &key, &flight);
             outcome?
         }
