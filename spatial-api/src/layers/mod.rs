@@ -251,6 +251,9 @@ impl LayerStore {
                 Err(e) => tracing::warn!(error = %e, "layer not loaded"),
             }
         }
+        if !stale.is_empty() {
+            tokio::task::spawn_blocking(release_freed_memory);
+        }
         for meta in &wanted {
             self.follow_tile_schema(meta);
         }
@@ -447,5 +450,18 @@ pub async fn follow_changes(
             }
             Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
         }
+    }
+}
+
+/// Gives the memory freed after building layers back to the operating system: the
+/// rows read and the features before they went into columns take several times a
+/// layer's own size while it is built, and the allocator would otherwise keep that
+/// heap, so that the resident size says little about what the layers hold.
+fn release_freed_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: `malloc_trim` takes no pointer; it only returns free pages of glibc's
+    // own heaps to the kernel.
+    unsafe {
+        libc::malloc_trim(0);
     }
 }

@@ -18,8 +18,10 @@
 //! row is left unreferenced until the layer is compacted); a value that does not fit
 //! its column's form turns the column into a more general one.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
+
+use foldhash::fast::FixedState;
 
 use crate::schema::{PropRef, PropValue};
 
@@ -92,12 +94,16 @@ impl Codes {
     fn push(&mut self, code: usize) {
         if let Codes::U8(c) = self {
             if code > usize::from(u8::MAX) {
-                *self = Codes::U16(c.iter().map(|&v| u16::from(v)).collect());
+                let mut wide = Vec::with_capacity(c.capacity());
+                wide.extend(c.iter().map(|&v| u16::from(v)));
+                *self = Codes::U16(wide);
             }
         }
         if let Codes::U16(c) = self {
             if code > usize::from(u16::MAX) {
-                *self = Codes::U32(c.iter().map(|&v| u32::from(v)).collect());
+                let mut wide = Vec::with_capacity(c.capacity());
+                wide.extend(c.iter().map(|&v| u32::from(v)));
+                *self = Codes::U32(wide);
             }
         }
         match self {
@@ -166,7 +172,7 @@ pub(crate) enum Column {
         codes: Codes,
         values: Vec<PropValue>,
         /// Made at the first appended row (a loaded layer never needs it).
-        lookup: Option<HashMap<Key, u32>>,
+        lookup: Option<HashMap<Key, u32, FixedState>>,
     },
     /// Anything else.
     Any(Vec<PropValue>),
@@ -390,31 +396,60 @@ fn values_bytes(values: &Vec<PropValue>) -> usize {
         + values.iter().map(PropValue::heap_bytes).sum::<usize>()
 }
 
+/// A value as a dictionary key while a column is built (borrowed; floats by bits).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum KeyRef<'a> {
+    Null,
+    String(&'a str),
+    Int(i64),
+    Double(u64),
+    Bool(bool),
+}
+
+impl<'a> KeyRef<'a> {
+    fn of(v: &'a PropValue) -> KeyRef<'a> {
+        match v {
+            PropValue::Null => KeyRef::Null,
+            PropValue::String(s) => KeyRef::String(s),
+            PropValue::Int(i) => KeyRef::Int(*i),
+            PropValue::Double(d) => KeyRef::Double(d.to_bits()),
+            PropValue::Bool(b) => KeyRef::Bool(*b),
+        }
+    }
+}
+
+/// Values looked at before a column is taken for a dictionary: more than half of
+/// them distinct (names, measurements) and it is not one.
+const PROBE: usize = 4096;
+
 /// The dictionary column of `values` when they repeat enough (see [`DICT_RATIO`]).
-fn dictionary<'a>(values: impl Iterator<Item = &'a PropValue>, rows: usize) -> Option<Column> {
+fn dictionary<'a>(
+    values: impl Iterator<Item = &'a PropValue> + Clone,
+    rows: usize,
+) -> Option<Column> {
     let limit = (rows / DICT_RATIO).max(DICT_ALWAYS);
-    let mut lookup: HashMap<Key, u32> = HashMap::new();
+    let mut probe: HashSet<KeyRef<'_>, FixedState> = HashSet::default();
+    probe.extend(values.clone().take(PROBE).map(KeyRef::of));
+    if probe.len() > limit.clamp(DICT_ALWAYS, PROBE / 2) {
+        return None;
+    }
+    let mut lookup: HashMap<KeyRef<'_>, u32, FixedState> = HashMap::default();
     let mut dict: Vec<PropValue> = Vec::new();
     let mut codes = Codes::U8(Vec::with_capacity(rows));
     for v in values {
-        let key = Key::of(v);
-        let code = match lookup.get(&key) {
-            Some(&c) => c as usize,
-            None => {
+        let code = match lookup.entry(KeyRef::of(v)) {
+            std::collections::hash_map::Entry::Occupied(e) => *e.get() as usize,
+            std::collections::hash_map::Entry::Vacant(e) => {
                 if dict.len() >= limit || dict.len() >= u32::MAX as usize {
                     return None;
                 }
                 dict.push(v.clone());
                 let c = dict.len() - 1;
-                lookup.insert(key, c as u32);
+                e.insert(c as u32);
                 c
             }
         };
         codes.push(code);
-    }
-    // A column of numbers that never repeat is smaller as numbers.
-    if rows > 0 && dict.len() * DICT_RATIO > rows && dict.len() > DICT_ALWAYS {
-        return None;
     }
     Some(Column::Dict {
         codes,

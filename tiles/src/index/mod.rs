@@ -499,16 +499,22 @@ impl LayerIndex {
         {
             return Err(IndexError::DuplicateId(ids[w[0] as usize]));
         }
+        // Into vectors of their own (collecting in place would keep the features'
+        // 56-byte slots for 24-byte shapes).
+        let (shapes, props): (Vec<Shape>, Vec<Vec<PropValue>>) =
+            features.into_par_iter().map(|f| (f.shape, f.props)).unzip();
         let columns: Vec<Column> = (0..schema.len())
             .into_par_iter()
-            .map(|c| Column::build(features.iter().map(move |f| &f.props[c])))
+            .map(|c| Column::build(props.iter().map(move |p| &p[c])))
             .collect();
-        // Into a vector of its own: collecting in place would keep the features'
-        // 56-byte slots for 24-byte shapes.
-        let mut shapes: Vec<Shape> = Vec::with_capacity(features.len());
-        shapes.extend(features.into_iter().map(|f| f.shape));
-        let (tree, points) = rayon::join(
-            || PackedTree::build(shapes.len(), |r| shapes[r].box2()),
+        // The values as given are millions of small frees: made beside the tree.
+        let ((tree, ()), points) = rayon::join(
+            || {
+                rayon::join(
+                    || PackedTree::build(shapes.len(), |r| shapes[r].box2()),
+                    || props.into_par_iter().for_each(drop),
+                )
+            },
             || {
                 if shapes.len() < crate::aggregate::MIN_POINTS {
                     return None;
