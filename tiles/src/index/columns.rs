@@ -9,7 +9,7 @@
 //! ```text
 //! Ints     values: [i64]                        nulls: bitmap
 //! Doubles  values: [f64]                        nulls: bitmap
-//! Texts    bytes: one buffer, ends: [u32]       nulls: bitmap
+//! Texts    text: one buffer, ends: [u32]        nulls: bitmap
 //! Dict     codes: [u8 | u16 | u32] → values     (null is a value like any other)
 //! Any      values: [PropValue]
 //! ```
@@ -161,9 +161,9 @@ pub(crate) enum Column {
     Ints { values: Vec<i64>, nulls: Nulls },
     /// Floats (and nulls).
     Doubles { values: Vec<f64>, nulls: Nulls },
-    /// Distinct texts (and nulls): row `r` is `bytes[ends[r-1]..ends[r]]`.
+    /// Distinct texts (and nulls): row `r` is `text[ends[r-1]..ends[r]]`.
     Texts {
-        bytes: Vec<u8>,
+        text: String,
         ends: Vec<u32>,
         nulls: Nulls,
     },
@@ -216,7 +216,7 @@ impl Column {
                 })
                 .sum();
             Column::Texts {
-                bytes: Vec::with_capacity(len),
+                text: String::with_capacity(len),
                 ends: Vec::with_capacity(rows),
                 nulls: Nulls::default(),
             }
@@ -251,7 +251,7 @@ impl Column {
                 Some(&v) if !nulls.is_null(row) => PropRef::Double(v),
                 _ => PropRef::Null,
             },
-            Column::Texts { bytes, ends, nulls } => {
+            Column::Texts { text, ends, nulls } => {
                 let Some(&end) = ends.get(row) else {
                     return PropRef::Null;
                 };
@@ -259,11 +259,10 @@ impl Column {
                     return PropRef::Null;
                 }
                 let start = if row == 0 { 0 } else { ends[row - 1] };
-                // Whole texts were appended, so every range is on char boundaries.
-                match std::str::from_utf8(&bytes[start as usize..end as usize]) {
-                    Ok(s) => PropRef::String(s),
-                    Err(_) => PropRef::Null,
-                }
+                // Whole texts were appended, so every range is on char boundaries
+                // (checked in O(1) by the slicing).
+                text.get(start as usize..end as usize)
+                    .map_or(PropRef::Null, PropRef::String)
             }
             Column::Dict { codes, values, .. } => codes
                 .get(row)
@@ -300,13 +299,15 @@ impl Column {
                 ends.push(ends.last().copied().unwrap_or(0));
                 nulls.set(row);
             }
-            (Column::Texts { bytes, ends, .. }, PropValue::String(s))
-                if bytes.len() + s.len() <= u32::MAX as usize =>
+            (Column::Texts { text, ends, .. }, PropValue::String(s))
+                if text.len() + s.len() <= u32::MAX as usize =>
             {
-                grow(bytes, s.len());
-                bytes.extend_from_slice(s.as_bytes());
+                if text.capacity() - text.len() < s.len() {
+                    text.reserve_exact((text.len() / 8).max(s.len()).max(16));
+                }
+                text.push_str(s);
                 grow(ends, 1);
-                ends.push(bytes.len() as u32);
+                ends.push(text.len() as u32);
             }
             (
                 Column::Dict {
@@ -354,8 +355,8 @@ impl Column {
         match self {
             Column::Ints { values, nulls } => values.capacity() * 8 + nulls.bytes(),
             Column::Doubles { values, nulls } => values.capacity() * 8 + nulls.bytes(),
-            Column::Texts { bytes, ends, nulls } => {
-                bytes.capacity() + ends.capacity() * 4 + nulls.bytes()
+            Column::Texts { text, ends, nulls } => {
+                text.capacity() + ends.capacity() * 4 + nulls.bytes()
             }
             Column::Dict {
                 codes,
