@@ -119,8 +119,18 @@ impl RouteTable {
             .layer(middleware::from_fn(json_errors))
             .layer(middleware::from_fn(security_headers))
             // gzip when the client asks (JSON…); images and tiny bodies are left as they are,
-            // and so are vector tiles, sent gzip'd as cached (they carry Content-Encoding).
-            .layer(tower_http::compression::CompressionLayer::new())
+            // and so are vector tiles: they are sent in the form the tile cache holds (gzip
+            // or brotli, with Content-Encoding), or as they are when gzip did not make
+            // them smaller (compressing those again would only make them bigger).
+            .layer(
+                tower_http::compression::CompressionLayer::new().compress_when({
+                    use tower_http::compression::predicate::{
+                        DefaultPredicate, NotForContentType, Predicate,
+                    };
+                    DefaultPredicate::new()
+                        .and(NotForContentType::const_new(citygrid_tiles::mvt::MVT_TYPE))
+                }),
+            )
             .layer(middleware::from_fn_with_state(
                 state.clone(),
                 crate::metrics::track,

@@ -14,8 +14,7 @@
 //! escapes in the path, image suffixes, raster layers, layers still loading, a
 //! layer anonymous callers may not read (the layer check of
 //! [`crate::catalog::Registry::may_read`]), the route policy refusing anonymous
-//! callers (`public_layers` off), a rate-limit refusal, a tile kept raw of 32 bytes or
-//! more (the stack's compression layer gzips it), and a miss that is not a small tile — goes
+//! callers (`public_layers` off), a rate-limit refusal, and a miss that is not a small tile — goes
 //! on to the full router unchanged. What the stack adds to a hit is added here too:
 //! the route's metrics, the access-log line, the request id, the CORS headers of map
 //! data, `nosniff` and the referrer policy, the per-address rate limit.
@@ -292,12 +291,6 @@ impl Fast {
                 }
             },
         };
-        // A tile sent as it is (gzip did not make it smaller) of 32 bytes or more is
-        // compressed by the stack's CompressionLayer all the same: the stack's to answer.
-        if !empty && coding.is_none() && bytes.len() >= 32 {
-            self.limiter.refund_address(request);
-            return None;
-        }
         let len = bytes.len() as u64;
         let status = if empty {
             StatusCode::NO_CONTENT
