@@ -86,12 +86,11 @@ enum Shape {
     Gone,
 }
 
-/// A geometry other than a single point, in Web Mercator metres, with its envelope
-/// and its exact lon/lat when Web Mercator cannot hold it (latitudes beyond
-/// ±85.0511° are clamped there).
+/// A geometry other than a single point, in Web Mercator metres, and its exact
+/// lon/lat when Web Mercator cannot hold it (latitudes beyond ±85.0511° are clamped
+/// there). Its envelope is held by the layer ([`LayerIndex`]'s `boxes`).
 #[derive(Debug, Clone, PartialEq)]
 struct Other {
-    env: Option<Bbox>,
     merc: Geometry<f64>,
     lonlat: Option<Box<Geometry<f64>>>,
 }
@@ -101,7 +100,6 @@ impl Shape {
         match (merc, lonlat) {
             (Geometry::Point(p), None) => Shape::Point(p.0),
             (merc, lonlat) => Shape::Other(Box::new(Other {
-                env: geomutil::envelope(&merc),
                 merc,
                 lonlat: lonlat.map(Box::new),
             })),
@@ -141,7 +139,7 @@ impl Shape {
     fn envelope_merc(&self) -> Option<Bbox> {
         match self {
             Shape::Point(c) => Some(Bbox::new(c.x, c.y, c.x, c.y)),
-            Shape::Other(o) => o.env,
+            Shape::Other(o) => geomutil::envelope(&o.merc),
             Shape::Gone => None,
         }
     }
@@ -150,7 +148,7 @@ impl Shape {
     fn box2(&self) -> Option<Box2> {
         match self {
             Shape::Point(c) => Some([c.x, c.y, c.x, c.y]),
-            Shape::Other(o) => o.env.map(|e| [e.min_x, e.min_y, e.max_x, e.max_y]),
+            Shape::Other(o) => geomutil::envelope(&o.merc).map(|e| box2(&e)),
             Shape::Gone => None,
         }
     }
@@ -393,6 +391,10 @@ pub struct LayerIndex {
     shapes: Vec<Shape>,
     /// One column of values per schema field.
     columns: Vec<Column>,
+    /// The rows' envelopes rounded outwards to `f32`, for the R-tree searches to
+    /// test a row without reading its geometry; empty while the layer holds only
+    /// points (a point's box is the point, in its row).
+    boxes: Vec<[f32; 4]>,
     /// The packed rows (`0..tree.leaves()`) sorted by id.
     by_id: Vec<u32>,
     /// Rows appended since the layer was packed, by id.
@@ -413,6 +415,71 @@ fn item_for(b: &Box2, row: u32) -> Item {
 
 fn box2(b: &Bbox) -> Box2 {
     [b.min_x, b.min_y, b.max_x, b.max_y]
+}
+
+/// `b` rounded outwards to `f32` (the box of nothing, inverted, for `None`).
+fn box32(b: Option<Box2>) -> [f32; 4] {
+    let Some(b) = b else {
+        return [
+            f32::INFINITY,
+            f32::INFINITY,
+            f32::NEG_INFINITY,
+            f32::NEG_INFINITY,
+        ];
+    };
+    let down = |v: f64| {
+        let f = v as f32;
+        if f64::from(f) > v {
+            f.next_down()
+        } else {
+            f
+        }
+    };
+    let up = |v: f64| {
+        let f = v as f32;
+        if f64::from(f) < v {
+            f.next_up()
+        } else {
+            f
+        }
+    };
+    [down(b[0]), down(b[1]), up(b[2]), up(b[3])]
+}
+
+/// The box a search tests for row `r` (`None` for a gone row or an empty geometry):
+/// a point's own position, another geometry's `f32` box (or its envelope while the
+/// layer keeps no boxes).
+fn leaf_box(shapes: &[Shape], boxes: &[[f32; 4]], r: usize) -> Option<Box2> {
+    match &shapes[r] {
+        Shape::Point(c) => Some([c.x, c.y, c.x, c.y]),
+        Shape::Gone => None,
+        Shape::Other(o) => match boxes.get(r) {
+            Some(b) if b[0] <= b[2] => Some(b.map(f64::from)),
+            Some(_) => None,
+            None => geomutil::envelope(&o.merc).map(|e| box2(&e)),
+        },
+    }
+}
+
+/// Whether row `r`'s envelope (not only its `f32` box) touches `q`.
+fn touches(shapes: &[Shape], boxes: &[[f32; 4]], r: usize, q: &Box2) -> bool {
+    let Shape::Other(o) = &shapes[r] else {
+        // A point's box is exact; a gone row is never offered.
+        return true;
+    };
+    // Inside the f32 box by a step, so inside the envelope: touching that settles it.
+    if let Some(b) = boxes.get(r) {
+        let inner = [
+            f64::from(b[0].next_up()),
+            f64::from(b[1].next_up()),
+            f64::from(b[2].next_down()),
+            f64::from(b[3].next_down()),
+        ];
+        if inner[0] <= inner[2] && inner[1] <= inner[3] && packed::intersects(&inner, q) {
+            return true;
+        }
+    }
+    geomutil::envelope(&o.merc).is_some_and(|e| packed::intersects(&box2(&e), q))
 }
 
 /// Rows replaced or removed since the layer was packed, beyond which it is packed
@@ -507,11 +574,16 @@ impl LayerIndex {
             .into_par_iter()
             .map(|c| Column::build(props.iter().map(move |p| &p[c])))
             .collect();
+        let boxes: Vec<[f32; 4]> = if shapes.iter().all(|s| matches!(s, Shape::Point(_))) {
+            Vec::new()
+        } else {
+            shapes.par_iter().map(|s| box32(s.box2())).collect()
+        };
         // The values as given are millions of small frees: made beside the tree.
         let ((tree, ()), points) = rayon::join(
             || {
                 rayon::join(
-                    || PackedTree::build(shapes.len(), |r| shapes[r].box2()),
+                    || PackedTree::build(shapes.len(), |r| leaf_box(&shapes, &boxes, r)),
                     || props.into_par_iter().for_each(drop),
                 )
             },
@@ -533,6 +605,7 @@ impl LayerIndex {
             ids,
             shapes,
             columns,
+            boxes,
             by_id,
             patched: HashMap::new(),
             tree,
@@ -640,6 +713,13 @@ impl LayerIndex {
         for (column, v) in self.columns.iter_mut().zip(&feature.props) {
             column.push(v);
         }
+        if self.boxes.is_empty() && matches!(feature.shape, Shape::Other(_)) {
+            self.boxes = self.shapes.iter().map(|s| box32(s.box2())).collect();
+        }
+        if !self.boxes.is_empty() {
+            columns::grow(&mut self.boxes, 1);
+            self.boxes.push(box32(feature.shape.box2()));
+        }
         columns::grow(&mut self.ids, 1);
         self.ids.push(feature.id);
         columns::grow(&mut self.shapes, 1);
@@ -729,11 +809,14 @@ impl LayerIndex {
     /// returns false.
     fn search<'a>(&'a self, b: &Box2, mut visit: impl FnMut(FeatureRef<'a>) -> bool) {
         let mut go = true;
+        let (shapes, boxes) = (&self.shapes, &self.boxes);
         self.tree.search(
             b,
-            |r| self.shapes[r].box2(),
+            |r| leaf_box(shapes, boxes, r),
             |r| {
-                go = visit(self.feature(r as u32));
+                if touches(shapes, boxes, r, b) {
+                    go = visit(self.feature(r as u32));
+                }
                 go
             },
         );
@@ -835,7 +918,7 @@ impl LayerIndex {
     fn nearest_rows(&self, q: Coord<f64>) -> impl Iterator<Item = (u32, f64)> + '_ {
         let mut packed = self
             .tree
-            .nearest([q.x, q.y], |r| self.shapes[r].box2())
+            .nearest([q.x, q.y], |r| leaf_box(&self.shapes, &self.boxes, r))
             .map(|(r, d2)| (r as u32, d2))
             .peekable();
         let mut extra = self
@@ -930,6 +1013,7 @@ impl LayerIndex {
             + geometries
             + columns
             + self.columns.capacity() * std::mem::size_of::<Column>()
+            + self.boxes.capacity() * std::mem::size_of::<[f32; 4]>()
             + self.by_id.capacity() * std::mem::size_of::<u32>()
             + patched
             + self.tree.heap_bytes()
@@ -1196,6 +1280,47 @@ mod tests {
             .collect();
         brute.sort_unstable();
         assert_eq!(got, brute);
+    }
+
+    #[test]
+    fn f32_boxes_never_widen_an_answer() {
+        // A square whose east edge is at x = 1,000,000.3 m: the f32 steps there are
+        // 0.125 m, so its f32 box reaches past the edge.
+        let square = |id: i64, x0: f64, x1: f64| {
+            Feature::from_mercator(
+                id,
+                Geometry::Polygon(polygon![
+                    (x: x0, y: 0.0), (x: x1, y: 0.0), (x: x1, y: 10.0), (x: x0, y: 10.0)
+                ]),
+                vec![],
+            )
+        };
+        let point = Feature::from_mercator(2, Geometry::Point(point!(x: 5.0, y: 5.0)), vec![]);
+        let mut idx =
+            LayerIndex::build(Schema::default(), vec![square(1, 1e6, 1_000_000.3), point]).unwrap();
+        assert!(!idx.boxes.is_empty());
+        let ids = |found: Vec<FeatureRef<'_>>| found.iter().map(|f| f.id()).collect::<Vec<_>>();
+        let beside = Bbox::new(1_000_000.31, 0.0, 1_000_001.0, 1.0);
+        assert!(idx.query_bbox_merc(&beside).is_empty());
+        let touching = Bbox::new(1_000_000.3, 0.0, 1_000_001.0, 1.0);
+        assert_eq!(ids(idx.query_bbox_merc(&touching)), [1]);
+        let mut budget = 100;
+        assert_eq!(
+            idx.query_bbox_merc_small(&beside, &mut budget).map(ids),
+            Some(vec![])
+        );
+        // Nearest: the box is only a lower bound; the distance is the geometry's.
+        let n = idx.nearest_lonlat(0.0, 0.0, 1, 1e7).unwrap();
+        assert_eq!(n[0].feature.id(), 2);
+        // An edit keeps the boxes in step.
+        idx.upsert(square(3, 2e6, 2_000_000.3)).unwrap();
+        assert!(idx
+            .query_bbox_merc(&Bbox::new(2_000_000.31, 0.0, 2_000_001.0, 1.0))
+            .is_empty());
+        assert_eq!(
+            ids(idx.query_bbox_merc(&Bbox::new(1_999_999.0, 0.0, 2_000_000.0, 1.0))),
+            [3]
+        );
     }
 
     #[test]
