@@ -45,6 +45,10 @@ enum Command {
     Layer(cli::layer::LayerCommand),
 }
 
+/// mimalloc (see the dependency's note in Cargo.toml).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     cli::init_tracing();

@@ -455,9 +455,17 @@ pub async fn follow_changes(
 
 /// Gives the memory freed after building layers back to the operating system: the
 /// rows read and the features before they went into columns take several times a
-/// layer's own size while it is built, and the allocator would otherwise keep that
-/// heap, so that the resident size says little about what the layers hold.
+/// layer's own size while it is built, and the allocator would otherwise keep those
+/// pages, so that the resident size says little about what the layers hold.
+///
+/// The server's allocator is mimalloc (the `citygrid` binary): every rayon thread
+/// (where layers are built) and this one give back their heaps' free pages. Under
+/// glibc's malloc (the tests' binaries) its free pages are handed back instead.
 fn release_freed_memory() {
+    // SAFETY: `mi_collect` takes no pointer: it only frees mimalloc's own free
+    // pages of the calling thread's heap (and is harmless while mimalloc is unused).
+    rayon::broadcast(|_| unsafe { libmimalloc_sys::mi_collect(true) });
+    unsafe { libmimalloc_sys::mi_collect(true) };
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     // SAFETY: `malloc_trim` takes no pointer; it only returns free pages of glibc's
     // own heaps to the kernel.
