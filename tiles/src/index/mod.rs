@@ -583,7 +583,11 @@ impl LayerIndex {
         let ((tree, ()), points) = rayon::join(
             || {
                 rayon::join(
-                    || PackedTree::build(shapes.len(), |r| leaf_box(&shapes, &boxes, r)),
+                    // Nodes from the exact envelopes (the layer's bounds are the
+                    // root's): a row whose envelope meets a query box is under a
+                    // node that meets it, and its f32 box only ever adds candidates
+                    // that the exact test then drops.
+                    || PackedTree::build(shapes.len(), |r| shapes[r].box2()),
                     || props.into_par_iter().for_each(drop),
                 )
             },
@@ -1299,6 +1303,8 @@ mod tests {
         let mut idx =
             LayerIndex::build(Schema::default(), vec![square(1, 1e6, 1_000_000.3), point]).unwrap();
         assert!(!idx.boxes.is_empty());
+        // The layer's bounds are exact, not the f32 boxes'.
+        assert_eq!(idx.bounds_merc().map(|b| b.max_x), Some(1_000_000.3));
         let ids = |found: Vec<FeatureRef<'_>>| found.iter().map(|f| f.id()).collect::<Vec<_>>();
         let beside = Bbox::new(1_000_000.31, 0.0, 1_000_001.0, 1.0);
         assert!(idx.query_bbox_merc(&beside).is_empty());

@@ -54,7 +54,9 @@ pub(crate) struct PackedTree {
 }
 
 impl PackedTree {
-    /// Packs rows `0..leaves` (in their order: sort them spatially first).
+    /// Packs rows `0..leaves` (in their order: sort them spatially first) with their
+    /// exact boxes (`None`: no geometry); a search may then test a row with a box
+    /// that holds its exact one (rounded outwards), and must confirm what it finds.
     pub(crate) fn build(leaves: usize, leaf_box: impl Fn(usize) -> Option<Box2> + Sync) -> Self {
         use rayon::prelude::*;
         let mut levels: Vec<Vec<Box2>> = Vec::new();
