@@ -375,12 +375,18 @@ fn eval(expr: &Expr, f: FeatureRef<'_>, fuel: &mut Fuel) -> Result<Option<bool>,
             a,
             b,
             distance_m,
-        } => {
-            let ga = geom(a, f);
-            let gb = geom(b, f);
-            fuel.spend(spatial_cost(*op, ga.coords_count(), gb.coords_count()))?;
-            Some(spatial(*op, &ga, &gb, *distance_m))
-        }
+        } => match by_envelope(*op, a, b, f) {
+            Some(decided) => {
+                fuel.spend(spatial_cost(*op, f.coords_count(), 5))?;
+                Some(decided)
+            }
+            None => {
+                let ga = geom(a, f);
+                let gb = geom(b, f);
+                fuel.spend(spatial_cost(*op, ga.coords_count(), gb.coords_count()))?;
+                Some(spatial(*op, &ga, &gb, *distance_m))
+            }
+        },
     })
 }
 
@@ -414,6 +420,34 @@ fn as_rect(g: &Geometry<f64>) -> Option<Rect<f64>> {
     let distinct = (0..4).all(|i| (i + 1..4).all(|j| c[i] != c[j]));
     let solid = r.width() > 0.0 && r.height() > 0.0;
     (solid && distinct && axis_aligned && c.iter().all(on_corner)).then_some(r)
+}
+
+/// `INTERSECTS`/`DISJOINT` of the feature's geometry and a literal box (a `bbox`
+/// parameter, CQL2 `BBOX`), decided from the feature's lon/lat envelope alone when it
+/// lies wholly inside or outside the box — without making the lon/lat geometry (it is
+/// derived from Web Mercator coordinate by coordinate). `None`: the full test decides.
+fn by_envelope(op: SpatialOp, a: &GeomOperand, b: &GeomOperand, f: FeatureRef<'_>) -> Option<bool> {
+    let wanted = match op {
+        SpatialOp::Intersects => true,
+        SpatialOp::Disjoint => false,
+        _ => return None,
+    };
+    let literal = match (a, b) {
+        (GeomOperand::Prop, GeomOperand::Literal(l))
+        | (GeomOperand::Literal(l), GeomOperand::Prop) => l,
+        _ => return None,
+    };
+    let r = as_rect(literal)?;
+    let e = f.envelope_lonlat()?;
+    let (lo, hi) = (r.min(), r.max());
+    let meets = if e.max_x < lo.x || e.min_x > hi.x || e.max_y < lo.y || e.min_y > hi.y {
+        false
+    } else if e.min_x >= lo.x && e.max_x <= hi.x && e.min_y >= lo.y && e.max_y <= hi.y {
+        true
+    } else {
+        return None;
+    };
+    Some(meets == wanted)
 }
 
 /// `a.intersects(b)`, decided from envelopes when one side is a box.
@@ -696,6 +730,64 @@ mod tests {
         )
         .unwrap_err();
         assert!(e.message.contains("DATE"), "{}", e.message);
+    }
+
+    #[test]
+    fn box_tests_decided_by_envelope_agree_with_the_full_test() {
+        use geo::{line_string, point, polygon};
+        let mut s = 7u64;
+        let mut rnd = || {
+            s ^= s << 13;
+            s ^= s >> 7;
+            s ^= s << 17;
+            (s >> 11) as f64 / (1u64 << 53) as f64
+        };
+        let fs: Vec<Feature> = (0..200)
+            .map(|i| {
+                let (x, y) = (24.0 + rnd(), 60.0 + rnd());
+                let g = match i % 3 {
+                    0 => Geometry::Point(point!(x: x, y: y)),
+                    1 => Geometry::LineString(line_string![(x: x, y: y), (x: x + 0.2, y: y + 0.1)]),
+                    _ => Geometry::Polygon(polygon![
+                        (x: x, y: y), (x: x + 0.15, y: y), (x: x + 0.1, y: y + 0.12)
+                    ]),
+                };
+                Feature::from_lonlat(i, g, vec![PropValue::Null])
+            })
+            .collect();
+        let idx = layer(fs);
+        let m = Meter::new(MAX_WORK);
+        let (mut inside, mut outside, mut across) = (0, 0, 0);
+        for _ in 0..40 {
+            let (x0, y0) = (24.0 + rnd(), 60.0 + rnd());
+            let (x1, y1) = (x0 + rnd() * 0.4, y0 + rnd() * 0.3);
+            let ring = format!("POLYGON(({x0} {y0}, {x1} {y0}, {x1} {y1}, {x0} {y1}, {x0} {y0}))");
+            let hit = crate::text::parse(&format!("S_INTERSECTS(geometry, {ring})"), &R).unwrap();
+            let miss = crate::text::parse(&format!("S_DISJOINT(geometry, {ring})"), &R).unwrap();
+            let lit = Geometry::Polygon(polygon![
+                (x: x0, y: y0), (x: x1, y: y0), (x: x1, y: y1), (x: x0, y: y1), (x: x0, y: y0)
+            ]);
+            for f in idx.iter() {
+                let full = spatial(SpatialOp::Intersects, &f.geom_lonlat(), &lit, 0.0);
+                assert_eq!(matches(&hit, f, &m), full, "feature {}", f.id());
+                assert_eq!(matches(&miss, f, &m), !full, "feature {}", f.id());
+                match by_envelope(
+                    SpatialOp::Intersects,
+                    &GeomOperand::Prop,
+                    &GeomOperand::Literal(lit.clone()),
+                    f,
+                ) {
+                    Some(true) => inside += 1,
+                    Some(false) => outside += 1,
+                    None => across += 1,
+                }
+            }
+        }
+        // Every way was taken.
+        assert!(
+            inside > 0 && outside > 0 && across > 0,
+            "{inside} {outside} {across}"
+        );
     }
 
     #[test]

@@ -307,6 +307,39 @@ impl<'a> FeatureRef<'a> {
         self.shape().envelope_merc()
     }
 
+    /// The envelope of [`geom_lonlat`](Self::geom_lonlat), without making that
+    /// geometry: [`lonlat_of`] is monotonic on each axis, so it is the envelope of the
+    /// Web Mercator one taken to lon/lat corner by corner.
+    pub fn envelope_lonlat(self) -> Option<Bbox> {
+        match self.shape() {
+            Shape::Point(c) => {
+                let p = lonlat_of(*c);
+                Some(Bbox::new(p.x, p.y, p.x, p.y))
+            }
+            Shape::Other(o) => match &o.lonlat {
+                Some(g) => geomutil::envelope(g),
+                None => {
+                    let e = geomutil::envelope(&o.merc)?;
+                    let lo = lonlat_of(Coord {
+                        x: e.min_x,
+                        y: e.min_y,
+                    });
+                    let hi = lonlat_of(Coord {
+                        x: e.max_x,
+                        y: e.max_y,
+                    });
+                    Some(Bbox::new(lo.x, lo.y, hi.x, hi.y))
+                }
+            },
+            Shape::Gone => None,
+        }
+    }
+
+    /// Coordinates held (1 for a point).
+    pub fn coords_count(self) -> usize {
+        self.shape().coords_count()
+    }
+
     /// The value of field `i` of the schema (`None` past the schema's end).
     pub fn prop(self, i: usize) -> Option<PropRef<'a>> {
         Some(self.index.columns.get(i)?.get(self.row as usize))
@@ -325,10 +358,6 @@ impl<'a> FeatureRef<'a> {
             shape: self.shape().clone(),
             props: self.props().map(|v| v.to_value()).collect(),
         }
-    }
-
-    fn coords_count(self) -> usize {
-        self.shape().coords_count()
     }
 }
 
@@ -1284,6 +1313,42 @@ mod tests {
             .collect();
         brute.sort_unstable();
         assert_eq!(got, brute);
+    }
+
+    #[test]
+    fn the_lonlat_envelope_is_the_derived_geometrys() {
+        let mut s = 99u64;
+        let mut rnd = || {
+            s ^= s << 13;
+            s ^= s >> 7;
+            s ^= s << 17;
+            (s >> 11) as f64 / (1u64 << 53) as f64
+        };
+        let feats: Vec<Feature> = (0..300)
+            .map(|i| {
+                let (x, y) = (114.0 + rnd(), 30.0 + rnd());
+                let g = match i % 3 {
+                    0 => Geometry::Point(point!(x: x, y: y)),
+                    1 => Geometry::LineString(line_string![
+                        (x: x, y: y), (x: x + rnd() * 0.01, y: y - rnd() * 0.01), (x: x - 0.003, y: y + 0.002)
+                    ]),
+                    _ => Geometry::Polygon(polygon![
+                        (x: x, y: y), (x: x + 0.01, y: y), (x: x + 0.004, y: y + rnd() * 0.01)
+                    ]),
+                };
+                Feature::from_lonlat(i, g, vec![])
+            })
+            .chain([Feature::from_lonlat(
+                1000,
+                Geometry::LineString(line_string![(x: 10.0, y: 80.0), (x: 10.5, y: 88.5)]),
+                vec![],
+            )])
+            .collect();
+        let idx = LayerIndex::build(Schema::default(), feats).unwrap();
+        for f in idx.iter() {
+            let want = geomutil::envelope(&f.geom_lonlat());
+            assert_eq!(f.envelope_lonlat(), want, "feature {}", f.id());
+        }
     }
 
     #[test]
