@@ -439,15 +439,32 @@ fn by_envelope(op: SpatialOp, a: &GeomOperand, b: &GeomOperand, f: FeatureRef<'_
     };
     let r = as_rect(literal)?;
     let e = f.envelope_lonlat()?;
-    let (lo, hi) = (r.min(), r.max());
-    let meets = if e.max_x < lo.x || e.min_x > hi.x || e.max_y < lo.y || e.min_y > hi.y {
-        false
-    } else if e.min_x >= lo.x && e.max_x <= hi.x && e.min_y >= lo.y && e.max_y <= hi.y {
-        true
-    } else {
-        return None;
-    };
+    let meets = settled_by_envelope(
+        &r,
+        Coord {
+            x: e.min_x,
+            y: e.min_y,
+        },
+        Coord {
+            x: e.max_x,
+            y: e.max_y,
+        },
+    )?;
     Some(meets == wanted)
+}
+
+/// Whether a geometry whose envelope is `lo`–`hi` meets box `r`, when the envelope
+/// settles it: `Some(false)` wholly outside, `Some(true)` wholly inside, `None`
+/// across the box's edge.
+fn settled_by_envelope(r: &Rect<f64>, lo: Coord<f64>, hi: Coord<f64>) -> Option<bool> {
+    let (rlo, rhi) = (r.min(), r.max());
+    if hi.x < rlo.x || lo.x > rhi.x || hi.y < rlo.y || lo.y > rhi.y {
+        Some(false)
+    } else if lo.x >= rlo.x && hi.x <= rhi.x && lo.y >= rlo.y && hi.y <= rhi.y {
+        Some(true)
+    } else {
+        None
+    }
 }
 
 /// `a.intersects(b)`, decided from envelopes when one side is a box.
@@ -461,12 +478,8 @@ fn intersects(a: &Geometry<f64>, b: &Geometry<f64>) -> bool {
         let Some(e) = other.bounding_rect() else {
             return false;
         };
-        let (lo, hi) = (r.min(), r.max());
-        if e.max().x < lo.x || e.min().x > hi.x || e.max().y < lo.y || e.min().y > hi.y {
-            return false;
-        }
-        if e.min().x >= lo.x && e.max().x <= hi.x && e.min().y >= lo.y && e.max().y <= hi.y {
-            return true;
+        if let Some(settled) = settled_by_envelope(&r, e.min(), e.max()) {
+            return settled;
         }
     }
     a.intersects(b)
@@ -735,13 +748,9 @@ mod tests {
     #[test]
     fn box_tests_decided_by_envelope_agree_with_the_full_test() {
         use geo::{line_string, point, polygon};
-        let mut s = 7u64;
-        let mut rnd = || {
-            s ^= s << 13;
-            s ^= s >> 7;
-            s ^= s << 17;
-            (s >> 11) as f64 / (1u64 << 53) as f64
-        };
+        use rand::{rngs::StdRng, Rng, SeedableRng};
+        let mut rng = StdRng::seed_from_u64(7);
+        let mut rnd = || rng.gen::<f64>();
         let fs: Vec<Feature> = (0..200)
             .map(|i| {
                 let (x, y) = (24.0 + rnd(), 60.0 + rnd());
