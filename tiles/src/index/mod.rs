@@ -824,17 +824,11 @@ impl LayerIndex {
     /// patches).
     pub fn rebuild_tree(&mut self) {
         let features: Vec<Feature> = self.iter().map(FeatureRef::to_feature).collect();
-        let points = self.points.take();
-        match LayerIndex::build(self.schema.clone(), features) {
-            Ok(mut packed) => {
-                // The aggregates are kept exact on every patch: keep them rather than
-                // count them again (a layer they were dropped from stays without).
-                packed.points = points;
-                *self = packed;
-            }
-            // Every feature held passed the same checks when it came in, so this does
-            // not happen; the layer then stays as it is.
-            Err(_) => self.points = points,
+        // Every feature held passed the same checks when it came in, so this does not
+        // fail; the layer would then stay as it is. (The build counts the point
+        // aggregates afresh: the same cells the patches kept exact.)
+        if let Ok(packed) = LayerIndex::build(self.schema.clone(), features) {
+            *self = packed;
         }
     }
 
@@ -1317,13 +1311,9 @@ mod tests {
 
     #[test]
     fn the_lonlat_envelope_is_the_derived_geometrys() {
-        let mut s = 99u64;
-        let mut rnd = || {
-            s ^= s << 13;
-            s ^= s >> 7;
-            s ^= s << 17;
-            (s >> 11) as f64 / (1u64 << 53) as f64
-        };
+        use rand::{rngs::StdRng, Rng, SeedableRng};
+        let mut rng = StdRng::seed_from_u64(99);
+        let mut rnd = || rng.gen::<f64>();
         let feats: Vec<Feature> = (0..300)
             .map(|i| {
                 let (x, y) = (114.0 + rnd(), 30.0 + rnd());
@@ -1492,13 +1482,9 @@ mod tests {
     #[test]
     fn nearest_matches_brute_force() {
         let mut feats = Vec::new();
-        let mut s = 12345u64;
-        let mut rnd = || {
-            s ^= s << 13;
-            s ^= s >> 7;
-            s ^= s << 17;
-            (s >> 11) as f64 / (1u64 << 53) as f64
-        };
+        use rand::{rngs::StdRng, Rng, SeedableRng};
+        let mut rng = StdRng::seed_from_u64(12345);
+        let mut rnd = || rng.gen::<f64>();
         for id in 0..2000 {
             let (lon, lat) = (rnd() * 2.0 - 1.0, 60.0 + rnd() * 2.0);
             feats.push(Feature::from_lonlat(
