@@ -37,11 +37,7 @@ async fn make_layer(db: &TestDb, id: &str, fields: &str) {
     .execute(&db.pool)
     .await
     .unwrap();
-    sqlx::query("SELECT pg_notify('citygrid_layers', $1)")
-        .bind(id)
-        .execute(&db.pool)
-        .await
-        .unwrap();
+    common::notify_layer(db, id).await;
 }
 
 /// The nearest feature of `id` to the point of feature `n`, once the layer is loaded.

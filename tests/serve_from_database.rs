@@ -407,25 +407,7 @@ fn tile_path(ids: &str, z: u32) -> String {
 /// `citygrid_tile_db_queries_total` of the server: the statements it ran for tiles of
 /// layers served from the database.
 async fn db_queries(server: &TestServer) -> u64 {
-    metric(server, "citygrid_tile_db_queries_total").await
-}
-
-/// The value of the unlabelled metric `name` in the server's `/metrics`.
-async fn metric(server: &TestServer, name: &str) -> u64 {
-    let text = http()
-        .get(server.url("/metrics"))
-        .send()
-        .await
-        .expect("metrics")
-        .text()
-        .await
-        .expect("metrics text");
-    text.lines()
-        .find_map(|l| l.strip_prefix(name)?.strip_prefix(' '))
-        .unwrap_or_else(|| panic!("no {name} in /metrics:\n{text}"))
-        .trim()
-        .parse()
-        .expect("a count")
+    common::metric_value(server, "citygrid_tile_db_queries_total").await
 }
 
 /// What a tile request got: status, `Retry-After`, body.
@@ -491,7 +473,7 @@ async fn at_once(db: &TestDb, server: &TestServer, path: &str, release: Release)
     // ...while the others, sent with it, reach the server and wait too (each with a
     // statement of its own if misses were not shared).
     eventually("every request waits for a statement", || async {
-        metric(server, "citygrid_tile_db_waiting").await == AT_ONCE as u64
+        common::metric_value(server, "citygrid_tile_db_waiting").await == AT_ONCE as u64
     })
     .await;
     match release {

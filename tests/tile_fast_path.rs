@@ -66,14 +66,7 @@ async fn get(
 
 /// `citygrid_http_requests_total` of the tile route with status 200.
 async fn tile_200s(server: &TestServer) -> u64 {
-    let metrics = http()
-        .get(server.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = common::metrics_text(server).await;
     metrics
         .lines()
         .find_map(|l| {

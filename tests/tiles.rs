@@ -34,11 +34,7 @@ async fn make_layer(db: &TestDb, id: &str, geometry_type: &str, select: &str) {
     .execute(&db.pool)
     .await
     .unwrap();
-    sqlx::query("SELECT pg_notify('citygrid_layers', $1)")
-        .bind(id)
-        .execute(&db.pool)
-        .await
-        .unwrap();
+    common::notify_layer(db, id).await;
 }
 
 /// Waits until the server has loaded `id` (a tile request stops answering 409).
@@ -476,14 +472,7 @@ async fn tile_memory_in_metrics() {
         assert_eq!(status, 200);
         assert!(!body.is_empty());
     }
-    let metrics = http()
-        .get(server.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = common::metrics_text(&server).await;
     let bytes = sample(&metrics, "citygrid_tile_cache_bytes");
     let capacity = sample(&metrics, "citygrid_tile_cache_capacity_bytes");
     assert!(bytes > 0.0 && bytes <= capacity, "{bytes} of {capacity}");

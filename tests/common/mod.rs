@@ -341,6 +341,39 @@ impl Drop for TestServer {
 }
 
 /// An HTTP client for the tests (no proxies: everything is on 127.0.0.1).
+/// The server's `/metrics` text.
+pub async fn metrics_text(server: &TestServer) -> String {
+    http()
+        .get(server.url("/metrics"))
+        .send()
+        .await
+        .expect("GET /metrics")
+        .text()
+        .await
+        .expect("the metrics text")
+}
+
+/// The value of the unlabelled metric `name` in the server's `/metrics`.
+pub async fn metric_value(server: &TestServer, name: &str) -> u64 {
+    let text = metrics_text(server).await;
+    text.lines()
+        .find_map(|l| l.strip_prefix(name)?.strip_prefix(' '))
+        .unwrap_or_else(|| panic!("no {name} in /metrics:\n{text}"))
+        .trim()
+        .parse()
+        .expect("a count")
+}
+
+/// Announces a change of layer `id` as the catalogue does (`citygrid_layers`), so a
+/// running server loads it again.
+pub async fn notify_layer(db: &TestDb, id: &str) {
+    sqlx::query("SELECT pg_notify('citygrid_layers', $1)")
+        .bind(id)
+        .execute(&db.pool)
+        .await
+        .expect("pg_notify");
+}
+
 pub fn http() -> reqwest::Client {
     reqwest::Client::builder()
         .no_proxy()

@@ -38,11 +38,7 @@ pub async fn points_layer(db: &TestDb, id: &str) {
     .execute(&db.pool)
     .await
     .unwrap();
-    sqlx::query("SELECT pg_notify('citygrid_layers', $1)")
-        .bind(id)
-        .execute(&db.pool)
-        .await
-        .unwrap();
+    super::notify_layer(db, id).await;
 }
 
 /// Status, `[content-encoding, etag, vary]` (empty when absent) and the body as sent
@@ -73,21 +69,7 @@ pub async fn get_as_sent(
 
 /// The tile cache's bytes now (`citygrid_tile_cache_bytes` in `/metrics`).
 pub async fn cache_bytes(server: &TestServer) -> usize {
-    let metrics = http()
-        .get(server.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    metrics
-        .lines()
-        .find_map(|l| l.strip_prefix("citygrid_tile_cache_bytes "))
-        .unwrap_or_else(|| panic!("no citygrid_tile_cache_bytes in:\n{metrics}"))
-        .trim()
-        .parse()
-        .unwrap()
+    super::metric_value(server, "citygrid_tile_cache_bytes").await as usize
 }
 
 /// The address `(z, x, y)` of the Web Mercator tile of zoom `z` holding lon/lat.
