@@ -30,9 +30,10 @@ lint: deps
 # Every test: formatting, lints, unit and doc tests, and the end-to-end tests
 # against a real PostGIS (started by the harness under target/test-pg) and the
 # real citygrid binary on 127.0.0.1.
+# One build from scratch, so no incremental state (it doubled the target directory).
 test: lint web
-	$(CARGO) test --workspace --all-targets --no-fail-fast
-	$(CARGO) test --workspace --doc --no-fail-fast
+	CARGO_INCREMENTAL=0 $(CARGO) test --workspace --all-targets --no-fail-fast
+	CARGO_INCREMENTAL=0 $(CARGO) test --workspace --doc --no-fail-fast
 
 # Stops the test cluster and removes it.
 clean-test-db:
