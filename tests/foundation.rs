@@ -32,11 +32,7 @@ async fn insert_layer(db: &TestDb, id: &str) {
     .execute(&db.pool)
     .await
     .expect("insert layer");
-    sqlx::query("SELECT pg_notify('citygrid_layers', $1)")
-        .bind(id)
-        .execute(&db.pool)
-        .await
-        .expect("notify");
+    common::notify_layer(db, id).await;
 }
 
 /// A command on a cluster of its own (no DATABASE_URL).
@@ -434,14 +430,7 @@ async fn errors_are_json_and_bodies_are_bounded() {
     assert_eq!(response.status(), 422);
     assert!(response.json::<Value>().await.unwrap()["error"].is_string());
 
-    let metrics = client
-        .get(server.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = common::metrics_text(&server).await;
     assert!(metrics.contains("citygrid_http_requests_total{route=\"/api/auth/login\",method=\"POST\",status=\"413\"} 1"), "{metrics}");
     assert!(metrics.contains("citygrid_db_up 1"));
     // What operators graph besides requests: the tile cache, layers in memory, the

@@ -485,3 +485,104 @@ async fn tile_memory_in_metrics() {
         assert!(sample(&metrics, "process_resident_memory_bytes") > 0.0);
     }
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn many_edits_pack_the_layer_again_and_tiles_follow() {
+    let db = TestDb::new().await;
+    sample_city(&db).await;
+    let server = TestServer::start(&db);
+    wait_loaded(&server, "pts").await;
+    let repacks = "citygrid_layer_repacks_total{layer=\"pts\"}";
+    assert_eq!(common::metric_value(&server, repacks).await, 0);
+    // 1,500 of the 2,000 points renamed and moved 0.0001° north: more than the
+    // 1,024 appended rows after which the server packs the layer again.
+    sqlx::query(
+        "UPDATE layers.pts SET name = 'edited' || fid, geom = ST_Translate(geom, 0, 0.0001) \
+         WHERE fid <= 1500",
+    )
+    .execute(&db.pool)
+    .await
+    .unwrap();
+    for chunk in (1..=1500).collect::<Vec<i64>>().chunks(300) {
+        let fids: Vec<String> = chunk.iter().map(i64::to_string).collect();
+        sqlx::query("SELECT pg_notify('citygrid_layers', $1)")
+            .bind(format!("pts:{}", fids.join(",")))
+            .execute(&db.pool)
+            .await
+            .unwrap();
+    }
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while common::metric_value(&server, repacks).await == 0 {
+        assert!(
+            Instant::now() < deadline,
+            "the layer was never packed again"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // All patches applied (the last notice may land after the repack).
+    let edited: Vec<(i64, String, f64, f64)> =
+        sqlx::query_as("SELECT fid, name, ST_X(geom), ST_Y(geom) FROM layers.pts ORDER BY fid")
+            .fetch_all(&db.pool)
+            .await
+            .unwrap();
+    loop {
+        let body: Value = http()
+            .get(server.url("/ogc/collections/pts/items?limit=2000"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let features = body["features"].as_array().expect("features");
+        let renamed = features
+            .iter()
+            .filter(|f| {
+                f["properties"]["name"]
+                    .as_str()
+                    .is_some_and(|n| n.starts_with("edited"))
+            })
+            .count();
+        if renamed == 1500 {
+            assert_eq!(features.len(), 2000);
+            break;
+        }
+        assert!(Instant::now() < deadline, "{renamed} of 1500 edits served");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(
+        common::metric_value(&server, "citygrid_layer_features{layer=\"pts\"}").await,
+        2000
+    );
+    // Every point is in the z16 tile of its new place, under its new name.
+    let mut by_tile: BTreeMap<(u32, u32), Vec<(i64, &str)>> = BTreeMap::new();
+    for (fid, name, lon, lat) in &edited {
+        by_tile
+            .entry(tile_of(*lon, *lat, 16))
+            .or_default()
+            .push((*fid, name.as_str()));
+    }
+    for ((x, y), want) in &by_tile {
+        let (status, bytes) = get_tile(&server, &format!("/tiles/pts/16/{x}/{y}")).await;
+        assert_eq!(status, 200, "tile 16/{x}/{y}");
+        let got: BTreeMap<i64, String> = decode(&bytes)
+            .iter()
+            .map(|f| {
+                let name = f
+                    .props
+                    .iter()
+                    .find(|(k, _)| k == "name")
+                    .map(|(_, v)| v.clone())
+                    .unwrap_or_default();
+                (f.id as i64, name)
+            })
+            .collect();
+        for (fid, name) in want {
+            assert_eq!(
+                got.get(fid).map(String::as_str),
+                Some(*name),
+                "feature {fid} in 16/{x}/{y}"
+            );
+        }
+    }
+}

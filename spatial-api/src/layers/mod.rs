@@ -30,6 +30,12 @@ pub struct LoadedLayer {
     pub meta: LayerMeta,
     /// The features and their R-tree (patched in place under the write lock).
     pub index: RwLock<LayerIndex>,
+    /// Held by whoever changes `index`: a patch, and a repack for all the while it
+    /// builds the packed copy under the read lock (so no writer queues on the
+    /// `RwLock` meanwhile, which would hold up the readers too).
+    edits: Mutex<()>,
+    /// How often the index was packed again after its edits.
+    repacks: AtomicU64,
     /// Bumped by every patch; a tile encoded across a patch is not cached.
     generation: AtomicU64,
     /// The tile schema in force: changed in place when only the schema changes,
@@ -69,6 +75,11 @@ impl LoadedLayer {
         self.generation.load(Ordering::SeqCst)
     }
 
+    /// How often the index was packed again after its edits.
+    pub fn repacks(&self) -> u64 {
+        self.repacks.load(Ordering::Relaxed)
+    }
+
     /// Approximate memory of the index in bytes.
     pub fn memory_bytes(&self) -> usize {
         self.index.read().map(|i| i.memory_bytes()).unwrap_or(0)
@@ -85,11 +96,15 @@ impl LoadedLayer {
     }
 
     /// A loaded layer over `index`, with the tile schema of `meta`.
-    fn new(meta: LayerMeta, index: LayerIndex) -> LoadedLayer {
+    fn new(meta: LayerMeta, mut index: LayerIndex) -> LoadedLayer {
         let tile_schema = RwLock::new(TileSchema::of(&meta, &index));
+        // Packed again by `LayerStore::repack_if_worth_it`, off the write lock.
+        index.defer_repacks();
         LoadedLayer {
             meta,
             index: RwLock::new(index),
+            edits: Mutex::new(()),
+            repacks: AtomicU64::new(0),
             generation: AtomicU64::new(0),
             tile_schema,
         }
@@ -341,6 +356,24 @@ impl LayerStore {
         fids: &[i64],
         fresh: Vec<citygrid_tiles::index::Feature>,
     ) -> usize {
+        let _edits = layer
+            .edits
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let removed = self.patch_index(id, layer, fids, fresh);
+        Self::repack_if_worth_it(id, layer);
+        removed
+    }
+
+    /// Replaces `fids` of `layer` by `fresh` under the index's write lock and drops
+    /// the touched tiles (the caller holds `layer.edits`).
+    fn patch_index(
+        &self,
+        id: &str,
+        layer: &LoadedLayer,
+        fids: &[i64],
+        fresh: Vec<citygrid_tiles::index::Feature>,
+    ) -> usize {
         let _guard = self.invalidation.lock();
         let mut touched: Vec<Bbox> = Vec::new();
         if let Ok(mut index) = layer.index.write() {
@@ -367,6 +400,29 @@ impl LayerStore {
             removed += self.tiles.invalidate_bbox(id, bbox);
         }
         removed
+    }
+
+    /// Packs `layer` again once its edits make it worth it: the packed copy is built
+    /// under the read lock (tiles and queries go on; about a second for a million
+    /// points), and the write lock is held only to swap it in. The caller holds
+    /// `layer.edits`, so nothing changes the index meanwhile. The answers are the
+    /// same, so the layer's tiles and generation stay.
+    fn repack_if_worth_it(id: &str, layer: &LoadedLayer) {
+        let packed = match layer.index.read() {
+            Ok(index) if index.wants_repack() => index.packed(),
+            _ => None,
+        };
+        let Some(packed) = packed else {
+            return;
+        };
+        let features = packed.len();
+        // The old copy is freed after the lock is let go.
+        let _old = match layer.index.write() {
+            Ok(mut index) => Some(std::mem::replace(&mut *index, packed)),
+            Err(_) => None,
+        };
+        layer.repacks.fetch_add(1, Ordering::Relaxed);
+        tracing::debug!(layer = %id, features, "layer packed again after its edits");
     }
 }
 

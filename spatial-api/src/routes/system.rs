@@ -184,6 +184,19 @@ pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
             let _ = writeln!(out, "{name}{{layer=\"{}\"}} {}", l.meta.id, value(l));
         }
     }
+    let _ = writeln!(
+        out,
+        "# HELP citygrid_layer_repacks_total Times a layer's index was packed again after its edits (since it was loaded).\n\
+         # TYPE citygrid_layer_repacks_total counter"
+    );
+    for l in &loaded {
+        let _ = writeln!(
+            out,
+            "citygrid_layer_repacks_total{{layer=\"{}\"}} {}",
+            l.meta.id,
+            l.repacks()
+        );
+    }
     out.push_str(
         &state
             .layers

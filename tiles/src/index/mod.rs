@@ -436,6 +436,10 @@ pub struct LayerIndex {
     live: usize,
     /// Per-zoom point aggregates of a large point layer ([`crate::aggregate`]).
     points: Option<PointAggregates>,
+    /// Whether [`upsert`](LayerIndex::upsert) and [`remove`](LayerIndex::remove)
+    /// pack the layer again themselves when it is worth it (see
+    /// [`defer_repacks`](LayerIndex::defer_repacks)).
+    repack_inline: bool,
 }
 
 fn item_for(b: &Box2, row: u32) -> Item {
@@ -644,6 +648,7 @@ impl LayerIndex {
             tree,
             extra: RTree::new(),
             points,
+            repack_inline: true,
         })
     }
 
@@ -770,14 +775,29 @@ impl LayerIndex {
         Some(old)
     }
 
-    /// Packs the layer again once the rows appended or left since it was packed
-    /// reach [`REPACK_AFTER`] or a quarter of the layer.
+    /// Packs the layer again when [`wants_repack`](Self::wants_repack), unless the
+    /// caller packs it ([`defer_repacks`](Self::defer_repacks)).
     fn repack_when_worth_it(&mut self) {
-        let appended = self.shapes.len() - self.tree.leaves();
-        let gone = self.shapes.len() - self.live;
-        if appended + gone > REPACK_AFTER.max(self.live / 4) {
+        if self.repack_inline && self.wants_repack() {
             self.rebuild_tree();
         }
+    }
+
+    /// Whether the rows appended or left since the layer was packed reach
+    /// [`REPACK_AFTER`] or a quarter of the layer, so that packing it again pays.
+    pub fn wants_repack(&self) -> bool {
+        let appended = self.shapes.len() - self.tree.leaves();
+        let gone = self.shapes.len() - self.live;
+        appended + gone > REPACK_AFTER.max(self.live / 4)
+    }
+
+    /// From now on [`upsert`](Self::upsert) and [`remove`](Self::remove) leave the
+    /// packing to the caller, who asks [`wants_repack`](Self::wants_repack) and swaps
+    /// in a [`packed`](Self::packed) copy: a server builds the copy under a read lock,
+    /// so tiles go on being drawn meanwhile, and holds the write lock only for the
+    /// swap. The copy keeps this choice.
+    pub fn defer_repacks(&mut self) {
+        self.repack_inline = false;
     }
 
     /// Takes a feature out of the layer (its row stays, gone).
@@ -823,13 +843,22 @@ impl LayerIndex {
     /// packed and rebuilds it from the features it holds (done by itself after many
     /// patches).
     pub fn rebuild_tree(&mut self) {
-        let features: Vec<Feature> = self.iter().map(FeatureRef::to_feature).collect();
-        // Every feature held passed the same checks when it came in, so this does not
-        // fail; the layer would then stay as it is. (The build counts the point
-        // aggregates afresh: the same cells the patches kept exact.)
-        if let Ok(packed) = LayerIndex::build(self.schema.clone(), features) {
+        if let Some(packed) = self.packed() {
             *self = packed;
         }
+    }
+
+    /// The layer packed again: the same features and answers, without the rows
+    /// replaced or removed since it was last packed. (The build counts the point
+    /// aggregates afresh: the same cells the patches kept exact.)
+    ///
+    /// Every feature held passed the same checks when it came in, so the build does
+    /// not fail; `None` if it did all the same (the layer then stays as it is).
+    pub fn packed(&self) -> Option<LayerIndex> {
+        let features: Vec<Feature> = self.iter().map(FeatureRef::to_feature).collect();
+        let mut packed = LayerIndex::build(self.schema.clone(), features).ok()?;
+        packed.repack_inline = self.repack_inline;
+        Some(packed)
     }
 
     /// Calls `visit` for each feature whose envelope touches `b`; stops when it
@@ -1307,6 +1336,47 @@ mod tests {
             .collect();
         brute.sort_unstable();
         assert_eq!(got, brute);
+    }
+
+    #[test]
+    fn deferred_repacks_are_left_to_the_caller_and_the_copy_answers_the_same() {
+        let schema = Schema::new([("n", FieldType::Int)]);
+        let at = |i: i64, round: i64| {
+            Feature::from_lonlat(
+                i,
+                Geometry::Point(
+                    point!(x: ((i + round) % 50) as f64 * 0.01, y: (i % 40) as f64 * 0.01),
+                ),
+                vec![PropValue::Int(i * 10 + round)],
+            )
+        };
+        let mut idx = LayerIndex::build(schema, (0..2000).map(|i| at(i, 0)).collect()).unwrap();
+        idx.defer_repacks();
+        assert!(!idx.wants_repack());
+        for i in 0..1500 {
+            idx.upsert(at(i, 1)).unwrap();
+        }
+        assert!(idx.remove(1999).is_some());
+        // Never packed by the edits: every appended row is still there.
+        assert_eq!(idx.shapes.len(), 3500);
+        assert!(idx.wants_repack());
+        let packed = idx.packed().unwrap();
+        assert_eq!(packed.shapes.len(), 1999);
+        assert!(!packed.wants_repack());
+        assert!(!packed.repack_inline, "the copy keeps the deferral");
+        let all = Bbox::new(-1.0, -1.0, 2.0, 2.0);
+        let answer = |ix: &LayerIndex| {
+            let mut v: Vec<Feature> = ix
+                .query_bbox_lonlat(&all)
+                .iter()
+                .map(|f| f.to_feature())
+                .collect();
+            v.sort_by_key(|f| f.id);
+            v
+        };
+        assert_eq!(answer(&packed), answer(&idx));
+        assert_eq!(packed.get(7).unwrap().to_feature(), at(7, 1));
+        assert!(packed.get(1999).is_none());
     }
 
     #[test]
