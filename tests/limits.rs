@@ -533,10 +533,8 @@ async fn dense_layer_tiles_stay_under_the_cap_and_limits_are_clamped() {
                     let total: u64 = common::mvt::decode(&bytes)
                         .iter()
                         .map(|f| {
-                            f.props
-                                .iter()
-                                .find(|(k, _)| k == "point_count")
-                                .map(|(_, v)| v.parse::<u64>().unwrap())
+                            f.prop("point_count")
+                                .map(|v| v.parse::<u64>().unwrap())
                                 .unwrap_or(1)
                         })
                         .sum();

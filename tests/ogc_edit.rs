@@ -121,15 +121,7 @@ async fn tile_features(
         204 => Vec::new(),
         200 => decode(&r.bytes().await.unwrap())
             .into_iter()
-            .map(|f| {
-                let name = f
-                    .props
-                    .iter()
-                    .find(|(k, _)| k == "name")
-                    .map(|(_, v)| v.clone())
-                    .unwrap_or_default();
-                (f.id, name)
-            })
+            .map(|f| (f.id, f.prop("name").unwrap_or_default().to_string()))
             .collect(),
         s => panic!("tile: status {s}"),
     }

@@ -419,10 +419,8 @@ async fn size_cap_holds_on_a_million_points() {
                 if z == 0 {
                     for f in decode(&bytes) {
                         let count = f
-                            .props
-                            .iter()
-                            .find(|(k, _)| k == "point_count")
-                            .map(|(_, v)| v.parse::<u64>().unwrap())
+                            .prop("point_count")
+                            .map(|v| v.parse::<u64>().unwrap())
                             .unwrap_or(1);
                         total += count;
                     }
@@ -567,15 +565,7 @@ async fn many_edits_pack_the_layer_again_and_tiles_follow() {
         assert_eq!(status, 200, "tile 16/{x}/{y}");
         let got: BTreeMap<i64, String> = decode(&bytes)
             .iter()
-            .map(|f| {
-                let name = f
-                    .props
-                    .iter()
-                    .find(|(k, _)| k == "name")
-                    .map(|(_, v)| v.clone())
-                    .unwrap_or_default();
-                (f.id as i64, name)
-            })
+            .map(|f| (f.id as i64, f.prop("name").unwrap_or_default().to_string()))
             .collect();
         for (fid, name) in want {
             assert_eq!(

@@ -14,6 +14,16 @@ pub struct DecodedFeature {
     pub props: Vec<(String, String)>,
 }
 
+impl DecodedFeature {
+    /// The value of property `key`, as decoded (`None` if the feature has none).
+    pub fn prop(&self, key: &str) -> Option<&str> {
+        self.props
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
+    }
+}
+
 /// Decodes every feature of a tile (with `citygrid_tiles::decode`).
 pub fn decode(bytes: &[u8]) -> Vec<DecodedFeature> {
     let layers = mvt::decode(bytes).expect("valid MVT protobuf");
