@@ -408,6 +408,7 @@ impl LayerStore {
     /// `layer.edits`, so nothing changes the index meanwhile. The answers are the
     /// same, so the layer's tiles and generation stay.
     fn repack_if_worth_it(id: &str, layer: &LoadedLayer) {
+        let started = std::time::Instant::now();
         let packed = match layer.index.read() {
             Ok(index) if index.wants_repack() => index.packed(),
             _ => None,
@@ -416,13 +417,16 @@ impl LayerStore {
             return;
         };
         let features = packed.len();
-        // The old copy is freed after the lock is let go.
-        let _old = match layer.index.write() {
+        let old = match layer.index.write() {
             Ok(mut index) => Some(std::mem::replace(&mut *index, packed)),
             Err(_) => None,
         };
+        let ms = started.elapsed().as_millis() as u64;
+        // The old copy is freed after the lock is let go, and its pages given back.
+        drop(old);
+        release_freed_memory();
         layer.repacks.fetch_add(1, Ordering::Relaxed);
-        tracing::debug!(layer = %id, features, "layer packed again after its edits");
+        tracing::info!(layer = %id, features, ms, "layer packed again after its edits");
     }
 }
 
