@@ -8,6 +8,7 @@
 #   bash benches/repack_under_load.sh                      # release build of this tree
 #   CITYGRID_BIN=/path/to/citygrid bash benches/repack_under_load.sh   # another build
 #   EDITS=100000 DURATION=40 bash benches/repack_under_load.sh
+#   SAME_FID=1 EDITS=500 bash benches/repack_under_load.sh   # one point edited 500 times
 #
 # The generated 1,000,000-point layer gen_points of benches/memory_load.sh (run that
 # once first: it makes the database under target/bench-memload). The server runs with
@@ -93,19 +94,31 @@ run() {
   if [ "$1" = edits ]; then
     sleep 5
     local t0; t0=$(date +%s.%N)
-    psql "$url" -q -v ON_ERROR_STOP=1 -c "UPDATE layers.gen_points g SET geom = g.geom \
-      FROM (SELECT fid FROM layers.gen_points ORDER BY fid LIMIT $EDITS) e WHERE g.fid = e.fid"
-    # 50 notices a second: the server's queue of notices holds 256 (past that it
-    # reloads every layer instead, as after a lost connection).
-    local parts=$(( (EDITS + 899) / 900 ))
-    for first in $(seq 0 50 $((parts - 1))); do
-      psql "$url" -qtA -v ON_ERROR_STOP=1 -c "SELECT count(pg_notify('citygrid_layers', 'gen_points:' || ids)) FROM (
-        SELECT part, string_agg(fid::text, ',') AS ids FROM (
-          SELECT fid, (row_number() OVER (ORDER BY fid) - 1) / 900 AS part
-          FROM (SELECT fid FROM layers.gen_points ORDER BY fid LIMIT $EDITS) e) p
-        WHERE part BETWEEN $first AND $((first + 49)) GROUP BY part) n" > /dev/null
-      sleep 1
-    done
+    if [ -n "${SAME_FID:-}" ]; then
+      # One point (the smallest id: its cells' representative) edited EDITS times,
+      # a notice each, 50 a second (the commas make each notice's text distinct:
+      # PostgreSQL folds identical notices of one transaction into one).
+      psql "$url" -q -v ON_ERROR_STOP=1 -c "UPDATE layers.gen_points SET geom = geom WHERE fid = $SAME_FID"
+      for first in $(seq 0 50 $((EDITS - 1))); do
+        psql "$url" -qtA -v ON_ERROR_STOP=1 -c "SELECT count(pg_notify('citygrid_layers', 'gen_points:$SAME_FID' || repeat(',', g)))
+          FROM generate_series($first, $((first + 49))) g" > /dev/null
+        sleep 1
+      done
+    else
+      psql "$url" -q -v ON_ERROR_STOP=1 -c "UPDATE layers.gen_points g SET geom = g.geom \
+        FROM (SELECT fid FROM layers.gen_points ORDER BY fid LIMIT $EDITS) e WHERE g.fid = e.fid"
+      # 50 notices a second: the server's queue of notices holds 256 (past that it
+      # reloads every layer instead, as after a lost connection).
+      local parts=$(( (EDITS + 899) / 900 ))
+      for first in $(seq 0 50 $((parts - 1))); do
+        psql "$url" -qtA -v ON_ERROR_STOP=1 -c "SELECT count(pg_notify('citygrid_layers', 'gen_points:' || ids)) FROM (
+          SELECT part, string_agg(fid::text, ',') AS ids FROM (
+            SELECT fid, (row_number() OVER (ORDER BY fid) - 1) / 900 AS part
+            FROM (SELECT fid FROM layers.gen_points ORDER BY fid LIMIT $EDITS) e) p
+          WHERE part BETWEEN $first AND $((first + 49)) GROUP BY part) n" > /dev/null
+        sleep 1
+      done
+    fi
     echo "edits written and announced in $(python3 -c "print(f'{$(date +%s.%N) - $t0:.1f}')") s" >&2
   fi
   wait "$w"

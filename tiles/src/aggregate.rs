@@ -22,9 +22,10 @@
 //! zooms together at most one cell per point, up to [`MAX_ZOOM`]. A cell is about
 //! 40 bytes with the map's overhead, so the aggregates add at most about that per
 //! point (the layer's features take ~400). **Kept exact on change**: a patched point
-//! leaves its old cells and joins its new ones; when a cell's representative leaves,
-//! the smallest id among the points still in the cell is found through the layer's
-//! R-tree. A patch that makes the layer other than single points drops them.
+//! leaves its old cells and joins its new ones (where it stays in its cell, only the
+//! cell's sums change); when a cell's representative leaves it, the smallest id
+//! among the points still in the cell is found through the layer's R-tree. A patch
+//! that makes the layer other than single points drops them.
 
 use std::collections::HashMap;
 
@@ -115,6 +116,41 @@ fn join(cells: &mut Cells, (kx, ky, fx, fy): (i32, i32, i64, i64), id: i64) {
         });
 }
 
+/// Takes point `id` at `place` out of its cell of zoom `frame` (the cell goes with
+/// its last point); when it was the representative, the smallest id among the points
+/// `points_in` still finds in the cell takes its place. `false` when the point was
+/// not counted there.
+fn leave(
+    cells: &mut Cells,
+    frame: &Frame,
+    (kx, ky, fx, fy): (i32, i32, i64, i64),
+    id: i64,
+    points_in: &impl Fn(&Bbox) -> Vec<(i64, Option<Coord<f64>>)>,
+) -> bool {
+    let Some(a) = cells.get_mut(&(kx, ky)) else {
+        return false;
+    };
+    if a.count <= 1 {
+        cells.remove(&(kx, ky));
+        return true;
+    }
+    a.count -= 1;
+    a.sx -= fx;
+    a.sy -= fy;
+    if a.rep == id {
+        let rep = points_in(&cell_bbox(frame, kx, ky))
+            .into_iter()
+            .filter(|(_, g)| place(frame, *g).is_some_and(|(x, y, _, _)| (x, y) == (kx, ky)))
+            .map(|(id, _)| id)
+            .min();
+        match rep {
+            Some(rep) => a.rep = rep,
+            None => return false,
+        }
+    }
+    true
+}
+
 /// The Web Mercator box of cell `(kx, ky)` of zoom `frame`, a little larger (the
 /// points found in it are placed again to keep only the cell's own).
 fn cell_bbox(frame: &Frame, kx: i32, ky: i32) -> Bbox {
@@ -202,30 +238,49 @@ impl PointAggregates {
             let Some(fr) = frame(z as u8) else {
                 return false;
             };
-            let Some((kx, ky, fx, fy)) = place(&fr, geom) else {
+            let Some(from) = place(&fr, geom) else {
                 return false;
             };
-            let Some(a) = cells.get_mut(&(kx, ky)) else {
+            if !leave(cells, &fr, from, id, &points_in) {
+                return false;
+            }
+        }
+        true
+    }
+
+    /// Moves point `id` from `old` (its version just taken out of the index) to
+    /// `new` (the version about to go in), `points_in` as for
+    /// [`remove`](Self::remove). Where both lie in one cell only the sums change:
+    /// `id` is still among the cell's points, so its representative stays, and an
+    /// edit that keeps a point in its cell never searches the layer for a new one (at
+    /// the lowest zooms one cell holds most of a city's points). The same cells as
+    /// [`remove`](Self::remove) then [`add`](Self::add); `false` as for those.
+    pub fn replace(
+        &mut self,
+        id: i64,
+        old: Option<Coord<f64>>,
+        new: Option<Coord<f64>>,
+        points_in: impl Fn(&Bbox) -> Vec<(i64, Option<Coord<f64>>)>,
+    ) -> bool {
+        for (z, cells) in self.zooms.iter_mut().enumerate() {
+            let Some(fr) = frame(z as u8) else {
                 return false;
             };
-            if a.count <= 1 {
-                cells.remove(&(kx, ky));
+            let (Some(from), Some(to)) = (place(&fr, old), place(&fr, new)) else {
+                return false;
+            };
+            if (from.0, from.1) == (to.0, to.1) {
+                let Some(a) = cells.get_mut(&(from.0, from.1)) else {
+                    return false;
+                };
+                a.sx += to.2 - from.2;
+                a.sy += to.3 - from.3;
                 continue;
             }
-            a.count -= 1;
-            a.sx -= fx;
-            a.sy -= fy;
-            if a.rep == id {
-                let rep = points_in(&cell_bbox(&fr, kx, ky))
-                    .into_iter()
-                    .filter(|(_, g)| place(&fr, *g).is_some_and(|(x, y, _, _)| (x, y) == (kx, ky)))
-                    .map(|(id, _)| id)
-                    .min();
-                match rep {
-                    Some(rep) => a.rep = rep,
-                    None => return false,
-                }
+            if !leave(cells, &fr, from, id, &points_in) {
+                return false;
             }
+            join(cells, to, id);
         }
         true
     }
@@ -380,6 +435,61 @@ mod tests {
         // A line makes them useless.
         let line = Geometry::LineString(line_string![(x: 0.0, y: 0.0), (x: 1.0, y: 1.0)]);
         assert!(!agg.add(5, pc(&line)));
+    }
+
+    #[test]
+    fn a_point_moved_within_its_cells_searches_only_where_it_left_one() {
+        let mut points = cloud(MIN_POINTS);
+        let mut agg = PointAggregates::build(&refs(&points)).unwrap();
+        let zooms = agg.zooms.len();
+        // The smallest id, the representative of its cell at every zoom, moved some
+        // 300 m: the same cell at the low zooms, another one deeper.
+        let first = points.iter().position(|p| p.0 == 1).unwrap();
+        let old = points[first].clone();
+        let before = points.clone();
+        let searches = std::cell::Cell::new(0);
+        let find = finder(&before, 1);
+        let counting = |b: &Bbox| {
+            searches.set(searches.get() + 1);
+            find(b)
+        };
+        let moved = pt(1, 114.30 + 0.003, 30.55 + 0.002);
+        let left: usize = (0..zooms)
+            .filter(|&z| {
+                let fr = frame(z as u8).unwrap();
+                let (a, b) = (
+                    place(&fr, pc(&old.1)).unwrap(),
+                    place(&fr, pc(&moved.1)).unwrap(),
+                );
+                (a.0, a.1) != (b.0, b.1)
+            })
+            .count();
+        assert!(
+            left > 0 && left < zooms,
+            "{left} of {zooms} zooms change cell"
+        );
+        assert!(agg.replace(1, pc(&old.1), pc(&moved.1), counting));
+        assert_eq!(
+            searches.get(),
+            left,
+            "a search only where the point left its cell"
+        );
+        points[first] = moved;
+        let rebuilt = PointAggregates::build(&refs(&points)).unwrap();
+        for (z, cells) in agg.zooms.iter().enumerate() {
+            assert_eq!(cells, &rebuilt.zooms[z], "zoom {z}");
+        }
+        // Moved far: every cell changes, still what a rebuild makes; a line drops them.
+        let far = pt(1, 114.45, 30.70);
+        let now = points.clone();
+        assert!(agg.replace(1, pc(&points[first].1), pc(&far.1), finder(&now, 1)));
+        points[first] = far;
+        let rebuilt = PointAggregates::build(&refs(&points)).unwrap();
+        for (z, cells) in agg.zooms.iter().enumerate() {
+            assert_eq!(cells, &rebuilt.zooms[z], "zoom {z}");
+        }
+        let line = Geometry::LineString(line_string![(x: 0.0, y: 0.0), (x: 1.0, y: 1.0)]);
+        assert!(!agg.replace(1, pc(&points[first].1), pc(&line), finder(&points, 1)));
     }
 
     #[test]

@@ -736,15 +736,18 @@ impl LayerIndex {
         if self.shapes.len() >= u32::MAX as usize - 1 {
             return Err(IndexError::TooManyFeatures);
         }
-        let old = self.take(feature.id);
+        let old = self.take(feature.id, Some(feature.point_merc()));
         let row = self.shapes.len() as u32;
         if let Some(b) = feature.shape.box2() {
             self.extra.insert(item_for(&b, row));
         }
-        if self
-            .points
-            .as_mut()
-            .is_some_and(|p| !p.add(feature.id, feature.point_merc()))
+        // A new feature joins the point aggregates (a replaced one was moved in them
+        // by `take`).
+        if old.is_none()
+            && self
+                .points
+                .as_mut()
+                .is_some_and(|p| !p.add(feature.id, feature.point_merc()))
         {
             self.points = None;
         }
@@ -770,7 +773,7 @@ impl LayerIndex {
 
     /// Removes a feature by id and returns it.
     pub fn remove(&mut self, id: i64) -> Option<Feature> {
-        let old = self.take(id)?;
+        let old = self.take(id, None)?;
         self.repack_when_worth_it();
         Some(old)
     }
@@ -800,8 +803,10 @@ impl LayerIndex {
         self.repack_inline = false;
     }
 
-    /// Takes a feature out of the layer (its row stays, gone).
-    fn take(&mut self, id: i64) -> Option<Feature> {
+    /// Takes a feature out of the layer (its row stays, gone). `replacement`: the
+    /// point position of the version about to replace it, if it is replaced (the
+    /// point aggregates then move it rather than remove it).
+    fn take(&mut self, id: i64, replacement: Option<Option<Coord<f64>>>) -> Option<Feature> {
         let row = self.row_of(id)?;
         let shape = std::mem::replace(self.shapes.get_mut(row as usize)?, Shape::Gone);
         let old = Feature {
@@ -826,7 +831,11 @@ impl LayerIndex {
                     .map(|f| (f.id(), f.point_merc()))
                     .collect()
             };
-            if points.remove(old.id, old.point_merc(), still) {
+            let kept = match replacement {
+                Some(new) => points.replace(old.id, old.point_merc(), new, still),
+                None => points.remove(old.id, old.point_merc(), still),
+            };
+            if kept {
                 self.points = Some(points);
             }
         }
