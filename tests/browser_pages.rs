@@ -1048,14 +1048,7 @@ async fn every_page_opens_at_the_home_view() {
     ] {
         wait_loaded(&server, id, None).await;
     }
-    let home: Value = http()
-        .get(server.url("/api/home"))
-        .send()
-        .await
-        .expect("home")
-        .json()
-        .await
-        .expect("home json");
+    let home = common::get_json(&server, "/api/home").await;
     assert_eq!(home["source"], "layer:admin_divisions", "{home}");
     let bbox = |sql: &str| {
         let pool = db.pool.clone();

@@ -322,26 +322,12 @@ async fn addresses_imported_geocoded_reversed_and_used_by_open311() {
         "沿江大道188號",
         "江岸区沿江大道188号",
     ] {
-        let v: Value = http()
-            .get(e.server.url(&geocode_path(q)))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let v = common::get_json(&e.server, &geocode_path(q)).await;
         let p = top_point(&v).unwrap_or_else(|| panic!("{q}: {v}"));
         assert!(metres(p, want) < 25.0, "{q}: {v}");
     }
     // a number that does not exist on a road that does: between its neighbours
-    let v: Value = http()
-        .get(e.server.url(&geocode_path("沿江大道186号")))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let v = common::get_json(&e.server, &geocode_path("沿江大道186号")).await;
     assert_ne!(v["candidates"][0]["level"], "house", "{v}");
     let p = top_point(&v).unwrap_or_else(|| panic!("{v}"));
     assert!(
@@ -349,14 +335,7 @@ async fn addresses_imported_geocoded_reversed_and_used_by_open311() {
         "186 lies near 184/188: {v}"
     );
     // nothing like it: no confident answer
-    let v: Value = http()
-        .get(e.server.url(&geocode_path("火星大道9999号")))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let v = common::get_json(&e.server, &geocode_path("火星大道9999号")).await;
     assert_eq!(v["confident"], false, "{v}");
     // bad input
     for (path, status) in [
@@ -386,17 +365,11 @@ async fn addresses_imported_geocoded_reversed_and_used_by_open311() {
 
     // --- reverse, in EPSG:4547 ---------------------------------------------------------
     let xy = to_4547(&[(want.0 + 0.00005, want.1)])[0];
-    let v: Value = http()
-        .get(e.server.url(&format!(
-            "/api/reverse?lon={}&lat={}&crs=EPSG:4547",
-            xy.0, xy.1
-        )))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let v = common::get_json(
+        &e.server,
+        &format!("/api/reverse?lon={}&lat={}&crs=EPSG:4547", xy.0, xy.1),
+    )
+    .await;
     assert!(
         v["address"]["label"]
             .as_str()

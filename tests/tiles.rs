@@ -524,14 +524,7 @@ async fn many_edits_pack_the_layer_again_and_tiles_follow() {
             .await
             .unwrap();
     loop {
-        let body: Value = http()
-            .get(server.url("/ogc/collections/pts/items?limit=2000"))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let body = common::get_json(&server, "/ogc/collections/pts/items?limit=2000").await;
         let features = body["features"].as_array().expect("features");
         let renamed = features
             .iter()

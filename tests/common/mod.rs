@@ -364,6 +364,18 @@ pub async fn metric_value(server: &TestServer, name: &str) -> u64 {
         .expect("a count")
 }
 
+/// The JSON body of an anonymous GET of `path` (any status).
+pub async fn get_json(server: &TestServer, path: &str) -> serde_json::Value {
+    http()
+        .get(server.url(path))
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("GET {path}: {e}"))
+        .json()
+        .await
+        .unwrap_or_else(|e| panic!("GET {path}: not JSON: {e}"))
+}
+
 /// Announces a change of layer `id` as the catalogue does (`citygrid_layers`), so a
 /// running server loads it again.
 pub async fn notify_layer(db: &TestDb, id: &str) {
