@@ -51,6 +51,7 @@ export const CONSOLE_TEXT = {
   noPhotos: ['No photos', '无照片'],
   addPhoto: ['Add a photo', '补充照片'],
   upload: ['Upload', '上传'],
+  choosePhoto: ['Choose a photo first', '请先选择照片'],
   roleAdmin: ['administrator', '管理员'],
   roleInspector: ['inspector', '监督员'],
   roleAcceptor: ['acceptor', '受理员'],

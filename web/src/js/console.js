@@ -74,7 +74,10 @@ function addPhoto(c) {
   const send = async () => {
     out.replaceChildren();
     const file = input.files[0];
-    if (!file) return;
+    if (!file) {
+      out.replaceChildren(el('span', { class: 'notice error', role: 'alert' }, t('choosePhoto')));
+      return;
+    }
     try {
       const problem = checkPhoto(file);
       if (problem) throw new Error(problem);
@@ -147,9 +150,11 @@ function verbKey(a) {
     request_verification: 'requestVerification' }[a];
 }
 
-async function openCase(c) {
+async function openCase(c, opts = {}) {
   selected = c.id;
   const full = await api(`/api/cases/${c.id}`);
+  // Asked for by a change elsewhere: not over what is being written meanwhile.
+  if (opts.unlessWriting && writing()) return;
   const info = document.getElementById('case-info');
   info.replaceChildren(
     el('h2', {}, el('span', { id: 'detail-case-no' }, full.case_no), ' ', statusBadge(full.status), full.overdue ? el('span', { class: 'badge overdue' }, t('overdue')) : null),
@@ -164,11 +169,21 @@ async function openCase(c) {
   await focusCase(full, () => { detail.dataset.mapReady = full.case_no; });
 }
 
-/** The open case changed elsewhere: show it again unless an action is being written. */
-async function caseChanged(c) {
+/** Whether an action note is being written or a photo is chosen and not yet sent: showing
+ * the case again would throw them away. */
+function writing() {
   const note = document.getElementById('action-note');
-  if (note && note.value.trim()) return;
-  if (selected === c.id) await openCase(c).catch(() => {});
+  if (note && note.value.trim()) return true;
+  return ['add-photo', 'action-photo'].some((id) => {
+    const input = document.getElementById(id);
+    return Boolean(input && input.files && input.files.length);
+  });
+}
+
+/** The open case changed elsewhere: show it again unless something is being written. */
+async function caseChanged(c) {
+  if (writing()) return;
+  if (selected === c.id) await openCase(c, { unlessWriting: true }).catch(() => {});
 }
 
 function showWho() {
